@@ -1,0 +1,54 @@
+# The project's table of contents for commands. Everything runs from a local .venv.
+PYTHON ?= python3
+VENV := .venv
+BIN := $(VENV)/bin
+STAMP := $(VENV)/.installed
+
+.PHONY: install demo test faults lint format clean chromium faketime screenshots
+
+$(STAMP): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --upgrade pip
+	$(BIN)/pip install --quiet -e '.[dev]'
+	touch $(STAMP)
+
+install: $(STAMP)
+
+demo: $(STAMP)
+	$(BIN)/underway demo
+
+lint: $(STAMP)
+	$(BIN)/ruff check src tests
+	$(BIN)/ruff format --check src tests
+	$(BIN)/mypy
+
+# Everything but the fault suite, which takes minutes of its own: `make faults`.
+test: lint chromium
+	$(BIN)/pytest --ignore=tests/faults
+
+# The dashboard tests drive Debian's Chromium through Playwright (no browser download).
+CHROMIUM := /usr/bin/chromium
+chromium:
+	@test -x $(CHROMIUM) || (apt-get update && apt-get install -y chromium)
+
+# PNGs of every dashboard page for docs/dashboard.md.
+screenshots: $(STAMP) chromium
+	$(BIN)/python -m tests.dashboard.screenshots docs/screenshots
+
+# The clock-skew scenario runs a worker under libfaketime (Debian's faketime package).
+faketime:
+	@ls /usr/lib/*/faketime/libfaketime.so.1 >/dev/null 2>&1 || \
+		(apt-get update && apt-get install -y faketime)
+
+# The fault suite (real processes, crashes, outages on both backends), then its figures.
+faults: $(STAMP) faketime
+	rm -f .faults-results.jsonl
+	$(BIN)/pytest tests/faults
+	$(BIN)/python -m tests.faults.table .faults-results.jsonl
+
+format: $(STAMP)
+	$(BIN)/ruff format src tests
+	$(BIN)/ruff check --fix src tests
+
+clean:
+	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

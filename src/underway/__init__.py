@@ -1,0 +1,56 @@
+"""underway: durable background jobs for Python."""
+
+from .app import App, RunningWorker
+from .config import WorkerSettings
+from .context import JobContext
+from .errors import (
+    ConfigurationError,
+    DuplicateJobError,
+    InvalidStateError,
+    JobCancelled,
+    JobFailed,
+    JobNotFound,
+    JobSkipped,
+    JobTimeout,
+    StorageUnavailable,
+    UnderwayError,
+    UnknownJobError,
+    ValidationError,
+    WaitTimeout,
+    WorkerLost,
+)
+from .handle import JobHandle
+from .jobs import Backoff, fingerprint_of
+from .models import Job, JobError, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
+
+__all__ = [
+    "App",
+    "Backoff",
+    "ConfigurationError",
+    "DuplicateJobError",
+    "InvalidStateError",
+    "Job",
+    "JobCancelled",
+    "JobContext",
+    "JobError",
+    "JobFailed",
+    "JobFilter",
+    "JobHandle",
+    "JobNotFound",
+    "JobPage",
+    "JobSkipped",
+    "JobState",
+    "JobTimeout",
+    "LogEntry",
+    "RunningWorker",
+    "Stats",
+    "StorageUnavailable",
+    "UnderwayError",
+    "UnknownJobError",
+    "ValidationError",
+    "WaitTimeout",
+    "WorkerInfo",
+    "WorkerLost",
+    "WorkerSettings",
+    "fingerprint_of",
+]

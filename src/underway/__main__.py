@@ -1,0 +1,5 @@
+"""`python -m underway` runs the CLI."""
+
+from .cli import main
+
+main()

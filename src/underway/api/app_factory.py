@@ -1,0 +1,55 @@
+"""`create_api`: the FastAPI application serving one underway App."""
+
+from __future__ import annotations
+
+from fastapi import FastAPI
+
+from ..app import App
+from ..dashboard import router as dashboard_router
+from . import events, jobs, metrics, recurring, system
+from .auth import Guard, LocalOnly, TokenSpec, resolve_tokens
+from .errors import install_error_handlers
+from .events import StreamSettings
+from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
+from .openapi import install_openapi
+from .submit import install_submit_routes
+
+DEFAULT_MAX_WAIT_S = 30.0
+DESCRIPTION = (
+    "Submit jobs with `POST /api/jobs/{job name}` (202 Accepted), poll `Location` (the job "
+    "monitor) or `Operation-Location` (the LRO status view), read the output once completed. "
+    "Bearer tokens with scope `jobs:view` read, `jobs:manage` changes."
+)
+
+
+def create_api(
+    app: App,
+    *,
+    tokens: TokenSpec = None,
+    insecure: bool = False,
+    max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
+    max_wait_s: float = DEFAULT_MAX_WAIT_S,
+    streams: StreamSettings | None = None,
+) -> FastAPI:
+    """Build the HTTP API of `app`.
+
+    `tokens` maps tokens to scopes (or is `"tok1:jobs:view,tok2:jobs:manage"`); None reads
+    UNDERWAY_TOKENS. With no tokens only loopback clients are served, unless `insecure`.
+    """
+    api = FastAPI(title="underway", version="0.1.0", description=DESCRIPTION, redoc_url=None)
+    api.state.underway = app
+    api.state.guard = Guard(resolve_tokens(tokens), insecure=insecure)
+    api.state.streams = streams or StreamSettings()
+    api.state.metrics = metrics.ApiMetrics()
+    install_error_handlers(api)
+    install_submit_routes(api, app, max_wait_s=max_wait_s)
+    routers = (jobs.router, recurring.router, events.router, system.router, metrics.router)
+    for router in routers:
+        api.include_router(router)
+    api.include_router(dashboard_router)
+    install_openapi(api, app)
+    api.add_middleware(metrics.RequestMetrics, metrics=api.state.metrics)
+    api.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    if not api.state.guard.enabled and not insecure:
+        api.add_middleware(LocalOnly)
+    return api

@@ -1,0 +1,110 @@
+"""The OpenAPI document: documented answers of every route and each job's argument schema."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI
+from fastapi.openapi.utils import get_openapi
+from pydantic.json_schema import models_json_schema
+
+from ..app import App
+from .schemas import ErrorResponse
+
+REF = "#/components/schemas/{model}"
+Responses = dict[int | str, dict[str, Any]]
+
+
+def _header(description: str) -> dict[str, Any]:
+    return {"description": description, "schema": {"type": "string"}}
+
+
+LOCATION = _header("Absolute URL of the job monitor.")
+OPERATION_LOCATION = _header("Absolute URL of the LRO status view.")
+RETRY_AFTER = {"description": "Seconds to wait before polling.", "schema": {"type": "integer"}}
+ALLOW = _header("Every method the path accepts.")
+
+
+def _link(operation: str, description: str) -> dict[str, Any]:
+    parameters = {"job_id": "$response.body#/id"}
+    return {"operationId": operation, "parameters": parameters, "description": description}
+
+
+#: Where a client goes from an answer that carries a job (OpenAPI links; also for stateful tests).
+JOB_LINKS = {
+    "GetJob": _link("get_job", "The job monitor."),
+    "GetJobStatus": _link("get_job_status", "The LRO status view."),
+    "GetJobOutput": _link("get_job_output", "The result, once completed."),
+    "GetJobLogs": _link("get_job_logs", "The job's log lines."),
+    "CancelJob": _link("cancel_job", "Cancel the job."),
+    "DeleteJob": _link("delete_job", "Remove the job."),
+}
+
+
+def error(description: str, **headers: dict[str, Any]) -> dict[str, Any]:
+    answer: dict[str, Any] = {"model": ErrorResponse, "description": description}
+    if headers:
+        answer["headers"] = headers
+    return answer
+
+
+#: Answers any route may give: auth failures, bad parameters and an unavailable database.
+COMMON: Responses = {
+    401: error("No or an invalid bearer token."),
+    403: error("The token lacks the needed scope, or a remote client without tokens."),
+    422: error("Invalid query parameters or headers, with field errors."),
+    503: error("The job database is unavailable; retry later.", **{"Retry-After": RETRY_AFTER}),
+}
+NOT_FOUND: Responses = {404: error("No job with this id (never existed, deleted or pruned).")}
+
+
+def responses(*groups: Responses) -> Responses:
+    merged: Responses = {}
+    for group in (COMMON, *groups):
+        merged.update(group)
+    return merged
+
+
+def argument_schema_name(job_name: str) -> str:
+    return f"{job_name}_arguments"
+
+
+def install_openapi(api: FastAPI, app: App) -> None:
+    """Publish the job argument models as components the submit routes refer to."""
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            document = get_openapi(
+                title=api.title,
+                version=api.version,
+                description=api.description,
+                routes=api.routes,
+            )
+            components = document.setdefault("components", {}).setdefault("schemas", {})
+            components.update(_argument_schemas(app))
+            api.openapi_schema = document
+        return api.openapi_schema
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _argument_schemas(app: App) -> dict[str, Any]:
+    models = [(d.args_model, "validation") for d in app.registry.values()]
+    if not models:
+        return {}
+    _, top = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+    return dict(top.get("$defs", {}))
+
+
+def request_body(app: App, job_name: str) -> dict[str, Any]:
+    """The submit route's requestBody: the job's arguments as one JSON object."""
+    model = app.registry[job_name].args_model
+    required = any(field.is_required() for field in model.model_fields.values())
+    schema = {"$ref": REF.format(model=argument_schema_name(job_name))}
+    return {
+        "requestBody": {
+            "required": required,
+            "description": "The job's arguments as a JSON object.",
+            "content": {"application/json": {"schema": schema}},
+        }
+    }

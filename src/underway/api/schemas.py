@@ -1,0 +1,171 @@
+"""The JSON bodies the HTTP API answers with, as Pydantic models (camelCase on the wire)."""
+
+from __future__ import annotations
+
+import enum
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+from pydantic.alias_generators import to_camel
+
+from ..models import JobState
+
+
+class Body(BaseModel):
+    """Base of every response model: camelCase aliases, serialised by alias."""
+
+    model_config = ConfigDict(alias_generator=to_camel, populate_by_name=True)
+
+    def wire(self) -> dict[str, Any]:
+        """The JSON data sent to clients."""
+        return self.model_dump(mode="json", by_alias=True)
+
+
+class FieldError(Body):
+    """One problem with one field of the request."""
+
+    code: str
+    message: str
+    target: str
+    loc: list[str | int]
+
+
+class ErrorInfo(Body):
+    """The Microsoft REST guidelines' error object: a code, a message, field details."""
+
+    code: str
+    message: str
+    target: str | None = None
+    details: list[FieldError] = Field(default_factory=list)
+
+
+class JobError(Body):
+    """What the job's last attempt raised, as text."""
+
+    code: str
+    message: str
+    attempt: int
+    traceback: str = ""
+
+
+class JobLinks(Body):
+    """Absolute URLs of the job's resources."""
+
+    self_: str = Field(alias="self")
+    status: str
+    output: str
+    logs: str
+    events: str
+
+
+class JobStatus(Body):
+    """The job monitor: where a job is, what it has done, where to look next."""
+
+    id: str
+    name: str
+    state: JobState
+    queue: str
+    priority: int
+    args: dict[str, Any]
+    progress: float
+    message: str | None
+    attempt: int
+    max_attempts: int
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None
+    finished_at: datetime | None
+    cancel_requested: bool
+    error: JobError | None
+    duplicate_of: str | None
+    joined: bool = Field(
+        default=False, description="True when this request returned an existing job."
+    )
+    links: JobLinks
+
+
+class ErrorResponse(Body):
+    """Every 4xx/5xx body; `job` is set when the error is about an existing job."""
+
+    error: ErrorInfo
+    job: JobStatus | None = None
+
+
+class OperationStatus(enum.StrEnum):
+    """The LRO status vocabulary of the Microsoft REST API guidelines."""
+
+    NOT_STARTED = "NotStarted"
+    RUNNING = "Running"
+    SUCCEEDED = "Succeeded"
+    FAILED = "Failed"
+    CANCELED = "Canceled"
+
+
+class OperationError(Body):
+    code: str
+    message: str
+
+
+class Operation(Body):
+    """The status view polled by generic long-running-operation clients."""
+
+    id: str
+    status: OperationStatus
+    state: JobState
+    percent_complete: float
+    created_date_time: datetime
+    last_action_date_time: datetime
+    error: OperationError | None = None
+    resource_location: str | None = None
+
+
+class JobList(Body):
+    """One page of jobs, newest first, with the total number of matches."""
+
+    items: list[JobStatus]
+    total: int
+    page: int
+    per_page: int
+    next_link: str | None = None
+
+
+class LogLine(Body):
+    seq: int
+    at: datetime
+    level: str
+    message: str
+
+
+class JobLogs(Body):
+    items: list[LogLine]
+    next_after: int = Field(description="Pass as `after` to read the lines that follow.")
+
+
+class Throughput(Body):
+    last_minute: int
+    last_hour: int
+
+
+class StatsBody(Body):
+    counts: dict[str, int] = Field(description="Jobs per state, every state listed.")
+    throughput: Throughput
+
+
+class Worker(Body):
+    id: str
+    hostname: str
+    pid: int
+    queues: list[str]
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    running: list[str]
+
+
+class WorkerList(Body):
+    items: list[Worker]
+
+
+class Health(Body):
+    status: str

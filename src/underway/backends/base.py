@@ -1,0 +1,176 @@
+"""The Backend protocol: the only way anything touches storage."""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+from datetime import datetime
+from typing import Protocol, runtime_checkable
+
+from ..errors import ConfigurationError
+from ..models import (
+    EnqueueResult,
+    Job,
+    JobFilter,
+    JobPage,
+    Lease,
+    LogEntry,
+    NewJob,
+    NewRecurring,
+    Outcome,
+    ProgressUpdate,
+    Recurring,
+    Stats,
+    SweepResult,
+    WorkerInfo,
+)
+
+Unsubscribe = Callable[[], None]
+#: Channels a backend notifies: "work" (payload: queue), "finished" and "cancel" (payload: job id).
+CHANNELS = ("work", "finished", "cancel")
+
+
+class Clock(Protocol):
+    """Source of the current time in epoch seconds."""
+
+    def now(self) -> float: ...
+
+
+class SystemClock:
+    """The machine's wall clock."""
+
+    def now(self) -> float:
+        return time.time()
+
+
+@runtime_checkable
+class Backend(Protocol):
+    """Storage operations named for what they do in a job's life. All are async and atomic."""
+
+    url: str
+
+    async def open(self) -> None:
+        """Connect and apply migrations if `migrate` is on."""
+
+    async def close(self) -> None: ...
+
+    async def migrate(self) -> list[str]:
+        """Apply pending schema migrations; return the versions applied."""
+
+    async def enqueue(self, job: NewJob) -> EnqueueResult:
+        """Store a job, applying its uniqueness policy and idempotency key atomically."""
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+        """Store many jobs in one transaction."""
+
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+        """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes."""
+
+    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
+        """Mark the worker and its leases alive; return ids of leases it no longer holds."""
+
+    async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
+        """This worker's running jobs: id → (attempt, cancellation requested)."""
+
+    async def save_progress(
+        self, updates: Sequence[ProgressUpdate], max_log_entries: int
+    ) -> set[str]:
+        """Write buffered progress and logs (fenced); return ids of lost leases."""
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        """Record how attempts ended (fenced); True where the lease still held."""
+
+    async def requeue(self, leases: Sequence[Lease]) -> int:
+        """Give running jobs back to the queue without counting the attempt (shutdown)."""
+
+    async def cancel(self, job_id: str) -> Job:
+        """Cancel a waiting job now, or ask the worker of a running one to stop."""
+
+    async def retry(self, job_id: str) -> Job:
+        """Make a failed or cancelled job pending again with one more attempt."""
+
+    async def delete(self, job_id: str) -> bool:
+        """Remove a finished job with its logs; False if there was none."""
+
+    async def get(self, job_id: str) -> Job | None: ...
+
+    async def list_jobs(self, query: JobFilter) -> JobPage: ...
+
+    async def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        """Log lines of a job, oldest first, skipping the first `after` lines."""
+
+    async def stats(self) -> Stats: ...
+
+    async def sweep(self, stall_timeout_s: float) -> SweepResult:
+        """Stage due jobs and return jobs of workers that stopped heartbeating."""
+
+    async def prune(self, batch_size: int = 1000) -> int:
+        """Delete finished jobs past their retention; return how many."""
+
+    async def unregister_worker(self, worker_id: str) -> None: ...
+
+    async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]: ...
+
+    async def now(self) -> datetime:
+        """The storage's current time (the database's clock where it has one)."""
+
+    async def add_recurring(self, new: NewRecurring) -> Recurring:
+        """Store a recurring definition; ConfigurationError if its name is taken."""
+
+    async def sync_recurring(self, declared: Sequence[NewRecurring]) -> None:
+        """Upsert definitions declared in code; disable code definitions no longer declared."""
+
+    async def list_recurring(self) -> list[Recurring]: ...
+
+    async def get_recurring(self, recurring_id: str) -> Recurring | None: ...
+
+    async def set_recurring_enabled(
+        self, recurring_id: str, enabled: bool, next_fire_at: datetime
+    ) -> Recurring:
+        """Enable or disable a definition; RecurringNotFound if there is none."""
+
+    async def remove_recurring(self, recurring_id: str) -> bool: ...
+
+    async def due_recurring(self, now: datetime) -> list[Recurring]:
+        """Enabled definitions whose next tick is at or before `now`."""
+
+    async def fire_recurring(
+        self,
+        recurring_id: str,
+        expected_next: datetime,
+        job: NewJob | None,
+        next_fire_at: datetime,
+    ) -> EnqueueResult | None:
+        """Advance a due definition if no other scheduler did, storing its tick's job (once)."""
+
+    async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
+        """Store a run of a recurring definition started by hand."""
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
+        """Call `callback(payload)` on the backend's loop whenever `channel` is notified."""
+
+
+def open_backend(
+    url: str, clock: Clock | None = None, *, migrate: bool = True, lean: bool = False
+) -> Backend:
+    """Create the backend for a database URL (sqlite:///path or postgresql://...).
+
+    A `lean` backend keeps one connection and listens to no notifications (for heartbeats).
+    """
+    if url.startswith("sqlite:"):
+        from .sqlite import SQLiteBackend
+
+        return SQLiteBackend(url, clock=clock or SystemClock(), migrate=migrate)
+    if url.startswith(("postgresql:", "postgres:")):
+        try:
+            from .postgres import PostgresBackend
+        except ImportError as exc:
+            raise ConfigurationError(
+                "PostgreSQL needs the postgres extra: pip install 'underway[postgres]'"
+            ) from exc
+        if lean:
+            return PostgresBackend(url, migrate=migrate, max_connections=1, listen=False)
+        return PostgresBackend(url, migrate=migrate)
+    raise ConfigurationError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+    )

@@ -1,0 +1,35 @@
+"""In-process publish/subscribe used by backends to wake workers and waiters."""
+
+from __future__ import annotations
+
+import logging
+from collections import defaultdict
+from collections.abc import Callable
+
+from .base import Unsubscribe
+
+log = logging.getLogger("underway.notifier")
+
+
+class LocalNotifier:
+    """Calls subscribers of a channel synchronously; all use happens on one event loop."""
+
+    def __init__(self) -> None:
+        self._subscribers: dict[str, list[Callable[[str], None]]] = defaultdict(list)
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
+        self._subscribers[channel].append(callback)
+
+        def unsubscribe() -> None:
+            callbacks = self._subscribers.get(channel, [])
+            if callback in callbacks:
+                callbacks.remove(callback)
+
+        return unsubscribe
+
+    def notify(self, channel: str, payload: str = "") -> None:
+        for callback in list(self._subscribers.get(channel, ())):
+            try:
+                callback(payload)
+            except Exception:
+                log.exception("subscriber of %s failed", channel)

@@ -1,0 +1,387 @@
+"""The PostgreSQL backend: workers on many machines, SKIP LOCKED claims, LISTEN/NOTIFY wake-ups.
+
+URL: ``postgresql://user:password@host:5432/dbname?schema=underway``. The optional ``schema``
+parameter (default ``underway``) names the schema that holds underway's tables, so they can
+live beside an application's own; it is removed before the URL is handed to libpq, and every
+other parameter (``sslmode=``, ``connect_timeout=``...) is passed through.
+
+Transactional enqueue: ``app.enqueue(fn, ..., connection=conn)`` with a sync psycopg
+connection, or ``await app.enqueue_async(fn, ..., connection=aconn)`` with an async one (from
+the loop that owns it), stores the job inside the caller's own transaction through
+`enqueue_on`: the job exists only if that transaction commits.
+
+All times come from the database's ``now()``. Every connection sets ``application_name`` to
+``underway:<role>:<pid>``. Connection failures surface as `StorageUnavailable`; the pool
+replaces broken connections and the listener reconnects with capped backoff.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from datetime import datetime
+
+import psycopg
+from psycopg.pq import TransactionStatus
+
+from ..errors import (
+    ConfigurationError,
+    JobNotFound,
+    RecurringNotFound,
+    StorageUnavailable,
+    ValidationError,
+)
+from ..models import (
+    EnqueueResult,
+    Job,
+    JobFilter,
+    JobPage,
+    JobState,
+    Lease,
+    LogEntry,
+    NewJob,
+    NewRecurring,
+    Outcome,
+    ProgressUpdate,
+    Recurring,
+    Stats,
+    SweepResult,
+    WorkerInfo,
+)
+from . import postgres_leases as leases_sql
+from . import postgres_manage as manage
+from . import postgres_reads as reads
+from . import postgres_recurring as recurring
+from .base import Unsubscribe
+from .notifier import LocalNotifier
+from .postgres_connection import PostgresPool, parse_postgres_url
+from .postgres_enqueue import enqueue_one, notify
+from .postgres_listener import PostgresListener
+from .postgres_tx import AsyncTx, SyncTx, Tx
+from .postgres_values import NUL
+
+IDLE = TransactionStatus.IDLE
+
+
+class PostgresBackend:
+    """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        migrate: bool = True,
+        min_connections: int = 1,
+        max_connections: int = 5,
+        connect_timeout_s: float = 5.0,
+        listen: bool = True,
+    ) -> None:
+        self.url = url
+        self._listen = listen
+        self.target = parse_postgres_url(url)
+        self.schema = self.target.schema
+        self._migrate_on_open = migrate
+        self._pool = PostgresPool(
+            self.target,
+            min_size=min_connections,
+            max_size=max_connections,
+            timeout_s=connect_timeout_s,
+        )
+        self._notifier = LocalNotifier()
+        self._listener = PostgresListener(self.target, self._notifier)
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        await self._pool.open()
+        if self._migrate_on_open:
+            try:
+                await self.migrate()
+            except BaseException:
+                await self._pool.close()
+                raise
+        if self._listen:
+            self._listener.start()
+
+    async def close(self) -> None:
+        await self._listener.stop()
+        await self._pool.close()
+
+    async def migrate(self) -> list[str]:
+        return await self._pool.transaction(manage.apply_migrations)
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
+        return self._notifier.subscribe(channel, callback)
+
+    @property
+    def listening(self) -> bool:
+        """Whether the LISTEN connection is up (notifications from other processes arrive)."""
+        return self._listener.connected.is_set()
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    async def enqueue(self, job: NewJob) -> EnqueueResult:
+        return (await self.enqueue_many([job]))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+        async def store(tx: Tx) -> list[EnqueueResult]:
+            return [await enqueue_one(tx, job) for job in jobs]
+
+        try:
+            results = await self._pool.transaction(store)
+        except psycopg.DataError as exc:
+            name = jobs[0].name if jobs else "?"
+            raise ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]) from None
+        if any(r.job.state is JobState.PENDING and not r.joined for r in results):
+            self._notifier.notify("work")
+        return results
+
+    async def enqueue_on(self, connection: object, job: NewJob) -> EnqueueResult:
+        """Store a job inside the caller's open transaction on their own psycopg connection.
+
+        The job exists only if that transaction commits; workers hear of it at commit (NOTIFY).
+        """
+        try:
+            if isinstance(connection, psycopg.AsyncConnection):
+                tx: Tx = AsyncTx(connection, self.schema)
+            elif isinstance(connection, psycopg.Connection):
+                tx = SyncTx(connection, self.schema)
+            else:
+                raise ConfigurationError("connection= must be a psycopg 3 connection")
+            if not connection.autocommit and connection.info.transaction_status == IDLE:
+                # The first statement opens the caller's transaction; they commit or roll back.
+                return await enqueue_one(tx, job)
+            async with tx.savepoint():
+                return await enqueue_one(tx, job)
+        except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+            raise StorageUnavailable(f"PostgreSQL is unavailable: {exc}") from exc
+
+    # -- the worker's side -------------------------------------------------------------------
+
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+        if limit <= 0 or not queues:
+            return []
+        return await self._pool.transaction(
+            lambda tx: leases_sql.claim(tx, worker_id, list(queues), limit)
+        )
+
+    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
+        return await self._pool.transaction(lambda tx: leases_sql.heartbeat(tx, worker, leases))
+
+    async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
+        return await self._pool.transaction(lambda tx: reads.running_leases(tx, worker_id))
+
+    async def save_progress(
+        self, updates: Sequence[ProgressUpdate], max_log_entries: int
+    ) -> set[str]:
+        async def save(tx: Tx) -> set[str]:
+            return {
+                update.lease.job_id
+                for update in updates
+                if not await leases_sql.save_progress(tx, update, max_log_entries)
+            }
+
+        return await self._pool.transaction(save)
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        async def record(tx: Tx) -> list[bool]:
+            held = []
+            for outcome in outcomes:
+                row = await leases_sql.finish(tx, outcome)
+                held.append(row is not None)
+                if row is None:
+                    continue
+                if row["state"] == JobState.PENDING.value:
+                    await notify(tx, "work", "")
+                elif JobState(row["state"]).is_finished:
+                    await notify(tx, "finished", outcome.lease.job_id)
+                if row["lane"] is not None:
+                    await notify(tx, "work", "")
+            return held
+
+        held = await self._pool.transaction(record)
+        for outcome, ok in zip(outcomes, held, strict=True):
+            if ok:
+                self._notifier.notify("finished", outcome.lease.job_id)
+        if any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes):
+            self._notifier.notify("work")
+        return held
+
+    async def requeue(self, leases: Sequence[Lease]) -> int:
+        async def give_back(tx: Tx) -> list[str]:
+            states = [await leases_sql.requeue(tx, lease) for lease in leases]
+            if "pending" in states:
+                await notify(tx, "work", "")
+            for job_id in _cancelled(leases, states):
+                await notify(tx, "finished", job_id)
+            return states
+
+        states = await self._pool.transaction(give_back)
+        if "pending" in states:
+            self._notifier.notify("work")
+        for job_id in _cancelled(leases, states):
+            self._notifier.notify("finished", job_id)
+        return states.count("pending")
+
+    # -- management --------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> Job:
+        _must_be_storable(job_id)
+
+        async def cancel(tx: Tx) -> Job:
+            job = await manage.cancel(tx, job_id)
+            await notify(tx, "finished" if job.state.is_finished else "cancel", job_id)
+            return job
+
+        job = await self._pool.transaction(cancel)
+        self._notifier.notify("finished" if job.state.is_finished else "cancel", job_id)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        _must_be_storable(job_id)
+
+        async def retry(tx: Tx) -> Job:
+            job = await manage.retry(tx, job_id)
+            await notify(tx, "work", job.queue)
+            return job
+
+        job = await self._pool.transaction(retry)
+        self._notifier.notify("work")
+        return job
+
+    async def delete(self, job_id: str) -> bool:
+        if NUL in job_id:
+            return False
+
+        async def delete(tx: Tx) -> bool:
+            deleted = await tx.run("DELETE FROM {schema}.jobs WHERE id = %s", (job_id,)) > 0
+            if deleted:
+                await notify(tx, "finished", job_id)
+            return deleted
+
+        deleted = await self._pool.transaction(delete)
+        if deleted:
+            self._notifier.notify("finished", job_id)
+        return deleted
+
+    async def sweep(self, stall_timeout_s: float) -> SweepResult:
+        async def sweep(tx: Tx) -> tuple[SweepResult, list[str]]:
+            result, ended = await manage.sweep(tx, stall_timeout_s)
+            if result.staged or result.requeued:
+                await notify(tx, "work", "")
+            for job_id in ended:
+                await notify(tx, "finished", job_id)
+            return result, ended
+
+        result, ended = await self._pool.transaction(sweep)
+        if result.staged or result.requeued:
+            self._notifier.notify("work")
+        for job_id in ended:
+            self._notifier.notify("finished", job_id)
+        return result
+
+    async def prune(self, batch_size: int = 1000) -> int:
+        total = 0
+        while True:
+            deleted = await self._pool.transaction(lambda tx: manage.prune_batch(tx, batch_size))
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._pool.transaction(
+            lambda tx: tx.run("DELETE FROM {schema}.workers WHERE id = %s", (worker_id,))
+        )
+
+    # -- recurring -----------------------------------------------------------------------------
+
+    async def now(self) -> datetime:
+        row = await self._pool.transaction(lambda tx: tx.row("SELECT now() AS now"))
+        assert row is not None
+        moment: datetime = row["now"]
+        return moment
+
+    async def add_recurring(self, new: NewRecurring) -> Recurring:
+        return await self._pool.transaction(lambda tx: recurring.add(tx, new))
+
+    async def sync_recurring(self, declared: Sequence[NewRecurring]) -> None:
+        await self._pool.transaction(lambda tx: recurring.sync_declared(tx, list(declared)))
+
+    async def list_recurring(self) -> list[Recurring]:
+        return await self._pool.transaction(recurring.list_all)
+
+    async def get_recurring(self, recurring_id: str) -> Recurring | None:
+        if NUL in recurring_id:
+            return None
+        return await self._pool.transaction(lambda tx: recurring.get(tx, recurring_id))
+
+    async def set_recurring_enabled(
+        self, recurring_id: str, enabled: bool, next_fire_at: datetime
+    ) -> Recurring:
+        found = None
+        if NUL not in recurring_id:
+            found = await self._pool.transaction(
+                lambda tx: recurring.set_enabled(tx, recurring_id, enabled, next_fire_at)
+            )
+        if found is None:
+            raise RecurringNotFound(recurring_id)
+        return found
+
+    async def remove_recurring(self, recurring_id: str) -> bool:
+        if NUL in recurring_id:
+            return False
+        return await self._pool.transaction(lambda tx: recurring.remove(tx, recurring_id))
+
+    async def due_recurring(self, now: datetime) -> list[Recurring]:
+        return await self._pool.transaction(lambda tx: recurring.due(tx, now))
+
+    async def fire_recurring(
+        self,
+        recurring_id: str,
+        expected_next: datetime,
+        job: NewJob | None,
+        next_fire_at: datetime,
+    ) -> EnqueueResult | None:
+        result = await self._pool.transaction(
+            lambda tx: recurring.fire(tx, recurring_id, expected_next, job, next_fire_at)
+        )
+        if result is not None and result.job.state is JobState.PENDING:
+            self._notifier.notify("work")
+        return result
+
+    async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
+        result = await self._pool.transaction(lambda tx: recurring.store_run(tx, job))
+        self._notifier.notify("work")
+        return result
+
+    # -- queries -----------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job | None:
+        if NUL in job_id:
+            return None
+        return await self._pool.transaction(lambda tx: reads.get(tx, job_id))
+
+    async def list_jobs(self, query: JobFilter) -> JobPage:
+        return await self._pool.transaction(lambda tx: reads.list_jobs(tx, query))
+
+    async def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        if NUL in job_id:
+            return []
+        return await self._pool.transaction(lambda tx: reads.logs(tx, job_id, after, limit))
+
+    async def stats(self) -> Stats:
+        return await self._pool.transaction(reads.stats)
+
+    async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]:
+        return await self._pool.transaction(lambda tx: reads.workers(tx, stale_after_s))
+
+
+def _must_be_storable(job_id: str) -> None:
+    """Ids PostgreSQL cannot even compare (NUL inside) name no job."""
+    if NUL in job_id:
+        raise JobNotFound(job_id)
+
+
+def _cancelled(leases: Sequence[Lease], states: list[str]) -> list[str]:
+    return [
+        lease.job_id for lease, state in zip(leases, states, strict=True) if state == "cancelled"
+    ]

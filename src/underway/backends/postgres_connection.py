@@ -1,0 +1,129 @@
+"""The PostgreSQL connection pool: URL parsing, transactions, errors as StorageUnavailable."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import re
+from collections.abc import Awaitable, Callable
+from dataclasses import dataclass
+from typing import Any, TypeVar
+from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
+
+import psycopg
+from psycopg import errors as pg_errors
+from psycopg_pool import AsyncConnectionPool, PoolTimeout
+
+from ..errors import ConfigurationError, StorageUnavailable
+from ..services import ThrottlingFilter
+from .postgres_tx import AsyncTx, Tx
+
+# psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.
+logging.getLogger("psycopg.pool").addFilter(ThrottlingFilter())
+
+T = TypeVar("T")
+DEFAULT_SCHEMA = "underway"
+SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
+#: Deadlocks and serialization failures are retried this many times before giving up.
+TRANSIENT_RETRIES = 5
+RECONNECT_GIVE_UP_S = 5.0
+
+
+@dataclass(frozen=True, slots=True)
+class PostgresTarget:
+    """Where to connect (libpq URL without underway's own parameters) and which schema to use."""
+
+    conninfo: str
+    schema: str
+
+
+def parse_postgres_url(url: str) -> PostgresTarget:
+    """Split `?schema=name` off a postgresql:// URL; the rest goes to libpq unchanged."""
+    parts = urlsplit(url)
+    query = parse_qsl(parts.query, keep_blank_values=True)
+    schemas = [value for key, value in query if key == "schema"]
+    schema = schemas[-1] if schemas else DEFAULT_SCHEMA
+    if not SCHEMA_NAME.match(schema):
+        raise ConfigurationError(
+            f"invalid schema name {schema!r} in the database URL: use letters, digits and _"
+        )
+    rest = urlencode([(key, value) for key, value in query if key != "schema"])
+    return PostgresTarget(urlunsplit(parts._replace(query=rest)), schema)
+
+
+def connection_settings(role: str) -> dict[str, Any]:
+    """Session settings of every underway connection: a name operators can target, UTC times."""
+    return {
+        "application_name": f"underway:{role}:{os.getpid()}",
+        "options": "-c TimeZone=UTC -c lock_timeout=10s",
+    }
+
+
+def channel_name(schema: str, channel: str) -> str:
+    """The NOTIFY channel of one underway channel; schemas beside each other do not mix."""
+    return f"{schema}.{channel}"
+
+
+class PostgresPool:
+    """An async connection pool that runs whole transactions and reconnects after failures."""
+
+    def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int, timeout_s: float):
+        self.target = target
+        self._timeout_s = timeout_s
+        self._pool = AsyncConnectionPool(
+            target.conninfo,
+            min_size=min_size,
+            max_size=max_size,
+            kwargs={"autocommit": True, **connection_settings("pool")},
+            check=AsyncConnectionPool.check_connection,
+            timeout=timeout_s,
+            # Give up on a dead slot soon: the next request then dials at once, instead of
+            # waiting out the pool's doubling backoff (a long outage would delay recovery).
+            reconnect_timeout=RECONNECT_GIVE_UP_S,
+            open=False,
+            name="underway",
+        )
+
+    async def open(self) -> None:
+        try:
+            await self._pool.open(wait=True, timeout=self._timeout_s)
+        except PoolTimeout as exc:
+            await self._pool.close()
+            raise StorageUnavailable(
+                f"cannot connect to PostgreSQL within {self._timeout_s:g} s"
+            ) from exc
+
+    async def close(self) -> None:
+        await self._pool.close()
+
+    async def transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `fn` in one transaction, retrying deadlocks; outages raise StorageUnavailable."""
+        for attempt in range(TRANSIENT_RETRIES + 1):
+            try:
+                return await self._transaction_once(fn)
+            except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
+                if attempt == TRANSIENT_RETRIES:
+                    raise StorageUnavailable(f"PostgreSQL transaction kept failing: {exc}") from exc
+                await asyncio.sleep(0.01 * (attempt + 1))
+        raise AssertionError("unreachable")
+
+    async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        try:
+            async with self._pool.connection() as conn, conn.transaction():
+                return await fn(AsyncTx(conn, self.target.schema))
+        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+            raise
+        except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
+            raise ConfigurationError(
+                f"underway's tables are missing from schema {self.target.schema!r}: run "
+                "`underway migrate`, or open the app with migrate=True"
+            ) from exc
+        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+            # Includes killed sessions, restarts, lock_timeout and the pool's own timeout.
+            raise StorageUnavailable(f"PostgreSQL is unavailable: {_first_line(exc)}") from exc
+
+
+def _first_line(exc: BaseException) -> str:
+    text = str(exc).strip()
+    return text.splitlines()[0] if text else type(exc).__name__

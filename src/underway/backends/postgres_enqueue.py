@@ -1,0 +1,146 @@
+"""Storing new jobs on PostgreSQL: uniqueness, idempotency keys and cron ticks, race-free."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from ..errors import StorageUnavailable, ValidationError
+from ..models import EnqueueResult, Job, JobState, NewJob
+from . import postgres_reads as reads
+from .postgres_connection import channel_name
+from .postgres_tx import Tx
+from .postgres_values import UnstorableValue, jsonb_text
+
+ACTIVE = "('scheduled', 'pending', 'running')"
+#: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
+INSERT_ROUNDS = 5
+
+INSERT = """
+INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
+    finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
+    duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
+SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
+    CASE WHEN %(skipped)s::bool THEN 'skipped'
+         WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END,
+    %(args)s::jsonb, %(max_attempts)s::int, t.run_at,
+    CASE WHEN %(skipped)s::bool THEN now() END,
+    %(fingerprint)s::text, %(unique)s::text, %(lane)s::text, %(lane_limit)s::int,
+    %(retention_s)s::float8,
+    CASE WHEN %(skipped)s::bool THEN now() + make_interval(secs => %(retention_s)s::float8) END,
+    %(duplicate_of)s::text, %(reason)s::text, %(idempotency_key)s::text,
+    %(recurring_id)s::text, %(fire_at)s::timestamptz
+FROM (SELECT coalesce(%(run_at)s::timestamptz,
+                      now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
+ON CONFLICT DO NOTHING
+RETURNING *
+"""
+
+
+async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
+    """Store one job in the caller's transaction, or find the job it duplicates."""
+    try:
+        args = jsonb_text(job.args)
+    except UnstorableValue as exc:
+        raise ValidationError(job.name, [{"loc": ("args",), "msg": str(exc)}]) from None
+    if job.unique in ("join", "skip") and job.fingerprint is not None:
+        # Same-fingerprint enqueuers queue up here, so each sees the one before it committed.
+        await tx.run(
+            "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+            (f"underway:fingerprint:{job.fingerprint}",),
+        )
+    for _ in range(INSERT_ROUNDS):
+        existing = await _existing(tx, job, args)
+        if existing is not None:
+            return existing
+        row = await tx.row(INSERT, _params(job, args))
+        if row is not None:
+            if row["state"] == JobState.PENDING.value:
+                await notify(tx, "work", job.queue)
+            return EnqueueResult(job=reads.job(row))
+        conflict = await _conflicting(tx, job)
+        if conflict is not None:
+            return conflict
+    raise StorageUnavailable(f"job {job.name}: enqueue kept conflicting with finishing jobs")
+
+
+async def _existing(tx: Tx, job: NewJob, args: str) -> EnqueueResult | None:
+    """The stored job this request resolves to: same idempotency key, or an active duplicate."""
+    if job.idempotency_key is not None:
+        keyed = await reads.get_by(tx, "idempotency_key = %s", (job.idempotency_key,))
+        if keyed is not None:
+            return EnqueueResult(job=keyed, joined=True)
+    if job.unique not in ("join", "skip"):
+        return None
+    active = await _active_duplicate(tx, job)
+    if active is None:
+        return None
+    if job.unique == "join":
+        return EnqueueResult(job=active, joined=True)
+    if not job.record_skipped:
+        return EnqueueResult(job=active, skipped=True)
+    reason = f"job {active.id} with the same arguments is {active.state.value}"
+    row = await tx.row(INSERT, _params(job, args, duplicate_of=active.id, reason=reason))
+    if row is None:
+        tick = await _same_tick(tx, job)
+        return None if tick is None else EnqueueResult(job=tick, joined=True)
+    return EnqueueResult(job=reads.job(row), skipped=True)
+
+
+async def _active_duplicate(tx: Tx, job: NewJob) -> Job | None:
+    window = job.unique_for_s if job.unique_for_s is not None else -1.0
+    return await reads.get_by(
+        tx,
+        f"fingerprint = %s AND unique_mode IN ('join', 'skip') AND (state IN {ACTIVE} "
+        "OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s))) "
+        "ORDER BY (state = 'completed'), finished_at DESC",
+        (job.fingerprint, window),
+    )
+
+
+async def _conflicting(tx: Tx, job: NewJob) -> EnqueueResult | None:
+    """What an insert collided with: this very job (a retried call) or the same cron tick."""
+    same = await reads.get(tx, job.id)
+    if same is not None:
+        return EnqueueResult(job=same, skipped=same.state is JobState.SKIPPED)
+    tick = await _same_tick(tx, job)
+    return None if tick is None else EnqueueResult(job=tick, joined=True)
+
+
+async def _same_tick(tx: Tx, job: NewJob) -> Job | None:
+    if job.recurring_id is None:
+        return None
+    return await reads.get_by(
+        tx, "recurring_id = %s AND fire_at = %s", (job.recurring_id, job.fire_at)
+    )
+
+
+def _params(
+    job: NewJob, args: str, *, duplicate_of: str | None = None, reason: str | None = None
+) -> dict[str, Any]:
+    skipped = duplicate_of is not None
+    return {
+        "id": job.id,
+        "name": job.name,
+        "queue": job.queue,
+        "priority": job.priority,
+        "skipped": skipped,
+        "args": args,
+        "max_attempts": job.max_attempts,
+        "run_at": job.run_at,
+        "delay_s": float(job.delay_s),
+        "fingerprint": job.fingerprint,
+        "unique": job.unique,
+        "lane": job.lane,
+        "lane_limit": job.lane_limit,
+        "retention_s": float(job.retention_s),
+        "duplicate_of": duplicate_of,
+        "reason": reason,
+        "idempotency_key": None if skipped else job.idempotency_key,
+        "recurring_id": job.recurring_id,
+        "fire_at": job.fire_at,
+    }
+
+
+async def notify(tx: Tx, channel: str, payload: str) -> None:
+    """Send a NOTIFY on commit of this transaction (PostgreSQL drops duplicates within it)."""
+    await tx.run("SELECT pg_notify(%s, %s)", (channel_name(tx.schema, channel), payload))

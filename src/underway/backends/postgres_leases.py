@@ -1,0 +1,230 @@
+"""The worker's side on PostgreSQL: claim, heartbeat, progress, finish and requeue, all fenced."""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+from psycopg.types.json import Jsonb
+
+from ..models import Job, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
+from . import postgres_reads as reads
+from .postgres_tx import Row, Tx
+from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
+from .rows import error_to_data
+
+FENCE = "id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker)s AND state = 'running'"
+NOW_EPOCH = "extract(epoch FROM now())::float8"
+#: The error stored when a cancel request wins over how the attempt ended.
+CANCELLED_ERROR = (
+    "jsonb_build_object('type', 'Cancelled', 'message', 'cancelled by request', "
+    f"'traceback', '', 'attempt', 0, 'at', {NOW_EPOCH})"
+)
+READY = "state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%(queues)s)"
+#: Serialises laned claims, so that lane counts cannot be overtaken by a concurrent claimer.
+LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
+
+
+async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[Job]:
+    """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits."""
+    params = {"queues": queues, "limit": limit}
+    plain = await tx.rows(
+        f"SELECT seq, priority, run_at FROM {{schema}}.jobs WHERE {READY} AND lane IS NULL "
+        "ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
+        params,
+    )
+    laned = await _laned_candidates(tx, params)
+    chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
+    if not chosen:
+        return []
+    seqs = [row["seq"] for row in chosen]
+    rows = await tx.rows(
+        "UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %s, "
+        "started_at = now(), heartbeat_at = now(), progress = 0, message = NULL "
+        "WHERE seq = ANY(%s) AND state IN ('pending', 'scheduled') RETURNING *",
+        (worker_id, seqs),
+    )
+    order = {seq: i for i, seq in enumerate(seqs)}
+    return [reads.job(row) for row in sorted(rows, key=lambda r: order[r["seq"]])]
+
+
+#: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
+LANE_SCAN = 500
+RANKED_IN_LANES = """
+WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
+                 WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
+ready AS (SELECT seq, priority, run_at, lane, lane_limit FROM {schema}.jobs
+          WHERE READY AND lane IS NOT NULL ORDER BY priority DESC, run_at, seq SCAN),
+ranked AS (SELECT ready.*, row_number() OVER
+           (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
+SELECT ranked.seq, ranked.priority, ranked.run_at FROM ranked
+LEFT JOIN running ON running.lane = ranked.lane
+WHERE ranked.rn <= ranked.lane_limit - coalesce(running.n, 0)
+ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT %(limit)s
+""".replace("READY", READY)
+
+
+async def _laned_candidates(tx: Tx, params: dict[str, Any]) -> list[Row]:
+    """The first ready jobs of lanes with free slots, under the lane lock.
+
+    The first LANE_SCAN laned jobs in claim order are ranked first (each lane's earliest jobs
+    are among them, so ranks are right); only if they give fewer than `limit` and more exist
+    is the whole backlog ranked, so the answer is the same as ranking everything.
+    """
+    waiting = await tx.row(
+        f"SELECT 1 AS found FROM {{schema}}.jobs WHERE {READY} AND lane IS NOT NULL LIMIT 1",
+        params,
+    )
+    if waiting is None:
+        return []
+    await tx.run(LANE_LOCK, (tx.schema,))
+    prefix = {**params, "scan": LANE_SCAN}
+    found = await tx.rows(RANKED_IN_LANES.replace("SCAN", "LIMIT %(scan)s"), prefix)
+    if len(found) >= params["limit"] or not await _more_laned_than(tx, prefix):
+        return found
+    return await tx.rows(RANKED_IN_LANES.replace("SCAN", ""), params)
+
+
+async def _more_laned_than(tx: Tx, params: dict[str, Any]) -> bool:
+    row = await tx.row(
+        f"SELECT count(*) AS n FROM (SELECT 1 FROM {{schema}}.jobs WHERE {READY} "
+        "AND lane IS NOT NULL LIMIT %(scan)s + 1) first",
+        params,
+    )
+    return row is not None and int(row["n"]) > int(params["scan"])
+
+
+async def heartbeat(tx: Tx, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
+    """Register the worker as alive, touch its running jobs, report the leases it lost."""
+    await tx.run(
+        "INSERT INTO {schema}.workers (id, hostname, pid, queues, concurrency, started_at, "
+        "heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, now()) "
+        "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        (
+            worker.id,
+            worker.hostname,
+            worker.pid,
+            Jsonb(list(worker.queues)),
+            worker.concurrency,
+            worker.started_at,
+        ),
+    )
+    if not leases:
+        return set()
+    await tx.run(
+        "UPDATE {schema}.jobs SET heartbeat_at = now() WHERE worker_id = %s AND state = 'running'",
+        (worker.id,),
+    )
+    held = await reads.running_leases(tx, worker.id)
+    return {lease.job_id for lease in leases if held.get(lease.job_id, (0,))[0] != lease.attempt}
+
+
+async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) -> bool:
+    """Write one attempt's buffered progress and logs; False if its lease is gone."""
+    lease = update.lease
+    row = await tx.row(
+        f"SELECT log_count FROM {{schema}}.jobs WHERE {FENCE} FOR UPDATE", _fence(lease)
+    )
+    if row is None:
+        return False
+    count = row["log_count"]
+    kept = update.logs[: max(0, max_log_entries - count)]
+    await tx.many(
+        "INSERT INTO {schema}.job_logs (job_id, seq, at, level, message) "
+        "VALUES (%s, %s, %s, %s, %s)",
+        [
+            (lease.job_id, count + i + 1, e.at, clean_text(e.level), clean_text(e.message))
+            for i, e in enumerate(kept)
+        ],
+    )
+    await tx.run(
+        "UPDATE {schema}.jobs SET progress = coalesce(%s, progress), "
+        "message = coalesce(%s, message), log_count = log_count + %s, "
+        "logs_dropped = logs_dropped + %s, heartbeat_at = now() WHERE id = %s",
+        (
+            update.progress,
+            clean_text(update.message),
+            len(kept),
+            len(update.logs) - len(kept) + update.dropped,
+            lease.job_id,
+        ),
+    )
+    return True
+
+
+#: One fenced statement per outcome; a cancel request turns any outcome into `cancelled`.
+FINISH = f"""
+UPDATE {{schema}}.jobs SET
+    state = CASE WHEN cancel_requested THEN 'cancelled'
+                 WHEN %(kind)s::text <> 'retry' THEN %(kind)s::text
+                 WHEN %(delay)s::float8 > 0 THEN 'scheduled' ELSE 'pending' END,
+    run_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                  THEN now() + make_interval(secs => %(delay)s::float8) ELSE run_at END,
+    worker_id = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                     THEN NULL ELSE worker_id END,
+    heartbeat_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                        THEN NULL ELSE heartbeat_at END,
+    result = CASE WHEN %(kind)s::text = 'completed' AND NOT cancel_requested
+                  THEN %(result)s::jsonb END,
+    error = CASE WHEN cancel_requested THEN {CANCELLED_ERROR}
+                 ELSE %(error)s::jsonb || jsonb_build_object('at', {NOW_EPOCH}) END,
+    errors = errors || CASE WHEN %(error)s::jsonb IS NULL THEN '[]'::jsonb
+        ELSE jsonb_build_array(%(error)s::jsonb || jsonb_build_object('at', {NOW_EPOCH})) END,
+    progress = CASE WHEN %(kind)s::text = 'completed' AND NOT cancel_requested
+                    THEN 100 ELSE progress END,
+    finished_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                       THEN finished_at ELSE now() END,
+    expires_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                      THEN expires_at ELSE now() + make_interval(secs => retention_s) END
+WHERE {FENCE}
+RETURNING state, lane
+"""
+
+
+async def finish(tx: Tx, outcome: Outcome) -> Row | None:
+    """Record how one attempt ended; the new state and lane, or None if the lease was lost."""
+    try:
+        result = jsonb_text(outcome.result)
+    except UnstorableValue as exc:
+        unstorable = JobError(
+            type="UnstorableResult", message=str(exc), attempt=outcome.lease.attempt
+        )
+        outcome = Outcome(outcome.lease, "failed", error=unstorable)
+        result = "null"
+    error = error_to_data(outcome.error)
+    if error is not None:
+        error.pop("at")
+    return await tx.row(
+        FINISH,
+        {
+            **_fence(outcome.lease),
+            "kind": outcome.kind,
+            "delay": float(outcome.retry_delay_s),
+            "result": result,
+            "error": None if error is None else Jsonb(clean_data(error)),
+        },
+    )
+
+
+async def requeue(tx: Tx, lease: Lease) -> str:
+    """Give a running job back without counting the attempt (or cancel it if asked to).
+
+    Returns the new state: pending, cancelled, or "" if the lease was already lost.
+    """
+    row = await tx.row(
+        "UPDATE {schema}.jobs SET "
+        "state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'pending' END, "
+        "attempt = CASE WHEN cancel_requested THEN attempt ELSE attempt - 1 END, "
+        "worker_id = CASE WHEN cancel_requested THEN worker_id END, "
+        "heartbeat_at = CASE WHEN cancel_requested THEN heartbeat_at END, "
+        "finished_at = CASE WHEN cancel_requested THEN now() END, "
+        "expires_at = CASE WHEN cancel_requested THEN now() + make_interval(secs => retention_s) "
+        f"END, error = CASE WHEN cancel_requested THEN {CANCELLED_ERROR} ELSE error END "
+        f"WHERE {FENCE} RETURNING state",
+        _fence(lease),
+    )
+    return "" if row is None else str(row["state"])
+
+
+def _fence(lease: Lease) -> dict[str, Any]:
+    return {"id": lease.job_id, "attempt": lease.attempt, "worker": lease.worker_id}

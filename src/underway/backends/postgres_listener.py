@@ -1,0 +1,72 @@
+"""PostgresListener: one dedicated LISTEN connection relaying NOTIFY to in-process subscribers."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+from typing import Any
+
+import psycopg
+from psycopg import sql
+
+from ..services import ThrottledLog
+from .base import CHANNELS
+from .notifier import LocalNotifier
+from .postgres_connection import PostgresTarget, channel_name, connection_settings
+
+log = logging.getLogger("underway.postgres")
+MAX_BACKOFF_S = 1.0
+
+
+class PostgresListener:
+    """Listens on every channel; reconnects with capped backoff and re-LISTENs after failures."""
+
+    def __init__(self, target: PostgresTarget, notifier: LocalNotifier) -> None:
+        self._target = target
+        self._notifier = notifier
+        self._channels = {channel_name(target.schema, c): c for c in CHANNELS}
+        self._task: asyncio.Task[None] | None = None
+        self._errors = ThrottledLog(log)
+        self.connected = asyncio.Event()
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="underway-pg-listener")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+            self._task = None
+
+    async def _run(self) -> None:
+        backoff = 0.05
+        while True:
+            try:
+                await self._listen()
+            except (psycopg.Error, OSError) as exc:
+                self._errors.error("listen", "LISTEN connection lost, reconnecting: %s", exc)
+            if self.connected.is_set():
+                backoff = 0.05
+            self.connected.clear()
+            await asyncio.sleep(backoff)
+            backoff = min(MAX_BACKOFF_S, backoff * 2)
+
+    async def _listen(self) -> None:
+        conn = await psycopg.AsyncConnection.connect(
+            self._target.conninfo, autocommit=True, **connection_settings("listener")
+        )
+        async with conn:
+            for name in self._channels:
+                await conn.execute(sql.SQL("LISTEN {}").format(sql.Identifier(name)))
+            self.connected.set()
+            # Notifications sent while we were away are lost: let workers look for work now.
+            self._notifier.notify("work")
+            async for notify in conn.notifies():
+                self._relay(notify)
+
+    def _relay(self, notify: Any) -> None:
+        channel = self._channels.get(notify.channel)
+        if channel is not None:
+            self._notifier.notify(channel, notify.payload)

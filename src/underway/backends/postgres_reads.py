@@ -1,0 +1,124 @@
+"""Read-only queries of the PostgreSQL backend (jobs, logs, stats, workers)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from ..models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from .postgres_tx import Row, Tx
+from .rows import job_from_row
+
+
+def _same(value: Any) -> Any:
+    return value
+
+
+def job(row: Row) -> Job:
+    """A Job from a jobs row: psycopg already returns datetimes and decoded jsonb."""
+    return job_from_row(row, _same, _same)
+
+
+async def get(tx: Tx, job_id: str) -> Job | None:
+    return await get_by(tx, "id = %s", (job_id,))
+
+
+async def get_by(tx: Tx, condition: str, params: tuple[Any, ...]) -> Job | None:
+    row = await tx.row(f"SELECT * FROM {{schema}}.jobs WHERE {condition} LIMIT 1", params)
+    return None if row is None else job(row)
+
+
+async def running_leases(tx: Tx, worker_id: str) -> dict[str, tuple[int, bool]]:
+    """Job id → (attempt, cancel requested) for the jobs this worker holds."""
+    rows = await tx.rows(
+        "SELECT id, attempt, cancel_requested FROM {schema}.jobs "
+        "WHERE worker_id = %s AND state = 'running'",
+        (worker_id,),
+    )
+    return {row["id"]: (row["attempt"], bool(row["cancel_requested"])) for row in rows}
+
+
+async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
+    clauses, params = _filter_clauses(query)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = await tx.row(f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params)
+    rows = await tx.rows(
+        f"SELECT * FROM {{schema}}.jobs {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
+        (*params, query.limit, query.offset),
+    )
+    return JobPage(jobs=[job(row) for row in rows], total=int(total["n"] if total else 0))
+
+
+def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.states:
+        clauses.append("state = ANY(%s)")
+        params.append([state.value for state in query.states])
+    for column, value in (("name", query.name), ("queue", query.queue)):
+        if value is not None:
+            clauses.append(f"{column} = %s")
+            params.append(value)
+    if query.created_after is not None:
+        clauses.append("created_at >= %s")
+        params.append(query.created_after)
+    if query.created_before is not None:
+        clauses.append("created_at < %s")
+        params.append(query.created_before)
+    if query.search:
+        pattern = (
+            "%" + query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        clauses.append("(id ILIKE %s OR args::text ILIKE %s)")
+        params.extend([pattern, pattern])
+    return clauses, params
+
+
+async def logs(tx: Tx, job_id: str, after: int, limit: int) -> list[LogEntry]:
+    rows = await tx.rows(
+        "SELECT at, level, message FROM {schema}.job_logs WHERE job_id = %s AND seq > %s "
+        "ORDER BY seq LIMIT %s",
+        (job_id, after, limit),
+    )
+    return [LogEntry(at=r["at"], message=r["message"], level=r["level"]) for r in rows]
+
+
+async def stats(tx: Tx) -> Stats:
+    rows = await tx.rows("SELECT state, count(*) AS n FROM {schema}.jobs GROUP BY state")
+    recent = await tx.row(
+        "SELECT count(*) FILTER (WHERE finished_at >= now() - interval '1 minute') AS minute, "
+        "count(*) AS hour FROM {schema}.jobs WHERE finished_at >= now() - interval '1 hour' "
+        "AND state IN ('completed', 'failed', 'cancelled')"
+    )
+    assert recent is not None
+    return Stats(
+        counts={row["state"]: int(row["n"]) for row in rows},
+        finished_last_minute=int(recent["minute"]),
+        finished_last_hour=int(recent["hour"]),
+    )
+
+
+async def workers(tx: Tx, stale_after_s: float) -> list[WorkerInfo]:
+    rows = await tx.rows(
+        "SELECT w.*, ARRAY(SELECT j.id FROM {schema}.jobs j "
+        "  WHERE j.worker_id = w.id AND j.state = 'running' ORDER BY j.seq) AS running "
+        "FROM {schema}.workers w "
+        "WHERE w.heartbeat_at >= now() - make_interval(secs => %s) ORDER BY w.started_at",
+        (stale_after_s,),
+    )
+    return [_worker(r) for r in rows]
+
+
+def _worker(row: Row) -> WorkerInfo:
+    started: datetime = row["started_at"]
+    beat: datetime = row["heartbeat_at"]
+    return WorkerInfo(
+        id=row["id"],
+        hostname=row["hostname"],
+        pid=row["pid"],
+        queues=tuple(row["queues"]),
+        concurrency=row["concurrency"],
+        started_at=started,
+        heartbeat_at=beat,
+        running=tuple(row["running"]),
+    )

@@ -1,0 +1,92 @@
+"""Tx: the statements of one open PostgreSQL transaction, on a pooled or a caller's connection."""
+
+from __future__ import annotations
+
+from collections.abc import AsyncIterator, Sequence
+from contextlib import asynccontextmanager
+from typing import Any, cast
+
+import psycopg
+from psycopg.rows import dict_row
+
+Row = dict[str, Any]
+
+
+class Tx:
+    """One open transaction; SQL text may name tables as `{schema}.table`."""
+
+    def __init__(self, schema: str) -> None:
+        self.schema = schema
+        self._quoted = f'"{schema}"'
+
+    def sql(self, text: str) -> Any:
+        return cast(Any, text.replace("{schema}", self._quoted))
+
+    async def rows(self, text: str, params: Any = None) -> list[Row]:
+        raise NotImplementedError
+
+    async def run(self, text: str, params: Any = None) -> int:
+        """Execute a statement and return how many rows it changed."""
+        raise NotImplementedError
+
+    async def many(self, text: str, params: Sequence[Any]) -> None:
+        raise NotImplementedError
+
+    def savepoint(self) -> Any:
+        """An async context manager: statements inside it roll back alone if they fail."""
+        raise NotImplementedError
+
+    async def row(self, text: str, params: Any = None) -> Row | None:
+        found = await self.rows(text, params)
+        return found[0] if found else None
+
+
+class AsyncTx(Tx):
+    """A transaction on an async connection (the backend's pool, or a caller's)."""
+
+    def __init__(self, conn: psycopg.AsyncConnection[Any], schema: str) -> None:
+        super().__init__(schema)
+        self.conn = conn
+
+    async def rows(self, text: str, params: Any = None) -> list[Row]:
+        async with self.conn.cursor(row_factory=dict_row) as cur:
+            await cur.execute(self.sql(text), params)
+            return await cur.fetchall()
+
+    async def run(self, text: str, params: Any = None) -> int:
+        cur = await self.conn.execute(self.sql(text), params)
+        return cur.rowcount
+
+    async def many(self, text: str, params: Sequence[Any]) -> None:
+        if params:
+            async with self.conn.cursor() as cur:
+                await cur.executemany(self.sql(text), params)
+
+    def savepoint(self) -> Any:
+        return self.conn.transaction()
+
+
+class SyncTx(Tx):
+    """A transaction on a caller's blocking connection (transactional enqueue from sync code)."""
+
+    def __init__(self, conn: psycopg.Connection[Any], schema: str) -> None:
+        super().__init__(schema)
+        self.conn = conn
+
+    async def rows(self, text: str, params: Any = None) -> list[Row]:
+        with self.conn.cursor(row_factory=dict_row) as cur:
+            cur.execute(self.sql(text), params)
+            return cur.fetchall()
+
+    async def run(self, text: str, params: Any = None) -> int:
+        return self.conn.execute(self.sql(text), params).rowcount
+
+    async def many(self, text: str, params: Sequence[Any]) -> None:
+        if params:
+            with self.conn.cursor() as cur:
+                cur.executemany(self.sql(text), params)
+
+    @asynccontextmanager
+    async def savepoint(self) -> AsyncIterator[None]:
+        with self.conn.transaction():
+            yield

@@ -1,0 +1,45 @@
+"""Values PostgreSQL refuses (NUL characters; NaN and Infinity in jsonb), caught before sending.
+
+SQLite stores them; on PostgreSQL they would fail the whole statement. Arguments and results are
+refused with a clear error; free text (log lines, messages, error details) has NUL replaced.
+"""
+
+from __future__ import annotations
+
+import json
+from typing import Any, TypeVar
+
+T = TypeVar("T")
+NUL = "\x00"
+REPLACEMENT = "\ufffd"
+
+
+class UnstorableValue(ValueError):
+    """A value that PostgreSQL's jsonb cannot hold."""
+
+
+def jsonb_text(value: Any) -> str:
+    """JSON text for a jsonb parameter, or UnstorableValue naming what is wrong."""
+    try:
+        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+    except ValueError:
+        raise UnstorableValue("NaN and Infinity cannot be stored as JSON on PostgreSQL") from None
+    if "\\u0000" in text:
+        raise UnstorableValue("the NUL character (\\u0000) cannot be stored on PostgreSQL")
+    return text
+
+
+def clean_text(value: T) -> T:
+    """Free text with NUL characters replaced; anything else unchanged."""
+    if isinstance(value, str) and NUL in value:
+        return value.replace(NUL, REPLACEMENT)  # type: ignore[return-value]
+    return value
+
+
+def clean_data(value: T) -> T:
+    """JSON data (dicts, lists, strings) with NUL characters replaced in every string."""
+    if isinstance(value, dict):
+        return {clean_text(k): clean_data(v) for k, v in value.items()}  # type: ignore[return-value]
+    if isinstance(value, list):
+        return [clean_data(v) for v in value]  # type: ignore[return-value]
+    return clean_text(value)

@@ -1,0 +1,116 @@
+"""Turning stored rows into models, shared by the backends."""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Mapping
+from datetime import UTC, datetime
+from typing import Any
+
+from ..models import Job, JobError, JobState, Recurring
+
+WhenReader = Callable[[Any], datetime | None]
+DataReader = Callable[[Any], Any]
+
+
+def epoch_to_datetime(value: float | None) -> datetime | None:
+    return None if value is None else datetime.fromtimestamp(value, UTC)
+
+
+def json_text_to_data(value: str | None) -> Any:
+    return None if value is None else json.loads(value)
+
+
+def data_to_json_text(value: Any) -> str:
+    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+
+
+def error_to_data(error: JobError | None, at: float | None = None) -> dict[str, Any] | None:
+    if error is None:
+        return None
+    return {
+        "type": error.type,
+        "message": error.message,
+        "traceback": error.traceback,
+        "attempt": error.attempt,
+        "at": at if at is not None else (error.at.timestamp() if error.at else None),
+    }
+
+
+def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
+    """Read a stored error as plain text fields; nothing in it is ever imported or executed."""
+    if not isinstance(data, Mapping):
+        return None
+    at = data.get("at")
+    return JobError(
+        type=str(data.get("type", "")),
+        message=str(data.get("message", "")),
+        traceback=str(data.get("traceback") or ""),
+        attempt=int(data.get("attempt") or 0),
+        at=epoch_to_datetime(float(at)) if isinstance(at, int | float) else None,
+    )
+
+
+def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:
+    """Build a Job from a row of the jobs table."""
+    created = when(row["created_at"])
+    run_at = when(row["run_at"])
+    assert created is not None
+    assert run_at is not None
+    errors = data(row["errors"]) or []
+    return Job(
+        id=str(row["id"]),
+        name=row["name"],
+        queue=row["queue"],
+        priority=row["priority"],
+        state=JobState(row["state"]),
+        args=data(row["args"]),
+        attempt=row["attempt"],
+        max_attempts=row["max_attempts"],
+        created_at=created,
+        run_at=run_at,
+        started_at=when(row["started_at"]),
+        finished_at=when(row["finished_at"]),
+        heartbeat_at=when(row["heartbeat_at"]),
+        worker_id=row["worker_id"],
+        progress=float(row["progress"]),
+        message=row["message"],
+        result=data(row["result"]),
+        error=error_from_data(data(row["error"])),
+        errors=tuple(e for e in (error_from_data(x) for x in errors) if e is not None),
+        fingerprint=row["fingerprint"],
+        unique=row["unique_mode"],
+        lane=row["lane"],
+        cancel_requested=bool(row["cancel_requested"]),
+        retention_s=float(row["retention_s"]),
+        log_count=row["log_count"],
+        logs_dropped=row["logs_dropped"],
+        duplicate_of=None if row["duplicate_of"] is None else str(row["duplicate_of"]),
+        skip_reason=row["skip_reason"],
+        recurring_id=None if row["recurring_id"] is None else str(row["recurring_id"]),
+        fire_at=when(row.get("fire_at")),
+    )
+
+
+def recurring_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Recurring:
+    """Build a Recurring from a row of the recurring table joined with its last job's state."""
+    created = when(row["created_at"])
+    assert created is not None
+    state = row["last_job_state"]
+    return Recurring(
+        id=str(row["id"]),
+        name=row["name"],
+        job_name=row["job_name"],
+        cron=row["cron"],
+        timezone=row["timezone"],
+        args=data(row["args"]),
+        enabled=bool(row["enabled"]),
+        overlap=row["overlap"],
+        catch_up=row["catch_up"],
+        from_code=bool(row["from_code"]),
+        created_at=created,
+        next_fire_at=when(row["next_fire_at"]),
+        last_fire_at=when(row["last_fire_at"]),
+        last_job_id=row["last_job_id"],
+        last_job_state=None if state is None else JobState(state),
+    )

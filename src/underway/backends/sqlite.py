@@ -1,0 +1,307 @@
+"""The embedded default backend: one SQLite file in WAL mode, shared safely by many processes."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Callable, Sequence
+from datetime import UTC, datetime
+from pathlib import Path
+
+from ..errors import ConfigurationError, RecurringNotFound
+from ..models import (
+    EnqueueResult,
+    Job,
+    JobFilter,
+    JobPage,
+    JobState,
+    Lease,
+    LogEntry,
+    NewJob,
+    NewRecurring,
+    Outcome,
+    ProgressUpdate,
+    Recurring,
+    Stats,
+    SweepResult,
+    WorkerInfo,
+)
+from . import sqlite_reads as reads
+from . import sqlite_recurring as recurring
+from . import sqlite_writes as writes
+from .base import Clock, Unsubscribe
+from .migrations import migration_scripts
+from .notifier import LocalNotifier
+from .sqlite_connection import SQLiteConnection
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a sqlite:///path URL (sqlite:////abs/path for absolute paths)."""
+    if not url.startswith("sqlite:///"):
+        raise ConfigurationError(f"SQLite URLs look like sqlite:///path/to/file.db, got {url!r}")
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path:
+        raise ConfigurationError(f"the SQLite URL {url!r} names no file")
+    return path
+
+
+class SQLiteBackend:
+    """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
+
+    def __init__(
+        self,
+        url: str,
+        *,
+        clock: Clock,
+        migrate: bool = True,
+        synchronous: str = "FULL",
+        busy_timeout_s: float = 5.0,
+        lock_wait_s: float = 120.0,
+    ) -> None:
+        self.url = url
+        self.path = sqlite_path(url)
+        self._clock = clock
+        self._migrate_on_open = migrate
+        self._db = SQLiteConnection(
+            self.path,
+            busy_timeout_s=busy_timeout_s,
+            synchronous=synchronous,
+            lock_wait_s=lock_wait_s,
+        )
+        self._reader = SQLiteConnection(
+            self.path,
+            busy_timeout_s=busy_timeout_s,
+            synchronous=synchronous,
+            lock_wait_s=lock_wait_s,
+        )
+        self._notifier = LocalNotifier()
+
+    # -- lifecycle -------------------------------------------------------------------------
+
+    async def open(self) -> None:
+        parent = Path(self.path).parent
+        if not parent.exists():
+            raise ConfigurationError(f"the directory of the SQLite file {self.path} does not exist")
+        if self._migrate_on_open:
+            await self.migrate()
+
+    async def close(self) -> None:
+        await self._db.close()
+        await self._reader.close()
+
+    async def migrate(self) -> list[str]:
+        return await self._db.script(_apply_migrations)
+
+    def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
+        return self._notifier.subscribe(channel, callback)
+
+    # -- enqueue ---------------------------------------------------------------------------
+
+    async def enqueue(self, job: NewJob) -> EnqueueResult:
+        return (await self.enqueue_many([job]))[0]
+
+    async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+        now = self._clock.now()
+        results = await self._db.write(lambda c: [writes.enqueue_one(c, job, now) for job in jobs])
+        if any(r.job.state is JobState.PENDING and not r.joined for r in results):
+            self._notifier.notify("work")
+        return results
+
+    # -- the worker's side -------------------------------------------------------------------
+
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+        if limit <= 0 or not queues:
+            return []
+        now = self._clock.now()
+        return await self._db.write(lambda c: writes.claim(c, worker_id, list(queues), limit, now))
+
+    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
+        now = self._clock.now()
+        return await self._db.write(lambda c: writes.heartbeat(c, worker, leases, now))
+
+    async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
+        return await self._reader.read(lambda c: reads.running_leases(c, worker_id))
+
+    async def save_progress(
+        self, updates: Sequence[ProgressUpdate], max_log_entries: int
+    ) -> set[str]:
+        now = self._clock.now()
+        return await self._db.write(
+            lambda c: writes.save_progress(c, updates, max_log_entries, now)
+        )
+
+    async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
+        now = self._clock.now()
+        held = await self._db.write(lambda c: [writes.finish_one(c, o, now) for o in outcomes])
+        for outcome, ok in zip(outcomes, held, strict=True):
+            if ok:
+                self._notifier.notify("finished", outcome.lease.job_id)
+        if any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes):
+            self._notifier.notify("work")
+        return held
+
+    async def requeue(self, leases: Sequence[Lease]) -> int:
+        now = self._clock.now()
+        states = await self._db.write(
+            lambda c: [writes.requeue_one(c, lease, now) for lease in leases]
+        )
+        if "pending" in states:
+            self._notifier.notify("work")
+        for lease, state in zip(leases, states, strict=True):
+            if state == "cancelled":
+                self._notifier.notify("finished", lease.job_id)
+        return states.count("pending")
+
+    # -- management --------------------------------------------------------------------------
+
+    async def cancel(self, job_id: str) -> Job:
+        now = self._clock.now()
+        job = await self._db.write(lambda c: writes.cancel(c, job_id, now))
+        self._notifier.notify("finished" if job.state.is_finished else "cancel", job_id)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        now = self._clock.now()
+        job = await self._db.write(lambda c: writes.retry(c, job_id, now))
+        self._notifier.notify("work")
+        return job
+
+    async def delete(self, job_id: str) -> bool:
+        deleted = await self._db.write(
+            lambda c: c.execute("DELETE FROM underway_jobs WHERE id = ?", (job_id,)).rowcount > 0
+        )
+        if deleted:
+            self._notifier.notify("finished", job_id)
+        return deleted
+
+    async def sweep(self, stall_timeout_s: float) -> SweepResult:
+        now = self._clock.now()
+        result, ended = await self._db.write(lambda c: writes.sweep(c, stall_timeout_s, now))
+        if result.staged or result.requeued:
+            self._notifier.notify("work")
+        for job_id in ended:
+            self._notifier.notify("finished", job_id)
+        return result
+
+    async def prune(self, batch_size: int = 1000) -> int:
+        now = self._clock.now()
+        total = 0
+        while True:
+            deleted = await self._db.write(lambda c: writes.prune_batch(c, batch_size, now))
+            total += deleted
+            if deleted < batch_size:
+                return total
+
+    async def unregister_worker(self, worker_id: str) -> None:
+        await self._db.write(
+            lambda c: c.execute("DELETE FROM underway_workers WHERE id = ?", (worker_id,))
+        )
+
+    # -- recurring -----------------------------------------------------------------------------
+
+    async def now(self) -> datetime:
+        return datetime.fromtimestamp(self._clock.now(), UTC)
+
+    async def add_recurring(self, new: NewRecurring) -> Recurring:
+        now = self._clock.now()
+        return await self._db.write(lambda c: recurring.add(c, new, now))
+
+    async def sync_recurring(self, declared: Sequence[NewRecurring]) -> None:
+        now = self._clock.now()
+        await self._db.write(lambda c: recurring.sync_declared(c, list(declared), now))
+
+    async def list_recurring(self) -> list[Recurring]:
+        return await self._reader.read(recurring.list_all)
+
+    async def get_recurring(self, recurring_id: str) -> Recurring | None:
+        return await self._reader.read(lambda c: recurring.get(c, recurring_id))
+
+    async def set_recurring_enabled(
+        self, recurring_id: str, enabled: bool, next_fire_at: datetime
+    ) -> Recurring:
+        at = next_fire_at.timestamp()
+        found = await self._db.write(lambda c: recurring.set_enabled(c, recurring_id, enabled, at))
+        if found is None:
+            raise RecurringNotFound(recurring_id)
+        return found
+
+    async def remove_recurring(self, recurring_id: str) -> bool:
+        return await self._db.write(lambda c: recurring.remove(c, recurring_id))
+
+    async def due_recurring(self, now: datetime) -> list[Recurring]:
+        return await self._reader.read(lambda c: recurring.due(c, now.timestamp()))
+
+    async def fire_recurring(
+        self,
+        recurring_id: str,
+        expected_next: datetime,
+        job: NewJob | None,
+        next_fire_at: datetime,
+    ) -> EnqueueResult | None:
+        now = self._clock.now()
+        result = await self._db.write(
+            lambda c: recurring.fire(
+                c, recurring_id, expected_next.timestamp(), job, next_fire_at.timestamp(), now
+            )
+        )
+        if result is not None and result.job.state is JobState.PENDING:
+            self._notifier.notify("work")
+        return result
+
+    async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
+        now = self._clock.now()
+        result = await self._db.write(lambda c: recurring.store_run(c, job, now))
+        self._notifier.notify("work")
+        return result
+
+    # -- queries -----------------------------------------------------------------------------
+
+    async def get(self, job_id: str) -> Job | None:
+        return await self._reader.read(lambda c: reads.get(c, job_id))
+
+    async def list_jobs(self, query: JobFilter) -> JobPage:
+        return await self._reader.read(lambda c: reads.list_jobs(c, query))
+
+    async def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
+        return await self._reader.read(lambda c: reads.logs(c, job_id, after, limit))
+
+    async def stats(self) -> Stats:
+        now = self._clock.now()
+        return await self._reader.read(lambda c: reads.stats(c, now))
+
+    async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]:
+        now = self._clock.now()
+        return await self._reader.read(lambda c: reads.workers(c, now - stale_after_s))
+
+
+# -- migrations ------------------------------------------------------------------------------
+
+
+def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
+    conn.execute("PRAGMA journal_mode=WAL")
+    conn.execute("BEGIN IMMEDIATE")
+    try:
+        conn.execute(
+            "CREATE TABLE IF NOT EXISTS underway_migrations "
+            "(version TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
+        )
+        done = {row[0] for row in conn.execute("SELECT version FROM underway_migrations")}
+        applied = []
+        for version, script in migration_scripts("sqlite"):
+            if version in done:
+                continue
+            for statement in _statements(script):
+                conn.execute(statement)
+            conn.execute(
+                "INSERT INTO underway_migrations VALUES (?, strftime('%s','now'))", (version,)
+            )
+            applied.append(version)
+        conn.execute("COMMIT")
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    return applied
+
+
+def _statements(script: str) -> list[str]:
+    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
+    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

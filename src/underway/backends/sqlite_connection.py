@@ -1,0 +1,116 @@
+"""A sqlite3 connection confined to one thread; callers run whole transactions on it."""
+
+from __future__ import annotations
+
+import asyncio
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from typing import TypeVar
+
+from ..errors import StorageUnavailable
+
+T = TypeVar("T")
+BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
+
+
+class SQLiteConnection:
+    """Runs functions against one connection in its own thread, so the event loop never blocks."""
+
+    def __init__(self, path: str, *, busy_timeout_s: float, synchronous: str, lock_wait_s: float):
+        self._path = path
+        self._busy_timeout_s = busy_timeout_s
+        self._synchronous = synchronous
+        self._lock_wait_s = lock_wait_s
+        self._executor = ThreadPoolExecutor(1, thread_name_prefix="underway-sqlite")
+        self._connection: sqlite3.Connection | None = None
+        self._closed = threading.Event()
+
+    def _connect(self) -> sqlite3.Connection:
+        if self._connection is None:
+            conn = sqlite3.connect(
+                self._path,
+                timeout=self._busy_timeout_s,
+                isolation_level=None,
+                check_same_thread=False,
+            )
+            conn.row_factory = sqlite3.Row
+            conn.execute("PRAGMA journal_mode=WAL")
+            conn.execute(f"PRAGMA synchronous={self._synchronous}")
+            conn.execute("PRAGMA foreign_keys=ON")
+            self._connection = conn
+        return self._connection
+
+    async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a read transaction (one consistent snapshot)."""
+        return await self._submit(lambda: self._transaction(fn, "BEGIN"))
+
+    async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` in a write transaction taken up front, so it never fails on upgrade."""
+        return await self._submit(lambda: self._transaction(fn, "BEGIN IMMEDIATE"))
+
+    async def script(self, fn: Callable[[sqlite3.Connection], T]) -> T:
+        """Run `fn` with the raw connection (migrations manage their own transactions)."""
+        return await self._submit(lambda: self._retrying(lambda: fn(self._connect())))
+
+    async def _submit(self, call: Callable[[], T]) -> T:
+        if self._closed.is_set():
+            raise StorageUnavailable("the SQLite backend is closed")
+        loop = asyncio.get_running_loop()
+        return await loop.run_in_executor(self._executor, call)
+
+    def _transaction(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        return self._retrying(lambda: self._transaction_once(fn, begin))
+
+    def _retrying(self, call: Callable[[], T]) -> T:
+        """Retry while the file is busy; even with busy_timeout SQLite can fail at once (e.g.
+        two connections switching a new file to WAL), so waiting is done here too."""
+        deadline = time.monotonic() + self._lock_wait_s
+        while True:
+            try:
+                return call()
+            except sqlite3.OperationalError as exc:
+                if not _is_busy(exc):
+                    raise StorageUnavailable(f"SQLite error on {self._path}: {exc}") from exc
+                if time.monotonic() >= deadline:
+                    raise StorageUnavailable(
+                        f"SQLite database {self._path} stayed locked for {self._lock_wait_s:g} s"
+                    ) from exc
+                time.sleep(0.01)
+            except sqlite3.DatabaseError as exc:
+                if isinstance(exc, sqlite3.IntegrityError):
+                    raise
+                raise StorageUnavailable(f"SQLite error on {self._path}: {exc}") from exc
+
+    def _transaction_once(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        conn = self._connect()
+        conn.execute(begin)
+        try:
+            result = fn(conn)
+            conn.execute("COMMIT")
+        except BaseException:
+            if conn.in_transaction:
+                conn.execute("ROLLBACK")
+            raise
+        return result
+
+    async def close(self) -> None:
+        if self._closed.is_set():
+            return
+
+        def shut() -> None:
+            if self._connection is not None:
+                self._connection.close()
+                self._connection = None
+
+        loop = asyncio.get_running_loop()
+        await loop.run_in_executor(self._executor, shut)
+        self._closed.set()
+        self._executor.shutdown(wait=False)
+
+
+def _is_busy(exc: sqlite3.OperationalError) -> bool:
+    text = str(exc).lower()
+    return any(message in text for message in BUSY_MESSAGES)

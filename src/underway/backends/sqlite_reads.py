@@ -1,0 +1,126 @@
+"""Read-only queries of the SQLite backend (jobs, logs, stats, workers)."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from typing import Any
+
+from ..models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from .rows import epoch_to_datetime, job_from_row, json_text_to_data
+
+
+def data(value: str | None) -> Any:
+    return json_text_to_data(value)
+
+
+def job(row: sqlite3.Row) -> Job:
+    return job_from_row(
+        dict(zip(row.keys(), row, strict=True)), epoch_to_datetime, json_text_to_data
+    )
+
+
+def get(conn: sqlite3.Connection, job_id: str) -> Job | None:
+    return get_by(conn, "id = ?", (job_id,))
+
+
+def get_by(conn: sqlite3.Connection, condition: str, params: tuple[Any, ...]) -> Job | None:
+    row = conn.execute(f"SELECT * FROM underway_jobs WHERE {condition} LIMIT 1", params).fetchone()
+    return None if row is None else job(row)
+
+
+def running_leases(conn: sqlite3.Connection, worker_id: str) -> dict[str, tuple[int, bool]]:
+    """Job id → (attempt, cancel requested) for the jobs this worker holds."""
+    rows = conn.execute(
+        "SELECT id, attempt, cancel_requested FROM underway_jobs "
+        "WHERE worker_id = ? AND state = 'running'",
+        (worker_id,),
+    )
+    return {row["id"]: (row["attempt"], bool(row["cancel_requested"])) for row in rows}
+
+
+def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
+    clauses, params = _filter_clauses(query)
+    where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
+    total = conn.execute(f"SELECT count(*) FROM underway_jobs {where}", params).fetchone()[0]
+    rows = conn.execute(
+        f"SELECT * FROM underway_jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
+        (*params, query.limit, query.offset),
+    ).fetchall()
+    return JobPage(jobs=[job(row) for row in rows], total=int(total))
+
+
+def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
+    clauses: list[str] = []
+    params: list[Any] = []
+    if query.states:
+        clauses.append(f"state IN ({','.join('?' * len(query.states))})")
+        params.extend(state.value for state in query.states)
+    for column, value in (("name", query.name), ("queue", query.queue)):
+        if value is not None:
+            clauses.append(f"{column} = ?")
+            params.append(value)
+    if query.created_after is not None:
+        clauses.append("created_at >= ?")
+        params.append(query.created_after.timestamp())
+    if query.created_before is not None:
+        clauses.append("created_at < ?")
+        params.append(query.created_before.timestamp())
+    if query.search:
+        pattern = (
+            "%" + query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+        )
+        clauses.append("(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')")
+        params.extend([pattern, pattern])
+    return clauses, params
+
+
+def logs(conn: sqlite3.Connection, job_id: str, after: int, limit: int) -> list[LogEntry]:
+    rows = conn.execute(
+        "SELECT at, level, message FROM underway_job_logs WHERE job_id = ? AND seq > ? "
+        "ORDER BY seq LIMIT ?",
+        (job_id, after, limit),
+    )
+    return [
+        LogEntry(at=epoch_to_datetime(r["at"]) or _never(), message=r["message"], level=r["level"])
+        for r in rows
+    ]
+
+
+def _never() -> Any:
+    raise AssertionError("log line without a time")
+
+
+def stats(conn: sqlite3.Connection, now: float) -> Stats:
+    counts = {
+        row[0]: row[1]
+        for row in conn.execute("SELECT state, count(*) FROM underway_jobs GROUP BY state")
+    }
+    minute, hour = conn.execute(
+        "SELECT count(*) FILTER (WHERE finished_at >= ?), count(*) FROM underway_jobs "
+        "WHERE finished_at >= ? AND state IN ('completed', 'failed', 'cancelled')",
+        (now - 60, now - 3600),
+    ).fetchone()
+    return Stats(counts=counts, finished_last_minute=minute, finished_last_hour=hour)
+
+
+def workers(conn: sqlite3.Connection, alive_since: float) -> list[WorkerInfo]:
+    rows = conn.execute(
+        "SELECT w.*, (SELECT json_group_array(j.id) FROM underway_jobs j "
+        "WHERE j.worker_id = w.id AND j.state = 'running') AS running "
+        "FROM underway_workers w WHERE w.heartbeat_at >= ? ORDER BY w.started_at",
+        (alive_since,),
+    )
+    return [
+        WorkerInfo(
+            id=r["id"],
+            hostname=r["hostname"],
+            pid=r["pid"],
+            queues=tuple(json.loads(r["queues"])),
+            concurrency=r["concurrency"],
+            started_at=epoch_to_datetime(r["started_at"]) or _never(),
+            heartbeat_at=epoch_to_datetime(r["heartbeat_at"]) or _never(),
+            running=tuple(json.loads(r["running"])),
+        )
+        for r in rows
+    ]

@@ -1,0 +1,401 @@
+"""Write transactions of the SQLite backend: every job state transition, fenced by lease."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from typing import Any
+
+from ..errors import InvalidStateError, JobNotFound
+from ..models import (
+    EnqueueResult,
+    Job,
+    JobError,
+    JobState,
+    Lease,
+    NewJob,
+    Outcome,
+    ProgressUpdate,
+    SweepResult,
+    WorkerInfo,
+)
+from . import sqlite_reads as reads
+from .rows import data_to_json_text, error_to_data
+
+ACTIVE = "('scheduled', 'pending', 'running')"
+FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
+CANCELLED_BY_REQUEST = JobError(type="Cancelled", message="cancelled by request")
+WORKER_LOST = "WorkerLost"
+
+
+def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
+    if job.idempotency_key is not None:
+        existing = reads.get_by(conn, "idempotency_key = ?", (job.idempotency_key,))
+        if existing is not None:
+            return EnqueueResult(job=existing, joined=True)
+    if job.unique in ("join", "skip"):
+        active = _active_duplicate(conn, job, now)
+        if active is not None:
+            if job.unique == "join":
+                return EnqueueResult(job=active, joined=True)
+            if not job.record_skipped:
+                return EnqueueResult(job=active, skipped=True)
+            reason = f"job {active.id} with the same arguments is {active.state.value}"
+            insert(conn, job, now, state=JobState.SKIPPED, duplicate_of=active.id, reason=reason)
+            return EnqueueResult(job=must_get(conn, job.id), skipped=True)
+    try:
+        insert(conn, job, now)
+    except sqlite3.IntegrityError:
+        tick = reads.get_by(
+            conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
+        )
+        if tick is None:
+            raise
+        return EnqueueResult(job=tick, joined=True)
+    return EnqueueResult(job=must_get(conn, job.id))
+
+
+def _active_duplicate(conn: sqlite3.Connection, job: NewJob, now: float) -> Job | None:
+    window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
+    return reads.get_by(
+        conn,
+        f"fingerprint = ? AND unique_mode IN ('join', 'skip') AND (state IN {ACTIVE} "
+        "OR (state = 'completed' AND finished_at >= ?)) "
+        "ORDER BY (state = 'completed'), finished_at DESC",
+        (job.fingerprint, window_start),
+    )
+
+
+def insert(
+    conn: sqlite3.Connection,
+    job: NewJob,
+    now: float,
+    *,
+    state: JobState | None = None,
+    duplicate_of: str | None = None,
+    reason: str | None = None,
+) -> None:
+    run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
+    if state is None:
+        state = JobState.SCHEDULED if run_at > now else JobState.PENDING
+    finished = now if state is JobState.SKIPPED else None
+    conn.execute(
+        "INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts, "
+        "created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, "
+        "retention_s, expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, "
+        "fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        (
+            job.id,
+            job.name,
+            job.queue,
+            job.priority,
+            state.value,
+            data_to_json_text(job.args),
+            job.max_attempts,
+            now,
+            run_at,
+            finished,
+            job.fingerprint,
+            job.unique,
+            job.lane,
+            job.lane_limit,
+            job.retention_s,
+            None if finished is None else now + job.retention_s,
+            duplicate_of,
+            reason,
+            None if state is JobState.SKIPPED else job.idempotency_key,
+            job.recurring_id,
+            timestamp(job.fire_at),
+        ),
+    )
+
+
+def timestamp(value: Any) -> float | None:
+    return None if value is None else float(value.timestamp())
+
+
+def must_get(conn: sqlite3.Connection, job_id: str) -> Job:
+    job = reads.get(conn, job_id)
+    if job is None:
+        raise JobNotFound(job_id)
+    return job
+
+
+def claim(
+    conn: sqlite3.Connection, worker_id: str, queues: list[str], limit: int, now: float
+) -> list[Job]:
+    # SQLite's lock is not fair, so a heartbeat can wait behind busy claimers; a worker that
+    # claims is alive, so its claim refreshes its leases too.
+    conn.execute(
+        "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
+        (now, worker_id),
+    )
+    marks = ",".join("?" * len(queues))
+    plain = conn.execute(
+        "SELECT seq, priority, run_at FROM underway_jobs "
+        "WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ? "
+        f"AND queue IN ({marks}) ORDER BY priority DESC, run_at, seq LIMIT ?",
+        (now, *queues, limit),
+    ).fetchall()
+    laned = conn.execute(
+        "WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs "
+        "  WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane), "
+        "ranked AS (SELECT seq, priority, run_at, lane, lane_limit, row_number() OVER "
+        "  (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM underway_jobs "
+        "  WHERE state IN ('pending', 'scheduled') AND lane IS NOT NULL AND run_at <= ? "
+        f"  AND queue IN ({marks})) "
+        "SELECT ranked.seq, ranked.priority, ranked.run_at FROM ranked "
+        "LEFT JOIN running ON running.lane = ranked.lane "
+        "WHERE ranked.rn <= ranked.lane_limit - coalesce(running.n, 0) "
+        "ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT ?",
+        (now, *queues, limit),
+    ).fetchall()
+    chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
+    if not chosen:
+        return []
+    seqs = [row["seq"] for row in chosen]
+    rows = conn.execute(
+        "UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, "
+        "started_at = ?, heartbeat_at = ?, progress = 0, message = NULL "
+        f"WHERE seq IN ({','.join('?' * len(seqs))}) RETURNING *",
+        (worker_id, now, now, *seqs),
+    ).fetchall()
+    order = {seq: i for i, seq in enumerate(seqs)}
+    return [reads.job(row) for row in sorted(rows, key=lambda r: order[r["seq"]])]
+
+
+def heartbeat(
+    conn: sqlite3.Connection, worker: WorkerInfo, leases: Sequence[Lease], now: float
+) -> set[str]:
+    conn.execute(
+        "INSERT INTO underway_workers (id, hostname, pid, queues, concurrency, started_at, "
+        "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
+        "ON CONFLICT (id) DO UPDATE SET heartbeat_at = excluded.heartbeat_at",
+        (
+            worker.id,
+            worker.hostname,
+            worker.pid,
+            data_to_json_text(list(worker.queues)),
+            worker.concurrency,
+            worker.started_at.timestamp(),
+            now,
+        ),
+    )
+    if not leases:
+        return set()
+    conn.execute(
+        "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
+        (now, worker.id),
+    )
+    held = reads.running_leases(conn, worker.id)
+    return {lease.job_id for lease in leases if held.get(lease.job_id, (0,))[0] != lease.attempt}
+
+
+def save_progress(
+    conn: sqlite3.Connection, updates: Sequence[ProgressUpdate], max_log_entries: int, now: float
+) -> set[str]:
+    lost = set()
+    for update in updates:
+        lease = update.lease
+        row = conn.execute(
+            f"SELECT log_count FROM underway_jobs WHERE {FENCE}",
+            (lease.job_id, lease.attempt, lease.worker_id),
+        ).fetchone()
+        if row is None:
+            lost.add(lease.job_id)
+            continue
+        count = row["log_count"]
+        kept = update.logs[: max(0, max_log_entries - count)]
+        conn.executemany(
+            "INSERT INTO underway_job_logs (job_id, seq, at, level, message) "
+            "VALUES (?, ?, ?, ?, ?)",
+            [
+                (lease.job_id, count + i + 1, e.at.timestamp(), e.level, e.message)
+                for i, e in enumerate(kept)
+            ],
+        )
+        conn.execute(
+            "UPDATE underway_jobs SET progress = coalesce(?, progress), "
+            "message = coalesce(?, message), log_count = log_count + ?, "
+            "logs_dropped = logs_dropped + ?, heartbeat_at = ? WHERE id = ?",
+            (
+                update.progress,
+                update.message,
+                len(kept),
+                len(update.logs) - len(kept) + update.dropped,
+                now,
+                lease.job_id,
+            ),
+        )
+    return lost
+
+
+def finish_one(conn: sqlite3.Connection, outcome: Outcome, now: float) -> bool:
+    lease = outcome.lease
+    row = conn.execute(
+        f"SELECT cancel_requested, retention_s, errors FROM underway_jobs WHERE {FENCE}",
+        (lease.job_id, lease.attempt, lease.worker_id),
+    ).fetchone()
+    if row is None:
+        return False
+    kind = "cancelled" if row["cancel_requested"] else outcome.kind
+    error = CANCELLED_BY_REQUEST if row["cancel_requested"] else outcome.error
+    error_data = error_to_data(error, now)
+    errors = reads.data(row["errors"]) or []
+    if outcome.error is not None:
+        errors.append(error_to_data(outcome.error, now))
+    if kind == "retry":
+        run_at = now + outcome.retry_delay_s
+        state = JobState.SCHEDULED if outcome.retry_delay_s > 0 else JobState.PENDING
+        conn.execute(
+            "UPDATE underway_jobs SET state = ?, run_at = ?, worker_id = NULL, "
+            "heartbeat_at = NULL, error = ?, errors = ? WHERE id = ?",
+            (
+                state.value,
+                run_at,
+                data_to_json_text(error_data),
+                data_to_json_text(errors),
+                lease.job_id,
+            ),
+        )
+        return True
+    completed = kind == "completed"
+    conn.execute(
+        "UPDATE underway_jobs SET state = ?, result = ?, error = ?, errors = ?, "
+        "progress = CASE WHEN ? THEN 100 ELSE progress END, finished_at = ?, expires_at = ? "
+        "WHERE id = ?",
+        (
+            kind,
+            data_to_json_text(outcome.result) if completed else None,
+            None if error_data is None else data_to_json_text(error_data),
+            data_to_json_text(errors),
+            completed,
+            now,
+            now + row["retention_s"],
+            lease.job_id,
+        ),
+    )
+    return True
+
+
+def requeue_one(conn: sqlite3.Connection, lease: Lease, now: float) -> str:
+    """The job's new state: pending, cancelled (a cancel was asked), or "" if the lease is gone."""
+    row = conn.execute(
+        f"SELECT cancel_requested, retention_s FROM underway_jobs WHERE {FENCE}",
+        (lease.job_id, lease.attempt, lease.worker_id),
+    ).fetchone()
+    if row is None:
+        return ""
+    if row["cancel_requested"]:
+        _mark_cancelled(conn, lease.job_id, now, row["retention_s"])
+        return "cancelled"
+    # run_at is kept: a job handed back goes to the front of its queue, not behind the backlog.
+    conn.execute(
+        "UPDATE underway_jobs SET state = 'pending', attempt = attempt - 1, worker_id = NULL, "
+        "heartbeat_at = NULL WHERE id = ?",
+        (lease.job_id,),
+    )
+    return "pending"
+
+
+def _mark_cancelled(conn: sqlite3.Connection, job_id: str, now: float, retention: float) -> None:
+    conn.execute(
+        "UPDATE underway_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, "
+        "error = ? WHERE id = ?",
+        (now, now + retention, data_to_json_text(error_to_data(CANCELLED_BY_REQUEST, now)), job_id),
+    )
+
+
+def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
+    job = must_get(conn, job_id)
+    if job.state in (JobState.SCHEDULED, JobState.PENDING):
+        _mark_cancelled(conn, job_id, now, job.retention_s)
+    elif job.state is JobState.RUNNING:
+        conn.execute("UPDATE underway_jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
+    else:
+        raise InvalidStateError(f"job {job_id} is already {job.state.value}; nothing to cancel")
+    return must_get(conn, job_id)
+
+
+def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
+    job = must_get(conn, job_id)
+    if job.state not in (JobState.FAILED, JobState.CANCELLED):
+        raise InvalidStateError(
+            f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried"
+        )
+    try:
+        conn.execute(
+            "UPDATE underway_jobs SET state = 'pending', run_at = ?, finished_at = NULL, "
+            "expires_at = NULL, cancel_requested = 0, worker_id = NULL, heartbeat_at = NULL, "
+            "result = NULL, progress = 0, message = NULL, "
+            "max_attempts = max(max_attempts, attempt + 1) WHERE id = ?",
+            (now, job_id),
+        )
+    except sqlite3.IntegrityError:
+        raise InvalidStateError(
+            f"job {job_id} cannot be retried: another job with the same arguments is active"
+        ) from None
+    return must_get(conn, job_id)
+
+
+def sweep(
+    conn: sqlite3.Connection, stall_timeout_s: float, now: float
+) -> tuple[SweepResult, list[str]]:
+    """Stage due jobs, recover stalled ones, forget dead workers; also the ids that ended."""
+    staged = conn.execute(
+        "UPDATE underway_jobs SET state = 'pending' WHERE state = 'scheduled' AND run_at <= ?",
+        (now,),
+    ).rowcount
+    stalled = conn.execute(
+        "SELECT id, attempt, max_attempts, cancel_requested, retention_s, errors, worker_id "
+        "FROM underway_jobs WHERE state = 'running' AND heartbeat_at < ?",
+        (now - stall_timeout_s,),
+    ).fetchall()
+    counts = {"requeued": 0, "failed": 0, "cancelled": 0}
+    ended = []
+    for row in stalled:
+        outcome = _recover_stalled(conn, row, now)
+        counts[outcome] += 1
+        if outcome != "requeued":
+            ended.append(row["id"])
+    conn.execute(
+        "DELETE FROM underway_workers WHERE heartbeat_at < ?", (now - 10 * stall_timeout_s,)
+    )
+    return SweepResult(staged=staged, **counts), ended
+
+
+def _recover_stalled(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> str:
+    if row["cancel_requested"]:
+        _mark_cancelled(conn, row["id"], now, row["retention_s"])
+        return "cancelled"
+    error = JobError(
+        type=WORKER_LOST,
+        message=f"worker {row['worker_id']} stopped heartbeating during attempt {row['attempt']}",
+        attempt=row["attempt"],
+    )
+    errors = [*(reads.data(row["errors"]) or []), error_to_data(error, now)]
+    retry = row["attempt"] < row["max_attempts"]
+    # run_at is kept, so a rescued job is claimed before the backlog (R5: bounded recovery).
+    conn.execute(
+        "UPDATE underway_jobs SET state = ?, worker_id = NULL, heartbeat_at = NULL, "
+        "error = ?, errors = ?, finished_at = ?, expires_at = ? WHERE id = ?",
+        (
+            "pending" if retry else "failed",
+            data_to_json_text(error_to_data(error, now)),
+            data_to_json_text(errors),
+            None if retry else now,
+            None if retry else now + row["retention_s"],
+            row["id"],
+        ),
+    )
+    return "requeued" if retry else "failed"
+
+
+def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> int:
+    return int(
+        conn.execute(
+            "DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs "
+            "WHERE expires_at <= ? LIMIT ?)",
+            (now, batch_size),
+        ).rowcount
+    )

@@ -1,0 +1,225 @@
+"""The dashboard's pages (GET only, no side effects) and the live fragments they refresh."""
+
+from __future__ import annotations
+
+import asyncio
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+from urllib.parse import urlencode
+
+from fastapi import APIRouter, Depends, Query
+from starlette.requests import Request
+from starlette.responses import RedirectResponse, Response
+
+from ..app import App
+from ..models import ACTIVE_STATES, JobFilter, JobState, Recurring
+from ..recurring import describe_cron
+from .access import require_view
+from .guarding import guarded
+from .rendering import render
+from .throughput import MinuteCache, chart
+
+PER_PAGE = 20
+MAX_PAGE = 100_000
+MAX_RUNNING_SHOWN = 200
+STATES = frozenset(state.value for state in JobState)
+
+router = APIRouter(include_in_schema=False)
+
+
+def app_of(request: Request) -> App:
+    app: App = request.app.state.underway
+    return app
+
+
+@router.get("/")
+async def root() -> Response:
+    return RedirectResponse("/dashboard", status_code=307)
+
+
+# -- overview ----------------------------------------------------------------------------------
+
+
+def minute_cache(request: Request) -> MinuteCache:
+    cache: MinuteCache | None = getattr(request.app.state, "dashboard_minutes", None)
+    if cache is None:
+        cache = request.app.state.dashboard_minutes = MinuteCache()
+    return cache
+
+
+async def overview_context(request: Request) -> dict[str, Any]:
+    app = app_of(request)
+    stats, recurring, workers = await asyncio.gather(
+        app.stats_async(), app.list_recurring_async(), app.workers_async()
+    )
+    # The chart only displays; this host's clock is good enough and needs no database call.
+    minutes = await minute_cache(request).get(app, datetime.now(UTC), stats)
+    running_now = JobFilter(states=(JobState.RUNNING,), limit=MAX_RUNNING_SHOWN)
+    running = {job.id: job for job in (await app.list_page_async(running_now)).jobs}
+    counts = {state.value: stats.counts.get(state.value, 0) for state in JobState}
+    return {
+        "counts": counts,
+        "active": sum(counts[s.value] for s in ACTIVE_STATES if s is not JobState.SCHEDULED),
+        "stats": stats,
+        "recurring_total": len(recurring),
+        "recurring_enabled": sum(1 for r in recurring if r.enabled),
+        "workers": workers,
+        "running": running,
+        "chart": chart(minutes),
+    }
+
+
+@router.get("/dashboard")
+@guarded
+async def overview(request: Request) -> Response:
+    viewer = require_view(request)
+    context = await overview_context(request)
+    return render(request, viewer, "overview.html", **context)
+
+
+@router.get("/dashboard/live/overview")
+@guarded
+async def overview_live(request: Request) -> Response:
+    viewer = require_view(request)
+    context = await overview_context(request)
+    return render(request, viewer, "_overview.html", **context)
+
+
+# -- job list ----------------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class ListFilters:
+    """The job list's filters as the page's form and links carry them."""
+
+    state: str = ""
+    name: str = ""
+    queue: str = ""
+    q: str = ""
+
+    def query(self, page: int) -> JobFilter:
+        states = (JobState(self.state),) if self.state in STATES else ()
+        return JobFilter(
+            states=states,
+            name=self.name or None,
+            queue=self.queue or None,
+            search=self.q or None,
+            limit=PER_PAGE,
+            offset=(page - 1) * PER_PAGE,
+        )
+
+    def url(self, page: int, base: str = "/dashboard/jobs") -> str:
+        params = {k: v for k, v in self.params().items() if v}
+        if page > 1:
+            params["page"] = str(page)
+        return f"{base}?{urlencode(params)}" if params else base
+
+    def params(self) -> dict[str, str]:
+        return {"state": self.state, "name": self.name, "queue": self.queue, "q": self.q}
+
+
+async def jobs_context(app: App, filters: ListFilters, page: int) -> dict[str, Any]:
+    found = await app.list_page_async(filters.query(page))
+    pages = max(1, -(-found.total // PER_PAGE))
+    return {
+        "jobs": found.jobs,
+        "total": found.total,
+        "page": page,
+        "pages": pages,
+        "first": (page - 1) * PER_PAGE + 1 if found.jobs else 0,
+        "last": (page - 1) * PER_PAGE + len(found.jobs),
+        "filters": filters,
+        "prev_url": filters.url(page - 1) if page > 1 else None,
+        "next_url": filters.url(page + 1) if page < pages else None,
+        "self_url": filters.url(page),
+        "live_url": filters.url(page, "/dashboard/live/jobs"),
+        "names": sorted(app.registry),
+        "queues": sorted(app.queues()),
+        "states": [s.value for s in JobState],
+    }
+
+
+def list_filters(
+    state: str = Query("", max_length=200),
+    name: str = Query("", max_length=200),
+    queue: str = Query("", max_length=200),
+    q: str = Query("", max_length=200),
+) -> ListFilters:
+    return ListFilters(state=state, name=name, queue=queue, q=q.strip())
+
+
+Filters = Depends(list_filters)
+Page = Query(1, ge=1, le=MAX_PAGE)
+
+
+@router.get("/dashboard/jobs")
+@guarded
+async def job_list(request: Request, filters: ListFilters = Filters, page: int = Page) -> Response:
+    viewer = require_view(request)
+    context = await jobs_context(app_of(request), filters, page)
+    return render(request, viewer, "jobs.html", **context)
+
+
+@router.get("/dashboard/live/jobs")
+@guarded
+async def job_list_live(
+    request: Request, filters: ListFilters = Filters, page: int = Page
+) -> Response:
+    viewer = require_view(request)
+    context = await jobs_context(app_of(request), filters, page)
+    return render(request, viewer, "_jobs.html", **context)
+
+
+# -- job detail --------------------------------------------------------------------------------
+
+
+async def job_context(app: App, job_id: str) -> dict[str, Any]:
+    job = await app.get_async(job_id)
+    return {"job": job, "can_retry": job.state in (JobState.FAILED, JobState.CANCELLED)}
+
+
+@router.get("/dashboard/jobs/{job_id}")
+@guarded
+async def job_detail(request: Request, job_id: str) -> Response:
+    viewer = require_view(request)
+    app = app_of(request)
+    context = await job_context(app, job_id)
+    logs = await app.logs_async(job_id)
+    return render(request, viewer, "job.html", logs=logs, **context)
+
+
+@router.get("/dashboard/live/jobs/{job_id}")
+@guarded
+async def job_detail_live(request: Request, job_id: str) -> Response:
+    viewer = require_view(request)
+    context = await job_context(app_of(request), job_id)
+    return render(request, viewer, "_job.html", **context)
+
+
+# -- recurring ---------------------------------------------------------------------------------
+
+
+def cron_in_words(recurring: Recurring) -> str:
+    return describe_cron(recurring.cron, recurring.timezone)
+
+
+async def recurring_context(app: App) -> dict[str, Any]:
+    items = await app.list_recurring_async()
+    return {"items": items, "in_words": {r.id: cron_in_words(r) for r in items}}
+
+
+@router.get("/dashboard/recurring")
+@guarded
+async def recurring(request: Request) -> Response:
+    viewer = require_view(request)
+    context = await recurring_context(app_of(request))
+    return render(request, viewer, "recurring.html", **context)
+
+
+@router.get("/dashboard/live/recurring")
+@guarded
+async def recurring_live(request: Request) -> Response:
+    viewer = require_view(request)
+    context = await recurring_context(app_of(request))
+    return render(request, viewer, "_recurring.html", **context)

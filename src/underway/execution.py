@@ -1,0 +1,160 @@
+"""JobExecution: one attempt of one job on a worker, from call to recorded outcome."""
+
+from __future__ import annotations
+
+import asyncio
+import contextvars
+import functools
+import logging
+import time
+import traceback
+from typing import TYPE_CHECKING, Any
+
+from .context import JobContext
+from .errors import JobTimeout, UnknownJobError
+from .faults import crash_point
+from .jobs import JobDefinition
+from .models import Job, JobError, Lease, Outcome
+
+if TYPE_CHECKING:
+    from .worker import Worker
+
+log = logging.getLogger("underway.worker")
+
+CANCEL_REQUESTED = "cancelled by request"
+SHUTTING_DOWN = "worker shutting down"
+LEASE_LOST = "lease lost"
+
+
+class Interrupted(Exception):
+    """The job's function was stopped from outside (cancel, shutdown, lost lease)."""
+
+
+class JobExecution:
+    """Runs a claimed job with its context, scope and timeout, then records how it ended."""
+
+    def __init__(self, job: Job, worker: Worker) -> None:
+        self.job = job
+        self.worker = worker
+        self.lease = Lease(job.id, job.attempt, worker.id)
+        self.claimed_at = time.monotonic()
+        self.ctx = JobContext(
+            lease=self.lease,
+            name=job.name,
+            args=job.args,
+            max_attempts=job.max_attempts,
+            sink=worker.flusher.buffer,
+            resources=worker.resources,
+        )
+        self.lost = False
+        self.interrupted = False
+        self.timed_out = False
+        self._inner: asyncio.Future[Any] | None = None
+        self._is_async = False
+
+    def cancel(self, reason: str) -> None:
+        """Ask the job to stop: set `ctx.cancelled` and cancel an async job's task."""
+        self.ctx.request_cancel(reason)
+        if self._is_async and self._inner is not None:
+            self._inner.cancel()
+
+    def lose(self) -> None:
+        self.lost = True
+        self.cancel(LEASE_LOST)
+
+    def interrupt(self) -> None:
+        self.interrupted = True
+        self.cancel(SHUTTING_DOWN)
+
+    @property
+    def finished_running(self) -> bool:
+        return self._inner is None or self._inner.done()
+
+    async def run(self) -> None:
+        definition = self.worker.app.registry.get(self.job.name)
+        outcome = await self._execute(definition)
+        if outcome is not None and not self.lost:
+            await self._record(definition, outcome)
+        if not self.finished_running and not self.interrupted and self._inner is not None:
+            self.worker.slot_stuck(self)
+            try:
+                await asyncio.wait({self._inner})
+            finally:
+                self.worker.slot_freed(self)
+
+    async def _record(self, definition: JobDefinition | None, outcome: Outcome) -> None:
+        try:
+            await self.worker.flusher.flush(self.job.id)
+        except Exception as exc:
+            log.warning("could not write the last progress of job %s: %s", self.job.id, exc)
+        if await self.worker.outcomes.write(outcome):
+            await self.worker.after_finish(definition, outcome)
+        else:
+            log.warning("job %s attempt %d: lease lost, outcome discarded", *self._fence())
+
+    def _fence(self) -> tuple[str, int]:
+        return self.lease.job_id, self.lease.attempt
+
+    async def _execute(self, definition: JobDefinition | None) -> Outcome | None:
+        try:
+            if definition is None:
+                raise UnknownJobError(self.job.name)
+            async with self.worker.job_scope(self.ctx):
+                value = await self._call(definition)
+            crash_point("after_return")
+            result = definition.dump_result(value)
+        except Interrupted:
+            return await self._interrupted_outcome()
+        except Exception as exc:
+            if self.interrupted and not self.timed_out:
+                return await self._interrupted_outcome()
+            return self._error_outcome(definition, exc)
+        if self.interrupted:
+            # It returned because shutdown asked it to stop: not a completion, run it again.
+            return await self._interrupted_outcome()
+        return Outcome(self.lease, "completed", result=result)
+
+    async def _call(self, definition: JobDefinition) -> Any:
+        kwargs = definition.load_args(self.job.args)
+        crash_point("job_started")
+        args = (self.ctx,) if definition.context_param else ()
+        self._is_async = definition.is_async
+        if definition.is_async:
+            self._inner = asyncio.ensure_future(definition.fn(*args, **kwargs))
+        else:
+            call = functools.partial(contextvars.copy_context().run, definition.fn, *args, **kwargs)
+            loop = asyncio.get_running_loop()
+            self._inner = loop.run_in_executor(self.worker.executor, call)
+        timeout = definition.options.timeout
+        done, _ = await asyncio.wait({self._inner}, timeout=timeout)
+        if not done:
+            self.timed_out = True
+            self.cancel(f"timed out after {timeout:g} s")
+            raise JobTimeout(f"job {definition.name!r} exceeded its timeout of {timeout:g} s")
+        if self._inner.cancelled():
+            raise Interrupted
+        return self._inner.result()
+
+    async def _interrupted_outcome(self) -> Outcome | None:
+        if self.lost:
+            return None
+        if self.interrupted:
+            await self.worker.requeue(self.lease)
+            return None
+        reason = self.ctx.cancel_reason or CANCEL_REQUESTED
+        error = JobError(type="Cancelled", message=reason, attempt=self.lease.attempt)
+        return Outcome(self.lease, "cancelled", error=error)
+
+    def _error_outcome(self, definition: JobDefinition | None, exc: Exception) -> Outcome:
+        error = JobError(
+            type=type(exc).__name__,
+            message=str(exc),
+            traceback="".join(traceback.format_exception(exc)),
+            attempt=self.lease.attempt,
+        )
+        if self.ctx.cancel_reason == CANCEL_REQUESTED:
+            return Outcome(self.lease, "cancelled", error=error)
+        if self.lease.attempt < self.job.max_attempts:
+            delay = definition.retry_delay(self.lease.attempt) if definition else 0.0
+            return Outcome(self.lease, "retry", error=error, retry_delay_s=delay)
+        return Outcome(self.lease, "failed", error=error)

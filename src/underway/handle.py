@@ -1,0 +1,86 @@
+"""JobHandle: what enqueue returns; follows one job to its result."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Generic, TypeVar
+
+from .errors import JobCancelled, JobFailed, JobNotFound, JobSkipped
+from .models import Job, JobState
+
+if TYPE_CHECKING:
+    from .app import App
+
+R = TypeVar("R")
+
+
+class JobHandle(Generic[R]):
+    """A reference to a stored job. `state` reads the database; `result()` waits for the end."""
+
+    def __init__(self, app: App, job: Job, *, joined: bool = False) -> None:
+        self._app = app
+        self.id = job.id
+        self.name = job.name
+        self.joined = joined
+        self._job = job
+
+    def __repr__(self) -> str:
+        return f"<JobHandle {self.name} {self.id} {self._job.state.value}>"
+
+    @property
+    def job(self) -> Job:
+        """The job as last read (by enqueue, `refresh` or a wait)."""
+        return self._job
+
+    @property
+    def skipped(self) -> bool:
+        return self._job.state is JobState.SKIPPED
+
+    @property
+    def duplicate_of(self) -> str | None:
+        """For a skipped request: the id of the active job that caused the skip."""
+        return self._job.duplicate_of
+
+    @property
+    def state(self) -> JobState:
+        """The job's current state, read from the database."""
+        return self.refresh().state
+
+    def refresh(self) -> Job:
+        return self._app.runtime.call(self.refresh_async())
+
+    async def refresh_async(self) -> Job:
+        job = await self._app.get_async(self.id)
+        self._job = job
+        return job
+
+    def result(self, timeout: float | None = None) -> R:
+        """Block until the job ends; return its typed result or raise why it did not complete."""
+        return self._app.runtime.call(self.wait(timeout))
+
+    async def wait(self, timeout: float | None = None) -> R:
+        """Await the job's end; return its typed result or raise why it did not complete."""
+        self._job = await self._app.wait_finished_async(self.id, timeout)
+        return self._outcome(self._job)
+
+    def _outcome(self, job: Job) -> R:
+        if job.state is JobState.COMPLETED:
+            value: R = self._app.load_result(job.name, job.result)
+            return value
+        if job.state is JobState.SKIPPED:
+            raise JobSkipped(job.id, job.skip_reason or "a duplicate was active")
+        if job.state is JobState.CANCELLED:
+            raise JobCancelled(job.id)
+        if job.state is JobState.FAILED:
+            error = job.error
+            if error is None:
+                raise JobFailed(job.id, "Error", "failed without a recorded error")
+            raise JobFailed(job.id, error.type, error.message, error.traceback)
+        raise JobNotFound(job.id)
+
+    def cancel(self) -> Job:
+        self._job = self._app.cancel(self.id)
+        return self._job
+
+    async def cancel_async(self) -> Job:
+        self._job = await self._app.cancel_async(self.id)
+        return self._job

@@ -1,0 +1,299 @@
+"""JobDefinition: a registered function, its options, its argument model and its fingerprint."""
+
+from __future__ import annotations
+
+import hashlib
+import inspect
+import json
+import random
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any, get_type_hints
+
+import pydantic
+from pydantic import ConfigDict, TypeAdapter
+
+from .context import JobContext
+from .errors import ConfigurationError, ValidationError
+from .models import NewJob, UniqueMode
+
+RESERVED_OPTION_NAMES = frozenset(
+    {"delay", "run_at", "priority", "queue", "on_duplicate", "connection", "idempotency_key"}
+)
+UNIQUE_MODES: tuple[UniqueMode, ...] = ("join", "skip", "queue")
+DEFAULT_RETENTION = timedelta(days=7)
+
+Hook = Callable[..., Any]
+ConcurrencyKey = str | Callable[..., Any]
+
+
+@dataclass(frozen=True, slots=True)
+class Backoff:
+    """Exponential backoff between retries: base * factor**(attempt-1), capped, with jitter."""
+
+    base: float = 1.0
+    factor: float = 2.0
+    maximum: float = 3600.0
+    jitter: float = 0.1
+
+    def delay(self, attempt: int) -> float:
+        raw = min(self.maximum, self.base * self.factor ** max(0, attempt - 1))
+        return max(0.0, raw * (1 + random.uniform(-self.jitter, self.jitter)))
+
+
+DEFAULT_BACKOFF = Backoff()
+
+
+def seconds(value: float | timedelta | None, option: str) -> float | None:
+    """Accept seconds or a timedelta for a duration option; reject negatives."""
+    if value is None:
+        return None
+    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
+    if result < 0:
+        raise ConfigurationError(f"{option} must not be negative, got {value!r}")
+    return result
+
+
+def canonical(value: Any) -> Any:
+    """Normalise JSON data so equal arguments hash equally (1 == 1.0, key order)."""
+    if isinstance(value, float) and value.is_integer():
+        return int(value)
+    if isinstance(value, dict):
+        return {str(k): canonical(v) for k, v in value.items()}
+    if isinstance(value, list | tuple):
+        return [canonical(v) for v in value]
+    return value
+
+
+def fingerprint_of(name: str, args: dict[str, Any]) -> str:
+    """Stable hash of a job name and its validated JSON arguments."""
+    text = json.dumps(
+        {"job": name, "args": canonical(args)},
+        sort_keys=True,
+        separators=(",", ":"),
+        ensure_ascii=False,
+    )
+    return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class JobOptions:
+    """Options given to `@app.job`, checked at decoration time."""
+
+    name: str
+    queue: str = "default"
+    priority: int = 0
+    retries: int = 0
+    backoff: Backoff | Callable[[int], float] = DEFAULT_BACKOFF
+    timeout: float | None = None
+    retention: float = DEFAULT_RETENTION.total_seconds()
+    unique: UniqueMode | None = None
+    unique_for: float | None = None
+    unique_by: tuple[str, ...] | None = None
+    concurrency: int | None = None
+    concurrency_key: ConcurrencyKey | None = None
+    on_success: Hook | None = None
+    on_failure: Hook | None = None
+
+
+class JobDefinition:
+    """A registered job: validates arguments, computes fingerprints and lanes, types results."""
+
+    def __init__(self, fn: Callable[..., Any], options: JobOptions) -> None:
+        self.fn = fn
+        self.options = options
+        self.name = options.name
+        self.is_async = inspect.iscoroutinefunction(fn)
+        hints = _type_hints(fn)
+        self.context_param = _context_parameter(fn, hints)
+        self.parameters = [
+            p for p in inspect.signature(fn).parameters.values() if p.name != self.context_param
+        ]
+        self.args_model = _arguments_model(self.name, self.parameters, hints)
+        returns = hints.get("return", Any)
+        self.result_adapter: TypeAdapter[Any] = TypeAdapter(Any if returns is None else returns)
+        self._check_options()
+
+    def _check_options(self) -> None:
+        opts, names = self.options, {p.name for p in self.parameters}
+        where = f"job {self.name!r}"
+        if opts.unique is not None and opts.unique not in UNIQUE_MODES:
+            raise ConfigurationError(f"{where}: unique must be one of {UNIQUE_MODES}")
+        for field in opts.unique_by or ():
+            if field not in names:
+                raise ConfigurationError(f"{where}: unique_by names unknown argument {field!r}")
+        if (opts.unique_by or opts.unique_for) and opts.unique is None:
+            raise ConfigurationError(f"{where}: unique_by/unique_for need unique=")
+        if opts.unique_for is not None and opts.unique == "queue":
+            raise ConfigurationError(f"{where}: unique_for applies to unique='join' or 'skip'")
+        if opts.concurrency is not None and opts.concurrency < 1:
+            raise ConfigurationError(f"{where}: concurrency must be at least 1")
+        if opts.concurrency_key is not None and opts.concurrency is None:
+            raise ConfigurationError(f"{where}: concurrency_key needs concurrency=")
+        if isinstance(opts.concurrency_key, str) and opts.concurrency_key not in names:
+            raise ConfigurationError(
+                f"{where}: concurrency_key names unknown argument {opts.concurrency_key!r}"
+            )
+        if opts.concurrency is not None and opts.unique == "queue":
+            raise ConfigurationError(f"{where}: unique='queue' already runs one at a time")
+        if opts.retries < 0:
+            raise ConfigurationError(f"{where}: retries must not be negative")
+        for param in self.parameters:
+            if param.name in RESERVED_OPTION_NAMES:
+                raise ConfigurationError(
+                    f"{where}: parameter {param.name!r} clashes with an enqueue option; rename it"
+                )
+            if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
+                raise ConfigurationError(f"{where}: *args/**kwargs are not supported")
+
+    @property
+    def max_attempts(self) -> int:
+        return self.options.retries + 1
+
+    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+        """Check arguments against the signature; return them as plain JSON data."""
+        try:
+            model = self.args_model.model_validate(args)
+            data: dict[str, Any] = model.model_dump(mode="json")
+        except pydantic.ValidationError as exc:
+            raise ValidationError(self.name, _plain_errors(exc)) from None
+        except (TypeError, ValueError) as exc:
+            error = {"loc": (), "msg": f"not JSON-serialisable: {exc}", "type": "json"}
+            raise ValidationError(self.name, [error]) from None
+        return data
+
+    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
+        """Turn positional and keyword arguments into a dict keyed by parameter name."""
+        if not args:
+            return kwargs
+        if len(args) > len(self.parameters):
+            error = {"loc": (), "msg": f"takes {len(self.parameters)} positional arguments"}
+            raise ValidationError(self.name, [error])
+        named = dict(zip((p.name for p in self.parameters), args, strict=False))
+        clash = named.keys() & kwargs.keys()
+        if clash:
+            error = {"loc": (sorted(clash)[0],), "msg": "given both by position and by name"}
+            raise ValidationError(self.name, [error])
+        return {**named, **kwargs}
+
+    def load_args(self, stored: dict[str, Any]) -> dict[str, Any]:
+        """Rebuild the typed call arguments from stored JSON."""
+        model = self.args_model.model_validate(stored)
+        return {name: getattr(model, name) for name in type(model).model_fields}
+
+    def dump_result(self, value: Any) -> Any:
+        """Turn a return value into JSON data, following the return annotation."""
+        return self.result_adapter.dump_python(value, mode="json")
+
+    def load_result(self, stored: Any) -> Any:
+        """Turn stored JSON back into the annotated return type."""
+        return self.result_adapter.validate_python(stored)
+
+    def fingerprint(self, args: dict[str, Any]) -> str:
+        fields = self.options.unique_by
+        chosen = {k: v for k, v in args.items() if fields is None or k in fields}
+        return fingerprint_of(self.name, chosen)
+
+    def lane(self, args: dict[str, Any], fingerprint: str | None) -> tuple[str | None, int | None]:
+        """The concurrency lane of a job and its limit, or (None, None) when unlimited."""
+        opts = self.options
+        if opts.unique == "queue":
+            return f"fp:{fingerprint}", 1
+        if opts.concurrency is None:
+            return None, None
+        key = opts.concurrency_key
+        if key is None:
+            return f"job:{self.name}", opts.concurrency
+        value = args[key] if isinstance(key, str) else key(**args)
+        return f"job:{self.name}:{json.dumps(canonical(value), sort_keys=True)}", opts.concurrency
+
+    def retry_delay(self, attempt: int) -> float:
+        backoff = self.options.backoff
+        return backoff.delay(attempt) if isinstance(backoff, Backoff) else float(backoff(attempt))
+
+    def new_job(
+        self,
+        args: dict[str, Any],
+        *,
+        delay: float = 0.0,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        record_skipped: bool = True,
+        force_join: bool = False,
+        recurring_id: str | None = None,
+        fire_at: datetime | None = None,
+        serial_lane: str | None = None,
+    ) -> NewJob:
+        """Validate arguments and build the row `Backend.enqueue` stores."""
+        data = self.validate(args)
+        unique = self.options.unique
+        if force_join and unique != "queue":
+            unique = "join"
+        fingerprint = self.fingerprint(data) if unique else None
+        lane, limit = (serial_lane, 1) if serial_lane else self.lane(data, fingerprint)
+        return NewJob(
+            id=str(uuid.uuid4()),
+            name=self.name,
+            queue=queue or self.options.queue,
+            priority=self.options.priority if priority is None else priority,
+            args=data,
+            max_attempts=self.max_attempts,
+            retention_s=self.options.retention,
+            run_at=run_at,
+            delay_s=delay,
+            fingerprint=fingerprint,
+            unique=unique,
+            unique_for_s=self.options.unique_for,
+            lane=lane,
+            lane_limit=limit,
+            idempotency_key=idempotency_key,
+            record_skipped=record_skipped,
+            recurring_id=recurring_id,
+            fire_at=fire_at,
+        )
+
+
+def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
+    try:
+        return get_type_hints(fn)
+    except Exception as exc:
+        raise ConfigurationError(f"cannot resolve type hints of {fn.__qualname__}: {exc}") from exc
+
+
+def _context_parameter(fn: Callable[..., Any], hints: dict[str, Any]) -> str | None:
+    params = list(inspect.signature(fn).parameters.values())
+    if params and hints.get(params[0].name) is JobContext:
+        return params[0].name
+    for param in params[1:]:
+        if hints.get(param.name) is JobContext:
+            raise ConfigurationError(f"{fn.__qualname__}: the JobContext parameter must come first")
+    return None
+
+
+def _arguments_model(
+    name: str, params: list[inspect.Parameter], hints: dict[str, Any]
+) -> type[pydantic.BaseModel]:
+    fields: dict[str, Any] = {}
+    for param in params:
+        annotation = hints.get(param.name, Any)
+        default = ... if param.default is inspect.Parameter.empty else param.default
+        fields[param.name] = (annotation, default)
+    config = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
+    try:
+        model: type[pydantic.BaseModel] = pydantic.create_model(
+            f"{name}_arguments", __config__=config, **fields
+        )
+    except (TypeError, pydantic.PydanticSchemaGenerationError) as exc:
+        raise ConfigurationError(f"job {name!r}: arguments must be JSON types: {exc}") from exc
+    return model
+
+
+def _plain_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:
+    return [
+        {"loc": tuple(e["loc"]), "msg": e["msg"], "type": e["type"]}
+        for e in exc.errors(include_url=False, include_input=False)
+    ]

@@ -1,0 +1,257 @@
+"""Plain data shared by the app, the worker and the backends."""
+
+from __future__ import annotations
+
+import enum
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any, Literal
+
+UniqueMode = Literal["join", "skip", "queue"]
+
+
+class JobState(enum.StrEnum):
+    """Where a job is in its life."""
+
+    SCHEDULED = "scheduled"
+    PENDING = "pending"
+    RUNNING = "running"
+    COMPLETED = "completed"
+    FAILED = "failed"
+    CANCELLED = "cancelled"
+    SKIPPED = "skipped"
+
+    @property
+    def is_active(self) -> bool:
+        return self in ACTIVE_STATES
+
+    @property
+    def is_finished(self) -> bool:
+        return self in FINISHED_STATES
+
+
+ACTIVE_STATES = frozenset({JobState.SCHEDULED, JobState.PENDING, JobState.RUNNING})
+FINISHED_STATES = frozenset(
+    {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED}
+)
+
+
+@dataclass(frozen=True, slots=True)
+class JobError:
+    """What an attempt raised, stored as text only (never re-imported)."""
+
+    type: str
+    message: str
+    traceback: str = ""
+    attempt: int = 0
+    at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class NewJob:
+    """A validated job ready to be stored by `Backend.enqueue`."""
+
+    id: str
+    name: str
+    queue: str
+    priority: int
+    args: dict[str, Any]
+    max_attempts: int
+    retention_s: float
+    run_at: datetime | None = None
+    delay_s: float = 0.0
+    fingerprint: str | None = None
+    unique: UniqueMode | None = None
+    unique_for_s: float | None = None
+    lane: str | None = None
+    lane_limit: int | None = None
+    idempotency_key: str | None = None
+    recurring_id: str | None = None
+    fire_at: datetime | None = None
+    record_skipped: bool = True
+
+
+@dataclass(frozen=True, slots=True)
+class Job:
+    """A stored job as read back from the backend."""
+
+    id: str
+    name: str
+    queue: str
+    priority: int
+    state: JobState
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+    created_at: datetime
+    run_at: datetime
+    started_at: datetime | None = None
+    finished_at: datetime | None = None
+    heartbeat_at: datetime | None = None
+    worker_id: str | None = None
+    progress: float = 0.0
+    message: str | None = None
+    result: Any = None
+    error: JobError | None = None
+    errors: tuple[JobError, ...] = ()
+    fingerprint: str | None = None
+    unique: UniqueMode | None = None
+    lane: str | None = None
+    cancel_requested: bool = False
+    retention_s: float = 0.0
+    log_count: int = 0
+    logs_dropped: int = 0
+    duplicate_of: str | None = None
+    skip_reason: str | None = None
+    recurring_id: str | None = None
+    fire_at: datetime | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueResult:
+    """The stored job plus how uniqueness treated the request."""
+
+    job: Job
+    joined: bool = False
+    skipped: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class Lease:
+    """The fencing token of one running attempt: every write about it must match all three."""
+
+    job_id: str
+    attempt: int
+    worker_id: str
+
+
+@dataclass(frozen=True, slots=True)
+class LogEntry:
+    """One timestamped line a job wrote with `ctx.log`."""
+
+    at: datetime
+    message: str
+    level: str = "info"
+
+
+@dataclass(frozen=True, slots=True)
+class ProgressUpdate:
+    """Buffered progress and log lines of one attempt, written in one batch."""
+
+    lease: Lease
+    progress: float | None = None
+    message: str | None = None
+    logs: tuple[LogEntry, ...] = ()
+    dropped: int = 0
+
+
+OutcomeKind = Literal["completed", "failed", "retry", "cancelled"]
+
+
+@dataclass(frozen=True, slots=True)
+class Outcome:
+    """How one attempt ended, as the worker reports it to `Backend.finish`."""
+
+    lease: Lease
+    kind: OutcomeKind
+    result: Any = None
+    error: JobError | None = None
+    retry_delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
+class JobFilter:
+    """Criteria for listing jobs; None means any."""
+
+    states: tuple[JobState, ...] = ()
+    name: str | None = None
+    queue: str | None = None
+    created_after: datetime | None = None
+    created_before: datetime | None = None
+    search: str | None = None
+    limit: int = 50
+    offset: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class JobPage:
+    """One page of a job listing with the total count of matches."""
+
+    jobs: list[Job]
+    total: int
+
+
+@dataclass(frozen=True, slots=True)
+class Stats:
+    """Counts of jobs per state and recent throughput."""
+
+    counts: dict[str, int] = field(default_factory=dict)
+    finished_last_minute: int = 0
+    finished_last_hour: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class SweepResult:
+    """What one sweep changed."""
+
+    staged: int = 0
+    requeued: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    pruned: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class WorkerInfo:
+    """A live worker process as registered in the database."""
+
+    id: str
+    hostname: str
+    pid: int
+    queues: tuple[str, ...]
+    concurrency: int
+    started_at: datetime
+    heartbeat_at: datetime
+    running: tuple[str, ...] = ()
+
+
+Overlap = Literal["skip", "queue", "allow"]
+CatchUp = Literal["one", "none"]
+
+
+@dataclass(frozen=True, slots=True)
+class NewRecurring:
+    """A validated recurring definition ready to be stored."""
+
+    id: str
+    name: str
+    job_name: str
+    cron: str
+    timezone: str
+    args: dict[str, Any]
+    enabled: bool
+    overlap: Overlap
+    catch_up: CatchUp
+    from_code: bool
+    next_fire_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class Recurring:
+    """A stored recurring definition with what became of its last run."""
+
+    id: str
+    name: str
+    job_name: str
+    cron: str
+    timezone: str
+    args: dict[str, Any]
+    enabled: bool
+    overlap: Overlap
+    catch_up: CatchUp
+    from_code: bool
+    created_at: datetime
+    next_fire_at: datetime | None
+    last_fire_at: datetime | None = None
+    last_job_id: str | None = None
+    last_job_state: JobState | None = None

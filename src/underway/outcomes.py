@@ -1,0 +1,72 @@
+"""OutcomeWriter: records attempt outcomes in group commits, never dropping one on errors."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import logging
+
+from .backends.base import Backend
+from .errors import StorageUnavailable
+from .faults import crash_point
+from .models import Outcome
+from .services import ThrottledLog
+
+log = logging.getLogger("underway.worker")
+MAX_BACKOFF_S = 30.0
+
+
+class OutcomeWriter:
+    """Gathers outcomes while the previous batch commits, then writes them in one transaction."""
+
+    def __init__(self, backend: Backend) -> None:
+        self._backend = backend
+        self._queue: list[tuple[Outcome, asyncio.Future[bool]]] = []
+        self._wake = asyncio.Event()
+        self._task: asyncio.Task[None] | None = None
+        self._errors = ThrottledLog(log)
+
+    def start(self) -> None:
+        self._task = asyncio.create_task(self._run(), name="underway-outcomes")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+            with contextlib.suppress(asyncio.CancelledError):
+                await self._task
+        for _, future in self._queue:
+            if not future.done():
+                future.set_exception(
+                    StorageUnavailable("worker stopped before the outcome was saved")
+                )
+
+    async def write(self, outcome: Outcome) -> bool:
+        """Record one outcome; True if this worker still held the lease."""
+        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
+        self._queue.append((outcome, future))
+        self._wake.set()
+        return await future
+
+    async def _run(self) -> None:
+        while True:
+            await self._wake.wait()
+            self._wake.clear()
+            batch, self._queue = self._queue, []
+            if batch:
+                held = await self._write_with_retry([outcome for outcome, _ in batch])
+                for (_, future), ok in zip(batch, held, strict=True):
+                    if not future.done():
+                        future.set_result(ok)
+
+    async def _write_with_retry(self, outcomes: list[Outcome]) -> list[bool]:
+        delay = 0.05
+        while True:
+            try:
+                crash_point("before_finish")
+                held = await self._backend.finish(outcomes)
+                crash_point("after_finish")
+                return held
+            except StorageUnavailable as exc:
+                self._errors.error("finish", "cannot record job outcomes, retrying: %s", exc)
+                await asyncio.sleep(delay)
+                delay = min(MAX_BACKOFF_S, delay * 2)

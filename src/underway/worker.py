@@ -1,0 +1,300 @@
+"""Worker: claims ready jobs, runs them, and composes its heartbeat, lease, flush and sweep."""
+
+from __future__ import annotations
+
+import asyncio
+import contextlib
+import inspect
+import logging
+import os
+import socket
+import uuid
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
+from typing import TYPE_CHECKING, Any
+
+from .backends.base import Backend
+from .config import WorkerSettings
+from .context import JobContext
+from .errors import StorageUnavailable
+from .execution import CANCEL_REQUESTED, JobExecution
+from .faults import crash_point
+from .heartbeat import Heartbeater, LeaseWatcher
+from .jobs import JobDefinition
+from .models import Job, Lease, Outcome, WorkerInfo
+from .outcomes import OutcomeWriter
+from .progress import ProgressFlusher
+from .scheduler import Scheduler
+from .services import PeriodicService, ThrottledLog
+from .sweeper import StalledJobSweeper
+
+if TYPE_CHECKING:
+    from .app import App
+
+log = logging.getLogger("underway.worker")
+MAX_CLAIM_BACKOFF_S = 30.0
+EXIT_STUCK = 75  # EX_TEMPFAIL: restart me
+
+
+class Worker:
+    """One worker process's job loop. `run()` returns after `request_stop()` and a drain."""
+
+    def __init__(self, app: App, backend: Backend, settings: WorkerSettings) -> None:
+        self.app = app
+        self.backend = backend
+        self.settings = settings
+        self.id = f"{socket.gethostname()}:{os.getpid()}:{uuid.uuid4().hex[:8]}"
+        self.queues = settings.queues or app.queues()
+        self.started_at = datetime.now(UTC)
+        self.resources: Any = None
+        self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="underway-job")
+        self.executions: dict[str, JobExecution] = {}
+        self._tasks: dict[str, asyncio.Task[None]] = {}
+        self.outcomes = OutcomeWriter(backend)
+        self.flusher = ProgressFlusher(
+            backend,
+            settings.flush_interval,
+            settings.flush_batch_size,
+            settings.max_log_entries,
+            self._lose,
+        )
+        self.lease_watcher = LeaseWatcher(
+            backend,
+            settings.lease_check_interval,
+            self.id,
+            self._leases_with_claim_times,
+            self._cancel,
+            self._lose,
+        )
+        self._services: list[PeriodicService] = [
+            self.flusher,
+            self.lease_watcher,
+            *self._make_services(),
+        ]
+        self._lease_snapshot: tuple[Lease, ...] = ()
+        self.stuck: set[str] = set()
+        #: The process exit status the worker asks for (EXIT_STUCK after too many stuck slots).
+        self.exit_code = 0
+        self.heartbeater = Heartbeater(
+            app.new_backend,
+            settings.heartbeat_interval,
+            settings.stall_timeout,
+            self.info,
+            self._leases,
+            self._lose,
+        )
+        self._wake = asyncio.Event()
+        self._stopping = asyncio.Event()
+        self._errors = ThrottledLog(log)
+
+    def _make_services(self) -> list[PeriodicService]:
+        s = self.settings
+        services: list[PeriodicService] = []
+        if s.sweeper:
+            services.append(
+                StalledJobSweeper(self.backend, s.sweep_interval, s.stall_timeout, s.prune_interval)
+            )
+        if s.scheduler:
+            services.append(
+                Scheduler(self.app, self.backend, s.scheduler_interval, s.misfire_grace)
+            )
+        return services
+
+    def info(self) -> WorkerInfo:
+        return WorkerInfo(
+            id=self.id,
+            hostname=socket.gethostname(),
+            pid=os.getpid(),
+            queues=tuple(self.queues),
+            concurrency=self.settings.concurrency,
+            started_at=self.started_at,
+            heartbeat_at=datetime.now(UTC),
+            running=tuple(lease.job_id for lease in self._lease_snapshot),
+        )
+
+    def slot_stuck(self, execution: JobExecution) -> None:
+        """A job ignored its timeout or cancel: its slot stays busy until its code returns."""
+        self.stuck.add(execution.job.id)
+        limit = self.settings.max_stuck_slots
+        limit = max(1, self.settings.concurrency // 2) if limit is None else limit
+        log.warning(
+            "job %s ignores cancellation; its slot stays busy (%d of %d slots stuck)",
+            execution.job.id,
+            len(self.stuck),
+            self.settings.concurrency,
+        )
+        if len(self.stuck) > limit and not self._stopping.is_set():
+            log.error(
+                "%d stuck slots (limit %d): draining so the worker can be restarted",
+                len(self.stuck),
+                limit,
+            )
+            self.exit_code = EXIT_STUCK
+            self.request_stop()
+
+    def slot_freed(self, execution: JobExecution) -> None:
+        self.stuck.discard(execution.job.id)
+
+    def request_stop(self) -> None:
+        """Stop claiming; running jobs get `shutdown_grace` seconds to finish."""
+        self._stopping.set()
+        self._wake.set()
+
+    async def run(self) -> None:
+        await self.backend.heartbeat(self.info(), [])
+        log.info("worker %s started on queues %s", self.id, ", ".join(self.queues))
+        try:
+            async with self.app.lifespan_context() as resources:
+                self.resources = resources
+                await self._run_services()
+        finally:
+            self.executor.shutdown(wait=False, cancel_futures=True)
+            with contextlib.suppress(Exception):
+                await self.backend.unregister_worker(self.id)
+            log.info("worker %s stopped", self.id)
+
+    async def _run_services(self) -> None:
+        self.outcomes.start()
+        self.heartbeater.start()
+        for service in self._services:
+            service.start()
+        cancel_listener = self.backend.subscribe("cancel", self._cancel_if_mine)
+        try:
+            await self._claim_loop()
+            await self._drain()
+        finally:
+            cancel_listener()
+            for service in self._services:
+                await service.stop()
+            await self.heartbeater.stop()
+            with contextlib.suppress(Exception):
+                await self.flusher.tick()
+            await self.outcomes.stop()
+
+    async def _claim_loop(self) -> None:
+        unsubscribe = self.backend.subscribe("work", lambda _: self._wake.set())
+        backoff = self.settings.poll_interval
+        try:
+            while not self._stopping.is_set():
+                self._wake.clear()
+                free = self.settings.concurrency - len(self.executions)
+                if free > 0:
+                    try:
+                        jobs = await self.backend.claim(self.id, self.queues, free)
+                        if jobs:
+                            crash_point("after_claim")
+                        backoff = self.settings.poll_interval
+                    except StorageUnavailable as exc:
+                        self._errors.error("claim", "cannot claim jobs, retrying: %s", exc)
+                        await self._sleep(backoff)
+                        backoff = min(MAX_CLAIM_BACKOFF_S, backoff * 2)
+                        continue
+                    for job in jobs:
+                        self._start(job)
+                    if len(jobs) == free:
+                        continue
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+        finally:
+            unsubscribe()
+
+    async def _sleep(self, seconds: float) -> None:
+        """Back off, but end early on a wake-up (the listener reconnected, or a stop)."""
+        with contextlib.suppress(TimeoutError):
+            await asyncio.wait_for(self._wake.wait(), seconds)
+
+    def _start(self, job: Job) -> None:
+        execution = JobExecution(job, self)
+        self.executions[job.id] = execution
+        self._lease_snapshot = (*self._lease_snapshot, execution.lease)
+        task = asyncio.create_task(execution.run(), name=f"underway-job-{job.id}")
+        self._tasks[job.id] = task
+        task.add_done_callback(lambda t: self._finished(job.id, t))
+
+    def _finished(self, job_id: str, task: asyncio.Task[None]) -> None:
+        self.executions.pop(job_id, None)
+        self._lease_snapshot = tuple(e.lease for e in self.executions.values())
+        self._tasks.pop(job_id, None)
+        self._wake.set()
+        if not task.cancelled() and task.exception() is not None:
+            log.error("job %s: worker error", job_id, exc_info=task.exception())
+
+    async def _drain(self) -> None:
+        """Give running jobs the grace period, then stop them and hand them back to the queue."""
+        tasks = {asyncio.ensure_future(self._wait_finished(e)) for e in self.executions.values()}
+        if tasks:
+            log.info(
+                "waiting up to %g s for %d running jobs", self.settings.shutdown_grace, len(tasks)
+            )
+            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
+        remaining = list(self.executions.values())
+        for execution in remaining:
+            execution.interrupt()
+        if remaining:
+            await asyncio.wait(
+                {asyncio.ensure_future(self._wait_finished(e)) for e in remaining}, timeout=1.0
+            )
+        stuck = [e for e in remaining if e.job.id in self.executions]
+        for execution in stuck:
+            execution.lose()
+        if stuck:
+            await self.backend.requeue([e.lease for e in stuck])
+        for task in tasks:
+            task.cancel()
+
+    async def _wait_finished(self, execution: JobExecution) -> None:
+        task = self._tasks.get(execution.job.id)
+        if task is not None:
+            await asyncio.wait({task})
+
+    # -- callbacks from executions and services ------------------------------------------------
+
+    def _leases(self) -> tuple[Lease, ...]:
+        """The running leases; safe to read from the heartbeat thread."""
+        return self._lease_snapshot
+
+    def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
+        return [(e.lease, e.claimed_at) for e in self.executions.values()]
+
+    def _lose(self, job_ids: set[str]) -> None:
+        for job_id in job_ids:
+            execution = self.executions.get(job_id)
+            if execution is not None and not execution.lost:
+                log.warning("job %s: lease lost (cancelled, deleted or taken over)", job_id)
+                execution.lose()
+
+    def _cancel(self, job_id: str) -> None:
+        execution = self.executions.get(job_id)
+        if execution is not None and not execution.ctx.cancelled:
+            execution.cancel(CANCEL_REQUESTED)
+
+    def _cancel_if_mine(self, job_id: str) -> None:
+        if job_id in self.executions:
+            self.lease_watcher.wake()
+
+    async def requeue(self, lease: Lease) -> None:
+        await self.backend.requeue([lease])
+
+    def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any]:
+        return self.app.job_scope_context(ctx)
+
+    async def after_finish(self, definition: JobDefinition | None, outcome: Outcome) -> None:
+        """Call the job's on_success/on_failure and the app's on_finished hooks."""
+        if outcome.kind == "retry" or not self.app.finish_hooks(definition, None):
+            return
+        job = await self.backend.get(outcome.lease.job_id)
+        if job is None or not job.state.is_finished:
+            return
+        for hook in self.app.finish_hooks(definition, job.state):
+            await _call_hook(hook, job)
+
+
+async def _call_hook(hook: Callable[[Job], Any], job: Job) -> None:
+    try:
+        if inspect.iscoroutinefunction(hook):
+            await hook(job)
+        else:
+            await asyncio.to_thread(hook, job)
+    except Exception:
+        log.exception("hook %s failed for job %s", getattr(hook, "__name__", hook), job.id)

@@ -1,0 +1,95 @@
+"""Conformance: storing jobs (enqueue, enqueue_many, delays, idempotency keys, cron ticks)."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta
+
+from underway.backends.base import Backend
+from underway.models import JobFilter, JobState
+
+from .support import enqueue, new_job
+
+
+async def test_enqueue_stores_a_pending_job_with_its_fields(backend: Backend) -> None:
+    job = new_job(name="export", queue="reports", priority=5, args={"month": "2026-10"})
+    result = await backend.enqueue(job)
+    assert not result.joined
+    assert not result.skipped
+    stored = await backend.get(job.id)
+    assert stored is not None
+    assert stored == result.job
+    assert (stored.id, stored.name, stored.queue, stored.priority) == (
+        job.id,
+        "export",
+        "reports",
+        5,
+    )
+    assert stored.state is JobState.PENDING
+    assert stored.args == {"month": "2026-10"}
+    assert (stored.attempt, stored.max_attempts) == (0, 3)
+    assert stored.created_at.tzinfo is not None
+    assert stored.run_at <= datetime.now(UTC) + timedelta(seconds=1)
+    assert stored.errors == ()
+    assert stored.error is None
+    assert stored.result is None
+
+
+async def test_enqueue_with_a_delay_is_scheduled_in_the_future(backend: Backend) -> None:
+    job = await enqueue(backend, delay_s=60.0)
+    assert job.state is JobState.SCHEDULED
+    assert job.run_at - job.created_at >= timedelta(seconds=59)
+
+
+async def test_enqueue_with_run_at_uses_that_time(backend: Backend) -> None:
+    later = datetime.now(UTC) + timedelta(hours=1)
+    future = await enqueue(backend, run_at=later)
+    assert future.state is JobState.SCHEDULED
+    assert abs((future.run_at - later).total_seconds()) < 0.001
+    past = await enqueue(backend, run_at=datetime.now(UTC) - timedelta(hours=1))
+    assert past.state is JobState.PENDING
+
+
+async def test_same_idempotency_key_returns_the_first_job(backend: Backend) -> None:
+    first = await backend.enqueue(new_job(idempotency_key="order-42"))
+    again = await backend.enqueue(new_job(idempotency_key="order-42", args={"n": 2}))
+    assert again.joined
+    assert again.job.id == first.job.id
+    other = await backend.enqueue(new_job(idempotency_key="order-43"))
+    assert other.job.id != first.job.id
+
+
+async def test_enqueue_many_stores_all_in_order(backend: Backend) -> None:
+    jobs = [new_job(args={"n": i}) for i in range(25)]
+    results = await backend.enqueue_many(jobs)
+    assert [r.job.id for r in results] == [j.id for j in jobs]
+    assert all(r.job.state is JobState.PENDING for r in results)
+    page = await backend.list_jobs(JobFilter(limit=100))
+    assert page.total == 25
+
+
+async def test_enqueue_many_applies_uniqueness_within_the_batch(backend: Backend) -> None:
+    jobs = [new_job(unique="join", fingerprint="same") for _ in range(3)]
+    results = await backend.enqueue_many(jobs)
+    assert [r.joined for r in results] == [False, True, True]
+    assert {r.job.id for r in results} == {jobs[0].id}
+
+
+async def test_one_job_per_recurring_tick(backend: Backend) -> None:
+    tick = datetime(2026, 11, 23, 10, 0, tzinfo=UTC)
+    first = await backend.enqueue(new_job(recurring_id="nightly", fire_at=tick))
+    again = await backend.enqueue(new_job(recurring_id="nightly", fire_at=tick))
+    assert again.joined
+    assert again.job.id == first.job.id
+    assert first.job.recurring_id == "nightly"
+    following = await backend.enqueue(
+        new_job(recurring_id="nightly", fire_at=tick + timedelta(minutes=1))
+    )
+    assert following.job.id != first.job.id
+
+
+async def test_enqueue_of_a_ready_job_notifies_work(backend: Backend) -> None:
+    seen: list[str] = []
+    unsubscribe = backend.subscribe("work", seen.append)
+    await enqueue(backend)
+    assert seen
+    unsubscribe()

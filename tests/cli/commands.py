@@ -1,0 +1,77 @@
+"""Running the `underway` command in this process (CliRunner) or as a real subprocess."""
+
+from __future__ import annotations
+
+import os
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any, TypeVar
+
+from typer.testing import CliRunner, Result
+
+import underway
+from underway.cli import cli
+
+T = TypeVar("T")
+HERE = Path(__file__).resolve().parent
+SRC = Path(underway.__file__).resolve().parents[1]
+#: Sub-second worker timings so that tests never wait long.
+FAST_WORKER = [
+    "--poll-interval=0.05",
+    "--heartbeat-interval=0.2",
+    "--stall-timeout=2",
+    "--sweep-interval=0.2",
+    "--lease-check-interval=0.05",
+    "--flush-interval=0.05",
+]
+
+
+def invoke(*args: str, database_env: str | None = None) -> Result:
+    """Run the CLI in this process, with a wide console so tables are not cut."""
+    env = {"UNDERWAY_DATABASE_URL": database_env, "COLUMNS": "200", "NO_COLOR": "1"}
+    return CliRunner().invoke(cli, list(args), env=env)
+
+
+def subprocess_env() -> dict[str, str]:
+    env = {k: v for k, v in os.environ.items() if k != "UNDERWAY_DATABASE_URL"}
+    env.update(PYTHONPATH=str(SRC), COLUMNS="200", NO_COLOR="1", PYTHONUNBUFFERED="1")
+    return env
+
+
+def run(*args: str, cwd: Path = HERE, timeout: float = 60) -> subprocess.CompletedProcess[str]:
+    """Run `python -m underway ARGS` to completion (from this directory, like a user would)."""
+    return subprocess.run(
+        [sys.executable, "-m", "underway", *args],
+        cwd=cwd,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+    )
+
+
+def start(*args: str, log: Path) -> subprocess.Popen[Any]:
+    """Start `python -m underway ARGS` in the background, its stderr going to `log`."""
+    with log.open("w") as stderr:
+        return subprocess.Popen(
+            [sys.executable, "-m", "underway", *args],
+            cwd=HERE,
+            env=subprocess_env(),
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+
+
+def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
+    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
+    deadline = time.monotonic() + timeout
+    while True:
+        value = condition()
+        if value:
+            return value
+        if time.monotonic() > deadline:
+            raise AssertionError(f"condition not met within {timeout} s: {condition}")
+        time.sleep(interval)

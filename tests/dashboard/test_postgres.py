@@ -1,0 +1,48 @@
+"""The dashboard on PostgreSQL: the same pages and live updates, read through the same App."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import httpx
+import pytest
+from playwright.sync_api import Page, expect
+
+from underway import App
+
+from ..api.support import LiveServer
+from .support import ALLOWED, MANAGE_TOKEN, build_app, wait_finished
+
+pytestmark = pytest.mark.postgres
+
+
+@pytest.fixture
+def app(pg_url: str) -> Iterator[App]:
+    app = build_app(pg_url)
+    app.start_worker(concurrency=4, poll_interval=0.05, flush_interval=0.05, shutdown_grace=1.0)
+    yield app
+    app.close()
+    ALLOWED.clear()
+
+
+def test_pages_counts_search_and_live_logs_on_postgres(
+    page: Page, app: App, server: LiveServer
+) -> None:
+    done = [app.enqueue("add", a=i).id for i in range(3)]
+    failed = app.enqueue("flaky", key="pg-1").id
+    wait_finished(app, *done, failed)
+    headers = {"Authorization": f"Bearer {MANAGE_TOKEN}"}
+    stats = httpx.get(f"{server.url}/api/stats", headers=headers).json()
+
+    page.goto("/dashboard")
+    for state, count in stats["counts"].items():
+        expect(page.locator(f'[data-state-count="{state}"]')).to_have_text(str(count))
+    page.goto("/dashboard/jobs?state=failed&q=pg-1")
+    expect(page.locator("tr[data-job-row]")).to_have_count(1)
+
+    job = app.enqueue("crunch", steps=2000, pause=0.02)
+    page.goto(f"/dashboard/jobs/{job.id}")
+    shown = page.locator("#logs li").count()
+    page.wait_for_function("n => document.querySelectorAll('#logs li').length > n + 3", arg=shown)
+    page.get_by_role("button", name="Cancel").click()
+    expect(page.locator(".job-head [data-state-badge]")).to_have_text("cancelled")

@@ -1,0 +1,86 @@
+"""Probe jobs for the fault suite; each run appends start/end records to an fsynced ledger."""
+
+from __future__ import annotations
+
+import json
+import os
+import threading
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.ticks import EverySecond
+from underway import App, JobContext
+
+FAULT_DIR = Path(os.environ.get("FAULT_DIR", "."))
+#: Never set: waiting on it pauses like time.sleep, which libfaketime breaks (scenario 8).
+PAUSE = threading.Event()
+app = App()
+
+
+if os.environ.get("PROBE_TICKS") == "seconds":
+    app.schedule_for = lambda cron, timezone: EverySecond()
+
+
+def record(ctx: JobContext, event: str, **extra: Any) -> None:
+    line = {
+        "job": ctx.job_id,
+        "name": ctx.name,
+        "attempt": ctx.attempt,
+        "pid": os.getpid(),
+        "ev": event,
+        "t": time.monotonic(),
+        **extra,
+    }
+    path = FAULT_DIR / f"ledger-{os.getpid()}.jsonl"
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_APPEND)
+    try:
+        os.write(fd, (json.dumps(line) + "\n").encode())
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def behave(ctx: JobContext, key: str, duration_ms: int, mode: str) -> dict[str, Any]:
+    record(ctx, "start", key=key)
+    if mode == "crash":
+        os._exit(137)
+    deadline = time.monotonic() + duration_ms / 1000
+    while time.monotonic() < deadline and (mode == "ignore_cancel" or not ctx.cancelled):
+        PAUSE.wait(min(0.01, max(0.0, deadline - time.monotonic())))
+    if ctx.cancelled and mode != "ignore_cancel":
+        record(ctx, "stopped", key=key)  # stopped early on request: not a completed execution
+        raise InterruptedError("stopped on request")
+    record(ctx, "end", key=key)
+    return {"key": key, "attempt": ctx.attempt}
+
+
+@app.job(retries=5)
+def probe(ctx: JobContext, key: str, duration_ms: int = 0, mode: str = "normal") -> dict[str, Any]:
+    return behave(ctx, key, duration_ms, mode)
+
+
+@app.job(retries=2)
+def probe_fragile(ctx: JobContext, key: str, mode: str = "normal") -> dict[str, Any]:
+    return behave(ctx, key, 0, mode)
+
+
+@app.job(unique="join", unique_by=("key",))
+def probe_join(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -> dict[str, Any]:
+    return behave(ctx, key, duration_ms, "normal")
+
+
+@app.job(timeout=1.0)
+def probe_hang(ctx: JobContext, key: str, duration_ms: int) -> dict[str, Any]:
+    """A sync job that ignores its 1 s timeout (and cancellation) for `duration_ms`."""
+    return behave(ctx, key, duration_ms, "ignore_cancel")
+
+
+@app.job(retries=2, concurrency=2, concurrency_key="key")
+def probe_limited(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -> dict[str, Any]:
+    return behave(ctx, key, duration_ms, "normal")
+
+
+@app.job(retries=5, unique="queue", unique_by=("key",))
+def probe_serial(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -> dict[str, Any]:
+    return behave(ctx, key, duration_ms, "normal")

@@ -1,0 +1,175 @@
+"""Argument validation, fingerprints and decoration-time checks of job definitions."""
+
+from __future__ import annotations
+
+import dataclasses
+from datetime import timedelta
+from typing import Any
+
+import pytest
+from pydantic import BaseModel
+
+from underway import App, ConfigurationError, JobContext, ValidationError, fingerprint_of
+from underway.jobs import Backoff
+
+
+@pytest.fixture
+def app() -> App:
+    return App("sqlite:///unused.db")
+
+
+def test_context_parameter_is_detected_and_excluded_from_arguments(app: App) -> None:
+    @app.job
+    async def export(ctx: JobContext, month: str, tenant: int = 1) -> dict[str, Any]:
+        return {}
+
+    definition = app.definition(export)
+    assert definition.context_param == "ctx"
+    assert [p.name for p in definition.parameters] == ["month", "tenant"]
+    assert definition.validate({"month": "2026-10"}) == {"month": "2026-10", "tenant": 1}
+
+
+@pytest.mark.parametrize(
+    ("args", "field", "message"),
+    [
+        ({"month": "2026-10", "tenant": "seven"}, "tenant", "valid integer"),
+        ({"tenant": 7}, "month", "Field required"),
+        ({"month": "2026-10", "tenant": 7, "colour": "red"}, "colour", "Extra inputs"),
+    ],
+)
+def test_bad_arguments_name_the_field(
+    app: App, args: dict[str, Any], field: str, message: str
+) -> None:
+    @app.job
+    def export(month: str, tenant: int) -> None: ...
+
+    with pytest.raises(ValidationError) as caught:
+        app.definition(export).validate(args)
+    assert f"{field}:" in str(caught.value)
+    assert message in str(caught.value)
+    assert caught.value.errors[0]["loc"] == (field,)
+
+
+def test_non_json_value_is_rejected(app: App) -> None:
+    @app.job
+    def store(payload: Any) -> None: ...
+
+    with pytest.raises(ValidationError, match=r"payload|serialis"):
+        app.definition(store).validate({"payload": object()})
+
+
+def test_positional_arguments_bind_to_parameter_names(app: App) -> None:
+    @app.job
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    definition = app.definition(add)
+    assert definition.bind((1,), {"b": 2}) == {"a": 1, "b": 2}
+    with pytest.raises(ValidationError, match="both by position and by name"):
+        definition.bind((1,), {"a": 2})
+
+
+def test_fingerprint_ignores_key_order_int_float_and_explicit_defaults(app: App) -> None:
+    @app.job(unique="join")
+    def charge(amount: float, currency: str = "EUR") -> None: ...
+
+    d = app.definition(charge)
+    a = d.fingerprint(d.validate({"amount": 1, "currency": "EUR"}))
+    b = d.fingerprint(d.validate({"currency": "EUR", "amount": 1.0}))
+    c = d.fingerprint(d.validate({"amount": 1}))
+    assert a == b == c
+    assert a != d.fingerprint(d.validate({"amount": 2}))
+    assert fingerprint_of("x", {"n": 1}) == fingerprint_of("x", {"n": 1.0})
+    assert fingerprint_of("x", {"n": 1}) != fingerprint_of("y", {"n": 1})
+
+
+def test_unique_by_limits_the_fingerprint_to_named_arguments(app: App) -> None:
+    @app.job(unique="join", unique_by=("tenant",))
+    def sync(tenant: int, reason: str) -> None: ...
+
+    d = app.definition(sync)
+    assert d.fingerprint({"tenant": 1, "reason": "a"}) == d.fingerprint(
+        {"tenant": 1, "reason": "b"}
+    )
+    assert d.fingerprint({"tenant": 1, "reason": "a"}) != d.fingerprint(
+        {"tenant": 2, "reason": "a"}
+    )
+
+
+@dataclasses.dataclass
+class Report:
+    url: str
+    rows: int
+
+
+class Summary(BaseModel):
+    total: int
+
+
+def test_results_round_trip_through_json_typed_by_the_annotation(app: App) -> None:
+    @app.job
+    def make_report() -> Report:
+        return Report("u", 3)
+
+    @app.job
+    def summarise() -> Summary:
+        return Summary(total=4)
+
+    report = app.definition(make_report)
+    assert report.dump_result(Report("u", 3)) == {"url": "u", "rows": 3}
+    assert report.load_result({"url": "u", "rows": 3}) == Report("u", 3)
+    assert app.definition(summarise).load_result({"total": 4}) == Summary(total=4)
+
+
+@pytest.mark.parametrize(
+    ("options", "message"),
+    [
+        ({"unique": "join", "unique_by": ("nope",)}, "unknown argument 'nope'"),
+        ({"concurrency": 0}, "concurrency must be at least 1"),
+        ({"concurrency": 2, "concurrency_key": "nope"}, "unknown argument 'nope'"),
+        ({"unique": "sometimes"}, "unique must be one of"),
+        ({"unique_by": ("tenant",)}, "need unique="),
+        ({"unique": "queue", "unique_for": 10}, "unique_for applies"),
+        ({"retries": -1}, "retries must not be negative"),
+        ({"timeout": -5}, "timeout must not be negative"),
+    ],
+)
+def test_bad_options_fail_at_decoration_time(
+    app: App, options: dict[str, Any], message: str
+) -> None:
+    with pytest.raises(ConfigurationError, match=message):
+
+        @app.job(**options)
+        def sync(tenant: int) -> None: ...
+
+
+def test_parameters_named_like_enqueue_options_are_refused(app: App) -> None:
+    with pytest.raises(ConfigurationError, match="'queue' clashes"):
+
+        @app.job
+        def route(queue: str) -> None: ...
+
+
+def test_two_jobs_with_one_name_are_refused(app: App) -> None:
+    @app.job(name="same")
+    def one() -> None: ...
+
+    with pytest.raises(ConfigurationError, match="already registered"):
+
+        @app.job(name="same")
+        def two() -> None: ...
+
+
+def test_backoff_grows_exponentially_within_jitter_and_cap() -> None:
+    backoff = Backoff(base=1, factor=2, maximum=10, jitter=0.1)
+    for attempt, expected in [(1, 1), (2, 2), (3, 4), (4, 8), (5, 10), (9, 10)]:
+        delay = backoff.delay(attempt)
+        assert expected * 0.9 <= delay <= expected * 1.1
+
+
+def test_durations_accept_timedelta(app: App) -> None:
+    @app.job(timeout=timedelta(minutes=2), retention=timedelta(hours=1))
+    def slow() -> None: ...
+
+    options = app.definition(slow).options
+    assert (options.timeout, options.retention) == (120.0, 3600.0)

@@ -1,0 +1,303 @@
+"""Enqueue, run, results, retries, timeouts and hooks with an in-process worker on SQLite."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+import time
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+import pytest
+
+from tests.conftest import fast_settings
+from tests.waiting import wait_until
+from underway import (
+    App,
+    Backoff,
+    ConfigurationError,
+    Job,
+    JobContext,
+    JobFailed,
+    JobState,
+    UnknownJobError,
+    ValidationError,
+    WaitTimeout,
+)
+
+
+def test_a_bad_call_is_a_clear_error_and_stores_nothing(app: App) -> None:
+    @app.job
+    def export(month: str, tenant: int) -> None: ...
+
+    with pytest.raises(ValidationError, match="tenant"):
+        app.enqueue(export, month="2026-10", tenant="seven")
+    with pytest.raises(ValidationError, match="month"):
+        app.enqueue("export", tenant=1)
+    with pytest.raises(UnknownJobError, match="'nope'"):
+        app.enqueue("nope")
+    assert app.list() == []
+
+
+def test_async_job_result_comes_back_typed(app: App) -> None:
+    @app.job
+    async def export_report(ctx: JobContext, month: str, tenant: int) -> dict[str, Any]:
+        ctx.progress(10, "reading rows")
+        return {"url": f"/{month}/{tenant}", "attempt": ctx.attempt}
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue(export_report, month="2026-10", tenant=7)
+    assert handle.result(timeout=10) == {"url": "/2026-10/7", "attempt": 1}
+    job = app.get(handle.id)
+    assert job.state is JobState.COMPLETED
+    assert job.progress == 100
+    assert job.started_at is not None
+    assert job.finished_at is not None
+    assert job.worker_id is not None
+
+
+def test_sync_job_by_name_and_positional_arguments(app: App) -> None:
+    @app.job
+    def add(a: int, b: int = 2) -> int:
+        return a + b
+
+    app.start_worker(fast_settings())
+    assert app.enqueue("add", 40).result(timeout=10) == 42
+    assert app.enqueue(add, 1, b=1).state in (
+        JobState.PENDING,
+        JobState.RUNNING,
+        JobState.COMPLETED,
+    )
+
+
+async def test_async_callers_await_the_result(app: App) -> None:
+    @app.job
+    async def double(n: int) -> int:
+        return n * 2
+
+    await asyncio.to_thread(app.start_worker, fast_settings())
+    handle = await app.enqueue_async(double, n=21)
+    assert await handle.wait(timeout=10) == 42
+    assert await app.run_async(double, n=4) == 8
+
+
+def test_failures_are_retried_with_backoff_then_succeed(app: App) -> None:
+    calls: list[float] = []
+
+    @app.job(retries=3, backoff=Backoff(base=0.2, factor=2, jitter=0))
+    def flaky() -> str:
+        calls.append(time.monotonic())
+        if len(calls) < 3:
+            raise ConnectionError(f"try {len(calls)}")
+        return "ok"
+
+    app.start_worker(fast_settings())
+    assert app.enqueue(flaky).result(timeout=10) == "ok"
+    assert calls[1] - calls[0] >= 0.2
+    assert calls[2] - calls[1] >= 0.4
+    job = app.list(name="flaky")[0]
+    assert job.attempt == 3
+    assert [e.message for e in job.errors] == ["try 1", "try 2"]
+    assert job.error is None or job.state is JobState.COMPLETED
+
+
+def test_exhausted_retries_fail_with_the_error_and_traceback(app: App) -> None:
+    @app.job(retries=1, backoff=Backoff(base=0.01))
+    def broken(x: int) -> None:
+        raise ValueError(f"bad x={x}")
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue(broken, x=3)
+    with pytest.raises(JobFailed, match="ValueError: bad x=3") as caught:
+        handle.result(timeout=10)
+    assert "raise ValueError" in caught.value.traceback
+    job = app.get(handle.id)
+    assert (job.state, job.attempt, len(job.errors)) == (JobState.FAILED, 2, 2)
+
+
+@pytest.mark.parametrize("kind", ["async", "sync"])
+def test_timeout_counts_as_a_failed_attempt_with_a_clear_error(app: App, kind: str) -> None:
+    release = threading.Event()
+
+    if kind == "async":
+
+        @app.job(name="slow", timeout=0.2)
+        async def slow_async() -> None:
+            await asyncio.sleep(30)
+
+    else:
+
+        @app.job(name="slow", timeout=0.2)
+        def slow_sync(ctx: JobContext) -> None:
+            while not ctx.cancelled:
+                time.sleep(0.01)
+            release.set()
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue("slow")
+    with pytest.raises(JobFailed, match=r"JobTimeout: job 'slow' exceeded its timeout of 0\.2 s"):
+        handle.result(timeout=10)
+    if kind == "sync":
+        assert release.wait(5), "the sync job was told to stop through ctx.cancelled"
+
+
+def test_result_wait_times_out_without_changing_the_job(app: App) -> None:
+    @app.job
+    def never_runs() -> None: ...
+
+    handle = app.enqueue(never_runs)
+    with pytest.raises(WaitTimeout, match="still pending"):
+        handle.result(timeout=0.1)
+    assert handle.state is JobState.PENDING
+
+
+def test_delayed_jobs_wait_for_their_time(app: App) -> None:
+    @app.job
+    def later() -> float:
+        return time.time()
+
+    app.start_worker(fast_settings())
+    enqueued = time.time()
+    handle = app.schedule(later, delay=0.5)
+    assert handle.job.state is JobState.SCHEDULED
+    assert handle.result(timeout=10) >= enqueued + 0.5
+    at = datetime.now(UTC) + timedelta(milliseconds=300)
+    assert app.schedule(later, run_at=at).result(timeout=10) >= at.timestamp()
+
+
+def test_higher_priority_runs_first(app: App) -> None:
+    order: list[str] = []
+
+    @app.job
+    def record(label: str) -> None:
+        order.append(label)
+
+    for label, priority in [("low", 0), ("high", 10), ("mid", 5)]:
+        app.enqueue(record, label=label, priority=priority)
+    app.start_worker(fast_settings(concurrency=1))
+    wait_until(lambda: len(order) == 3)
+    assert order == ["high", "mid", "low"]
+
+
+def test_queues_route_jobs_to_workers_that_serve_them(app: App) -> None:
+    @app.job(queue="reports")
+    def report() -> str:
+        return "done"
+
+    handle = app.enqueue(report)
+    app.start_worker(fast_settings(queues=("default",)))
+    with pytest.raises(WaitTimeout):
+        handle.result(timeout=0.3)
+    app.start_worker(fast_settings(queues=("reports",)))
+    assert handle.result(timeout=10) == "done"
+
+
+def test_hooks_see_the_finished_job(app: App) -> None:
+    seen: list[tuple[str, str]] = []
+
+    def succeeded(job: Job) -> None:
+        seen.append(("success", job.name))
+
+    async def failed(job: Job) -> None:
+        seen.append(("failure", job.name))
+
+    @app.job(on_success=succeeded)
+    def good() -> int:
+        return 1
+
+    @app.job(on_failure=failed)
+    def bad() -> None:
+        raise RuntimeError("no")
+
+    @app.on_finished
+    def finished(job: Job) -> None:
+        seen.append((job.state.value, job.name))
+
+    app.start_worker(fast_settings())
+    app.enqueue(good).result(timeout=10)
+    with pytest.raises(JobFailed):
+        app.enqueue(bad).result(timeout=10)
+    wait_until(lambda: len(seen) == 4)
+    assert sorted(seen) == sorted(
+        [("success", "good"), ("completed", "good"), ("failure", "bad"), ("failed", "bad")]
+    )
+
+
+def test_lifespan_runs_once_per_worker_and_scope_once_per_run(app: App) -> None:
+    events: list[str] = []
+
+    @app.lifespan
+    async def resources(app: App) -> Any:
+        events.append("pool open")
+        yield {"pool": "P"}
+        events.append("pool closed")
+
+    @app.job_scope
+    def session(ctx: JobContext) -> Any:
+        events.append(f"session {ctx.args['n']}")
+        try:
+            yield f"S{ctx.args['n']}"
+        finally:
+            events.append(f"session {ctx.args['n']} closed")
+
+    @app.job
+    def use(ctx: JobContext, n: int) -> str:
+        if n == 2:
+            raise RuntimeError("fails, scope still closes")
+        return f"{ctx.resources['pool']}/{ctx.scope}"
+
+    worker = app.start_worker(fast_settings(concurrency=1))
+    assert app.enqueue(use, n=1).result(timeout=10) == "P/S1"
+    with pytest.raises(JobFailed):
+        app.enqueue(use, n=2).result(timeout=10)
+    worker.stop()
+    assert events == [
+        "pool open",
+        "session 1",
+        "session 1 closed",
+        "session 2",
+        "session 2 closed",
+        "pool closed",
+    ]
+
+
+def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
+    @app.job
+    async def nested() -> str:
+        try:
+            app.stats()
+        except RuntimeError as exc:
+            return str(exc)
+        return "no error"
+
+    app.start_worker(fast_settings())
+    assert "use the *_async method" in app.enqueue(nested).result(timeout=10)
+
+
+def test_stats_count_running_jobs(app: App) -> None:
+    release = threading.Event()
+
+    @app.job
+    def hold() -> None:
+        release.wait(10)
+
+    app.start_worker(fast_settings(concurrency=2))
+    handles = [app.enqueue(hold) for _ in range(3)]
+    wait_until(lambda: app.stats().counts.get("running") == 2)
+    assert app.stats().counts.get("pending") == 1
+    release.set()
+    for handle in handles:
+        handle.result(timeout=10)
+    assert app.stats().counts == {"completed": 3}
+
+
+def test_run_at_out_of_range_is_a_clear_error_and_stores_nothing(app: App) -> None:
+    @app.job
+    def later() -> None: ...
+
+    far = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-23)))
+    with pytest.raises(ConfigurationError, match="out of range"):
+        app.schedule(later, run_at=far)
+    with pytest.raises(ConfigurationError, match="must be a datetime"):
+        app.schedule(later, run_at="tomorrow")
+    assert app.list() == []

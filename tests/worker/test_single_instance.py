@@ -1,0 +1,124 @@
+"""Single-instance policies in one process: join, skip, queue, unique_for, run-or-join."""
+
+from __future__ import annotations
+
+import threading
+from datetime import timedelta
+
+import pytest
+
+from tests.conftest import fast_settings
+from tests.waiting import wait_until
+from underway import App, DuplicateJobError, JobFailed, JobSkipped, JobState
+from underway.models import EnqueueResult, NewJob
+
+
+def test_join_returns_the_active_job_and_shares_its_exception(app: App) -> None:
+    release = threading.Event()
+
+    @app.job(unique="join")
+    def rebuild(tenant: int) -> None:
+        release.wait(10)
+        raise RuntimeError(f"tenant {tenant} broke")
+
+    first = app.enqueue(rebuild, tenant=1)
+    second = app.enqueue(rebuild, tenant=1)
+    other = app.enqueue(rebuild, tenant=2)
+    assert (first.joined, second.joined, other.joined) == (False, True, False)
+    assert second.id == first.id != other.id
+    app.start_worker(fast_settings())
+    release.set()
+    errors = []
+    for handle in (first, second):
+        with pytest.raises(JobFailed) as caught:
+            handle.result(timeout=10)
+        errors.append(str(caught.value))
+    assert errors[0] == errors[1]
+    assert "tenant 1 broke" in errors[0]
+
+
+def test_skip_records_a_skipped_request_pointing_at_the_active_job(app: App) -> None:
+    @app.job(unique="skip")
+    def refresh(tenant: int) -> None: ...
+
+    active = app.enqueue(refresh, tenant=1)
+    skipped = app.enqueue(refresh, tenant=1)
+    assert skipped.skipped
+    assert skipped.job.state is JobState.SKIPPED
+    assert skipped.duplicate_of == active.id
+    assert f"job {active.id}" in (skipped.job.skip_reason or "")
+    with pytest.raises(JobSkipped):
+        skipped.result(timeout=1)
+    with pytest.raises(DuplicateJobError) as caught:
+        app.enqueue(refresh, tenant=1, on_duplicate="raise")
+    assert caught.value.active_id == active.id
+    assert len(app.list(name="refresh")) == 2, "on_duplicate='raise' stores nothing"
+
+
+def test_unique_for_also_counts_recently_completed_jobs(app: App) -> None:
+    @app.job(unique="join", unique_for=timedelta(seconds=0.5))
+    def debounced(key: str) -> str:
+        return key
+
+    app.start_worker(fast_settings())
+    first = app.enqueue(debounced, key="a")
+    assert first.result(timeout=10) == "a"
+    again = app.enqueue(debounced, key="a")
+    assert again.joined
+    assert again.id == first.id
+    wait_until(lambda: not app.enqueue(debounced, key="a").joined, timeout=5)
+
+
+def test_queue_mode_stores_every_request_and_runs_them_one_at_a_time(app: App) -> None:
+    running: list[int] = []
+    peak: list[int] = []
+
+    @app.job(unique="queue")
+    def serial(n: int) -> int:
+        running.append(n)
+        peak.append(len(running))
+        threading.Event().wait(0.02)
+        running.remove(n)
+        return n
+
+    # unique_by is not set, so the fingerprint includes n: make all identical instead.
+    handles = [app.enqueue(serial, n=1) for _ in range(5)]
+    assert len({h.id for h in handles}) == 5
+    app.start_worker(fast_settings(concurrency=5))
+    assert [h.result(timeout=10) for h in handles] == [1] * 5
+    assert max(peak) == 1
+
+
+def test_run_is_run_or_join_even_for_jobs_not_declared_unique(app: App) -> None:
+    release = threading.Event()
+    calls: list[int] = []
+
+    @app.job
+    def compute(n: int) -> int:
+        calls.append(n)
+        release.wait(10)
+        return n * n
+
+    app.start_worker(fast_settings())
+    backend = app.runtime.call(app.backend())
+    enqueued: list[object] = []
+    real_enqueue = backend.enqueue
+
+    async def counting_enqueue(job: NewJob) -> EnqueueResult:
+        enqueued.append(job)
+        return await real_enqueue(job)
+
+    backend.enqueue = counting_enqueue  # type: ignore[method-assign]
+    results: list[int] = []
+    threads = [
+        threading.Thread(target=lambda: results.append(app.run(compute, n=3))) for _ in range(5)
+    ]
+    for thread in threads:
+        thread.start()
+    wait_until(lambda: len(enqueued) == 5 and calls)
+    assert len(app.list(name="compute")) == 1
+    release.set()
+    for thread in threads:
+        thread.join(10)
+    assert results == [9] * 5
+    assert calls == [3]
