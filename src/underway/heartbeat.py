@@ -22,7 +22,9 @@ class Heartbeater:
     It runs in a thread of its own, on a connection of its own, so neither a job that blocks
     the event loop nor a busy connection delays it. If heartbeats keep failing for longer than
     `stall_timeout_s`, the sweeper elsewhere may already have handed the jobs to another
-    worker, so it fences itself: all running jobs are stopped as lost.
+    worker, so it fences itself: every running job whose lease was last renewed (by a
+    heartbeat or by its claim) longer ago than that is stopped as lost. Jobs claimed since the
+    database came back are left alone while the heartbeat connection catches up.
     """
 
     def __init__(
@@ -31,8 +33,8 @@ class Heartbeater:
         interval_s: float,
         stall_timeout_s: float,
         worker: Callable[[], WorkerInfo],
-        leases: Callable[[], Sequence[Lease]],
-        on_lost: Callable[[set[str]], None],
+        leases: Callable[[], Sequence[tuple[Lease, float]]],
+        on_lost: Callable[[set[Lease]], None],
     ) -> None:
         self._connect = connect
         self._interval_s = interval_s
@@ -49,7 +51,7 @@ class Heartbeater:
         loop = asyncio.get_running_loop()
         deliver = self._on_lost
 
-        def deliver_on_the_workers_loop(lost: set[str]) -> None:
+        def deliver_on_the_workers_loop(lost: set[Lease]) -> None:
             loop.call_soon_threadsafe(deliver, lost)
 
         self._on_lost = deliver_on_the_workers_loop
@@ -92,20 +94,29 @@ class Heartbeater:
     async def _beat(self, backend: Backend) -> None:
         leases = self._leases()
         try:
-            lost = await backend.heartbeat(self._worker(), leases)
+            lost = await backend.heartbeat(self._worker(), [lease for lease, _ in leases])
         except Exception as exc:
             self._failed(exc, leases)
             return
         self.last_success = time.monotonic()
         if lost:
-            self._on_lost(lost)
+            self._on_lost({lease for lease, _ in leases if lease.job_id in lost})
 
-    def _failed(self, exc: Exception, leases: Sequence[Lease]) -> None:
+    def _failed(self, exc: Exception, leases: Sequence[tuple[Lease, float]]) -> None:
         self._errors.error("heartbeat", "heartbeat failed: %s", exc)
-        silent_s = time.monotonic() - self.last_success
-        if silent_s > self._stall_timeout_s and leases:
-            log.error("no heartbeat for %.1f s: stopping all running jobs (self-fencing)", silent_s)
-            self._on_lost({lease.job_id for lease in leases})
+        now = time.monotonic()
+        expired = {
+            lease
+            for lease, claimed_at in leases
+            if now - max(claimed_at, self.last_success) > self._stall_timeout_s
+        }
+        if expired:
+            log.error(
+                "no heartbeat for %.1f s: stopping %d running job(s) (self-fencing)",
+                now - self.last_success,
+                len(expired),
+            )
+            self._on_lost(expired)
 
 
 class LeaseWatcher(PeriodicService):
@@ -120,7 +131,7 @@ class LeaseWatcher(PeriodicService):
         worker_id: str,
         leases: Callable[[], Sequence[tuple[Lease, float]]],
         on_cancel: Callable[[str], None],
-        on_lost: Callable[[set[str]], None],
+        on_lost: Callable[[set[Lease]], None],
     ) -> None:
         super().__init__(interval_s)
         self._backend = backend
@@ -134,13 +145,13 @@ class LeaseWatcher(PeriodicService):
             return
         snapshot_at = time.monotonic()
         held = await self._backend.running_leases(self._worker_id)
-        lost: set[str] = set()
+        lost: set[Lease] = set()
         for lease, claimed_at in self._leases():
             if claimed_at >= snapshot_at:
                 continue
             attempt, cancel_requested = held.get(lease.job_id, (None, False))
             if attempt != lease.attempt:
-                lost.add(lease.job_id)
+                lost.add(lease)
             elif cancel_requested:
                 self._on_cancel(lease.job_id)
         if lost:

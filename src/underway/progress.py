@@ -86,7 +86,7 @@ class ProgressFlusher(PeriodicService):
         interval_s: float,
         batch_size: int,
         max_log_entries: int,
-        on_lost: Callable[[set[str]], None],
+        on_lost: Callable[[set[Lease]], None],
     ) -> None:
         super().__init__(interval_s)
         self._backend = backend
@@ -116,4 +116,4 @@ class ProgressFlusher(PeriodicService):
                 return
             lost = await self._backend.save_progress(updates, self._max_log_entries)
         if lost:
-            self._on_lost(lost)
+            self._on_lost({u.lease for u in updates if u.lease.job_id in lost})

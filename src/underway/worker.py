@@ -72,7 +72,7 @@ class Worker:
             self.lease_watcher,
             *self._make_services(),
         ]
-        self._lease_snapshot: tuple[Lease, ...] = ()
+        self._lease_snapshot: tuple[tuple[Lease, float], ...] = ()
         self.stuck: set[str] = set()
         #: The process exit status the worker asks for (EXIT_STUCK after too many stuck slots).
         self.exit_code = 0
@@ -110,7 +110,7 @@ class Worker:
             concurrency=self.settings.concurrency,
             started_at=self.started_at,
             heartbeat_at=datetime.now(UTC),
-            running=tuple(lease.job_id for lease in self._lease_snapshot),
+            running=tuple(lease.job_id for lease, _ in self._lease_snapshot),
         )
 
     def slot_stuck(self, execution: JobExecution) -> None:
@@ -207,15 +207,18 @@ class Worker:
     def _start(self, job: Job) -> None:
         execution = JobExecution(job, self)
         self.executions[job.id] = execution
-        self._lease_snapshot = (*self._lease_snapshot, execution.lease)
+        self._lease_snapshot = (*self._lease_snapshot, (execution.lease, execution.claimed_at))
         task = asyncio.create_task(execution.run(), name=f"underway-job-{job.id}")
         self._tasks[job.id] = task
-        task.add_done_callback(lambda t: self._finished(job.id, t))
+        task.add_done_callback(lambda t: self._finished(execution, t))
 
-    def _finished(self, job_id: str, task: asyncio.Task[None]) -> None:
-        self.executions.pop(job_id, None)
-        self._lease_snapshot = tuple(e.lease for e in self.executions.values())
-        self._tasks.pop(job_id, None)
+    def _finished(self, execution: JobExecution, task: asyncio.Task[None]) -> None:
+        job_id = execution.job.id
+        # A lost attempt may end after the job's next attempt started here: keep the newer one.
+        if self.executions.get(job_id) is execution:
+            del self.executions[job_id]
+            self._tasks.pop(job_id, None)
+        self._lease_snapshot = tuple((e.lease, e.claimed_at) for e in self.executions.values())
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s: worker error", job_id, exc_info=task.exception())
@@ -250,18 +253,22 @@ class Worker:
 
     # -- callbacks from executions and services ------------------------------------------------
 
-    def _leases(self) -> tuple[Lease, ...]:
-        """The running leases; safe to read from the heartbeat thread."""
+    def _leases(self) -> tuple[tuple[Lease, float], ...]:
+        """The running leases with their claim times; safe to read from the heartbeat thread."""
         return self._lease_snapshot
 
     def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
         return [(e.lease, e.claimed_at) for e in self.executions.values()]
 
-    def _lose(self, job_ids: set[str]) -> None:
-        for job_id in job_ids:
-            execution = self.executions.get(job_id)
-            if execution is not None and not execution.lost:
-                log.warning("job %s: lease lost (cancelled, deleted or taken over)", job_id)
+    def _lose(self, leases: set[Lease]) -> None:
+        for lease in leases:
+            execution = self.executions.get(lease.job_id)
+            if execution is not None and execution.lease == lease and not execution.lost:
+                log.warning(
+                    "job %s attempt %d: lease lost (cancelled, deleted or taken over)",
+                    lease.job_id,
+                    lease.attempt,
+                )
                 execution.lose()
 
     def _cancel(self, job_id: str) -> None:

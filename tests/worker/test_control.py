@@ -244,3 +244,49 @@ def test_delete_cancels_and_removes_the_job(app: App) -> None:
     with pytest.raises(JobNotFound):
         app.delete(handle.id)
     wait_until(lambda: app.stats().counts == {}, timeout=5)
+
+
+def test_a_lost_attempt_that_ends_late_does_not_hide_the_next_attempt(
+    app: App, make_app: Callable[[], App]
+) -> None:
+    """Attempt 1 loses its lease but keeps running; attempt 2 starts on the same worker.
+
+    When attempt 1 finally returns, the worker must still watch attempt 2 (here: a cancel
+    still reaches it), instead of forgetting the job because its id finished once.
+    """
+    started = {1: threading.Event(), 2: threading.Event()}
+    release_first = threading.Event()
+
+    @app.job(retries=2)
+    def stubborn(ctx: JobContext) -> int:
+        started[ctx.attempt].set()
+        if ctx.attempt == 1:
+            release_first.wait(10)  # deaf to losing its lease
+            return 1
+        deadline = time.monotonic() + 10
+        while not ctx.cancelled and time.monotonic() < deadline:
+            time.sleep(0.01)
+        return 2
+
+    running = app.start_worker(fast_settings(sweeper=False, concurrency=2))
+    handle = app.enqueue(stubborn)
+    assert started[1].wait(5)
+    other = make_app()  # plays the sweeper of another worker: attempt 1 is taken away
+    other.runtime.call(_sweep_everything(other))
+    assert started[2].wait(5), "the worker claims the job's next attempt"
+    release_first.set()
+
+    async def first_attempt_finished() -> bool:
+        tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"underway-job-{handle.id}"]
+        await asyncio.sleep(0)  # let the finished task's done-callbacks run
+        return len(tasks) == 1
+
+    wait_until(lambda: app.runtime.call(first_attempt_finished()), timeout=5)
+    assert handle.id in running.worker.executions
+    app.cancel(handle.id)
+    with pytest.raises(JobCancelled):
+        handle.result(timeout=5)
+
+
+async def _sweep_everything(app: App) -> None:
+    await (await app.backend()).sweep(0.0)
