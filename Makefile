@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test faults lint format clean chromium faketime screenshots
+.PHONY: install demo test faults soak lint format clean chromium faketime screenshots
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -24,7 +24,7 @@ lint: $(STAMP)
 
 # Everything but the fault suite, which takes minutes of its own: `make faults`.
 test: lint chromium
-	$(BIN)/pytest --ignore=tests/faults
+	$(BIN)/pytest --ignore=tests/faults --ignore=tests/soak
 
 # The dashboard tests drive Debian's Chromium through Playwright (no browser download).
 CHROMIUM := /usr/bin/chromium
@@ -41,10 +41,17 @@ faketime:
 		(apt-get update && apt-get install -y faketime)
 
 # The fault suite (real processes, crashes, outages on both backends), then its figures.
-faults: $(STAMP) faketime
+faults: $(STAMP) faketime chromium
 	rm -f .faults-results.jsonl
 	$(BIN)/pytest tests/faults
 	$(BIN)/python -m tests.faults.table .faults-results.jsonl
+
+# Scenario 23: a steady load with faults and a 2-minute retention, on both backends at once.
+SOAK_SECONDS ?= 1800
+soak: $(STAMP)
+	rm -f .soak-results.jsonl
+	UNDERWAY_SOAK_SECONDS=$(SOAK_SECONDS) FAULT_RESULTS=.soak-results.jsonl $(BIN)/pytest tests/soak
+	$(BIN)/python -m tests.faults.table .soak-results.jsonl
 
 format: $(STAMP)
 	$(BIN)/ruff format src tests

@@ -35,7 +35,11 @@ class StalledJobSweeper(PeriodicService):
                 result.cancelled,
             )
         if time.monotonic() - self._last_prune >= self._prune_interval_s:
-            self._last_prune = time.monotonic()
+            self._last_prune = began = time.monotonic()
             pruned = await self._backend.prune()
             if pruned:
-                log.info("pruned %d jobs past their retention", pruned)
+                log.info(
+                    "pruned %d jobs past their retention in %.0f ms",
+                    pruned,
+                    (time.monotonic() - began) * 1000,
+                )

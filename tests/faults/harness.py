@@ -15,6 +15,9 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
+import psycopg
+
+from tests.conftest import POSTGRES_URL
 from tests.faults import probe
 from underway import App, Job, JobState
 
@@ -247,3 +250,14 @@ def violations_of(f: Figures, *, recovery: bool = True) -> list[str]:
     if recovery and f.recover_s_max > RECOVERY_BOUND_S:
         found.append(f"recover_s_max={f.recover_s_max} > {RECOVERY_BOUND_S}")
     return found
+
+
+def terminate_connections(run: FaultRun) -> int:
+    """pg_terminate_backend on every connection of this run's worker processes."""
+    pids = "|".join(str(p.pid) for p in run.workers)
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        rows = conn.execute(
+            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ~ %s",
+            (f"^underway:[a-z]+:({pids})$",),
+        ).fetchall()
+    return len(rows)

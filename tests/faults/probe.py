@@ -84,3 +84,11 @@ def probe_limited(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -
 @app.job(retries=5, unique="queue", unique_by=("key",))
 def probe_serial(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -> dict[str, Any]:
     return behave(ctx, key, duration_ms, "normal")
+
+
+@app.job(retries=5, retention=120)
+def probe_soak(ctx: JobContext, key: str, enqueued: float) -> dict[str, Any]:
+    """A short job kept for two minutes; its start record carries the enqueue time."""
+    record(ctx, "start", key=key, enqueued=enqueued)
+    record(ctx, "end", key=key)
+    return {"key": key, "attempt": ctx.attempt}

@@ -19,7 +19,14 @@ import pytest
 
 from tests.backends.private_postgres import PrivateServer, private_postgres
 from tests.conftest import POSTGRES_URL
-from tests.faults.harness import ROOT, FaultRun, check, report, violations_of
+from tests.faults.harness import (
+    ROOT,
+    FaultRun,
+    check,
+    report,
+    terminate_connections,
+    violations_of,
+)
 from tests.ticks import EverySecond
 from tests.waiting import wait_until
 from underway import App, JobState
@@ -35,17 +42,6 @@ def private_run(
         run.app.stats()
         yield run, server
         run.stop()
-
-
-def terminate_connections(run: FaultRun) -> int:
-    """pg_terminate_backend on every connection of this run's worker processes."""
-    pids = "|".join(str(p.pid) for p in run.workers)
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        rows = conn.execute(
-            "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name ~ %s",
-            (f"^underway:[a-z]+:({pids})$",),
-        ).fetchall()
-    return len(rows)
 
 
 def start_latency(run: FaultRun, key: str) -> float:
