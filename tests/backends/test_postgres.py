@@ -77,6 +77,7 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
     assert query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version') == [
         ("0001_initial",),
         ("0002_recurring",),
+        ("0003_claim_indexes",),
     ]
     assert await pg.migrate() == []
 
@@ -87,7 +88,8 @@ async def test_concurrent_starts_apply_migrations_once(pg_url: str) -> None:
         await backend.open()
     try:
         applied = await asyncio.gather(*(b.migrate() for b in backends))
-        assert sorted(applied) == [[], [], [], ["0001_initial", "0002_recurring"]]
+        latest = ["0001_initial", "0002_recurring", "0003_claim_indexes"]
+        assert sorted(applied) == [[], [], [], latest]
     finally:
         for backend in backends:
             await backend.close()
@@ -212,7 +214,7 @@ async def test_an_unmigrated_schema_is_a_clear_configuration_error(pg_url: str) 
     try:
         with pytest.raises(ConfigurationError, match="underway migrate"):
             await backend.get("x")
-        assert await backend.migrate() == ["0001_initial", "0002_recurring"]
+        assert await backend.migrate() == ["0001_initial", "0002_recurring", "0003_claim_indexes"]
         assert await backend.get("x") is None
     finally:
         await backend.close()

@@ -152,58 +152,64 @@ async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) ->
     return True
 
 
-#: One fenced statement per outcome; a cancel request turns any outcome into `cancelled`.
-FINISH = f"""
+#: One statement for a batch of outcomes, each fenced; a cancel request turns any outcome
+#: into `cancelled`. The outcome columns are prefixed so none shadows a column of jobs.
+FINISH_MANY = f"""
 UPDATE {{schema}}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled'
-                 WHEN %(kind)s::text <> 'retry' THEN %(kind)s::text
-                 WHEN %(delay)s::float8 > 0 THEN 'scheduled' ELSE 'pending' END,
-    run_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
-                  THEN now() + make_interval(secs => %(delay)s::float8) ELSE run_at END,
-    worker_id = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+                 WHEN o_kind <> 'retry' THEN o_kind
+                 WHEN o_delay > 0 THEN 'scheduled' ELSE 'pending' END,
+    run_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
+                  THEN now() + make_interval(secs => o_delay) ELSE run_at END,
+    worker_id = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                      THEN NULL ELSE worker_id END,
-    heartbeat_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+    heartbeat_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                         THEN NULL ELSE heartbeat_at END,
-    result = CASE WHEN %(kind)s::text = 'completed' AND NOT cancel_requested
-                  THEN %(result)s::jsonb END,
+    result = CASE WHEN o_kind = 'completed' AND NOT cancel_requested THEN o_result END,
     error = CASE WHEN cancel_requested THEN {CANCELLED_ERROR}
-                 ELSE %(error)s::jsonb || jsonb_build_object('at', {NOW_EPOCH}) END,
-    errors = errors || CASE WHEN %(error)s::jsonb IS NULL THEN '[]'::jsonb
-        ELSE jsonb_build_array(%(error)s::jsonb || jsonb_build_object('at', {NOW_EPOCH})) END,
-    progress = CASE WHEN %(kind)s::text = 'completed' AND NOT cancel_requested
+                 ELSE o_error || jsonb_build_object('at', {NOW_EPOCH}) END,
+    errors = errors || CASE WHEN o_error IS NULL THEN '[]'::jsonb
+        ELSE jsonb_build_array(o_error || jsonb_build_object('at', {NOW_EPOCH})) END,
+    progress = CASE WHEN o_kind = 'completed' AND NOT cancel_requested
                     THEN 100 ELSE progress END,
-    finished_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+    finished_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                        THEN finished_at ELSE now() END,
-    expires_at = CASE WHEN %(kind)s::text = 'retry' AND NOT cancel_requested
+    expires_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
-WHERE {FENCE}
-RETURNING state, lane
+FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(workers)s::text[], %(kinds)s::text[],
+            %(delays)s::float8[], %(results)s::jsonb[], %(errors)s::jsonb[])
+     AS o(o_id, o_attempt, o_worker, o_kind, o_delay, o_result, o_error)
+WHERE id = o_id AND attempt = o_attempt AND worker_id = o_worker AND state = 'running'
+RETURNING id, attempt, state, lane
 """
 
 
-async def finish(tx: Tx, outcome: Outcome) -> Row | None:
-    """Record how one attempt ended; the new state and lane, or None if the lease was lost."""
-    try:
-        result = jsonb_text(outcome.result)
-    except UnstorableValue as exc:
-        unstorable = JobError(
-            type="UnstorableResult", message=str(exc), attempt=outcome.lease.attempt
-        )
-        outcome = Outcome(outcome.lease, "failed", error=unstorable)
-        result = "null"
-    error = error_to_data(outcome.error)
-    if error is not None:
-        error.pop("at")
-    return await tx.row(
-        FINISH,
-        {
-            **_fence(outcome.lease),
-            "kind": outcome.kind,
-            "delay": float(outcome.retry_delay_s),
-            "result": result,
-            "error": None if error is None else Jsonb(clean_data(error)),
-        },
-    )
+async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, int], Row]:
+    """Record how attempts ended, in one statement; rows by (id, attempt) of leases still held."""
+    columns: dict[str, list[Any]] = {
+        k: [] for k in ("ids", "attempts", "workers", "kinds", "delays", "results", "errors")
+    }
+    for outcome in outcomes:
+        try:
+            result = jsonb_text(outcome.result)
+        except UnstorableValue as exc:
+            unstorable = JobError(
+                type="UnstorableResult", message=str(exc), attempt=outcome.lease.attempt
+            )
+            outcome = Outcome(outcome.lease, "failed", error=unstorable)
+            result = "null"
+        error = error_to_data(outcome.error)
+        if error is not None:
+            error.pop("at")
+        columns["ids"].append(outcome.lease.job_id)
+        columns["attempts"].append(outcome.lease.attempt)
+        columns["workers"].append(outcome.lease.worker_id)
+        columns["kinds"].append(outcome.kind)
+        columns["delays"].append(float(outcome.retry_delay_s))
+        columns["results"].append(result)
+        columns["errors"].append(None if error is None else jsonb_text(clean_data(error)))
+    rows = await tx.rows(FINISH_MANY, columns)
+    return {(row["id"], row["attempt"]): row for row in rows}
 
 
 async def requeue(tx: Tx, lease: Lease) -> str:

@@ -44,6 +44,10 @@ def sqlite_path(url: str) -> str:
     return path
 
 
+#: How often a worker's claims also refresh its leases (seconds of the backend's clock).
+LEASE_REFRESH_S = 0.25
+
+
 class SQLiteBackend:
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
@@ -74,6 +78,7 @@ class SQLiteBackend:
             lock_wait_s=lock_wait_s,
         )
         self._notifier = LocalNotifier()
+        self._leases_refreshed: dict[str, float] = {}
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -112,7 +117,12 @@ class SQLiteBackend:
         if limit <= 0 or not queues:
             return []
         now = self._clock.now()
-        return await self._db.write(lambda c: writes.claim(c, worker_id, list(queues), limit, now))
+        refresh = now - self._leases_refreshed.get(worker_id, 0.0) >= LEASE_REFRESH_S
+        if refresh:
+            self._leases_refreshed[worker_id] = now
+        return await self._db.write(
+            lambda c: writes.claim(c, worker_id, list(queues), limit, now, refresh)
+        )
 
     async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
         now = self._clock.now()

@@ -121,36 +121,88 @@ def must_get(conn: sqlite3.Connection, job_id: str) -> Job:
     return job
 
 
-def claim(
-    conn: sqlite3.Connection, worker_id: str, queues: list[str], limit: int, now: float
-) -> list[Job]:
-    # SQLite's lock is not fair, so a heartbeat can wait behind busy claimers; a worker that
-    # claims is alive, so its claim refreshes its leases too.
-    conn.execute(
-        "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
-        (now, worker_id),
-    )
+#: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
+LANE_SCAN = 500
+READY_LANED = (
+    "state IN ('pending', 'scheduled') AND lane IS NOT NULL AND run_at <= ? AND queue IN (QUEUES)"
+)
+RANKED_IN_LANES = f"""
+WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs
+                 INDEXED BY underway_jobs_running_lanes
+                 WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
+ready AS (SELECT seq, priority, run_at, lane, lane_limit FROM underway_jobs
+          INDEXED BY underway_jobs_ready_laned WHERE {READY_LANED}
+          ORDER BY priority DESC, run_at, seq LIMIT ?),
+ranked AS (SELECT ready.*, row_number() OVER
+           (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
+SELECT ranked.seq, ranked.priority, ranked.run_at FROM ranked
+LEFT JOIN running ON running.lane = ranked.lane
+WHERE ranked.rn <= ranked.lane_limit - coalesce(running.n, 0)
+ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT ?
+"""
+
+
+def _laned_candidates(
+    conn: sqlite3.Connection,
+    queues: list[str],
+    limit: int,
+    now: float,
+    after: tuple[float, float, int] | None,
+) -> list[sqlite3.Row]:
+    """The first ready jobs of lanes with free slots (as on PostgreSQL: see LANE_SCAN).
+
+    The first LANE_SCAN laned jobs in claim order are ranked first (each lane's earliest jobs
+    are among them, so ranks are right). The whole backlog is ranked only if they give fewer
+    than `limit`, more exist, and the first unscanned one could still be claimed before
+    `after` (the claim key of the last plain job chosen, if the plain jobs fill the claim).
+    """
     marks = ",".join("?" * len(queues))
+    ranked = RANKED_IN_LANES.replace("QUEUES", marks)
+    found = conn.execute(ranked, (now, *queues, LANE_SCAN, limit)).fetchall()
+    if len(found) >= limit:
+        return found
+    unscanned = conn.execute(
+        "SELECT priority, run_at, seq FROM underway_jobs INDEXED BY underway_jobs_ready_laned "
+        f"WHERE {READY_LANED.replace('QUEUES', marks)} "
+        "ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET ?",
+        (now, *queues, LANE_SCAN),
+    ).fetchone()
+    if unscanned is None or (after is not None and _claim_key(unscanned) > after):
+        return found
+    return conn.execute(ranked, (now, *queues, -1, limit)).fetchall()
+
+
+def _claim_key(row: sqlite3.Row) -> tuple[float, float, int]:
+    return (-row["priority"], row["run_at"], row["seq"])
+
+
+def claim(
+    conn: sqlite3.Connection,
+    worker_id: str,
+    queues: list[str],
+    limit: int,
+    now: float,
+    refresh_leases: bool,
+) -> list[Job]:
+    if refresh_leases:
+        # SQLite's lock is not fair, so a heartbeat can wait behind busy claimers; a worker
+        # that claims is alive, so its claims refresh its leases too (now and then).
+        conn.execute(
+            "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
+            (now, worker_id),
+        )
+    marks = ",".join("?" * len(queues))
+    # INDEXED BY: without statistics the planner prefers the state index and sorts every
+    # pending row, which makes each claim cost O(backlog).
     plain = conn.execute(
-        "SELECT seq, priority, run_at FROM underway_jobs "
+        "SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready "
         "WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ? "
         f"AND queue IN ({marks}) ORDER BY priority DESC, run_at, seq LIMIT ?",
         (now, *queues, limit),
     ).fetchall()
-    laned = conn.execute(
-        "WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs "
-        "  WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane), "
-        "ranked AS (SELECT seq, priority, run_at, lane, lane_limit, row_number() OVER "
-        "  (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM underway_jobs "
-        "  WHERE state IN ('pending', 'scheduled') AND lane IS NOT NULL AND run_at <= ? "
-        f"  AND queue IN ({marks})) "
-        "SELECT ranked.seq, ranked.priority, ranked.run_at FROM ranked "
-        "LEFT JOIN running ON running.lane = ranked.lane "
-        "WHERE ranked.rn <= ranked.lane_limit - coalesce(running.n, 0) "
-        "ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT ?",
-        (now, *queues, limit),
-    ).fetchall()
-    chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
+    after = _claim_key(plain[-1]) if len(plain) == limit else None
+    laned = _laned_candidates(conn, queues, limit, now, after)
+    chosen = sorted(plain + laned, key=_claim_key)[:limit]
     if not chosen:
         return []
     seqs = [row["seq"] for row in chosen]
