@@ -239,14 +239,14 @@ PG_FILLER = """
 INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, attempt, max_attempts,
     created_at, run_at, started_at, finished_at, result, retention_s, expires_at)
 SELECT 'filler-' || i, 'noop',
-    CASE WHEN i % 20 = 0 THEN 'other' ELSE 'default' END, 0,
-    CASE i % 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'scheduled' ELSE 'completed' END,
-    '{{}}'::jsonb, CASE WHEN i % 20 > 1 THEN 1 ELSE 0 END, 1, now() - interval '60 s',
-    CASE i % 20 WHEN 1 THEN now() + interval '365 days' ELSE now() - interval '60 s' END,
-    CASE WHEN i % 20 > 1 THEN now() - interval '59 s' END,
-    CASE WHEN i % 20 > 1 THEN now() - interval '59 s' END,
-    CASE WHEN i % 20 > 1 THEN 'null'::jsonb END, 31536000,
-    CASE WHEN i % 20 > 1 THEN now() + interval '365 days' END
+    CASE WHEN i %% 20 = 0 THEN 'other' ELSE 'default' END, 0,
+    CASE i %% 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'scheduled' ELSE 'completed' END,
+    '{{}}'::jsonb, CASE WHEN i %% 20 > 1 THEN 1 ELSE 0 END, 1, now() - interval '60 s',
+    CASE i %% 20 WHEN 1 THEN now() + interval '365 days' ELSE now() - interval '60 s' END,
+    CASE WHEN i %% 20 > 1 THEN now() - interval '59 s' END,
+    CASE WHEN i %% 20 > 1 THEN now() - interval '59 s' END,
+    CASE WHEN i %% 20 > 1 THEN 'null'::jsonb END, 31536000,
+    CASE WHEN i %% 20 > 1 THEN now() + interval '365 days' END
 FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
 """
 
