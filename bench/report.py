@@ -206,6 +206,7 @@ def _targets(systems: dict[str, Any]) -> str:
         low, high = _get(data, "depth", "10000", "rate"), _get(data, "depth", "1000000", "rate")
         return high / low if low and high else None
 
+    drained = f"{_num(_get(sq, 'memory', 'n') or _get(pg, 'memory', 'n'))} jobs"
     checks: list[tuple[str, float | None, str, Callable[[float], bool]]] = [
         (
             "drain ≥ 10,000 jobs/s, SQLite (1 process)",
@@ -280,13 +281,13 @@ def _targets(systems: dict[str, Any]) -> str:
             lambda v: v >= 0.8,
         ),
         (
-            "worker RSS ≤ 100 MB after 100k jobs, SQLite",
+            f"worker RSS ≤ 100 MB after 100k jobs (here {drained}), SQLite",
             _get(sq, "memory", "after_mb"),
             "{:.0f} MiB",
             lambda v: v <= 100,
         ),
         (
-            "worker RSS ≤ 100 MB after 100k jobs, PostgreSQL",
+            f"worker RSS ≤ 100 MB after 100k jobs (here {drained}), PostgreSQL",
             _get(pg, "memory", "after_mb"),
             "{:.0f} MiB",
             lambda v: v <= 100,

@@ -200,7 +200,15 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--only", help="comma-separated system names (default: all)")
     parser.add_argument("--output", default=str(ROOT / "bench"), help="where results go")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite RESULTS.md from results.json"
+    )
     args = parser.parse_args()
+    if args.render:
+        output = Path(args.output)
+        results = json.loads((output / "results.json").read_text())
+        (output / "RESULTS.md").write_text(report.render(results))
+        return
     plan = Plan(quick=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
     only = set(args.only.split(",")) if args.only else None
     workdir = Path(tempfile.mkdtemp(prefix="underway-bench-"))
