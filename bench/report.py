@@ -11,6 +11,7 @@ COMPARE = {
     "redis": "underway-postgresql",
 }
 UNDERWAY = ("underway-sqlite", "underway-postgresql")
+ORDER = (*UNDERWAY, "pgqueuer", "procrastinate", "huey", "celery", "rq", "dramatiq", "arq", "saq")
 
 
 def _num(value: float | None, digits: int = 0) -> str:
@@ -58,7 +59,8 @@ def _rows(
 
 
 def render(results: dict[str, Any]) -> str:
-    systems: dict[str, Any] = results["systems"]
+    found = results["systems"]
+    systems: dict[str, Any] = {n: found[n] for n in sorted(found, key=_rank)}
     machine = results["machine"]
     mode = (
         "quick mode (1 run, smaller sizes)"
@@ -177,6 +179,10 @@ def render(results: dict[str, Any]) -> str:
     if errors:
         out += ["## Failures in this run\n", *(f"- {n}: {e}\n" for n, e in errors)]
     return "\n".join(out)
+
+
+def _rank(name: str) -> int:
+    return ORDER.index(name) if name in ORDER else len(ORDER)
 
 
 def _depth(systems: dict[str, Any]) -> str:

@@ -233,7 +233,7 @@ def main() -> None:
 
 def _write(results: dict[str, Any], output: Path) -> None:
     output.mkdir(parents=True, exist_ok=True)
-    (output / "results.json").write_text(json.dumps(results, indent=2, sort_keys=True) + "\n")
+    (output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
     (output / "RESULTS.md").write_text(report.render(results))
 
 
