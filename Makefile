@@ -4,7 +4,7 @@ VENV := .venv
 BIN := $(VENV)/bin
 STAMP := $(VENV)/.installed
 
-.PHONY: install demo test faults soak lint format clean chromium faketime screenshots
+.PHONY: install demo test faults soak lint format clean chromium faketime screenshots bench bench-quick bench-env
 
 $(STAMP): pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/underway demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests
-	$(BIN)/ruff format --check src tests
+	$(BIN)/ruff check src tests bench
+	$(BIN)/ruff format --check src tests bench
 	$(BIN)/mypy
 
 # Everything but the fault suite, which takes minutes of its own: `make faults`.
@@ -54,8 +54,29 @@ soak: $(STAMP)
 	$(BIN)/python -m tests.faults.table .soak-results.jsonl
 
 format: $(STAMP)
-	$(BIN)/ruff format src tests
-	$(BIN)/ruff check --fix src tests
+	$(BIN)/ruff format src tests bench
+	$(BIN)/ruff check --fix src tests bench
+
+# The benchmark suite (bench/README.md) runs from its own venv: underway plus the peer
+# libraries it is compared with, which are never dependencies of underway itself.
+BENCH_VENV := bench/.venv
+BENCH_STAMP := $(BENCH_VENV)/.installed
+
+$(BENCH_STAMP): pyproject.toml bench/requirements-peers.txt
+	$(PYTHON) -m venv $(BENCH_VENV)
+	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[postgres]' -r bench/requirements-peers.txt
+	touch $(BENCH_STAMP)
+
+bench-env: $(BENCH_STAMP)
+
+# Every scenario on underway and its peers, medians of 3 runs (~30 min): bench/RESULTS.md.
+bench: $(BENCH_STAMP)
+	$(BENCH_VENV)/bin/python -m bench.run
+
+# Smaller sizes, one run, no 1M-row depth: for working on the suite (~5 min).
+bench-quick: $(BENCH_STAMP)
+	BENCH_QUICK=1 $(BENCH_VENV)/bin/python -m bench.run
 
 clean:
 	rm -rf $(VENV) .pytest_cache .mypy_cache .ruff_cache

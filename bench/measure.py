@@ -1,0 +1,154 @@
+"""Timing helpers: percentiles, medians, RSS from /proc, completion counters, worker processes."""
+
+from __future__ import annotations
+
+import contextlib
+import os
+import signal
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Iterator, Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BIN = ROOT / "bench" / ".venv" / "bin"
+POLL_S = 0.002
+
+
+def percentile(values: Sequence[float], q: float) -> float:
+    """The q-th percentile (0..100) by linear interpolation between closest ranks."""
+    ordered = sorted(values)
+    if not ordered:
+        return float("nan")
+    pos = (len(ordered) - 1) * q / 100
+    low = int(pos)
+    high = min(low + 1, len(ordered) - 1)
+    return ordered[low] + (ordered[high] - ordered[low]) * (pos - low)
+
+
+def median(values: Sequence[float]) -> float:
+    finite = [v for v in values if v == v]
+    return statistics.median(finite) if finite else float("nan")
+
+
+def rss_mb(pid: int) -> float:
+    """Resident set size of one process in MiB, from /proc/PID/status."""
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmRSS:"):
+            return int(line.split()[1]) / 1024
+    return float("nan")
+
+
+def tree_rss_mb(pid: int) -> float:
+    """RSS of a process and its children (prefork workers), in MiB."""
+    total = rss_mb(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    if children.exists():
+        for child in children.read_text().split():
+            with contextlib.suppress(FileNotFoundError):
+                total += tree_rss_mb(int(child))
+    return total
+
+
+class Probe:
+    """The completion counter and latency files that jobs append to (see bench.probe)."""
+
+    def __init__(self, directory: Path) -> None:
+        self.counter = directory / "counter"
+        self.latency = directory / "latency"
+        self.reset()
+
+    def reset(self) -> None:
+        self.counter.write_bytes(b"")
+        self.latency.write_bytes(b"")
+
+    def env(self) -> dict[str, str]:
+        return {"BENCH_COUNTER": str(self.counter), "BENCH_LATENCY": str(self.latency)}
+
+    def count(self) -> int:
+        return self.counter.stat().st_size
+
+    def delays_ms(self) -> list[float]:
+        text = self.latency.read_text()
+        return [float(line) * 1000 for line in text.split()]
+
+    def wait_count(
+        self, n: int, timeout: float, alive: Workers | None = None
+    ) -> tuple[float, float]:
+        """Wait until n jobs are counted; return (time of the first, time of the n-th)."""
+        deadline = time.perf_counter() + timeout
+        first = 0.0
+        checked = 0
+        while True:
+            checked += 1
+            if alive is not None and checked % 500 == 0:
+                alive.check()
+            now = time.perf_counter()
+            got = self.count()
+            if got and not first:
+                first = now
+            if got >= n:
+                return first, now
+            if now > deadline:
+                raise TimeoutError(f"{got} of {n} jobs done after {timeout:.0f} s")
+            time.sleep(POLL_S)
+
+
+class Workers:
+    """Worker processes started from a command; stopped with SIGTERM, then SIGKILL."""
+
+    def __init__(self, command: list[str], env: dict[str, str], processes: int = 1) -> None:
+        self.command = command
+        full_env = {**os.environ, "PYTHONPATH": str(ROOT), **env}
+        full_env["PATH"] = f"{BIN}:{full_env.get('PATH', '')}"
+        self.log = open(ROOT / "bench" / ".worker.log", "ab")  # noqa: SIM115
+        self.procs = [
+            subprocess.Popen(
+                command,
+                cwd=ROOT,
+                env=full_env,
+                stdout=self.log,
+                stderr=self.log,
+                start_new_session=True,
+            )
+            for _ in range(processes)
+        ]
+
+    @property
+    def pids(self) -> list[int]:
+        return [p.pid for p in self.procs]
+
+    def check(self) -> None:
+        for proc in self.procs:
+            if proc.poll() is not None:
+                raise RuntimeError(f"worker {' '.join(self.command)} exited {proc.returncode}")
+
+    def stop(self, grace: float = 10.0) -> None:
+        for proc in self.procs:
+            if proc.poll() is None:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGTERM)
+        deadline = time.monotonic() + grace
+        for proc in self.procs:
+            try:
+                proc.wait(max(0.1, deadline - time.monotonic()))
+            except subprocess.TimeoutExpired:
+                with contextlib.suppress(ProcessLookupError):
+                    os.killpg(proc.pid, signal.SIGKILL)
+                proc.wait()
+        self.log.close()
+
+
+@contextlib.contextmanager
+def workers(command: list[str], env: dict[str, str], processes: int = 1) -> Iterator[Workers]:
+    running = Workers(command, env, processes)
+    try:
+        yield running
+    finally:
+        running.stop()
+
+
+def say(message: str) -> None:
+    print(message, file=sys.stderr, flush=True)

@@ -1,0 +1,308 @@
+"""Turn results.json into RESULTS.md: one table per scenario, underway beside each peer."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+COMPARE = {
+    "sqlite": "underway-sqlite",
+    "postgresql": "underway-postgresql",
+    "redis": "underway-postgresql",
+}
+UNDERWAY = ("underway-sqlite", "underway-postgresql")
+ORDER = (*UNDERWAY, "pgqueuer", "procrastinate", "huey", "celery", "rq", "dramatiq", "arq", "saq")
+
+
+def _num(value: float | None, digits: int = 0) -> str:
+    if value is None or value != value:
+        return "-"
+    return f"{value:,.{digits}f}"
+
+
+def _get(data: dict[str, Any], *path: str) -> float | None:
+    node: Any = data
+    for part in path:
+        if not isinstance(node, dict) or part not in node:
+            return None
+        node = node[part]
+    return float(node) if isinstance(node, int | float) else None
+
+
+def _ratio(ours: float | None, theirs: float | None) -> str:
+    if not ours or not theirs:
+        return "-"
+    return f"{ours / theirs:.2f}x"
+
+
+def _table(header: list[str], rows: list[list[str]]) -> str:
+    lines = ["| " + " | ".join(header) + " |", "|" + "---|" * len(header)]
+    lines += ["| " + " | ".join(row) + " |" for row in rows]
+    return "\n".join(lines) + "\n"
+
+
+def _rows(
+    systems: dict[str, Any], cells: Callable[[str, dict[str, Any], dict[str, Any]], list[str]]
+) -> list[list[str]]:
+    rows = []
+    for name, data in systems.items():
+        base = systems.get(COMPARE.get(data.get("backend", ""), ""), {})
+        label = name if name in UNDERWAY else f"{name} {data.get('version', '')}"
+        rows.append(
+            [
+                f"**{label}**" if name in UNDERWAY else label,
+                data.get("backend", "?"),
+                *cells(name, data, base),
+            ]
+        )
+    return rows
+
+
+def render(results: dict[str, Any]) -> str:
+    found = results["systems"]
+    systems: dict[str, Any] = {n: found[n] for n in sorted(found, key=_rank)}
+    machine = results["machine"]
+    mode = (
+        "quick mode (1 run, smaller sizes)"
+        if results.get("quick")
+        else f"medians of {results['runs']} runs"
+    )
+    out = [
+        "# Benchmark results\n",
+        f"Measured {machine.get('date', '?')} by `make bench` ({mode}, "
+        f"{results.get('minutes', 0):.0f} min). The machine may have been busy with other work "
+        "while this ran, so the figures are indicative: compare columns measured in the same run "
+        "rather than against figures from elsewhere. How each number is taken: "
+        "[bench/README.md](README.md).\n",
+        "Ratios are underway ÷ peer: for rates above 1 means underway is faster, for latency "
+        "below 1 means underway is faster. Peers on PostgreSQL and Redis are compared with "
+        "underway on PostgreSQL, huey with underway on SQLite.\n",
+        "## Machine\n",
+        _table(["fact", "value"], [[k, str(v)] for k, v in machine.items()]),
+        "## Versions and worker settings\n",
+        _table(
+            ["system", "version", "backend", "worker settings"],
+            [
+                [n, d.get("version", "?"), d.get("backend", "?"), d.get("settings", "")]
+                for n, d in systems.items()
+            ],
+        ),
+        "## Targets\n",
+        _targets(systems),
+        "## Enqueue (jobs/s)\n",
+        "One call per job for up to 2.5 s; bulk: calls of 1,000 jobs (the library's bulk call "
+        "where it has one, see the settings table and README).\n",
+        _table(
+            ["system", "backend", "one at a time", "ratio", "bulk", "ratio"],
+            _rows(
+                systems,
+                lambda n, d, b: [
+                    _num(_get(d, "enqueue_one", "rate")),
+                    _ratio(_get(b, "enqueue_one", "rate"), _get(d, "enqueue_one", "rate")),
+                    _num(_get(d, "enqueue_bulk", "rate")),
+                    _ratio(_get(b, "enqueue_bulk", "rate"), _get(d, "enqueue_bulk", "rate")),
+                ],
+            ),
+        ),
+        "## Drain (jobs/s)\n",
+        "N no-op jobs queued, then 1, 2 or 4 worker processes started; rate = N ÷ time from "
+        "the first job's completion to the N-th (underway: until the database records all N "
+        "completed). N is sized per system by a probe for a few seconds of work.\n",
+        _table(
+            ["system", "backend", "N", "1 process", "ratio", "2 processes", "4 processes"],
+            _rows(
+                systems,
+                lambda n, d, b: [
+                    _num(_get(d, "drain", "1", "n")),
+                    _num(_get(d, "drain", "1", "rate")),
+                    _ratio(_get(b, "drain", "1", "rate"), _get(d, "drain", "1", "rate")),
+                    _num(_get(d, "drain", "2", "rate")),
+                    _num(_get(d, "drain", "4", "rate")),
+                ],
+            ),
+        ),
+        "## Latency: enqueue → start (ms)\n",
+        "One idle, warmed-up worker process; jobs enqueued one at a time about 20 ms apart "
+        "from the benchmark process; the job subtracts the producer's timestamp (taken just "
+        "before the enqueue call) from its own start time.\n",
+        _table(
+            ["system", "backend", "samples", "p50", "p95", "p99", "ratio p50", "ratio p99"],
+            _rows(
+                systems,
+                lambda n, d, b: [
+                    _num(_get(d, "latency", "n")),
+                    _num(_get(d, "latency", "p50"), 1),
+                    _num(_get(d, "latency", "p95"), 1),
+                    _num(_get(d, "latency", "p99"), 1),
+                    _ratio(_get(b, "latency", "p50"), _get(d, "latency", "p50")),
+                    _ratio(_get(b, "latency", "p99"), _get(d, "latency", "p99")),
+                ],
+            ),
+        ),
+        "underway with the worker in the producer's own process (`app.start_worker`):\n",
+        _table(
+            ["backend", "p50", "p95", "p99"],
+            [
+                [
+                    systems[n]["backend"],
+                    *(
+                        _num(_get(systems[n], "latency_in_process", q), 2)
+                        for q in ("p50", "p95", "p99")
+                    ),
+                ]
+                for n in UNDERWAY
+                if n in systems
+            ],
+        ),
+        "## Depth (underway)\n",
+        "Filler rows inserted with SQL first (90% completed, 5% pending in a queue the worker "
+        "does not serve, older than the fresh jobs, 5% scheduled a year ahead), then one worker "
+        "drains fresh jobs. Claim time is not observable from outside the worker, so the cost "
+        "is given per job (µs of wall time per job drained).\n",
+        _depth(systems),
+        "## Memory (underway worker RSS, MiB)\n",
+        _table(
+            ["backend", "idle", "after draining", "jobs drained"],
+            [
+                [
+                    systems[n]["backend"],
+                    _num(_get(systems[n], "memory", "idle_mb"), 1),
+                    _num(_get(systems[n], "memory", "after_mb"), 1),
+                    _num(_get(systems[n], "memory", "n")),
+                ]
+                for n in UNDERWAY
+                if n in systems
+            ],
+        ),
+    ]
+    errors = [(n, e) for n, d in systems.items() for e in d.get("errors", [])]
+    if errors:
+        out += ["## Failures in this run\n", *(f"- {n}: {e}\n" for n, e in errors)]
+    return "\n".join(out)
+
+
+def _rank(name: str) -> int:
+    return ORDER.index(name) if name in ORDER else len(ORDER)
+
+
+def _depth(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        depth = systems.get(name, {}).get("depth", {})
+        first = _get(depth, next(iter(depth), ""), "rate") if depth else None
+        for size, data in depth.items():
+            rows.append(
+                [
+                    systems[name]["backend"],
+                    _num(float(size)),
+                    _num(_get(data, "n")),
+                    _num(_get(data, "rate")),
+                    _num(_get(data, "us_per_job")),
+                    _ratio(_get(data, "rate"), first),
+                ]
+            )
+    return _table(["backend", "filler rows", "jobs", "jobs/s", "µs/job", "rate vs smallest"], rows)
+
+
+def _targets(systems: dict[str, Any]) -> str:
+    sq = systems.get("underway-sqlite", {})
+    pg = systems.get("underway-postgresql", {})
+
+    def depth_ratio(data: dict[str, Any]) -> float | None:
+        low, high = _get(data, "depth", "10000", "rate"), _get(data, "depth", "1000000", "rate")
+        return high / low if low and high else None
+
+    drained = f"{_num(_get(sq, 'memory', 'n') or _get(pg, 'memory', 'n'))} jobs"
+    checks: list[tuple[str, float | None, str, Callable[[float], bool]]] = [
+        (
+            "drain ≥ 10,000 jobs/s, SQLite (1 process)",
+            _get(sq, "drain", "1", "rate"),
+            "{:,.0f}/s",
+            lambda v: v >= 10_000,
+        ),
+        (
+            "drain ≥ 10,000 jobs/s, PostgreSQL (1 process)",
+            _get(pg, "drain", "1", "rate"),
+            "{:,.0f}/s",
+            lambda v: v >= 10_000,
+        ),
+        (
+            "enqueue one at a time ≥ 1,500/s, PostgreSQL",
+            _get(pg, "enqueue_one", "rate"),
+            "{:,.0f}/s",
+            lambda v: v >= 1_500,
+        ),
+        (
+            "enqueue_many ≥ 25,000/s, SQLite",
+            _get(sq, "enqueue_bulk", "rate"),
+            "{:,.0f}/s",
+            lambda v: v >= 25_000,
+        ),
+        (
+            "enqueue_many ≥ 25,000/s, PostgreSQL",
+            _get(pg, "enqueue_bulk", "rate"),
+            "{:,.0f}/s",
+            lambda v: v >= 25_000,
+        ),
+        (
+            "latency PostgreSQL p50 ≤ 2 ms",
+            _get(pg, "latency", "p50"),
+            "{:.1f} ms",
+            lambda v: v <= 2,
+        ),
+        (
+            "latency PostgreSQL p99 ≤ 10 ms",
+            _get(pg, "latency", "p99"),
+            "{:.1f} ms",
+            lambda v: v <= 10,
+        ),
+        (
+            "latency SQLite cross-process p50 ≤ 5 ms",
+            _get(sq, "latency", "p50"),
+            "{:.1f} ms",
+            lambda v: v <= 5,
+        ),
+        (
+            "latency SQLite cross-process p99 ≤ 20 ms",
+            _get(sq, "latency", "p99"),
+            "{:.1f} ms",
+            lambda v: v <= 20,
+        ),
+        (
+            "latency SQLite in-process p50 ≤ 1 ms",
+            _get(sq, "latency_in_process", "p50"),
+            "{:.2f} ms",
+            lambda v: v <= 1,
+        ),
+        (
+            "depth: rate at 1M ≥ 80% of rate at 10k, SQLite",
+            depth_ratio(sq),
+            "{:.0%}",
+            lambda v: v >= 0.8,
+        ),
+        (
+            "depth: rate at 1M ≥ 80% of rate at 10k, PostgreSQL",
+            depth_ratio(pg),
+            "{:.0%}",
+            lambda v: v >= 0.8,
+        ),
+        (
+            f"worker RSS ≤ 100 MB after 100k jobs (here {drained}), SQLite",
+            _get(sq, "memory", "after_mb"),
+            "{:.0f} MiB",
+            lambda v: v <= 100,
+        ),
+        (
+            f"worker RSS ≤ 100 MB after 100k jobs (here {drained}), PostgreSQL",
+            _get(pg, "memory", "after_mb"),
+            "{:.0f} MiB",
+            lambda v: v <= 100,
+        ),
+    ]
+    rows = []
+    for label, value, fmt, ok in checks:
+        if value is None:
+            rows.append([label, "not measured", "-"])
+        else:
+            rows.append([label, fmt.format(value), "pass" if ok(value) else "**miss**"])
+    return _table(["target", "measured", "result"], rows)

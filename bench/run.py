@@ -1,0 +1,241 @@
+"""Run every scenario on underway and its peers, then write bench/RESULTS.md and results.json.
+
+`python -m bench.run` (what `make bench` runs); BENCH_QUICK=1 for smaller sizes and one run;
+`--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables).
+"""
+
+from __future__ import annotations
+
+import argparse
+import contextlib
+import importlib
+import json
+import os
+import platform
+import shutil
+import sqlite3
+import subprocess
+import tempfile
+import time
+import traceback
+from collections.abc import Callable
+from datetime import UTC, datetime
+from pathlib import Path
+from typing import Any
+
+from . import report
+from .measure import ROOT, Probe, median, say
+from .system import Context, System
+from .underway_cases import Underway
+
+PEERS = ("pgqueuer", "procrastinate", "huey", "celery", "rq", "dramatiq", "arq", "saq")
+PG_DSN = os.environ.get("BENCH_PG_DSN", "postgresql://postgres@127.0.0.1:5432/test")
+REDIS_URL = os.environ.get("BENCH_REDIS_URL", "redis://127.0.0.1:6379/11")
+DRAIN_SECONDS = 4.0
+DEPTH_SIZES = (10_000, 100_000, 1_000_000)
+
+
+class Plan:
+    """Sizes and repetitions for a full or a quick run."""
+
+    def __init__(self, quick: bool) -> None:
+        self.quick = quick
+        self.runs = 1 if quick else 3
+        self.enqueue_n = 2_000 if quick else 5_000
+        self.bulk_n = 20_000 if quick else 50_000
+        self.drain_scale = 0.25 if quick else 1.0
+        self.drain_seconds = 2.0 if quick else DRAIN_SECONDS
+        self.latency_n = 100 if quick else 200
+        self.depth_sizes = DEPTH_SIZES[:2] if quick else DEPTH_SIZES
+        self.depth_jobs = 2_000 if quick else 5_000
+        self.memory_jobs = 10_000 if quick else 100_000
+
+
+def key(system: System) -> str:
+    return system.name if system.name != "underway" else f"underway-{system.backend}"
+
+
+def attempt(results: dict[str, Any], name: str, fn: Callable[[], Any]) -> Any:
+    """Run one measurement; a failure is recorded and the suite goes on."""
+    try:
+        value = fn()
+    except Exception as exc:
+        say(f"  {name} failed: {exc!r}")
+        (ROOT / "bench" / ".worker.log").open("a").write(traceback.format_exc())
+        results.setdefault("errors", []).append(f"{name}: {type(exc).__name__}: {exc}")
+        return None
+    say(f"  {name}: {_short(value)}")
+    return value
+
+
+def _short(value: Any) -> str:
+    if isinstance(value, dict):
+        return ", ".join(
+            f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
+        )
+    return str(value)
+
+
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    runs = [r for r in runs if r]
+    if not runs:
+        return {}
+    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]}
+
+
+def measure_system(system: System, plan: Plan) -> dict[str, Any]:
+    """All shared scenarios on one system, `plan.runs` times each; medians kept with runs."""
+    out: dict[str, Any] = {"settings": system.settings, "backend": system.backend}
+    name = key(system)
+    say(f"== {name}")
+    setup = attempt(out, f"{name} setup", lambda: system.setup() or "ok")
+    if setup is None:
+        return out
+    out["version"] = system.version()
+    try:
+        one = [
+            attempt(out, f"{name} enqueue one", lambda: system.enqueue_one(plan.enqueue_n))
+            for _ in range(plan.runs)
+        ]
+        bulk = [
+            attempt(out, f"{name} enqueue bulk", lambda: system.enqueue_bulk(plan.bulk_n))
+            for _ in range(plan.runs)
+        ]
+        out["enqueue_one"] = medians([r for r in one if r])
+        out["enqueue_bulk"] = medians([r for r in bulk if r])
+        # Probe the drain rate on a small batch, then size N for about drain_seconds of work.
+        cap = max(500, int(system.drain_n * plan.drain_scale))
+        probe = attempt(out, f"{name} drain probe", lambda: system.drain(max(200, cap // 5), 1))
+        n = cap if probe is None else int(min(cap, max(500, probe["rate"] * plan.drain_seconds)))
+        out["drain"] = {}
+        for processes in system.processes:
+            runs = [
+                attempt(
+                    out, f"{name} drain x{processes} n={n}", lambda p=processes: system.drain(n, p)
+                )
+                for _ in range(plan.runs)
+            ]
+            out["drain"][str(processes)] = medians([r for r in runs if r])
+        lat = [
+            attempt(out, f"{name} latency", lambda: system.latency(plan.latency_n))
+            for _ in range(plan.runs)
+        ]
+        out["latency"] = medians([r for r in lat if r])
+        if isinstance(system, Underway):
+            measure_underway_only(system, plan, out)
+    finally:
+        attempt(out, f"{name} teardown", lambda: system.teardown() or "ok")
+    return out
+
+
+def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> None:
+    name = key(system)
+    lat = [
+        attempt(
+            out, f"{name} latency in-process", lambda: system.latency_in_process(plan.latency_n)
+        )
+        for _ in range(plan.runs)
+    ]
+    out["latency_in_process"] = medians([r for r in lat if r])
+    out["depth"] = {}
+    for rows in plan.depth_sizes:
+        started = time.monotonic()
+        if attempt(out, f"{name} depth fill {rows}", lambda r=rows: system.fill_depth(r) or "ok"):
+            say(f"  filled {rows} rows in {time.monotonic() - started:.1f} s")
+            runs = [
+                attempt(out, f"{name} depth {rows}", lambda: system.depth_drain(plan.depth_jobs))
+                for _ in range(plan.runs)
+            ]
+            out["depth"][str(rows)] = medians([r for r in runs if r])
+    out["memory"] = attempt(out, f"{name} memory", lambda: system.memory(plan.memory_jobs)) or {}
+
+
+def machine_facts() -> dict[str, str]:
+    facts = {
+        "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpus": str(os.cpu_count()),
+        "python": platform.python_version(),
+        "kernel": platform.release(),
+        "sqlite": sqlite3.sqlite_version,
+    }
+    with contextlib.suppress(OSError):
+        for line in Path("/proc/cpuinfo").read_text().splitlines():
+            if line.startswith("model name"):
+                facts["cpu"] = line.split(":", 1)[1].strip()
+                break
+        mem = Path("/proc/meminfo").read_text().splitlines()[0].split()[1]
+        facts["memory"] = f"{int(mem) / 1024 / 1024:.0f} GiB"
+        facts["load before run"] = " ".join(Path("/proc/loadavg").read_text().split()[:3])
+    with contextlib.suppress(Exception):
+        import psycopg
+
+        with psycopg.connect(PG_DSN) as conn:
+            row = conn.execute("SHOW server_version").fetchone()
+            facts["postgresql"] = str(row[0]) if row else "?"
+    with contextlib.suppress(Exception):
+        out = subprocess.run(["redis-cli", "INFO", "server"], capture_output=True, text=True)
+        for line in out.stdout.splitlines():
+            if line.startswith("redis_version:"):
+                facts["redis"] = line.split(":", 1)[1].strip()
+    return facts
+
+
+def build_systems(ctx: Context, only: set[str] | None) -> list[System]:
+    systems: list[System] = [Underway(ctx, "sqlite"), Underway(ctx, "postgresql")]
+    for peer in PEERS:
+        if only is not None and peer not in only:
+            continue
+        try:
+            module = importlib.import_module(f"bench.peers.{peer}")
+        except Exception as exc:
+            say(f"{peer}: import failed: {exc!r}")
+            continue
+        systems.append(module.PEER(ctx))
+    if only is not None:
+        systems = [s for s in systems if key(s) in only or s.name in only]
+    return systems
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--only", help="comma-separated system names (default: all)")
+    parser.add_argument("--output", default=str(ROOT / "bench"), help="where results go")
+    parser.add_argument(
+        "--render", action="store_true", help="only rewrite RESULTS.md from results.json"
+    )
+    args = parser.parse_args()
+    if args.render:
+        output = Path(args.output)
+        results = json.loads((output / "results.json").read_text())
+        (output / "RESULTS.md").write_text(report.render(results))
+        return
+    plan = Plan(quick=os.environ.get("BENCH_QUICK", "") not in ("", "0"))
+    only = set(args.only.split(",")) if args.only else None
+    workdir = Path(tempfile.mkdtemp(prefix="underway-bench-"))
+    ctx = Context(Probe(workdir), workdir, PG_DSN, REDIS_URL, plan.quick)
+    (ROOT / "bench" / ".worker.log").write_bytes(b"")
+    started = time.monotonic()
+    results: dict[str, Any] = {
+        "machine": machine_facts(),
+        "quick": plan.quick,
+        "runs": plan.runs,
+        "systems": {},
+    }
+    try:
+        for system in build_systems(ctx, only):
+            results["systems"][key(system)] = measure_system(system, plan)
+            results["minutes"] = (time.monotonic() - started) / 60
+            _write(results, Path(args.output))
+    finally:
+        shutil.rmtree(workdir, ignore_errors=True)
+    say(f"done in {(time.monotonic() - started) / 60:.1f} min")
+
+
+def _write(results: dict[str, Any], output: Path) -> None:
+    output.mkdir(parents=True, exist_ok=True)
+    (output / "results.json").write_text(json.dumps(results, indent=2) + "\n")
+    (output / "RESULTS.md").write_text(report.render(results))
+
+
+if __name__ == "__main__":
+    main()

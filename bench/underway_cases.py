@@ -1,0 +1,258 @@
+"""underway as a measured system on SQLite and PostgreSQL, plus its own scenarios: depth,
+memory and in-process latency."""
+
+from __future__ import annotations
+
+import os
+import sqlite3
+import time
+from pathlib import Path
+from typing import Any
+
+from .measure import Probe, percentile, rss_mb, say, workers
+from .system import Context, System
+
+CONCURRENCY = 32
+FILLER_CHUNK = 100_000
+
+
+class Underway(System):
+    """underway through its public API; workers are `underway worker` processes."""
+
+    name = "underway"
+    package = "underway"
+    settings = f"`underway worker --concurrency {CONCURRENCY}` (async job)"
+    drain_n = 20_000
+
+    def __init__(self, ctx: Context, backend: str) -> None:
+        super().__init__(ctx)
+        self.backend = backend
+        self.schema = f"bench_uw_{ctx.run_id}"
+        self.db_path = Path(ctx.workdir) / "underway.db"
+        self.app: Any = None
+
+    @property
+    def url(self) -> str:
+        if self.backend == "sqlite":
+            return f"sqlite:///{self.db_path}"
+        sep = "&" if "?" in self.ctx.pg_dsn else "?"
+        return f"{self.ctx.pg_dsn}{sep}schema={self.schema}"
+
+    def _open(self) -> None:
+        from . import underway_app
+
+        self.app = underway_app.App(self.url)
+        self.noop = self.app.job(underway_app.noop)
+        self.app.migrate()
+
+    def _close(self) -> None:
+        if self.app is not None:
+            self.app.close()
+            self.app = None
+
+    def setup(self) -> None:
+        self._open()
+
+    def teardown(self) -> None:
+        self._close()
+        self._drop()
+
+    def _drop(self) -> None:
+        if self.backend == "sqlite":
+            for suffix in ("", "-wal", "-shm"):
+                Path(f"{self.db_path}{suffix}").unlink(missing_ok=True)
+        else:
+            import psycopg
+
+            with psycopg.connect(self.ctx.pg_dsn, autocommit=True) as conn:
+                conn.execute(f"DROP SCHEMA IF EXISTS {self.schema} CASCADE")
+
+    def reset(self) -> None:
+        self._close()
+        self._drop()
+        self._open()
+
+    def enqueue_call(self, sent: float = 0.0) -> None:
+        if sent:
+            self.app.enqueue(self.noop, sent=sent)
+        else:
+            self.app.enqueue(self.noop)
+
+    def enqueue_bulk_call(self, count: int) -> None:
+        self.app.enqueue_many(self.noop, [{} for _ in range(count)])
+
+    def worker_command(self) -> list[str]:
+        return [
+            "underway",
+            "worker",
+            "bench.underway_app:app",
+            "--concurrency",
+            str(CONCURRENCY),
+            "--log-level",
+            "warning",
+        ]
+
+    def worker_env(self) -> dict[str, str]:
+        return {"UNDERWAY_DATABASE_URL": self.url}
+
+    # -- the system's own completion state -----------------------------------------------------
+
+    def completed(self) -> int:
+        if self.backend == "sqlite":
+            with sqlite3.connect(self.db_path, timeout=30) as conn:
+                row = conn.execute(
+                    "SELECT count(*) FROM underway_jobs WHERE state = 'completed' "
+                    "AND id NOT LIKE 'filler-%'"
+                ).fetchone()
+        else:
+            import psycopg
+
+            with psycopg.connect(self.ctx.pg_dsn) as conn:
+                row = conn.execute(
+                    f"SELECT count(*) FROM {self.schema}.jobs WHERE state = 'completed' "
+                    "AND id NOT LIKE 'filler-%%'"
+                ).fetchone()
+        assert row is not None
+        return int(row[0])
+
+    def confirm_done(self, n: int, counted_at: float) -> float:
+        """underway's drain stops when the database says completed (outcomes are group-committed
+        after the job returns), which is stricter than the job counter used for peers."""
+        deadline = time.monotonic() + 60
+        while self.completed() < self.completed_target(n):
+            if time.monotonic() > deadline:
+                raise TimeoutError("jobs ran but were not recorded completed")
+            time.sleep(0.01)
+        return time.perf_counter()
+
+    def completed_target(self, n: int) -> int:
+        return n + getattr(self, "_completed_before", 0)
+
+    # -- underway-only scenarios ---------------------------------------------------------------
+
+    def latency_in_process(self, count: int = 200, gap: float = 0.02) -> dict[str, float]:
+        """Enqueue→start with the worker in the producer's own process (`app.start_worker`)."""
+        self.reset()
+        probe = self.ctx.probe
+        probe.reset()
+        os.environ.update(probe.env())
+        running = self.app.start_worker(concurrency=CONCURRENCY)
+        try:
+            for _ in range(20):
+                self.enqueue_call()
+                time.sleep(0.02)
+            time.sleep(1.0)
+            probe.reset()
+            for _ in range(count):
+                sent = time.time()
+                self.enqueue_call(sent)
+                time.sleep(gap)
+            deadline = time.monotonic() + 30
+            while len(probe.delays_ms()) < count and time.monotonic() < deadline:
+                time.sleep(0.05)
+        finally:
+            running.stop()
+        delays = probe.delays_ms()
+        return {
+            "p50": percentile(delays, 50),
+            "p95": percentile(delays, 95),
+            "p99": percentile(delays, 99),
+            "n": len(delays),
+        }
+
+    def fill_depth(self, rows: int) -> None:
+        """Insert `rows` filler rows directly with SQL (setup only): 90% completed, 5% pending
+        in another queue (older than the fresh jobs), 5% scheduled a year ahead."""
+        self.reset()
+        now = time.time()
+        if self.backend == "sqlite":
+            conn = sqlite3.connect(self.db_path, timeout=60)
+            for start in range(0, rows, FILLER_CHUNK):
+                stop = min(rows, start + FILLER_CHUNK)
+                conn.execute(SQLITE_FILLER, {"lo": start, "hi": stop - 1, "now": now})
+                conn.commit()
+            conn.execute("ANALYZE")
+            conn.close()
+        else:
+            import psycopg
+
+            sql = PG_FILLER.format(schema=self.schema)
+            with psycopg.connect(self.ctx.pg_dsn, autocommit=True) as conn:
+                for start in range(0, rows, FILLER_CHUNK):
+                    stop = min(rows, start + FILLER_CHUNK)
+                    conn.execute(sql, {"lo": start, "hi": stop - 1})
+                conn.execute(f"VACUUM ANALYZE {self.schema}.jobs")
+        self._completed_before = 0
+
+    def depth_drain(self, n: int) -> dict[str, float]:
+        """Drain n fresh jobs with one worker over the filler rows already in place."""
+        self._completed_before = self.completed()
+        self.fill(n)
+        probe = self.ctx.probe
+        probe.reset()
+        env = {**probe.env(), **self.worker_env()}
+        with workers(self.worker_command(), env, 1) as running:
+            try:
+                first, last = probe.wait_count(n, max(120.0, n / 50), running)
+            except TimeoutError:
+                running.check()
+                raise
+            last = self.confirm_done(n, last)
+        seconds = last - first
+        return {"rate": n / seconds, "n": n, "us_per_job": seconds / n * 1e6}
+
+    def memory(self, n: int) -> dict[str, float]:
+        """Worker RSS (MiB) idle after start-up, and after draining n jobs."""
+        self.reset()
+        probe = self.ctx.probe
+        probe.reset()
+        env = {**probe.env(), **self.worker_env()}
+        with workers(self.worker_command(), env, 1) as running:
+            self.enqueue_call()
+            probe.wait_count(1, 60, running)
+            time.sleep(2.0)
+            idle = rss_mb(running.pids[0])
+            self.fill(n)
+            probe.wait_count(n + 1, max(120.0, n / 50), running)
+            time.sleep(2.0)
+            after = rss_mb(running.pids[0])
+        say(f"  memory: idle {idle:.1f} MiB, after {n} jobs {after:.1f} MiB")
+        return {"idle_mb": idle, "after_mb": after, "n": n}
+
+
+SQLITE_FILLER = """
+WITH RECURSIVE c(i) AS (SELECT :lo UNION ALL SELECT i + 1 FROM c WHERE i < :hi)
+INSERT INTO underway_jobs (id, name, queue, priority, state, args, attempt, max_attempts,
+    created_at, run_at, started_at, finished_at, result, retention_s, expires_at)
+SELECT 'filler-' || i, 'noop',
+    CASE WHEN i % 20 = 0 THEN 'other' ELSE 'default' END, 0,
+    CASE i % 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'scheduled' ELSE 'completed' END,
+    '{}', CASE WHEN i % 20 > 1 THEN 1 ELSE 0 END, 1, :now - 60,
+    CASE i % 20 WHEN 1 THEN :now + 31536000 ELSE :now - 60 END,
+    CASE WHEN i % 20 > 1 THEN :now - 59 END, CASE WHEN i % 20 > 1 THEN :now - 59 END,
+    CASE WHEN i % 20 > 1 THEN 'null' END, 31536000,
+    CASE WHEN i % 20 > 1 THEN :now + 31536000 END
+FROM c
+"""
+
+PG_FILLER = """
+INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, attempt, max_attempts,
+    created_at, run_at, started_at, finished_at, result, retention_s, expires_at)
+SELECT 'filler-' || i, 'noop',
+    CASE WHEN i %% 20 = 0 THEN 'other' ELSE 'default' END, 0,
+    CASE i %% 20 WHEN 0 THEN 'pending' WHEN 1 THEN 'scheduled' ELSE 'completed' END,
+    '{{}}'::jsonb, CASE WHEN i %% 20 > 1 THEN 1 ELSE 0 END, 1, now() - interval '60 s',
+    CASE i %% 20 WHEN 1 THEN now() + interval '365 days' ELSE now() - interval '60 s' END,
+    CASE WHEN i %% 20 > 1 THEN now() - interval '59 s' END,
+    CASE WHEN i %% 20 > 1 THEN now() - interval '59 s' END,
+    CASE WHEN i %% 20 > 1 THEN 'null'::jsonb END, 31536000,
+    CASE WHEN i %% 20 > 1 THEN now() + interval '365 days' END
+FROM generate_series(%(lo)s::bigint, %(hi)s::bigint) AS i
+"""
+
+
+def make(ctx: Context) -> list[Underway]:
+    return [Underway(ctx, "sqlite"), Underway(ctx, "postgresql")]
+
+
+__all__ = ["Probe", "Underway", "make"]
