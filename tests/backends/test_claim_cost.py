@@ -42,7 +42,7 @@ async def fill(backend: SQLiteBackend, count: int, **overrides: object) -> None:
 
 
 async def test_claim_cost_does_not_grow_with_the_backlog(tmp_path: Path) -> None:
-    """20,000 more pending jobs, and 2,000 more waiting in a full lane, leave a claim's cost flat."""
+    """20,000 more pending jobs and 2,000 more in a full lane leave a claim's cost flat."""
     path = tmp_path / "jobs.db"
     backend = SQLiteBackend(f"sqlite:///{path}", clock=SystemClock())
     await backend.open()

@@ -112,7 +112,8 @@ def killable_work(ctx: JobContext, key: str) -> dict[str, Any]:
 
 
 def run_worker(concurrency: int) -> None:
-    running = app.start_worker(WorkerSettings(concurrency=concurrency, **SETTINGS))  # type: ignore[arg-type]
+    settings = {**SETTINGS, "poll_interval": float(os.environ.get("PROBE_POLL_INTERVAL", 0.05))}
+    running = app.start_worker(WorkerSettings(concurrency=concurrency, **settings))  # type: ignore[arg-type]
 
     def stop(signum: int, frame: object) -> None:
         app.runtime.loop.call_soon_threadsafe(running.worker.request_stop)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import time
 from collections import Counter
 
 from tests.processes.conftest import Cluster
@@ -46,3 +47,21 @@ def test_run_or_join_works_with_a_worker_in_another_process(cluster: Cluster) ->
     assert cluster.app.run("plain_work", n=5) == 5
     assert cluster.app.run("plain_work", n=5) == 5, "a finished run is not joined"
     assert len(cluster.app.list(name="plain_work")) == 2
+
+
+def test_a_job_enqueued_by_another_process_wakes_an_idle_worker(cluster: Cluster) -> None:
+    """SQLite has no LISTEN: the enqueuing process wakes the worker with a datagram."""
+    cluster.start_workers(1, env={"PROBE_POLL_INTERVAL": "60"})
+    waits = []
+    for n in range(5):
+        began = time.monotonic()
+        handle = cluster.app.enqueue("plain_work", n=n)
+        wait_until(
+            lambda h=handle: any(  # type: ignore[misc]
+                r["job"] == h.id and r["ev"] == "end" for r in cluster.ledger()
+            ),
+            timeout=10,
+            interval=0.002,
+        )
+        waits.append(time.monotonic() - began)
+    assert max(waits) < 10, "well before the 60 s poll"

@@ -6,6 +6,8 @@ import asyncio
 import logging
 import os
 import re
+import time
+import weakref
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass
 from typing import Any, TypeVar
@@ -28,6 +30,8 @@ SCHEMA_NAME = re.compile(r"^[A-Za-z_][A-Za-z0-9_]{0,62}$")
 #: Deadlocks and serialization failures are retried this many times before giving up.
 TRANSIENT_RETRIES = 5
 RECONNECT_GIVE_UP_S = 5.0
+#: A pooled connection that finished a transaction this recently is not checked again.
+RECENTLY_USED_S = 1.0
 
 
 @dataclass(frozen=True, slots=True)
@@ -71,12 +75,15 @@ class PostgresPool:
     def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int, timeout_s: float):
         self.target = target
         self._timeout_s = timeout_s
+        self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
         self._pool = AsyncConnectionPool(
             target.conninfo,
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, **connection_settings("pool")},
-            check=AsyncConnectionPool.check_connection,
+            check=self._check_unless_recently_used,
             timeout=timeout_s,
             # Give up on a dead slot soon: the next request then dials at once, instead of
             # waiting out the pool's doubling backoff (a long outage would delay recovery).
@@ -84,6 +91,16 @@ class PostgresPool:
             open=False,
             name="underway",
         )
+
+    async def _check_unless_recently_used(self, conn: psycopg.AsyncConnection[Any]) -> None:
+        """The pool's liveness check, skipped for a connection that just finished a transaction.
+
+        Checking costs a round trip per transaction; a connection used in the last second is
+        almost surely alive, and if it is not, the transaction fails as StorageUnavailable.
+        """
+        if time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S:
+            return
+        await AsyncConnectionPool.check_connection(conn)
 
     async def open(self) -> None:
         try:
@@ -110,8 +127,11 @@ class PostgresPool:
 
     async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         try:
-            async with self._pool.connection() as conn, conn.transaction():
-                return await fn(AsyncTx(conn, self.target.schema))
+            async with self._pool.connection() as conn:
+                async with conn.transaction():
+                    result = await fn(AsyncTx(conn, self.target.schema))
+                self._last_used[conn] = time.monotonic()
+                return result
         except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
             raise
         except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:

@@ -37,6 +37,100 @@ RETURNING *
 """
 
 
+#: Plain jobs (no idempotency key, join/skip or cron tick) in one statement; the NOTIFY for
+#: each queue that got pending work is sent by the same statement.
+INSERT_PLAIN = """
+WITH ins AS (
+    INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
+        fingerprint, unique_mode, lane, lane_limit, retention_s)
+    SELECT j.id, j.name, j.queue, j.priority,
+        CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END,
+        j.args, j.max_attempts, j.run_at, j.fingerprint, j.unique_mode, j.lane, j.lane_limit,
+        j.retention_s
+    FROM (SELECT id, name, queue, priority, args, max_attempts,
+                 coalesce(run_at, now() + make_interval(secs => delay_s)) AS run_at,
+                 fingerprint, unique_mode, lane, lane_limit, retention_s
+          FROM unnest(%(ids)s::text[], %(names)s::text[], %(queues)s::text[],
+                      %(priorities)s::int[], %(args)s::jsonb[], %(max_attempts)s::int[],
+                      %(run_ats)s::timestamptz[], %(delays)s::float8[],
+                      %(fingerprints)s::text[], %(uniques)s::text[], %(lanes)s::text[],
+                      %(lane_limits)s::int[], %(retentions)s::float8[]) WITH ORDINALITY
+               AS t(id, name, queue, priority, args, max_attempts, run_at, delay_s,
+                    fingerprint, unique_mode, lane, lane_limit, retention_s, n)
+          ORDER BY n) j
+    ON CONFLICT DO NOTHING
+    RETURNING *
+),
+woken AS (
+    SELECT pg_notify(%(channel)s, queue) FROM (SELECT DISTINCT queue FROM ins
+                                               WHERE state = 'pending') q
+)
+SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
+"""
+
+
+def is_plain(job: NewJob) -> bool:
+    """Whether storing the job needs no lookup first (no key, join/skip or cron tick)."""
+    return (
+        job.idempotency_key is None
+        and job.unique not in ("join", "skip")
+        and (job.recurring_id is None)
+    )
+
+
+async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResult]:
+    """Insert plain jobs in one round trip; the results of those inserted, by id.
+
+    A job missing from the answer collided with a stored one (a retried call with the same
+    id); `enqueue_one` resolves it.
+    """
+    columns: dict[str, list[Any]] = {
+        k: []
+        for k in (
+            "ids",
+            "names",
+            "queues",
+            "priorities",
+            "args",
+            "max_attempts",
+            "run_ats",
+            "delays",
+            "fingerprints",
+            "uniques",
+            "lanes",
+            "lane_limits",
+            "retentions",
+        )
+    }
+    for job in jobs:
+        try:
+            args = jsonb_text(job.args)
+        except UnstorableValue as exc:
+            raise ValidationError(job.name, [{"loc": ("args",), "msg": str(exc)}]) from None
+        for key, value in zip(
+            columns,
+            (
+                job.id,
+                job.name,
+                job.queue,
+                job.priority,
+                args,
+                job.max_attempts,
+                job.run_at,
+                float(job.delay_s),
+                job.fingerprint,
+                job.unique,
+                job.lane,
+                job.lane_limit,
+                float(job.retention_s),
+            ),
+            strict=True,
+        ):
+            columns[key].append(value)
+    rows = await tx.rows(INSERT_PLAIN, {**columns, "channel": channel_name(tx.schema, "work")})
+    return {row["id"]: EnqueueResult(job=reads.job(row)) for row in rows}
+
+
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
     """Store one job in the caller's transaction, or find the job it duplicates."""
     try:

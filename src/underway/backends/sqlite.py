@@ -32,6 +32,7 @@ from .base import Clock, Unsubscribe
 from .migrations import migration_scripts
 from .notifier import LocalNotifier
 from .sqlite_connection import SQLiteConnection
+from .sqlite_wakeup import WakeupReceiver, WakeupSender
 
 
 def sqlite_path(url: str) -> str:
@@ -79,6 +80,9 @@ class SQLiteBackend:
         )
         self._notifier = LocalNotifier()
         self._leases_refreshed: dict[str, float] = {}
+        self._wakeups = WakeupSender(self.path)
+        self._receiver: WakeupReceiver | None = None
+        self._work_subscribers = 0
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -90,6 +94,10 @@ class SQLiteBackend:
             await self.migrate()
 
     async def close(self) -> None:
+        if self._receiver is not None:
+            self._receiver.stop()
+            self._receiver = None
+        self._wakeups.close()
         await self._db.close()
         await self._reader.close()
 
@@ -97,7 +105,28 @@ class SQLiteBackend:
         return await self._db.script(_apply_migrations)
 
     def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
-        return self._notifier.subscribe(channel, callback)
+        unsubscribe = self._notifier.subscribe(channel, callback)
+        if channel != "work":
+            return unsubscribe
+        # Workers of other processes say when they commit work (see sqlite_wakeup).
+        self._work_subscribers += 1
+        if self._receiver is None:
+            self._receiver = WakeupReceiver(self.path, lambda: self._notifier.notify("work"))
+            self._receiver.start()
+
+        def unsubscribe_work() -> None:
+            unsubscribe()
+            self._work_subscribers -= 1
+            if self._work_subscribers == 0 and self._receiver is not None:
+                self._receiver.stop()
+                self._receiver = None
+
+        return unsubscribe_work
+
+    def _new_work(self) -> None:
+        """Wake this process's workers and those of other processes on the same file."""
+        self._notifier.notify("work")
+        self._wakeups.send()
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -108,7 +137,7 @@ class SQLiteBackend:
         now = self._clock.now()
         results = await self._db.write(lambda c: [writes.enqueue_one(c, job, now) for job in jobs])
         if any(r.job.state is JobState.PENDING and not r.joined for r in results):
-            self._notifier.notify("work")
+            self._new_work()
         return results
 
     # -- the worker's side -------------------------------------------------------------------
@@ -146,7 +175,7 @@ class SQLiteBackend:
             if ok:
                 self._notifier.notify("finished", outcome.lease.job_id)
         if any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes):
-            self._notifier.notify("work")
+            self._new_work()
         return held
 
     async def requeue(self, leases: Sequence[Lease]) -> int:
@@ -155,7 +184,7 @@ class SQLiteBackend:
             lambda c: [writes.requeue_one(c, lease, now) for lease in leases]
         )
         if "pending" in states:
-            self._notifier.notify("work")
+            self._new_work()
         for lease, state in zip(leases, states, strict=True):
             if state == "cancelled":
                 self._notifier.notify("finished", lease.job_id)
@@ -172,7 +201,7 @@ class SQLiteBackend:
     async def retry(self, job_id: str) -> Job:
         now = self._clock.now()
         job = await self._db.write(lambda c: writes.retry(c, job_id, now))
-        self._notifier.notify("work")
+        self._new_work()
         return job
 
     async def delete(self, job_id: str) -> bool:
@@ -187,7 +216,7 @@ class SQLiteBackend:
         now = self._clock.now()
         result, ended = await self._db.write(lambda c: writes.sweep(c, stall_timeout_s, now))
         if result.staged or result.requeued:
-            self._notifier.notify("work")
+            self._new_work()
         for job_id in ended:
             self._notifier.notify("finished", job_id)
         return result
@@ -254,13 +283,13 @@ class SQLiteBackend:
             )
         )
         if result is not None and result.job.state is JobState.PENDING:
-            self._notifier.notify("work")
+            self._new_work()
         return result
 
     async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
         now = self._clock.now()
         result = await self._db.write(lambda c: recurring.store_run(c, job, now))
-        self._notifier.notify("work")
+        self._new_work()
         return result
 
     # -- queries -----------------------------------------------------------------------------
