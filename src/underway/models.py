@@ -70,6 +70,15 @@ class NewJob:
     fire_at: datetime | None = None
     record_skipped: bool = True
 
+    @property
+    def plain(self) -> bool:
+        """Whether storing it needs no lookup first: no idempotency key, join/skip or cron tick."""
+        return (
+            self.idempotency_key is None
+            and self.unique not in ("join", "skip")
+            and (self.recurring_id is None)
+        )
+
 
 @dataclass(frozen=True, slots=True)
 class Job:

@@ -67,6 +67,33 @@ async def test_enqueue_many_stores_all_in_order(backend: Backend) -> None:
     assert page.total == 25
 
 
+async def test_enqueue_many_answers_the_jobs_exactly_as_stored(backend: Backend) -> None:
+    from datetime import timedelta
+
+    jobs = [
+        new_job(args={"n": 1, "s": "x"}),
+        new_job(priority=5, queue="reports", lane="job:task", lane_limit=2),
+        new_job(delay_s=60.0, fingerprint="fp", unique="queue", lane="fp:fp", lane_limit=1),
+        new_job(run_at=datetime.now(UTC) + timedelta(hours=1), retention_s=10.0),
+    ]
+    results = await backend.enqueue_many(jobs)
+    for result in results:
+        stored = await backend.get(result.job.id)
+        assert stored is not None
+        assert result.job == stored
+
+
+async def test_a_retried_enqueue_many_with_the_same_ids_stores_nothing_twice(
+    backend: Backend,
+) -> None:
+    jobs = [new_job(args={"n": i}) for i in range(3)]
+    first = await backend.enqueue_many(jobs)
+    again = await backend.enqueue_many([*jobs, new_job(args={"n": 3})])
+    assert [r.job.id for r in again[:3]] == [r.job.id for r in first]
+    page = await backend.list_jobs(JobFilter(limit=100))
+    assert page.total == 4
+
+
 async def test_enqueue_many_applies_uniqueness_within_the_batch(backend: Backend) -> None:
     jobs = [new_job(unique="join", fingerprint="same") for _ in range(3)]
     results = await backend.enqueue_many(jobs)

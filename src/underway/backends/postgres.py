@@ -54,7 +54,7 @@ from . import postgres_recurring as recurring
 from .base import Unsubscribe
 from .notifier import LocalNotifier
 from .postgres_connection import PostgresPool, parse_postgres_url
-from .postgres_enqueue import enqueue_one, enqueue_plain, is_plain, notify, notify_many
+from .postgres_enqueue import enqueue_one, enqueue_plain, notify, notify_many
 from .postgres_listener import PostgresListener
 from .postgres_tx import AsyncTx, SyncTx, Tx
 from .postgres_values import NUL
@@ -126,7 +126,7 @@ class PostgresBackend:
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         async def store(tx: Tx) -> list[EnqueueResult]:
-            plain = [job for job in jobs if is_plain(job)]
+            plain = [job for job in jobs if job.plain]
             stored = await enqueue_plain(tx, plain) if plain else {}
             return [stored.get(job.id) or await enqueue_one(tx, job) for job in jobs]
 

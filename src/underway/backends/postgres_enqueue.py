@@ -9,7 +9,7 @@ from ..errors import StorageUnavailable, ValidationError
 from ..models import EnqueueResult, Job, JobState, NewJob
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Tx
+from .postgres_tx import Row, Tx
 from .postgres_values import UnstorableValue, jsonb_text
 
 ACTIVE = "('scheduled', 'pending', 'running')"
@@ -59,7 +59,7 @@ WITH ins AS (
                     fingerprint, unique_mode, lane, lane_limit, retention_s, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
-    RETURNING *
+    RETURNING id, state, queue, created_at, run_at
 ),
 woken AS (
     SELECT pg_notify(%(channel)s, queue) FROM (SELECT DISTINCT queue FROM ins
@@ -67,15 +67,6 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
-
-
-def is_plain(job: NewJob) -> bool:
-    """Whether storing the job needs no lookup first (no key, join/skip or cron tick)."""
-    return (
-        job.idempotency_key is None
-        and job.unique not in ("join", "skip")
-        and (job.recurring_id is None)
-    )
 
 
 async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResult]:
@@ -128,7 +119,32 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
         ):
             columns[key].append(value)
     rows = await tx.rows(INSERT_PLAIN, {**columns, "channel": channel_name(tx.schema, "work")})
-    return {row["id"]: EnqueueResult(job=reads.job(row)) for row in rows}
+    inserted = {row["id"]: row for row in rows}
+    return {
+        job.id: EnqueueResult(job=_as_stored(job, inserted[job.id]))
+        for job in jobs
+        if job.id in inserted
+    }
+
+
+def _as_stored(job: NewJob, row: Row) -> Job:
+    """The job as its plain insert stored it (the database chose its state and times)."""
+    return Job(
+        id=job.id,
+        name=job.name,
+        queue=job.queue,
+        priority=job.priority,
+        state=JobState(row["state"]),
+        args=job.args,
+        attempt=0,
+        max_attempts=job.max_attempts,
+        created_at=row["created_at"],
+        run_at=row["run_at"],
+        fingerprint=job.fingerprint,
+        unique=job.unique,
+        lane=job.lane,
+        retention_s=job.retention_s,
+    )
 
 
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:

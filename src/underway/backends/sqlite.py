@@ -135,7 +135,15 @@ class SQLiteBackend:
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         now = self._clock.now()
-        results = await self._db.write(lambda c: [writes.enqueue_one(c, job, now) for job in jobs])
+
+        def store(conn: sqlite3.Connection) -> list[EnqueueResult]:
+            if all(job.plain for job in jobs):
+                stored = writes.enqueue_plain(conn, jobs, now)
+                if stored is not None:
+                    return stored
+            return [writes.enqueue_one(conn, job, now) for job in jobs]
+
+        results = await self._db.write(store)
         if any(r.job.state is JobState.PENDING and not r.joined for r in results):
             self._new_work()
         return results

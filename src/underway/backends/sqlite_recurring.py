@@ -143,11 +143,11 @@ def fire(
 
 def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
     """Store a run started by hand ("trigger now") and record it as the last run."""
-    writes.insert(conn, job, now)
+    stored = writes.insert(conn, job, now)
     conn.execute(
         "UPDATE underway_recurring SET last_job_id = ? WHERE id = ?", (job.id, job.recurring_id)
     )
-    return EnqueueResult(job=writes.must_get(conn, job.id))
+    return EnqueueResult(job=stored)
 
 
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
@@ -155,8 +155,8 @@ def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float)
     previous = reads.get_by(conn, f"recurring_id = ? AND state IN {writes.ACTIVE}", params)
     if previous is not None and overlap == "skip":
         reason = f"previous run {previous.id} is still {previous.state.value}"
-        writes.insert(
+        skipped = writes.insert(
             conn, job, now, state=JobState.SKIPPED, duplicate_of=previous.id, reason=reason
         )
-        return EnqueueResult(job=writes.must_get(conn, job.id), skipped=True)
+        return EnqueueResult(job=skipped, skipped=True)
     return writes.enqueue_one(conn, job, now)

@@ -20,7 +20,7 @@ from ..models import (
     WorkerInfo,
 )
 from . import sqlite_reads as reads
-from .rows import data_to_json_text, error_to_data
+from .rows import data_to_json_text, epoch_to_datetime, error_to_data
 
 ACTIVE = "('scheduled', 'pending', 'running')"
 FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
@@ -41,18 +41,23 @@ def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueRes
             if not job.record_skipped:
                 return EnqueueResult(job=active, skipped=True)
             reason = f"job {active.id} with the same arguments is {active.state.value}"
-            insert(conn, job, now, state=JobState.SKIPPED, duplicate_of=active.id, reason=reason)
-            return EnqueueResult(job=must_get(conn, job.id), skipped=True)
+            skipped = insert(
+                conn, job, now, state=JobState.SKIPPED, duplicate_of=active.id, reason=reason
+            )
+            return EnqueueResult(job=skipped, skipped=True)
     try:
-        insert(conn, job, now)
+        stored = insert(conn, job, now)
     except sqlite3.IntegrityError:
+        same = reads.get(conn, job.id)
+        if same is not None:  # a retried call: the job it stored the first time
+            return EnqueueResult(job=same, skipped=same.state is JobState.SKIPPED)
         tick = reads.get_by(
             conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
         )
         if tick is None:
             raise
         return EnqueueResult(job=tick, joined=True)
-    return EnqueueResult(job=must_get(conn, job.id))
+    return EnqueueResult(job=stored)
 
 
 def _active_duplicate(conn: sqlite3.Connection, job: NewJob, now: float) -> Job | None:
@@ -66,6 +71,80 @@ def _active_duplicate(conn: sqlite3.Connection, job: NewJob, now: float) -> Job 
     )
 
 
+INSERT_JOB = (
+    "INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts, "
+    "created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, "
+    "retention_s, expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, "
+    "fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
+)
+
+
+def enqueue_plain(
+    conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+) -> list[EnqueueResult] | None:
+    """Insert plain jobs (`NewJob.plain`) with one executemany, building the stored jobs in
+    Python; None, with nothing stored, if one collided with a stored id (a retried call)."""
+    params = []
+    stored = []
+    created = epoch_to_datetime(now)
+    assert created is not None
+    for job in jobs:
+        run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
+        state = JobState.SCHEDULED if run_at > now else JobState.PENDING
+        params.append(
+            (
+                job.id,
+                job.name,
+                job.queue,
+                job.priority,
+                state.value,
+                data_to_json_text(job.args),
+                job.max_attempts,
+                now,
+                run_at,
+                None,
+                job.fingerprint,
+                job.unique,
+                job.lane,
+                job.lane_limit,
+                job.retention_s,
+                None,
+                None,
+                None,
+                None,
+                None,
+                None,
+            )
+        )
+        stored.append(
+            Job(
+                id=job.id,
+                name=job.name,
+                queue=job.queue,
+                priority=job.priority,
+                state=state,
+                args=job.args,
+                attempt=0,
+                max_attempts=job.max_attempts,
+                created_at=created,
+                run_at=epoch_to_datetime(run_at) or created,
+                fingerprint=job.fingerprint,
+                unique=job.unique,
+                lane=job.lane,
+                retention_s=job.retention_s,
+            )
+        )
+    conn.execute("SAVEPOINT plain")
+    try:
+        conn.executemany(INSERT_JOB, params)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO plain")
+        return None
+    finally:
+        conn.execute("RELEASE plain")
+    return [EnqueueResult(job=job) for job in stored]
+
+
 def insert(
     conn: sqlite3.Connection,
     job: NewJob,
@@ -74,16 +153,14 @@ def insert(
     state: JobState | None = None,
     duplicate_of: str | None = None,
     reason: str | None = None,
-) -> None:
+) -> Job:
+    """Insert one job row and return it as stored."""
     run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
     if state is None:
         state = JobState.SCHEDULED if run_at > now else JobState.PENDING
     finished = now if state is JobState.SKIPPED else None
-    conn.execute(
-        "INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts, "
-        "created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, "
-        "retention_s, expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, "
-        "fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+    row = conn.execute(
+        INSERT_JOB + " RETURNING *",
         (
             job.id,
             job.name,
@@ -107,7 +184,8 @@ def insert(
             job.recurring_id,
             timestamp(job.fire_at),
         ),
-    )
+    ).fetchone()
+    return reads.job(row)
 
 
 def timestamp(value: Any) -> float | None:
