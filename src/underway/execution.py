@@ -47,6 +47,8 @@ class JobExecution:
             resources=worker.resources,
         )
         self.lost = False
+        #: Its outcome is being recorded: the row may already be finished, the lease is not lost.
+        self.recording = False
         self.interrupted = False
         self.timed_out = False
         self._inner: asyncio.Future[Any] | None = None
@@ -87,6 +89,7 @@ class JobExecution:
             await self.worker.flusher.flush(self.job.id)
         except Exception as exc:
             log.warning("could not write the last progress of job %s: %s", self.job.id, exc)
+        self.recording = True
         if await self.worker.outcomes.write(outcome):
             await self.worker.after_finish(definition, outcome)
         else:

@@ -258,7 +258,7 @@ class Worker:
         return self._lease_snapshot
 
     def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
-        return [(e.lease, e.claimed_at) for e in self.executions.values()]
+        return [(e.lease, e.claimed_at) for e in self.executions.values() if not e.recording]
 
     def _lose(self, leases: set[Lease]) -> None:
         for lease in leases:
