@@ -203,6 +203,11 @@ def main() -> None:
     parser.add_argument(
         "--render", action="store_true", help="only rewrite RESULTS.md from results.json"
     )
+    parser.add_argument(
+        "--merge",
+        action="store_true",
+        help="replace only the measured systems in the existing results.json",
+    )
     args = parser.parse_args()
     if args.render:
         output = Path(args.output)
@@ -221,6 +226,9 @@ def main() -> None:
         "runs": plan.runs,
         "systems": {},
     }
+    if args.merge:
+        previous = json.loads((Path(args.output) / "results.json").read_text())
+        results["systems"] = previous["systems"]
     try:
         for system in build_systems(ctx, only):
             results["systems"][key(system)] = measure_system(system, plan)

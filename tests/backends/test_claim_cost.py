@@ -42,7 +42,8 @@ async def fill(backend: SQLiteBackend, count: int, **overrides: object) -> None:
 
 
 async def test_claim_cost_does_not_grow_with_the_backlog(tmp_path: Path) -> None:
-    """20,000 more pending jobs and 2,000 more in a full lane leave a claim's cost flat."""
+    """More pending jobs (here, in a full lane, in another queue) and jobs scheduled for next
+    year leave a claim's cost flat."""
     path = tmp_path / "jobs.db"
     backend = SQLiteBackend(f"sqlite:///{path}", clock=SystemClock())
     await backend.open()
@@ -53,6 +54,8 @@ async def test_claim_cost_does_not_grow_with_the_backlog(tmp_path: Path) -> None
         shallow = claim_steps(path)
         await fill(backend, 20_000)
         await fill(backend, 2_000, lane="tenant-2", lane_limit=2)
+        await fill(backend, 20_000, queue="elsewhere", priority=5)  # ahead in claim order
+        await fill(backend, 5_000, delay_s=365 * 86400.0)
         deep = claim_steps(path)
     finally:
         await backend.close()

@@ -28,11 +28,16 @@ LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || 
 async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[Job]:
     """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits."""
     params = {"queues": queues, "limit": limit}
-    plain = await tx.rows(
-        f"SELECT seq, priority, run_at FROM {{schema}}.jobs WHERE {READY} AND lane IS NULL "
-        "ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
-        params,
-    )
+    # Each queue's first jobs, walking its part of the ready index (queue first in the index,
+    # so other queues' backlogs cost nothing).
+    plain: list[Row] = []
+    for queue in queues:
+        plain += await tx.rows(
+            "SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = %(queue)s "
+            "AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now() "
+            "ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
+            {"queue": queue, "limit": limit},
+        )
     laned = await _laned_candidates(tx, params)
     chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
     if not chosen:

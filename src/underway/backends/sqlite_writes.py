@@ -269,15 +269,18 @@ def claim(
             "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
             (now, worker_id),
         )
-    marks = ",".join("?" * len(queues))
-    # INDEXED BY: without statistics the planner prefers the state index and sorts every
-    # pending row, which makes each claim cost O(backlog).
-    plain = conn.execute(
-        "SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready "
-        "WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ? "
-        f"AND queue IN ({marks}) ORDER BY priority DESC, run_at, seq LIMIT ?",
-        (now, *queues, limit),
-    ).fetchall()
+    # Each queue's first jobs, walking its part of the ready index (INDEXED BY: without
+    # statistics the planner would pick the state index and sort every pending row).
+    plain = []
+    for queue in queues:
+        plain += conn.execute(
+            "SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready "
+            "WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL "
+            "AND run_at <= ? ORDER BY priority DESC, run_at, seq LIMIT ?",
+            (queue, now, limit),
+        ).fetchall()
+    if len(queues) > 1:
+        plain = sorted(plain, key=_claim_key)[:limit]
     after = _claim_key(plain[-1]) if len(plain) == limit else None
     laned = _laned_candidates(conn, queues, limit, now, after)
     chosen = sorted(plain + laned, key=_claim_key)[:limit]
@@ -473,7 +476,8 @@ def sweep(
 ) -> tuple[SweepResult, list[str]]:
     """Stage due jobs, recover stalled ones, forget dead workers; also the ids that ended."""
     staged = conn.execute(
-        "UPDATE underway_jobs SET state = 'pending' WHERE state = 'scheduled' AND run_at <= ?",
+        "UPDATE underway_jobs INDEXED BY underway_jobs_scheduled SET state = 'pending' "
+        "WHERE state = 'scheduled' AND run_at <= ?",
         (now,),
     ).rowcount
     stalled = conn.execute(
