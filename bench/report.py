@@ -74,6 +74,14 @@ def render(results: dict[str, Any]) -> str:
         "while this ran, so the figures are indicative: compare columns measured in the same run "
         "rather than against figures from elsewhere. How each number is taken: "
         "[bench/README.md](README.md).\n",
+        *(
+            [
+                f"Re-measured later with `--merge` ({merged['date']}): "
+                f"{', '.join(merged['systems'])}; the other systems are from the run above.\n"
+            ]
+            if (merged := results.get("merged"))
+            else []
+        ),
         "Ratios are underway ÷ peer: for rates above 1 means underway is faster, for latency "
         "below 1 means underway is faster. Peers on PostgreSQL and Redis are compared with "
         "underway on PostgreSQL, huey with underway on SQLite.\n",

@@ -228,11 +228,15 @@ def main() -> None:
     }
     if args.merge:
         previous = json.loads((Path(args.output) / "results.json").read_text())
+        measured_now = results["machine"]
+        results.update({k: previous[k] for k in ("machine", "minutes") if k in previous})
         results["systems"] = previous["systems"]
+        results["merged"] = {"date": measured_now.get("date", "?"), "systems": sorted(only or [])}
     try:
         for system in build_systems(ctx, only):
             results["systems"][key(system)] = measure_system(system, plan)
-            results["minutes"] = (time.monotonic() - started) / 60
+            if not args.merge:
+                results["minutes"] = (time.monotonic() - started) / 60
             _write(results, Path(args.output))
     finally:
         shutil.rmtree(workdir, ignore_errors=True)
