@@ -89,33 +89,8 @@ def enqueue_plain(
     created = epoch_to_datetime(now)
     assert created is not None
     for job in jobs:
-        run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
-        state = JobState.SCHEDULED if run_at > now else JobState.PENDING
-        params.append(
-            (
-                job.id,
-                job.name,
-                job.queue,
-                job.priority,
-                state.value,
-                data_to_json_text(job.args),
-                job.max_attempts,
-                now,
-                run_at,
-                None,
-                job.fingerprint,
-                job.unique,
-                job.lane,
-                job.lane_limit,
-                job.retention_s,
-                None,
-                None,
-                None,
-                None,
-                None,
-                None,
-            )
-        )
+        state, run_at, values = _row_values(job, now)
+        params.append(values)
         stored.append(
             Job(
                 id=job.id,
@@ -155,37 +130,46 @@ def insert(
     reason: str | None = None,
 ) -> Job:
     """Insert one job row and return it as stored."""
+    _, _, values = _row_values(job, now, state, duplicate_of, reason)
+    return reads.job(conn.execute(INSERT_JOB + " RETURNING *", values).fetchone())
+
+
+def _row_values(
+    job: NewJob,
+    now: float,
+    state: JobState | None = None,
+    duplicate_of: str | None = None,
+    reason: str | None = None,
+) -> tuple[JobState, float, tuple[Any, ...]]:
+    """A job's state, its run_at (epoch seconds) and the values of its INSERT_JOB row."""
     run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
     if state is None:
         state = JobState.SCHEDULED if run_at > now else JobState.PENDING
     finished = now if state is JobState.SKIPPED else None
-    row = conn.execute(
-        INSERT_JOB + " RETURNING *",
-        (
-            job.id,
-            job.name,
-            job.queue,
-            job.priority,
-            state.value,
-            data_to_json_text(job.args),
-            job.max_attempts,
-            now,
-            run_at,
-            finished,
-            job.fingerprint,
-            job.unique,
-            job.lane,
-            job.lane_limit,
-            job.retention_s,
-            None if finished is None else now + job.retention_s,
-            duplicate_of,
-            reason,
-            None if state is JobState.SKIPPED else job.idempotency_key,
-            job.recurring_id,
-            timestamp(job.fire_at),
-        ),
-    ).fetchone()
-    return reads.job(row)
+    values = (
+        job.id,
+        job.name,
+        job.queue,
+        job.priority,
+        state.value,
+        data_to_json_text(job.args),
+        job.max_attempts,
+        now,
+        run_at,
+        finished,
+        job.fingerprint,
+        job.unique,
+        job.lane,
+        job.lane_limit,
+        job.retention_s,
+        None if finished is None else now + job.retention_s,
+        duplicate_of,
+        reason,
+        None if state is JobState.SKIPPED else job.idempotency_key,
+        job.recurring_id,
+        timestamp(job.fire_at),
+    )
+    return state, run_at, values
 
 
 def timestamp(value: Any) -> float | None:
