@@ -9,7 +9,7 @@ from ..errors import StorageUnavailable, ValidationError
 from ..models import EnqueueResult, Job, JobState, NewJob
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx
+from .postgres_tx import Row, Tx, array_params
 from .postgres_values import UnstorableValue, jsonb_text
 
 ACTIVE = "('scheduled', 'pending', 'running')"
@@ -69,37 +69,36 @@ SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
 
 
+PLAIN_COLUMNS = (
+    "ids",
+    "names",
+    "queues",
+    "priorities",
+    "args",
+    "max_attempts",
+    "run_ats",
+    "delays",
+    "fingerprints",
+    "uniques",
+    "lanes",
+    "lane_limits",
+    "retentions",
+)
+
+
 async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResult]:
     """Insert plain jobs in one round trip; the results of those inserted, by id.
 
     A job missing from the answer collided with a stored one (a retried call with the same
     id); `enqueue_one` resolves it.
     """
-    columns: dict[str, list[Any]] = {
-        k: []
-        for k in (
-            "ids",
-            "names",
-            "queues",
-            "priorities",
-            "args",
-            "max_attempts",
-            "run_ats",
-            "delays",
-            "fingerprints",
-            "uniques",
-            "lanes",
-            "lane_limits",
-            "retentions",
-        )
-    }
+    values = []
     for job in jobs:
         try:
             args = jsonb_text(job.args)
         except UnstorableValue as exc:
             raise ValidationError(job.name, [{"loc": ("args",), "msg": str(exc)}]) from None
-        for key, value in zip(
-            columns,
+        values.append(
             (
                 job.id,
                 job.name,
@@ -114,10 +113,9 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
                 job.lane,
                 job.lane_limit,
                 float(job.retention_s),
-            ),
-            strict=True,
-        ):
-            columns[key].append(value)
+            )
+        )
+    columns = array_params(PLAIN_COLUMNS, values)
     rows = await tx.rows(INSERT_PLAIN, {**columns, "channel": channel_name(tx.schema, "work")})
     inserted = {row["id"]: row for row in rows}
     return {

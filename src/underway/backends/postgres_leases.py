@@ -9,7 +9,7 @@ from psycopg.types.json import Jsonb
 
 from ..models import Job, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
 from . import postgres_reads as reads
-from .postgres_tx import Row, Tx
+from .postgres_tx import Row, Tx, array_params
 from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
 from .rows import error_to_data
 
@@ -191,9 +191,7 @@ RETURNING id, attempt, state, lane
 
 async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, int], Row]:
     """Record how attempts ended, in one statement; rows by (id, attempt) of leases still held."""
-    columns: dict[str, list[Any]] = {
-        k: [] for k in ("ids", "attempts", "workers", "kinds", "delays", "results", "errors")
-    }
+    values = []
     for outcome in outcomes:
         try:
             result = jsonb_text(outcome.result)
@@ -206,14 +204,20 @@ async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, in
         error = error_to_data(outcome.error)
         if error is not None:
             error.pop("at")
-        columns["ids"].append(outcome.lease.job_id)
-        columns["attempts"].append(outcome.lease.attempt)
-        columns["workers"].append(outcome.lease.worker_id)
-        columns["kinds"].append(outcome.kind)
-        columns["delays"].append(float(outcome.retry_delay_s))
-        columns["results"].append(result)
-        columns["errors"].append(None if error is None else jsonb_text(clean_data(error)))
-    rows = await tx.rows(FINISH_MANY, columns)
+        lease = outcome.lease
+        values.append(
+            (
+                lease.job_id,
+                lease.attempt,
+                lease.worker_id,
+                outcome.kind,
+                float(outcome.retry_delay_s),
+                result,
+                None if error is None else jsonb_text(clean_data(error)),
+            )
+        )
+    names = ("ids", "attempts", "workers", "kinds", "delays", "results", "errors")
+    rows = await tx.rows(FINISH_MANY, array_params(names, values))
     return {(row["id"], row["attempt"]): row for row in rows}
 
 

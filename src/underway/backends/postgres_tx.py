@@ -12,6 +12,15 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 
 
+def array_params(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
+    """Rows turned into one array parameter per column, for `unnest(%(name)s::type[], ...)`."""
+    columns: list[list[Any]] = [[] for _ in names]
+    for row in rows:
+        for column, value in zip(columns, row, strict=True):
+            column.append(value)
+    return dict(zip(names, columns, strict=True))
+
+
 class Tx:
     """One open transaction; SQL text may name tables as `{schema}.table`."""
 
