@@ -258,12 +258,19 @@ class Worker:
         return self._lease_snapshot
 
     def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
-        return [(e.lease, e.claimed_at) for e in self.executions.values() if not e.recording]
+        return [(e.lease, e.claimed_at) for e in self.executions.values()]
 
     def _lose(self, leases: set[Lease]) -> None:
+        """Stop the attempts of these leases. One whose outcome is being recorded is left to
+        the fenced write: its row may already be finished, which is not a lost lease."""
         for lease in leases:
             execution = self.executions.get(lease.job_id)
-            if execution is not None and execution.lease == lease and not execution.lost:
+            if (
+                execution is not None
+                and execution.lease == lease
+                and not execution.lost
+                and not execution.recording
+            ):
                 log.warning(
                     "job %s attempt %d: lease lost (cancelled, deleted or taken over)",
                     lease.job_id,
