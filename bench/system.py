@@ -172,15 +172,21 @@ class System:
                     raise TimeoutError("worker did not warm up")
                 self.enqueue_call()
                 time.sleep(0.05)
-            time.sleep(1.0)
-            probe.reset()
-            for _ in range(count):
-                sent = time.time()
-                self.enqueue_call(sent)
-                time.sleep(gap)
-            deadline = time.monotonic() + 30
-            while len(probe.delays_ms()) < count and time.monotonic() < deadline:
-                time.sleep(0.05)
+            return self.sample_latency(count, gap)
+
+    def sample_latency(self, count: int, gap: float) -> dict[str, float]:
+        """After warm-up: let the worker go idle, send `count` jobs `gap` s apart, and give the
+        percentiles of their enqueue→start delays (ms)."""
+        probe = self.ctx.probe
+        time.sleep(1.0)
+        probe.reset()
+        for _ in range(count):
+            sent = time.time()
+            self.enqueue_call(sent)
+            time.sleep(gap)
+        deadline = time.monotonic() + 30
+        while len(probe.delays_ms()) < count and time.monotonic() < deadline:
+            time.sleep(0.05)
         delays = probe.delays_ms()
         if len(delays) < count:
             say(f"  {self.name}: only {len(delays)} of {count} latency samples")

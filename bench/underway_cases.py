@@ -9,7 +9,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from .measure import Probe, percentile, rss_mb, say, workers
+from .measure import Probe, rss_mb, say, workers
 from .system import Context, System
 
 CONCURRENCY = 32
@@ -141,24 +141,9 @@ class Underway(System):
             for _ in range(20):
                 self.enqueue_call()
                 time.sleep(0.02)
-            time.sleep(1.0)
-            probe.reset()
-            for _ in range(count):
-                sent = time.time()
-                self.enqueue_call(sent)
-                time.sleep(gap)
-            deadline = time.monotonic() + 30
-            while len(probe.delays_ms()) < count and time.monotonic() < deadline:
-                time.sleep(0.05)
+            return self.sample_latency(count, gap)
         finally:
             running.stop()
-        delays = probe.delays_ms()
-        return {
-            "p50": percentile(delays, 50),
-            "p95": percentile(delays, 95),
-            "p99": percentile(delays, 99),
-            "n": len(delays),
-        }
 
     def fill_depth(self, rows: int) -> None:
         """Insert `rows` filler rows directly with SQL (setup only): 90% completed, 5% pending

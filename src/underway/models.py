@@ -76,7 +76,7 @@ class NewJob:
         return (
             self.idempotency_key is None
             and self.unique not in ("join", "skip")
-            and (self.recurring_id is None)
+            and self.recurring_id is None
         )
 
 

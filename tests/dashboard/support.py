@@ -28,6 +28,20 @@ XSS = '<script>alert("xss")</script><img src=x onerror=alert(1)>'
 ALLOWED: set[str] = set()
 
 
+def hostile_pages(*job_ids: str) -> list[str]:
+    """Every dashboard page, with XSS payloads in the URL where a page reads one, plus the
+    detail pages of the given jobs."""
+    return [
+        "/dashboard",
+        "/dashboard/jobs",
+        f"/dashboard/jobs?q={XSS}",
+        "/dashboard/recurring",
+        f"/dashboard/login?next={XSS}",
+        "/dashboard/jobs/<img src=x onerror=alert(3)>",
+        *[f"/dashboard/jobs/{job_id}" for job_id in job_ids],
+    ]
+
+
 def chromium_missing_message() -> str | None:
     """Why the browser tests cannot run here, or None when they can."""
     if not Path(CHROMIUM).exists():

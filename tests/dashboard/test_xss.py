@@ -6,7 +6,7 @@ from playwright.sync_api import Page, expect
 
 from underway import App
 
-from .support import XSS, wait_finished
+from .support import XSS, hostile_pages, wait_finished
 
 
 def test_xss_payloads_render_as_text_on_every_page(page: Page, app: App) -> None:
@@ -15,17 +15,7 @@ def test_xss_payloads_render_as_text_on_every_page(page: Page, app: App) -> None
     job = app.enqueue("hostile", payload=XSS, nested={XSS: [XSS, "</pre><script>alert(2)"]})
     wait_finished(app, job.id)
     app.add_recurring(XSS, "0 3 * * *", "add", {"a": 1})
-    pages = [
-        "/dashboard",
-        "/dashboard/jobs",
-        f"/dashboard/jobs?q={XSS}",
-        f"/dashboard/jobs/{job.id}",
-        "/dashboard/recurring",
-        f"/dashboard/login?next={XSS}",
-        "/dashboard/jobs/<img src=x onerror=alert(3)>",
-    ]
-
-    for url in pages:
+    for url in hostile_pages(job.id):
         response = page.goto(url)
         assert response is not None
         csp = response.headers["content-security-policy"]

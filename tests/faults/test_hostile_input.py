@@ -29,6 +29,7 @@ from tests.dashboard.support import (
     XSS,
     build_app,
     chromium_missing_message,
+    hostile_pages,
 )
 from tests.faults.harness import Figures, report
 from tests.waiting import wait_until
@@ -255,16 +256,7 @@ def browse_hostile_pages(app: App, server: LiveServer, battery: Battery) -> tupl
         page.get_by_label("API token").fill(MANAGE_TOKEN)
         page.get_by_role("button", name="Sign in").click()
         page.wait_for_url("**/dashboard")
-        urls = [
-            "/dashboard",
-            "/dashboard/jobs",
-            f"/dashboard/jobs?q={XSS}",
-            "/dashboard/recurring",
-            f"/dashboard/login?next={XSS}",
-            "/dashboard/jobs/<img src=x onerror=alert(3)>",
-            *[f"/dashboard/jobs/{job_id}" for job_id in payload_jobs],
-        ]
-        for url in urls:
+        for url in hostile_pages(*payload_jobs):
             response = page.goto(url)
             assert response is not None
             battery.statuses[response.status] += 1
