@@ -121,3 +121,17 @@ async def test_a_free_lane_is_claimed_behind_a_long_blocked_lane(backend: Backen
     free = await enqueue(backend, lane="job:free", lane_limit=1)
     claimed = await backend.claim(WORKER, ["default"], 10)
     assert [j.id for j in claimed] == [free.id]
+
+
+async def test_claim_order_holds_across_queues_plain_and_laned_jobs(backend: Backend) -> None:
+    low = await enqueue(backend, queue="a", priority=0)
+    mid = await enqueue(backend, queue="b", priority=5)
+    top = await enqueue(backend, queue="b", priority=10, lane="job:t", lane_limit=1)
+    blocked = await enqueue(backend, queue="a", priority=20, lane="job:t", lane_limit=1)
+    first = await backend.claim(WORKER, ["a", "b"], 2)
+    assert [j.id for j in first] == [blocked.id, mid.id]
+    # The lane is full now, so its next job waits, and plain jobs are still claimed.
+    assert [j.id for j in await backend.claim(WORKER, ["a", "b"], 5)] == [low.id]
+    assert await backend.claim(WORKER, ["a", "b"], 5) == []
+    await backend.finish([Outcome(lease(first[0]), "completed")])
+    assert [j.id for j in await backend.claim(WORKER, ["a", "b"], 5)] == [top.id]

@@ -125,13 +125,21 @@ class PostgresBackend:
         return (await self.enqueue_many([job]))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        async def store(tx: Tx) -> list[EnqueueResult]:
-            plain = [job for job in jobs if job.plain]
-            stored = await enqueue_plain(tx, plain) if plain else {}
+        async def store(tx: Tx, stored: dict[str, EnqueueResult]) -> list[EnqueueResult]:
+            if not stored:
+                plain = [job for job in jobs if job.plain]
+                stored = await enqueue_plain(tx, plain) if plain else {}
             return [stored.get(job.id) or await enqueue_one(tx, job) for job in jobs]
 
         try:
-            results = await self._pool.transaction(store)
+            stored: dict[str, EnqueueResult] = {}
+            if jobs and all(job.plain for job in jobs):
+                # One statement, committed alone; only ids already taken need the general path.
+                stored = await self._pool.statement(lambda tx: enqueue_plain(tx, jobs))
+            if len(stored) == len(jobs):
+                results = [stored[job.id] for job in jobs]
+            else:
+                results = await self._pool.transaction(lambda tx: store(tx, stored))
         except psycopg.DataError as exc:
             name = jobs[0].name if jobs else "?"
             raise ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]) from None
@@ -164,8 +172,14 @@ class PostgresBackend:
     async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
         if limit <= 0 or not queues:
             return []
+        names = list(queues)
+        claimed, laned_waiting = await self._pool.statement(
+            lambda tx: leases_sql.claim_plain(tx, worker_id, names, limit)
+        )
+        if not laned_waiting:
+            return claimed
         return await self._pool.transaction(
-            lambda tx: leases_sql.claim(tx, worker_id, list(queues), limit)
+            lambda tx: leases_sql.claim(tx, worker_id, names, limit)
         )
 
     async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import re
@@ -116,19 +117,26 @@ class PostgresPool:
 
     async def transaction(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `fn` in one transaction, retrying deadlocks; outages raise StorageUnavailable."""
+        return await self._run(fn, block=True)
+
+    async def statement(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `fn`, whose one statement commits on its own: no BEGIN and COMMIT round trips."""
+        return await self._run(fn, block=False)
+
+    async def _run(self, fn: Callable[[Tx], Awaitable[T]], *, block: bool) -> T:
         for attempt in range(TRANSIENT_RETRIES + 1):
             try:
-                return await self._transaction_once(fn)
+                return await self._transaction_once(fn, block)
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
                 if attempt == TRANSIENT_RETRIES:
                     raise StorageUnavailable(f"PostgreSQL transaction kept failing: {exc}") from exc
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+    async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]], block: bool) -> T:
         try:
             async with self._pool.connection() as conn:
-                async with conn.transaction():
+                async with conn.transaction() if block else contextlib.nullcontext():
                     result = await fn(AsyncTx(conn, self.target.schema))
                 self._last_used[conn] = time.monotonic()
                 return result

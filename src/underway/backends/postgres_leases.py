@@ -25,32 +25,67 @@ READY = "state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%
 LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
 
 
+#: Each queue's first plain jobs (its part of the ready index), the first `limit` of them.
+FIRST_PLAIN = """
+SELECT c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
+LATERAL (SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
+         AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
+         ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
+ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
+"""
+START = (
+    "SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s, "
+    "started_at = now(), heartbeat_at = now(), progress = 0, message = NULL"
+)
+#: The claim in one statement, for when no laned job is ready (it claims nothing otherwise).
+#: It answers at least one row: `laned_waiting`, and the claimed job's columns (or NULLs).
+CLAIM_PLAIN = f"""
+WITH laned AS (SELECT EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE {READY}
+                             AND lane IS NOT NULL) AS waiting),
+chosen AS ({FIRST_PLAIN.strip()}),
+claimed AS (UPDATE {{schema}}.jobs AS j {START} FROM chosen
+            WHERE j.seq = chosen.seq AND j.state IN ('pending', 'scheduled')
+              AND NOT (SELECT waiting FROM laned)
+            RETURNING j.*)
+SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON true
+"""
+
+
+async def claim_plain(
+    tx: Tx, worker_id: str, queues: list[str], limit: int
+) -> tuple[list[Job], bool]:
+    """The common claim as one statement (one round trip, no transaction block needed).
+
+    It claims only while no laned job is ready, so that lanes and priorities are never
+    overtaken. Returns the claimed jobs, and whether laned jobs wait (then use `claim`).
+    """
+    params = {"worker": worker_id, "queues": queues, "limit": limit}
+    rows = await tx.rows(CLAIM_PLAIN, params)
+    laned_waiting = bool(rows and rows[0]["laned_waiting"])
+    return _in_claim_order([row for row in rows if row["seq"] is not None]), laned_waiting
+
+
+def _in_claim_order(rows: list[Row]) -> list[Job]:
+    rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["seq"]))
+    return [reads.job(row) for row in rows]
+
+
 async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[Job]:
     """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits."""
-    params = {"queues": queues, "limit": limit}
+    params = {"worker": worker_id, "queues": queues, "limit": limit}
     # Each queue's first jobs, walking its part of the ready index (queue first in the index,
     # so other queues' backlogs cost nothing).
-    plain: list[Row] = []
-    for queue in queues:
-        plain += await tx.rows(
-            "SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = %(queue)s "
-            "AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now() "
-            "ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED",
-            {"queue": queue, "limit": limit},
-        )
+    plain = await tx.rows(FIRST_PLAIN, params)
     laned = await _laned_candidates(tx, params)
     chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
     if not chosen:
         return []
-    seqs = [row["seq"] for row in chosen]
     rows = await tx.rows(
-        "UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %s, "
-        "started_at = now(), heartbeat_at = now(), progress = 0, message = NULL "
-        "WHERE seq = ANY(%s) AND state IN ('pending', 'scheduled') RETURNING *",
-        (worker_id, seqs),
+        f"UPDATE {{schema}}.jobs {START} "
+        "WHERE seq = ANY(%(seqs)s) AND state IN ('pending', 'scheduled') RETURNING *",
+        {**params, "seqs": [row["seq"] for row in chosen]},
     )
-    order = {seq: i for i, seq in enumerate(seqs)}
-    return [reads.job(row) for row in sorted(rows, key=lambda r: order[r["seq"]])]
+    return _in_claim_order(rows)
 
 
 #: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
