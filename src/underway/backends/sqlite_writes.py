@@ -347,8 +347,26 @@ def save_progress(
     return lost
 
 
+#: A completed attempt in one statement; a cancel request that came in meanwhile wins.
+COMPLETE = f"""
+UPDATE underway_jobs SET
+    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+    result = CASE WHEN cancel_requested THEN NULL ELSE ? END,
+    error = CASE WHEN cancel_requested THEN ? END,
+    progress = CASE WHEN cancel_requested THEN progress ELSE 100 END,
+    finished_at = ?, expires_at = ? + retention_s
+WHERE {FENCE}
+"""
+
+
 def finish_one(conn: sqlite3.Connection, outcome: Outcome, now: float) -> bool:
+    """Record how an attempt ended; False if the lease was lost."""
     lease = outcome.lease
+    if outcome.kind == "completed":
+        cancelled = data_to_json_text(error_to_data(CANCELLED_BY_REQUEST, now))
+        result = data_to_json_text(outcome.result)
+        fence = (lease.job_id, lease.attempt, lease.worker_id)
+        return conn.execute(COMPLETE, (result, cancelled, now, now, *fence)).rowcount == 1
     row = conn.execute(
         f"SELECT cancel_requested, retention_s, errors FROM underway_jobs WHERE {FENCE}",
         (lease.job_id, lease.attempt, lease.worker_id),
