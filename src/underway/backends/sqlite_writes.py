@@ -394,17 +394,13 @@ def finish_one(conn: sqlite3.Connection, outcome: Outcome, now: float) -> bool:
             ),
         )
         return True
-    completed = kind == "completed"
     conn.execute(
-        "UPDATE underway_jobs SET state = ?, result = ?, error = ?, errors = ?, "
-        "progress = CASE WHEN ? THEN 100 ELSE progress END, finished_at = ?, expires_at = ? "
-        "WHERE id = ?",
+        "UPDATE underway_jobs SET state = ?, result = NULL, error = ?, errors = ?, "
+        "finished_at = ?, expires_at = ? WHERE id = ?",
         (
             kind,
-            data_to_json_text(outcome.result) if completed else None,
             None if error_data is None else data_to_json_text(error_data),
             data_to_json_text(errors),
-            completed,
             now,
             now + row["retention_s"],
             lease.job_id,
