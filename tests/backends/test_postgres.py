@@ -128,6 +128,30 @@ async def test_notifications_reach_other_processes(pg: PostgresBackend, pg_url: 
         await other.close()
 
 
+async def test_a_batch_of_outcomes_reaches_other_processes_job_by_job(
+    pg: PostgresBackend, pg_url: str
+) -> None:
+    """One finish of 400 outcomes (ids sent comma-joined, 150 per NOTIFY) tells a listener in
+    another process of every job once; a lane slot freed in the batch wakes workers."""
+    other = PostgresBackend(pg_url, migrate=False)
+    await other.open()
+    try:
+        finished: list[str] = []
+        work: list[str] = []
+        other.subscribe("finished", finished.append)
+        other.subscribe("work", work.append)
+        await eventually(lambda: asyncio.sleep(0, other.listening))
+        await pg.enqueue_many([new_job(args={"n": i}) for i in range(399)])
+        await pg.enqueue(new_job(lane="job:l", lane_limit=1))
+        claimed = await pg.claim("w", ["default"], 400)
+        work.clear()
+        await pg.finish([Outcome(Lease(j.id, j.attempt, "w"), "completed") for j in claimed])
+        await eventually(lambda: asyncio.sleep(0, len(finished) >= 400 and work))
+        assert sorted(finished) == sorted(j.id for j in claimed)
+    finally:
+        await other.close()
+
+
 async def test_killed_connections_are_replaced_and_listen_restored(
     pg: PostgresBackend, pg_url: str
 ) -> None:

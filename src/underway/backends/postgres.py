@@ -54,12 +54,10 @@ from . import postgres_recurring as recurring
 from .base import Unsubscribe
 from .notifier import LocalNotifier
 from .postgres_connection import PostgresPool, parse_postgres_url
-from .postgres_enqueue import enqueue_one, enqueue_plain, notify, notify_many
+from .postgres_enqueue import enqueue_one, enqueue_plain, notify
 from .postgres_listener import PostgresListener
 from .postgres_tx import AsyncTx, SyncTx, Tx
 from .postgres_values import NUL
-
-FINISHED = frozenset(state.value for state in JobState if state.is_finished)
 
 IDLE = TransactionStatus.IDLE
 
@@ -203,15 +201,9 @@ class PostgresBackend:
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         async def record(tx: Tx) -> list[bool]:
             rows = await leases_sql.finish_many(tx, outcomes)
-            states = [JobState(row["state"]) for row in rows.values()]
-            finished = [job_id for (job_id, _), row in rows.items() if row["state"] in FINISHED]
-            if finished:
-                await notify_many(tx, "finished", finished)
-            if JobState.PENDING in states or any(row["lane"] is not None for row in rows.values()):
-                await notify(tx, "work", "")
             return [(o.lease.job_id, o.lease.attempt) in rows for o in outcomes]
 
-        held = await self._pool.transaction(record)
+        held = await self._pool.statement(record)
         for outcome, ok in zip(outcomes, held, strict=True):
             if ok:
                 self._notifier.notify("finished", outcome.lease.job_id)

@@ -253,11 +253,3 @@ def _params(
 async def notify(tx: Tx, channel: str, payload: str) -> None:
     """Send a NOTIFY on commit of this transaction (PostgreSQL drops duplicates within it)."""
     await tx.run("SELECT pg_notify(%s, %s)", (channel_name(tx.schema, channel), payload))
-
-
-async def notify_many(tx: Tx, channel: str, payloads: Sequence[str]) -> None:
-    """One NOTIFY per payload, sent in one round trip, on commit of this transaction."""
-    await tx.run(
-        "SELECT pg_notify(%s, payload) FROM unnest(%s::text[]) AS payload",
-        (channel_name(tx.schema, channel), list(payloads)),
-    )

@@ -9,6 +9,7 @@ from psycopg.types.json import Jsonb
 
 from ..models import Job, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
 from . import postgres_reads as reads
+from .postgres_connection import channel_name
 from .postgres_tx import Row, Tx, array_params
 from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
 from .rows import error_to_data
@@ -222,10 +223,25 @@ FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(workers)s::text[], %(kinds)s
 WHERE id = o_id AND attempt = o_attempt AND worker_id = o_worker AND state = 'running'
 RETURNING id, attempt, state, lane
 """
+#: Finished job ids per "finished" notification (36-character UUIDs: well under the 8,000-byte
+#: payload limit).
+IDS_PER_NOTIFY = 150
+#: FINISH_MANY and its notifications as one statement: the ids of finished jobs, comma-joined,
+#: on "finished", and a "work" wake-up if a retry is due now or a lane slot was freed.
+FINISH_AND_NOTIFY = f"""
+WITH done AS ({FINISH_MANY.strip()}),
+told AS (SELECT pg_notify(%(finished_channel)s, string_agg(id, ','))
+         FROM (SELECT id, (row_number() OVER ()) / {IDS_PER_NOTIFY} AS part FROM done
+               WHERE state IN ('completed', 'failed', 'cancelled')) finished GROUP BY part),
+woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
+          WHERE state = 'pending' OR lane IS NOT NULL LIMIT 1)
+SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
+"""
 
 
 async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, int], Row]:
-    """Record how attempts ended, in one statement; rows by (id, attempt) of leases still held."""
+    """Record how attempts ended and notify, in one statement; rows by (id, attempt) of the
+    leases still held."""
     values = []
     for outcome in outcomes:
         try:
@@ -252,7 +268,12 @@ async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, in
             )
         )
     names = ("ids", "attempts", "workers", "kinds", "delays", "results", "errors")
-    rows = await tx.rows(FINISH_MANY, array_params(names, values))
+    params = {
+        **array_params(names, values),
+        "finished_channel": channel_name(tx.schema, "finished"),
+        "work_channel": channel_name(tx.schema, "work"),
+    }
+    rows = await tx.rows(FINISH_AND_NOTIFY, params)
     return {(row["id"], row["attempt"]): row for row in rows}
 
 

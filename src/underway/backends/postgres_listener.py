@@ -68,5 +68,9 @@ class PostgresListener:
 
     def _relay(self, notify: Any) -> None:
         channel = self._channels.get(notify.channel)
-        if channel is not None:
+        if channel == "finished":
+            # A batch of outcomes is announced with its job ids comma-joined.
+            for job_id in notify.payload.split(","):
+                self._notifier.notify(channel, job_id)
+        elif channel is not None:
             self._notifier.notify(channel, notify.payload)
