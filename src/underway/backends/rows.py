@@ -51,19 +51,26 @@ def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
     )
 
 
+#: Faster than calling the enum (this runs for every claimed job).
+STATES = {state.value: state for state in JobState}
+#: How both backends store a job that has not failed yet.
+NO_ERRORS = ("[]", [], None)
+
+
 def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:
     """Build a Job from a row of the jobs table."""
     created = when(row["created_at"])
     run_at = when(row["run_at"])
     assert created is not None
     assert run_at is not None
-    errors = data(row["errors"]) or []
+    stored_errors = row["errors"]
+    errors = [] if stored_errors in NO_ERRORS else (data(stored_errors) or [])
     return Job(
         id=str(row["id"]),
         name=row["name"],
         queue=row["queue"],
         priority=row["priority"],
-        state=JobState(row["state"]),
+        state=STATES[row["state"]],
         args=data(row["args"]),
         attempt=row["attempt"],
         max_attempts=row["max_attempts"],

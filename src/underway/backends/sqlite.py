@@ -178,7 +178,7 @@ class SQLiteBackend:
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         now = self._clock.now()
-        held = await self._db.write(lambda c: [writes.finish_one(c, o, now) for o in outcomes])
+        held = await self._db.write(lambda c: writes.finish_many(c, outcomes, now))
         for outcome, ok in zip(outcomes, held, strict=True):
             if ok:
                 self._notifier.notify("finished", outcome.lease.job_id)

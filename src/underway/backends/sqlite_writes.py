@@ -359,14 +359,24 @@ WHERE {FENCE}
 """
 
 
-def finish_one(conn: sqlite3.Connection, outcome: Outcome, now: float) -> bool:
-    """Record how an attempt ended; False if the lease was lost."""
+def finish_many(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> list[bool]:
+    """Record how attempts ended; for each, False if its lease was lost."""
+    cancelled = data_to_json_text(error_to_data(CANCELLED_BY_REQUEST, now))
+    held = []
+    for outcome in outcomes:
+        if outcome.kind == "completed":
+            lease = outcome.lease
+            result = data_to_json_text(outcome.result)
+            fence = (lease.job_id, lease.attempt, lease.worker_id)
+            held.append(conn.execute(COMPLETE, (result, cancelled, now, now, *fence)).rowcount == 1)
+        else:
+            held.append(_finish_other(conn, outcome, now))
+    return held
+
+
+def _finish_other(conn: sqlite3.Connection, outcome: Outcome, now: float) -> bool:
+    """A failed, cancelled or retried attempt: its errors list grows."""
     lease = outcome.lease
-    if outcome.kind == "completed":
-        cancelled = data_to_json_text(error_to_data(CANCELLED_BY_REQUEST, now))
-        result = data_to_json_text(outcome.result)
-        fence = (lease.job_id, lease.attempt, lease.worker_id)
-        return conn.execute(COMPLETE, (result, cancelled, now, now, *fence)).rowcount == 1
     row = conn.execute(
         f"SELECT cancel_requested, retention_s, errors FROM underway_jobs WHERE {FENCE}",
         (lease.job_id, lease.attempt, lease.worker_id),
