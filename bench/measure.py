@@ -9,7 +9,7 @@ import statistics
 import subprocess
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -52,6 +52,62 @@ def tree_rss_mb(pid: int) -> float:
     return total
 
 
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+#: Database and broker server processes whose CPU a drain costs besides its workers'.
+SERVERS = ("postgres", "redis-server")
+
+
+def own_cpu_s(pid: int) -> float:
+    """User + system CPU seconds of one process (0 if it has exited)."""
+    try:
+        fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    except FileNotFoundError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def cpu_s(pid: int) -> float:
+    """CPU seconds of a process and its children (prefork workers)."""
+    total = own_cpu_s(pid)
+    children = Path(f"/proc/{pid}/task/{pid}/children")
+    with contextlib.suppress(FileNotFoundError):
+        for child in children.read_text().split():
+            total += cpu_s(int(child))
+    return total
+
+
+def servers_cpu_s() -> float:
+    """CPU seconds used so far by every PostgreSQL and Redis server process on the machine."""
+    total = 0.0
+    for entry in Path("/proc").iterdir():
+        if entry.name.isdigit():
+            with contextlib.suppress(FileNotFoundError, ProcessLookupError):
+                if (entry / "comm").read_text().strip() in SERVERS:
+                    total += own_cpu_s(int(entry.name))
+    return total
+
+
+class CpuMeter:
+    """CPU spent by worker processes and by the database/broker servers between two marks."""
+
+    def __init__(self, pids: Sequence[int]) -> None:
+        self.pids = pids
+        self._start = (0.0, 0.0)
+
+    def _now(self) -> tuple[float, float]:
+        return sum(cpu_s(pid) for pid in self.pids), servers_cpu_s()
+
+    def start(self) -> None:
+        self._start = self._now()
+
+    def per_job_us(self, jobs: int) -> dict[str, float]:
+        workers, servers = self._now()
+        return {
+            "worker_cpu_us": (workers - self._start[0]) / jobs * 1e6,
+            "server_cpu_us": (servers - self._start[1]) / jobs * 1e6,
+        }
+
+
 class Probe:
     """The completion counter and latency files that jobs append to (see bench.probe)."""
 
@@ -75,9 +131,14 @@ class Probe:
         return [float(line) * 1000 for line in text.split()]
 
     def wait_count(
-        self, n: int, timeout: float, alive: Workers | None = None
+        self,
+        n: int,
+        timeout: float,
+        alive: Workers | None = None,
+        on_first: Callable[[], None] | None = None,
     ) -> tuple[float, float]:
-        """Wait until n jobs are counted; return (time of the first, time of the n-th)."""
+        """Wait until n jobs are counted; return (time of the first, time of the n-th).
+        `on_first` is called when the first is counted."""
         deadline = time.perf_counter() + timeout
         first = 0.0
         checked = 0
@@ -89,6 +150,8 @@ class Probe:
             got = self.count()
             if got and not first:
                 first = now
+                if on_first is not None:
+                    on_first()
             if got >= n:
                 return first, now
             if now > deadline:

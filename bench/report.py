@@ -115,9 +115,22 @@ def render(results: dict[str, Any]) -> str:
         "## Drain (jobs/s)\n",
         "N no-op jobs queued, then 1, 2 or 4 worker processes started; rate = N ÷ time from "
         "the first job's completion to the N-th (underway: until the database records all N "
-        "completed). N is sized per system by a probe for a few seconds of work.\n",
+        "completed). N is sized per system by a probe for a few seconds of work. CPU per job "
+        "(1 process, from the first completion to the N-th): the worker process with its "
+        "children, and the PostgreSQL and Redis server processes (SQLite runs inside the "
+        "worker). On 2 cores, worker + server CPU per job bounds the rate.\n",
         _table(
-            ["system", "backend", "N", "1 process", "ratio", "2 processes", "4 processes"],
+            [
+                "system",
+                "backend",
+                "N",
+                "1 process",
+                "ratio",
+                "2 processes",
+                "4 processes",
+                "worker CPU µs/job",
+                "server CPU µs/job",
+            ],
             _rows(
                 systems,
                 lambda n, d, b: [
@@ -126,6 +139,8 @@ def render(results: dict[str, Any]) -> str:
                     _ratio(_get(b, "drain", "1", "rate"), _get(d, "drain", "1", "rate")),
                     _num(_get(d, "drain", "2", "rate")),
                     _num(_get(d, "drain", "4", "rate")),
+                    _num(_get(d, "drain", "1", "worker_cpu_us")),
+                    _num(_get(d, "drain", "1", "server_cpu_us")),
                 ],
             ),
         ),

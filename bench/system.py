@@ -14,7 +14,7 @@ from collections.abc import Coroutine
 from dataclasses import dataclass, field
 from typing import Any
 
-from .measure import Probe, percentile, say, workers
+from .measure import CpuMeter, Probe, percentile, say, workers
 
 ENQUEUE_BUDGET_S = 2.5
 BULK_CHUNK = 1000
@@ -145,13 +145,16 @@ class System:
         probe.reset()
         env = {**probe.env(), **self.worker_env()}
         with workers(self.worker_command(), env, processes) as running:
+            cpu = CpuMeter(running.pids)
             try:
-                first, last = probe.wait_count(n, max(120.0, n / 50), running)
+                first, last = probe.wait_count(n, max(120.0, n / 50), running, cpu.start)
             except TimeoutError:
                 running.check()
                 raise
+            # CPU from the first completion to the n-th: start-up and imports are left out.
+            cost = cpu.per_job_us(n)
             last = self.confirm_done(n, last)
-        return {"rate": n / max(last - first, 1e-9), "n": n, "seconds": last - first}
+        return {"rate": n / max(last - first, 1e-9), "n": n, "seconds": last - first, **cost}
 
     def confirm_done(self, n: int, counted_at: float) -> float:
         """When the system's own state says all n are done (default: when the counter did)."""
