@@ -54,7 +54,7 @@ def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
 #: Faster than calling the enum (this runs for every claimed job).
 STATES = {state.value: state for state in JobState}
 #: How both backends store a job that has not failed yet.
-NO_ERRORS = ("[]", [], None)
+NO_ERRORS: tuple[Any, ...] = ("[]", [], None)
 
 
 def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:
