@@ -58,6 +58,18 @@ def _rows(
     return rows
 
 
+def _floor(floor: dict[str, float] | None) -> str:
+    if not floor:
+        return ""
+    return (
+        "The floor on this machine (`bench/floor.py`, no job system): a raw psycopg producer "
+        "inserts a row and NOTIFYs in one autocommitted statement, and a listener in another "
+        "process claims it with one autocommitted UPDATE, same count and gaps: p50 "
+        f"{_num(floor.get('p50'), 2)} ms, p95 {_num(floor.get('p95'), 2)} ms, p99 "
+        f"{_num(floor.get('p99'), 2)} ms.\n"
+    )
+
+
 def render(results: dict[str, Any]) -> str:
     found = results["systems"]
     systems: dict[str, Any] = {n: found[n] for n in sorted(found, key=_rank)}
@@ -177,6 +189,7 @@ def render(results: dict[str, Any]) -> str:
                 if n in systems
             ],
         ),
+        _floor(results.get("floor")),
         "## Depth (underway)\n",
         "Filler rows inserted with SQL first (90% completed, 5% pending in a queue the worker "
         "does not serve, older than the fresh jobs, 5% scheduled a year ahead), then one worker "

@@ -23,7 +23,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import report
+from . import floor, report
 from .measure import ROOT, Probe, median, say
 from .system import Context, System
 from .underway_cases import Underway
@@ -229,10 +229,16 @@ def main() -> None:
     if args.merge:
         previous = json.loads((Path(args.output) / "results.json").read_text())
         measured_now = results["machine"]
-        results.update({k: previous[k] for k in ("machine", "minutes") if k in previous})
+        kept = ("machine", "minutes", "floor")
+        results.update({k: previous[k] for k in kept if k in previous})
         results["systems"] = previous["systems"]
         results["merged"] = {"date": measured_now.get("date", "?"), "systems": sorted(only or [])}
     try:
+        if only is None or "floor" in only:
+            say("== floor (raw psycopg enqueue -> claim)")
+            runs = [floor.postgres_latency(PG_DSN) for _ in range(plan.runs)]
+            results["floor"] = medians(runs)
+            _write(results, Path(args.output))
         for system in build_systems(ctx, only):
             results["systems"][key(system)] = measure_system(system, plan)
             if not args.merge:
