@@ -49,8 +49,6 @@ class JobExecution:
         self.lost = False
         #: Its outcome is being recorded: the row may already be finished, the lease is not lost.
         self.recording = False
-        #: The attempt's code has ended (or was given up on, see `holds_slot`).
-        self.returned = False
         self.interrupted = False
         self.timed_out = False
         self._inner: asyncio.Future[Any] | None = None
@@ -74,18 +72,9 @@ class JobExecution:
     def finished_running(self) -> bool:
         return self._inner is None or self._inner.done()
 
-    @property
-    def holds_slot(self) -> bool:
-        """True until the job's code has stopped running (a job that ignores its timeout or
-        cancel keeps its slot until it really returns)."""
-        return not (self.returned and self.finished_running)
-
     async def run(self) -> None:
         definition = self.worker.app.registry.get(self.job.name)
         outcome = await self._execute(definition)
-        self.returned = True
-        if self.finished_running:
-            self.worker.slot_released()
         if outcome is not None and not self.lost:
             await self._record(definition, outcome)
         if not self.finished_running and not self.interrupted and self._inner is not None:

@@ -178,7 +178,7 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                free = self._free_slots()
+                free = self.settings.concurrency - len(self.executions)
                 if free > 0:
                     try:
                         jobs = await self.backend.claim(self.id, self.queues, free)
@@ -198,17 +198,6 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
         finally:
             unsubscribe()
-
-    def _free_slots(self) -> int:
-        """Slots for new jobs. A job that returned frees its slot while its outcome is written,
-        so the next claim overlaps that write; at most `concurrency` such jobs wait on it."""
-        concurrency = self.settings.concurrency
-        busy = sum(1 for execution in self.executions.values() if execution.holds_slot)
-        return min(concurrency - busy, 2 * concurrency - len(self.executions))
-
-    def slot_released(self) -> None:
-        """A job's code returned: claim its successor now."""
-        self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
         """Back off, but end early on a wake-up (the listener reconnected, or a stop)."""

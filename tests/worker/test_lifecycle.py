@@ -301,39 +301,3 @@ def test_run_at_out_of_range_is_a_clear_error_and_stores_nothing(app: App) -> No
     with pytest.raises(ConfigurationError, match="must be a datetime"):
         app.schedule(later, run_at="tomorrow")
     assert app.list() == []
-
-
-def test_a_returned_job_frees_its_slot_while_its_outcome_is_written(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With concurrency 1, job 2 starts while job 1's outcome write is held up; job 3 waits,
-    since at most `concurrency` outcomes may be pending. Held outcomes are then all written."""
-    release = threading.Event()
-    backend = app.runtime.call(app.backend())
-    write = backend.finish
-
-    async def held_finish(outcomes: Any) -> list[bool]:
-        await asyncio.to_thread(release.wait, 10)
-        return await write(outcomes)
-
-    monkeypatch.setattr(backend, "finish", held_finish)
-    started: list[int] = []
-
-    @app.job
-    def step(n: int) -> int:
-        started.append(n)
-        return n
-
-    running = app.start_worker(fast_settings(concurrency=1))
-    handles = [app.enqueue(step, n=n) for n in range(3)]
-
-    async def returned_and_waiting() -> int:
-        executions = running.worker.executions.values()
-        return sum(1 for e in executions if e.returned and e.finished_running)
-
-    wait_until(lambda: app.runtime.call(returned_and_waiting()) == 2, timeout=5)
-    assert started == [0, 1]
-    assert app.get(handles[2].id).state is JobState.PENDING
-    release.set()
-    assert [h.result(timeout=5) for h in handles] == [0, 1, 2]
-    assert started == [0, 1, 2]
