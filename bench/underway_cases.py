@@ -30,6 +30,7 @@ class Underway(System):
         self.schema = f"bench_uw_{ctx.run_id}"
         self.db_path = Path(ctx.workdir) / "underway.db"
         self.app: Any = None
+        self._fresh_after = 0
 
     @property
     def url(self) -> str:
@@ -71,6 +72,7 @@ class Underway(System):
         self._close()
         self._drop()
         self._open()
+        self._fresh_after = 0
 
     def enqueue_call(self, sent: float = 0.0) -> None:
         if sent:
@@ -97,36 +99,40 @@ class Underway(System):
 
     # -- the system's own completion state -----------------------------------------------------
 
-    def completed(self) -> int:
+    def _count(self, sql: str) -> int:
+        """One integer from the system's database (`{jobs}` names its jobs table)."""
         if self.backend == "sqlite":
             with sqlite3.connect(self.db_path, timeout=30) as conn:
-                row = conn.execute(
-                    "SELECT count(*) FROM underway_jobs WHERE state = 'completed' "
-                    "AND id NOT LIKE 'filler-%'"
-                ).fetchone()
+                row = conn.execute(sql.format(jobs="underway_jobs")).fetchone()
         else:
             import psycopg
 
             with psycopg.connect(self.ctx.pg_dsn) as conn:
-                row = conn.execute(
-                    f"SELECT count(*) FROM {self.schema}.jobs WHERE state = 'completed' "
-                    "AND id NOT LIKE 'filler-%%'"
-                ).fetchone()
+                row = conn.execute(sql.format(jobs=f"{self.schema}.jobs")).fetchone()
         assert row is not None
-        return int(row[0])
+        return int(row[0] or 0)
+
+    def completed(self) -> int:
+        """Jobs enqueued since the last `_mark_fresh` and recorded completed. Filler rows
+        (depth) come before the mark, so this reads only the fresh jobs' part of the table,
+        by primary key: its cost does not grow with the filler."""
+        return self._count(
+            f"SELECT count(*) FROM {{jobs}} WHERE seq > {self._fresh_after} AND state = 'completed'"
+        )
+
+    def _mark_fresh(self) -> None:
+        """Jobs enqueued from now on are the ones `completed` counts."""
+        self._fresh_after = self._count("SELECT max(seq) FROM {jobs}")
 
     def confirm_done(self, n: int, counted_at: float) -> float:
         """underway's drain stops when the database says completed (outcomes are group-committed
         after the job returns), which is stricter than the job counter used for peers."""
         deadline = time.monotonic() + 60
-        while self.completed() < self.completed_target(n):
+        while self.completed() < n:
             if time.monotonic() > deadline:
                 raise TimeoutError("jobs ran but were not recorded completed")
             time.sleep(0.01)
         return time.perf_counter()
-
-    def completed_target(self, n: int) -> int:
-        return n + getattr(self, "_completed_before", 0)
 
     # -- underway-only scenarios ---------------------------------------------------------------
 
@@ -167,11 +173,11 @@ class Underway(System):
                     stop = min(rows, start + FILLER_CHUNK)
                     conn.execute(sql, {"lo": start, "hi": stop - 1})
                 conn.execute(f"VACUUM ANALYZE {self.schema}.jobs")
-        self._completed_before = 0
+        self._fresh_after = 0
 
     def depth_drain(self, n: int) -> dict[str, float]:
         """Drain n fresh jobs with one worker over the filler rows already in place."""
-        self._completed_before = self.completed()
+        self._mark_fresh()
         self.fill(n)
         probe = self.ctx.probe
         probe.reset()

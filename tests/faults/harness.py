@@ -19,6 +19,7 @@ import psycopg
 
 from tests.conftest import POSTGRES_URL
 from tests.faults import probe
+from tests.overlap import peak_per_key
 from underway import App, Job, JobState
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -188,28 +189,13 @@ def check(run: FaultRun) -> Figures:
             and job.result.get("attempt") != job.attempt
         ):
             f.stale_overwrites += 1
-    f.max_concurrency_per_fp = max_overlap_per_key(ledger, jobs)
+    f.max_concurrency_per_fp = peak_per_key(ledger, "probe_serial")
     recoveries = recovery_times(run, ledger)
     if recoveries:
         f.recover_s_p50 = round(sorted(recoveries)[len(recoveries) // 2], 2)
         f.recover_s_max = round(max(recoveries), 2)
     f.duration_s = round(time.monotonic() - run.started, 1)
     return f
-
-
-def max_overlap_per_key(ledger: list[dict[str, Any]], jobs: dict[str, Job]) -> int:
-    """Most runs of one serial fingerprint open at once (only unique='queue' probes count)."""
-    spans: dict[str, list[tuple[float, int]]] = defaultdict(list)
-    for record in ledger:
-        if record["name"] == "probe_serial":
-            spans[record["key"]].append((record["t"], 1 if record["ev"] == "start" else -1))
-    peak = 0
-    for events in spans.values():
-        running = 0
-        for _, delta in sorted(events):
-            running += delta
-            peak = max(peak, running)
-    return peak
 
 
 def recovery_times(run: FaultRun, ledger: list[dict[str, Any]]) -> list[float]:

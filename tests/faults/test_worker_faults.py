@@ -10,6 +10,7 @@ from collections.abc import Callable
 from typing import Any
 
 from tests.faults.harness import RECOVERY_BOUND_S, FaultRun, check, report, violations_of
+from tests.overlap import peak_per_key
 from tests.waiting import wait_until
 from underway import JobState
 
@@ -242,24 +243,12 @@ def test_claim_contention_with_priorities_and_limits(run: FaultRun) -> None:
     wait_until(lambda: run.quiescent(3090), timeout=120)
     throughput = 3090 / (time.monotonic() - began)
     figures = check(run)
-    limited = per_key_peak(run.ledger(), "probe_limited")
+    limited = peak_per_key(run.ledger(), "probe_limited")
     figures.notes.update(throughput_jobs_s=round(throughput), max_running_per_limited_key=limited)
     report(figures, violations_of(figures, recovery=False))
     assert figures.completed == 3090
     assert limited <= 2
     assert not violations_of(figures, recovery=False)
-
-
-def per_key_peak(ledger: list[dict[str, Any]], name: str) -> int:
-    events = sorted(
-        (r["t"], 1 if r["ev"] == "start" else -1, r["key"]) for r in ledger if r["name"] == name
-    )
-    running: dict[str, int] = {}
-    peak = 0
-    for _, delta, key in events:
-        running[key] = running.get(key, 0) + delta
-        peak = max(peak, running[key])
-    return peak
 
 
 assert RECOVERY_BOUND_S < 10

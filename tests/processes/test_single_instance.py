@@ -6,6 +6,7 @@ import itertools
 from collections import Counter, defaultdict
 from typing import Any
 
+from tests.overlap import peak_of_spans
 from tests.processes.conftest import Cluster
 from tests.waiting import wait_until
 from underway import JobState
@@ -73,7 +74,7 @@ def test_concurrency_per_key_is_never_exceeded(cluster: Cluster) -> None:
     tenants = {r["job"]: r["tenant"] for r in ledger}
     for job, span in intervals(ledger).items():
         by_tenant[tenants[job]].append(span)
-    assert {tenant: max_overlap(spans) for tenant, spans in by_tenant.items()} == {
+    assert {tenant: peak_of_spans(spans) for tenant, spans in by_tenant.items()} == {
         "a": 3,
         "b": 3,
         "c": 3,
@@ -84,12 +85,3 @@ def intervals(ledger: list[dict[str, Any]]) -> dict[str, tuple[float, float]]:
     starts = {r["job"]: r["t"] for r in ledger if r["ev"] == "start"}
     ends = {r["job"]: r["t"] for r in ledger if r["ev"] == "end"}
     return {job: (starts[job], ends[job]) for job in starts}
-
-
-def max_overlap(spans: list[tuple[float, float]]) -> int:
-    events = sorted([(s, 1) for s, _ in spans] + [(e, -1) for _, e in spans])
-    running = peak = 0
-    for _, delta in events:
-        running += delta
-        peak = max(peak, running)
-    return peak
