@@ -39,7 +39,7 @@ RETURNING *
 
 #: Plain jobs (no idempotency key, join/skip or cron tick) in one statement; the NOTIFY for
 #: each queue that got pending work is sent by the same statement.
-INSERT_PLAIN = """
+_INSERT_PLAIN = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
         fingerprint, unique_mode, lane, lane_limit, retention_s)
@@ -50,11 +50,7 @@ WITH ins AS (
     FROM (SELECT id, name, queue, priority, args, max_attempts,
                  coalesce(run_at, now() + make_interval(secs => delay_s)) AS run_at,
                  fingerprint, unique_mode, lane, lane_limit, retention_s
-          FROM unnest(%(ids)s::text[], %(names)s::text[], %(queues)s::text[],
-                      %(priorities)s::int[], %(args)s::jsonb[], %(max_attempts)s::int[],
-                      %(run_ats)s::timestamptz[], %(delays)s::float8[],
-                      %(fingerprints)s::text[], %(uniques)s::text[], %(lanes)s::text[],
-                      %(lane_limits)s::int[], %(retentions)s::float8[]) WITH ORDINALITY
+          FROM SOURCE
                AS t(id, name, queue, priority, args, max_attempts, run_at, delay_s,
                     fingerprint, unique_mode, lane, lane_limit, retention_s, n)
           ORDER BY n) j
@@ -67,6 +63,23 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
+INSERT_PLAIN = _INSERT_PLAIN.replace(
+    "SOURCE",
+    """unnest(%(ids)s::text[], %(names)s::text[], %(queues)s::text[],
+                      %(priorities)s::int[], %(args)s::jsonb[], %(max_attempts)s::int[],
+                      %(run_ats)s::timestamptz[], %(delays)s::float8[],
+                      %(fingerprints)s::text[], %(uniques)s::text[], %(lanes)s::text[],
+                      %(lane_limits)s::int[], %(retentions)s::float8[]) WITH ORDINALITY""",
+)
+#: The same for one job, with plain parameters: dumping 13 one-element arrays in Python
+#: cost more than the rest of the call.
+INSERT_PLAIN_ONE = _INSERT_PLAIN.replace(
+    "SOURCE",
+    """(VALUES (%(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
+                       %(args)s::jsonb, %(max_attempts)s::int, %(run_ats)s::timestamptz,
+                       %(delays)s::float8, %(fingerprints)s::text, %(uniques)s::text,
+                       %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8, 1))""",
+)
 
 
 PLAIN_COLUMNS = (
@@ -115,8 +128,12 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
                 float(job.retention_s),
             )
         )
-    columns = array_params(PLAIN_COLUMNS, values)
-    rows = await tx.rows(INSERT_PLAIN, {**columns, "channel": channel_name(tx.schema, "work")})
+    channel = {"channel": channel_name(tx.schema, "work")}
+    if len(values) == 1:
+        one = dict(zip(PLAIN_COLUMNS, values[0], strict=True))
+        rows = await tx.rows(INSERT_PLAIN_ONE, {**one, **channel})
+    else:
+        rows = await tx.rows(INSERT_PLAIN, {**array_params(PLAIN_COLUMNS, values), **channel})
     inserted = {row["id"]: row for row in rows}
     return {
         job.id: EnqueueResult(job=_as_stored(job, inserted[job.id]))
