@@ -84,7 +84,9 @@ def render(results: dict[str, Any]) -> str:
         f"Measured {machine.get('date', '?')} by `make bench` ({mode}, "
         f"{results.get('minutes', 0):.0f} min). The machine may have been busy with other work "
         "while this ran, so the figures are indicative: compare columns measured in the same run "
-        "rather than against figures from elsewhere. How each number is taken: "
+        "rather than against figures from elsewhere. On this 2-core VM the same code measured "
+        "an hour apart has differed by up to a third (underway's SQLite drain: 7.1k-9.3k "
+        "jobs/s); the runs behind each median are in results.json. How each number is taken: "
         "[bench/README.md](README.md).\n",
         *(
             [
