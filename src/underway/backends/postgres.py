@@ -123,18 +123,18 @@ class PostgresBackend:
         return (await self.enqueue_many([job]))[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
-        async def store(tx: Tx, stored: dict[str, EnqueueResult]) -> list[EnqueueResult]:
-            if not stored:
+        async def store(tx: Tx, stored: dict[str, EnqueueResult] | None) -> list[EnqueueResult]:
+            if stored is None:  # the plain jobs are not inserted yet
                 plain = [job for job in jobs if job.plain]
                 stored = await enqueue_plain(tx, plain) if plain else {}
             return [stored.get(job.id) or await enqueue_one(tx, job) for job in jobs]
 
         try:
-            stored: dict[str, EnqueueResult] = {}
+            stored: dict[str, EnqueueResult] | None = None
             if jobs and all(job.plain for job in jobs):
                 # One statement, committed alone; only ids already taken need the general path.
                 stored = await self._pool.statement(lambda tx: enqueue_plain(tx, jobs))
-            if len(stored) == len(jobs):
+            if stored is not None and len(stored) == len(jobs):
                 results = [stored[job.id] for job in jobs]
             else:
                 results = await self._pool.transaction(lambda tx: store(tx, stored))

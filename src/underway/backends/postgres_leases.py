@@ -66,19 +66,26 @@ async def claim_plain(
     return _in_claim_order([row for row in rows if row["seq"] is not None]), laned_waiting
 
 
+def _claim_key(row: Row) -> tuple[Any, ...]:
+    """Claim order: priority DESC, run_at, seq."""
+    return (-row["priority"], row["run_at"], row["seq"])
+
+
 def _in_claim_order(rows: list[Row]) -> list[Job]:
-    rows.sort(key=lambda r: (-r["priority"], r["run_at"], r["seq"]))
-    return [reads.job(row) for row in rows]
+    return [reads.job(row) for row in sorted(rows, key=_claim_key)]
 
 
 async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[Job]:
-    """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits."""
+    """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits.
+
+    The ranked claim, for when laned jobs are ready (`claim_plain` said so).
+    """
     params = {"worker": worker_id, "queues": queues, "limit": limit}
     # Each queue's first jobs, walking its part of the ready index (queue first in the index,
     # so other queues' backlogs cost nothing).
     plain = await tx.rows(FIRST_PLAIN, params)
     laned = await _laned_candidates(tx, params)
-    chosen = sorted(plain + laned, key=lambda r: (-r["priority"], r["run_at"], r["seq"]))[:limit]
+    chosen = sorted(plain + laned, key=_claim_key)[:limit]
     if not chosen:
         return []
     rows = await tx.rows(
@@ -112,12 +119,6 @@ async def _laned_candidates(tx: Tx, params: dict[str, Any]) -> list[Row]:
     are among them, so ranks are right); only if they give fewer than `limit` and more exist
     is the whole backlog ranked, so the answer is the same as ranking everything.
     """
-    waiting = await tx.row(
-        f"SELECT 1 AS found FROM {{schema}}.jobs WHERE {READY} AND lane IS NOT NULL LIMIT 1",
-        params,
-    )
-    if waiting is None:
-        return []
     await tx.run(LANE_LOCK, (tx.schema,))
     prefix = {**params, "scan": LANE_SCAN}
     found = await tx.rows(RANKED_IN_LANES.replace("SCAN", "LIMIT %(scan)s"), prefix)
