@@ -41,14 +41,21 @@ def rss_mb(pid: int) -> float:
     return float("nan")
 
 
+def descendants(pid: int) -> list[int]:
+    """The children of a process (prefork workers), theirs, and so on, while they run."""
+    found: list[int] = []
+    with contextlib.suppress(FileNotFoundError):
+        for child in Path(f"/proc/{pid}/task/{pid}/children").read_text().split():
+            found += [int(child), *descendants(int(child))]
+    return found
+
+
 def tree_rss_mb(pid: int) -> float:
-    """RSS of a process and its children (prefork workers), in MiB."""
+    """RSS of a process and its descendants, in MiB."""
     total = rss_mb(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    if children.exists():
-        for child in children.read_text().split():
-            with contextlib.suppress(FileNotFoundError):
-                total += tree_rss_mb(int(child))
+    for child in descendants(pid):
+        with contextlib.suppress(FileNotFoundError):
+            total += rss_mb(child)
     return total
 
 
@@ -67,13 +74,8 @@ def own_cpu_s(pid: int) -> float:
 
 
 def cpu_s(pid: int) -> float:
-    """CPU seconds of a process and its children (prefork workers)."""
-    total = own_cpu_s(pid)
-    children = Path(f"/proc/{pid}/task/{pid}/children")
-    with contextlib.suppress(FileNotFoundError):
-        for child in children.read_text().split():
-            total += cpu_s(int(child))
-    return total
+    """CPU seconds of a process and its descendants."""
+    return own_cpu_s(pid) + sum(own_cpu_s(child) for child in descendants(pid))
 
 
 def servers_cpu_s() -> float:
