@@ -12,7 +12,8 @@ from typing import Any
 from .measure import Probe, rss_mb, say, workers
 from .system import Context, System
 
-CONCURRENCY = 32
+#: As many jobs in flight as pgqueuer's batch_size=100 (see the fairness table).
+CONCURRENCY = 100
 FILLER_CHUNK = 100_000
 
 

@@ -73,6 +73,7 @@ class Worker:
             *self._make_services(),
         ]
         self._lease_snapshot: tuple[tuple[Lease, float], ...] = ()
+        self._snapshot_due = False
         self.stuck: set[str] = set()
         #: The process exit status the worker asks for (EXIT_STUCK after too many stuck slots).
         self.exit_code = 0
@@ -84,6 +85,11 @@ class Worker:
             self._leases,
             self._lose,
         )
+        # Where claims overlap outcome writes, claim at most half the slots at a time: the next
+        # claim then runs beside the previous batch's outcome write instead of after it.
+        concurrency = settings.concurrency
+        half = max(1, -(-concurrency // 2))
+        self._claim_batch = half if backend.claims_overlap_writes else concurrency
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._errors = ThrottledLog(log)
@@ -178,7 +184,7 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                free = self.settings.concurrency - len(self.executions)
+                free = min(self.settings.concurrency - len(self.executions), self._claim_batch)
                 if free > 0:
                     try:
                         jobs = await self.backend.claim(self.id, self.queues, free)
@@ -207,10 +213,21 @@ class Worker:
     def _start(self, job: Job) -> None:
         execution = JobExecution(job, self)
         self.executions[job.id] = execution
-        self._lease_snapshot = (*self._lease_snapshot, (execution.lease, execution.claimed_at))
+        self._refresh_snapshot_soon()
         task = asyncio.create_task(execution.run(), name=f"underway-job-{job.id}")
         self._tasks[job.id] = task
         task.add_done_callback(lambda t: self._finished(execution, t))
+
+    def _refresh_snapshot_soon(self) -> None:
+        """Rebuild the heartbeat's lease snapshot once the loop's current callbacks have run:
+        once per batch of starts and ends, not once per job."""
+        if not self._snapshot_due:
+            self._snapshot_due = True
+            asyncio.get_running_loop().call_soon(self._refresh_snapshot)
+
+    def _refresh_snapshot(self) -> None:
+        self._snapshot_due = False
+        self._lease_snapshot = tuple((e.lease, e.claimed_at) for e in self.executions.values())
 
     def _finished(self, execution: JobExecution, task: asyncio.Task[None]) -> None:
         job_id = execution.job.id
@@ -218,7 +235,7 @@ class Worker:
         if self.executions.get(job_id) is execution:
             del self.executions[job_id]
             self._tasks.pop(job_id, None)
-        self._lease_snapshot = tuple((e.lease, e.claimed_at) for e in self.executions.values())
+        self._refresh_snapshot_soon()
         self._wake.set()
         if not task.cancelled() and task.exception() is not None:
             log.error("job %s: worker error", job_id, exc_info=task.exception())

@@ -24,6 +24,8 @@ from underway import (
     ValidationError,
     WaitTimeout,
 )
+from underway.backends.postgres import PostgresBackend
+from underway.backends.sqlite import SQLiteBackend
 
 
 def test_a_bad_call_is_a_clear_error_and_stores_nothing(app: App) -> None:
@@ -301,3 +303,36 @@ def test_run_at_out_of_range_is_a_clear_error_and_stores_nothing(app: App) -> No
     with pytest.raises(ConfigurationError, match="must be a datetime"):
         app.schedule(later, run_at="tomorrow")
     assert app.list() == []
+
+
+def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
+    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """PostgreSQL workers claim half their slots at a time (the next claim runs beside the
+    previous batch's outcome write); SQLite, with one writer, claims all free slots at once.
+    Either way every slot fills."""
+    release = threading.Event()
+
+    @app.job
+    def hold() -> None:
+        release.wait(10)
+
+    limits: list[int] = []
+    on_postgres = database_url.startswith("postgresql")
+    backend_type = PostgresBackend if on_postgres else SQLiteBackend
+    claim = backend_type.claim
+
+    async def recording_claim(self: Any, worker_id: str, queues: Any, limit: int) -> Any:
+        limits.append(limit)
+        return await claim(self, worker_id, queues, limit)
+
+    monkeypatch.setattr(backend_type, "claim", recording_claim)
+    handles = [app.enqueue(hold) for _ in range(4)]
+    app.start_worker(fast_settings(concurrency=4))
+    wait_until(lambda: app.stats().counts.get("running") == 4)
+    expected = 2 if on_postgres else 4
+    assert limits[0] == expected
+    assert max(limits) == expected
+    release.set()
+    for handle in handles:
+        handle.result(timeout=10)

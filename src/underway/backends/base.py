@@ -48,6 +48,9 @@ class Backend(Protocol):
     """Storage operations named for what they do in a job's life. All are async and atomic."""
 
     url: str
+    #: A claim can run while an outcome write commits (separate connections), so a worker
+    #: gains by claiming in smaller batches that overlap; False where one writer serializes.
+    claims_overlap_writes: bool
 
     async def open(self) -> None:
         """Connect and apply migrations if `migrate` is on."""

@@ -76,6 +76,7 @@ class PostgresBackend:
         listen: bool = True,
     ) -> None:
         self.url = url
+        self.claims_overlap_writes = True
         self._listen = listen
         self.target = parse_postgres_url(url)
         self.schema = self.target.schema

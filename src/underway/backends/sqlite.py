@@ -63,6 +63,7 @@ class SQLiteBackend:
         lock_wait_s: float = 120.0,
     ) -> None:
         self.url = url
+        self.claims_overlap_writes = False
         self.path = sqlite_path(url)
         self._clock = clock
         self._migrate_on_open = migrate
