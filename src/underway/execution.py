@@ -14,7 +14,7 @@ from .context import JobContext
 from .errors import JobTimeout, UnknownJobError
 from .faults import crash_point
 from .jobs import JobDefinition
-from .models import Job, JobError, Lease, Outcome
+from .models import ClaimedJob, JobError, Lease, Outcome
 
 if TYPE_CHECKING:
     from .worker import Worker
@@ -33,7 +33,7 @@ class Interrupted(Exception):
 class JobExecution:
     """Runs a claimed job with its context, scope and timeout, then records how it ended."""
 
-    def __init__(self, job: Job, worker: Worker) -> None:
+    def __init__(self, job: ClaimedJob, worker: Worker) -> None:
         self.job = job
         self.worker = worker
         self.lease = Lease(job.id, job.attempt, worker.id)

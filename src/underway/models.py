@@ -117,6 +117,17 @@ class Job:
 
 
 @dataclass(frozen=True, slots=True)
+class ClaimedJob:
+    """A job a worker just claimed: what it needs to run this attempt, and no more."""
+
+    id: str
+    name: str
+    args: dict[str, Any]
+    attempt: int
+    max_attempts: int
+
+
+@dataclass(frozen=True, slots=True)
 class EnqueueResult:
     """The stored job plus how uniqueness treated the request."""
 

@@ -22,7 +22,7 @@ from .execution import CANCEL_REQUESTED, JobExecution
 from .faults import crash_point
 from .heartbeat import Heartbeater, LeaseWatcher
 from .jobs import JobDefinition
-from .models import Job, Lease, Outcome, WorkerInfo
+from .models import ClaimedJob, Job, Lease, Outcome, WorkerInfo
 from .outcomes import OutcomeWriter
 from .progress import ProgressFlusher
 from .scheduler import Scheduler
@@ -210,7 +210,7 @@ class Worker:
         with contextlib.suppress(TimeoutError):
             await asyncio.wait_for(self._wake.wait(), seconds)
 
-    def _start(self, job: Job) -> None:
+    def _start(self, job: ClaimedJob) -> None:
         execution = JobExecution(job, self)
         self.executions[job.id] = execution
         self._refresh_snapshot_soon()

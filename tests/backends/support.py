@@ -46,9 +46,19 @@ async def enqueue(backend: Backend, **overrides: Any) -> Job:
 async def claim_one(
     backend: Backend, worker_id: str = WORKER, queues: tuple[str, ...] = ("default",)
 ) -> Job:
+    """Claim the next job; returns its stored row, which the claim's answer must match."""
     jobs = await backend.claim(worker_id, queues, 1)
     assert len(jobs) == 1, jobs
-    return jobs[0]
+    claimed = jobs[0]
+    stored = await backend.get(claimed.id)
+    assert stored is not None
+    assert (claimed.name, claimed.args, claimed.attempt, claimed.max_attempts) == (
+        stored.name,
+        stored.args,
+        stored.attempt,
+        stored.max_attempts,
+    )
+    return stored
 
 
 async def run_to_end(backend: Backend, kind: str = "completed", result: Any = None) -> Job:

@@ -6,7 +6,7 @@ import asyncio
 from datetime import UTC, datetime, timedelta
 
 from underway.backends.base import Backend
-from underway.models import JobState, Outcome
+from underway.models import ClaimedJob, JobState, Outcome
 
 from .support import WORKER, claim_one, enqueue, eventually, lease, new_job
 
@@ -20,8 +20,13 @@ async def test_claim_marks_the_job_running_for_the_worker(backend: Backend) -> N
     assert claimed.worker_id == WORKER
     assert claimed.started_at is not None
     assert claimed.heartbeat_at is not None
-    assert await backend.get(job.id) == claimed
     assert await backend.claim(WORKER, ["default"], 5) == []
+
+
+async def test_a_claim_answers_what_the_attempt_needs(backend: Backend) -> None:
+    job = await enqueue(backend, args={"n": 7}, max_attempts=4)
+    [claimed] = await backend.claim(WORKER, ["default"], 1)
+    assert claimed == ClaimedJob(job.id, job.name, {"n": 7}, 1, 4)
 
 
 async def test_claim_resets_progress_of_a_retried_attempt(backend: Backend) -> None:

@@ -9,6 +9,7 @@ from typing import Protocol, runtime_checkable
 
 from ..errors import ConfigurationError
 from ..models import (
+    ClaimedJob,
     EnqueueResult,
     Job,
     JobFilter,
@@ -66,7 +67,7 @@ class Backend(Protocol):
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Store many jobs in one transaction."""
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes."""
 
     async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:

@@ -31,6 +31,7 @@ from ..errors import (
     ValidationError,
 )
 from ..models import (
+    ClaimedJob,
     EnqueueResult,
     Job,
     JobFilter,
@@ -168,7 +169,7 @@ class PostgresBackend:
 
     # -- the worker's side -------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []
         names = list(queues)

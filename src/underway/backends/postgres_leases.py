@@ -7,7 +7,7 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..models import Job, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
+from ..models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
 from .postgres_tx import Row, Tx, array_params
@@ -38,6 +38,9 @@ START = (
     "SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s, "
     "started_at = now(), heartbeat_at = now(), progress = 0, message = NULL"
 )
+#: What a claim returns: the attempt's columns, and the claim order's.
+CLAIMED = "id, name, args, attempt, max_attempts, seq, priority, run_at"
+CLAIMED_FROM_J = ", ".join(f"j.{column}" for column in CLAIMED.split(", "))
 #: The claim in one statement, for when no laned job is ready (it claims nothing otherwise).
 #: It answers at least one row: `laned_waiting`, and the claimed job's columns (or NULLs).
 CLAIM_PLAIN = f"""
@@ -47,14 +50,14 @@ chosen AS ({FIRST_PLAIN.strip()}),
 claimed AS (UPDATE {{schema}}.jobs AS j {START} FROM chosen
             WHERE j.seq = chosen.seq AND j.state IN ('pending', 'scheduled')
               AND NOT (SELECT waiting FROM laned)
-            RETURNING j.*)
+            RETURNING {CLAIMED_FROM_J})
 SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON true
 """
 
 
 async def claim_plain(
     tx: Tx, worker_id: str, queues: list[str], limit: int
-) -> tuple[list[Job], bool]:
+) -> tuple[list[ClaimedJob], bool]:
     """The common claim as one statement (one round trip, no transaction block needed).
 
     It claims only while no laned job is ready, so that lanes and priorities are never
@@ -71,11 +74,14 @@ def _claim_key(row: Row) -> tuple[Any, ...]:
     return (-row["priority"], row["run_at"], row["seq"])
 
 
-def _in_claim_order(rows: list[Row]) -> list[Job]:
-    return [reads.job(row) for row in sorted(rows, key=_claim_key)]
+def _in_claim_order(rows: list[Row]) -> list[ClaimedJob]:
+    return [
+        ClaimedJob(r["id"], r["name"], r["args"], r["attempt"], r["max_attempts"])
+        for r in sorted(rows, key=_claim_key)
+    ]
 
 
-async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[Job]:
+async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running: priority DESC, run_at, seq; lanes within limits.
 
     The ranked claim, for when laned jobs are ready (`claim_plain` said so).
@@ -90,7 +96,7 @@ async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[J
         return []
     rows = await tx.rows(
         f"UPDATE {{schema}}.jobs {START} "
-        "WHERE seq = ANY(%(seqs)s) AND state IN ('pending', 'scheduled') RETURNING *",
+        f"WHERE seq = ANY(%(seqs)s) AND state IN ('pending', 'scheduled') RETURNING {CLAIMED}",
         {**params, "seqs": [row["seq"] for row in chosen]},
     )
     return _in_claim_order(rows)

@@ -9,6 +9,7 @@ from pathlib import Path
 
 from ..errors import ConfigurationError, RecurringNotFound
 from ..models import (
+    ClaimedJob,
     EnqueueResult,
     Job,
     JobFilter,
@@ -151,7 +152,7 @@ class SQLiteBackend:
 
     # -- the worker's side -------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[Job]:
+    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         if limit <= 0 or not queues:
             return []
         now = self._clock.now()

@@ -8,6 +8,7 @@ from typing import Any
 
 from ..errors import InvalidStateError, JobNotFound
 from ..models import (
+    ClaimedJob,
     EnqueueResult,
     Job,
     JobError,
@@ -20,7 +21,7 @@ from ..models import (
     WorkerInfo,
 )
 from . import sqlite_reads as reads
-from .rows import data_to_json_text, epoch_to_datetime, error_to_data
+from .rows import data_to_json_text, epoch_to_datetime, error_to_data, json_text_to_data
 
 ACTIVE = "('scheduled', 'pending', 'running')"
 FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
@@ -245,7 +246,7 @@ def claim(
     limit: int,
     now: float,
     refresh_leases: bool,
-) -> list[Job]:
+) -> list[ClaimedJob]:
     if refresh_leases:
         # SQLite's lock is not fair, so a heartbeat can wait behind busy claimers; a worker
         # that claims is alive, so its claims refresh its leases too (now and then).
@@ -274,11 +275,17 @@ def claim(
     rows = conn.execute(
         "UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?, "
         "started_at = ?, heartbeat_at = ?, progress = 0, message = NULL "
-        f"WHERE seq IN ({','.join('?' * len(seqs))}) RETURNING *",
+        f"WHERE seq IN ({','.join('?' * len(seqs))}) "
+        "RETURNING seq, id, name, args, attempt, max_attempts",
         (worker_id, now, now, *seqs),
     ).fetchall()
     order = {seq: i for i, seq in enumerate(seqs)}
-    return [reads.job(row) for row in sorted(rows, key=lambda r: order[r["seq"]])]
+    return [
+        ClaimedJob(
+            r["id"], r["name"], json_text_to_data(r["args"]), r["attempt"], r["max_attempts"]
+        )
+        for r in sorted(rows, key=lambda r: order[r["seq"]])
+    ]
 
 
 def heartbeat(
