@@ -57,6 +57,9 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 JobRef = Callable[..., Any] | str
 
+#: The job scope of an app without one: reusable, and free to enter.
+NO_SCOPE: contextlib.nullcontext[None] = contextlib.nullcontext()
+
 
 CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
 
@@ -437,7 +440,7 @@ class App(RecurringMixin):
 
     def job_scope_context(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any]:
         if self._job_scope is None:
-            return nothing()
+            return NO_SCOPE
         return _scoped(open_context(self._job_scope, ctx), ctx)
 
     def finish_hooks(

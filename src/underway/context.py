@@ -8,6 +8,9 @@ from typing import Any, Protocol
 
 from .models import Lease, LogEntry
 
+#: Guards the rare cancellation hand-over between the worker's loop and job threads.
+_CANCEL_LOCK = threading.Lock()
+
 
 class ProgressSink(Protocol):
     """Where a context sends progress and log lines; the worker batches them to the database."""
@@ -37,7 +40,9 @@ class JobContext:
         self.resources = resources
         self.scope: Any = None
         self._sink = sink
-        self._cancelled = threading.Event()
+        self._cancelled = False
+        # Made only when a sync job waits for cancellation: most jobs never do.
+        self._cancel_event: threading.Event | None = None
         self.cancel_reason: str | None = None
 
     @property
@@ -51,7 +56,7 @@ class JobContext:
     @property
     def cancelled(self) -> bool:
         """True once cancellation was requested (by a user, a timeout or shutdown)."""
-        return self._cancelled.is_set()
+        return self._cancelled
 
     def progress(self, percent: float, message: str | None = None) -> None:
         """Report progress between 0 and 100, optionally with a short status message."""
@@ -65,10 +70,20 @@ class JobContext:
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block (in a sync job) until cancellation is requested or the timeout passes."""
-        return self._cancelled.wait(timeout)
+        with _CANCEL_LOCK:
+            if self._cancel_event is None:
+                self._cancel_event = threading.Event()
+                if self._cancelled:
+                    self._cancel_event.set()
+            event = self._cancel_event
+        return event.wait(timeout)
 
     def request_cancel(self, reason: str) -> None:
         """Mark the run as cancelled; called by the worker, not by jobs."""
-        if not self._cancelled.is_set():
+        with _CANCEL_LOCK:
+            if self._cancelled:
+                return
             self.cancel_reason = reason
-            self._cancelled.set()
+            self._cancelled = True
+            if self._cancel_event is not None:
+                self._cancel_event.set()

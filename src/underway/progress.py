@@ -57,6 +57,10 @@ class ProgressBuffer:
         if full:
             self._on_full()
 
+    def holds(self, job_id: str) -> bool:
+        """Whether anything is buffered for this job (a dict lookup: safe without the lock)."""
+        return job_id in self._pending
+
     def take(self, job_id: str | None = None) -> list[ProgressUpdate]:
         """Remove and return what is buffered, for one job or for all."""
         with self._lock:
@@ -105,7 +109,9 @@ class ProgressFlusher(PeriodicService):
 
     async def flush(self, job_id: str) -> None:
         """Write what one job has buffered, before its outcome is recorded."""
-        await self._write(job_id)
+        if self._writing.locked() or self.buffer.holds(job_id):
+            # A batch being written may hold this job's earlier lines: wait for it, in order.
+            await self._write(job_id)
 
     async def _write(self, job_id: str | None) -> None:
         # Take and write under one lock: batches reach the database in the order they were

@@ -20,6 +20,7 @@ from underway import (
     JobNotFound,
     JobState,
 )
+from underway.models import Lease
 
 
 def test_cancelling_a_pending_job_is_immediate(app: App) -> None:
@@ -82,6 +83,50 @@ def test_cancel_from_another_process_reaches_a_sync_job(
     job = wait_until(lambda: (j := app.get(handle.id)).state.is_finished and j)
     assert job.state is JobState.CANCELLED
     assert job.result is None, "a cancelled job's result is not stored"
+
+
+def test_a_sync_job_blocked_in_wait_cancelled_wakes_on_cancel(app: App) -> None:
+    started = threading.Event()
+
+    @app.job
+    def waiter(ctx: JobContext) -> bool:
+        started.set()
+        return ctx.wait_cancelled(30)
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue(waiter)
+    assert started.wait(5)
+    asked = time.monotonic()
+    app.cancel(handle.id)
+    job = wait_until(lambda: (j := app.get(handle.id)).state.is_finished and j, timeout=10)
+    assert job.state is JobState.CANCELLED
+    assert time.monotonic() - asked < 5
+
+
+def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() -> None:
+    ctx = JobContext(
+        lease=Lease("j", 1, "w"),
+        name="n",
+        args={},
+        max_attempts=1,
+        sink=None,  # type: ignore[arg-type]
+    )
+    assert ctx.wait_cancelled(0.01) is False
+    assert not ctx.cancelled
+    ctx.request_cancel("cancelled by request")
+    ctx.request_cancel("a second reason is ignored")
+    assert ctx.cancelled
+    assert ctx.cancel_reason == "cancelled by request"
+    assert ctx.wait_cancelled(0) is True
+    fresh = JobContext(
+        lease=Lease("k", 1, "w"),
+        name="n",
+        args={},
+        max_attempts=1,
+        sink=None,  # type: ignore[arg-type]
+    )
+    fresh.request_cancel("timed out")
+    assert fresh.wait_cancelled(0) is True, "cancelled before anyone waited"
 
 
 def test_a_job_that_ignores_cancellation_is_still_marked_cancelled(app: App) -> None:
