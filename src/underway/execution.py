@@ -129,6 +129,8 @@ class JobExecution:
             loop = asyncio.get_running_loop()
             self._inner = loop.run_in_executor(self.worker.executor, call)
         timeout = definition.options.timeout
+        if timeout is None:
+            return await self._until_done(self._inner)
         done, _ = await asyncio.wait({self._inner}, timeout=timeout)
         if not done:
             self.timed_out = True
@@ -137,6 +139,20 @@ class JobExecution:
         if self._inner.cancelled():
             raise Interrupted
         return self._inner.result()
+
+    async def _until_done(self, inner: asyncio.Future[Any]) -> Any:
+        """The job's value, raising what it raised, or Interrupted if it was cancelled.
+
+        Awaiting the future itself is much cheaper than asyncio.wait; only if this task is
+        itself being cancelled (the loop is going away) does the cancellation pass on.
+        """
+        try:
+            return await inner
+        except asyncio.CancelledError:
+            task = asyncio.current_task()
+            if inner.cancelled() and (task is None or not task.cancelling()):
+                raise Interrupted from None
+            raise
 
     async def _interrupted_outcome(self) -> Outcome | None:
         if self.lost:

@@ -112,6 +112,7 @@ class JobDefinition:
             p for p in inspect.signature(fn).parameters.values() if p.name != self.context_param
         ]
         self.args_model = _arguments_model(self.name, self.parameters, hints)
+        self._arg_names = tuple(self.args_model.model_fields)
         returns = hints.get("return", Any)
         self.result_adapter: TypeAdapter[Any] = TypeAdapter(Any if returns is None else returns)
         self._check_options()
@@ -181,7 +182,7 @@ class JobDefinition:
     def load_args(self, stored: dict[str, Any]) -> dict[str, Any]:
         """Rebuild the typed call arguments from stored JSON."""
         model = self.args_model.model_validate(stored)
-        return {name: getattr(model, name) for name in type(model).model_fields}
+        return {name: getattr(model, name) for name in self._arg_names}
 
     def dump_result(self, value: Any) -> Any:
         """Turn a return value into JSON data, following the return annotation."""
