@@ -64,7 +64,12 @@ def test_sigkill_workers_mid_job(run: FaultRun, seed: int) -> None:
 
 
 def test_crash_right_after_the_claim_commits(run: FaultRun) -> None:
-    """2. Claimed-but-unstarted jobs are recovered like running ones."""
+    """2. Claimed-but-unstarted jobs are recovered like running ones.
+
+    The worker's first claim is all 8 slots on SQLite; on PostgreSQL it claims half its slots
+    at a time (claims overlap outcome writes), so the crash strands 4.
+    """
+    first_claim = 8 if run.backend == "sqlite" else 4
     ids = run.enqueue_many("probe", [{"key": f"k{i}", "duration_ms": 20} for i in range(40)])
     doomed = run.start_worker(concurrency=8, faults="after_claim:exit")
     doomed.wait(20)
@@ -75,8 +80,8 @@ def test_crash_right_after_the_claim_commits(run: FaultRun) -> None:
     recovered = [run.app.get(i) for i in ids if run.app.get(i).attempt == 2]
     figures.notes["claimed_when_crashed"] = claimed
     report(figures, violations_of(figures, recovery=False))
-    assert claimed == 8
-    assert len(recovered) == 8
+    assert claimed == first_claim
+    assert len(recovered) == first_claim
     assert all(job.errors[0].type == "WorkerLost" for job in recovered)
     assert not violations_of(figures, recovery=False)
 
