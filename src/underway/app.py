@@ -7,6 +7,7 @@ import builtins
 import contextlib
 import os
 from collections.abc import Callable, Coroutine, Iterable
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
@@ -231,18 +232,25 @@ class App(RecurringMixin):
 
     def enqueue(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
         """Validate the arguments and store the job; returns its handle at once."""
-        return self.runtime.call(self.enqueue_async(job, *args, **kwargs))
+        request = self._enqueue_request(job, args, kwargs, force_join=False)
+        if request.connection is None and not self.runtime.in_loop_thread():
+            # A plain job is stored from this thread where the backend can: no loop hop.
+            backend = self._backend or self.runtime.call(self.backend())
+            result = backend.enqueue_blocking(request.new)
+            if result is not None:
+                return self._handle(request, result)
+        return self.runtime.call(self._store(request))
 
     async def enqueue_async(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
         return await self._enqueue(job, args, kwargs, force_join=False)
 
     def schedule(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
         """Enqueue to run later: give `run_at=` (a datetime) or `delay=` (seconds or timedelta)."""
-        return self.runtime.call(self.schedule_async(job, *args, **kwargs))
+        _check_schedule(kwargs)
+        return self.enqueue(job, *args, **kwargs)
 
     async def schedule_async(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
-        if kwargs.get("run_at") is None and kwargs.get("delay") is None:
-            raise ConfigurationError("schedule() needs run_at= or delay=")
+        _check_schedule(kwargs)
         return await self.enqueue_async(job, *args, **kwargs)
 
     def enqueue_many(
@@ -270,6 +278,12 @@ class App(RecurringMixin):
     async def _enqueue(
         self, job: JobRef, args: tuple[Any, ...], kwargs: dict[str, Any], *, force_join: bool
     ) -> JobHandle[Any]:
+        return await self._store(self._enqueue_request(job, args, kwargs, force_join=force_join))
+
+    def _enqueue_request(
+        self, job: JobRef, args: tuple[Any, ...], kwargs: dict[str, Any], *, force_join: bool
+    ) -> _EnqueueRequest:
+        """Validate a call and build the row to store (raises before anything is stored)."""
         definition = self.definition(job)
         options = {k: kwargs.pop(k) for k in list(kwargs) if k in RESERVED_OPTION_NAMES}
         on_duplicate = options.pop("on_duplicate", None)
@@ -286,13 +300,20 @@ class App(RecurringMixin):
             record_skipped=on_duplicate is None,
             force_join=force_join,
         )
-        if connection is None:
+        return _EnqueueRequest(definition.name, new, connection, on_duplicate == "raise")
+
+    async def _store(self, request: _EnqueueRequest) -> JobHandle[Any]:
+        new = request.new
+        if request.connection is None:
             result = await self._call(lambda b: b.enqueue(new))
         else:
-            result = await self._enqueue_on(connection, new)
-        if on_duplicate == "raise" and (result.joined or result.skipped):
+            result = await self._enqueue_on(request.connection, new)
+        return self._handle(request, result)
+
+    def _handle(self, request: _EnqueueRequest, result: EnqueueResult) -> JobHandle[Any]:
+        if request.raise_on_duplicate and (result.joined or result.skipped):
             active = result.job.duplicate_of or result.job.id
-            raise DuplicateJobError(definition.name, active)
+            raise DuplicateJobError(request.name, active)
         return JobHandle(self, result.job, joined=result.joined)
 
     async def _enqueue_on(self, connection: Any, new: NewJob) -> EnqueueResult:
@@ -454,6 +475,21 @@ class App(RecurringMixin):
             if definition.options.on_failure and state in (None, JobState.FAILED):
                 hooks.append(definition.options.on_failure)
         return hooks + self._finished_hooks
+
+
+def _check_schedule(kwargs: dict[str, Any]) -> None:
+    if kwargs.get("run_at") is None and kwargs.get("delay") is None:
+        raise ConfigurationError("schedule() needs run_at= or delay=")
+
+
+@dataclass(frozen=True, slots=True)
+class _EnqueueRequest:
+    """A validated enqueue call: the row to store and how to report a duplicate."""
+
+    name: str
+    new: NewJob
+    connection: Any
+    raise_on_duplicate: bool
 
 
 class RunningWorker:

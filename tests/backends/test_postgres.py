@@ -242,3 +242,95 @@ async def test_an_unmigrated_schema_is_a_clear_configuration_error(pg_url: str) 
         assert await backend.get("x") is None
     finally:
         await backend.close()
+
+
+async def test_a_blocking_enqueue_stores_from_the_callers_thread_and_wakes_workers(
+    pg: PostgresBackend,
+) -> None:
+    woken: list[str] = []
+    pg.subscribe("work", woken.append)
+    job = new_job()
+    stored = await asyncio.to_thread(pg.enqueue_blocking, job)
+    assert stored is not None
+    assert not stored.joined
+    assert stored.job == await pg.get(job.id)
+    assert stored.job.state is JobState.PENDING
+    await eventually(lambda: asyncio.sleep(0, woken))
+    assert (await claim_one(pg)).id == job.id
+
+
+async def test_a_blocking_enqueue_leaves_what_it_cannot_do_to_enqueue(pg: PostgresBackend) -> None:
+    job = new_job()
+    assert await asyncio.to_thread(pg.enqueue_blocking, job) is not None
+    # A retried call with the same id, and a job with a uniqueness policy: not plain inserts.
+    assert await asyncio.to_thread(pg.enqueue_blocking, job) is None
+    unique = new_job(fingerprint="fp", unique="join")
+    assert await asyncio.to_thread(pg.enqueue_blocking, unique) is None
+    assert await pg.get(unique.id) is None
+    assert (await pg.enqueue(job)).job.id == job.id
+
+
+@pytest.mark.parametrize("bad", ["a\x00b", float("nan")])
+async def test_a_blocking_enqueue_refuses_what_postgres_cannot_store(
+    pg: PostgresBackend, bad: object
+) -> None:
+    job = new_job(args={"text": bad})
+    with pytest.raises(ValidationError):
+        await asyncio.to_thread(pg.enqueue_blocking, job)
+    assert await pg.get(job.id) is None
+
+
+async def test_a_blocking_enqueue_on_killed_connections_fails_clearly_then_recovers(
+    pg: PostgresBackend,
+) -> None:
+    assert await asyncio.to_thread(pg.enqueue_blocking, new_job()) is not None
+    query(
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = %s",
+        f"underway:producer:{os.getpid()}",
+    )
+
+    async def works() -> bool:
+        try:
+            await asyncio.to_thread(pg.enqueue_blocking, new_job())
+        except StorageUnavailable:
+            return False
+        except psycopg.Error as exc:  # pragma: no cover - the failure being tested for
+            pytest.fail(f"a psycopg error leaked: {exc!r}")
+        return True
+
+    assert await eventually(works)
+
+
+def test_sync_enqueue_stores_plain_jobs_on_the_producer_connection(pg_url: str) -> None:
+    """The sync `app.enqueue` inserts a plain job from the caller's thread (no loop hop);
+    validation still comes first, and a job with a policy takes the general path."""
+    from underway import App
+
+    app = App(pg_url)
+    try:
+
+        @app.job
+        def add(a: int) -> int:
+            return a
+
+        @app.job(unique="join")
+        def once(a: int) -> int:
+            return a
+
+        with pytest.raises(ValidationError):
+            app.enqueue(add, a="x")
+        assert app.list() == []
+        handle = app.enqueue(add, a=1)
+        producers = query(
+            "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
+            f"underway:producer:{os.getpid()}",
+        )
+        assert producers == [(1,)]
+        assert app.get(handle.id).state is JobState.PENDING
+        first, second = app.enqueue(once, a=1), app.enqueue(once, a=1)
+        assert second.joined
+        assert second.id == first.id
+        later = app.schedule(add, a=2, delay=3600)
+        assert later.state is JobState.SCHEDULED
+    finally:
+        app.close()

@@ -67,6 +67,10 @@ class Backend(Protocol):
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         """Store many jobs in one transaction."""
 
+    def enqueue_blocking(self, job: NewJob) -> EnqueueResult | None:
+        """Store a job from a thread other than the backend's loop, in that thread, if this
+        backend can (None otherwise: the caller then awaits `enqueue` on the loop)."""
+
     async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes."""
 

@@ -27,6 +27,10 @@ class LocalNotifier:
 
         return unsubscribe
 
+    def has_subscribers(self, channel: str) -> bool:
+        """Whether anyone here listens on `channel` (a hint; safe to ask from any thread)."""
+        return bool(self._subscribers.get(channel))
+
     def notify(self, channel: str, payload: str = "") -> None:
         for callback in list(self._subscribers.get(channel, ())):
             try:

@@ -10,6 +10,9 @@ connection, or ``await app.enqueue_async(fn, ..., connection=aconn)`` with an as
 the loop that owns it), stores the job inside the caller's own transaction through
 `enqueue_on`: the job exists only if that transaction commits.
 
+The sync ``app.enqueue`` stores a plain job through `enqueue_blocking`, on a blocking pool of
+the caller's threads (role ``producer``), without a hop to the backend's loop.
+
 All times come from the database's ``now()``. Every connection sets ``application_name`` to
 ``underway:<role>:<pid>``. Connection failures surface as `StorageUnavailable`; the pool
 replaces broken connections and the listener reconnects with capped backoff.
@@ -17,6 +20,8 @@ replaces broken connections and the listener reconnects with capped backoff.
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -54,7 +59,7 @@ from . import postgres_reads as reads
 from . import postgres_recurring as recurring
 from .base import Unsubscribe
 from .notifier import LocalNotifier
-from .postgres_connection import PostgresPool, parse_postgres_url
+from .postgres_connection import BlockingPool, PostgresPool, parse_postgres_url
 from .postgres_enqueue import enqueue_one, enqueue_plain, notify
 from .postgres_listener import PostgresListener
 from .postgres_tx import AsyncTx, SyncTx, Tx
@@ -88,12 +93,17 @@ class PostgresBackend:
             max_size=max_connections,
             timeout_s=connect_timeout_s,
         )
+        self._blocking = BlockingPool(
+            self.target, max_size=max_connections, timeout_s=connect_timeout_s
+        )
+        self._loop: asyncio.AbstractEventLoop | None = None
         self._notifier = LocalNotifier()
         self._listener = PostgresListener(self.target, self._notifier)
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
         await self._pool.open()
         if self._migrate_on_open:
             try:
@@ -107,6 +117,7 @@ class PostgresBackend:
     async def close(self) -> None:
         await self._listener.stop()
         await self._pool.close()
+        await asyncio.to_thread(self._blocking.close)
 
     async def migrate(self) -> list[str]:
         return await self._pool.transaction(manage.apply_migrations)
@@ -146,6 +157,26 @@ class PostgresBackend:
         if any(r.job.state is JobState.PENDING and not r.joined for r in results):
             self._notifier.notify("work")
         return results
+
+    def enqueue_blocking(self, job: NewJob) -> EnqueueResult | None:
+        """Store a plain job from the caller's own thread, in one autocommitted statement on a
+        blocking connection: no hop to the backend's loop. None if the job is not plain or its
+        id is taken (a retried call): `enqueue` then decides."""
+        if not job.plain:
+            return None
+        try:
+            stored = self._blocking.statement(lambda tx: enqueue_plain(tx, [job]))
+        except psycopg.DataError as exc:
+            raise ValidationError(
+                job.name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]
+            ) from None
+        result = stored.get(job.id)
+        pending = result is not None and result.job.state is JobState.PENDING
+        if pending and self._loop is not None and self._notifier.has_subscribers("work"):
+            # In-process workers hear of it at once; others through NOTIFY.
+            with contextlib.suppress(RuntimeError):  # the loop closed: no worker to wake
+                self._loop.call_soon_threadsafe(self._notifier.notify, "work")
+        return result
 
     async def enqueue_on(self, connection: object, job: NewJob) -> EnqueueResult:
         """Store a job inside the caller's open transaction on their own psycopg connection.

@@ -7,20 +7,21 @@ import contextlib
 import logging
 import os
 import re
+import threading
 import time
 import weakref
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Iterator
 from dataclasses import dataclass
 from typing import Any, TypeVar
 from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
-from psycopg_pool import AsyncConnectionPool, PoolTimeout
+from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, StorageUnavailable
 from ..services import ThrottlingFilter
-from .postgres_tx import AsyncTx, Tx
+from .postgres_tx import AsyncTx, SyncTx, Tx
 
 # psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.
 logging.getLogger("psycopg.pool").addFilter(ThrottlingFilter())
@@ -134,22 +135,104 @@ class PostgresPool:
         raise AssertionError("unreachable")
 
     async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]], block: bool) -> T:
-        try:
+        with _storage_errors(self.target.schema):
             async with self._pool.connection() as conn:
                 async with conn.transaction() if block else contextlib.nullcontext():
                     result = await fn(AsyncTx(conn, self.target.schema))
                 self._last_used[conn] = time.monotonic()
                 return result
-        except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
-            raise
-        except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
-            raise ConfigurationError(
-                f"underway's tables are missing from schema {self.target.schema!r}: run "
-                "`underway migrate`, or open the app with migrate=True"
-            ) from exc
-        except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-            # Includes killed sessions, restarts, lock_timeout and the pool's own timeout.
-            raise StorageUnavailable(f"PostgreSQL is unavailable: {_first_line(exc)}") from exc
+
+
+class BlockingPool:
+    """Blocking connections for callers on their own threads (the sync `app.enqueue`), so
+    that one statement needs no hop to the event loop. Opened on first use."""
+
+    def __init__(self, target: PostgresTarget, *, max_size: int, timeout_s: float) -> None:
+        self.target = target
+        self._timeout_s = timeout_s
+        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
+            weakref.WeakKeyDictionary()
+        )
+        self._opening = threading.Lock()
+        self._pool: ConnectionPool[Any] | None = None
+        self._max_size = max_size
+
+    def _check_unless_recently_used(self, conn: psycopg.Connection[Any]) -> None:
+        if time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S:
+            return
+        ConnectionPool.check_connection(conn)
+
+    def _opened(self) -> ConnectionPool[Any]:
+        with self._opening:
+            if self._pool is None:
+                pool: ConnectionPool[Any] = ConnectionPool(
+                    self.target.conninfo,
+                    min_size=1,
+                    max_size=self._max_size,
+                    kwargs={"autocommit": True, **connection_settings("producer")},
+                    check=self._check_unless_recently_used,
+                    timeout=self._timeout_s,
+                    reconnect_timeout=RECONNECT_GIVE_UP_S,
+                    open=False,
+                    name="underway-blocking",
+                )
+                try:
+                    pool.open(wait=True, timeout=self._timeout_s)
+                except PoolTimeout as exc:
+                    pool.close()
+                    raise StorageUnavailable(
+                        f"cannot connect to PostgreSQL within {self._timeout_s:g} s"
+                    ) from exc
+                self._pool = pool
+            return self._pool
+
+    def statement(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """Run `fn`, whose one statement commits on its own, on a blocking connection.
+
+        `fn` is written for either kind of transaction; on a blocking one it never suspends,
+        so it is driven to its end here, in the caller's thread.
+        """
+        with _storage_errors(self.target.schema):
+            pool = self._opened()
+            with pool.connection() as conn:
+                result = run_without_loop(fn(SyncTx(conn, self.target.schema)))
+                self._last_used[conn] = time.monotonic()
+                return result
+
+    def close(self) -> None:
+        with self._opening:
+            if self._pool is not None:
+                self._pool.close()
+                self._pool = None
+
+
+def run_without_loop(step: Awaitable[T]) -> T:
+    """The value of a coroutine that never suspends (its statements run on a blocking
+    connection), without an event loop."""
+    coroutine = step.__await__()
+    try:
+        coroutine.send(None)
+    except StopIteration as done:
+        return done.value  # type: ignore[no-any-return]
+    coroutine.close()
+    raise RuntimeError("a statement on a blocking connection suspended")
+
+
+@contextlib.contextmanager
+def _storage_errors(schema: str) -> Iterator[None]:
+    """Connection failures as StorageUnavailable, missing tables as ConfigurationError."""
+    try:
+        yield
+    except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
+        raise
+    except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
+        raise ConfigurationError(
+            f"underway's tables are missing from schema {schema!r}: run "
+            "`underway migrate`, or open the app with migrate=True"
+        ) from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
+        # Includes killed sessions, restarts, lock_timeout and the pool's own timeout.
+        raise StorageUnavailable(f"PostgreSQL is unavailable: {_first_line(exc)}") from exc
 
 
 def _first_line(exc: BaseException) -> str:

@@ -135,6 +135,10 @@ class SQLiteBackend:
     async def enqueue(self, job: NewJob) -> EnqueueResult:
         return (await self.enqueue_many([job]))[0]
 
+    def enqueue_blocking(self, job: NewJob) -> EnqueueResult | None:
+        """SQLite writes go through its one writer thread: there is no blocking path."""
+        return None
+
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         now = self._clock.now()
 
