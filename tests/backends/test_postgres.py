@@ -14,6 +14,8 @@ from tests.conftest import POSTGRES_URL
 from underway.backends.base import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres_connection import parse_postgres_url
+from underway.backends.postgres_leases import CLAIM_PLAIN
+from underway.backends.postgres_manage import PRUNE_EXPIRED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
 
@@ -334,3 +336,38 @@ def test_sync_enqueue_stores_plain_jobs_on_the_producer_connection(pg_url: str) 
         assert later.state is JobState.SCHEDULED
     finally:
         app.close()
+
+
+def _generic_plan(pg_url: str, schema: str, statement: str, types: str, args: str) -> str:
+    """EXPLAIN ANALYZE of `statement` prepared and run with a generic plan, as underway's
+    connections run their repeated statements; rolled back."""
+    numbered = statement.replace("{schema}", f'"{schema}"')
+    for number, name in enumerate(("worker", "queues", "limit"), start=1):
+        numbered = numbered.replace(f"%({name})s", f"${number}")
+    numbered = numbered.replace("%s", "$1")
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute("SET plan_cache_mode = force_generic_plan")
+        conn.execute(f"PREPARE underway_probe({types}) AS {numbered}")
+        conn.execute("BEGIN")
+        lines = conn.execute(f"EXPLAIN (ANALYZE) EXECUTE underway_probe({args})").fetchall()
+        conn.execute("ROLLBACK")
+    return "\n".join(str(line[0]) for line in lines)
+
+
+async def test_generic_plans_of_claim_and_prune_stay_on_indexes_with_a_deep_table(
+    pg: PostgresBackend, pg_url: str, pg_schema: str
+) -> None:
+    """A generic plan does not know the LIMIT: joined to a deep table, the claim once became a
+    hash join over every waiting row (270 jobs/s at 1M rows). It must stay on the indexes."""
+    for _ in range(10):
+        await pg.enqueue_many([new_job(queue="elsewhere") for _ in range(1000)])
+    await pg.enqueue_many([new_job() for _ in range(60)])
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'ANALYZE "{pg_schema}".jobs')
+    claim = _generic_plan(
+        pg_url, pg_schema, CLAIM_PLAIN, "text, text[], int", "'w', '{default}', 50"
+    )
+    assert "Hash Join" not in claim, claim
+    assert "jobs_pkey" in claim, claim
+    plan = _generic_plan(pg_url, pg_schema, PRUNE_EXPIRED, "int", "500")
+    assert "Hash" not in plan, plan

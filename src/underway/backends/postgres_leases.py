@@ -47,9 +47,11 @@ CLAIM_PLAIN = f"""
 WITH laned AS (SELECT EXISTS (SELECT 1 FROM {{schema}}.jobs WHERE {READY}
                              AND lane IS NOT NULL) AS waiting),
 chosen AS ({FIRST_PLAIN.strip()}),
-claimed AS (UPDATE {{schema}}.jobs AS j {START} FROM chosen
-            WHERE j.seq = chosen.seq AND j.state IN ('pending', 'scheduled')
-              AND NOT (SELECT waiting FROM laned)
+-- = ANY(ARRAY(...)), not a join: a generic plan, not knowing the LIMIT, would hash every
+-- waiting row to join them.
+claimed AS (UPDATE {{schema}}.jobs AS j {START}
+            WHERE j.seq = ANY(ARRAY(SELECT seq FROM chosen))
+              AND j.state IN ('pending', 'scheduled') AND NOT (SELECT waiting FROM laned)
             RETURNING {CLAIMED_FROM_J})
 SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON true
 """

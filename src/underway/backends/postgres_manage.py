@@ -111,12 +111,16 @@ async def sweep(tx: Tx, stall_timeout_s: float) -> tuple[SweepResult, list[str]]
     return result, [row["id"] for row in recovered if row["state"] != "pending"]
 
 
+#: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the primary
+#: key (an `IN (...)` join could hash the whole table, not knowing the LIMIT).
+PRUNE_EXPIRED = (
+    "DELETE FROM {schema}.jobs WHERE seq = ANY(ARRAY(SELECT seq FROM {schema}.jobs "
+    "WHERE expires_at <= now() LIMIT %s FOR UPDATE SKIP LOCKED))"
+)
+
+
 async def prune_batch(tx: Tx, batch_size: int) -> int:
-    return await tx.run(
-        "DELETE FROM {schema}.jobs WHERE seq IN (SELECT seq FROM {schema}.jobs "
-        "WHERE expires_at <= now() LIMIT %s FOR UPDATE SKIP LOCKED)",
-        (batch_size,),
-    )
+    return await tx.run(PRUNE_EXPIRED, (batch_size,))
 
 
 async def apply_migrations(tx: Tx) -> list[str]:

@@ -41,10 +41,11 @@ async def running_leases(tx: Tx, worker_id: str) -> dict[str, tuple[int, bool]]:
 async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
     clauses, params = _filter_clauses(query)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = await tx.row(f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params)
+    total = await tx.row(f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params, planned=True)
     rows = await tx.rows(
         f"SELECT * FROM {{schema}}.jobs {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
         (*params, query.limit, query.offset),
+        planned=True,
     )
     return JobPage(jobs=[job(row) for row in rows], total=int(total["n"] if total else 0))
 

@@ -31,7 +31,10 @@ class Tx:
     def sql(self, text: str) -> Any:
         return cast(Any, text.replace("{schema}", self._quoted))
 
-    async def rows(self, text: str, params: Any = None) -> list[Row]:
+    async def rows(self, text: str, params: Any = None, *, planned: bool = False) -> list[Row]:
+        """The statement's rows. `planned`: plan it for these very parameters every time,
+        never from the connection's generic plan (for filters whose best plan depends on
+        the values, such as a rare or a common state)."""
         raise NotImplementedError
 
     async def run(self, text: str, params: Any = None) -> int:
@@ -45,8 +48,8 @@ class Tx:
         """An async context manager: statements inside it roll back alone if they fail."""
         raise NotImplementedError
 
-    async def row(self, text: str, params: Any = None) -> Row | None:
-        found = await self.rows(text, params)
+    async def row(self, text: str, params: Any = None, *, planned: bool = False) -> Row | None:
+        found = await self.rows(text, params, planned=planned)
         return found[0] if found else None
 
 
@@ -57,9 +60,9 @@ class AsyncTx(Tx):
         super().__init__(schema)
         self.conn = conn
 
-    async def rows(self, text: str, params: Any = None) -> list[Row]:
+    async def rows(self, text: str, params: Any = None, *, planned: bool = False) -> list[Row]:
         async with self.conn.cursor(row_factory=dict_row) as cur:
-            await cur.execute(self.sql(text), params)
+            await cur.execute(self.sql(text), params, prepare=False if planned else None)
             return await cur.fetchall()
 
     async def run(self, text: str, params: Any = None) -> int:
@@ -82,9 +85,9 @@ class SyncTx(Tx):
         super().__init__(schema)
         self.conn = conn
 
-    async def rows(self, text: str, params: Any = None) -> list[Row]:
+    async def rows(self, text: str, params: Any = None, *, planned: bool = False) -> list[Row]:
         with self.conn.cursor(row_factory=dict_row) as cur:
-            cur.execute(self.sql(text), params)
+            cur.execute(self.sql(text), params, prepare=False if planned else None)
             return cur.fetchall()
 
     async def run(self, text: str, params: Any = None) -> int:
