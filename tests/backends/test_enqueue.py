@@ -83,6 +83,26 @@ async def test_enqueue_many_answers_the_jobs_exactly_as_stored(backend: Backend)
         assert result.job == stored
 
 
+async def test_enqueue_many_of_alike_jobs_stores_each_with_its_own_values(
+    backend: Backend,
+) -> None:
+    """Alike jobs (only the id differs, or the id and a few columns): every job is stored with
+    its own values, whichever columns the batch shares."""
+    alike = [new_job(args={"n": 1}) for _ in range(3)]
+    mixed = [new_job(args={"n": i}, priority=i % 2, queue=f"q{i % 3}") for i in range(6)]
+    for batch in (alike, mixed):
+        results = await backend.enqueue_many(batch)
+        assert [r.job.id for r in results] == [j.id for j in batch]
+        for job, result in zip(batch, results, strict=True):
+            stored = await backend.get(job.id)
+            assert stored == result.job
+            assert (stored.args, stored.priority, stored.queue) == (
+                job.args,
+                job.priority,
+                job.queue,
+            )
+
+
 async def test_a_retried_enqueue_many_with_the_same_ids_stores_nothing_twice(
     backend: Backend,
 ) -> None:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -9,7 +10,7 @@ from ..errors import StorageUnavailable, ValidationError
 from ..models import EnqueueResult, Job, JobState, NewJob
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx, array_params
+from .postgres_tx import Row, Tx
 from .postgres_values import UnstorableValue, jsonb_text
 
 ACTIVE = "('scheduled', 'pending', 'running')"
@@ -63,40 +64,42 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
-INSERT_PLAIN = _INSERT_PLAIN.replace(
-    "SOURCE",
-    """unnest(%(ids)s::text[], %(names)s::text[], %(queues)s::text[],
-                      %(priorities)s::int[], %(args)s::jsonb[], %(max_attempts)s::int[],
-                      %(run_ats)s::timestamptz[], %(delays)s::float8[],
-                      %(fingerprints)s::text[], %(uniques)s::text[], %(lanes)s::text[],
-                      %(lane_limits)s::int[], %(retentions)s::float8[]) WITH ORDINALITY""",
-)
-#: The same for one job, with plain parameters: dumping 13 one-element arrays in Python
-#: cost more than the rest of the call.
-INSERT_PLAIN_ONE = _INSERT_PLAIN.replace(
-    "SOURCE",
-    """(VALUES (%(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
-                       %(args)s::jsonb, %(max_attempts)s::int, %(run_ats)s::timestamptz,
-                       %(delays)s::float8, %(fingerprints)s::text, %(uniques)s::text,
-                       %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8, 1))""",
-)
+#: The plain insert's input columns and their types, in the order the statement reads them.
+PLAIN_TYPES = {
+    "ids": "text",
+    "names": "text",
+    "queues": "text",
+    "priorities": "int",
+    "args": "jsonb",
+    "max_attempts": "int",
+    "run_ats": "timestamptz",
+    "delays": "float8",
+    "fingerprints": "text",
+    "uniques": "text",
+    "lanes": "text",
+    "lane_limits": "int",
+    "retentions": "float8",
+}
+PLAIN_COLUMNS = tuple(PLAIN_TYPES)
 
 
-PLAIN_COLUMNS = (
-    "ids",
-    "names",
-    "queues",
-    "priorities",
-    "args",
-    "max_attempts",
-    "run_ats",
-    "delays",
-    "fingerprints",
-    "uniques",
-    "lanes",
-    "lane_limits",
-    "retentions",
-)
+@functools.lru_cache(maxsize=64)
+def insert_plain(varying: tuple[str, ...]) -> str:
+    """The plain insert with the `varying` columns as arrays (one element per job) and every
+    other column as one value for all: psycopg dumps arrays element by element in Python, and
+    in a batch of one kind of job most columns are the same for every job."""
+    values = ", ".join(
+        f"v.{name}" if name in varying else f"%({name})s::{kind}"
+        for name, kind in PLAIN_TYPES.items()
+    )
+    if not varying:
+        return _INSERT_PLAIN.replace("SOURCE", f"(SELECT {values}, 1)")
+    arrays = ", ".join(f"%({name})s::{PLAIN_TYPES[name]}[]" for name in varying)
+    source = (
+        f"(SELECT {values}, v.n FROM unnest({arrays}) WITH ORDINALITY "
+        f"AS v({', '.join(varying)}, n))"
+    )
+    return _INSERT_PLAIN.replace("SOURCE", source)
 
 
 async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResult]:
@@ -128,12 +131,17 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
                 float(job.retention_s),
             )
         )
-    channel = {"channel": channel_name(tx.schema, "work")}
-    if len(values) == 1:
-        one = dict(zip(PLAIN_COLUMNS, values[0], strict=True))
-        rows = await tx.rows(INSERT_PLAIN_ONE, {**one, **channel})
-    else:
-        rows = await tx.rows(INSERT_PLAIN, {**array_params(PLAIN_COLUMNS, values), **channel})
+    columns = dict(zip(PLAIN_COLUMNS, zip(*values, strict=True), strict=True))
+    varying = tuple(
+        name
+        for name, column in columns.items()
+        if len(column) > 1 and (name == "ids" or any(v != column[0] for v in column))
+    )
+    params = {
+        name: list(column) if name in varying else column[0] for name, column in columns.items()
+    }
+    params["channel"] = channel_name(tx.schema, "work")
+    rows = await tx.rows(insert_plain(varying), params)
     inserted = {row["id"]: row for row in rows}
     return {
         job.id: EnqueueResult(job=_as_stored(job, inserted[job.id]))
