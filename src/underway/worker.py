@@ -88,7 +88,7 @@ class Worker:
         # Where claims overlap outcome writes, claim at most half the slots at a time: the next
         # claim then runs beside the previous batch's outcome write instead of after it.
         concurrency = settings.concurrency
-        half = max(1, -(-concurrency // 2))
+        half = (concurrency + 1) // 2
         self._claim_batch = half if backend.claims_overlap_writes else concurrency
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()

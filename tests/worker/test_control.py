@@ -103,14 +103,19 @@ def test_a_sync_job_blocked_in_wait_cancelled_wakes_on_cancel(app: App) -> None:
     assert time.monotonic() - asked < 5
 
 
-def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() -> None:
-    ctx = JobContext(
-        lease=Lease("j", 1, "w"),
+def bare_context(job_id: str) -> JobContext:
+    """A context outside any worker: nothing is sent anywhere."""
+    return JobContext(
+        lease=Lease(job_id, 1, "w"),
         name="n",
         args={},
         max_attempts=1,
         sink=None,  # type: ignore[arg-type]
     )
+
+
+def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() -> None:
+    ctx = bare_context("j")
     assert ctx.wait_cancelled(0.01) is False
     assert not ctx.cancelled
     ctx.request_cancel("cancelled by request")
@@ -118,13 +123,7 @@ def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() ->
     assert ctx.cancelled
     assert ctx.cancel_reason == "cancelled by request"
     assert ctx.wait_cancelled(0) is True
-    fresh = JobContext(
-        lease=Lease("k", 1, "w"),
-        name="n",
-        args={},
-        max_attempts=1,
-        sink=None,  # type: ignore[arg-type]
-    )
+    fresh = bare_context("k")
     fresh.request_cancel("timed out")
     assert fresh.wait_cancelled(0) is True, "cancelled before anyone waited"
 

@@ -78,15 +78,35 @@ def channel_name(schema: str, channel: str) -> str:
     return f"{schema}.{channel}"
 
 
+class RecentUse:
+    """When each pooled connection last finished its work, so that the pool's liveness check
+    can be skipped for one used a moment ago.
+
+    Checking costs a round trip per transaction; a connection used in the last second is
+    almost surely alive, and if it is not, the transaction fails as StorageUnavailable.
+    """
+
+    def __init__(self) -> None:
+        self._last_used: weakref.WeakKeyDictionary[Any, float] = weakref.WeakKeyDictionary()
+
+    def touch(self, conn: Any) -> None:
+        self._last_used[conn] = time.monotonic()
+
+    def is_recent(self, conn: Any) -> bool:
+        return time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S
+
+
+def cannot_connect(timeout_s: float) -> StorageUnavailable:
+    return StorageUnavailable(f"cannot connect to PostgreSQL within {timeout_s:g} s")
+
+
 class PostgresPool:
     """An async connection pool that runs whole transactions and reconnects after failures."""
 
     def __init__(self, target: PostgresTarget, *, min_size: int, max_size: int, timeout_s: float):
         self.target = target
         self._timeout_s = timeout_s
-        self._last_used: weakref.WeakKeyDictionary[psycopg.AsyncConnection[Any], float] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._recent = RecentUse()
         self._pool = AsyncConnectionPool(
             target.conninfo,
             min_size=min_size,
@@ -102,23 +122,16 @@ class PostgresPool:
         )
 
     async def _check_unless_recently_used(self, conn: psycopg.AsyncConnection[Any]) -> None:
-        """The pool's liveness check, skipped for a connection that just finished a transaction.
-
-        Checking costs a round trip per transaction; a connection used in the last second is
-        almost surely alive, and if it is not, the transaction fails as StorageUnavailable.
-        """
-        if time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S:
-            return
-        await AsyncConnectionPool.check_connection(conn)
+        """The pool's liveness check, skipped for a connection that just finished a transaction."""
+        if not self._recent.is_recent(conn):
+            await AsyncConnectionPool.check_connection(conn)
 
     async def open(self) -> None:
         try:
             await self._pool.open(wait=True, timeout=self._timeout_s)
         except PoolTimeout as exc:
             await self._pool.close()
-            raise StorageUnavailable(
-                f"cannot connect to PostgreSQL within {self._timeout_s:g} s"
-            ) from exc
+            raise cannot_connect(self._timeout_s) from exc
 
     async def close(self) -> None:
         await self._pool.close()
@@ -146,7 +159,7 @@ class PostgresPool:
             async with self._pool.connection() as conn:
                 async with conn.transaction() if block else contextlib.nullcontext():
                     result = await fn(AsyncTx(conn, self.target.schema))
-                self._last_used[conn] = time.monotonic()
+                self._recent.touch(conn)
                 return result
 
 
@@ -157,17 +170,14 @@ class BlockingPool:
     def __init__(self, target: PostgresTarget, *, max_size: int, timeout_s: float) -> None:
         self.target = target
         self._timeout_s = timeout_s
-        self._last_used: weakref.WeakKeyDictionary[psycopg.Connection[Any], float] = (
-            weakref.WeakKeyDictionary()
-        )
+        self._recent = RecentUse()
         self._opening = threading.Lock()
         self._pool: ConnectionPool[Any] | None = None
         self._max_size = max_size
 
     def _check_unless_recently_used(self, conn: psycopg.Connection[Any]) -> None:
-        if time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S:
-            return
-        ConnectionPool.check_connection(conn)
+        if not self._recent.is_recent(conn):
+            ConnectionPool.check_connection(conn)
 
     def _opened(self) -> ConnectionPool[Any]:
         with self._opening:
@@ -187,9 +197,7 @@ class BlockingPool:
                     pool.open(wait=True, timeout=self._timeout_s)
                 except PoolTimeout as exc:
                     pool.close()
-                    raise StorageUnavailable(
-                        f"cannot connect to PostgreSQL within {self._timeout_s:g} s"
-                    ) from exc
+                    raise cannot_connect(self._timeout_s) from exc
                 self._pool = pool
             return self._pool
 
@@ -203,7 +211,7 @@ class BlockingPool:
             pool = self._opened()
             with pool.connection() as conn:
                 result = run_without_loop(fn(SyncTx(conn, self.target.schema)))
-                self._last_used[conn] = time.monotonic()
+                self._recent.touch(conn)
                 return result
 
     def close(self) -> None:

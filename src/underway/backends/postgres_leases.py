@@ -77,10 +77,7 @@ def _claim_key(row: Row) -> tuple[Any, ...]:
 
 
 def _in_claim_order(rows: list[Row]) -> list[ClaimedJob]:
-    return [
-        ClaimedJob(r["id"], r["name"], r["args"], r["attempt"], r["max_attempts"])
-        for r in sorted(rows, key=_claim_key)
-    ]
+    return [reads.claimed(row) for row in sorted(rows, key=_claim_key)]
 
 
 async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:

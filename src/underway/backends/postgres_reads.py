@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from ..models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
 from .postgres_tx import Row, Tx
-from .rows import job_from_row
+from .rows import claimed_from_row, job_from_row
 
 
 def _same(value: Any) -> Any:
@@ -17,6 +17,11 @@ def _same(value: Any) -> Any:
 def job(row: Row) -> Job:
     """A Job from a jobs row: psycopg already returns datetimes and decoded jsonb."""
     return job_from_row(row, _same, _same)
+
+
+def claimed(row: Row) -> ClaimedJob:
+    """A ClaimedJob from a claim's answer (jsonb arrives decoded)."""
+    return claimed_from_row(row, _same)
 
 
 async def get(tx: Tx, job_id: str) -> Job | None:

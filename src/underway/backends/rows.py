@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
-from ..models import Job, JobError, JobState, Recurring
+from ..models import ClaimedJob, Job, JobError, JobState, Recurring
 
 WhenReader = Callable[[Any], datetime | None]
 DataReader = Callable[[Any], Any]
@@ -55,6 +55,13 @@ def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
 STATES = {state.value: state for state in JobState}
 #: How both backends store a job that has not failed yet.
 NO_ERRORS: tuple[Any, ...] = ("[]", [], None)
+
+
+def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
+    """What a worker needs of a job it just claimed, from the claim's answer."""
+    return ClaimedJob(
+        row["id"], row["name"], data(row["args"]), row["attempt"], row["max_attempts"]
+    )
 
 
 def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:

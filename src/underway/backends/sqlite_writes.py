@@ -21,7 +21,13 @@ from ..models import (
     WorkerInfo,
 )
 from . import sqlite_reads as reads
-from .rows import data_to_json_text, epoch_to_datetime, error_to_data, json_text_to_data
+from .rows import (
+    claimed_from_row,
+    data_to_json_text,
+    epoch_to_datetime,
+    error_to_data,
+    json_text_to_data,
+)
 
 ACTIVE = "('scheduled', 'pending', 'running')"
 FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
@@ -281,10 +287,8 @@ def claim(
     ).fetchall()
     order = {seq: i for i, seq in enumerate(seqs)}
     return [
-        ClaimedJob(
-            r["id"], r["name"], json_text_to_data(r["args"]), r["attempt"], r["max_attempts"]
-        )
-        for r in sorted(rows, key=lambda r: order[r["seq"]])
+        claimed_from_row(row, json_text_to_data)
+        for row in sorted(rows, key=lambda r: order[r["seq"]])
     ]
 
 
