@@ -6,7 +6,6 @@ import hashlib
 import inspect
 import json
 import random
-import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
@@ -14,6 +13,7 @@ from typing import Any, get_type_hints
 
 import pydantic
 from pydantic import ConfigDict, TypeAdapter
+from uuid_utils import uuid7
 
 from .context import JobContext
 from .errors import ConfigurationError, ValidationError
@@ -237,7 +237,7 @@ class JobDefinition:
         fingerprint = self.fingerprint(data) if unique else None
         lane, limit = (serial_lane, 1) if serial_lane else self.lane(data, fingerprint)
         return NewJob(
-            id=str(uuid.uuid4()),
+            id=str(uuid7()),
             name=self.name,
             queue=queue or self.options.queue,
             priority=self.options.priority if priority is None else priority,
