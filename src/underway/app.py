@@ -263,7 +263,7 @@ class App(RecurringMixin):
         self, job: JobRef, arguments: Iterable[dict[str, Any]]
     ) -> list[JobHandle[Any]]:
         definition = self.definition(job)
-        rows = [definition.new_job(args) for args in arguments]
+        rows = definition.new_jobs(arguments)
         results = await self._call(lambda b: b.enqueue_many(rows))
         return [JobHandle(self, r.job, joined=r.joined) for r in results]
 

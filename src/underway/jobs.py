@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import contextlib
+import functools
 import hashlib
 import inspect
 import json
 import random
-from collections.abc import Callable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, get_type_hints
@@ -155,15 +157,32 @@ class JobDefinition:
 
     def validate(self, args: dict[str, Any]) -> dict[str, Any]:
         """Check arguments against the signature; return them as plain JSON data."""
+        with self._validation_errors():
+            data: dict[str, Any] = self.args_model.model_validate(args).model_dump(mode="json")
+        return data
+
+    def validate_many(self, arguments: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+        """`validate` for many calls in one pass; an error's location starts with the index."""
+        with self._validation_errors():
+            models = self._many_args.validate_python(list(arguments))
+            data: list[dict[str, Any]] = self._many_args.dump_python(models, mode="json")
+        return data
+
+    @functools.cached_property
+    def _many_args(self) -> TypeAdapter[list[Any]]:
+        """A validator of a list of calls, built on the first `validate_many`."""
+        many: Any = list[self.args_model]  # type: ignore[name-defined]
+        return TypeAdapter(many)
+
+    @contextlib.contextmanager
+    def _validation_errors(self) -> Iterator[None]:
         try:
-            model = self.args_model.model_validate(args)
-            data: dict[str, Any] = model.model_dump(mode="json")
+            yield
         except pydantic.ValidationError as exc:
             raise ValidationError(self.name, _plain_errors(exc)) from None
         except (TypeError, ValueError) as exc:
             error = {"loc": (), "msg": f"not JSON-serialisable: {exc}", "type": "json"}
             raise ValidationError(self.name, [error]) from None
-        return data
 
     def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
         """Turn positional and keyword arguments into a dict keyed by parameter name."""
@@ -230,7 +249,39 @@ class JobDefinition:
         serial_lane: str | None = None,
     ) -> NewJob:
         """Validate arguments and build the row `Backend.enqueue` stores."""
-        data = self.validate(args)
+        return self._new_job(
+            self.validate(args),
+            delay=delay,
+            run_at=run_at,
+            priority=priority,
+            queue=queue,
+            idempotency_key=idempotency_key,
+            record_skipped=record_skipped,
+            force_join=force_join,
+            recurring_id=recurring_id,
+            fire_at=fire_at,
+            serial_lane=serial_lane,
+        )
+
+    def new_jobs(self, arguments: Iterable[dict[str, Any]]) -> list[NewJob]:
+        """Validate many calls at once and build their rows (the first bad call raises)."""
+        return [self._new_job(data) for data in self.validate_many(arguments)]
+
+    def _new_job(
+        self,
+        data: dict[str, Any],
+        *,
+        delay: float = 0.0,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        record_skipped: bool = True,
+        force_join: bool = False,
+        recurring_id: str | None = None,
+        fire_at: datetime | None = None,
+        serial_lane: str | None = None,
+    ) -> NewJob:
         unique = self.options.unique
         if force_join and unique != "queue":
             unique = "join"

@@ -41,6 +41,19 @@ def test_a_bad_call_is_a_clear_error_and_stores_nothing(app: App) -> None:
     assert app.list() == []
 
 
+def test_a_bad_call_in_a_batch_names_its_index_and_stores_none_of_the_batch(app: App) -> None:
+    @app.job
+    def export(month: str, tenant: int) -> None: ...
+
+    calls = [{"month": "2026-10", "tenant": 1}, {"month": "2026-11", "tenant": "seven"}]
+    with pytest.raises(ValidationError, match=r"1\.tenant: .*valid integer") as caught:
+        app.enqueue_many(export, calls)
+    assert caught.value.errors[0]["loc"] == (1, "tenant")
+    assert app.list() == []
+    handles = app.enqueue_many(export, [{"month": "2026-10", "tenant": "7"}])
+    assert [h.job.args for h in handles] == [{"month": "2026-10", "tenant": 7}]
+
+
 def test_async_job_result_comes_back_typed(app: App) -> None:
     @app.job
     async def export_report(ctx: JobContext, month: str, tenant: int) -> dict[str, Any]:

@@ -18,10 +18,14 @@ class UnstorableValue(ValueError):
     """A value that PostgreSQL's jsonb cannot hold."""
 
 
+#: One encoder for every jsonb value: `json.dumps` with options builds a new one per call.
+_JSONB_TEXT = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+
+
 def jsonb_text(value: Any) -> str:
     """JSON text for a jsonb parameter, or UnstorableValue naming what is wrong."""
     try:
-        text = json.dumps(value, allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+        text = _JSONB_TEXT.encode(value)
     except ValueError:
         raise UnstorableValue("NaN and Infinity cannot be stored as JSON on PostgreSQL") from None
     if "\\u0000" in text:

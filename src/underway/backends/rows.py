@@ -21,8 +21,12 @@ def json_text_to_data(value: str | None) -> Any:
     return None if value is None else json.loads(value)
 
 
+#: One encoder for every stored value: `json.dumps` with options builds a new one per call.
+_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+
+
 def data_to_json_text(value: Any) -> str:
-    return json.dumps(value, separators=(",", ":"), ensure_ascii=False)
+    return _COMPACT_JSON.encode(value)
 
 
 def error_to_data(error: JobError | None, at: float | None = None) -> dict[str, Any] | None:
