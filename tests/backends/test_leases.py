@@ -165,6 +165,39 @@ async def test_finish_retry_reschedules_and_keeps_the_error_history(backend: Bac
     assert [e.message for e in again.errors] == ["try again"]
 
 
+async def test_one_batch_records_outcomes_that_share_and_that_differ(backend: Backend) -> None:
+    """A batch sends columns alike in every outcome once and the others per outcome: each job
+    must still get its own outcome."""
+    for _ in range(6):
+        await enqueue(backend)
+    jobs = [await claim_one(backend) for _ in range(6)]
+    boom = JobError(type="IOError", message="try again", attempt=1)
+    alike = [Outcome(lease(job), "completed") for job in jobs[:3]]
+    assert await backend.finish(alike) == [True, True, True]
+    mixed = [
+        Outcome(lease(jobs[3]), "completed", result={"n": 3}),
+        Outcome(lease(jobs[4]), "failed", error=JobError(type="ValueError", message="bad")),
+        Outcome(lease(jobs[5]), "retry", error=boom, retry_delay_s=60),
+    ]
+    assert await backend.finish(mixed) == [True, True, True]
+    stored = [await backend.get(job.id) for job in jobs]
+    assert [(j.state, j.result) for j in stored if j is not None] == [
+        (JobState.COMPLETED, None),
+        (JobState.COMPLETED, None),
+        (JobState.COMPLETED, None),
+        (JobState.COMPLETED, {"n": 3}),
+        (JobState.FAILED, None),
+        (JobState.SCHEDULED, None),
+    ]
+    failed, retried = stored[4], stored[5]
+    assert failed is not None
+    assert failed.error is not None
+    assert (failed.error.type, failed.error.message) == ("ValueError", "bad")
+    assert retried is not None
+    assert [e.message for e in retried.errors] == ["try again"]
+    assert retried.run_at > jobs[5].started_at  # type: ignore[operator]
+
+
 async def test_finish_cancelled_by_the_worker(backend: Backend) -> None:
     await enqueue(backend)
     job = await claim_one(backend)

@@ -10,7 +10,7 @@ from ..errors import StorageUnavailable, ValidationError
 from ..models import EnqueueResult, Job, JobState, NewJob
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx
+from .postgres_tx import Row, Tx, batch_params, batch_select
 from .postgres_values import UnstorableValue, jsonb_text
 
 ACTIVE = "('scheduled', 'pending', 'running')"
@@ -80,26 +80,13 @@ PLAIN_TYPES = {
     "lane_limits": "int",
     "retentions": "float8",
 }
-PLAIN_COLUMNS = tuple(PLAIN_TYPES)
 
 
 @functools.lru_cache(maxsize=64)
 def insert_plain(varying: tuple[str, ...]) -> str:
-    """The plain insert with the `varying` columns as arrays (one element per job) and every
-    other column as one value for all: psycopg dumps arrays element by element in Python, and
-    in a batch of one kind of job most columns are the same for every job."""
-    values = ", ".join(
-        f"v.{name}" if name in varying else f"%({name})s::{kind}"
-        for name, kind in PLAIN_TYPES.items()
-    )
-    if not varying:
-        return _INSERT_PLAIN.replace("SOURCE", f"(SELECT {values}, 1)")
-    arrays = ", ".join(f"%({name})s::{PLAIN_TYPES[name]}[]" for name in varying)
-    source = (
-        f"(SELECT {values}, v.n FROM unnest({arrays}) WITH ORDINALITY "
-        f"AS v({', '.join(varying)}, n))"
-    )
-    return _INSERT_PLAIN.replace("SOURCE", source)
+    """The plain insert with the `varying` columns as arrays and every other column as one
+    value for all jobs (`batch_params`)."""
+    return _INSERT_PLAIN.replace("SOURCE", f"({batch_select(PLAIN_TYPES, varying, numbered=True)})")
 
 
 async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResult]:
@@ -131,15 +118,7 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
                 float(job.retention_s),
             )
         )
-    columns = dict(zip(PLAIN_COLUMNS, zip(*values, strict=True), strict=True))
-    varying = tuple(
-        name
-        for name, column in columns.items()
-        if len(column) > 1 and (name == "ids" or any(v != column[0] for v in column))
-    )
-    params = {
-        name: list(column) if name in varying else column[0] for name, column in columns.items()
-    }
+    varying, params = batch_params(PLAIN_TYPES, values)
     params["channel"] = channel_name(tx.schema, "work")
     rows = await tx.rows(insert_plain(varying), params)
     inserted = {row["id"]: row for row in rows}

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Sequence
 from typing import Any
 
@@ -10,7 +11,7 @@ from psycopg.types.json import Jsonb
 from ..models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx, array_params
+from .postgres_tx import Row, Tx, batch_params, batch_select
 from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
 from .rows import error_to_data
 
@@ -223,9 +224,7 @@ UPDATE {{schema}}.jobs SET
                        THEN finished_at ELSE now() END,
     expires_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
-FROM unnest(%(ids)s::text[], %(attempts)s::int[], %(workers)s::text[], %(kinds)s::text[],
-            %(delays)s::float8[], %(results)s::jsonb[], %(errors)s::jsonb[])
-     AS o(o_id, o_attempt, o_worker, o_kind, o_delay, o_result, o_error)
+FROM (OUTCOMES) AS o(o_id, o_attempt, o_worker, o_kind, o_delay, o_result, o_error)
 WHERE id = o_id AND attempt = o_attempt AND worker_id = o_worker AND state = 'running'
 RETURNING id, attempt, state, lane
 """
@@ -243,6 +242,25 @@ woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
           WHERE state = 'pending' OR lane IS NOT NULL LIMIT 1)
 SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
 """
+#: The outcome columns and their types, in the order FINISH_MANY names them.
+OUTCOME_TYPES = {
+    "ids": "text",
+    "attempts": "int",
+    "workers": "text",
+    "kinds": "text",
+    "delays": "float8",
+    "results": "jsonb",
+    "errors": "jsonb",
+}
+
+
+@functools.lru_cache(maxsize=64)
+def finish_and_notify(varying: tuple[str, ...]) -> str:
+    """FINISH_AND_NOTIFY with the `varying` outcome columns as arrays and the others as one
+    value for the whole batch (`batch_params`)."""
+    return FINISH_AND_NOTIFY.replace(
+        "OUTCOMES", batch_select(OUTCOME_TYPES, varying, numbered=False)
+    )
 
 
 async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, int], Row]:
@@ -273,13 +291,10 @@ async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, in
                 None if error is None else jsonb_text(clean_data(error)),
             )
         )
-    names = ("ids", "attempts", "workers", "kinds", "delays", "results", "errors")
-    params = {
-        **array_params(names, values),
-        "finished_channel": channel_name(tx.schema, "finished"),
-        "work_channel": channel_name(tx.schema, "work"),
-    }
-    rows = await tx.rows(FINISH_AND_NOTIFY, params)
+    varying, params = batch_params(OUTCOME_TYPES, values)
+    params["finished_channel"] = channel_name(tx.schema, "finished")
+    params["work_channel"] = channel_name(tx.schema, "work")
+    rows = await tx.rows(finish_and_notify(varying), params)
     return {(row["id"], row["attempt"]): row for row in rows}
 
 

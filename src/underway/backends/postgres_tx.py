@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
 
@@ -12,13 +12,42 @@ from psycopg.rows import dict_row
 Row = dict[str, Any]
 
 
-def array_params(names: Sequence[str], rows: Sequence[Sequence[Any]]) -> dict[str, list[Any]]:
-    """Rows turned into one array parameter per column, for `unnest(%(name)s::type[], ...)`."""
-    columns: list[list[Any]] = [[] for _ in names]
-    for row in rows:
-        for column, value in zip(columns, row, strict=True):
-            column.append(value)
-    return dict(zip(names, columns, strict=True))
+def batch_params(
+    types: Mapping[str, str], rows: Sequence[Sequence[Any]]
+) -> tuple[tuple[str, ...], dict[str, Any]]:
+    """A batch's rows as parameters named by the columns of `types`, and which columns vary.
+
+    A column whose value differs between rows is sent as an array; one that is the same in
+    every row is sent once: psycopg dumps arrays element by element in Python, and in most
+    batches most columns are the same for every row. The first column (the rows' key) is
+    always an array when there are several rows, so the batch keeps its length.
+    """
+    columns = dict(zip(types, zip(*rows, strict=True), strict=True))
+    varying = tuple(
+        name
+        for position, (name, column) in enumerate(columns.items())
+        if len(column) > 1 and (position == 0 or any(v != column[0] for v in column))
+    )
+    params = {
+        name: list(column) if name in varying else column[0] for name, column in columns.items()
+    }
+    return varying, params
+
+
+def batch_select(types: Mapping[str, str], varying: Sequence[str], *, numbered: bool) -> str:
+    """A SELECT of one row per batch item with the columns of `types` (see `batch_params`):
+    varying columns unnested from arrays, the others one parameter each. `numbered` adds the
+    item's position in the batch as column n."""
+    values = ", ".join(
+        f"v.{name}" if name in varying else f"%({name})s::{kind}" for name, kind in types.items()
+    )
+    if not varying:
+        return f"SELECT {values}, 1 AS n" if numbered else f"SELECT {values}"
+    arrays = ", ".join(f"%({name})s::{types[name]}[]" for name in varying)
+    names = ", ".join(varying)
+    if numbered:
+        return f"SELECT {values}, v.n FROM unnest({arrays}) WITH ORDINALITY AS v({names}, n)"
+    return f"SELECT {values} FROM unnest({arrays}) AS v({names})"
 
 
 class Tx:
