@@ -1,18 +1,27 @@
-"""The machine's floor for enqueue→start on PostgreSQL: no job system, just raw psycopg.
+"""The machine's floors for enqueue→start: no job system, just the raw database calls.
 
-A producer inserts a row and NOTIFYs in one autocommitted statement; a listener in another
-process wakes on the notification and claims the row with one `UPDATE ... FOR UPDATE SKIP
-LOCKED ... RETURNING`, also autocommitted. Same count and gap as the latency scenario. No
-job system can start a job sooner than this on the same machine, so the latency table shows
-how far each one is from it.
+PostgreSQL (`postgres_latency`): a producer inserts a row and NOTIFYs in one autocommitted
+statement; a listener in another process wakes on the notification and claims the row with
+one `UPDATE ... FOR UPDATE SKIP LOCKED ... RETURNING`, also autocommitted.
+
+SQLite in one process (`sqlite_latency`): a producer thread inserts a row and commits
+(WAL, `synchronous=FULL`, as underway), then wakes a consumer thread, which claims the row
+with one `UPDATE ... RETURNING` and commits, each on its own connection.
+
+Same count and gap as the latency scenario. No job system can start a job sooner than this
+on the same machine (it must commit the job before a worker may claim it, and the claim
+before it runs), so the latency tables show how far each one is from it.
 """
 
 from __future__ import annotations
 
 import multiprocessing
+import sqlite3
+import threading
 import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
+from pathlib import Path
 
 import psycopg
 
@@ -78,4 +87,54 @@ def postgres_latency(dsn: str, count: int = 200, gap: float = 0.02) -> dict[str,
         "p95": percentile(delays, 95),
         "p99": percentile(delays, 99),
         "n": len(delays),
+    }
+
+
+def sqlite_latency(workdir: Path, count: int = 200, gap: float = 0.02) -> dict[str, float]:
+    """Percentiles (ms) of raw insert+commit → claimed+committed by another thread."""
+    path = workdir / "floor.db"
+
+    def connect() -> sqlite3.Connection:
+        conn = sqlite3.connect(path, isolation_level=None, check_same_thread=False)
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute("PRAGMA synchronous=FULL")
+        return conn
+
+    producer, consumer = connect(), connect()
+    producer.execute("CREATE TABLE jobs (id INTEGER PRIMARY KEY, state TEXT, sent REAL)")
+    woken = threading.Semaphore(0)
+    delays: list[float] = []
+
+    def claim_each() -> None:
+        for _ in range(WARMUP + count):
+            woken.acquire()
+            consumer.execute("BEGIN IMMEDIATE")
+            row = consumer.execute(
+                "UPDATE jobs SET state = 'running' WHERE id = (SELECT id FROM jobs "
+                "WHERE state = 'pending' ORDER BY id LIMIT 1) RETURNING sent"
+            ).fetchone()
+            consumer.execute("COMMIT")
+            delays.append(time.time() - row[0])
+
+    claimer = threading.Thread(target=claim_each, name="floor-claimer")
+    claimer.start()
+    try:
+        for _ in range(WARMUP + count):
+            producer.execute("BEGIN IMMEDIATE")
+            producer.execute("INSERT INTO jobs (state, sent) VALUES ('pending', ?)", (time.time(),))
+            producer.execute("COMMIT")
+            woken.release()
+            time.sleep(gap)
+    finally:
+        claimer.join(30)
+        producer.close()
+        consumer.close()
+        for leftover in workdir.glob("floor.db*"):
+            leftover.unlink()
+    measured = [d * 1000 for d in delays[WARMUP:]]
+    return {
+        "p50": percentile(measured, 50),
+        "p95": percentile(measured, 95),
+        "p99": percentile(measured, 99),
+        "n": len(measured),
     }

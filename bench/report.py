@@ -64,9 +64,26 @@ def _floor(floor: dict[str, float] | None) -> str:
     return (
         "The floor on this machine (`bench/floor.py`, no job system): a raw psycopg producer "
         "inserts a row and NOTIFYs in one autocommitted statement, and a listener in another "
-        "process claims it with one autocommitted UPDATE, same count and gaps: p50 "
-        f"{_num(floor.get('p50'), 2)} ms, p95 {_num(floor.get('p95'), 2)} ms, p99 "
-        f"{_num(floor.get('p99'), 2)} ms.\n"
+        "process claims it with one autocommitted UPDATE, same count and gaps: "
+        f"{_percentiles(floor)}.\n"
+    )
+
+
+def _sqlite_floor(floor: dict[str, float] | None) -> str:
+    if not floor:
+        return ""
+    return (
+        "The SQLite floor on this machine (`bench/floor.py`, no job system): in one process, "
+        "a raw sqlite3 producer thread inserts a row and commits (WAL, `synchronous=FULL`), "
+        "then wakes a claimer thread that claims it with one UPDATE and commits, same count "
+        f"and gaps: {_percentiles(floor)}.\n"
+    )
+
+
+def _percentiles(floor: dict[str, float]) -> str:
+    return (
+        f"p50 {_num(floor.get('p50'), 2)} ms, p95 {_num(floor.get('p95'), 2)} ms, "
+        f"p99 {_num(floor.get('p99'), 2)} ms"
     )
 
 
@@ -191,6 +208,7 @@ def render(results: dict[str, Any]) -> str:
                 if n in systems
             ],
         ),
+        _sqlite_floor(results.get("floor_sqlite")),
         _floor(results.get("floor")),
         "## Depth (underway)\n",
         "Filler rows inserted with SQL first (90% completed, 5% pending in a queue the worker "

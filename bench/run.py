@@ -229,15 +229,17 @@ def main() -> None:
     if args.merge:
         previous = json.loads((Path(args.output) / "results.json").read_text())
         measured_now = results["machine"]
-        kept = ("machine", "minutes", "floor")
+        kept = ("machine", "minutes", "floor", "floor_sqlite")
         results.update({k: previous[k] for k in kept if k in previous})
         results["systems"] = previous["systems"]
         results["merged"] = {"date": measured_now.get("date", "?"), "systems": sorted(only or [])}
     try:
         if only is None or "floor" in only:
-            say("== floor (raw psycopg enqueue -> claim)")
+            say("== floors (raw psycopg and raw sqlite3 enqueue -> claim)")
             runs = [floor.postgres_latency(PG_DSN) for _ in range(plan.runs)]
             results["floor"] = medians(runs)
+            runs = [floor.sqlite_latency(workdir) for _ in range(plan.runs)]
+            results["floor_sqlite"] = medians(runs)
             _write(results, Path(args.output))
         for system in build_systems(ctx, only):
             results["systems"][key(system)] = measure_system(system, plan)
