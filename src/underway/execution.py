@@ -8,6 +8,7 @@ import functools
 import logging
 import time
 import traceback
+from collections.abc import Coroutine
 from typing import TYPE_CHECKING, Any
 
 from .context import JobContext
@@ -53,11 +54,18 @@ class JobExecution:
         self.timed_out = False
         self._inner: asyncio.Future[Any] | None = None
         self._is_async = False
+        #: The task an async job without a timeout runs in (this execution's own), while its
+        #: code runs; and how many cancels this execution sent it.
+        self._inline: asyncio.Task[Any] | None = None
+        self._cancels_sent = 0
 
     def cancel(self, reason: str) -> None:
         """Ask the job to stop: set `ctx.cancelled` and cancel an async job's task."""
         self.ctx.request_cancel(reason)
-        if self._is_async and self._inner is not None:
+        if self._inline is not None:
+            self._cancels_sent += 1
+            self._inline.cancel()
+        elif self._is_async and self._inner is not None:
             self._inner.cancel()
 
     def lose(self) -> None:
@@ -122,13 +130,15 @@ class JobExecution:
         crash_point("job_started")
         args = (self.ctx,) if definition.context_param else ()
         self._is_async = definition.is_async
+        timeout = definition.options.timeout
+        if definition.is_async and timeout is None:
+            return await self._inline_call(definition.fn(*args, **kwargs))
         if definition.is_async:
             self._inner = asyncio.ensure_future(definition.fn(*args, **kwargs))
         else:
             call = functools.partial(contextvars.copy_context().run, definition.fn, *args, **kwargs)
             loop = asyncio.get_running_loop()
             self._inner = loop.run_in_executor(self.worker.executor, call)
-        timeout = definition.options.timeout
         if timeout is None:
             return await self._until_done(self._inner)
         done, _ = await asyncio.wait({self._inner}, timeout=timeout)
@@ -139,6 +149,30 @@ class JobExecution:
         if self._inner.cancelled():
             raise Interrupted
         return self._inner.result()
+
+    async def _inline_call(self, call: Coroutine[Any, Any, Any]) -> Any:
+        """An async job without a timeout, run in this task: no task of its own to create and
+        schedule. A cancel cancels this task while, and only while, the job's code runs; it
+        is then Interrupted. A cancel from elsewhere (the loop going away) passes on."""
+        task = asyncio.current_task()
+        assert task is not None
+        self._inline = task
+        try:
+            return await call
+        except asyncio.CancelledError:
+            if self._withdraw_cancels(task) == 0:
+                raise Interrupted from None
+            raise
+        finally:
+            self._inline = None
+            self._withdraw_cancels(task)
+
+    def _withdraw_cancels(self, task: asyncio.Task[Any]) -> int:
+        """Take back the cancel requests this execution sent; the count of any others."""
+        for _ in range(self._cancels_sent):
+            task.uncancel()
+        self._cancels_sent = 0
+        return task.cancelling()
 
     async def _until_done(self, inner: asyncio.Future[Any]) -> Any:
         """The job's value, raising what it raised, or Interrupted if it was cancelled.

@@ -147,6 +147,36 @@ def test_a_job_that_ignores_cancellation_is_still_marked_cancelled(app: App) -> 
     assert app.get(handle.id).result is None
 
 
+def test_an_async_job_that_swallows_its_cancel_is_marked_cancelled(app: App) -> None:
+    """An async job runs in its execution's own task: a cancel it swallows must still mark it
+    cancelled, and leave the worker running jobs as before."""
+    started, swallowed = threading.Event(), threading.Event()
+
+    @app.job
+    async def stubborn() -> str:
+        started.set()
+        try:
+            await asyncio.sleep(60)
+        except asyncio.CancelledError:
+            swallowed.set()
+        await asyncio.sleep(0.05)
+        return "finished anyway"
+
+    @app.job
+    async def next_one() -> str:
+        return "ran"
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue(stubborn)
+    assert started.wait(5)
+    app.cancel(handle.id)
+    assert swallowed.wait(2)
+    with pytest.raises(JobCancelled):
+        handle.result(timeout=5)
+    assert app.get(handle.id).result is None
+    assert app.enqueue(next_one).result(timeout=5) == "ran"
+
+
 def test_progress_and_logs_are_visible_while_the_job_runs(app: App) -> None:
     release = threading.Event()
 
