@@ -34,6 +34,25 @@ async def test_enqueue_stores_a_pending_job_with_its_fields(backend: Backend) ->
     assert stored.result is None
 
 
+async def test_json_arguments_come_back_exactly_from_a_read_and_a_claim(backend: Backend) -> None:
+    args = {
+        "text": 'é ✓ "quoted" \\ tab\t',
+        "big": 2**70,
+        "numbers": [0, -1, 1.5, 2.5e-3, -0.25],
+        "flags": [True, False, None],
+        "empty": {"list": [], "dict": {}},
+        "nested": {"a": {"b": [{"c": "d"}]}},
+    }
+    job = new_job(args=args)
+    await backend.enqueue(job)
+    stored = await backend.get(job.id)
+    assert stored is not None
+    assert stored.args == args
+    (claimed,) = await backend.claim("worker-1", ["default"], 1)
+    assert claimed.args == args
+    assert [type(v) for v in claimed.args["numbers"]] == [int, int, float, float, float]
+
+
 async def test_enqueue_with_a_delay_is_scheduled_in_the_future(backend: Backend) -> None:
     job = await enqueue(backend, delay_s=60.0)
     assert job.state is JobState.SCHEDULED

@@ -206,6 +206,12 @@ async def test_arguments_postgres_cannot_store_are_refused(
     assert await pg.get(job.id) is None
 
 
+async def test_the_words_nan_and_infinity_in_strings_are_stored(pg: PostgresBackend) -> None:
+    args = {"text": "NaN and Infinity", "n": [1.5, -2], "nested": {"é": "Infinity"}}
+    stored = (await pg.enqueue(new_job(args=args))).job
+    assert (await pg.get(stored.id)).args == args  # type: ignore[union-attr]
+
+
 async def test_a_result_postgres_cannot_store_fails_the_job_clearly(pg: PostgresBackend) -> None:
     await enqueue(pg)
     job = await claim_one(pg)

@@ -17,11 +17,13 @@ from urllib.parse import parse_qsl, urlencode, urlsplit, urlunsplit
 
 import psycopg
 from psycopg import errors as pg_errors
+from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, StorageUnavailable
 from ..services import ThrottlingFilter
 from .postgres_tx import AsyncTx, SyncTx, Tx
+from .rows import json_text_to_data
 
 # psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.
 logging.getLogger("psycopg.pool").addFilter(ThrottlingFilter())
@@ -73,6 +75,16 @@ def connection_settings(role: str) -> dict[str, Any]:
     }
 
 
+def read_json_fast(conn: psycopg.Connection[Any] | psycopg.AsyncConnection[Any]) -> None:
+    """Load json and jsonb columns on `conn` with pydantic-core's parser (several times
+    faster than the stdlib's, which psycopg uses by default)."""
+    set_json_loads(json_text_to_data, conn)
+
+
+async def _read_json_fast_async(conn: psycopg.AsyncConnection[Any]) -> None:
+    read_json_fast(conn)
+
+
 def channel_name(schema: str, channel: str) -> str:
     """The NOTIFY channel of one underway channel; schemas beside each other do not mix."""
     return f"{schema}.{channel}"
@@ -112,6 +124,7 @@ class PostgresPool:
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, **connection_settings("pool")},
+            configure=_read_json_fast_async,
             check=self._check_unless_recently_used,
             timeout=timeout_s,
             # Give up on a dead slot soon: the next request then dials at once, instead of
@@ -187,6 +200,7 @@ class BlockingPool:
                     min_size=1,
                     max_size=self._max_size,
                     kwargs={"autocommit": True, **connection_settings("producer")},
+                    configure=read_json_fast,
                     check=self._check_unless_recently_used,
                     timeout=self._timeout_s,
                     reconnect_timeout=RECONNECT_GIVE_UP_S,

@@ -9,6 +9,8 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
+from .rows import data_to_json_text
+
 T = TypeVar("T")
 NUL = "\x00"
 REPLACEMENT = "\ufffd"
@@ -18,16 +20,21 @@ class UnstorableValue(ValueError):
     """A value that PostgreSQL's jsonb cannot hold."""
 
 
-#: One encoder for every jsonb value: `json.dumps` with options builds a new one per call.
-_JSONB_TEXT = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
+#: The stdlib's strict encoder, for the rare text that may hold NaN or Infinity.
+_STRICT_JSON = json.JSONEncoder(allow_nan=False, ensure_ascii=False, separators=(",", ":"))
 
 
 def jsonb_text(value: Any) -> str:
     """JSON text for a jsonb parameter, or UnstorableValue naming what is wrong."""
-    try:
-        text = _JSONB_TEXT.encode(value)
-    except ValueError:
-        raise UnstorableValue("NaN and Infinity cannot be stored as JSON on PostgreSQL") from None
+    text = data_to_json_text(value)
+    if "NaN" in text or "Infinity" in text:
+        # A float NaN or Infinity, or only those letters in a string: the strict encoder knows.
+        try:
+            text = _STRICT_JSON.encode(value)
+        except ValueError:
+            raise UnstorableValue(
+                "NaN and Infinity cannot be stored as JSON on PostgreSQL"
+            ) from None
     if "\\u0000" in text:
         raise UnstorableValue("the NUL character (\\u0000) cannot be stored on PostgreSQL")
     return text

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
-import json
 from collections.abc import Callable, Mapping
 from datetime import UTC, datetime
 from typing import Any
+
+from pydantic_core import from_json, to_json
 
 from ..models import ClaimedJob, Job, JobError, JobState, Recurring
 
@@ -17,16 +18,15 @@ def epoch_to_datetime(value: float | None) -> datetime | None:
     return None if value is None else datetime.fromtimestamp(value, UTC)
 
 
-def json_text_to_data(value: str | None) -> Any:
-    return None if value is None else json.loads(value)
-
-
-#: One encoder for every stored value: `json.dumps` with options builds a new one per call.
-_COMPACT_JSON = json.JSONEncoder(separators=(",", ":"), ensure_ascii=False)
+def json_text_to_data(value: str | bytes | None) -> Any:
+    """Stored JSON text as data (pydantic-core's parser: several times faster than `json`)."""
+    return None if value is None else from_json(value, cache_strings="keys")
 
 
 def data_to_json_text(value: Any) -> str:
-    return _COMPACT_JSON.encode(value)
+    """Compact JSON text of data; NaN and Infinity are kept as JSON's extensions, as `json`
+    writes and reads them."""
+    return to_json(value, inf_nan_mode="constants").decode()
 
 
 def error_to_data(error: JobError | None, at: float | None = None) -> dict[str, Any] | None:
