@@ -156,6 +156,14 @@ class FaultRun:
         counts = self.app.stats().counts
         return sum(counts.get(s.value, 0) for s in TERMINAL) >= expected
 
+    def acked_finished(self) -> bool:
+        """Every acknowledged job is finished. Not a count: an enqueue that failed after its
+        commit stores a job nobody acknowledged, which would make a count come true early."""
+        if not self.quiescent(len(self.acked)):
+            return False
+        jobs = self.jobs()
+        return all(job_id in jobs and jobs[job_id].state in TERMINAL for job_id in self.acked)
+
     def stop(self) -> None:
         for process in self.workers:
             if process.poll() is None:

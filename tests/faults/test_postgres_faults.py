@@ -74,6 +74,7 @@ def test_connection_kills_under_load(request: pytest.FixtureRequest, tmp_path: P
         wait_until(lambda: run.quiescent(300), timeout=60)
         time.sleep(1.0)  # let the listeners reconnect after the last kill
         latencies = [start_latency(run, f"after{i}") for i in range(5)]
+        wait_until(run.acked_finished, timeout=30)
         figures = check(run)
         exits = sum(1 for p in run.workers if p.poll() is not None)
         figures.worker_exits = exits
@@ -123,7 +124,7 @@ def test_postgres_restart_with_enqueuers_running(
     time.sleep(0.5)  # keep enqueueing a little after the restart
     stop.set()
     enqueuer.join(30)
-    wait_until(lambda: run.quiescent(len(run.acked)), timeout=60)
+    wait_until(run.acked_finished, timeout=60)
     figures = check(run)
     figures.worker_exits = sum(1 for p in run.workers if p.poll() is not None)
     figures.notes.update(
@@ -286,7 +287,7 @@ def test_racing_join_enqueues_with_rolled_back_transactions(
         calls = [json.loads(line) for out in outs for line in out.read_text().splitlines()]
         committed = [c for c in calls if c["committed"]]
         run.acked.update({c["id"]: c["id"] for c in committed})
-        wait_until(lambda: run.quiescent(len(set(run.acked))), timeout=60)
+        wait_until(run.acked_finished, timeout=60)
         jobs = run.jobs()
         missing = sum(1 for c in committed if c["id"] not in jobs)
         figures = check(run)

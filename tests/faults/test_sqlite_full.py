@@ -54,7 +54,7 @@ def test_sqlite_full_fails_clearly_and_recovers(tmp_path: Path, tiny_disk: Path)
         time.sleep(0.5)  # nothing to wait for: the limit is simply raised
         for n in range(20):
             run.enqueue("probe", key=f"after-{n}", duration_ms=0)
-        wait_until(lambda: run.quiescent(len(run.acked)), timeout=60)
+        wait_until(run.acked_finished, timeout=60)
         integrity = (
             sqlite3.connect(tiny_disk / "jobs.db").execute("PRAGMA integrity_check").fetchone()[0]
         )
