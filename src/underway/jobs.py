@@ -237,6 +237,7 @@ class JobDefinition:
         self,
         args: dict[str, Any],
         *,
+        validated: bool = False,
         delay: float = 0.0,
         run_at: datetime | None = None,
         priority: int | None = None,
@@ -248,40 +249,9 @@ class JobDefinition:
         fire_at: datetime | None = None,
         serial_lane: str | None = None,
     ) -> NewJob:
-        """Validate arguments and build the row `Backend.enqueue` stores."""
-        return self._new_job(
-            self.validate(args),
-            delay=delay,
-            run_at=run_at,
-            priority=priority,
-            queue=queue,
-            idempotency_key=idempotency_key,
-            record_skipped=record_skipped,
-            force_join=force_join,
-            recurring_id=recurring_id,
-            fire_at=fire_at,
-            serial_lane=serial_lane,
-        )
-
-    def new_jobs(self, arguments: Iterable[dict[str, Any]]) -> list[NewJob]:
-        """Validate many calls at once and build their rows (the first bad call raises)."""
-        return [self._new_job(data) for data in self.validate_many(arguments)]
-
-    def _new_job(
-        self,
-        data: dict[str, Any],
-        *,
-        delay: float = 0.0,
-        run_at: datetime | None = None,
-        priority: int | None = None,
-        queue: str | None = None,
-        idempotency_key: str | None = None,
-        record_skipped: bool = True,
-        force_join: bool = False,
-        recurring_id: str | None = None,
-        fire_at: datetime | None = None,
-        serial_lane: str | None = None,
-    ) -> NewJob:
+        """Build the row `Backend.enqueue` stores, validating the arguments first unless
+        `validated` says they are already the output of `validate` or `validate_many`."""
+        data = args if validated else self.validate(args)
         unique = self.options.unique
         if force_join and unique != "queue":
             unique = "join"
@@ -307,6 +277,10 @@ class JobDefinition:
             recurring_id=recurring_id,
             fire_at=fire_at,
         )
+
+    def new_jobs(self, arguments: Iterable[dict[str, Any]]) -> list[NewJob]:
+        """Validate many calls at once and build their rows (the first bad call raises)."""
+        return [self.new_job(data, validated=True) for data in self.validate_many(arguments)]
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
