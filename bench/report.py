@@ -58,32 +58,25 @@ def _rows(
     return rows
 
 
-def _floor(floor: dict[str, float] | None) -> str:
+#: How each floor in `bench/floor.py` is taken, for the sentence under its latency table.
+PG_FLOOR = (
+    "The floor on this machine (`bench/floor.py`, no job system): a raw psycopg producer "
+    "inserts a row and NOTIFYs in one autocommitted statement, and a listener in another "
+    "process claims it with one autocommitted UPDATE"
+)
+SQLITE_FLOOR = (
+    "The SQLite floor on this machine (`bench/floor.py`, no job system): in one process, "
+    "a raw sqlite3 producer thread inserts a row and commits (WAL, `synchronous=FULL`), "
+    "then wakes a claimer thread that claims it with one UPDATE and commits"
+)
+
+
+def _floor(how: str, floor: dict[str, float] | None) -> str:
     if not floor:
         return ""
     return (
-        "The floor on this machine (`bench/floor.py`, no job system): a raw psycopg producer "
-        "inserts a row and NOTIFYs in one autocommitted statement, and a listener in another "
-        "process claims it with one autocommitted UPDATE, same count and gaps: "
-        f"{_percentiles(floor)}.\n"
-    )
-
-
-def _sqlite_floor(floor: dict[str, float] | None) -> str:
-    if not floor:
-        return ""
-    return (
-        "The SQLite floor on this machine (`bench/floor.py`, no job system): in one process, "
-        "a raw sqlite3 producer thread inserts a row and commits (WAL, `synchronous=FULL`), "
-        "then wakes a claimer thread that claims it with one UPDATE and commits, same count "
-        f"and gaps: {_percentiles(floor)}.\n"
-    )
-
-
-def _percentiles(floor: dict[str, float]) -> str:
-    return (
-        f"p50 {_num(floor.get('p50'), 2)} ms, p95 {_num(floor.get('p95'), 2)} ms, "
-        f"p99 {_num(floor.get('p99'), 2)} ms"
+        f"{how}, same count and gaps: p50 {_num(floor.get('p50'), 2)} ms, "
+        f"p95 {_num(floor.get('p95'), 2)} ms, p99 {_num(floor.get('p99'), 2)} ms.\n"
     )
 
 
@@ -210,8 +203,8 @@ def render(results: dict[str, Any]) -> str:
                 if n in systems
             ],
         ),
-        _sqlite_floor(results.get("floor_sqlite")),
-        _floor(results.get("floor")),
+        _floor(SQLITE_FLOOR, results.get("floor_sqlite")),
+        _floor(PG_FLOOR, results.get("floor")),
         "## Depth (underway)\n",
         "Filler rows inserted with SQL first (90% completed, 5% pending in a queue the worker "
         "does not serve, older than the fresh jobs, 5% scheduled a year ahead), then one worker "
