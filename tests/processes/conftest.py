@@ -74,7 +74,11 @@ class Cluster:
 
 
 def _read_lines(paths: Any) -> list[dict[str, Any]]:
-    return [json.loads(line) for path in paths for line in path.read_text().splitlines() if line]
+    """The complete records of JSON-lines files that other processes may be appending to: a
+    last line without its newline is still being written, and is left for the next read."""
+    return [
+        json.loads(line) for path in paths for line in path.read_text().split("\n")[:-1] if line
+    ]
 
 
 @pytest.fixture
