@@ -21,6 +21,8 @@ from underway.models import JobError, JobState, Lease, LogEntry, Outcome, Progre
 
 from .support import claim_one, enqueue, eventually, new_job
 
+MIGRATIONS = ["0001_initial", "0002_recurring", "0003_claim_indexes", "0004_lean_write_indexes"]
+
 
 def own_connections(pid: int | None = None) -> str:
     return f"underway:%:{pid or os.getpid()}"
@@ -76,11 +78,8 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         pg_schema,
     )
     assert [t[0] for t in tables] == ["job_logs", "jobs", "migrations", "recurring", "workers"]
-    assert query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version') == [
-        ("0001_initial",),
-        ("0002_recurring",),
-        ("0003_claim_indexes",),
-    ]
+    versions = query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version')
+    assert [row[0] for row in versions] == MIGRATIONS
     assert await pg.migrate() == []
 
 
@@ -90,8 +89,7 @@ async def test_concurrent_starts_apply_migrations_once(pg_url: str) -> None:
         await backend.open()
     try:
         applied = await asyncio.gather(*(b.migrate() for b in backends))
-        latest = ["0001_initial", "0002_recurring", "0003_claim_indexes"]
-        assert sorted(applied) == [[], [], [], latest]
+        assert sorted(applied) == [[], [], [], MIGRATIONS]
     finally:
         for backend in backends:
             await backend.close()
@@ -246,7 +244,7 @@ async def test_an_unmigrated_schema_is_a_clear_configuration_error(pg_url: str) 
     try:
         with pytest.raises(ConfigurationError, match="underway migrate"):
             await backend.get("x")
-        assert await backend.migrate() == ["0001_initial", "0002_recurring", "0003_claim_indexes"]
+        assert await backend.migrate() == MIGRATIONS
         assert await backend.get("x") is None
     finally:
         await backend.close()

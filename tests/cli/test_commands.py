@@ -171,6 +171,9 @@ def test_migrate_creates_the_schema_once(tmp_path: Path) -> None:
     second = invoke("migrate", "--database", url)
 
     assert first.exit_code == 0
-    assert "applied 0001_initial, 0002_recurring, 0003_claim_indexes" in first.stdout
+    assert (
+        "applied 0001_initial, 0002_recurring, 0003_claim_indexes, 0004_lean_write_indexes"
+        in first.stdout
+    )
     assert second.exit_code == 0
     assert "up to date" in second.stdout

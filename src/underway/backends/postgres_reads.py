@@ -7,7 +7,7 @@ from typing import Any
 
 from ..models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
 from .postgres_tx import Row, Tx
-from .rows import claimed_from_row, job_from_row
+from .rows import claimed_from_row, job_from_row, state_condition
 
 
 def _same(value: Any) -> Any:
@@ -59,8 +59,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if query.states:
-        clauses.append("state = ANY(%s)")
-        params.append([state.value for state in query.states])
+        clauses.append(state_condition(query.states))
     for column, value in (("name", query.name), ("queue", query.queue)):
         if value is not None:
             clauses.append(f"{column} = %s")

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from datetime import UTC, datetime
 from typing import Any
 
@@ -57,6 +57,15 @@ def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
 
 #: Faster than calling the enum (this runs for every claimed job).
 STATES = {state.value: state for state in JobState}
+
+
+def state_condition(states: Iterable[JobState]) -> str:
+    """`(state = 'a' OR state = 'b')` with the states written out, not bound, so that both
+    backends' planners can use the partial indexes whose condition names them."""
+    written = " OR ".join(f"state = '{JobState(state).value}'" for state in states)
+    return f"({written})"
+
+
 #: How both backends store a job that has not failed yet.
 NO_ERRORS: tuple[Any, ...] = ("[]", [], None)
 

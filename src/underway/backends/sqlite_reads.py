@@ -7,7 +7,7 @@ import sqlite3
 from typing import Any
 
 from ..models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from .rows import epoch_to_datetime, job_from_row, json_text_to_data
+from .rows import epoch_to_datetime, job_from_row, json_text_to_data, state_condition
 
 
 def data(value: str | None) -> Any:
@@ -54,8 +54,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if query.states:
-        clauses.append(f"state IN ({','.join('?' * len(query.states))})")
-        params.extend(state.value for state in query.states)
+        clauses.append(state_condition(query.states))
     for column, value in (("name", query.name), ("queue", query.queue)):
         if value is not None:
             clauses.append(f"{column} = ?")
