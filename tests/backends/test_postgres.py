@@ -14,7 +14,7 @@ from tests.conftest import POSTGRES_URL
 from underway.backends.base import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres_connection import parse_postgres_url
-from underway.backends.postgres_leases import CLAIM_PLAIN
+from underway.backends.postgres_leases import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
 from underway.backends.postgres_manage import PRUNE_EXPIRED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
@@ -342,11 +342,18 @@ def test_sync_enqueue_stores_plain_jobs_on_the_producer_connection(pg_url: str) 
         app.close()
 
 
-def _generic_plan(pg_url: str, schema: str, statement: str, types: str, args: str) -> str:
+def _generic_plan(
+    pg_url: str,
+    schema: str,
+    statement: str,
+    types: str,
+    args: str,
+    names: tuple[str, ...] = ("worker", "queues", "limit"),
+) -> str:
     """EXPLAIN ANALYZE of `statement` prepared and run with a generic plan, as underway's
     connections run their repeated statements; rolled back."""
     numbered = statement.replace("{schema}", f'"{schema}"')
-    for number, name in enumerate(("worker", "queues", "limit"), start=1):
+    for number, name in enumerate(names, start=1):
         numbered = numbered.replace(f"%({name})s", f"${number}")
     numbered = numbered.replace("%s", "$1")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
@@ -373,5 +380,33 @@ async def test_generic_plans_of_claim_and_prune_stay_on_indexes_with_a_deep_tabl
     )
     assert "Hash Join" not in claim, claim
     assert "jobs_pkey" in claim, claim
+    one_queue = _generic_plan(
+        pg_url,
+        pg_schema,
+        CLAIM_PLAIN_ONE_QUEUE,
+        "text, text, int",
+        "'w', 'default', 50",
+        ("worker", "queue", "limit"),
+    )
+    assert "Hash Join" not in one_queue, one_queue
+    assert "jobs_pkey" in one_queue, one_queue
+    assert "jobs_ready" in one_queue, one_queue
     plan = _generic_plan(pg_url, pg_schema, PRUNE_EXPIRED, "int", "500")
     assert "Hash" not in plan, plan
+
+
+async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(
+    pg: PostgresBackend, pg_schema: str
+) -> None:
+    """PostgreSQL keeps planning a prepared statement anew while its generic plan looks
+    dearer than a plan for the values at hand. A queue list of unknown length did that to
+    every claim (half an idle worker's claim time); the one-queue claim gets a generic plan."""
+    statement = CLAIM_PLAIN_ONE_QUEUE.replace("{schema}", f'"{pg_schema}"')
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        for _ in range(8):
+            await enqueue(pg)
+            params = {"worker": "w", "queue": "default", "limit": 10}
+            assert conn.execute(statement, params, prepare=True).fetchall()
+        row = conn.execute("SELECT generic_plans FROM pg_prepared_statements").fetchone()
+    assert row is not None
+    assert row[0] > 0
