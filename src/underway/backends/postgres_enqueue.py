@@ -12,6 +12,7 @@ from . import postgres_reads as reads
 from .postgres_connection import channel_name
 from .postgres_tx import Row, Tx, batch_params, batch_select
 from .postgres_values import UnstorableValue, jsonb_text
+from .rows import STATES
 
 ACTIVE = "('scheduled', 'pending', 'running')"
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
@@ -136,7 +137,7 @@ def _as_stored(job: NewJob, row: Row) -> Job:
         name=job.name,
         queue=job.queue,
         priority=job.priority,
-        state=JobState(row["state"]),
+        state=STATES[row["state"]],
         args=job.args,
         attempt=0,
         max_attempts=job.max_attempts,

@@ -26,7 +26,7 @@ def batch_params(
     varying = tuple(
         name
         for position, (name, column) in enumerate(columns.items())
-        if len(column) > 1 and (position == 0 or any(v != column[0] for v in column))
+        if len(column) > 1 and (position == 0 or column.count(column[0]) != len(column))
     )
     params = {
         name: list(column) if name in varying else column[0] for name, column in columns.items()
