@@ -208,7 +208,8 @@ def render(results: dict[str, Any]) -> str:
         "## Depth (underway)\n",
         "Filler rows inserted with SQL first (90% completed, 5% pending in a queue the worker "
         "does not serve, older than the fresh jobs, 5% scheduled a year ahead), then one worker "
-        "drains fresh jobs. Claim time is not observable from outside the worker, so the cost "
+        "drains fresh jobs (after a checkpoint, so that writing out the filler does not overlap "
+        "the drain). Claim time is not observable from outside the worker, so the cost "
         "is given per job (µs of wall time per job drained).\n",
         _depth(systems),
         "## Memory (underway worker RSS, MiB)\n",
