@@ -22,17 +22,21 @@ CANCELLED_ERROR = (
     "jsonb_build_object('type', 'Cancelled', 'message', 'cancelled by request', "
     f"'traceback', '', 'attempt', 0, 'at', {NOW_EPOCH})"
 )
-READY = "state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%(queues)s)"
+#: Ready jobs of the queues a claim serves; QUEUES is where the queue must be.
+READY_IN = "state IN ('pending', 'scheduled') AND run_at <= now() AND queue QUEUES"
+READY = READY_IN.replace("QUEUES", "= ANY(%(queues)s)")
 #: Serialises laned claims, so that lane counts cannot be overtaken by a concurrent claimer.
 LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
 
 
-#: Each queue's first plain jobs (its part of the ready index), the first `limit` of them.
-FIRST_PLAIN = """
-SELECT c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
-LATERAL (SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
+#: The first `limit` plain jobs of the queue named QUEUE (its part of the ready index).
+QUEUE_FIRST_PLAIN = """SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = QUEUE
          AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
-         ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
+         ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED"""
+#: Each queue's first plain jobs, the first `limit` of them.
+FIRST_PLAIN = f"""
+SELECT c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
+LATERAL ({QUEUE_FIRST_PLAIN.replace("QUEUE", "q.name")}) AS c
 ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
 """
 START = (
@@ -42,12 +46,6 @@ START = (
 #: What a claim returns: the attempt's columns, and the claim order's.
 CLAIMED = "id, name, args, attempt, max_attempts, seq, priority, run_at"
 CLAIMED_FROM_J = ", ".join(f"j.{column}" for column in CLAIMED.split(", "))
-#: One queue's first plain jobs: what FIRST_PLAIN reads when the worker serves one queue.
-FIRST_PLAIN_ONE_QUEUE = """
-SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = %(queue)s
-       AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
-       ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED
-"""
 #: The claim in one statement, for when no laned job is ready (it claims nothing otherwise).
 #: It answers at least one row: `laned_waiting`, and the claimed job's columns (or NULLs).
 CLAIM_PLAIN_TEMPLATE = f"""
@@ -67,8 +65,8 @@ CLAIM_PLAIN = CLAIM_PLAIN_TEMPLATE.replace("READY", READY).replace("FIRST", FIRS
 #: generic plan, which then costs more than a plan made for the list at hand, so PostgreSQL
 #: planned CLAIM_PLAIN anew for every claim: with one job waiting, half the claim's time.
 CLAIM_PLAIN_ONE_QUEUE = CLAIM_PLAIN_TEMPLATE.replace(
-    "READY", READY.replace("queue = ANY(%(queues)s)", "queue = %(queue)s")
-).replace("FIRST", FIRST_PLAIN_ONE_QUEUE.strip())
+    "READY", READY_IN.replace("QUEUES", "= %(queue)s")
+).replace("FIRST", QUEUE_FIRST_PLAIN.replace("QUEUE", "%(queue)s"))
 
 
 async def claim_plain(
