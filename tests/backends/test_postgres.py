@@ -402,10 +402,10 @@ async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(
     dearer than a plan for the values at hand. A queue list of unknown length did that to
     every claim (half an idle worker's claim time); the one-queue claim gets a generic plan."""
     statement = CLAIM_PLAIN_ONE_QUEUE.replace("{schema}", f'"{pg_schema}"')
+    params = {"worker": "w", "queue": "default", "limit": 10}
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         for _ in range(8):
             await enqueue(pg)
-            params = {"worker": "w", "queue": "default", "limit": 10}
             assert conn.execute(statement, params, prepare=True).fetchall()
         row = conn.execute("SELECT generic_plans FROM pg_prepared_statements").fetchone()
     assert row is not None
