@@ -265,7 +265,7 @@ class App(RecurringMixin):
         definition = self.definition(job)
         rows = definition.new_jobs(arguments)
         results = await self._call(lambda b: b.enqueue_many(rows))
-        return [JobHandle(self, r.job, joined=r.joined) for r in results]
+        return [JobHandle(self, r, joined=r.joined) for r in results]
 
     def run(self, job: JobRef, /, *args: Any, **kwargs: Any) -> Any:
         """Run or join: enqueue with join semantics and block until the result is there."""
@@ -312,9 +312,9 @@ class App(RecurringMixin):
 
     def _handle(self, request: _EnqueueRequest, result: EnqueueResult) -> JobHandle[Any]:
         if request.raise_on_duplicate and (result.joined or result.skipped):
-            active = result.job.duplicate_of or result.job.id
+            active = result.job.duplicate_of or result.id
             raise DuplicateJobError(request.name, active)
-        return JobHandle(self, result.job, joined=result.joined)
+        return JobHandle(self, result, joined=result.joined)
 
     async def _enqueue_on(self, connection: Any, new: NewJob) -> EnqueueResult:
         """Transactional enqueue on the caller's psycopg connection, in the caller's thread/loop."""

@@ -5,7 +5,7 @@ from __future__ import annotations
 from typing import TYPE_CHECKING, Generic, TypeVar
 
 from .errors import JobCancelled, JobFailed, JobNotFound, JobSkipped
-from .models import Job, JobState
+from .models import EnqueueResult, Job, JobState
 
 if TYPE_CHECKING:
     from .app import App
@@ -16,29 +16,31 @@ R = TypeVar("R")
 class JobHandle(Generic[R]):
     """A reference to a stored job. `state` reads the database; `result()` waits for the end."""
 
-    def __init__(self, app: App, job: Job, *, joined: bool = False) -> None:
+    def __init__(self, app: App, job: Job | EnqueueResult, *, joined: bool = False) -> None:
         self._app = app
         self.id = job.id
         self.name = job.name
         self.joined = joined
-        self._job = job
+        #: An enqueue's result builds its `Job` only when the handle's job is first read.
+        self._last = job
 
     def __repr__(self) -> str:
-        return f"<JobHandle {self.name} {self.id} {self._job.state.value}>"
+        return f"<JobHandle {self.name} {self.id} {self._last.state.value}>"
 
     @property
     def job(self) -> Job:
         """The job as last read (by enqueue, `refresh` or a wait)."""
-        return self._job
+        last = self._last
+        return last if isinstance(last, Job) else last.job
 
     @property
     def skipped(self) -> bool:
-        return self._job.state is JobState.SKIPPED
+        return self._last.state is JobState.SKIPPED
 
     @property
     def duplicate_of(self) -> str | None:
         """For a skipped request: the id of the active job that caused the skip."""
-        return self._job.duplicate_of
+        return self.job.duplicate_of
 
     @property
     def state(self) -> JobState:
@@ -50,7 +52,7 @@ class JobHandle(Generic[R]):
 
     async def refresh_async(self) -> Job:
         job = await self._app.get_async(self.id)
-        self._job = job
+        self._last = job
         return job
 
     def result(self, timeout: float | None = None) -> R:
@@ -59,8 +61,9 @@ class JobHandle(Generic[R]):
 
     async def wait(self, timeout: float | None = None) -> R:
         """Await the job's end; return its typed result or raise why it did not complete."""
-        self._job = await self._app.wait_finished_async(self.id, timeout)
-        return self._outcome(self._job)
+        job = await self._app.wait_finished_async(self.id, timeout)
+        self._last = job
+        return self._outcome(job)
 
     def _outcome(self, job: Job) -> R:
         if job.state is JobState.COMPLETED:
@@ -78,9 +81,9 @@ class JobHandle(Generic[R]):
         raise JobNotFound(job.id)
 
     def cancel(self) -> Job:
-        self._job = self._app.cancel(self.id)
-        return self._job
+        job = self._last = self._app.cancel(self.id)
+        return job
 
     async def cancel_async(self) -> Job:
-        self._job = await self._app.cancel_async(self.id)
-        return self._job
+        job = self._last = await self._app.cancel_async(self.id)
+        return job

@@ -127,13 +127,65 @@ class ClaimedJob:
     max_attempts: int
 
 
-@dataclass(frozen=True, slots=True)
 class EnqueueResult:
-    """The stored job plus how uniqueness treated the request."""
+    """The stored job plus how uniqueness treated the request.
 
-    job: Job
-    joined: bool = False
-    skipped: bool = False
+    A plain insert (`NewJob.plain`) knows its stored job without reading it back. That `Job`
+    is built on the first read of `job`: a bulk enqueue's caller mostly needs only the ids,
+    and building thousands of jobs took a quarter of `enqueue_many`'s time.
+    """
+
+    __slots__ = ("_inserted", "_job", "id", "joined", "name", "skipped", "state")
+
+    def __init__(self, job: Job, joined: bool = False, skipped: bool = False) -> None:
+        self.id = job.id
+        self.name = job.name
+        self.state = job.state
+        self.joined = joined
+        self.skipped = skipped
+        self._job: Job | None = job
+        self._inserted: tuple[NewJob, datetime, datetime] | None = None
+
+    @classmethod
+    def inserted(
+        cls, new: NewJob, state: JobState, created_at: datetime, run_at: datetime
+    ) -> EnqueueResult:
+        """The result of inserting `new` as is, in the state and at the times the backend chose."""
+        result = cls.__new__(cls)
+        result.id = new.id
+        result.name = new.name
+        result.state = state
+        result.joined = False
+        result.skipped = False
+        result._job = None
+        result._inserted = (new, created_at, run_at)
+        return result
+
+    @property
+    def job(self) -> Job:
+        if self._job is None:
+            assert self._inserted is not None
+            new, created_at, run_at = self._inserted
+            self._job = Job(
+                id=new.id,
+                name=new.name,
+                queue=new.queue,
+                priority=new.priority,
+                state=self.state,
+                args=new.args,
+                attempt=0,
+                max_attempts=new.max_attempts,
+                created_at=created_at,
+                run_at=run_at,
+                fingerprint=new.fingerprint,
+                unique=new.unique,
+                lane=new.lane,
+                retention_s=new.retention_s,
+            )
+        return self._job
+
+    def __repr__(self) -> str:
+        return f"EnqueueResult({self.job!r}, joined={self.joined}, skipped={self.skipped})"
 
 
 @dataclass(frozen=True, slots=True)

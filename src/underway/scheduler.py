@@ -71,6 +71,6 @@ class Scheduler(PeriodicService):
                 "recurring %r fired for %s: job %s %s",
                 recurring.name,
                 fire_at,
-                result.job.id,
-                result.job.state.value,
+                result.id,
+                result.state.value,
             )

@@ -97,9 +97,11 @@ async def test_enqueue_many_answers_the_jobs_exactly_as_stored(backend: Backend)
     ]
     results = await backend.enqueue_many(jobs)
     for result in results:
-        stored = await backend.get(result.job.id)
+        stored = await backend.get(result.id)
         assert stored is not None
+        assert (result.id, result.name, result.state) == (stored.id, stored.name, stored.state)
         assert result.job == stored
+    assert [r.state for r in results] == [JobState.PENDING] * 2 + [JobState.SCHEDULED] * 2
 
 
 async def test_enqueue_many_of_alike_jobs_stores_each_with_its_own_values(

@@ -154,7 +154,7 @@ class PostgresBackend:
         except psycopg.DataError as exc:
             name = jobs[0].name if jobs else "?"
             raise ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]) from None
-        if any(r.job.state is JobState.PENDING and not r.joined for r in results):
+        if any(r.state is JobState.PENDING and not r.joined for r in results):
             self._notifier.notify("work")
         return results
 
@@ -171,7 +171,7 @@ class PostgresBackend:
                 job.name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]
             ) from None
         result = stored.get(job.id)
-        pending = result is not None and result.job.state is JobState.PENDING
+        pending = result is not None and result.state is JobState.PENDING
         if pending and self._loop is not None and self._notifier.has_subscribers("work"):
             # In-process workers hear of it at once; others through NOTIFY.
             with contextlib.suppress(RuntimeError):  # the loop closed: no worker to wake
@@ -382,7 +382,7 @@ class PostgresBackend:
         result = await self._pool.transaction(
             lambda tx: recurring.fire(tx, recurring_id, expected_next, job, next_fire_at)
         )
-        if result is not None and result.job.state is JobState.PENDING:
+        if result is not None and result.state is JobState.PENDING:
             self._notifier.notify("work")
         return result
 

@@ -10,7 +10,7 @@ from ..errors import StorageUnavailable, ValidationError
 from ..models import EnqueueResult, Job, JobState, NewJob
 from . import postgres_reads as reads
 from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx, batch_params, batch_select
+from .postgres_tx import Tx, batch_params, batch_select
 from .postgres_values import UnstorableValue, jsonb_text
 from .rows import STATES
 
@@ -124,30 +124,10 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
     rows = await tx.rows(insert_plain(varying), params)
     inserted = {row["id"]: row for row in rows}
     return {
-        job.id: EnqueueResult(job=_as_stored(job, inserted[job.id]))
+        job.id: EnqueueResult.inserted(job, STATES[row["state"]], row["created_at"], row["run_at"])
         for job in jobs
-        if job.id in inserted
+        if (row := inserted.get(job.id)) is not None
     }
-
-
-def _as_stored(job: NewJob, row: Row) -> Job:
-    """The job as its plain insert stored it (the database chose its state and times)."""
-    return Job(
-        id=job.id,
-        name=job.name,
-        queue=job.queue,
-        priority=job.priority,
-        state=STATES[row["state"]],
-        args=job.args,
-        attempt=0,
-        max_attempts=job.max_attempts,
-        created_at=row["created_at"],
-        run_at=row["run_at"],
-        fingerprint=job.fingerprint,
-        unique=job.unique,
-        lane=job.lane,
-        retention_s=job.retention_s,
-    )
 
 
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:

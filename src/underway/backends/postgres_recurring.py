@@ -137,7 +137,7 @@ async def fire(
     result = await _store_tick(tx, job, row["overlap"])
     await tx.run(
         "UPDATE {schema}.recurring SET last_fire_at = %s, last_job_id = %s WHERE id = %s",
-        (job.fire_at, result.job.id, recurring_id),
+        (job.fire_at, result.id, recurring_id),
     )
     return result
 
@@ -147,7 +147,7 @@ async def store_run(tx: Tx, job: NewJob) -> EnqueueResult:
     result = await enqueue_one(tx, job)
     await tx.run(
         "UPDATE {schema}.recurring SET last_job_id = %s WHERE id = %s",
-        (result.job.id, job.recurring_id),
+        (result.id, job.recurring_id),
     )
     return result
 
@@ -163,6 +163,6 @@ async def _store_tick(tx: Tx, job: NewJob, overlap: str) -> EnqueueResult:
         if stored is not None:
             return EnqueueResult(job=reads.job(stored), skipped=True)
     result = await enqueue_one(tx, job)
-    if result.job.state is JobState.PENDING:
+    if result.state is JobState.PENDING:
         await notify(tx, "work", job.queue)
     return result

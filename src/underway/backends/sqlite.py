@@ -150,7 +150,7 @@ class SQLiteBackend:
             return [writes.enqueue_one(conn, job, now) for job in jobs]
 
         results = await self._db.write(store)
-        if any(r.job.state is JobState.PENDING and not r.joined for r in results):
+        if any(r.state is JobState.PENDING and not r.joined for r in results):
             self._new_work()
         return results
 
@@ -296,7 +296,7 @@ class SQLiteBackend:
                 c, recurring_id, expected_next.timestamp(), job, next_fire_at.timestamp(), now
             )
         )
-        if result is not None and result.job.state is JobState.PENDING:
+        if result is not None and result.state is JobState.PENDING:
             self._new_work()
         return result
 

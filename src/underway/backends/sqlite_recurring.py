@@ -136,7 +136,7 @@ def fire(
     result = _store_tick(conn, job, row["overlap"], now)
     conn.execute(
         "UPDATE underway_recurring SET last_fire_at = ?, last_job_id = ? WHERE id = ?",
-        (writes.timestamp(job.fire_at), result.job.id, recurring_id),
+        (writes.timestamp(job.fire_at), result.id, recurring_id),
     )
     return result
 

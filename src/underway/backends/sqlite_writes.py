@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
+from datetime import UTC, datetime
 from typing import Any
 
 from ..errors import InvalidStateError, JobNotFound
@@ -89,8 +90,8 @@ INSERT_JOB = (
 def enqueue_plain(
     conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
 ) -> list[EnqueueResult] | None:
-    """Insert plain jobs (`NewJob.plain`) with one executemany, building the stored jobs in
-    Python; None, with nothing stored, if one collided with a stored id (a retried call)."""
+    """Insert plain jobs (`NewJob.plain`) with one executemany; their results need no read
+    back. None, with nothing stored, if one collided with a stored id (a retried call)."""
     params = []
     stored = []
     created = epoch_to_datetime(now)
@@ -98,24 +99,8 @@ def enqueue_plain(
     for job in jobs:
         state, run_at, values = _row_values(job, now)
         params.append(values)
-        stored.append(
-            Job(
-                id=job.id,
-                name=job.name,
-                queue=job.queue,
-                priority=job.priority,
-                state=state,
-                args=job.args,
-                attempt=0,
-                max_attempts=job.max_attempts,
-                created_at=created,
-                run_at=epoch_to_datetime(run_at) or created,
-                fingerprint=job.fingerprint,
-                unique=job.unique,
-                lane=job.lane,
-                retention_s=job.retention_s,
-            )
-        )
+        when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
+        stored.append(EnqueueResult.inserted(job, state, created, when))
     conn.execute("SAVEPOINT plain")
     try:
         conn.executemany(INSERT_JOB, params)
@@ -124,7 +109,7 @@ def enqueue_plain(
         return None
     finally:
         conn.execute("RELEASE plain")
-    return [EnqueueResult(job=job) for job in stored]
+    return stored
 
 
 def insert(
