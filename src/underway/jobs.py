@@ -280,7 +280,17 @@ class JobDefinition:
 
     def new_jobs(self, arguments: Iterable[dict[str, Any]]) -> list[NewJob]:
         """Validate many calls at once and build their rows (the first bad call raises)."""
-        return [self.new_job(data, validated=True) for data in self.validate_many(arguments)]
+        calls = self.validate_many(arguments)
+        opts = self.options
+        if opts.unique or opts.concurrency is not None:
+            return [self.new_job(data, validated=True) for data in calls]
+        # No fingerprint and no lane: only the id and the arguments differ from row to row,
+        # so the rows skip `new_job`'s per-call options (a fifth of a bulk enqueue's time).
+        name, queue, priority, attempts = self.name, opts.queue, opts.priority, self.max_attempts
+        retention = opts.retention
+        return [
+            NewJob(str(uuid7()), name, queue, priority, data, attempts, retention) for data in calls
+        ]
 
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:

@@ -173,3 +173,27 @@ def test_durations_accept_timedelta(app: App) -> None:
 
     options = app.definition(slow).options
     assert (options.timeout, options.retention) == (120.0, 3600.0)
+
+
+@pytest.mark.parametrize(
+    "options",
+    [
+        {},
+        {"queue": "reports", "priority": 3, "retries": 2, "retention": 60},
+        {"unique": "join"},
+        {"unique": "queue"},
+        {"concurrency": 2, "concurrency_key": "tenant"},
+    ],
+)
+def test_many_calls_build_the_rows_one_call_would(app: App, options: dict[str, Any]) -> None:
+    @app.job(**options)
+    async def export(month: str, tenant: int = 1) -> None: ...
+
+    definition = app.definition(export)
+    calls = [{"month": "2026-10"}, {"month": "2026-11", "tenant": 7}]
+    many = definition.new_jobs(calls)
+    one_by_one = [definition.new_job(call) for call in calls]
+    assert len({job.id for job in many + one_by_one}) == 4
+    assert [dataclasses.replace(job, id="") for job in many] == [
+        dataclasses.replace(job, id="") for job in one_by_one
+    ]
