@@ -124,6 +124,27 @@ async def test_enqueue_many_of_alike_jobs_stores_each_with_its_own_values(
             )
 
 
+async def test_enqueue_many_keeps_awkward_values_in_every_column(backend: Backend) -> None:
+    """Values that array encodings must escape or widen survive a batch where they vary."""
+    later = datetime.now(UTC) + timedelta(hours=1)
+    batch = [
+        new_job(args={"s": 'a,b {c} "d" \\ é\n'}, priority=-(2**31), queue="q,1", run_at=later),
+        new_job(args={"s": "NULL", "n": None}, priority=2**31 - 1, queue='q "2"', delay_s=30.5),
+        new_job(args={"l": [1, {"x": "}"}]}, priority=0, queue="{q3}", retention_s=0.25),
+    ]
+    results = await backend.enqueue_many(batch)
+    for job, result in zip(batch, results, strict=True):
+        stored = await backend.get(job.id)
+        assert stored == result.job
+        assert (stored.args, stored.priority, stored.queue, stored.retention_s) == (
+            job.args,
+            job.priority,
+            job.queue,
+            job.retention_s,
+        )
+    assert results[0].job.run_at == later
+
+
 async def test_a_retried_enqueue_many_with_the_same_ids_stores_nothing_twice(
     backend: Backend,
 ) -> None:

@@ -12,8 +12,8 @@ def test_columns_alike_in_every_row_are_sent_once() -> None:
     assert varying == ("ids", "delays")
     assert params == {"ids": ["a", "b"], "kinds": "done", "delays": [0.0, 5.0]}
     assert batch_select(TYPES, varying, numbered=False) == (
-        "SELECT v.ids, %(kinds)s::text, v.delays FROM unnest(%(ids)s::text[], "
-        "%(delays)s::float8[]) AS v(ids, delays)"
+        "SELECT v.ids, %(kinds)s::text, v.delays FROM unnest(%(ids)b::text[], "
+        "%(delays)b::float8[]) AS v(ids, delays)"
     )
 
 
