@@ -65,6 +65,25 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
+#: One plain job (each `app.enqueue` call): the batch statement without its unnest, ordering
+#: and DISTINCT, which made it 5-13% slower for a single row.
+INSERT_ONE_PLAIN = """
+WITH ins AS (
+    INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
+        fingerprint, unique_mode, lane, lane_limit, retention_s)
+    SELECT %(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
+        CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END,
+        %(args)s::jsonb, %(max_attempts)s::int, t.run_at, %(fingerprints)s::text,
+        %(uniques)s::text, %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8
+    FROM (SELECT coalesce(%(run_ats)s::timestamptz,
+                          now() + make_interval(secs => %(delays)s::float8)) AS run_at) t
+    ON CONFLICT DO NOTHING
+    RETURNING id, state, queue, created_at, run_at
+)
+SELECT id, state, created_at, run_at,
+    CASE WHEN state = 'pending' THEN pg_notify(%(channel)s, queue) END AS notified
+FROM ins
+"""
 #: The plain insert's input columns and their types, in the order the statement reads them.
 PLAIN_TYPES = {
     "ids": "text",
@@ -121,7 +140,7 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
         )
     varying, params = batch_params(PLAIN_TYPES, values)
     params["channel"] = channel_name(tx.schema, "work")
-    rows = await tx.rows(insert_plain(varying), params)
+    rows = await tx.rows(INSERT_ONE_PLAIN if len(jobs) == 1 else insert_plain(varying), params)
     inserted = {row["id"]: row for row in rows}
     return {
         job.id: EnqueueResult.inserted(job, STATES[row["state"]], row["created_at"], row["run_at"])
