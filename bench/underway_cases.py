@@ -115,10 +115,20 @@ class Underway(System):
 
     def completed(self) -> int:
         """Jobs enqueued since the last `_mark_fresh` and recorded completed. Filler rows
-        (depth) come before the mark, so this reads only the fresh jobs' part of the table,
-        by primary key: its cost does not grow with the filler."""
+        (depth) come before the mark. On SQLite seq is the rowid, so this reads only the fresh
+        jobs' part of the table; on PostgreSQL seq has no index and this reads the table."""
         return self._count(
             f"SELECT count(*) FROM {{jobs}} WHERE seq > {self._fresh_after} AND state = 'completed'"
+        )
+
+    def _unfinished_on_postgres(self) -> int:
+        """Fresh jobs still waiting or running, counted through the claim and running indexes
+        (PostgreSQL): its cost does not grow with the filler, whose waiting jobs are in another
+        queue or a year ahead."""
+        return self._count(
+            "SELECT (SELECT count(*) FROM {jobs} WHERE state = 'running') + (SELECT count(*) "
+            "FROM {jobs} WHERE state = 'pending' AND queue = 'default' AND lane IS NULL "
+            "AND run_at <= now())"
         )
 
     def _mark_fresh(self) -> None:
@@ -127,13 +137,20 @@ class Underway(System):
 
     def confirm_done(self, n: int, counted_at: float) -> float:
         """underway's drain stops when the database says completed (outcomes are group-committed
-        after the job returns), which is stricter than the job counter used for peers."""
+        after the job returns), which is stricter than the job counter used for peers.
+
+        On PostgreSQL the clock stops when no fresh job is left waiting or running (a cheap
+        count); every one must then be recorded completed, counted after the clock stopped.
+        """
         deadline = time.monotonic() + 60
-        while self.completed() < n:
+        while self.completed() < n if self.backend == "sqlite" else self._unfinished_on_postgres():
             if time.monotonic() > deadline:
                 raise TimeoutError("jobs ran but were not recorded completed")
             time.sleep(0.01)
-        return time.perf_counter()
+        done_at = time.perf_counter()
+        if self.completed() < n:
+            raise RuntimeError(f"only {self.completed()} of {n} jobs were recorded completed")
+        return done_at
 
     # -- underway-only scenarios ---------------------------------------------------------------
 

@@ -15,13 +15,19 @@ from underway.backends.base import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres_connection import parse_postgres_url
 from underway.backends.postgres_leases import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
-from underway.backends.postgres_manage import PRUNE_EXPIRED
+from underway.backends.postgres_manage import PRUNE_EXPIRED, RECOVER_STALLED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
 
 from .support import claim_one, enqueue, eventually, new_job
 
-MIGRATIONS = ["0001_initial", "0002_recurring", "0003_claim_indexes", "0004_lean_write_indexes"]
+MIGRATIONS = [
+    "0001_initial",
+    "0002_recurring",
+    "0003_claim_indexes",
+    "0004_lean_write_indexes",
+    "0005_jobs_keyed_by_id",
+]
 
 
 def own_connections(pid: int | None = None) -> str:
@@ -365,7 +371,7 @@ def _generic_plan(
     return "\n".join(str(line[0]) for line in lines)
 
 
-async def test_generic_plans_of_claim_and_prune_stay_on_indexes_with_a_deep_table(
+async def test_generic_plans_of_claim_prune_and_recovery_stay_on_indexes_with_a_deep_table(
     pg: PostgresBackend, pg_url: str, pg_schema: str
 ) -> None:
     """A generic plan does not know the LIMIT: joined to a deep table, the claim once became a
@@ -379,7 +385,7 @@ async def test_generic_plans_of_claim_and_prune_stay_on_indexes_with_a_deep_tabl
         pg_url, pg_schema, CLAIM_PLAIN, "text, text[], int", "'w', '{default}', 50"
     )
     assert "Hash Join" not in claim, claim
-    assert "jobs_pkey" in claim, claim
+    assert "jobs_id_key" in claim, claim
     one_queue = _generic_plan(
         pg_url,
         pg_schema,
@@ -389,10 +395,15 @@ async def test_generic_plans_of_claim_and_prune_stay_on_indexes_with_a_deep_tabl
         ("worker", "queue", "limit"),
     )
     assert "Hash Join" not in one_queue, one_queue
-    assert "jobs_pkey" in one_queue, one_queue
+    assert "jobs_id_key" in one_queue, one_queue
     assert "jobs_ready" in one_queue, one_queue
     plan = _generic_plan(pg_url, pg_schema, PRUNE_EXPIRED, "int", "500")
     assert "Hash" not in plan, plan
+    assert "jobs_id_key" in plan, plan
+    stalled = _generic_plan(pg_url, pg_schema, RECOVER_STALLED, "float8", "0")
+    assert "Hash" not in stalled, stalled
+    assert "Seq Scan" not in stalled, stalled
+    assert "jobs_running" in stalled, stalled
 
 
 async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(

@@ -30,12 +30,12 @@ LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || 
 
 
 #: The first `limit` plain jobs of the queue named QUEUE (its part of the ready index).
-QUEUE_FIRST_PLAIN = """SELECT seq, priority, run_at FROM {schema}.jobs WHERE queue = QUEUE
+QUEUE_FIRST_PLAIN = """SELECT id, seq, priority, run_at FROM {schema}.jobs WHERE queue = QUEUE
          AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
          ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED"""
 #: Each queue's first plain jobs, the first `limit` of them.
 FIRST_PLAIN = f"""
-SELECT c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
+SELECT c.id, c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
 LATERAL ({QUEUE_FIRST_PLAIN.replace("QUEUE", "q.name")}) AS c
 ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
 """
@@ -55,7 +55,7 @@ chosen AS (FIRST),
 -- = ANY(ARRAY(...)), not a join: a generic plan, not knowing the LIMIT, would hash every
 -- waiting row to join them.
 claimed AS (UPDATE {{schema}}.jobs AS j {START}
-            WHERE j.seq = ANY(ARRAY(SELECT seq FROM chosen))
+            WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT waiting FROM laned)
             RETURNING {CLAIMED_FROM_J})
 SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON true
@@ -110,8 +110,8 @@ async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[C
         return []
     rows = await tx.rows(
         f"UPDATE {{schema}}.jobs {START} "
-        f"WHERE seq = ANY(%(seqs)s) AND state IN ('pending', 'scheduled') RETURNING {CLAIMED}",
-        {**params, "seqs": [row["seq"] for row in chosen]},
+        f"WHERE id = ANY(%(ids)s) AND state IN ('pending', 'scheduled') RETURNING {CLAIMED}",
+        {**params, "ids": [row["id"] for row in chosen]},
     )
     return _in_claim_order(rows)
 
@@ -121,11 +121,11 @@ LANE_SCAN = 500
 RANKED_IN_LANES = """
 WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
                  WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
-ready AS (SELECT seq, priority, run_at, lane, lane_limit FROM {schema}.jobs
+ready AS (SELECT id, seq, priority, run_at, lane, lane_limit FROM {schema}.jobs
           WHERE READY AND lane IS NOT NULL ORDER BY priority DESC, run_at, seq SCAN),
 ranked AS (SELECT ready.*, row_number() OVER
            (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
-SELECT ranked.seq, ranked.priority, ranked.run_at FROM ranked
+SELECT ranked.id, ranked.seq, ranked.priority, ranked.run_at FROM ranked
 LEFT JOIN running ON running.lane = ranked.lane
 WHERE ranked.rn <= ranked.lane_limit - coalesce(running.n, 0)
 ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT %(limit)s

@@ -46,14 +46,14 @@ UPDATE {{schema}}.jobs SET
     expires_at = CASE WHEN cancel_requested OR attempt >= max_attempts
                       THEN now() + make_interval(secs => retention_s) END
 FROM (
-    SELECT seq, jsonb_build_object('type', 'WorkerLost', 'message',
+    SELECT id, jsonb_build_object('type', 'WorkerLost', 'message',
         'worker ' || coalesce(worker_id, '?') || ' stopped heartbeating during attempt '
         || attempt, 'traceback', '', 'attempt', attempt, 'at', {NOW_EPOCH}) AS lost
     FROM {{schema}}.jobs
     WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
     FOR UPDATE SKIP LOCKED
 ) s
-WHERE jobs.seq = s.seq AND jobs.state = 'running'
+WHERE jobs.id = s.id AND jobs.state = 'running'
 RETURNING jobs.id, jobs.state
 """
 
@@ -111,10 +111,10 @@ async def sweep(tx: Tx, stall_timeout_s: float) -> tuple[SweepResult, list[str]]
     return result, [row["id"] for row in recovered if row["state"] != "pending"]
 
 
-#: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the primary
-#: key (an `IN (...)` join could hash the whole table, not knowing the LIMIT).
+#: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the id's
+#: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT).
 PRUNE_EXPIRED = (
-    "DELETE FROM {schema}.jobs WHERE seq = ANY(ARRAY(SELECT seq FROM {schema}.jobs "
+    "DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs "
     "WHERE expires_at <= now() LIMIT %s FOR UPDATE SKIP LOCKED))"
 )
 
