@@ -58,6 +58,8 @@ class JobExecution:
         #: code runs; and how many cancels this execution sent it.
         self._inline: asyncio.Task[Any] | None = None
         self._cancels_sent = 0
+        #: The task that runs `run()`, set by the worker as it creates it.
+        self.task: asyncio.Task[None] | None = None
 
     def cancel(self, reason: str) -> None:
         """Ask the job to stop: set `ctx.cancelled` and cancel an async job's task."""
@@ -154,7 +156,7 @@ class JobExecution:
         """An async job without a timeout, run in this task: no task of its own to create and
         schedule. A cancel cancels this task while, and only while, the job's code runs; it
         is then Interrupted. A cancel from elsewhere (the loop going away) passes on."""
-        task = asyncio.current_task()
+        task = self.task or asyncio.current_task()
         assert task is not None
         self._inline = task
         try:

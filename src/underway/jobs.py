@@ -200,6 +200,8 @@ class JobDefinition:
 
     def load_args(self, stored: dict[str, Any]) -> dict[str, Any]:
         """Rebuild the typed call arguments from stored JSON."""
+        if not stored and not self._arg_names:
+            return {}
         model = self.args_model.model_validate(stored)
         return {name: getattr(model, name) for name in self._arg_names}
 

@@ -215,6 +215,7 @@ class Worker:
         self.executions[job.id] = execution
         self._refresh_snapshot_soon()
         task = asyncio.create_task(execution.run(), name=f"underway-job-{job.id}")
+        execution.task = task
         self._tasks[job.id] = task
         task.add_done_callback(lambda t: self._finished(execution, t))
 
