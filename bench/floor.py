@@ -11,6 +11,10 @@ with one `UPDATE ... RETURNING` and commits, each on its own connection.
 Same count and gap as the latency scenario. No job system can start a job sooner than this
 on the same machine (it must commit the job before a worker may claim it, and the claim
 before it runs), so the latency tables show how far each one is from it.
+
+PostgreSQL enqueue (`postgres_enqueue_rate`): the same producer statement, sent back to back
+for as long as the enqueue scenario runs: the commits per second one connection makes when
+each stores a row and tells the workers, which bounds enqueueing one job per call.
 """
 
 from __future__ import annotations
@@ -22,6 +26,7 @@ import time
 from multiprocessing.queues import Queue
 from multiprocessing.synchronize import Event
 from pathlib import Path
+from typing import Any
 
 import psycopg
 
@@ -30,6 +35,11 @@ from .measure import percentile
 TABLE = "bench_floor_jobs"
 CHANNEL = "bench_floor"
 WARMUP = 20
+#: The producer's statement: store a row and NOTIFY, one autocommitted statement.
+PRODUCE = (
+    f"WITH i AS (INSERT INTO {TABLE} (state, sent) VALUES ('pending', %s) "
+    f"RETURNING id) SELECT pg_notify('{CHANNEL}', 'job') FROM i"
+)
 
 
 def _listener(dsn: str, ready: Event, delays: Queue[list[float]]) -> None:
@@ -53,11 +63,33 @@ def _listener(dsn: str, ready: Event, delays: Queue[list[float]]) -> None:
         delays.put(seen)
 
 
+def _create_table(conn: psycopg.Connection[Any]) -> None:
+    conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    conn.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, state text, sent float8)")
+
+
+def postgres_enqueue_rate(dsn: str, seconds: float) -> dict[str, float]:
+    """Rows/s of the raw producer statement sent back to back on one connection."""
+    with psycopg.connect(dsn, autocommit=True) as conn:
+        _create_table(conn)
+        try:
+            for _ in range(WARMUP):
+                conn.execute(PRODUCE, (time.time(),), prepare=True)
+            count = 0
+            start = time.perf_counter()
+            while time.perf_counter() - start < seconds:
+                conn.execute(PRODUCE, (time.time(),), prepare=True)
+                count += 1
+            elapsed = time.perf_counter() - start
+        finally:
+            conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
+    return {"rate": count / elapsed, "n": count}
+
+
 def postgres_latency(dsn: str, count: int = 200, gap: float = 0.02) -> dict[str, float]:
     """Percentiles (ms) of raw insert+NOTIFY → claimed by another process."""
     with psycopg.connect(dsn, autocommit=True) as conn:
-        conn.execute(f"DROP TABLE IF EXISTS {TABLE}")
-        conn.execute(f"CREATE TABLE {TABLE} (id bigserial PRIMARY KEY, state text, sent float8)")
+        _create_table(conn)
     context = multiprocessing.get_context("spawn")
     ready = context.Event()
     results: Queue[list[float]] = context.Queue()
@@ -68,11 +100,7 @@ def postgres_latency(dsn: str, count: int = 200, gap: float = 0.02) -> dict[str,
             raise TimeoutError("the floor's listener did not start")
         with psycopg.connect(dsn, autocommit=True) as producer:
             for _ in range(WARMUP + count):
-                producer.execute(
-                    f"WITH i AS (INSERT INTO {TABLE} (state, sent) VALUES ('pending', %s) "
-                    f"RETURNING id) SELECT pg_notify('{CHANNEL}', 'job') FROM i",
-                    (time.time(),),
-                )
+                producer.execute(PRODUCE, (time.time(),))
                 time.sleep(gap)
             producer.execute(f"NOTIFY {CHANNEL}, 'stop'")
         delays = [d * 1000 for d in results.get(timeout=30)[WARMUP:]]

@@ -71,6 +71,19 @@ SQLITE_FLOOR = (
 )
 
 
+ENQUEUE_FLOOR = (
+    "The enqueue floor on this machine (`bench/floor.py`, no job system): the latency floor's "
+    "producer statement (insert a row and NOTIFY, autocommitted) sent back to back on one "
+    "psycopg connection for 2.5 s"
+)
+
+
+def _enqueue_floor(floor: dict[str, float] | None) -> str:
+    if not floor:
+        return ""
+    return f"{ENQUEUE_FLOOR}: {_num(floor.get('rate'))} rows/s.\n"
+
+
 def _floor(how: str, floor: dict[str, float] | None) -> str:
     if not floor:
         return ""
@@ -122,7 +135,7 @@ def render(results: dict[str, Any]) -> str:
             ],
         ),
         "## Targets\n",
-        _targets(systems),
+        _targets(systems, results.get("floor_enqueue")),
         "## Enqueue (jobs/s)\n",
         "One call per job for up to 2.5 s; bulk: calls of 1,000 jobs (the library's bulk call "
         "where it has one, see the settings table and README).\n",
@@ -138,6 +151,7 @@ def render(results: dict[str, Any]) -> str:
                 ],
             ),
         ),
+        _enqueue_floor(results.get("floor_enqueue")),
         "## Drain (jobs/s)\n",
         "N no-op jobs queued, then 1, 2 or 4 worker processes started; rate = N ÷ time from "
         "the first job's completion to the N-th (underway: until the database records all N "
@@ -256,7 +270,7 @@ def _depth(systems: dict[str, Any]) -> str:
     return _table(["backend", "filler rows", "jobs", "jobs/s", "µs/job", "rate vs smallest"], rows)
 
 
-def _targets(systems: dict[str, Any]) -> str:
+def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) -> str:
     sq = systems.get("underway-sqlite", {})
     pg = systems.get("underway-postgresql", {})
 
@@ -279,7 +293,8 @@ def _targets(systems: dict[str, Any]) -> str:
             lambda v: v >= 10_000,
         ),
         (
-            "enqueue one at a time ≥ 1,500/s, PostgreSQL",
+            "enqueue one at a time ≥ 1,500/s, PostgreSQL"
+            + (f" (raw floor: {_num(enqueue_floor.get('rate'))}/s)" if enqueue_floor else ""),
             _get(pg, "enqueue_one", "rate"),
             "{:,.0f}/s",
             lambda v: v >= 1_500,

@@ -25,7 +25,7 @@ from typing import Any
 
 from . import floor, report
 from .measure import ROOT, Probe, median, say
-from .system import Context, System
+from .system import ENQUEUE_BUDGET_S, Context, System
 from .underway_cases import Underway
 
 PEERS = ("pgqueuer", "procrastinate", "huey", "celery", "rq", "dramatiq", "arq", "saq")
@@ -229,17 +229,21 @@ def main() -> None:
     if args.merge:
         previous = json.loads((Path(args.output) / "results.json").read_text())
         measured_now = results["machine"]
-        kept = ("machine", "minutes", "floor", "floor_sqlite")
+        kept = ("machine", "minutes", "floor", "floor_sqlite", "floor_enqueue")
         results.update({k: previous[k] for k in kept if k in previous})
         results["systems"] = previous["systems"]
         results["merged"] = {"date": measured_now.get("date", "?"), "systems": sorted(only or [])}
     try:
         if only is None or "floor" in only:
-            say("== floors (raw psycopg and raw sqlite3 enqueue -> claim)")
+            say(
+                "== floors (raw psycopg and raw sqlite3 enqueue -> claim; raw psycopg enqueue rate)"
+            )
             runs = [floor.postgres_latency(PG_DSN) for _ in range(plan.runs)]
             results["floor"] = medians(runs)
             runs = [floor.sqlite_latency(workdir) for _ in range(plan.runs)]
             results["floor_sqlite"] = medians(runs)
+            runs = [floor.postgres_enqueue_rate(PG_DSN, ENQUEUE_BUDGET_S) for _ in range(plan.runs)]
+            results["floor_enqueue"] = medians(runs)
             _write(results, Path(args.output))
         for system in build_systems(ctx, only):
             results["systems"][key(system)] = measure_system(system, plan)
