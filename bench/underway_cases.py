@@ -121,11 +121,14 @@ class Underway(System):
             f"SELECT count(*) FROM {{jobs}} WHERE seq > {self._fresh_after} AND state = 'completed'"
         )
 
-    def _unfinished_on_postgres(self) -> int:
-        """Fresh jobs still waiting or running, counted through the claim and running indexes
-        (PostgreSQL): its cost does not grow with the filler, whose waiting jobs are in another
-        queue or a year ahead."""
-        return self._count(
+    def _fresh_jobs_done(self, n: int) -> bool:
+        """Whether the n fresh jobs are done, by a count whose cost does not grow with the
+        filler. SQLite: all n recorded completed (seq is the rowid). PostgreSQL: none left
+        waiting or running, counted through the claim and running indexes (the filler's
+        waiting jobs are in another queue or a year ahead)."""
+        if self.backend == "sqlite":
+            return self.completed() >= n
+        return not self._count(
             "SELECT (SELECT count(*) FROM {jobs} WHERE state = 'running') + (SELECT count(*) "
             "FROM {jobs} WHERE state = 'pending' AND queue = 'default' AND lane IS NULL "
             "AND run_at <= now())"
@@ -139,17 +142,18 @@ class Underway(System):
         """underway's drain stops when the database says completed (outcomes are group-committed
         after the job returns), which is stricter than the job counter used for peers.
 
-        On PostgreSQL the clock stops when no fresh job is left waiting or running (a cheap
-        count); every one must then be recorded completed, counted after the clock stopped.
+        The clock stops on `_fresh_jobs_done`; every job must then be recorded completed,
+        counted after the clock stopped (on PostgreSQL that count reads the table).
         """
         deadline = time.monotonic() + 60
-        while self.completed() < n if self.backend == "sqlite" else self._unfinished_on_postgres():
+        while not self._fresh_jobs_done(n):
             if time.monotonic() > deadline:
                 raise TimeoutError("jobs ran but were not recorded completed")
             time.sleep(0.01)
         done_at = time.perf_counter()
-        if self.completed() < n:
-            raise RuntimeError(f"only {self.completed()} of {n} jobs were recorded completed")
+        completed = self.completed()
+        if completed < n:
+            raise RuntimeError(f"only {completed} of {n} jobs were recorded completed")
         return done_at
 
     # -- underway-only scenarios ---------------------------------------------------------------
