@@ -50,6 +50,8 @@ class JobExecution:
         self.lost = False
         #: Its outcome is being recorded: the row may already be finished, the lease is not lost.
         self.recording = False
+        #: Its code returned: the worker counts its slot free while the outcome is written.
+        self.released = False
         self.interrupted = False
         self.timed_out = False
         self._inner: asyncio.Future[Any] | None = None
@@ -100,6 +102,8 @@ class JobExecution:
         except Exception as exc:
             log.warning("could not write the last progress of job %s: %s", self.job.id, exc)
         self.recording = True
+        if self.finished_running:
+            self.worker.slot_released(self)
         if await self.worker.outcomes.write(outcome):
             await self.worker.after_finish(definition, outcome)
         else:

@@ -90,6 +90,11 @@ class Worker:
         concurrency = settings.concurrency
         half = (concurrency + 1) // 2
         self._claim_batch = half if backend.claims_overlap_writes else concurrency
+        # A job's slot is free once its code returns. While outcomes are being written the
+        # worker may hold one more claim batch, so that the next claim need not wait for the
+        # write: at most this many jobs are claimed and unrecorded at once.
+        self.max_held = concurrency + self._claim_batch
+        self._released = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._errors = ThrottledLog(log)
@@ -184,7 +189,7 @@ class Worker:
         try:
             while not self._stopping.is_set():
                 self._wake.clear()
-                free = min(self.settings.concurrency - len(self.executions), self._claim_batch)
+                free = self._free_slots()
                 if free > 0:
                     try:
                         jobs = await self.backend.claim(self.id, self.queues, free)
@@ -204,6 +209,18 @@ class Worker:
                     await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
         finally:
             unsubscribe()
+
+    def _free_slots(self) -> int:
+        """How many jobs the next claim may take."""
+        held = len(self.executions)
+        running = held - self._released
+        return min(self.settings.concurrency - running, self.max_held - held, self._claim_batch)
+
+    def slot_released(self, execution: JobExecution) -> None:
+        """The job's code returned: its slot is free while its outcome is written."""
+        execution.released = True
+        self._released += 1
+        self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
         """Back off, but end early on a wake-up (the listener reconnected, or a stop)."""
@@ -232,6 +249,8 @@ class Worker:
 
     def _finished(self, execution: JobExecution, task: asyncio.Task[None]) -> None:
         job_id = execution.job.id
+        if execution.released:
+            self._released -= 1
         # A lost attempt may end after the job's next attempt started here: keep the newer one.
         if self.executions.get(job_id) is execution:
             del self.executions[job_id]

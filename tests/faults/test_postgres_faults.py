@@ -160,7 +160,8 @@ def test_postgres_down_longer_than_the_stall_timeout(
     report(figures, violations_of(figures, recovery=False))
     assert stuck == 0
     assert figures.worker_exits == 0
-    assert figures.fault_reruns <= 2 * 4, "at most the jobs in flight re-ran"
+    # Two workers of concurrency 4, each holding at most 4 + 2 claimed, unrecorded jobs.
+    assert figures.fault_reruns <= 2 * (4 + 2), "at most the jobs in flight re-ran"
     assert not violations_of(figures, recovery=False)
 
 

@@ -26,6 +26,7 @@ from underway import (
 )
 from underway.backends.postgres import PostgresBackend
 from underway.backends.sqlite import SQLiteBackend
+from underway.worker import Worker
 
 
 def test_a_bad_call_is_a_clear_error_and_stores_nothing(app: App) -> None:
@@ -349,3 +350,44 @@ def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
     release.set()
     for handle in handles:
         handle.result(timeout=10)
+
+
+def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
+    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next job starts while the last one's outcome is still being written; the worker
+    holds at most one claim batch of unrecorded jobs beyond its concurrency."""
+    writes_may_go = threading.Event()
+    started: list[int] = []
+
+    @app.job
+    def quick(n: int) -> int:
+        started.append(n)
+        return n
+
+    backend_type = PostgresBackend if database_url.startswith("postgresql") else SQLiteBackend
+    finish = backend_type.finish
+
+    async def held_finish(self: Any, outcomes: Any) -> Any:
+        await asyncio.to_thread(writes_may_go.wait, 10)
+        return await finish(self, outcomes)
+
+    free_slots = Worker._free_slots
+    answers: list[int] = []
+
+    def recorded_free_slots(self: Worker) -> int:
+        answers.append(free_slots(self))
+        return answers[-1]
+
+    monkeypatch.setattr(backend_type, "finish", held_finish)
+    monkeypatch.setattr(Worker, "_free_slots", recorded_free_slots)
+    handles = [app.enqueue(quick, n) for n in range(4)]
+    app.start_worker(fast_settings(concurrency=1))
+    # Concurrency 1 claims one job at a time: job 0 returned and waits for its write, job 1 ran.
+    wait_until(lambda: started == [0, 1])
+    seen = len(answers)
+    wait_until(lambda: answers[seen:].count(0) >= 3)  # the claim loop looked again, found none
+    assert started == [0, 1]
+    assert [handle.state for handle in handles[2:]] == [JobState.PENDING, JobState.PENDING]
+    writes_may_go.set()
+    assert [handle.result(timeout=10) for handle in handles] == [0, 1, 2, 3]
