@@ -297,7 +297,7 @@ class JobDefinition:
 
 def _type_hints(fn: Callable[..., Any]) -> dict[str, Any]:
     try:
-        return get_type_hints(fn)
+        return get_type_hints(fn, include_extras=True)
     except Exception as exc:
         raise ConfigurationError(f"cannot resolve type hints of {fn.__qualname__}: {exc}") from exc
 

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import dataclasses
 from datetime import timedelta
-from typing import Any
+from typing import Annotated, Any
 
 import pytest
-from pydantic import BaseModel
+from pydantic import BaseModel, Field
 
 from underway import App, ConfigurationError, JobContext, ValidationError, fingerprint_of
 from underway.jobs import Backoff
@@ -48,6 +48,24 @@ def test_bad_arguments_name_the_field(
     assert f"{field}:" in str(caught.value)
     assert message in str(caught.value)
     assert caught.value.errors[0]["loc"] == (field,)
+
+
+def test_constraints_in_annotated_parameters_are_enforced(app: App) -> None:
+    @app.job
+    def resize(
+        width: Annotated[int, Field(gt=0, le=4096)], name: Annotated[str, Field(min_length=1)] = "x"
+    ) -> None: ...
+
+    definition = app.definition(resize)
+    assert definition.validate({"width": 640}) == {"width": 640, "name": "x"}
+    for args, field in [
+        ({"width": 0}, "width"),
+        ({"width": 5000}, "width"),
+        ({"width": 1, "name": ""}, "name"),
+    ]:
+        with pytest.raises(ValidationError) as caught:
+            definition.validate(args)
+        assert caught.value.errors[0]["loc"] == (field,)
 
 
 def test_non_json_value_is_rejected(app: App) -> None:
