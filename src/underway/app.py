@@ -58,9 +58,6 @@ R = TypeVar("R")
 F = TypeVar("F", bound=Callable[..., Any])
 JobRef = Callable[..., Any] | str
 
-#: The job scope of an app without one: reusable, and free to enter.
-NO_SCOPE: contextlib.nullcontext[None] = contextlib.nullcontext()
-
 
 CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
 
@@ -459,9 +456,12 @@ class App(RecurringMixin):
     def lifespan_context(self) -> contextlib.AbstractAsyncContextManager[Any]:
         return nothing() if self._lifespan is None else open_context(self._lifespan, self)
 
-    def job_scope_context(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any]:
+    def job_scope_context(
+        self, ctx: JobContext
+    ) -> contextlib.AbstractAsyncContextManager[Any] | None:
+        """The app's per-job scope around one attempt, or None if it has none."""
         if self._job_scope is None:
-            return NO_SCOPE
+            return None
         return _scoped(open_context(self._job_scope, ctx), ctx)
 
     def finish_hooks(

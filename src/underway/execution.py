@@ -116,8 +116,12 @@ class JobExecution:
         try:
             if definition is None:
                 raise UnknownJobError(self.job.name)
-            async with self.worker.job_scope(self.ctx):
+            scope = self.worker.job_scope(self.ctx)
+            if scope is None:
                 value = await self._call(definition)
+            else:
+                async with scope:
+                    value = await self._call(definition)
             crash_point("after_return")
             result = definition.dump_result(value)
         except Interrupted:

@@ -11,10 +11,11 @@ import random
 from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass
 from datetime import datetime, timedelta
-from typing import Any, get_type_hints
+from typing import Any, NotRequired, get_type_hints
 
 import pydantic
 from pydantic import ConfigDict, TypeAdapter
+from typing_extensions import TypedDict
 from uuid_utils import uuid7
 
 from .context import JobContext
@@ -113,6 +114,7 @@ class JobDefinition:
         self.parameters = [
             p for p in inspect.signature(fn).parameters.values() if p.name != self.context_param
         ]
+        self._hints = hints
         self.args_model = _arguments_model(self.name, self.parameters, hints)
         self._arg_names = tuple(self.args_model.model_fields)
         returns = hints.get("return", Any)
@@ -202,11 +204,19 @@ class JobDefinition:
         """Rebuild the typed call arguments from stored JSON."""
         if not stored and not self._arg_names:
             return {}
-        model = self.args_model.model_validate(stored)
-        return {name: getattr(model, name) for name in self._arg_names}
+        loaded: dict[str, Any] = self._stored_args.validate_python(stored)
+        return loaded
+
+    @functools.cached_property
+    def _stored_args(self) -> TypeAdapter[Any]:
+        """`args_model`'s checks as a TypedDict, answering a dict without building a model
+        instance (a quarter of the time per job). Built on the first `load_args`."""
+        return TypeAdapter(_arguments_dict(self.name, self.parameters, self._hints))
 
     def dump_result(self, value: Any) -> Any:
         """Turn a return value into JSON data, following the return annotation."""
+        if value is None:
+            return None
         return self.result_adapter.dump_python(value, mode="json")
 
     def load_result(self, stored: Any) -> Any:
@@ -328,6 +338,20 @@ def _arguments_model(
     except (TypeError, pydantic.PydanticSchemaGenerationError) as exc:
         raise ConfigurationError(f"job {name!r}: arguments must be JSON types: {exc}") from exc
     return model
+
+
+def _arguments_dict(name: str, params: list[inspect.Parameter], hints: dict[str, Any]) -> Any:
+    """`_arguments_model` as a TypedDict: a parameter with a default may be left out (the
+    function's default then applies), and unknown keys are refused."""
+    fields: dict[str, Any] = {}
+    for param in params:
+        annotation = hints.get(param.name, Any)
+        fields[param.name] = annotation if param.default is param.empty else NotRequired[annotation]
+    # pydantic needs typing_extensions' TypedDict before Python 3.12; built at run time.
+    typed_dict: Any = TypedDict
+    arguments = typed_dict(f"{name}_arguments", fields)
+    arguments.__pydantic_config__ = ConfigDict(extra="forbid", arbitrary_types_allowed=False)
+    return arguments
 
 
 def _plain_errors(exc: pydantic.ValidationError) -> list[dict[str, Any]]:

@@ -327,7 +327,7 @@ class Worker:
     async def requeue(self, lease: Lease) -> None:
         await self.backend.requeue([lease])
 
-    def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any]:
+    def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any] | None:
         return self.app.job_scope_context(ctx)
 
     async def after_finish(self, definition: JobDefinition | None, outcome: Outcome) -> None:

@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import dataclasses
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
+import pydantic
 import pytest
 from pydantic import BaseModel, Field
 
@@ -66,6 +67,32 @@ def test_constraints_in_annotated_parameters_are_enforced(app: App) -> None:
         with pytest.raises(ValidationError) as caught:
             definition.validate(args)
         assert caught.value.errors[0]["loc"] == (field,)
+
+
+def test_stored_arguments_load_back_typed_and_checked(app: App) -> None:
+    @app.job
+    def deliver(
+        at: datetime, summary: Summary, tags: list[str], copies: Annotated[int, Field(ge=1)] = 1
+    ) -> None: ...
+
+    definition = app.definition(deliver)
+    stored = definition.validate(
+        {"at": "2026-12-01T10:00:00+00:00", "summary": {"total": 3}, "tags": ["a"]}
+    )
+    assert definition.load_args(stored) == {
+        "at": datetime(2026, 12, 1, 10, tzinfo=UTC),
+        "summary": Summary(total=3),
+        "tags": ["a"],
+        "copies": 1,
+    }
+    # Rows stored before a parameter with a default was added load without it.
+    del stored["copies"]
+    assert "copies" not in definition.load_args(stored)
+    for changed in [{"copies": 0}, {"colour": "red"}, {"at": "soon"}]:
+        with pytest.raises(pydantic.ValidationError):
+            definition.load_args({**stored, **changed})
+    with pytest.raises(pydantic.ValidationError, match="tags"):
+        definition.load_args({"at": stored["at"], "summary": stored["summary"]})
 
 
 def test_non_json_value_is_rejected(app: App) -> None:

@@ -69,6 +69,8 @@ class PostgresListener:
     def _relay(self, notify: Any) -> None:
         channel = self._channels.get(notify.channel)
         if channel == "finished":
+            if not self._notifier.has_subscribers(channel):
+                return  # a worker's own finishes, with nobody here waiting on a job
             # A batch of outcomes is announced with its job ids comma-joined.
             for job_id in notify.payload.split(","):
                 self._notifier.notify(channel, job_id)
