@@ -14,7 +14,12 @@ from tests.conftest import POSTGRES_URL
 from underway.backends.base import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres_connection import parse_postgres_url
-from underway.backends.postgres_leases import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
+from underway.backends.postgres_leases import (
+    CLAIM_PLAIN,
+    CLAIM_PLAIN_ONE_QUEUE,
+    OUTCOME_TYPES,
+    finish_and_notify,
+)
 from underway.backends.postgres_manage import PRUNE_EXPIRED, RECOVER_STALLED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
@@ -360,7 +365,9 @@ def _generic_plan(
     connections run their repeated statements; rolled back."""
     numbered = statement.replace("{schema}", f'"{schema}"')
     for number, name in enumerate(names, start=1):
-        numbered = numbered.replace(f"%({name})s", f"${number}")
+        numbered = numbered.replace(f"%({name})s", f"${number}").replace(
+            f"%({name})b", f"${number}"
+        )
     numbered = numbered.replace("%s", "$1")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
         conn.execute("SET plan_cache_mode = force_generic_plan")
@@ -404,6 +411,30 @@ async def test_generic_plans_of_claim_prune_and_recovery_stay_on_indexes_with_a_
     assert "Hash" not in stalled, stalled
     assert "Seq Scan" not in stalled, stalled
     assert "jobs_running" in stalled, stalled
+
+
+async def test_the_generic_plan_of_a_finish_finds_jobs_by_id_however_many_the_worker_runs(
+    pg: PostgresBackend, pg_url: str, pg_schema: str
+) -> None:
+    """Statistics taken while few jobs ran once let a generic plan join a finish batch to all
+    of the worker's running jobs (jobs_running): the cost of a batch grew with them."""
+    for _ in range(10):
+        await pg.enqueue_many([new_job() for _ in range(1000)])
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(f'ANALYZE "{pg_schema}".jobs')
+    running = [job for _ in range(4) for job in await pg.claim("w", ["default"], 500)]
+    assert len(running) == 2000
+    plan = _generic_plan(
+        pg_url,
+        pg_schema,
+        finish_and_notify(("ids",)),
+        "text[], int, text, text, float8, jsonb, jsonb, text, text",
+        f"'{{{running[0].id}}}', 1, 'w', 'completed', 0, 'null', NULL, 'f', 'w'",
+        (*OUTCOME_TYPES, "finished_channel", "work_channel"),
+    )
+    assert "jobs_id_key" in plan, plan
+    assert "jobs_running" not in plan, plan
+    assert "Hash Join" not in plan, plan
 
 
 async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(

@@ -216,6 +216,9 @@ async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) ->
 
 #: One statement for a batch of outcomes, each fenced; a cancel request turns any outcome
 #: into `cancelled`. The outcome columns are prefixed so none shadows a column of jobs.
+#: The fence is one CASE so that the planner finds each job by its id: given the worker and
+#: state as plain conditions, a generic plan read all the worker's running jobs through
+#: jobs_running for every batch (31 ms for 50 outcomes with 30,000 running, against 3 ms).
 FINISH_MANY = f"""
 UPDATE {{schema}}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled'
@@ -239,7 +242,9 @@ UPDATE {{schema}}.jobs SET
     expires_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
 FROM (OUTCOMES) AS o(o_id, o_attempt, o_worker, o_kind, o_delay, o_result, o_error)
-WHERE id = o_id AND attempt = o_attempt AND worker_id = o_worker AND state = 'running'
+WHERE id = o_id
+  AND CASE WHEN attempt = o_attempt AND worker_id = o_worker AND state = 'running'
+           THEN true ELSE false END
 RETURNING id, attempt, state, lane
 """
 #: Finished job ids per "finished" notification (36-character UUIDs: well under the 8,000-byte
