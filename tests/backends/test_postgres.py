@@ -17,6 +17,7 @@ from underway.backends.postgres_connection import parse_postgres_url
 from underway.backends.postgres_leases import (
     CLAIM_PLAIN,
     CLAIM_PLAIN_ONE_QUEUE,
+    FENCE,
     OUTCOME_TYPES,
     finish_and_notify,
 )
@@ -413,11 +414,12 @@ async def test_generic_plans_of_claim_prune_and_recovery_stay_on_indexes_with_a_
     assert "jobs_running" in stalled, stalled
 
 
-async def test_the_generic_plan_of_a_finish_finds_jobs_by_id_however_many_the_worker_runs(
+async def test_generic_plans_of_lease_writes_find_jobs_by_id_however_many_the_worker_runs(
     pg: PostgresBackend, pg_url: str, pg_schema: str
 ) -> None:
-    """Statistics taken while few jobs ran once let a generic plan join a finish batch to all
-    of the worker's running jobs (jobs_running): the cost of a batch grew with them."""
+    """Statistics taken while few jobs ran once let the generic plans of a finish batch and a
+    progress write read all of the worker's running jobs (jobs_running): their cost grew with
+    the jobs the worker ran."""
     for _ in range(10):
         await pg.enqueue_many([new_job() for _ in range(1000)])
     with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
@@ -435,6 +437,17 @@ async def test_the_generic_plan_of_a_finish_finds_jobs_by_id_however_many_the_wo
     assert "jobs_id_key" in plan, plan
     assert "jobs_running" not in plan, plan
     assert "Hash Join" not in plan, plan
+    # A progress write and a requeue check one lease the same way.
+    progress = _generic_plan(
+        pg_url,
+        pg_schema,
+        f"SELECT log_count FROM {{schema}}.jobs WHERE {FENCE} FOR UPDATE",
+        "text, int, text",
+        f"'{running[0].id}', 1, 'w'",
+        ("id", "attempt", "worker"),
+    )
+    assert "jobs_id_key" in progress, progress
+    assert "jobs_running" not in progress, progress
 
 
 async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(

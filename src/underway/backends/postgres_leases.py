@@ -15,7 +15,19 @@ from .postgres_tx import Row, Tx, batch_params, batch_select
 from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
 from .rows import error_to_data
 
-FENCE = "id = %(id)s AND attempt = %(attempt)s AND worker_id = %(worker)s AND state = 'running'"
+
+def fenced(job_id: str, attempt: str, worker: str) -> str:
+    """The condition that a lease still holds: the row found by its id, then its attempt,
+    worker and state checked in one CASE. As plain conditions, a generic plan took them to
+    read all of the worker's running jobs through jobs_running (its statistics taken while
+    few ran): one progress write with 30,000 running read them all (9.7 ms)."""
+    return (
+        f"id = {job_id} AND CASE WHEN attempt = {attempt} AND worker_id = {worker} "
+        "AND state = 'running' THEN true ELSE false END"
+    )
+
+
+FENCE = fenced("%(id)s", "%(attempt)s", "%(worker)s")
 NOW_EPOCH = "extract(epoch FROM now())::float8"
 #: The error stored when a cancel request wins over how the attempt ended.
 CANCELLED_ERROR = (
@@ -216,9 +228,8 @@ async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) ->
 
 #: One statement for a batch of outcomes, each fenced; a cancel request turns any outcome
 #: into `cancelled`. The outcome columns are prefixed so none shadows a column of jobs.
-#: The fence is one CASE so that the planner finds each job by its id: given the worker and
-#: state as plain conditions, a generic plan read all the worker's running jobs through
-#: jobs_running for every batch (31 ms for 50 outcomes with 30,000 running, against 3 ms).
+#: Each outcome finds its job by id (`fenced`): 50 outcomes with 30,000 running took 31 ms
+#: through jobs_running, 3 ms by id.
 FINISH_MANY = f"""
 UPDATE {{schema}}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled'
@@ -242,9 +253,7 @@ UPDATE {{schema}}.jobs SET
     expires_at = CASE WHEN o_kind = 'retry' AND NOT cancel_requested
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
 FROM (OUTCOMES) AS o(o_id, o_attempt, o_worker, o_kind, o_delay, o_result, o_error)
-WHERE id = o_id
-  AND CASE WHEN attempt = o_attempt AND worker_id = o_worker AND state = 'running'
-           THEN true ELSE false END
+WHERE {fenced("o_id", "o_attempt", "o_worker")}
 RETURNING id, attempt, state, lane
 """
 #: Finished job ids per "finished" notification (36-character UUIDs: well under the 8,000-byte
