@@ -12,8 +12,9 @@ from typing import Any
 from .measure import Probe, rss_mb, say, workers
 from .system import Context, System
 
-#: As many jobs in flight as pgqueuer's batch_size=100 (see the fairness table).
-CONCURRENCY = 100
+#: Claims of 100 jobs (half the slots), as pgqueuer's batch_size=100 dequeues 100 (see the
+#: fairness table in README.md).
+CONCURRENCY = 200
 FILLER_CHUNK = 100_000
 
 
