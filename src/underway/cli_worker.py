@@ -14,12 +14,15 @@ from typing import Any
 from .app import App, RunningWorker
 from .cli_loading import CommandError
 from .config import WorkerSettings
+from .errors import StorageUnavailable
 
 log = logging.getLogger("underway.cli")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 JOB_THREAD_JOIN_S = 1.0
+#: The longest wait between attempts to start a worker while the database is unreachable.
+START_RETRY_MAX_S = 30.0
 
 
 def configure_logging(level: str) -> None:
@@ -39,6 +42,8 @@ class ShutdownSignals:
     def __init__(self, grace: float) -> None:
         self.grace = grace
         self.received = 0
+        #: Set by the first signal (the worker may not have started yet).
+        self.stopping = threading.Event()
         self._stop: Any = None
         self._previous: dict[int, Any] = {}
 
@@ -59,6 +64,7 @@ class ShutdownSignals:
 
     def _handle(self, signum: int, frame: FrameType | None) -> None:
         self.received += 1
+        self.stopping.set()
         name = signal.Signals(signum).name
         if self.received > 1:
             log.warning("%s again: exiting now; running jobs return after the stall timeout", name)
@@ -77,14 +83,33 @@ def run_worker(app: App, settings: WorkerSettings) -> None:
     """Run until a signal stops the worker and its jobs are finished or handed back."""
     signals = ShutdownSignals(settings.shutdown_grace)
     signals.install()
+    running = None
     try:
-        running = app.start_worker(settings)
-        signals.attach(app, running)
-        running.join()
+        running = _start_when_reachable(app, settings, signals)
+        if running is not None:
+            signals.attach(app, running)
+            running.join()
     finally:
         app.close()
         signals.restore()
-    _exit_if_job_threads_hang(running.worker.exit_code)
+    if running is not None:
+        _exit_if_job_threads_hang(running.worker.exit_code)
+
+
+def _start_when_reachable(
+    app: App, settings: WorkerSettings, signals: ShutdownSignals
+) -> RunningWorker | None:
+    """Start the worker, waiting with capped backoff while the database cannot be reached
+    (down, or its connections killed as the worker starts); None if a signal came first."""
+    delay = settings.poll_interval
+    while True:
+        try:
+            return app.start_worker(settings)
+        except StorageUnavailable as exc:
+            log.error("cannot start the worker, retrying in %g s: %s", delay, exc)
+        if signals.stopping.wait(delay):
+            return None
+        delay = min(START_RETRY_MAX_S, delay * 2)
 
 
 def _exit_if_job_threads_hang(status: int) -> None:

@@ -153,7 +153,8 @@ class Worker:
         self._wake.set()
 
     async def run(self) -> None:
-        await self.backend.heartbeat(self.info(), [])
+        if not await self._register():
+            return
         log.info("worker %s started on queues %s", self.id, ", ".join(self.queues))
         try:
             async with self.app.lifespan_context() as resources:
@@ -164,6 +165,20 @@ class Worker:
             with contextlib.suppress(Exception):
                 await self.backend.unregister_worker(self.id)
             log.info("worker %s stopped", self.id)
+
+    async def _register(self) -> bool:
+        """Record this worker as alive, retrying while the database cannot be reached (a
+        connection killed as the worker starts); False if a stop came first."""
+        backoff = self.settings.poll_interval
+        while not self._stopping.is_set():
+            try:
+                await self.backend.heartbeat(self.info(), [])
+                return True
+            except StorageUnavailable as exc:
+                self._errors.error("register", "cannot register the worker, retrying: %s", exc)
+                await self._sleep(backoff)
+                backoff = min(MAX_CLAIM_BACKOFF_S, backoff * 2)
+        return False
 
     async def _run_services(self) -> None:
         self.outcomes.start()

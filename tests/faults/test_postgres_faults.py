@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import itertools
 import json
+import signal
 import statistics
 import subprocess
 import sys
@@ -163,6 +164,28 @@ def test_postgres_down_longer_than_the_stall_timeout(
     # Two workers of concurrency 4, each holding at most 4 + 2 claimed, unrecorded jobs.
     assert figures.fault_reruns <= 2 * (4 + 2), "at most the jobs in flight re-ran"
     assert not violations_of(figures, recovery=False)
+
+
+def test_a_worker_started_while_postgresql_is_down_waits_for_it(
+    private_run: tuple[FaultRun, PrivateServer],
+) -> None:
+    """The worker command waits for an unreachable database (capped backoff) instead of
+    exiting, runs the queued jobs once it is back, and stops cleanly if told to while it
+    waits. (Connections killed as a worker starts made it exit: scenario 9 saw that.)"""
+    run, server = private_run
+    run.enqueue_many("probe", [{"key": f"k{i}", "duration_ms": 10} for i in range(5)])
+    server.stop("fast")
+    waiting = run.start_worker()
+    stopped = run.start_worker()
+    log_of = [run.directory / "worker-1.log", run.directory / "worker-2.log"]
+    wait_until(lambda: all("cannot start the worker" in f.read_text() for f in log_of), 30)
+    stopped.send_signal(signal.SIGTERM)
+    assert stopped.wait(timeout=15) == 0
+    assert waiting.poll() is None
+    server.start()
+    wait_until(run.acked_finished, timeout=60)
+    assert waiting.poll() is None
+    assert "started on queues" in log_of[0].read_text()
 
 
 def test_a_table_lock_held_by_another_session(

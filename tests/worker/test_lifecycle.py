@@ -26,6 +26,7 @@ from underway import (
 )
 from underway.backends.postgres import PostgresBackend
 from underway.backends.sqlite import SQLiteBackend
+from underway.errors import StorageUnavailable
 from underway.worker import Worker
 
 
@@ -391,3 +392,27 @@ def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
     assert [handle.state for handle in handles[2:]] == [JobState.PENDING, JobState.PENDING]
     writes_may_go.set()
     assert [handle.result(timeout=10) for handle in handles] == [0, 1, 2, 3]
+
+
+def test_a_worker_retries_registering_while_the_database_fails(
+    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A connection killed as the worker starts fails its first heartbeat: it retries."""
+    backend_type = PostgresBackend if database_url.startswith("postgresql") else SQLiteBackend
+    heartbeat = backend_type.heartbeat
+    failures = [StorageUnavailable("connection killed"), StorageUnavailable("killed again")]
+
+    async def failing_at_first(self: Any, worker: Any, leases: Any) -> Any:
+        if failures:
+            raise failures.pop()
+        return await heartbeat(self, worker, leases)
+
+    @app.job
+    def quick() -> int:
+        return 1
+
+    monkeypatch.setattr(backend_type, "heartbeat", failing_at_first)
+    handle = app.enqueue(quick)
+    app.start_worker(fast_settings())
+    assert handle.result(timeout=10) == 1
+    assert failures == []
