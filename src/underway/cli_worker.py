@@ -15,14 +15,13 @@ from .app import App, RunningWorker
 from .cli_loading import CommandError
 from .config import WorkerSettings
 from .errors import StorageUnavailable
+from .worker import MAX_BACKOFF_S
 
 log = logging.getLogger("underway.cli")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"
 LOG_LEVELS = ("debug", "info", "warning", "error")
 SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 JOB_THREAD_JOIN_S = 1.0
-#: The longest wait between attempts to start a worker while the database is unreachable.
-START_RETRY_MAX_S = 30.0
 
 
 def configure_logging(level: str) -> None:
@@ -109,7 +108,7 @@ def _start_when_reachable(
             log.error("cannot start the worker, retrying in %g s: %s", delay, exc)
         if signals.stopping.wait(delay):
             return None
-        delay = min(START_RETRY_MAX_S, delay * 2)
+        delay = min(MAX_BACKOFF_S, delay * 2)
 
 
 def _exit_if_job_threads_hang(status: int) -> None:

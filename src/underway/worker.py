@@ -33,7 +33,9 @@ if TYPE_CHECKING:
     from .app import App
 
 log = logging.getLogger("underway.worker")
-MAX_CLAIM_BACKOFF_S = 30.0
+#: The longest wait between retries while the database cannot be reached (claims, registering
+#: the worker, and `underway worker` starting it).
+MAX_BACKOFF_S = 30.0
 EXIT_STUCK = 75  # EX_TEMPFAIL: restart me
 
 
@@ -177,7 +179,7 @@ class Worker:
             except StorageUnavailable as exc:
                 self._errors.error("register", "cannot register the worker, retrying: %s", exc)
                 await self._sleep(backoff)
-                backoff = min(MAX_CLAIM_BACKOFF_S, backoff * 2)
+                backoff = min(MAX_BACKOFF_S, backoff * 2)
         return False
 
     async def _run_services(self) -> None:
@@ -214,7 +216,7 @@ class Worker:
                     except StorageUnavailable as exc:
                         self._errors.error("claim", "cannot claim jobs, retrying: %s", exc)
                         await self._sleep(backoff)
-                        backoff = min(MAX_CLAIM_BACKOFF_S, backoff * 2)
+                        backoff = min(MAX_BACKOFF_S, backoff * 2)
                         continue
                     for job in jobs:
                         self._start(job)
