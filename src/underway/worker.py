@@ -222,8 +222,7 @@ class Worker:
                         self._start(job)
                     if len(jobs) == free:
                         continue
-                with contextlib.suppress(TimeoutError):
-                    await asyncio.wait_for(self._wake.wait(), self.settings.poll_interval)
+                await self._sleep(self.settings.poll_interval)
         finally:
             unsubscribe()
 
@@ -240,9 +239,11 @@ class Worker:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        """Back off, but end early on a wake-up (the listener reconnected, or a stop)."""
+        """Wait up to `seconds`, ending early on a wake-up (work, a free slot, a stop). A
+        timeout context rather than `wait_for`: no task is made for each wait."""
         with contextlib.suppress(TimeoutError):
-            await asyncio.wait_for(self._wake.wait(), seconds)
+            async with asyncio.timeout(seconds):
+                await self._wake.wait()
 
     def _start(self, job: ClaimedJob) -> None:
         execution = JobExecution(job, self)

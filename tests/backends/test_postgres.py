@@ -262,32 +262,6 @@ async def test_an_unmigrated_schema_is_a_clear_configuration_error(pg_url: str) 
         await backend.close()
 
 
-async def test_a_blocking_enqueue_stores_from_the_callers_thread_and_wakes_workers(
-    pg: PostgresBackend,
-) -> None:
-    woken: list[str] = []
-    pg.subscribe("work", woken.append)
-    job = new_job()
-    stored = await asyncio.to_thread(pg.enqueue_blocking, job)
-    assert stored is not None
-    assert not stored.joined
-    assert stored.job == await pg.get(job.id)
-    assert stored.job.state is JobState.PENDING
-    await eventually(lambda: asyncio.sleep(0, woken))
-    assert (await claim_one(pg)).id == job.id
-
-
-async def test_a_blocking_enqueue_leaves_what_it_cannot_do_to_enqueue(pg: PostgresBackend) -> None:
-    job = new_job()
-    assert await asyncio.to_thread(pg.enqueue_blocking, job) is not None
-    # A retried call with the same id, and a job with a uniqueness policy: not plain inserts.
-    assert await asyncio.to_thread(pg.enqueue_blocking, job) is None
-    unique = new_job(fingerprint="fp", unique="join")
-    assert await asyncio.to_thread(pg.enqueue_blocking, unique) is None
-    assert await pg.get(unique.id) is None
-    assert (await pg.enqueue(job)).job.id == job.id
-
-
 @pytest.mark.parametrize("bad", ["a\x00b", float("nan")])
 async def test_a_blocking_enqueue_refuses_what_postgres_cannot_store(
     pg: PostgresBackend, bad: object

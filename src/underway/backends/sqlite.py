@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -85,10 +87,12 @@ class SQLiteBackend:
         self._wakeups = WakeupSender(self.path)
         self._receiver: WakeupReceiver | None = None
         self._work_subscribers = 0
+        self._loop: asyncio.AbstractEventLoop | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     async def open(self) -> None:
+        self._loop = asyncio.get_running_loop()
         parent = Path(self.path).parent
         if not parent.exists():
             raise ConfigurationError(f"the directory of the SQLite file {self.path} does not exist")
@@ -128,7 +132,13 @@ class SQLiteBackend:
     def _new_work(self) -> None:
         """Wake this process's workers and those of other processes on the same file."""
         self._notifier.notify("work")
-        self._wakeups.send()
+        self._wake_others()
+
+    def _wake_others(self) -> None:
+        """Wake the workers of other backends on the same file (this one's are told in
+        process); safe from any thread."""
+        receiver = self._receiver
+        self._wakeups.send(skip=receiver.name if receiver is not None else None)
 
     # -- enqueue ---------------------------------------------------------------------------
 
@@ -136,8 +146,26 @@ class SQLiteBackend:
         return (await self.enqueue_many([job]))[0]
 
     def enqueue_blocking(self, job: NewJob) -> EnqueueResult | None:
-        """SQLite writes go through its one writer thread: there is no blocking path."""
-        return None
+        """Store a plain job from the caller's own thread, handing the transaction straight to
+        the writer thread: no hop through the backend's loop. None if the job is not plain or
+        its id is taken (a retried call): `enqueue` then decides."""
+        if not job.plain:
+            return None
+        now = self._clock.now()
+
+        def wake_workers(stored: list[EnqueueResult] | None) -> None:
+            # From the writer thread at commit: the workers need not wait for the caller.
+            if stored is None or stored[0].state is not JobState.PENDING:
+                return
+            if self._loop is not None and self._notifier.has_subscribers("work"):
+                with contextlib.suppress(RuntimeError):  # the loop closed: no worker to wake
+                    self._loop.call_soon_threadsafe(self._notifier.notify, "work")
+            self._wake_others()
+
+        stored = self._db.write_blocking(
+            lambda c: writes.enqueue_plain(c, [job], now), committed=wake_workers
+        )
+        return None if stored is None else stored[0]
 
     async def enqueue_many(self, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
         now = self._clock.now()

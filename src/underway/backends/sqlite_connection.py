@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import concurrent.futures
 import sqlite3
 import threading
 import time
@@ -50,6 +51,29 @@ class SQLiteConnection:
     async def write(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in a write transaction taken up front, so it never fails on upgrade."""
         return await self._submit(lambda: self._transaction(fn, "BEGIN IMMEDIATE"))
+
+    def write_blocking(
+        self, fn: Callable[[sqlite3.Connection], T], committed: Callable[[T], None]
+    ) -> T:
+        """`write`, waited for in the calling thread (not the event loop's, nor this
+        connection's): the transaction goes straight to the connection's thread, which calls
+        `committed` with the result as soon as it has committed."""
+        if self._closed.is_set():
+            raise StorageUnavailable("the SQLite backend is closed")
+
+        def write_then_tell() -> T:
+            result = self._transaction(fn, "BEGIN IMMEDIATE")
+            committed(result)
+            return result
+
+        try:
+            future = self._executor.submit(write_then_tell)
+        except RuntimeError as exc:  # the executor shut down as we submitted
+            raise StorageUnavailable("the SQLite backend is closed") from exc
+        # Short waits keep the calling thread responsive to signals (Ctrl-C, SIGTERM).
+        while not concurrent.futures.wait([future], timeout=0.25).done:
+            pass
+        return future.result()
 
     async def script(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` with the raw connection (migrations manage their own transactions)."""

@@ -13,6 +13,7 @@ import contextlib
 import os
 import socket
 import sys
+import threading
 import uuid
 from collections.abc import Callable
 from pathlib import Path
@@ -29,13 +30,16 @@ def wake_directory(database_path: str) -> Path:
 
 
 class WakeupSender:
-    """Sends a wake-up to every listening worker of the database; never raises."""
+    """Sends a wake-up to every listening worker of the database; never raises. Safe to use
+    from any thread."""
 
     def __init__(self, database_path: str) -> None:
         self._directory = wake_directory(database_path)
         self._socket: socket.socket | None = None
+        self._lock = threading.Lock()
 
-    def send(self) -> None:
+    def send(self, skip: str | None = None) -> None:
+        """Wake every listening worker but the receiver named `skip`."""
         if not SUPPORTED:
             return
         try:
@@ -43,6 +47,8 @@ class WakeupSender:
         except OSError:
             return
         for name in names:
+            if name == skip:
+                continue
             try:
                 self._sender().sendto(b"w", _address(name))
             except (ConnectionRefusedError, FileNotFoundError):
@@ -53,15 +59,17 @@ class WakeupSender:
                 pass  # a full buffer means the worker has wake-ups waiting already
 
     def _sender(self) -> socket.socket:
-        if self._socket is None:
-            self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            self._socket.setblocking(False)
-        return self._socket
+        with self._lock:
+            if self._socket is None:
+                self._socket = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
+                self._socket.setblocking(False)
+            return self._socket
 
     def close(self) -> None:
-        if self._socket is not None:
-            self._socket.close()
-            self._socket = None
+        with self._lock:
+            if self._socket is not None:
+                self._socket.close()
+                self._socket = None
 
 
 class WakeupReceiver:
@@ -70,7 +78,7 @@ class WakeupReceiver:
     def __init__(self, database_path: str, on_wake: Callable[[], None]) -> None:
         self._directory = wake_directory(database_path)
         self._on_wake = on_wake
-        self._name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
+        self.name = f"{os.getpid()}-{uuid.uuid4().hex[:12]}"
         self._socket: socket.socket | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
 
@@ -80,9 +88,9 @@ class WakeupReceiver:
         try:
             self._directory.mkdir(mode=0o700, exist_ok=True)
             sock = socket.socket(socket.AF_UNIX, socket.SOCK_DGRAM)
-            sock.bind(_address(self._name))
+            sock.bind(_address(self.name))
             sock.setblocking(False)
-            (self._directory / self._name).touch()
+            (self._directory / self.name).touch()
         except OSError:
             return  # no wake-ups: the worker polls as it would anyway
         self._socket = sock
@@ -100,7 +108,7 @@ class WakeupReceiver:
         if self._socket is None:
             return
         with contextlib.suppress(OSError):
-            (self._directory / self._name).unlink()
+            (self._directory / self.name).unlink()
         if self._loop is not None and not self._loop.is_closed():
             self._loop.remove_reader(self._socket.fileno())
         self._socket.close()
