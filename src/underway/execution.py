@@ -8,7 +8,7 @@ import functools
 import logging
 import time
 import traceback
-from collections.abc import Coroutine
+from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
 from .context import JobContext
@@ -29,6 +29,34 @@ LEASE_LOST = "lease lost"
 
 class Interrupted(Exception):
     """The job's function was stopped from outside (cancel, shutdown, lost lease)."""
+
+
+class InOwnContext:
+    """Awaits a coroutine with every step run in `context`, as a task of its own would run it,
+    but inside the awaiting task: context variables the coroutine sets stay in `context`."""
+
+    __slots__ = ("_context", "_coro")
+
+    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> None:
+        self._coro = coro
+        self._context = context
+
+    def __await__(self) -> Generator[Any, Any, Any]:
+        coro, run = self._coro, self._context.run
+        sent: Any = None
+        error: BaseException | None = None
+        while True:
+            try:
+                waiting_on = run(coro.send, sent) if error is None else run(coro.throw, error)
+            except StopIteration as returned:
+                return returned.value
+            try:
+                sent, error = (yield waiting_on), None
+            except GeneratorExit:
+                coro.close()
+                raise
+            except BaseException as thrown:  # a cancel, passed on to the coroutine
+                sent, error = None, thrown
 
 
 class JobExecution:
@@ -60,8 +88,10 @@ class JobExecution:
         #: code runs; and how many cancels this execution sent it.
         self._inline: asyncio.Task[Any] | None = None
         self._cancels_sent = 0
-        #: The task that runs `run()`, set by the worker as it creates it.
+        #: The worker's task that runs `run()`, while it does.
         self.task: asyncio.Task[None] | None = None
+        self._ended = False
+        self._ended_future: asyncio.Future[None] | None = None
 
     def cancel(self, reason: str) -> None:
         """Ask the job to stop: set `ctx.cancelled` and cancel an async job's task."""
@@ -79,6 +109,19 @@ class JobExecution:
     def interrupt(self) -> None:
         self.interrupted = True
         self.cancel(SHUTTING_DOWN)
+
+    def ended(self) -> asyncio.Future[None]:
+        """A future done once the worker is through with this execution (`mark_ended`)."""
+        if self._ended_future is None:
+            self._ended_future = asyncio.get_running_loop().create_future()
+            if self._ended:
+                self._ended_future.set_result(None)
+        return self._ended_future
+
+    def mark_ended(self) -> None:
+        self._ended = True
+        if self._ended_future is not None and not self._ended_future.done():
+            self._ended_future.set_result(None)
 
     @property
     def finished_running(self) -> bool:

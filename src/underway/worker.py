@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import contextvars
 import inspect
 import logging
 import os
@@ -18,7 +19,7 @@ from .backends.base import Backend
 from .config import WorkerSettings
 from .context import JobContext
 from .errors import StorageUnavailable
-from .execution import CANCEL_REQUESTED, JobExecution
+from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
 from .faults import crash_point
 from .heartbeat import Heartbeater, LeaseWatcher
 from .jobs import JobDefinition
@@ -52,7 +53,9 @@ class Worker:
         self.resources: Any = None
         self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="underway-job")
         self.executions: dict[str, JobExecution] = {}
-        self._tasks: dict[str, asyncio.Task[None]] = {}
+        #: Tasks that run executions one after another, and futures of those waiting for one.
+        self._runners: set[asyncio.Task[None]] = set()
+        self._idle_runners: list[asyncio.Future[JobExecution]] = []
         self.outcomes = OutcomeWriter(backend)
         self.flusher = ProgressFlusher(
             backend,
@@ -193,6 +196,7 @@ class Worker:
             await self._drain()
         finally:
             cancel_listener()
+            await self._stop_runners()
             for service in self._services:
                 await service.stop()
             await self.heartbeater.stop()
@@ -249,10 +253,42 @@ class Worker:
         execution = JobExecution(job, self)
         self.executions[job.id] = execution
         self._refresh_snapshot_soon()
-        task = asyncio.create_task(execution.run(), name=f"underway-job-{job.id}")
-        execution.task = task
-        self._tasks[job.id] = task
-        task.add_done_callback(lambda t: self._finished(execution, t))
+        while self._idle_runners:
+            waiting = self._idle_runners.pop()
+            if not waiting.done():
+                waiting.set_result(execution)
+                return
+        runner = asyncio.create_task(self._runner(execution), name="underway-job-runner")
+        self._runners.add(runner)
+        runner.add_done_callback(self._runners.discard)
+
+    async def _runner(self, execution: JobExecution) -> None:
+        """Run executions one after another, each in a context of its own as if in a task of
+        its own: a task lives on from job to job, cheaper than a task per job. There are no
+        more runners than jobs held at once (`max_held`)."""
+        task = asyncio.current_task()
+        loop = asyncio.get_running_loop()
+        while True:
+            execution.task = task
+            try:
+                await InOwnContext(execution.run(), contextvars.copy_context())
+            except Exception:
+                log.exception("job %s: worker error", execution.job.id)
+            finally:
+                execution.task = None
+                self._finished(execution)
+            waiting: asyncio.Future[JobExecution] = loop.create_future()
+            self._idle_runners.append(waiting)
+            execution = await waiting
+
+    async def _stop_runners(self) -> None:
+        """End the runners: idle ones, and those of jobs that ignored being stopped."""
+        runners = list(self._runners)
+        for runner in runners:
+            runner.cancel()
+        if runners:
+            await asyncio.wait(runners)
+        self._idle_runners.clear()
 
     def _refresh_snapshot_soon(self) -> None:
         """Rebuild the heartbeat's lease snapshot once the loop's current callbacks have run:
@@ -265,46 +301,35 @@ class Worker:
         self._snapshot_due = False
         self._lease_snapshot = tuple((e.lease, e.claimed_at) for e in self.executions.values())
 
-    def _finished(self, execution: JobExecution, task: asyncio.Task[None]) -> None:
+    def _finished(self, execution: JobExecution) -> None:
         job_id = execution.job.id
         if execution.released:
             self._released -= 1
         # A lost attempt may end after the job's next attempt started here: keep the newer one.
         if self.executions.get(job_id) is execution:
             del self.executions[job_id]
-            self._tasks.pop(job_id, None)
+        execution.mark_ended()
         self._refresh_snapshot_soon()
         self._wake.set()
-        if not task.cancelled() and task.exception() is not None:
-            log.error("job %s: worker error", job_id, exc_info=task.exception())
 
     async def _drain(self) -> None:
         """Give running jobs the grace period, then stop them and hand them back to the queue."""
-        tasks = {asyncio.ensure_future(self._wait_finished(e)) for e in self.executions.values()}
-        if tasks:
+        running = {e.ended() for e in self.executions.values()}
+        if running:
             log.info(
-                "waiting up to %g s for %d running jobs", self.settings.shutdown_grace, len(tasks)
+                "waiting up to %g s for %d running jobs", self.settings.shutdown_grace, len(running)
             )
-            await asyncio.wait(tasks, timeout=self.settings.shutdown_grace)
+            await asyncio.wait(running, timeout=self.settings.shutdown_grace)
         remaining = list(self.executions.values())
         for execution in remaining:
             execution.interrupt()
         if remaining:
-            await asyncio.wait(
-                {asyncio.ensure_future(self._wait_finished(e)) for e in remaining}, timeout=1.0
-            )
+            await asyncio.wait({e.ended() for e in remaining}, timeout=1.0)
         stuck = [e for e in remaining if e.job.id in self.executions]
         for execution in stuck:
             execution.lose()
         if stuck:
             await self.backend.requeue([e.lease for e in stuck])
-        for task in tasks:
-            task.cancel()
-
-    async def _wait_finished(self, execution: JobExecution) -> None:
-        task = self._tasks.get(execution.job.id)
-        if task is not None:
-            await asyncio.wait({task})
 
     # -- callbacks from executions and services ------------------------------------------------
 

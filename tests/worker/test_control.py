@@ -345,17 +345,17 @@ def test_a_lost_attempt_that_ends_late_does_not_hide_the_next_attempt(
     running = app.start_worker(fast_settings(sweeper=False, concurrency=2))
     handle = app.enqueue(stubborn)
     assert started[1].wait(5)
+    first = running.worker.executions[handle.id]
     other = make_app()  # plays the sweeper of another worker: attempt 1 is taken away
     other.runtime.call(_sweep_everything(other))
     assert started[2].wait(5), "the worker claims the job's next attempt"
     release_first.set()
 
-    async def first_attempt_finished() -> bool:
-        tasks = [t for t in asyncio.all_tasks() if t.get_name() == f"underway-job-{handle.id}"]
-        await asyncio.sleep(0)  # let the finished task's done-callbacks run
-        return len(tasks) == 1
+    async def first_attempt_ended() -> bool:
+        return first.ended().done()
 
-    wait_until(lambda: app.runtime.call(first_attempt_finished()), timeout=5)
+    wait_until(lambda: app.runtime.call(first_attempt_ended()), timeout=5)
+    assert first.lease.attempt == 1
     assert handle.id in running.worker.executions
     app.cancel(handle.id)
     with pytest.raises(JobCancelled):

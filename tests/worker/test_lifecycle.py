@@ -3,8 +3,10 @@
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import threading
 import time
+from collections.abc import AsyncIterator
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
@@ -276,6 +278,34 @@ def test_lifespan_runs_once_per_worker_and_scope_once_per_run(app: App) -> None:
         "session 2 closed",
         "pool closed",
     ]
+
+
+TENANT: contextvars.ContextVar[str] = contextvars.ContextVar("tenant", default="none")
+
+
+def test_each_async_job_runs_in_a_context_of_its_own(app: App) -> None:
+    """Context variables set by one job, or by its scope, are not seen by the next job the
+    worker runs, as if each job ran in a task of its own; a job sees its scope's."""
+
+    @app.job_scope
+    async def scoped(ctx: JobContext) -> AsyncIterator[None]:
+        if ctx.args["tenant"] != "-":
+            TENANT.set(f"scope:{ctx.args['tenant']}")
+        yield
+
+    @app.job
+    async def tenant_seen(tenant: str, set_to: str | None = None) -> str:
+        seen = TENANT.get()
+        if set_to is not None:
+            TENANT.set(set_to)
+        await asyncio.sleep(0)  # carries on in a later step of the same run
+        return f"{seen}>{TENANT.get()}"
+
+    app.start_worker(fast_settings(concurrency=1))  # one slot: jobs run one after another
+    assert app.enqueue(tenant_seen, tenant="-", set_to="a").result(timeout=10) == "none>a"
+    assert app.enqueue(tenant_seen, tenant="-").result(timeout=10) == "none>none"
+    assert app.enqueue(tenant_seen, tenant="b").result(timeout=10) == "scope:b>scope:b"
+    assert app.enqueue(tenant_seen, tenant="-").result(timeout=10) == "none>none"
 
 
 def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
