@@ -279,6 +279,24 @@ def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) ->
         return high / low if low and high else None
 
     drained = f"{_num(_get(sq, 'memory', 'n') or _get(pg, 'memory', 'n'))} jobs"
+
+    def over_best_peer(ours: dict[str, Any], backends: set[str]) -> tuple[str, float | None]:
+        """The fastest peer's name among those on `backends`, and underway's drain ÷ its."""
+        peers = [
+            (rate, name)
+            for name, data in systems.items()
+            if not name.startswith("underway")
+            and data.get("backend") in backends
+            and (rate := _get(data, "drain", "1", "rate"))
+        ]
+        rate = _get(ours, "drain", "1", "rate")
+        if not peers or not rate:
+            return "no peer measured", None
+        best, name = max(peers)
+        return name, rate / best
+
+    sq_peer, sq_ratio = over_best_peer(sq, {"sqlite"})
+    pg_peer, pg_ratio = over_best_peer(pg, {"postgresql", "redis"})
     checks: list[tuple[str, float | None, str, Callable[[float], bool]]] = [
         (
             "drain ≥ 10,000 jobs/s, SQLite (1 process)",
@@ -291,6 +309,18 @@ def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) ->
             _get(pg, "drain", "1", "rate"),
             "{:,.0f}/s",
             lambda v: v >= 10_000,
+        ),
+        (
+            f"drain ≥ 2x the fastest peer of this run ({sq_peer}), SQLite (1 process)",
+            sq_ratio,
+            "{:.2f}x",
+            lambda v: v >= 2,
+        ),
+        (
+            f"drain ≥ 2x the fastest peer of this run ({pg_peer}), PostgreSQL (1 process)",
+            pg_ratio,
+            "{:.2f}x",
+            lambda v: v >= 2,
         ),
         (
             "enqueue one at a time ≥ 1,500/s, PostgreSQL"
