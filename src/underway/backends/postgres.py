@@ -152,8 +152,7 @@ class PostgresBackend:
             else:
                 results = await self._pool.transaction(lambda tx: store(tx, stored))
         except psycopg.DataError as exc:
-            name = jobs[0].name if jobs else "?"
-            raise ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]) from None
+            raise _unstorable(jobs[0].name if jobs else "?", exc) from None
         if any(r.state is JobState.PENDING and not r.joined for r in results):
             self._notifier.notify("work")
         return results
@@ -167,9 +166,7 @@ class PostgresBackend:
         try:
             stored = self._blocking.statement(lambda tx: enqueue_plain(tx, [job]))
         except psycopg.DataError as exc:
-            raise ValidationError(
-                job.name, [{"loc": (), "msg": f"cannot be stored: {exc}"}]
-            ) from None
+            raise _unstorable(job.name, exc) from None
         result = stored.get(job.id)
         pending = result is not None and result.state is JobState.PENDING
         if pending and self._loop is not None and self._notifier.has_subscribers("work"):
@@ -423,3 +420,8 @@ def _cancelled(leases: Sequence[Lease], states: list[str]) -> list[str]:
     return [
         lease.job_id for lease, state in zip(leases, states, strict=True) if state == "cancelled"
     ]
+
+
+def _unstorable(name: str, exc: psycopg.DataError) -> ValidationError:
+    """What a caller gets for arguments PostgreSQL refused to store."""
+    return ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}])
