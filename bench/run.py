@@ -47,7 +47,7 @@ class Plan:
         self.drain_seconds = 2.0 if quick else DRAIN_SECONDS
         self.latency_n = 100 if quick else 200
         self.depth_sizes = DEPTH_SIZES[:2] if quick else DEPTH_SIZES
-        self.depth_jobs = 2_000 if quick else 5_000
+        self.depth_jobs = 2_000 if quick else 20_000
         self.memory_jobs = 10_000 if quick else 100_000
 
 
