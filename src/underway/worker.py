@@ -97,8 +97,10 @@ class Worker:
         self._claim_batch = half if backend.claims_overlap_writes else concurrency
         # A job's slot is free once its code returns. While outcomes are being written the
         # worker may hold one more claim batch, so that the next claim need not wait for the
-        # write: at most this many jobs are claimed and unrecorded at once.
-        self.max_held = concurrency + self._claim_batch
+        # write: at most this many jobs are claimed and unrecorded at once. A worker of
+        # concurrency 1 runs one job at a time from claim to recorded outcome, so a crash
+        # re-runs at most that one job.
+        self.max_held = concurrency + (self._claim_batch if concurrency > 1 else 0)
         self._released = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()

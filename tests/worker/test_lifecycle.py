@@ -383,19 +383,11 @@ def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
         handle.result(timeout=10)
 
 
-def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
-    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """The next job starts while the last one's outcome is still being written; the worker
-    holds at most one claim batch of unrecorded jobs beyond its concurrency."""
+def _hold_outcome_writes(
+    database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> tuple[threading.Event, list[int]]:
+    """Outcome writes wait for the returned event; the list records `_free_slots` answers."""
     writes_may_go = threading.Event()
-    started: list[int] = []
-
-    @app.job
-    def quick(n: int) -> int:
-        started.append(n)
-        return n
-
     backend_type = PostgresBackend if database_url.startswith("postgresql") else SQLiteBackend
     finish = backend_type.finish
 
@@ -412,16 +404,58 @@ def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
 
     monkeypatch.setattr(backend_type, "finish", held_finish)
     monkeypatch.setattr(Worker, "_free_slots", recorded_free_slots)
-    handles = [app.enqueue(quick, n) for n in range(4)]
-    app.start_worker(fast_settings(concurrency=1))
-    # Concurrency 1 claims one job at a time: job 0 returned and waits for its write, job 1 ran.
-    wait_until(lambda: started == [0, 1])
+    return writes_may_go, answers
+
+
+def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
+    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """The next jobs start while the last ones' outcomes are still being written; the worker
+    holds at most one claim batch of unrecorded jobs beyond its concurrency."""
+    writes_may_go, answers = _hold_outcome_writes(database_url, monkeypatch)
+    started: list[int] = []
+
+    @app.job
+    def quick(n: int) -> int:
+        started.append(n)
+        return n
+
+    handles = [app.enqueue(quick, n) for n in range(6)]
+    running = app.start_worker(fast_settings(concurrency=2))
+    held = running.worker.max_held  # 2 + a claim batch: 3 on PostgreSQL, 4 on SQLite
+    assert held > 2
+    # Jobs returned and wait for their writes, and more ran in the slots they freed.
+    wait_until(lambda: len(started) == held)
     seen = len(answers)
     wait_until(lambda: answers[seen:].count(0) >= 3)  # the claim loop looked again, found none
-    assert started == [0, 1]
-    assert [handle.state for handle in handles[2:]] == [JobState.PENDING, JobState.PENDING]
+    assert sorted(started) == list(range(held))
+    assert [handle.state for handle in handles[held:]] == [JobState.PENDING] * (6 - held)
     writes_may_go.set()
-    assert [handle.result(timeout=10) for handle in handles] == [0, 1, 2, 3]
+    assert [handle.result(timeout=10) for handle in handles] == list(range(6))
+
+
+def test_a_worker_of_concurrency_one_starts_a_job_once_the_last_outcome_is_stored(
+    app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """One job at a time from claim to recorded outcome: a crash re-runs at most one job."""
+    writes_may_go, answers = _hold_outcome_writes(database_url, monkeypatch)
+    started: list[int] = []
+
+    @app.job
+    def quick(n: int) -> int:
+        started.append(n)
+        return n
+
+    handles = [app.enqueue(quick, n) for n in range(3)]
+    running = app.start_worker(fast_settings(concurrency=1))
+    assert running.worker.max_held == 1
+    wait_until(lambda: started == [0])
+    seen = len(answers)
+    wait_until(lambda: answers[seen:].count(0) >= 3)  # the claim loop looked again, found none
+    assert started == [0]
+    writes_may_go.set()
+    assert [handle.result(timeout=10) for handle in handles] == [0, 1, 2]
+    assert started == [0, 1, 2]
 
 
 def test_a_worker_retries_registering_while_the_database_fails(
