@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import asyncio
+import contextlib
 import logging
 from collections import defaultdict
 from collections.abc import Callable
@@ -37,3 +39,12 @@ class LocalNotifier:
                 callback(payload)
             except Exception:
                 log.exception("subscriber of %s failed", channel)
+
+    def notify_from_thread(
+        self, loop: asyncio.AbstractEventLoop | None, channel: str, payload: str = ""
+    ) -> None:
+        """`notify` on `loop` from another thread, if anyone here listens on `channel`."""
+        if loop is None or not self.has_subscribers(channel):
+            return
+        with contextlib.suppress(RuntimeError):  # the loop closed: nobody to tell
+            loop.call_soon_threadsafe(self.notify, channel, payload)

@@ -21,7 +21,6 @@ replaces broken connections and the listener reconnects with capped backoff.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 from collections.abc import Callable, Sequence
 from datetime import datetime
 
@@ -168,11 +167,9 @@ class PostgresBackend:
         except psycopg.DataError as exc:
             raise _unstorable(job.name, exc) from None
         result = stored.get(job.id)
-        pending = result is not None and result.state is JobState.PENDING
-        if pending and self._loop is not None and self._notifier.has_subscribers("work"):
+        if result is not None and result.state is JobState.PENDING:
             # In-process workers hear of it at once; others through NOTIFY.
-            with contextlib.suppress(RuntimeError):  # the loop closed: no worker to wake
-                self._loop.call_soon_threadsafe(self._notifier.notify, "work")
+            self._notifier.notify_from_thread(self._loop, "work")
         return result
 
     async def enqueue_on(self, connection: object, job: NewJob) -> EnqueueResult:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
@@ -157,9 +156,7 @@ class SQLiteBackend:
             # From the writer thread at commit: the workers need not wait for the caller.
             if stored is None or stored[0].state is not JobState.PENDING:
                 return
-            if self._loop is not None and self._notifier.has_subscribers("work"):
-                with contextlib.suppress(RuntimeError):  # the loop closed: no worker to wake
-                    self._loop.call_soon_threadsafe(self._notifier.notify, "work")
+            self._notifier.notify_from_thread(self._loop, "work")
             self._wake_others()
 
         stored = self._db.write_blocking(
