@@ -383,28 +383,39 @@ def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
         handle.result(timeout=10)
 
 
-def _hold_outcome_writes(
-    database_url: str, monkeypatch: pytest.MonkeyPatch
-) -> tuple[threading.Event, list[int]]:
-    """Outcome writes wait for the returned event; the list records `_free_slots` answers."""
-    writes_may_go = threading.Event()
-    backend_type = PostgresBackend if database_url.startswith("postgresql") else SQLiteBackend
-    finish = backend_type.finish
+class _HeldWrites:
+    """A job `quick(n)` that notes it started, with outcome writes held until `go` is set."""
 
-    async def held_finish(self: Any, outcomes: Any) -> Any:
-        await asyncio.to_thread(writes_may_go.wait, 10)
-        return await finish(self, outcomes)
+    def __init__(self, app: App, database_url: str, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.go = threading.Event()
+        self.started: list[int] = []
+        self._free_slot_answers: list[int] = []
+        backend_type = PostgresBackend if database_url.startswith("postgresql") else SQLiteBackend
+        finish = backend_type.finish
+        free_slots = Worker._free_slots
 
-    free_slots = Worker._free_slots
-    answers: list[int] = []
+        async def held_finish(backend: Any, outcomes: Any) -> Any:
+            await asyncio.to_thread(self.go.wait, 10)
+            return await finish(backend, outcomes)
 
-    def recorded_free_slots(self: Worker) -> int:
-        answers.append(free_slots(self))
-        return answers[-1]
+        def recorded_free_slots(worker: Worker) -> int:
+            self._free_slot_answers.append(free_slots(worker))
+            return self._free_slot_answers[-1]
 
-    monkeypatch.setattr(backend_type, "finish", held_finish)
-    monkeypatch.setattr(Worker, "_free_slots", recorded_free_slots)
-    return writes_may_go, answers
+        monkeypatch.setattr(backend_type, "finish", held_finish)
+        monkeypatch.setattr(Worker, "_free_slots", recorded_free_slots)
+
+        @app.job
+        def quick(n: int) -> int:
+            self.started.append(n)
+            return n
+
+        self.quick = quick
+
+    def wait_until_no_room_is_found(self) -> None:
+        """Until the claim loop has looked again three times and found no free slot."""
+        seen = len(self._free_slot_answers)
+        wait_until(lambda: self._free_slot_answers[seen:].count(0) >= 3)
 
 
 def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
@@ -412,25 +423,17 @@ def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
 ) -> None:
     """The next jobs start while the last ones' outcomes are still being written; the worker
     holds at most one claim batch of unrecorded jobs beyond its concurrency."""
-    writes_may_go, answers = _hold_outcome_writes(database_url, monkeypatch)
-    started: list[int] = []
-
-    @app.job
-    def quick(n: int) -> int:
-        started.append(n)
-        return n
-
-    handles = [app.enqueue(quick, n) for n in range(6)]
+    held_writes = _HeldWrites(app, database_url, monkeypatch)
+    handles = [app.enqueue(held_writes.quick, n) for n in range(6)]
     running = app.start_worker(fast_settings(concurrency=2))
     held = running.worker.max_held  # 2 + a claim batch: 3 on PostgreSQL, 4 on SQLite
     assert held > 2
     # Jobs returned and wait for their writes, and more ran in the slots they freed.
-    wait_until(lambda: len(started) == held)
-    seen = len(answers)
-    wait_until(lambda: answers[seen:].count(0) >= 3)  # the claim loop looked again, found none
-    assert sorted(started) == list(range(held))
+    wait_until(lambda: len(held_writes.started) == held)
+    held_writes.wait_until_no_room_is_found()
+    assert sorted(held_writes.started) == list(range(held))
     assert [handle.state for handle in handles[held:]] == [JobState.PENDING] * (6 - held)
-    writes_may_go.set()
+    held_writes.go.set()
     assert [handle.result(timeout=10) for handle in handles] == list(range(6))
 
 
@@ -438,24 +441,16 @@ def test_a_worker_of_concurrency_one_starts_a_job_once_the_last_outcome_is_store
     app: App, database_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     """One job at a time from claim to recorded outcome: a crash re-runs at most one job."""
-    writes_may_go, answers = _hold_outcome_writes(database_url, monkeypatch)
-    started: list[int] = []
-
-    @app.job
-    def quick(n: int) -> int:
-        started.append(n)
-        return n
-
-    handles = [app.enqueue(quick, n) for n in range(3)]
+    held_writes = _HeldWrites(app, database_url, monkeypatch)
+    handles = [app.enqueue(held_writes.quick, n) for n in range(3)]
     running = app.start_worker(fast_settings(concurrency=1))
     assert running.worker.max_held == 1
-    wait_until(lambda: started == [0])
-    seen = len(answers)
-    wait_until(lambda: answers[seen:].count(0) >= 3)  # the claim loop looked again, found none
-    assert started == [0]
-    writes_may_go.set()
+    wait_until(lambda: held_writes.started == [0])
+    held_writes.wait_until_no_room_is_found()
+    assert held_writes.started == [0]
+    held_writes.go.set()
     assert [handle.result(timeout=10) for handle in handles] == [0, 1, 2]
-    assert started == [0, 1, 2]
+    assert held_writes.started == [0, 1, 2]
 
 
 def test_a_worker_retries_registering_while_the_database_fails(
