@@ -149,6 +149,19 @@ def worker(
     run_worker(select_app(app_path, database), settings)
 
 
+AllowedHostOption = Annotated[
+    list[str] | None,
+    typer.Option(
+        "--allowed-host",
+        metavar="NAME",
+        help="A host name to answer to besides localhost, 127.0.0.1 and [::1] (*.example.com "
+        "for subdomains, * for any); repeat for more. Default: only those three without "
+        "tokens, any with tokens.",
+        show_default=False,
+    ),
+]
+
+
 @cli.command()
 def serve(
     app_path: AppPath,
@@ -166,6 +179,7 @@ def serve(
     insecure: Annotated[
         bool, typer.Option(help="Allow a non-loopback address without tokens.")
     ] = False,
+    allowed_host: AllowedHostOption = None,
     worker: Annotated[
         bool, typer.Option(help="Also run a worker and the scheduler (--no-worker: API only).")
     ] = True,
@@ -185,6 +199,7 @@ def serve(
         port=port,
         tokens=",".join(token) if token else None,
         insecure=insecure,
+        allowed_hosts=allowed_host,
         worker=worker,
         worker_settings=WorkerSettings(concurrency=concurrency),
         log_level=log_level,

@@ -32,7 +32,10 @@ def app(tmp_path: Path) -> Iterator[App]:
 
 @pytest.fixture
 def api(app: App) -> FastAPI:
-    return create_api(app, insecure=True, max_wait_s=5.0, streams=FAST_STREAMS)
+    # TestClient's requests name the host "testserver"; insecure alone serves loopback names.
+    return create_api(
+        app, insecure=True, allowed_hosts=["testserver"], max_wait_s=5.0, streams=FAST_STREAMS
+    )
 
 
 @pytest.fixture

@@ -162,7 +162,9 @@ def test_without_tokens_remote_clients_are_refused(
         response = remote.get("/api/stats")
         schema = remote.get("/openapi.json")
         health = remote.get("/healthz")
-    with TestClient(create_api(app), client=("127.0.0.1", 5000)) as local:
+    with TestClient(
+        create_api(app), client=("127.0.0.1", 5000), base_url="http://127.0.0.1"
+    ) as local:
         allowed = local.get("/api/stats")
 
     assert response.status_code == 403

@@ -20,7 +20,9 @@ def stored(app: App) -> int:
 @pytest.fixture
 def small(app: App) -> Iterator[TestClient]:
     """A client of an API with a 1 KiB body limit."""
-    with TestClient(create_api(app, insecure=True, max_body_bytes=1024)) as client:
+    with TestClient(
+        create_api(app, insecure=True, allowed_hosts=["testserver"], max_body_bytes=1024)
+    ) as client:
         yield client
 
 
@@ -210,7 +212,7 @@ def test_unmatched_paths_are_json_404(client: TestClient) -> None:
 
 def test_no_server_error_when_the_api_serves_an_app_without_jobs(tmp_path: object) -> None:
     empty = App(f"sqlite:///{tmp_path}/empty.db")
-    api: FastAPI = create_api(empty, insecure=True)
+    api: FastAPI = create_api(empty, insecure=True, allowed_hosts=["testserver"])
     with TestClient(api) as client:
         assert client.get("/openapi.json").status_code == 200
         assert client.post("/api/jobs/add", json={}).status_code == 404

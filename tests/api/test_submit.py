@@ -5,6 +5,7 @@ from __future__ import annotations
 from fastapi.testclient import TestClient
 
 from underway import App
+from underway.api import create_api
 
 from .support import RELEASED, wait_until
 
@@ -29,9 +30,10 @@ def test_submit_answers_202_with_absolute_locations_and_retry_after(client: Test
     assert body["links"]["output"].endswith(f"/api/jobs/{body['id']}/output")
 
 
-def test_urls_follow_root_path_and_the_requests_host(api: object) -> None:
+def test_urls_follow_root_path_and_the_requests_host(app: App) -> None:
+    api = create_api(app, insecure=True, allowed_hosts=["jobs.example.com"])
     with TestClient(
-        api,  # type: ignore[arg-type]
+        api,
         base_url="https://jobs.example.com",
         root_path="/under",
         follow_redirects=False,

@@ -4,12 +4,14 @@ from __future__ import annotations
 
 import re
 
-from playwright.sync_api import Page, expect
+from playwright.sync_api import Browser, Page, expect
 
 from underway import App
+from underway.api import create_api
 
-from .conftest import sign_in
-from .support import MANAGE_TOKEN, VIEW_TOKEN, wait_finished
+from ..api.support import LiveServer
+from .conftest import FAST_STREAMS, sign_in
+from .support import MANAGE_TOKEN, TOKENS, VIEW_TOKEN, wait_finished
 
 
 def csrf_of(page: Page) -> str:
@@ -100,3 +102,33 @@ def test_forged_posts_without_the_csrf_token_are_refused(page: Page, app: App) -
     assert allowed.ok
     wait_finished(app, job.id)
     assert app.get(job.id).state.value == "cancelled"
+
+
+def test_a_form_origin_is_checked_against_the_allowed_hosts_not_the_host_header(
+    browser: Browser, app: App
+) -> None:
+    """Behind a proxy that passes its own Host, the browser's Origin is an allowed name."""
+    api = create_api(app, tokens=TOKENS, allowed_hosts=["jobs.example.com"], streams=FAST_STREAMS)
+    server = LiveServer(api).start()
+    context = browser.new_context(base_url=server.url)
+    try:
+        page = context.new_page()
+        sign_in(page, MANAGE_TOKEN)
+        job = app.enqueue("crunch", steps=2000, pause=0.02)
+        page.goto(f"/dashboard/jobs/{job.id}")
+        cancel = f"/dashboard/jobs/{job.id}/cancel"
+        form = {"csrf": csrf_of(page)}
+
+        for origin in ("http://evil.example", "http://jobs.example.com.evil.example", "null"):
+            refused = page.request.post(cancel, form=form, headers={"Origin": origin})
+            assert refused.status == 403, origin
+        assert app.get(job.id).state.value in ("pending", "running")
+        proxied = page.request.post(
+            cancel, form=form, headers={"Origin": "https://jobs.example.com"}
+        )
+        assert proxied.ok, proxied.text()
+        wait_finished(app, job.id)
+        assert app.get(job.id).state.value == "cancelled"
+    finally:
+        context.close()
+        server.stop()

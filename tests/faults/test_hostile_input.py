@@ -3,13 +3,19 @@
 The API and dashboard tests check each case on its own; this scenario runs the whole battery
 of RELIABILITY.md against one live server and reports the figures the contract names:
 http_5xx, rows stored by rejected requests, authorization failures that succeeded, XSS
-dialogs, and executed deserialization payloads.
+dialogs, and executed deserialization payloads. A DNS-rebinding attack on a real
+`underway serve` process in open mode (S1) is counted with them: requests it got served.
 """
 
 from __future__ import annotations
 
 import json
+import os
+import signal
+import socket
 import sqlite3
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Iterator
@@ -31,7 +37,8 @@ from tests.dashboard.support import (
     chromium_missing_message,
     hostile_pages,
 )
-from tests.faults.harness import Figures, report
+from tests.faults import probe
+from tests.faults.harness import ROOT, Figures, report
 from tests.waiting import wait_until
 from underway import App, JobFilter
 from underway.api import create_api
@@ -54,6 +61,8 @@ BAD_BODIES = [
     (b"[1, 2]", 422),
     (b"", 422),
 ]
+#: The attacker's name, which the browser resolves to 127.0.0.1 after DNS rebinding.
+REBOUND = "evil.example"
 HOSTILE_NAMES = ["nope", "<script>alert(1)</script>", "..", "%2e%2e", "a%2Fb", "%2e%2e%2fadd"]
 
 
@@ -165,6 +174,7 @@ def test_hostile_and_bad_input(served: tuple[App, LiveServer], tmp_path: Path) -
         battery.authz_succeeded += remote_clients_without_tokens_succeed(app)
         executed = deserialization_payloads_executed(app, battery, tmp_path)
         dialogs, csp_ok, forged_ok = browse_hostile_pages(app, server, battery)
+    rebinding_served = dns_rebinding_served(battery, tmp_path)
 
     figures.duration_s = round(time.monotonic() - began, 1)
     figures.notes.update(
@@ -174,6 +184,7 @@ def test_hostile_and_bad_input(served: tuple[App, LiveServer], tmp_path: Path) -
         authz_failures_that_succeeded=battery.authz_succeeded + forged_ok,
         xss_dialogs=dialogs,
         executed_payloads=executed,
+        dns_rebinding_served=rebinding_served,
         csp_held=csp_ok,
     )
     problems = [k for k, v in figures.notes.items() if k not in ("requests", "csp_held") and v]
@@ -283,3 +294,102 @@ def _csrf_of(page: object) -> str:
     value = page.locator("input[name=csrf]").first.get_attribute("value")  # type: ignore[attr-defined]
     assert value
     return str(value)
+
+
+def dns_rebinding_served(battery: Battery, tmp_path: Path) -> int:
+    """Requests an `underway serve` in open mode answered under the attacker's host name.
+
+    A page on evil.example whose name now resolves to 127.0.0.1 tries, from Chromium and from
+    plain HTTP with the CSRF token a local page handed out: submit, list, read the dashboard
+    and cancel a running job. Each must be refused and leave the database as it was.
+    """
+    url = f"sqlite:///{tmp_path / 'rebinding.db'}"
+    app = App(url)
+    app.registry.update(probe.app.registry)
+    app.migrate()
+    port = _free_port()
+    server = _start_serve(url, port, tmp_path / "rebinding-serve.log")
+    local = f"http://127.0.0.1:{port}"
+    try:
+        wait_until(lambda: server.poll() is not None or _health(local) == 200, timeout=30)
+        assert server.poll() is None, (tmp_path / "rebinding-serve.log").read_text()
+        job = app.enqueue("probe", key="rebinding", duration_ms=60_000)
+        wait_until(lambda: app.get(job.id).state.value == "running", timeout=10)
+        before = app.list_page(JobFilter(limit=1)).total
+        served = _rebound_http(battery, local, port, job.id) + _rebound_browser(port)
+        battery.rows_stored_on_rejected += app.list_page(JobFilter(limit=1)).total - before
+        served += app.get(job.id).state.value != "running"
+        if not app.get(job.id).state.is_finished:
+            app.cancel(job.id)
+        wait_until(lambda: app.get(job.id).state.is_finished, timeout=10)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        server.wait(20)
+        app.close()
+    return served
+
+
+def _rebound_http(battery: Battery, local: str, port: int, job_id: str) -> int:
+    rebound = {"Host": f"{REBOUND}:{port}", "Origin": f"http://{REBOUND}:{port}"}
+    served = 0
+    with httpx.Client(base_url=local, timeout=10) as http:
+        page = http.get(f"/dashboard/jobs/{job_id}")  # what the attacker read before the fix
+        csrf = page.text.split('name="csrf" value="', 1)[1].split('"', 1)[0]
+        for method, path, kwargs in [
+            ("POST", "/api/jobs/probe", {"json": {"key": "from-evil"}}),
+            ("GET", "/api/jobs", {}),
+            ("GET", "/dashboard", {}),
+            ("GET", f"/dashboard/jobs/{job_id}", {}),
+            ("POST", f"/dashboard/jobs/{job_id}/cancel", {"data": {"csrf": csrf}}),
+        ]:
+            response = http.request(method, path, headers=rebound, **kwargs)
+            battery.statuses[response.status_code] += 1
+            served += response.status_code != 400
+    return served
+
+
+def _rebound_browser(port: int) -> int:
+    """Chromium resolving evil.example to 127.0.0.1: the page and its fetch are refused."""
+    from playwright.sync_api import sync_playwright
+
+    rules = f"--host-resolver-rules=MAP {REBOUND} 127.0.0.1"
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(executable_path=CHROMIUM, args=[*CHROMIUM_ARGS, rules])
+        page = browser.new_page()
+        response = page.goto(f"http://{REBOUND}:{port}/dashboard")
+        assert response is not None
+        submitted = page.evaluate(
+            """() => fetch("/api/jobs/probe", {method: "POST", body: '{"key": "page"}',
+                    headers: {"Content-Type": "application/json"}}).then(r => r.status)"""
+        )
+        browser.close()
+    return (response.status != 400) + (submitted != 400)
+
+
+def _start_serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
+    """`underway serve` as documented, with no tokens: open mode on 127.0.0.1."""
+    env = {**os.environ, "PYTHONPATH": str(ROOT), "FAULT_DIR": str(log.parent)}
+    env.pop("UNDERWAY_TOKENS", None)
+    command = ["serve", "tests.faults.probe:app", "--port", str(port), "--database", url]
+    with log.open("wb") as out:
+        return subprocess.Popen(
+            [sys.executable, "-m", "underway", *command],
+            cwd=ROOT,
+            env=env,
+            stdout=out,
+            stderr=subprocess.STDOUT,
+        )
+
+
+def _health(base: str) -> int:
+    try:
+        return httpx.get(f"{base}/healthz", timeout=2).status_code
+    except httpx.HTTPError:
+        return 0
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        port: int = sock.getsockname()[1]
+        return port

@@ -10,6 +10,7 @@ from . import events, jobs, metrics, recurring, system
 from .auth import Guard, LocalOnly, TokenSpec, resolve_tokens
 from .errors import install_error_handlers
 from .events import StreamSettings
+from .hosts import HostCheck, HostNames, allowed_hosts_for
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .openapi import install_openapi
 from .submit import install_submit_routes
@@ -30,15 +31,19 @@ def create_api(
     max_body_bytes: int = DEFAULT_MAX_BODY_BYTES,
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
     streams: StreamSettings | None = None,
+    allowed_hosts: HostNames | None = None,
 ) -> FastAPI:
     """Build the HTTP API of `app`.
 
     `tokens` maps tokens to scopes (or is `"tok1:jobs:view,tok2:jobs:manage"`); None reads
     UNDERWAY_TOKENS. With no tokens only loopback clients are served, unless `insecure`.
+    `allowed_hosts` names the hosts served besides localhost, 127.0.0.1 and [::1]; None means
+    any host with tokens and only those three without.
     """
     api = FastAPI(title="underway", version="0.1.0", description=DESCRIPTION, redoc_url=None)
     api.state.underway = app
     api.state.guard = Guard(resolve_tokens(tokens), insecure=insecure)
+    api.state.hosts = allowed_hosts_for(allowed_hosts, tokens=api.state.guard.enabled)
     api.state.streams = streams or StreamSettings()
     api.state.metrics = metrics.ApiMetrics()
     install_error_handlers(api)
@@ -50,6 +55,8 @@ def create_api(
     install_openapi(api, app)
     api.add_middleware(metrics.RequestMetrics, metrics=api.state.metrics)
     api.add_middleware(BodySizeLimit, max_body_bytes=max_body_bytes)
+    if not api.state.hosts.any:
+        api.add_middleware(HostCheck, hosts=api.state.hosts)
     if not api.state.guard.enabled and not insecure:
         api.add_middleware(LocalOnly)
     return api

@@ -15,6 +15,7 @@ from ..config import WorkerSettings
 from ..errors import ConfigurationError
 from .app_factory import create_api
 from .auth import TokenSpec, resolve_tokens
+from .hosts import HostNames
 
 log = logging.getLogger("underway.api")
 LOOPBACK = "127.0.0.1"
@@ -48,23 +49,26 @@ def serve(
     insecure: bool = False,
     worker: bool = True,
     worker_settings: WorkerSettings | None = None,
+    allowed_hosts: HostNames | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve the API until interrupted; stop the in-process worker gracefully afterwards.
 
-    Without tokens only a loopback `host` is allowed, unless `insecure`. `worker=False` serves
-    a producer-only web tier. Extra keyword arguments go to `uvicorn.run`.
+    Without tokens only a loopback `host` is allowed, unless `insecure`. `allowed_hosts` as in
+    `create_api`. `worker=False` serves a producer-only web tier. Extra keyword arguments go
+    to `uvicorn.run`.
     """
     resolved = resolve_tokens(tokens)
     address = bind_host(host, bool(resolved), insecure)
+    api = create_api(app, tokens=resolved, insecure=insecure, allowed_hosts=allowed_hosts)
     if not resolved:
         log.warning(
-            "no API tokens configured: the API on %s:%s is open to %s",
+            "no API tokens configured: the API on %s:%s is open to %s, under the host names %s",
             address,
             port,
             "everyone who can reach it" if insecure else "every local user of this machine",
+            ", ".join(api.state.hosts.patterns),
         )
-    api = create_api(app, tokens=resolved, insecure=insecure)
     config = uvicorn.Config(api, host=address, port=port, proxy_headers=True, **uvicorn_options)
     running = app.start_worker(worker_settings) if worker else None
     try:

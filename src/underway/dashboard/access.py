@@ -8,6 +8,7 @@ from urllib.parse import quote, urlsplit
 from starlette.requests import Request
 
 from ..api.auth import GRANTS, MANAGE, VIEW, Guard, is_local
+from ..api.hosts import AllowedHosts
 from .sessions import Session, session_of
 
 CSRF_FIELD = "csrf"
@@ -62,28 +63,35 @@ def require_view(request: Request) -> Viewer:
     return viewer
 
 
-def check_form(request: Request, viewer: Viewer, csrf: str | None) -> None:
+async def check_form(request: Request, viewer: Viewer, csrf: str | None) -> None:
     """A form POST must come from our own pages: same origin and the session's CSRF token."""
     if request.headers.get("sec-fetch-site", "same-origin") not in ("same-origin", "none"):
         raise Denied(403, "Cross-site form posts are refused.")
     origin = request.headers.get("origin")
-    if origin is not None and origin != "null" and urlsplit(origin).netloc != _host(request):
+    if origin is not None and not await _is_own_origin(request, origin):
         raise Denied(403, "The form was posted from another site and is refused.")
     if not viewer.session.csrf_matches(csrf):
         raise Denied(403, "The form's security token is missing or stale; reload the page.")
 
 
-def require_manage(request: Request, csrf: str | None) -> Viewer:
+async def require_manage(request: Request, csrf: str | None) -> Viewer:
     """A viewer allowed to change jobs, posting a genuine dashboard form."""
     viewer = require_view(request)
-    check_form(request, viewer, csrf)
+    await check_form(request, viewer, csrf)
     if not viewer.can_manage:
         raise Denied(403, f"This needs a token with scope {MANAGE}; yours may only view.")
     return viewer
 
 
-def _host(request: Request) -> str:
-    return request.headers.get("host", request.url.netloc)
+async def _is_own_origin(request: Request, origin: str) -> bool:
+    """The Origin names one of the allowed hosts (behind a proxy the Host header may be the
+    proxy's own); when any host is allowed, it must be the request's Host. An opaque origin
+    ("null") is nobody's."""
+    hosts: AllowedHosts = request.app.state.hosts
+    netloc = urlsplit(origin).netloc
+    if hosts.any:
+        return netloc == request.headers.get("host", request.url.netloc)
+    return bool(netloc) and await hosts.allows(netloc)
 
 
 def login_url(request: Request) -> str:

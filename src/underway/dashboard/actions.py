@@ -64,7 +64,7 @@ async def login_form(request: Request) -> Response:
 async def login(request: Request) -> Response:
     viewer = viewer_of(request)
     form = await Form.read(request)
-    check_form(request, viewer, form.get(CSRF_FIELD))
+    await check_form(request, viewer, form.get(CSRF_FIELD))
     next_url = safe_next(form.get("next"))
     if viewer.open_mode:
         return back_to(next_url)
@@ -84,7 +84,7 @@ async def login(request: Request) -> Response:
 async def logout(request: Request) -> Response:
     viewer = viewer_of(request)
     form = await Form.read(request)
-    check_form(request, viewer, form.get(CSRF_FIELD))
+    await check_form(request, viewer, form.get(CSRF_FIELD))
     store_of(request).discard(viewer.session)
     response = back_to("/dashboard/login")
     forget(response)
@@ -106,7 +106,7 @@ def _job_actions(request: Request) -> dict[str, JobAction]:
 @guarded
 async def bulk(request: Request) -> Response:
     form = await Form.read(request)
-    viewer = require_manage(request, form.get(CSRF_FIELD))
+    viewer = await require_manage(request, form.get(CSRF_FIELD))
     action = form.get("action") or ""
     if action not in ("retry", "cancel"):
         raise Denied(400, "Choose retry or cancel for the selected jobs.")
@@ -129,7 +129,7 @@ async def bulk(request: Request) -> Response:
 @guarded
 async def job_action(request: Request, job_id: str, action: str) -> Response:
     form = await Form.read(request)
-    viewer = require_manage(request, form.get(CSRF_FIELD))
+    viewer = await require_manage(request, form.get(CSRF_FIELD))
     run = _job_actions(request).get(action)
     if run is None:
         raise Denied(404, f"There is no job action {action!r}.")
@@ -145,7 +145,7 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
 @guarded
 async def recurring_action(request: Request, recurring_id: str, action: str) -> Response:
     form = await Form.read(request)
-    viewer = require_manage(request, form.get(CSRF_FIELD))
+    viewer = await require_manage(request, form.get(CSRF_FIELD))
     app = app_of(request)
     if action == "toggle":
         changed = await app.toggle_recurring_async(recurring_id)
