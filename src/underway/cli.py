@@ -160,6 +160,15 @@ AllowedHostOption = Annotated[
         show_default=False,
     ),
 ]
+ForwardedAllowIpsOption = Annotated[
+    str | None,
+    typer.Option(
+        metavar="ADDRESSES",
+        help="Believe X-Forwarded-For/-Proto from these proxy addresses (comma-separated, * "
+        "for any). Default: from none.",
+        show_default=False,
+    ),
+]
 
 
 @cli.command()
@@ -180,6 +189,7 @@ def serve(
         bool, typer.Option(help="Allow a non-loopback address without tokens.")
     ] = False,
     allowed_host: AllowedHostOption = None,
+    forwarded_allow_ips: ForwardedAllowIpsOption = None,
     worker: Annotated[
         bool, typer.Option(help="Also run a worker and the scheduler (--no-worker: API only).")
     ] = True,
@@ -200,6 +210,7 @@ def serve(
         tokens=",".join(token) if token else None,
         insecure=insecure,
         allowed_hosts=allowed_host,
+        forwarded_allow_ips=forwarded_allow_ips,
         worker=worker,
         worker_settings=WorkerSettings(concurrency=concurrency),
         log_level=log_level,

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 import pytest
+import uvicorn
 
 from underway import App, ConfigurationError, WorkerSettings
 from underway.api.serve import DrainingServer, bind_host, serve
@@ -67,4 +68,19 @@ def test_serve_refuses_a_public_host_without_tokens(tmp_path: Any) -> None:
     app = App(f"sqlite:///{tmp_path}/serve.db")
     with pytest.raises(ConfigurationError):
         serve(app, host="0.0.0.0", tokens={})
+    app.close()
+
+
+def test_serve_trusts_forwarded_headers_only_when_asked(
+    tmp_path: Any, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    app = App(f"sqlite:///{tmp_path}/serve.db")
+    seen: list[uvicorn.Config] = []
+    monkeypatch.setattr(DrainingServer, "run", lambda server: seen.append(server.config))
+
+    serve(app, worker=False)
+    serve(app, worker=False, forwarded_allow_ips=["10.0.0.2", "10.0.0.3"])
+
+    assert seen[0].proxy_headers is False
+    assert (seen[1].proxy_headers, seen[1].forwarded_allow_ips) == (True, ["10.0.0.2", "10.0.0.3"])
     app.close()

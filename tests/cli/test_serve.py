@@ -5,8 +5,12 @@ from __future__ import annotations
 import json
 import signal
 import socket
+import subprocess
 import urllib.request
 from pathlib import Path
+from typing import Any
+
+import httpx
 
 from .commands import run, start, wait_until
 
@@ -63,3 +67,55 @@ def test_serve_refuses_a_public_address_without_tokens(database: str) -> None:
     assert result.returncode == 1
     assert result.stderr.startswith("error: refusing to serve the API on 0.0.0.0 without tokens")
     assert "Traceback" not in result.stderr
+
+
+def up_or_exited(port: int, server: subprocess.Popen[Any]) -> bool:
+    return server.poll() is not None or fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200
+
+
+def submit(base: str, headers: dict[str, str]) -> httpx.Response:
+    return httpx.post(f"{base}/api/jobs/add", json={"a": 1, "b": 2}, headers=headers, timeout=10)
+
+
+def test_serve_answers_only_allowed_host_names_and_trusts_a_proxy_only_when_told(
+    database: str, tmp_path: Path
+) -> None:
+    """By default: loopback names only, X-Forwarded-* ignored. The options change both."""
+    ports = free_port(), free_port()
+    options = ((), ("--allowed-host", "jobs.internal", "--forwarded-allow-ips", "127.0.0.1"))
+    servers = [
+        start(
+            "serve",
+            "sample_jobs:app",
+            "--port",
+            str(port),
+            "--database",
+            database,
+            "--no-worker",
+            *extra,
+            log=tmp_path / f"serve-{port}.log",
+        )
+        for port, extra in zip(ports, options, strict=True)
+    ]
+    plain, told = (f"http://127.0.0.1:{port}" for port in ports)
+    forwarded = {"X-Forwarded-For": "203.0.113.9", "X-Forwarded-Proto": "https"}
+    try:
+        for port, server in zip(ports, servers, strict=True):
+            wait_until(lambda p=port, s=server: up_or_exited(p, s), timeout=30)
+            assert server.poll() is None, (tmp_path / f"serve-{port}.log").read_text()
+        rebound = submit(plain, {"Host": f"evil.example:{ports[0]}"})
+        named = submit(told, {"Host": f"jobs.internal:{ports[1]}"})
+        ignored = submit(plain, forwarded)
+        trusted = submit(told, forwarded)
+    finally:
+        for server in servers:
+            server.send_signal(signal.SIGTERM)
+        codes = [server.wait(20) for server in servers]
+
+    assert (rebound.status_code, rebound.json()["error"]["code"]) == (400, "HostNotAllowed")
+    assert named.status_code == 202
+    assert named.headers["location"].startswith(f"http://jobs.internal:{ports[1]}/api/jobs/")
+    assert ignored.status_code == 202
+    assert ignored.headers["location"].startswith(f"{plain}/api/jobs/")
+    assert (trusted.status_code, trusted.json()["error"]["code"]) == (403, "RemoteAccessDenied")
+    assert codes == [0, 0]

@@ -5,7 +5,7 @@ from __future__ import annotations
 import contextlib
 import ipaddress
 import logging
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import uvicorn
@@ -50,13 +50,15 @@ def serve(
     worker: bool = True,
     worker_settings: WorkerSettings | None = None,
     allowed_hosts: HostNames | None = None,
+    forwarded_allow_ips: str | Sequence[str] | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve the API until interrupted; stop the in-process worker gracefully afterwards.
 
     Without tokens only a loopback `host` is allowed, unless `insecure`. `allowed_hosts` as in
-    `create_api`. `worker=False` serves a producer-only web tier. Extra keyword arguments go
-    to `uvicorn.run`.
+    `create_api`. X-Forwarded-For and -Proto are believed only from the proxy addresses in
+    `forwarded_allow_ips`. `worker=False` serves a producer-only web tier. Extra keyword
+    arguments go to `uvicorn.run`.
     """
     resolved = resolve_tokens(tokens)
     address = bind_host(host, bool(resolved), insecure)
@@ -69,13 +71,24 @@ def serve(
             "everyone who can reach it" if insecure else "every local user of this machine",
             ", ".join(api.state.hosts.patterns),
         )
-    config = uvicorn.Config(api, host=address, port=port, proxy_headers=True, **uvicorn_options)
+    proxies = proxy_options(forwarded_allow_ips)
+    config = uvicorn.Config(api, host=address, port=port, **proxies, **uvicorn_options)
     running = app.start_worker(worker_settings) if worker else None
     try:
         DrainingServer(config).run()
     finally:
         if running is not None:
             running.stop()
+
+
+def proxy_options(forwarded_allow_ips: str | Sequence[str] | None) -> dict[str, Any]:
+    """uvicorn's proxy settings: forwarded headers count only from the proxies named."""
+    if forwarded_allow_ips is None:
+        return {"proxy_headers": False}
+    allowed = (
+        forwarded_allow_ips if isinstance(forwarded_allow_ips, str) else list(forwarded_allow_ips)
+    )
+    return {"proxy_headers": True, "forwarded_allow_ips": allowed}
 
 
 class DrainingServer(uvicorn.Server):
