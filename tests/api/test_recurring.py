@@ -7,6 +7,8 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from underway import App
+
 DAILY = {
     "name": "nightly",
     "cron": "0 3 * * *",
@@ -78,3 +80,13 @@ def test_malformed_json_and_duplicate_names(client: TestClient) -> None:
     create(client)
     duplicate = client.post("/api/recurring", json=DAILY)
     assert (duplicate.status_code, duplicate.json()["error"]["code"]) == (409, "NameTaken")
+
+
+def test_the_schema_names_the_registered_jobs_a_recurring_job_may_run(
+    client: TestClient, app: App
+) -> None:
+    operation = client.get("/openapi.json").json()["paths"]["/api/recurring"]["post"]
+    schema = operation["requestBody"]["content"]["application/json"]["schema"]
+
+    assert schema["properties"]["job"]["enum"] == sorted(app.registry)
+    assert "job" in schema["required"]

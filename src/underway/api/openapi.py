@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import copy
 from typing import Any
 
 from fastapi import FastAPI
@@ -82,10 +83,23 @@ def install_openapi(api: FastAPI, app: App) -> None:
             )
             components = document.setdefault("components", {}).setdefault("schemas", {})
             components.update(_argument_schemas(app))
+            _name_recurring_jobs(document, app)
             api.openapi_schema = document
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+
+
+def _name_recurring_jobs(document: dict[str, Any], app: App) -> None:
+    """`POST /api/recurring` takes a registered job's name: say which, so that a body valid
+    against the schema is one the API accepts."""
+    operation = document.get("paths", {}).get("/api/recurring", {}).get("post")
+    if operation is None or not app.registry:
+        return
+    body = copy.deepcopy(operation["requestBody"])  # the route's schema is shared by every app
+    job = body["content"]["application/json"]["schema"]["properties"]["job"]
+    job["enum"] = sorted(app.registry)
+    operation["requestBody"] = body
 
 
 def _argument_schemas(app: App) -> dict[str, Any]:
