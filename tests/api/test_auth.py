@@ -71,7 +71,8 @@ def call(client: TestClient, method: str, path: str, job_id: str, token: str | N
 
 
 def test_the_matrix_covers_every_documented_operation(secured: TestClient) -> None:
-    paths = secured.get("/openapi.json").json()["paths"]
+    paths = secured.get("/openapi.json", headers={"Authorization": f"Bearer {VIEW_TOKEN}"})
+    paths = paths.json()["paths"]
     documented = {
         (method.upper(), path.replace("{job_id}", JOB))
         for path, operations in paths.items()
@@ -132,9 +133,21 @@ def test_403_names_the_missing_scope(secured: TestClient) -> None:
     assert "jobs:manage" in response.json()["error"]["message"]
 
 
-def test_health_and_openapi_need_no_token(secured: TestClient) -> None:
+def test_health_needs_no_token_but_the_openapi_document_needs_view(secured: TestClient) -> None:
+    view = {"Authorization": f"Bearer {VIEW_TOKEN}"}
+
     assert secured.get("/healthz").status_code == 200
-    assert secured.get("/openapi.json").status_code == 200
+    assert secured.get("/openapi.json").status_code == 401
+    assert secured.get("/openapi.json", headers={"Authorization": "Bearer nope"}).status_code == 401
+    assert secured.get("/openapi.json", headers=view).json()["info"]["title"] == "underway"
+
+
+def test_the_docs_page_reveals_nothing_without_a_sign_in(secured: TestClient) -> None:
+    docs = secured.get("/docs", follow_redirects=True)
+
+    assert docs.url.path == "/dashboard/login"
+    assert "/api/jobs/add" not in docs.text
+    assert secured.get("/dashboard/api-docs/openapi.json").status_code == 401
 
 
 def test_rejected_submissions_store_nothing(secured: TestClient, app: App) -> None:

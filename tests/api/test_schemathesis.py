@@ -11,12 +11,13 @@ import sys
 from collections.abc import Iterator
 from pathlib import Path
 
+import httpx
 import pytest
 
 from underway import App
 from underway.api import StreamSettings, create_api
 
-from .conftest import MANAGE_TOKEN, TOKENS
+from .conftest import MANAGE_TOKEN, TOKENS, VIEW_TOKEN
 from .support import LiveServer
 
 SEED = 20261123
@@ -43,14 +44,18 @@ def fuzzed(app: App) -> Iterator[LiveServer]:
 
 
 def schemathesis(
-    url: str, tmp_path: Path, *options: str, max_examples: int = MAX_EXAMPLES
+    url: str,
+    tmp_path: Path,
+    *options: str,
+    max_examples: int = MAX_EXAMPLES,
+    schema: str | None = None,
 ) -> subprocess.CompletedProcess[str]:
     command = [
         sys.executable,
         "-m",
         "schemathesis.cli",
         "run",
-        f"{url}/openapi.json",
+        schema or f"{url}/openapi.json",
         "--max-examples",
         str(max_examples),
         "--seed",
@@ -75,6 +80,20 @@ def test_schemathesis_passes_with_a_manage_token(fuzzed: LiveServer, tmp_path: P
 
 def test_schemathesis_passes_without_a_token(fuzzed: LiveServer, tmp_path: Path) -> None:
     # Every answer is a 401 here; the coverage phase adds nothing that the run above lacks.
-    run = schemathesis(fuzzed.url, tmp_path, "--phases", "fuzzing,stateful", max_examples=5)
+    # The document itself needs jobs:view, so it is read with a view token beforehand.
+    document = httpx.get(
+        f"{fuzzed.url}/openapi.json", headers={"Authorization": f"Bearer {VIEW_TOKEN}"}
+    )
+    (tmp_path / "openapi.json").write_bytes(document.raise_for_status().content)
+    run = schemathesis(
+        fuzzed.url,
+        tmp_path,
+        "--url",
+        fuzzed.url,
+        "--phases",
+        "fuzzing,stateful",
+        max_examples=5,
+        schema="openapi.json",
+    )
 
     assert run.returncode == 0, run.stdout[-6000:] + run.stderr[-2000:]

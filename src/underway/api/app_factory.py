@@ -40,7 +40,15 @@ def create_api(
     `allowed_hosts` names the hosts served besides localhost, 127.0.0.1 and [::1]; None means
     any host with tokens and only those three without.
     """
-    api = FastAPI(title="underway", version="0.1.0", description=DESCRIPTION, redoc_url=None)
+    # No open /openapi.json or /docs: install_openapi and the dashboard serve them under view.
+    api = FastAPI(
+        title="underway",
+        version="0.1.0",
+        description=DESCRIPTION,
+        openapi_url=None,
+        docs_url=None,
+        redoc_url=None,
+    )
     api.state.underway = app
     api.state.guard = Guard(resolve_tokens(tokens), insecure=insecure)
     api.state.hosts = allowed_hosts_for(allowed_hosts, tokens=api.state.guard.enabled)

@@ -8,8 +8,11 @@ from typing import Any
 from fastapi import FastAPI
 from fastapi.openapi.utils import get_openapi
 from pydantic.json_schema import models_json_schema
+from starlette.requests import Request
+from starlette.responses import JSONResponse
 
 from ..app import App
+from .auth import can_view
 from .schemas import ErrorResponse
 
 REF = "#/components/schemas/{model}"
@@ -71,7 +74,8 @@ def argument_schema_name(job_name: str) -> str:
 
 
 def install_openapi(api: FastAPI, app: App) -> None:
-    """Publish the job argument models as components the submit routes refer to."""
+    """Publish the job argument models as components the submit routes refer to, and serve
+    the document at /openapi.json to viewers only: it names every job and its arguments."""
 
     def openapi() -> dict[str, Any]:
         if api.openapi_schema is None:
@@ -88,6 +92,23 @@ def install_openapi(api: FastAPI, app: App) -> None:
         return api.openapi_schema
 
     api.openapi = openapi  # type: ignore[method-assign]
+    api.add_api_route(
+        "/openapi.json", openapi_document, include_in_schema=False, dependencies=[can_view]
+    )
+
+
+async def openapi_document(request: Request) -> JSONResponse:
+    return JSONResponse(document_for(request))
+
+
+def document_for(request: Request) -> dict[str, Any]:
+    """The app's OpenAPI document; mounted under a prefix, that prefix is its server URL."""
+    api: FastAPI = request.app
+    document = api.openapi()
+    root = request.scope.get("root_path", "").rstrip("/")
+    if root and api.root_path_in_servers:
+        document = {**document, "servers": [{"url": root}, *document.get("servers", [])]}
+    return document
 
 
 def _name_recurring_jobs(document: dict[str, Any], app: App) -> None:

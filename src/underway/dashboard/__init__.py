@@ -2,10 +2,12 @@
 
 from fastapi import APIRouter
 
-from . import actions, assets, pages, streams
+from . import actions, api_docs, assets, pages, streams
+
+PARTS = (pages.router, actions.router, streams.router, assets.router, api_docs.router)
 
 router = APIRouter(include_in_schema=False)
-for part in (pages.router, actions.router, streams.router, assets.router, actions.post_only):
+for part in (*PARTS, actions.post_only):
     router.include_router(part)
 
 __all__ = ["router"]

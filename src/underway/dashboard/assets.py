@@ -9,9 +9,19 @@ from starlette.responses import Response
 
 from .rendering import SECURITY_HEADERS
 
-TYPES = {".css": "text/css; charset=utf-8", ".js": "text/javascript; charset=utf-8"}
-ASSETS = ("dashboard.css", "dashboard.js", "favicon.svg")
-TYPES[".svg"] = "image/svg+xml"
+TYPES = {
+    ".css": "text/css; charset=utf-8",
+    ".js": "text/javascript; charset=utf-8",
+    ".svg": "image/svg+xml",
+}
+ASSETS = (
+    "dashboard.css",
+    "dashboard.js",
+    "favicon.svg",
+    "api-docs.js",
+    "swagger-ui/swagger-ui-bundle.js",
+    "swagger-ui/swagger-ui.css",
+)
 
 router = APIRouter(include_in_schema=False)
 
@@ -20,7 +30,7 @@ def _load(name: str) -> bytes:
     return (resources.files("underway.dashboard") / "static" / name).read_bytes()
 
 
-@router.get("/dashboard/static/{name}")
+@router.get("/dashboard/static/{name:path}")
 async def asset(name: str) -> Response:
     if name not in ASSETS:
         return Response("not found", status_code=404, media_type="text/plain")

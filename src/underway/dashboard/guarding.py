@@ -45,9 +45,10 @@ def guarded(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
 
 
 def _is_background(request: Request) -> bool:
-    """Streams and live fragments answer 401 rather than a redirect to the sign-in page."""
+    """Streams, live fragments and the API docs' document answer 401 rather than a redirect
+    to the sign-in page."""
     path = request.url.path
-    return path.startswith("/dashboard/live/") or path.endswith("/events")
+    return path.startswith("/dashboard/live/") or path.endswith(("/events", "/openapi.json"))
 
 
 def error_page(request: Request, status: int, message: str) -> Response:
