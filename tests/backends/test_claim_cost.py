@@ -26,7 +26,7 @@ def claim_steps(path: Path, lanes: bool = False) -> int:
 
     conn.execute("BEGIN")
     conn.set_progress_handler(count, 1000)
-    claimed = writes.claim(conn, "w", ["default"], 10, time.time(), refresh_leases=True)
+    claimed = writes.claim(conn, "w", ["default"], 10, time.time())
     conn.set_progress_handler(None, 0)
     conn.execute("ROLLBACK")
     conn.close()

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import os
 import socket
 from datetime import UTC, datetime
@@ -43,6 +44,58 @@ async def test_heartbeat_touches_running_jobs_and_reports_lost_leases(backend: B
     assert touched.heartbeat_at is not None
     assert job.heartbeat_at is not None
     assert touched.heartbeat_at > job.heartbeat_at
+
+
+async def test_heartbeat_renews_only_the_leases_it_names(backend: Backend) -> None:
+    """A job the worker gave up (its attempt stopped, its lease no longer sent) is not renewed
+    by the worker's later heartbeats, so the sweeper finds it stalled (R3, R5)."""
+    await enqueue(backend)
+    await enqueue(backend)
+    held, given_up = await claim_one(backend), await claim_one(backend)
+    await asyncio.sleep(0.4)  # time passes: given_up's last renewal ages
+    assert await backend.heartbeat(worker_info(), [lease(held)]) == set()
+    renewed, left = await backend.get(held.id), await backend.get(given_up.id)
+    assert renewed is not None
+    assert left is not None
+    assert renewed.heartbeat_at is not None
+    assert held.heartbeat_at is not None
+    assert renewed.heartbeat_at > held.heartbeat_at
+    assert left.heartbeat_at == given_up.heartbeat_at
+    swept = await backend.sweep(stall_timeout_s=0.2)
+    assert swept.requeued == 1
+    rescued, still = await backend.get(given_up.id), await backend.get(held.id)
+    assert rescued is not None
+    assert still is not None
+    assert (rescued.state, rescued.worker_id) == (JobState.PENDING, None)
+    assert [e.type for e in rescued.errors] == ["WorkerLost"]
+    assert (still.state, still.worker_id) == (JobState.RUNNING, WORKER)
+
+
+async def test_heartbeat_does_not_renew_a_lease_older_than_max_age(backend: Backend) -> None:
+    """A heartbeat that reaches the database late (sent before a partition, delivered after
+    the worker gave its leases up on its own clock) revives none of them."""
+    await enqueue(backend)
+    job = await claim_one(backend)
+    await asyncio.sleep(0.4)
+    assert await backend.heartbeat(worker_info(), [lease(job)], max_age_s=0.2) == {job.id}
+    stored = await backend.get(job.id)
+    assert stored is not None
+    assert stored.heartbeat_at == job.heartbeat_at
+    assert await backend.heartbeat(worker_info(), [lease(job)], max_age_s=30) == set()
+
+
+async def test_progress_writes_renew_no_lease(backend: Backend) -> None:
+    """Only heartbeats renew leases: a progress write delivered late must not revive one."""
+    await enqueue(backend)
+    job = await claim_one(backend)
+    await asyncio.sleep(0.4)
+    update = ProgressUpdate(lease(job), progress=50.0, logs=log_lines("still here"))
+    assert await backend.save_progress([update], max_log_entries=10) == set()
+    stored = await backend.get(job.id)
+    assert stored is not None
+    assert stored.progress == 50.0
+    assert stored.heartbeat_at == job.heartbeat_at
+    assert (await backend.sweep(stall_timeout_s=0.2)).requeued == 1
 
 
 async def test_heartbeat_reports_leases_held_by_another_attempt(backend: Backend) -> None:

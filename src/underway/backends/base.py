@@ -74,8 +74,12 @@ class Backend(Protocol):
     async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
         """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes."""
 
-    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
-        """Mark the worker and its leases alive; return ids of leases it no longer holds."""
+    async def heartbeat(
+        self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
+    ) -> set[str]:
+        """Mark the worker alive and renew exactly these leases (job, attempt, worker), each
+        only if it still holds and, with `max_age_s`, was renewed less than that long ago; no
+        other row is touched. Returns the ids of the leases not renewed."""
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
         """This worker's running jobs: id → (attempt, cancellation requested)."""

@@ -207,8 +207,12 @@ class PostgresBackend:
             lambda tx: leases_sql.claim(tx, worker_id, names, limit)
         )
 
-    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
-        return await self._pool.transaction(lambda tx: leases_sql.heartbeat(tx, worker, leases))
+    async def heartbeat(
+        self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
+    ) -> set[str]:
+        return await self._pool.transaction(
+            lambda tx: leases_sql.heartbeat(tx, worker, leases, max_age_s)
+        )
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
         return await self._pool.transaction(lambda tx: reads.running_leases(tx, worker_id))

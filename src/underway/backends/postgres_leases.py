@@ -168,8 +168,25 @@ async def _more_laned_than(tx: Tx, params: dict[str, Any]) -> bool:
     return row is not None and int(row["n"]) > int(params["scan"])
 
 
-async def heartbeat(tx: Tx, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
-    """Register the worker as alive, touch its running jobs, report the leases it lost."""
+#: Renew exactly the leases named, each found by its id (as `fenced`) and renewed only while
+#: it still holds and was renewed within max_age_s: a heartbeat that reaches the database late
+#: (sent before a partition, delivered after it) revives no lease its worker has given up.
+RENEW_LEASES = """
+UPDATE {schema}.jobs AS j SET heartbeat_at = now()
+FROM unnest(%(ids)s::text[], %(attempts)s::int[]) AS l(id, attempt)
+WHERE j.id = l.id
+  AND CASE WHEN j.attempt = l.attempt AND j.worker_id = %(worker)s AND j.state = 'running'
+            AND (%(max_age)s::float8 IS NULL
+                 OR j.heartbeat_at > now() - make_interval(secs => %(max_age)s::float8))
+      THEN true ELSE false END
+RETURNING j.id, j.attempt
+"""
+
+
+async def heartbeat(
+    tx: Tx, worker: WorkerInfo, leases: Sequence[Lease], max_age_s: float | None
+) -> set[str]:
+    """Register the worker as alive, renew the leases it holds, report those not renewed."""
     await tx.run(
         "INSERT INTO {schema}.workers (id, hostname, pid, queues, concurrency, started_at, "
         "heartbeat_at) VALUES (%s, %s, %s, %s, %s, %s, now()) "
@@ -185,16 +202,24 @@ async def heartbeat(tx: Tx, worker: WorkerInfo, leases: Sequence[Lease]) -> set[
     )
     if not leases:
         return set()
-    await tx.run(
-        "UPDATE {schema}.jobs SET heartbeat_at = now() WHERE worker_id = %s AND state = 'running'",
-        (worker.id,),
+    # In id order, so that two heartbeats never lock the same rows in opposite orders.
+    ordered = sorted(leases, key=lambda lease: lease.job_id)
+    rows = await tx.rows(
+        RENEW_LEASES,
+        {
+            "ids": [lease.job_id for lease in ordered],
+            "attempts": [lease.attempt for lease in ordered],
+            "worker": worker.id,
+            "max_age": max_age_s,
+        },
     )
-    held = await reads.running_leases(tx, worker.id)
-    return {lease.job_id for lease in leases if held.get(lease.job_id, (0,))[0] != lease.attempt}
+    renewed = {(row["id"], row["attempt"]) for row in rows}
+    return {lease.job_id for lease in leases if (lease.job_id, lease.attempt) not in renewed}
 
 
 async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) -> bool:
-    """Write one attempt's buffered progress and logs; False if its lease is gone."""
+    """Write one attempt's buffered progress and logs; False if its lease is gone. It renews
+    no lease: only heartbeats do, so that a late write cannot revive a lease given up."""
     lease = update.lease
     row = await tx.row(
         f"SELECT log_count FROM {{schema}}.jobs WHERE {FENCE} FOR UPDATE", _fence(lease)
@@ -214,7 +239,7 @@ async def save_progress(tx: Tx, update: ProgressUpdate, max_log_entries: int) ->
     await tx.run(
         "UPDATE {schema}.jobs SET progress = coalesce(%s, progress), "
         "message = coalesce(%s, message), log_count = log_count + %s, "
-        "logs_dropped = logs_dropped + %s, heartbeat_at = now() WHERE id = %s",
+        "logs_dropped = logs_dropped + %s WHERE id = %s",
         (
             update.progress,
             clean_text(update.message),

@@ -47,10 +47,6 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-#: How often a worker's claims also refresh its leases (seconds of the backend's clock).
-LEASE_REFRESH_S = 0.25
-
-
 class SQLiteBackend:
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
@@ -82,7 +78,6 @@ class SQLiteBackend:
             lock_wait_s=lock_wait_s,
         )
         self._notifier = LocalNotifier()
-        self._leases_refreshed: dict[str, float] = {}
         self._wakeups = WakeupSender(self.path)
         self._receiver: WakeupReceiver | None = None
         self._work_subscribers = 0
@@ -185,16 +180,13 @@ class SQLiteBackend:
         if limit <= 0 or not queues:
             return []
         now = self._clock.now()
-        refresh = now - self._leases_refreshed.get(worker_id, 0.0) >= LEASE_REFRESH_S
-        if refresh:
-            self._leases_refreshed[worker_id] = now
-        return await self._db.write(
-            lambda c: writes.claim(c, worker_id, list(queues), limit, now, refresh)
-        )
+        return await self._db.write(lambda c: writes.claim(c, worker_id, list(queues), limit, now))
 
-    async def heartbeat(self, worker: WorkerInfo, leases: Sequence[Lease]) -> set[str]:
+    async def heartbeat(
+        self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
+    ) -> set[str]:
         now = self._clock.now()
-        return await self._db.write(lambda c: writes.heartbeat(c, worker, leases, now))
+        return await self._db.write(lambda c: writes.heartbeat(c, worker, leases, now, max_age_s))
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
         return await self._reader.read(lambda c: reads.running_leases(c, worker_id))
@@ -202,10 +194,7 @@ class SQLiteBackend:
     async def save_progress(
         self, updates: Sequence[ProgressUpdate], max_log_entries: int
     ) -> set[str]:
-        now = self._clock.now()
-        return await self._db.write(
-            lambda c: writes.save_progress(c, updates, max_log_entries, now)
-        )
+        return await self._db.write(lambda c: writes.save_progress(c, updates, max_log_entries))
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         now = self._clock.now()

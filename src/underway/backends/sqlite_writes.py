@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import math
 import sqlite3
 from collections.abc import Sequence
 from datetime import UTC, datetime
@@ -236,15 +237,7 @@ def claim(
     queues: list[str],
     limit: int,
     now: float,
-    refresh_leases: bool,
 ) -> list[ClaimedJob]:
-    if refresh_leases:
-        # SQLite's lock is not fair, so a heartbeat can wait behind busy claimers; a worker
-        # that claims is alive, so its claims refresh its leases too (now and then).
-        conn.execute(
-            "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
-            (now, worker_id),
-        )
     # Each queue's first jobs, walking its part of the ready index (INDEXED BY: without
     # statistics the planner would pick the state index and sort every pending row).
     plain = []
@@ -278,8 +271,13 @@ def claim(
 
 
 def heartbeat(
-    conn: sqlite3.Connection, worker: WorkerInfo, leases: Sequence[Lease], now: float
+    conn: sqlite3.Connection,
+    worker: WorkerInfo,
+    leases: Sequence[Lease],
+    now: float,
+    max_age_s: float | None,
 ) -> set[str]:
+    """Register the worker as alive, renew the leases it holds, report those not renewed."""
     conn.execute(
         "INSERT INTO underway_workers (id, hostname, pid, queues, concurrency, started_at, "
         "heartbeat_at) VALUES (?, ?, ?, ?, ?, ?, ?) "
@@ -294,19 +292,23 @@ def heartbeat(
             now,
         ),
     )
-    if not leases:
-        return set()
-    conn.execute(
-        "UPDATE underway_jobs SET heartbeat_at = ? WHERE worker_id = ? AND state = 'running'",
-        (now, worker.id),
-    )
-    held = reads.running_leases(conn, worker.id)
-    return {lease.job_id for lease in leases if held.get(lease.job_id, (0,))[0] != lease.attempt}
+    renewed_after = -math.inf if max_age_s is None else now - max_age_s
+    lost = set()
+    for lease in leases:
+        renewed = conn.execute(
+            f"UPDATE underway_jobs SET heartbeat_at = ? WHERE {FENCE} AND heartbeat_at > ?",
+            (now, lease.job_id, lease.attempt, worker.id, renewed_after),
+        )
+        if renewed.rowcount == 0:
+            lost.add(lease.job_id)
+    return lost
 
 
 def save_progress(
-    conn: sqlite3.Connection, updates: Sequence[ProgressUpdate], max_log_entries: int, now: float
+    conn: sqlite3.Connection, updates: Sequence[ProgressUpdate], max_log_entries: int
 ) -> set[str]:
+    """Write buffered progress and logs of the leases still held (a progress write renews no
+    lease: only heartbeats do); return the ids of the others."""
     lost = set()
     for update in updates:
         lease = update.lease
@@ -330,13 +332,12 @@ def save_progress(
         conn.execute(
             "UPDATE underway_jobs SET progress = coalesce(?, progress), "
             "message = coalesce(?, message), log_count = log_count + ?, "
-            "logs_dropped = logs_dropped + ?, heartbeat_at = ? WHERE id = ?",
+            "logs_dropped = logs_dropped + ? WHERE id = ?",
             (
                 update.progress,
                 update.message,
                 len(kept),
                 len(update.logs) - len(kept) + update.dropped,
-                now,
                 lease.job_id,
             ),
         )
