@@ -6,7 +6,6 @@ import asyncio
 import contextvars
 import functools
 import logging
-import time
 import traceback
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
@@ -62,11 +61,12 @@ class InOwnContext:
 class JobExecution:
     """Runs a claimed job with its context, scope and timeout, then records how it ended."""
 
-    def __init__(self, job: ClaimedJob, worker: Worker) -> None:
+    def __init__(self, job: ClaimedJob, worker: Worker, claimed_at: float) -> None:
         self.job = job
         self.worker = worker
         self.lease = Lease(job.id, job.attempt, worker.id)
-        self.claimed_at = time.monotonic()
+        #: When the claim began (monotonic): never later than the database's time of the claim.
+        self.claimed_at = claimed_at
         self.ctx = JobContext(
             lease=self.lease,
             name=job.name,

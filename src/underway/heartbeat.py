@@ -1,4 +1,5 @@
-"""Heartbeater and LeaseWatcher: keep a worker's leases alive and notice when they end."""
+"""Heartbeater, SelfFence and LeaseWatcher: keep a worker's leases alive, give them up on
+its own clock when they cannot be renewed, and notice when they end."""
 
 from __future__ import annotations
 
@@ -10,42 +11,68 @@ import time
 from collections.abc import Callable, Sequence
 
 from .backends.base import Backend
+from .config import WorkerSettings
 from .models import Lease, WorkerInfo
 from .services import PeriodicService, ThrottledLog
 
 log = logging.getLogger("underway.heartbeat")
 
 
+def fence_after(heartbeat_interval_s: float, stall_timeout_s: float) -> float:
+    """How long after its last renewal a worker gives a lease up on its own clock: half a
+    heartbeat interval before the sweeper elsewhere may rescue it."""
+    return stall_timeout_s - heartbeat_interval_s / 2
+
+
+def keep_leases(
+    connect: Callable[[], Backend],
+    settings: WorkerSettings,
+    worker: Callable[[], WorkerInfo],
+    leases: Callable[[], Sequence[tuple[Lease, float]]],
+    on_lost: Callable[[set[Lease]], None],
+) -> tuple[Heartbeater, SelfFence]:
+    """A worker's heartbeater and the self-fence that gives its leases up when it fails."""
+    fence_after_s = fence_after(settings.heartbeat_interval, settings.stall_timeout)
+    heartbeater = Heartbeater(
+        connect, settings.heartbeat_interval, fence_after_s, worker, leases, on_lost
+    )
+    tick_s = min(0.1, settings.heartbeat_interval / 8)
+    return heartbeater, SelfFence(heartbeater, fence_after_s, tick_s, leases, on_lost)
+
+
 class Heartbeater:
-    """Marks the worker and its running jobs alive every `interval_s`.
+    """Renews the worker's registration and the leases it holds every `interval_s`.
 
     It runs in a thread of its own, on a connection of its own, so neither a job that blocks
-    the event loop nor a busy connection delays it. If heartbeats keep failing for longer than
-    `stall_timeout_s`, the sweeper elsewhere may already have handed the jobs to another
-    worker, so it fences itself: every running job whose lease was last renewed (by a
-    heartbeat or by its claim) longer ago than that is stopped as lost. Jobs claimed since the
-    database came back are left alone while the heartbeat connection catches up.
+    the event loop nor a busy connection delays it. `renewed_at` is when the last successful
+    heartbeat began (the worker's monotonic clock, never later than the database's time of
+    the renewal); `SelfFence` gives leases up from it. Each attempt is bounded, and renews
+    only leases renewed less than `max_age_s` ago, so a heartbeat that reaches the database
+    late revives no lease the worker has given up meanwhile.
     """
 
     def __init__(
         self,
         connect: Callable[[], Backend],
         interval_s: float,
-        stall_timeout_s: float,
+        max_age_s: float,
         worker: Callable[[], WorkerInfo],
         leases: Callable[[], Sequence[tuple[Lease, float]]],
         on_lost: Callable[[set[Lease]], None],
     ) -> None:
         self._connect = connect
         self._interval_s = interval_s
-        self._stall_timeout_s = stall_timeout_s
+        self._max_age_s = max_age_s
         self._worker = worker
         self._leases = leases
         self._on_lost = on_lost
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
         self._errors = ThrottledLog(log)
-        self.last_success = time.monotonic()
+        self.renewed_at = time.monotonic()
+        #: Each lease renewed by the last successful heartbeat, and when that heartbeat began.
+        #: Replaced whole, never changed in place: the worker's loop reads it from its thread.
+        self.renewed: dict[Lease, float] = {}
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
@@ -80,43 +107,82 @@ class Heartbeater:
                 await backend.close()
 
     async def _connected(self) -> Backend | None:
-        """Open the heartbeat's own connection, retrying (and self-fencing) while it fails."""
+        """Open the heartbeat's own connection, retrying while it fails."""
         while not self._stopping.is_set():
             backend = self._connect()
             try:
                 await backend.open()
                 return backend
             except Exception as exc:
-                self._failed(exc, self._leases())
+                self._errors.error("heartbeat", "heartbeat failed: %s", exc)
             await asyncio.to_thread(self._stopping.wait, self._interval_s)
         return None
 
     async def _beat(self, backend: Backend) -> None:
         leases = self._leases()
+        began = time.monotonic()
         try:
-            lost = await backend.heartbeat(self._worker(), [lease for lease, _ in leases])
+            # Bounded, so that an attempt stuck on a dead connection does not hold back the
+            # next one once the database is reachable again.
+            async with asyncio.timeout(max(self._max_age_s, 2 * self._interval_s)):
+                lost = await backend.heartbeat(
+                    self._worker(), [lease for lease, _ in leases], max_age_s=self._max_age_s
+                )
         except Exception as exc:
-            self._failed(exc, leases)
+            self._errors.error("heartbeat", "heartbeat failed: %s", str(exc) or "timed out")
             return
-        self.last_success = time.monotonic()
+        self.renewed_at = began
+        self.renewed = {lease: began for lease, _ in leases if lease.job_id not in lost}
         if lost:
             self._on_lost({lease for lease, _ in leases if lease.job_id in lost})
 
-    def _failed(self, exc: Exception, leases: Sequence[tuple[Lease, float]]) -> None:
-        self._errors.error("heartbeat", "heartbeat failed: %s", exc)
-        now = time.monotonic()
+
+class SelfFence(PeriodicService):
+    """Stops the worker's jobs whose leases it can no longer vouch for, on its own clock.
+
+    A lease is given up `fence_after_s` after it was last renewed (by the last successful
+    heartbeat that named it, or by its claim), however long a heartbeat or a connection
+    attempt blocks: the sweeper elsewhere may rescue a job once `stall_timeout` has passed,
+    and by then the attempt here has stopped.
+    """
+
+    name = "self-fence"
+
+    def __init__(
+        self,
+        heartbeater: Heartbeater,
+        fence_after_s: float,
+        interval_s: float,
+        leases: Callable[[], Sequence[tuple[Lease, float]]],
+        on_lost: Callable[[set[Lease]], None],
+    ) -> None:
+        super().__init__(interval_s)
+        self._heartbeater = heartbeater
+        self.fence_after_s = fence_after_s
+        self._leases = leases
+        self._on_lost = on_lost
+        #: Leases already given up, whose outcome may still be being written: told once.
+        self._given_up: set[Lease] = set()
+
+    async def tick(self) -> None:
+        self.fence_expired()
+
+    def fence_expired(self) -> None:
+        renewed = self._heartbeater.renewed
+        oldest = time.monotonic() - self.fence_after_s
         expired = {
             lease
-            for lease, claimed_at in leases
-            if now - max(claimed_at, self.last_success) > self._stall_timeout_s
+            for lease, claimed_at in self._leases()
+            if max(claimed_at, renewed.get(lease, claimed_at)) < oldest
         }
-        if expired:
+        fresh, self._given_up = expired - self._given_up, expired
+        if fresh:
             log.error(
                 "no heartbeat for %.1f s: stopping %d running job(s) (self-fencing)",
-                now - self.last_success,
-                len(expired),
+                time.monotonic() - self._heartbeater.renewed_at,
+                len(fresh),
             )
-            self._on_lost(expired)
+            self._on_lost(fresh)
 
 
 class LeaseWatcher(PeriodicService):
@@ -141,14 +207,14 @@ class LeaseWatcher(PeriodicService):
         self._on_lost = on_lost
 
     async def tick(self) -> None:
-        if not self._leases():
+        # The leases are taken before the read: each was claimed before it began, so a lease
+        # missing from its answer was lost, not claimed after it.
+        leases = self._leases()
+        if not leases:
             return
-        snapshot_at = time.monotonic()
         held = await self._backend.running_leases(self._worker_id)
         lost: set[Lease] = set()
-        for lease, claimed_at in self._leases():
-            if claimed_at >= snapshot_at:
-                continue
+        for lease, _ in leases:
             attempt, cancel_requested = held.get(lease.job_id, (None, False))
             if attempt != lease.attempt:
                 lost.add(lease)

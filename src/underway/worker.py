@@ -5,12 +5,11 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import contextvars
-import inspect
 import logging
 import os
 import socket
+import time
 import uuid
-from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
@@ -21,9 +20,10 @@ from .context import JobContext
 from .errors import StorageUnavailable
 from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
 from .faults import crash_point
-from .heartbeat import Heartbeater, LeaseWatcher
+from .finish_hooks import run_finish_hooks
+from .heartbeat import LeaseWatcher, keep_leases
 from .jobs import JobDefinition
-from .models import ClaimedJob, Job, Lease, Outcome, WorkerInfo
+from .models import ClaimedJob, Lease, Outcome, WorkerInfo
 from .outcomes import OutcomeWriter
 from .progress import ProgressFlusher
 from .scheduler import Scheduler
@@ -72,24 +72,20 @@ class Worker:
             self._cancel,
             self._lose,
         )
-        self._services: list[PeriodicService] = [
-            self.flusher,
-            self.lease_watcher,
-            *self._make_services(),
-        ]
         self._lease_snapshot: tuple[tuple[Lease, float], ...] = ()
         self._snapshot_due = False
         self.stuck: set[str] = set()
         #: The process exit status the worker asks for (EXIT_STUCK after too many stuck slots).
         self.exit_code = 0
-        self.heartbeater = Heartbeater(
-            app.new_backend,
-            settings.heartbeat_interval,
-            settings.stall_timeout,
-            self.info,
-            self._leases,
-            self._lose,
+        self.heartbeater, self.self_fence = keep_leases(
+            app.new_backend, settings, self.info, self._leases, self._lose
         )
+        self._services: list[PeriodicService] = [
+            self.flusher,
+            self.lease_watcher,
+            self.self_fence,
+            *self._make_services(),
+        ]
         # Where claims overlap outcome writes, claim at most half the slots at a time: the next
         # claim then runs beside the previous batch's outcome write instead of after it.
         concurrency = settings.concurrency
@@ -214,6 +210,7 @@ class Worker:
                 self._wake.clear()
                 free = self._free_slots()
                 if free > 0:
+                    claim_began = time.monotonic()
                     try:
                         jobs = await self.backend.claim(self.id, self.queues, free)
                         if jobs:
@@ -224,13 +221,24 @@ class Worker:
                         await self._sleep(backoff)
                         backoff = min(MAX_BACKOFF_S, backoff * 2)
                         continue
+                    if jobs and time.monotonic() - claim_began > self.self_fence.fence_after_s:
+                        await self._hand_back(jobs, time.monotonic() - claim_began)
+                        continue
                     for job in jobs:
-                        self._start(job)
+                        self._start(job, claim_began)
                     if len(jobs) == free:
                         continue
                 await self._sleep(self.settings.poll_interval)
         finally:
             unsubscribe()
+
+    async def _hand_back(self, jobs: list[ClaimedJob], took_s: float) -> None:
+        """Give back at once jobs whose claim answered so late (the database was cut off
+        meanwhile) that their leases would already be given up here; if that fails too, the
+        sweeper finds them."""
+        log.warning("a claim answered after %.1f s: handing %d job(s) back", took_s, len(jobs))
+        with contextlib.suppress(StorageUnavailable):
+            await self.backend.requeue([Lease(job.id, job.attempt, self.id) for job in jobs])
 
     def _free_slots(self) -> int:
         """How many jobs the next claim may take."""
@@ -251,8 +259,8 @@ class Worker:
             async with asyncio.timeout(seconds):
                 await self._wake.wait()
 
-    def _start(self, job: ClaimedJob) -> None:
-        execution = JobExecution(job, self)
+    def _start(self, job: ClaimedJob, claimed_at: float) -> None:
+        execution = JobExecution(job, self, claimed_at)
         self.executions[job.id] = execution
         self._refresh_snapshot_soon()
         while self._idle_runners:
@@ -300,8 +308,12 @@ class Worker:
             asyncio.get_running_loop().call_soon(self._refresh_snapshot)
 
     def _refresh_snapshot(self) -> None:
+        """The leases the worker holds: not those it has given up, whose code may still run
+        (a sync job ignoring its cancel) but whose lease it must no longer renew."""
         self._snapshot_due = False
-        self._lease_snapshot = tuple((e.lease, e.claimed_at) for e in self.executions.values())
+        self._lease_snapshot = tuple(
+            (e.lease, e.claimed_at) for e in self.executions.values() if not e.lost
+        )
 
     def _finished(self, execution: JobExecution) -> None:
         job_id = execution.job.id
@@ -340,7 +352,7 @@ class Worker:
         return self._lease_snapshot
 
     def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
-        return [(e.lease, e.claimed_at) for e in self.executions.values()]
+        return [(e.lease, e.claimed_at) for e in self.executions.values() if not e.lost]
 
     def _lose(self, leases: set[Lease]) -> None:
         """Stop the attempts of these leases. One whose outcome is being recorded is left to
@@ -359,6 +371,7 @@ class Worker:
                     lease.attempt,
                 )
                 execution.lose()
+                self._refresh_snapshot_soon()
 
     def _cancel(self, job_id: str) -> None:
         execution = self.executions.get(job_id)
@@ -376,21 +389,4 @@ class Worker:
         return self.app.job_scope_context(ctx)
 
     async def after_finish(self, definition: JobDefinition | None, outcome: Outcome) -> None:
-        """Call the job's on_success/on_failure and the app's on_finished hooks."""
-        if outcome.kind == "retry" or not self.app.finish_hooks(definition, None):
-            return
-        job = await self.backend.get(outcome.lease.job_id)
-        if job is None or not job.state.is_finished:
-            return
-        for hook in self.app.finish_hooks(definition, job.state):
-            await _call_hook(hook, job)
-
-
-async def _call_hook(hook: Callable[[Job], Any], job: Job) -> None:
-    try:
-        if inspect.iscoroutinefunction(hook):
-            await hook(job)
-        else:
-            await asyncio.to_thread(hook, job)
-    except Exception:
-        log.exception("hook %s failed for job %s", getattr(hook, "__name__", hook), job.id)
+        await run_finish_hooks(self.app, self.backend, definition, outcome)
