@@ -47,3 +47,13 @@ def _make_crash_point() -> Callable[[str], None]:
 
 
 crash_point = _make_crash_point()
+
+
+def partition_check() -> Callable[[], bool] | None:
+    """`UNDERWAY_PARTITION_FILE=PATH`: while that file exists, this process's storage calls
+    fail as if the database could not be reached (the fault suite cuts one worker off with
+    it). None without the variable, so that nothing checks anything."""
+    path = os.environ.get("UNDERWAY_PARTITION_FILE")
+    if not path:
+        return None
+    return lambda: os.path.exists(path)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import threading
@@ -58,6 +59,19 @@ def behave(ctx: JobContext, key: str, duration_ms: int, mode: str) -> dict[str, 
 @app.job(retries=5)
 def probe(ctx: JobContext, key: str, duration_ms: int = 0, mode: str = "normal") -> dict[str, Any]:
     return behave(ctx, key, duration_ms, mode)
+
+
+@app.job(retries=5)
+async def probe_async(ctx: JobContext, key: str, duration_ms: int = 0) -> dict[str, Any]:
+    """An async job: stopped (its lease given up, or cancelled) it ends at once."""
+    record(ctx, "start", key=key)
+    try:
+        await asyncio.sleep(duration_ms / 1000)
+    except asyncio.CancelledError:
+        record(ctx, "stopped", key=key)
+        raise
+    record(ctx, "end", key=key)
+    return {"key": key, "attempt": ctx.attempt}
 
 
 @app.job(retries=2)

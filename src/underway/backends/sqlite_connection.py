@@ -12,6 +12,7 @@ from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
 from ..errors import StorageUnavailable
+from ..faults import partition_check
 
 T = TypeVar("T")
 BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
@@ -28,6 +29,16 @@ class SQLiteConnection:
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="underway-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._closed = threading.Event()
+        cut_off = partition_check()
+        if cut_off is not None:
+            self._cut_off = cut_off
+            self._transaction_once = self._transaction_unless_cut_off  # type: ignore[method-assign]
+
+    def _transaction_unless_cut_off(self, fn: Callable[[sqlite3.Connection], T], begin: str) -> T:
+        """A transaction that fails while the fault suite cuts this process off (faults.py)."""
+        if self._cut_off():
+            raise StorageUnavailable(f"SQLite database {self._path} cut off (fault injection)")
+        return SQLiteConnection._transaction_once(self, fn, begin)
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
