@@ -207,7 +207,9 @@ def check(run: FaultRun) -> Figures:
 
 
 def recovery_times(run: FaultRun, ledger: list[dict[str, Any]]) -> list[float]:
-    """For each attempt whose process died under it: time from that death to the next start."""
+    """For each attempt whose process died under it: time from that death to the start of the
+    very next attempt. Where the next attempt has no start (its worker died too, after its
+    claim and before the job began), two faults lie between the starts: not one recovery."""
     deaths: dict[int, float] = dict(run.faults + run.crashes())
     starts: dict[str, list[tuple[int, float, int]]] = defaultdict(list)
     for record in ledger:
@@ -216,9 +218,9 @@ def recovery_times(run: FaultRun, ledger: list[dict[str, Any]]) -> list[float]:
     times = []
     for attempts in starts.values():
         attempts.sort()
-        for (_, started, pid), (_, restarted, _) in itertools.pairwise(attempts):
+        for (attempt, started, pid), (following, restarted, _) in itertools.pairwise(attempts):
             died = deaths.get(pid)
-            if died is not None and started <= died <= restarted:
+            if following == attempt + 1 and died is not None and started <= died <= restarted:
                 times.append(restarted - died)
     return times
 
