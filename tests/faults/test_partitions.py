@@ -9,6 +9,8 @@ its leases up and the moment the other worker's sweeper may rescue them.
 
 from __future__ import annotations
 
+import signal
+import subprocess
 import threading
 import time
 from collections import defaultdict
@@ -26,7 +28,9 @@ from underway import JobState
 #: sweep 0.5 s), and one well past both.
 CUTS_S = (2.9, 3.2, 3.6, 5.0)
 JOB_MS = 4000
-RATE_PER_S = 1.5
+#: The load: a batch of this many jobs every JOB_MS. One wake-up per batch lets both workers
+#: claim from it, so the one to be cut off holds jobs at every cut.
+BATCH = 6
 
 
 @contextmanager
@@ -46,9 +50,13 @@ def cut_off_worker(run: FaultRun, tmp_path: Path) -> Iterator[tuple[Callable[[],
 
 def enqueue_steadily(run: FaultRun, stop: threading.Event) -> None:
     n = 0
-    while not stop.wait(1 / RATE_PER_S):
-        run.enqueue("probe_async", key=f"s{n}", duration_ms=JOB_MS)
-        n += 1
+    while True:
+        run.enqueue_many(
+            "probe_async", [{"key": f"s{n + i}", "duration_ms": JOB_MS} for i in range(BATCH)]
+        )
+        n += BATCH
+        if stop.wait(JOB_MS / 1000):
+            return
 
 
 def attempts_of(ledger: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str, Any]]:
@@ -59,6 +67,20 @@ def attempts_of(ledger: list[dict[str, Any]]) -> dict[tuple[str, int], dict[str,
         entry["pid"] = r["pid"]
         entry[r["ev"]] = r["t"]
     return found
+
+
+def steer_jobs_to(run: FaultRun, cut_pid: int, other: subprocess.Popen[bytes]) -> None:
+    """Give the worker about to be cut off jobs to hold: the other worker, which would win
+    most claims, is held back (SIGSTOP, far shorter than the stall timeout) while it claims."""
+    other.send_signal(signal.SIGSTOP)
+    try:
+        run.enqueue_many(
+            "probe_async",
+            [{"key": f"c{time.monotonic()}-{i}", "duration_ms": JOB_MS} for i in range(2)],
+        )
+        wait_until(lambda: held_by(run, cut_pid) >= 1, timeout=10)
+    finally:
+        other.send_signal(signal.SIGCONT)
 
 
 def held_by(run: FaultRun, pid: int) -> int:
@@ -85,12 +107,12 @@ def test_a_worker_cut_off_under_steady_load(run: FaultRun, tmp_path: Path) -> No
     orphans: list[str] = []
     with cut_off_worker(run, tmp_path) as (cut, restore):
         cut_pid = run.workers[0].pid
-        run.start_worker(concurrency=16)  # room for every job the other one gives up
+        other = run.start_worker(concurrency=16)  # room for every job the other one gives up
         wait_until(lambda: len(run.app.workers()) == 2, timeout=30)
         enqueuer.start()
         try:
             for length in CUTS_S:
-                wait_until(lambda: held_by(run, cut_pid) >= 2, timeout=30)
+                steer_jobs_to(run, cut_pid, other)
                 began = time.monotonic()
                 cut()
                 time.sleep(length)  # the fault: the worker is cut off this long
