@@ -14,10 +14,10 @@ from rich.progress import (
     TimeElapsedColumn,
 )
 
-from .app import App
-from .cli_output import STATE_STYLES, console, log_line
-from .errors import WaitTimeout
-from .models import Job
+from ..app import App
+from ..errors import WaitTimeout
+from ..models import Job
+from .output import STATE_STYLES, console, log_line
 
 POLL_INTERVAL_S = 0.2
 

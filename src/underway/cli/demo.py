@@ -14,13 +14,13 @@ from rich.panel import Panel
 from rich.table import Table
 from rich.text import Text
 
-from . import demo
-from .app import App
-from .cli_loading import CommandError
-from .cli_output import attempts_text, console, log_line, progress_cell, state_text
-from .config import WorkerSettings
-from .handle import JobHandle
-from .models import Job, JobState, LogEntry
+from .. import demo
+from ..app import App
+from ..config import WorkerSettings
+from ..handle import JobHandle
+from ..models import Job, JobState, LogEntry
+from .loading import CommandError
+from .output import attempts_text, console, log_line, progress_cell, state_text
 
 SETTINGS = WorkerSettings(
     concurrency=4,

@@ -13,7 +13,7 @@ from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
 
-from .models import Job, JobState, LogEntry
+from ..models import Job, JobState, LogEntry
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)

@@ -9,14 +9,14 @@ from typing import Annotated, Any
 import typer
 from typer.core import TyperGroup
 
-from .cli_follow import follow_job
-from .cli_loading import CommandError, json_arguments, opened_app, select_app
-from .cli_output import console, err_console, job_details, job_table, print_error
-from .cli_recurring import register as register_recurring
-from .cli_worker import configure_logging, run_worker
-from .config import WorkerSettings
-from .errors import UnderwayError
-from .models import JobFilter, JobState
+from ..config import WorkerSettings
+from ..errors import UnderwayError
+from ..models import JobFilter, JobState
+from .follow import follow_job
+from .loading import CommandError, json_arguments, opened_app, select_app
+from .output import console, err_console, job_details, job_table, print_error
+from .recurring_commands import register as register_recurring
+from .worker_command import configure_logging, run_worker
 
 DEFAULTS = WorkerSettings()
 #: Exit codes of `status --wait` for a job that did not complete.
@@ -200,7 +200,7 @@ def serve(
     log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
 ) -> None:
     """Serve the HTTP API (and, unless --no-worker, a worker) until interrupted."""
-    from .api.serve import serve as serve_api
+    from ..api.serve import serve as serve_api
 
     configure_logging(log_level)
     serve_api(
@@ -334,6 +334,6 @@ def demo(
     ] = "underway-demo.db",
 ) -> None:
     """Run example jobs on a local SQLite file and watch them live (about 15 seconds)."""
-    from .cli_demo import run_demo
+    from .demo import run_demo
 
     run_demo(database_file)

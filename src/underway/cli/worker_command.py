@@ -11,11 +11,11 @@ import time
 from types import FrameType
 from typing import Any
 
-from .app import App, RunningWorker
-from .cli_loading import CommandError
-from .config import WorkerSettings
-from .errors import StorageUnavailable
-from .worker import MAX_BACKOFF_S
+from ..app import App, RunningWorker
+from ..config import WorkerSettings
+from ..errors import StorageUnavailable
+from ..worker import MAX_BACKOFF_S
+from .loading import CommandError
 
 log = logging.getLogger("underway.cli")
 LOG_FORMAT = "%(asctime)s %(levelname)-7s %(name)s: %(message)s"

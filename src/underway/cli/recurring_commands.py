@@ -7,10 +7,10 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
-from .cli_loading import json_arguments, opened_app
-from .cli_output import console, state_text, when
-from .models import Recurring
-from .recurring import describe_cron
+from ..models import Recurring
+from ..recurring import describe_cron
+from .loading import json_arguments, opened_app
+from .output import console, state_text, when
 
 RecurringId = Annotated[str, typer.Argument(metavar="ID", help="The recurring job's id.")]
 Database = Annotated[

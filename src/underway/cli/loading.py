@@ -13,9 +13,9 @@ from pathlib import Path
 from types import ModuleType
 from typing import Any
 
-from .app import App
-from .errors import UnderwayError
-from .jobs import RESERVED_OPTION_NAMES
+from ..app import App
+from ..errors import UnderwayError
+from ..jobs import RESERVED_OPTION_NAMES
 
 
 class CommandError(UnderwayError):
@@ -97,7 +97,7 @@ def require_database(url: str) -> None:
     """Fail with a clear message instead of creating an empty SQLite file by accident."""
     if not url.startswith("sqlite:"):
         return
-    from .backends.sqlite import sqlite_path
+    from ..backends.sqlite import sqlite_path
 
     path = Path(sqlite_path(url))
     if not path.is_file():
