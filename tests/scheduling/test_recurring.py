@@ -12,7 +12,7 @@ import pytest
 from underway import App, ConfigurationError, JobState
 from underway.backends.base import Backend
 from underway.recurring import CronSchedule
-from underway.scheduler import Scheduler
+from underway.worker.scheduler import Scheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
 

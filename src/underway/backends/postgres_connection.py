@@ -21,7 +21,7 @@ from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ..errors import ConfigurationError, StorageUnavailable
-from ..services import ThrottlingFilter
+from ..log_throttling import ThrottlingFilter
 from .postgres_tx import AsyncTx, SyncTx, Tx
 from .rows import json_text_to_data
 

@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..services import ThrottledLog
+from ..log_throttling import ThrottledLog
 from .base import CHANNELS
 from .notifier import LocalNotifier
 from .postgres_connection import PostgresTarget, channel_name, connection_settings

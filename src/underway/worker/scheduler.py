@@ -6,14 +6,15 @@ import logging
 from datetime import datetime, timedelta
 from typing import TYPE_CHECKING
 
-from .backends.base import Backend
-from .errors import UnderwayError
-from .models import Recurring
-from .recurring import tick_to_fire
-from .services import PeriodicService, ThrottledLog
+from ..backends.base import Backend
+from ..errors import UnderwayError
+from ..log_throttling import ThrottledLog
+from ..models import Recurring
+from ..recurring import tick_to_fire
+from .periodic import PeriodicService
 
 if TYPE_CHECKING:
-    from .app import App
+    from ..app import App
 
 log = logging.getLogger("underway.scheduler")
 

@@ -8,12 +8,12 @@ import logging
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import Backend
-from .jobs import JobDefinition
-from .models import Job, Outcome
+from ..backends.base import Backend
+from ..jobs import JobDefinition
+from ..models import Job, Outcome
 
 if TYPE_CHECKING:
-    from .app import App
+    from ..app import App
 
 log = logging.getLogger("underway.worker")
 

@@ -10,10 +10,11 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 
-from .backends.base import Backend
-from .config import WorkerSettings
-from .models import Lease, WorkerInfo
-from .services import PeriodicService, ThrottledLog
+from ..backends.base import Backend
+from ..config import WorkerSettings
+from ..log_throttling import ThrottledLog
+from ..models import Lease, WorkerInfo
+from .periodic import PeriodicService
 
 log = logging.getLogger("underway.heartbeat")
 

@@ -7,9 +7,9 @@ import threading
 from collections.abc import Callable
 from dataclasses import dataclass, field
 
-from .backends.base import Backend
-from .models import Lease, LogEntry, ProgressUpdate
-from .services import PeriodicService
+from ..backends.base import Backend
+from ..models import Lease, LogEntry, ProgressUpdate
+from .periodic import PeriodicService
 
 
 @dataclass

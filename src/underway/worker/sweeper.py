@@ -5,8 +5,8 @@ from __future__ import annotations
 import logging
 import time
 
-from .backends.base import Backend
-from .services import PeriodicService
+from ..backends.base import Backend
+from .periodic import PeriodicService
 
 log = logging.getLogger("underway.sweeper")
 

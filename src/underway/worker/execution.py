@@ -10,14 +10,14 @@ import traceback
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
-from .context import JobContext
-from .errors import JobTimeout, UnknownJobError
-from .faults import crash_point
-from .jobs import JobDefinition
-from .models import ClaimedJob, JobError, Lease, Outcome
+from ..context import JobContext
+from ..errors import JobTimeout, UnknownJobError
+from ..faults import crash_point
+from ..jobs import JobDefinition
+from ..models import ClaimedJob, JobError, Lease, Outcome
 
 if TYPE_CHECKING:
-    from .worker import Worker
+    from .loop import Worker
 
 log = logging.getLogger("underway.worker")
 

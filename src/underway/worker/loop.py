@@ -14,24 +14,25 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING, Any
 
-from .backends.base import Backend
-from .config import WorkerSettings
-from .context import JobContext
-from .errors import StorageUnavailable
+from ..backends.base import Backend
+from ..config import WorkerSettings
+from ..context import JobContext
+from ..errors import StorageUnavailable
+from ..faults import crash_point
+from ..jobs import JobDefinition
+from ..log_throttling import ThrottledLog
+from ..models import ClaimedJob, Lease, Outcome, WorkerInfo
 from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
-from .faults import crash_point
 from .finish_hooks import run_finish_hooks
 from .heartbeat import LeaseWatcher, keep_leases
-from .jobs import JobDefinition
-from .models import ClaimedJob, Lease, Outcome, WorkerInfo
 from .outcomes import OutcomeWriter
+from .periodic import PeriodicService
 from .progress import ProgressFlusher
 from .scheduler import Scheduler
-from .services import PeriodicService, ThrottledLog
 from .sweeper import StalledJobSweeper
 
 if TYPE_CHECKING:
-    from .app import App
+    from ..app import App
 
 log = logging.getLogger("underway.worker")
 #: The longest wait between retries while the database cannot be reached (claims, registering

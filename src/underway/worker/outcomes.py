@@ -6,11 +6,11 @@ import asyncio
 import contextlib
 import logging
 
-from .backends.base import Backend
-from .errors import StorageUnavailable
-from .faults import crash_point
-from .models import Outcome
-from .services import ThrottledLog
+from ..backends.base import Backend
+from ..errors import StorageUnavailable
+from ..faults import crash_point
+from ..log_throttling import ThrottledLog
+from ..models import Outcome
 
 log = logging.getLogger("underway.worker")
 MAX_BACKOFF_S = 30.0
