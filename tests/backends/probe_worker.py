@@ -15,7 +15,7 @@ import threading
 from psycopg_pool import ConnectionPool
 
 from underway import App, JobContext
-from underway.backends.postgres_connection import parse_postgres_url
+from underway.backends.postgres.connection import parse_postgres_url
 
 URL = os.environ["UNDERWAY_DATABASE_URL"]
 TARGET = parse_postgres_url(URL)

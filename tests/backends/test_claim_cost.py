@@ -6,9 +6,8 @@ import sqlite3
 import time
 from pathlib import Path
 
-from underway.backends import sqlite_writes as writes
 from underway.backends.base import SystemClock
-from underway.backends.sqlite import SQLiteBackend
+from underway.backends.sqlite import SQLiteBackend, leases
 
 from .support import new_job
 
@@ -26,7 +25,7 @@ def claim_steps(path: Path, lanes: bool = False) -> int:
 
     conn.execute("BEGIN")
     conn.set_progress_handler(count, 1000)
-    claimed = writes.claim(conn, "w", ["default"], 10, time.time())
+    claimed = leases.claim(conn, "w", ["default"], 10, time.time())
     conn.set_progress_handler(None, 0)
     conn.execute("ROLLBACK")
     conn.close()

@@ -13,7 +13,7 @@ import pytest
 
 from tests.conftest import POSTGRES_URL
 from underway.backends.base import Backend
-from underway.backends.postgres_connection import parse_postgres_url
+from underway.backends.postgres.connection import parse_postgres_url
 from underway.backends.rows import state_condition
 from underway.models import JobState
 

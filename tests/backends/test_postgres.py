@@ -13,15 +13,15 @@ import pytest
 from tests.conftest import POSTGRES_URL
 from underway.backends.base import open_backend
 from underway.backends.postgres import PostgresBackend
-from underway.backends.postgres_connection import parse_postgres_url
-from underway.backends.postgres_leases import (
+from underway.backends.postgres.connection import parse_postgres_url
+from underway.backends.postgres.leases import (
     CLAIM_PLAIN,
     CLAIM_PLAIN_ONE_QUEUE,
     FENCE,
     OUTCOME_TYPES,
     finish_and_notify,
 )
-from underway.backends.postgres_manage import PRUNE_EXPIRED, RECOVER_STALLED
+from underway.backends.postgres.manage import PRUNE_EXPIRED, RECOVER_STALLED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
 

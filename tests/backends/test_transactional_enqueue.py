@@ -10,7 +10,7 @@ import pytest
 
 from underway import App
 from underway.backends.postgres import PostgresBackend
-from underway.backends.postgres_connection import parse_postgres_url
+from underway.backends.postgres.connection import parse_postgres_url
 from underway.errors import ConfigurationError, JobNotFound
 from underway.models import JobFilter, JobState
 

@@ -14,7 +14,7 @@ import psycopg
 
 from tests.faults import probe
 from underway import App
-from underway.backends.postgres_connection import parse_postgres_url
+from underway.backends.postgres.connection import parse_postgres_url
 
 
 def main(url: str, count: int, seed: int, out: Path) -> None:

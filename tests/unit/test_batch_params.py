@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from underway.backends.postgres_tx import batch_params, batch_select
+from underway.backends.postgres.tx import batch_params, batch_select
 
 TYPES = {"ids": "text", "kinds": "text", "delays": "float8"}
 

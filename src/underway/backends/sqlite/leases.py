@@ -1,179 +1,29 @@
-"""Write transactions of the SQLite backend: every job state transition, fenced by lease."""
+"""The worker's side on SQLite: claim, heartbeat, progress, finish and requeue, all fenced."""
 
 from __future__ import annotations
 
 import math
 import sqlite3
 from collections.abc import Sequence
-from datetime import UTC, datetime
-from typing import Any
 
-from ..errors import InvalidStateError, JobNotFound
-from ..models import (
+from ...models import (
     ClaimedJob,
-    EnqueueResult,
-    Job,
-    JobError,
     JobState,
     Lease,
-    NewJob,
     Outcome,
     ProgressUpdate,
-    SweepResult,
     WorkerInfo,
 )
-from . import sqlite_reads as reads
-from .rows import (
+from ..rows import (
     claimed_from_row,
     data_to_json_text,
-    epoch_to_datetime,
     error_to_data,
     json_text_to_data,
 )
+from . import reads
+from .manage import CANCELLED_BY_REQUEST, mark_cancelled
 
-ACTIVE = "('scheduled', 'pending', 'running')"
 FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
-CANCELLED_BY_REQUEST = JobError(type="Cancelled", message="cancelled by request")
-WORKER_LOST = "WorkerLost"
-
-
-def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
-    if job.idempotency_key is not None:
-        existing = reads.get_by(conn, "idempotency_key = ?", (job.idempotency_key,))
-        if existing is not None:
-            return EnqueueResult(job=existing, joined=True)
-    if job.unique in ("join", "skip"):
-        active = _active_duplicate(conn, job, now)
-        if active is not None:
-            if job.unique == "join":
-                return EnqueueResult(job=active, joined=True)
-            if not job.record_skipped:
-                return EnqueueResult(job=active, skipped=True)
-            reason = f"job {active.id} with the same arguments is {active.state.value}"
-            skipped = insert(
-                conn, job, now, state=JobState.SKIPPED, duplicate_of=active.id, reason=reason
-            )
-            return EnqueueResult(job=skipped, skipped=True)
-    try:
-        stored = insert(conn, job, now)
-    except sqlite3.IntegrityError:
-        same = reads.get(conn, job.id)
-        if same is not None:  # a retried call: the job it stored the first time
-            return EnqueueResult(job=same, skipped=same.state is JobState.SKIPPED)
-        tick = reads.get_by(
-            conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
-        )
-        if tick is None:
-            raise
-        return EnqueueResult(job=tick, joined=True)
-    return EnqueueResult(job=stored)
-
-
-def _active_duplicate(conn: sqlite3.Connection, job: NewJob, now: float) -> Job | None:
-    window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
-    return reads.get_by(
-        conn,
-        f"fingerprint = ? AND unique_mode IN ('join', 'skip') AND (state IN {ACTIVE} "
-        "OR (state = 'completed' AND finished_at >= ?)) "
-        "ORDER BY (state = 'completed'), finished_at DESC",
-        (job.fingerprint, window_start),
-    )
-
-
-INSERT_JOB = (
-    "INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts, "
-    "created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, "
-    "retention_s, expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, "
-    "fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def enqueue_plain(
-    conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
-) -> list[EnqueueResult] | None:
-    """Insert plain jobs (`NewJob.plain`) with one executemany; their results need no read
-    back. None, with nothing stored, if one collided with a stored id (a retried call)."""
-    params = []
-    stored = []
-    created = epoch_to_datetime(now)
-    assert created is not None
-    for job in jobs:
-        state, run_at, values = _row_values(job, now)
-        params.append(values)
-        when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
-        stored.append(EnqueueResult.inserted(job, state, created, when))
-    conn.execute("SAVEPOINT plain")
-    try:
-        conn.executemany(INSERT_JOB, params)
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO plain")
-        return None
-    finally:
-        conn.execute("RELEASE plain")
-    return stored
-
-
-def insert(
-    conn: sqlite3.Connection,
-    job: NewJob,
-    now: float,
-    *,
-    state: JobState | None = None,
-    duplicate_of: str | None = None,
-    reason: str | None = None,
-) -> Job:
-    """Insert one job row and return it as stored."""
-    _, _, values = _row_values(job, now, state, duplicate_of, reason)
-    return reads.job(conn.execute(INSERT_JOB + " RETURNING *", values).fetchone())
-
-
-def _row_values(
-    job: NewJob,
-    now: float,
-    state: JobState | None = None,
-    duplicate_of: str | None = None,
-    reason: str | None = None,
-) -> tuple[JobState, float, tuple[Any, ...]]:
-    """A job's state, its run_at (epoch seconds) and the values of its INSERT_JOB row."""
-    run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
-    if state is None:
-        state = JobState.SCHEDULED if run_at > now else JobState.PENDING
-    finished = now if state is JobState.SKIPPED else None
-    values = (
-        job.id,
-        job.name,
-        job.queue,
-        job.priority,
-        state.value,
-        data_to_json_text(job.args),
-        job.max_attempts,
-        now,
-        run_at,
-        finished,
-        job.fingerprint,
-        job.unique,
-        job.lane,
-        job.lane_limit,
-        job.retention_s,
-        None if finished is None else now + job.retention_s,
-        duplicate_of,
-        reason,
-        None if state is JobState.SKIPPED else job.idempotency_key,
-        job.recurring_id,
-        timestamp(job.fire_at),
-    )
-    return state, run_at, values
-
-
-def timestamp(value: Any) -> float | None:
-    return None if value is None else float(value.timestamp())
-
-
-def must_get(conn: sqlite3.Connection, job_id: str) -> Job:
-    job = reads.get(conn, job_id)
-    if job is None:
-        raise JobNotFound(job_id)
-    return job
 
 
 #: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
@@ -425,7 +275,7 @@ def requeue_one(conn: sqlite3.Connection, lease: Lease, now: float) -> str:
     if row is None:
         return ""
     if row["cancel_requested"]:
-        _mark_cancelled(conn, lease.job_id, now, row["retention_s"])
+        mark_cancelled(conn, lease.job_id, now, row["retention_s"])
         return "cancelled"
     # run_at is kept: a job handed back goes to the front of its queue, not behind the backlog.
     conn.execute(
@@ -434,107 +284,3 @@ def requeue_one(conn: sqlite3.Connection, lease: Lease, now: float) -> str:
         (lease.job_id,),
     )
     return "pending"
-
-
-def _mark_cancelled(conn: sqlite3.Connection, job_id: str, now: float, retention: float) -> None:
-    conn.execute(
-        "UPDATE underway_jobs SET state = 'cancelled', finished_at = ?, expires_at = ?, "
-        "error = ? WHERE id = ?",
-        (now, now + retention, data_to_json_text(error_to_data(CANCELLED_BY_REQUEST, now)), job_id),
-    )
-
-
-def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
-    job = must_get(conn, job_id)
-    if job.state in (JobState.SCHEDULED, JobState.PENDING):
-        _mark_cancelled(conn, job_id, now, job.retention_s)
-    elif job.state is JobState.RUNNING:
-        conn.execute("UPDATE underway_jobs SET cancel_requested = 1 WHERE id = ?", (job_id,))
-    else:
-        raise InvalidStateError(f"job {job_id} is already {job.state.value}; nothing to cancel")
-    return must_get(conn, job_id)
-
-
-def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
-    job = must_get(conn, job_id)
-    if job.state not in (JobState.FAILED, JobState.CANCELLED):
-        raise InvalidStateError(
-            f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried"
-        )
-    try:
-        conn.execute(
-            "UPDATE underway_jobs SET state = 'pending', run_at = ?, finished_at = NULL, "
-            "expires_at = NULL, cancel_requested = 0, worker_id = NULL, heartbeat_at = NULL, "
-            "result = NULL, progress = 0, message = NULL, "
-            "max_attempts = max(max_attempts, attempt + 1) WHERE id = ?",
-            (now, job_id),
-        )
-    except sqlite3.IntegrityError:
-        raise InvalidStateError(
-            f"job {job_id} cannot be retried: another job with the same arguments is active"
-        ) from None
-    return must_get(conn, job_id)
-
-
-def sweep(
-    conn: sqlite3.Connection, stall_timeout_s: float, now: float
-) -> tuple[SweepResult, list[str]]:
-    """Stage due jobs, recover stalled ones, forget dead workers; also the ids that ended."""
-    staged = conn.execute(
-        "UPDATE underway_jobs INDEXED BY underway_jobs_scheduled SET state = 'pending' "
-        "WHERE state = 'scheduled' AND run_at <= ?",
-        (now,),
-    ).rowcount
-    stalled = conn.execute(
-        "SELECT id, attempt, max_attempts, cancel_requested, retention_s, errors, worker_id "
-        "FROM underway_jobs WHERE state = 'running' AND heartbeat_at < ?",
-        (now - stall_timeout_s,),
-    ).fetchall()
-    counts = {"requeued": 0, "failed": 0, "cancelled": 0}
-    ended = []
-    for row in stalled:
-        outcome = _recover_stalled(conn, row, now)
-        counts[outcome] += 1
-        if outcome != "requeued":
-            ended.append(row["id"])
-    conn.execute(
-        "DELETE FROM underway_workers WHERE heartbeat_at < ?", (now - 10 * stall_timeout_s,)
-    )
-    return SweepResult(staged=staged, **counts), ended
-
-
-def _recover_stalled(conn: sqlite3.Connection, row: sqlite3.Row, now: float) -> str:
-    if row["cancel_requested"]:
-        _mark_cancelled(conn, row["id"], now, row["retention_s"])
-        return "cancelled"
-    error = JobError(
-        type=WORKER_LOST,
-        message=f"worker {row['worker_id']} stopped heartbeating during attempt {row['attempt']}",
-        attempt=row["attempt"],
-    )
-    errors = [*(reads.data(row["errors"]) or []), error_to_data(error, now)]
-    retry = row["attempt"] < row["max_attempts"]
-    # run_at is kept, so a rescued job is claimed before the backlog (R5: bounded recovery).
-    conn.execute(
-        "UPDATE underway_jobs SET state = ?, worker_id = NULL, heartbeat_at = NULL, "
-        "error = ?, errors = ?, finished_at = ?, expires_at = ? WHERE id = ?",
-        (
-            "pending" if retry else "failed",
-            data_to_json_text(error_to_data(error, now)),
-            data_to_json_text(errors),
-            None if retry else now,
-            None if retry else now + row["retention_s"],
-            row["id"],
-        ),
-    )
-    return "requeued" if retry else "failed"
-
-
-def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> int:
-    return int(
-        conn.execute(
-            "DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs "
-            "WHERE expires_at <= ? LIMIT ?)",
-            (now, batch_size),
-        ).rowcount
-    )

@@ -7,13 +7,13 @@ from typing import Any
 
 import psycopg
 
-from ..errors import RecurringNameTaken
-from ..models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
-from . import postgres_reads as reads
-from .postgres_enqueue import ACTIVE, INSERT, _params, enqueue_one, notify
-from .postgres_tx import Row, Tx
-from .postgres_values import jsonb_text
-from .rows import recurring_from_row
+from ...errors import RecurringNameTaken
+from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from ..rows import recurring_from_row
+from . import reads
+from .enqueue import ACTIVE, INSERT, _params, enqueue_one, notify
+from .tx import Row, Tx
+from .values import jsonb_text
 
 SELECT = (
     "SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r "

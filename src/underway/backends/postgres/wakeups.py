@@ -10,10 +10,10 @@ from typing import Any
 import psycopg
 from psycopg import sql
 
-from ..log_throttling import ThrottledLog
-from .base import CHANNELS
-from .notifier import LocalNotifier
-from .postgres_connection import PostgresTarget, channel_name, connection_settings
+from ...log_throttling import ThrottledLog
+from ..base import CHANNELS
+from ..notifier import LocalNotifier
+from .connection import PostgresTarget, channel_name, connection_settings
 
 log = logging.getLogger("underway.postgres")
 MAX_BACKOFF_S = 1.0

@@ -5,11 +5,10 @@ from __future__ import annotations
 import sqlite3
 from typing import Any
 
-from ..errors import RecurringNameTaken
-from ..models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
-from . import sqlite_reads as reads
-from . import sqlite_writes as writes
-from .rows import data_to_json_text, epoch_to_datetime, json_text_to_data, recurring_from_row
+from ...errors import RecurringNameTaken
+from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from ..rows import data_to_json_text, epoch_to_datetime, json_text_to_data, recurring_from_row
+from . import enqueue, reads
 
 SELECT = (
     "SELECT r.*, j.state AS last_job_state FROM underway_recurring r "
@@ -136,14 +135,14 @@ def fire(
     result = _store_tick(conn, job, row["overlap"], now)
     conn.execute(
         "UPDATE underway_recurring SET last_fire_at = ?, last_job_id = ? WHERE id = ?",
-        (writes.timestamp(job.fire_at), result.id, recurring_id),
+        (enqueue.timestamp(job.fire_at), result.id, recurring_id),
     )
     return result
 
 
 def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
     """Store a run started by hand ("trigger now") and record it as the last run."""
-    stored = writes.insert(conn, job, now)
+    stored = enqueue.insert(conn, job, now)
     conn.execute(
         "UPDATE underway_recurring SET last_job_id = ? WHERE id = ?", (job.id, job.recurring_id)
     )
@@ -152,11 +151,11 @@ def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
 
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
     params: tuple[Any, ...] = (job.recurring_id,)
-    previous = reads.get_by(conn, f"recurring_id = ? AND state IN {writes.ACTIVE}", params)
+    previous = reads.get_by(conn, f"recurring_id = ? AND state IN {enqueue.ACTIVE}", params)
     if previous is not None and overlap == "skip":
         reason = f"previous run {previous.id} is still {previous.state.value}"
-        skipped = writes.insert(
+        skipped = enqueue.insert(
             conn, job, now, state=JobState.SKIPPED, duplicate_of=previous.id, reason=reason
         )
         return EnqueueResult(job=skipped, skipped=True)
-    return writes.enqueue_one(conn, job, now)
+    return enqueue.enqueue_one(conn, job, now)

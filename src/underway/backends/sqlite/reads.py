@@ -6,8 +6,8 @@ import json
 import sqlite3
 from typing import Any
 
-from ..models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from .rows import epoch_to_datetime, job_from_row, json_text_to_data, state_condition
+from ...models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from ..rows import epoch_to_datetime, job_from_row, json_text_to_data, state_condition
 
 
 def data(value: str | None) -> Any:

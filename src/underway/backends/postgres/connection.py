@@ -20,10 +20,10 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from ..errors import ConfigurationError, StorageUnavailable
-from ..log_throttling import ThrottlingFilter
-from .postgres_tx import AsyncTx, SyncTx, Tx
-from .rows import json_text_to_data
+from ...errors import ConfigurationError, StorageUnavailable
+from ...log_throttling import ThrottlingFilter
+from ..rows import json_text_to_data
+from .tx import AsyncTx, SyncTx, Tx
 
 # psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.
 logging.getLogger("psycopg.pool").addFilter(ThrottlingFilter())

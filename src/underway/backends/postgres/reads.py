@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import datetime
 from typing import Any
 
-from ..models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from .postgres_tx import Row, Tx
-from .rows import claimed_from_row, job_from_row, state_condition
+from ...models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from ..rows import claimed_from_row, job_from_row, state_condition
+from .tx import Row, Tx
 
 
 def _same(value: Any) -> Any:

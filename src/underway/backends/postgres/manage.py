@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from psycopg import errors as pg_errors
 
-from ..errors import InvalidStateError, JobNotFound
-from ..models import Job, SweepResult
-from . import postgres_reads as reads
-from .migrations import migration_scripts
-from .postgres_leases import CANCELLED_ERROR, NOW_EPOCH
-from .postgres_tx import Tx
+from ...errors import InvalidStateError, JobNotFound
+from ...models import Job, SweepResult
+from ..migrations import migration_scripts
+from . import reads
+from .leases import CANCELLED_ERROR, NOW_EPOCH
+from .tx import Tx
 
 CANCEL = f"""
 UPDATE {{schema}}.jobs SET

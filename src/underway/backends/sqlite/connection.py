@@ -11,8 +11,8 @@ from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
 
-from ..errors import StorageUnavailable
-from ..faults import partition_check
+from ...errors import StorageUnavailable
+from ...faults import partition_check
 
 T = TypeVar("T")
 BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")

@@ -8,8 +8,8 @@ from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 from pathlib import Path
 
-from ..errors import ConfigurationError, RecurringNotFound
-from ..models import (
+from ...errors import ConfigurationError, RecurringNotFound
+from ...models import (
     ClaimedJob,
     EnqueueResult,
     Job,
@@ -27,14 +27,13 @@ from ..models import (
     SweepResult,
     WorkerInfo,
 )
-from . import sqlite_reads as reads
-from . import sqlite_recurring as recurring
-from . import sqlite_writes as writes
-from .base import Clock, Unsubscribe
-from .migrations import migration_scripts
-from .notifier import LocalNotifier
-from .sqlite_connection import SQLiteConnection
-from .sqlite_wakeup import WakeupReceiver, WakeupSender
+from ..base import Clock, Unsubscribe
+from ..migrations import migration_scripts
+from ..notifier import LocalNotifier
+from . import enqueue, manage, reads, recurring
+from . import leases as leases_sql
+from .connection import SQLiteConnection
+from .wakeups import WakeupReceiver, WakeupSender
 
 
 def sqlite_path(url: str) -> str:
@@ -155,7 +154,7 @@ class SQLiteBackend:
             self._wake_others()
 
         stored = self._db.write_blocking(
-            lambda c: writes.enqueue_plain(c, [job], now), committed=wake_workers
+            lambda c: enqueue.enqueue_plain(c, [job], now), committed=wake_workers
         )
         return None if stored is None else stored[0]
 
@@ -164,10 +163,10 @@ class SQLiteBackend:
 
         def store(conn: sqlite3.Connection) -> list[EnqueueResult]:
             if all(job.plain for job in jobs):
-                stored = writes.enqueue_plain(conn, jobs, now)
+                stored = enqueue.enqueue_plain(conn, jobs, now)
                 if stored is not None:
                     return stored
-            return [writes.enqueue_one(conn, job, now) for job in jobs]
+            return [enqueue.enqueue_one(conn, job, now) for job in jobs]
 
         results = await self._db.write(store)
         if any(r.state is JobState.PENDING and not r.joined for r in results):
@@ -180,13 +179,17 @@ class SQLiteBackend:
         if limit <= 0 or not queues:
             return []
         now = self._clock.now()
-        return await self._db.write(lambda c: writes.claim(c, worker_id, list(queues), limit, now))
+        return await self._db.write(
+            lambda c: leases_sql.claim(c, worker_id, list(queues), limit, now)
+        )
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
     ) -> set[str]:
         now = self._clock.now()
-        return await self._db.write(lambda c: writes.heartbeat(c, worker, leases, now, max_age_s))
+        return await self._db.write(
+            lambda c: leases_sql.heartbeat(c, worker, leases, now, max_age_s)
+        )
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
         return await self._reader.read(lambda c: reads.running_leases(c, worker_id))
@@ -194,11 +197,11 @@ class SQLiteBackend:
     async def save_progress(
         self, updates: Sequence[ProgressUpdate], max_log_entries: int
     ) -> set[str]:
-        return await self._db.write(lambda c: writes.save_progress(c, updates, max_log_entries))
+        return await self._db.write(lambda c: leases_sql.save_progress(c, updates, max_log_entries))
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         now = self._clock.now()
-        held = await self._db.write(lambda c: writes.finish_many(c, outcomes, now))
+        held = await self._db.write(lambda c: leases_sql.finish_many(c, outcomes, now))
         for outcome, ok in zip(outcomes, held, strict=True):
             if ok:
                 self._notifier.notify("finished", outcome.lease.job_id)
@@ -209,7 +212,7 @@ class SQLiteBackend:
     async def requeue(self, leases: Sequence[Lease]) -> int:
         now = self._clock.now()
         states = await self._db.write(
-            lambda c: [writes.requeue_one(c, lease, now) for lease in leases]
+            lambda c: [leases_sql.requeue_one(c, lease, now) for lease in leases]
         )
         if "pending" in states:
             self._new_work()
@@ -222,13 +225,13 @@ class SQLiteBackend:
 
     async def cancel(self, job_id: str) -> Job:
         now = self._clock.now()
-        job = await self._db.write(lambda c: writes.cancel(c, job_id, now))
+        job = await self._db.write(lambda c: manage.cancel(c, job_id, now))
         self._notifier.notify("finished" if job.state.is_finished else "cancel", job_id)
         return job
 
     async def retry(self, job_id: str) -> Job:
         now = self._clock.now()
-        job = await self._db.write(lambda c: writes.retry(c, job_id, now))
+        job = await self._db.write(lambda c: manage.retry(c, job_id, now))
         self._new_work()
         return job
 
@@ -242,7 +245,7 @@ class SQLiteBackend:
 
     async def sweep(self, stall_timeout_s: float) -> SweepResult:
         now = self._clock.now()
-        result, ended = await self._db.write(lambda c: writes.sweep(c, stall_timeout_s, now))
+        result, ended = await self._db.write(lambda c: manage.sweep(c, stall_timeout_s, now))
         if result.staged or result.requeued:
             self._new_work()
         for job_id in ended:
@@ -253,7 +256,7 @@ class SQLiteBackend:
         now = self._clock.now()
         total = 0
         while True:
-            deleted = await self._db.write(lambda c: writes.prune_batch(c, batch_size, now))
+            deleted = await self._db.write(lambda c: manage.prune_batch(c, batch_size, now))
             total += deleted
             if deleted < batch_size:
                 return total

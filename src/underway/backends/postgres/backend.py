@@ -27,14 +27,14 @@ from datetime import datetime
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from ..errors import (
+from ...errors import (
     ConfigurationError,
     JobNotFound,
     RecurringNotFound,
     StorageUnavailable,
     ValidationError,
 )
-from ..models import (
+from ...models import (
     ClaimedJob,
     EnqueueResult,
     Job,
@@ -52,17 +52,15 @@ from ..models import (
     SweepResult,
     WorkerInfo,
 )
-from . import postgres_leases as leases_sql
-from . import postgres_manage as manage
-from . import postgres_reads as reads
-from . import postgres_recurring as recurring
-from .base import Unsubscribe
-from .notifier import LocalNotifier
-from .postgres_connection import BlockingPool, PostgresPool, parse_postgres_url
-from .postgres_enqueue import enqueue_one, enqueue_plain, notify
-from .postgres_listener import PostgresListener
-from .postgres_tx import AsyncTx, SyncTx, Tx
-from .postgres_values import NUL
+from ..base import Unsubscribe
+from ..notifier import LocalNotifier
+from . import leases as leases_sql
+from . import manage, reads, recurring
+from .connection import BlockingPool, PostgresPool, parse_postgres_url
+from .enqueue import enqueue_one, enqueue_plain, notify
+from .tx import AsyncTx, SyncTx, Tx
+from .values import NUL
+from .wakeups import PostgresListener
 
 IDLE = TransactionStatus.IDLE
 

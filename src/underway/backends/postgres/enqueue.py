@@ -6,13 +6,13 @@ import functools
 from collections.abc import Sequence
 from typing import Any
 
-from ..errors import StorageUnavailable, ValidationError
-from ..models import EnqueueResult, Job, JobState, NewJob
-from . import postgres_reads as reads
-from .postgres_connection import channel_name
-from .postgres_tx import Tx, batch_params, batch_select
-from .postgres_values import UnstorableValue, jsonb_text
-from .rows import STATES
+from ...errors import StorageUnavailable, ValidationError
+from ...models import EnqueueResult, Job, JobState, NewJob
+from ..rows import STATES
+from . import reads
+from .connection import channel_name
+from .tx import Tx, batch_params, batch_select
+from .values import UnstorableValue, jsonb_text
 
 ACTIVE = "('scheduled', 'pending', 'running')"
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.

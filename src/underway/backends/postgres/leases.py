@@ -8,12 +8,12 @@ from typing import Any
 
 from psycopg.types.json import Jsonb
 
-from ..models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
-from . import postgres_reads as reads
-from .postgres_connection import channel_name
-from .postgres_tx import Row, Tx, batch_params, batch_select
-from .postgres_values import UnstorableValue, clean_data, clean_text, jsonb_text
-from .rows import error_to_data
+from ...models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
+from ..rows import error_to_data
+from . import reads
+from .connection import channel_name
+from .tx import Row, Tx, batch_params, batch_select
+from .values import UnstorableValue, clean_data, clean_text, jsonb_text
 
 
 def fenced(job_id: str, attempt: str, worker: str) -> str:

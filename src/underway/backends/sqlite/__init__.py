@@ -1,0 +1,5 @@
+"""The SQLite dialect: the embedded default, one file shared by the processes of one machine."""
+
+from .backend import SQLiteBackend, sqlite_path
+
+__all__ = ["SQLiteBackend", "sqlite_path"]
