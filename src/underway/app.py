@@ -12,7 +12,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any, TypeVar, overload
 
 from .app_recurring import RecurringDeclaration, RecurringMixin, bad_cron_option, cron_schedule
-from .backends.base import Backend, Clock, open_backend
+from .backends import open_backend
+from .backends.base import Backend, Clock
 from .config import WorkerSettings
 from .context import JobContext
 from .errors import (

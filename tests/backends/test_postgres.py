@@ -11,7 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
-from underway.backends.base import open_backend
+from underway.backends import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import parse_postgres_url
 from underway.backends.postgres.leases import (

@@ -1,7 +1,35 @@
-"""Storage backends; `open_backend` picks one from a database URL."""
+"""Storage backends: the protocol (`base`), and one package per SQL dialect, `sqlite` and
+`postgres`, with the same module names. `open_backend` picks one from a database URL."""
 
 from __future__ import annotations
 
-from .base import Backend, Clock, SystemClock, open_backend
+from ..errors import ConfigurationError
+from .base import Backend, Clock, SystemClock
 
 __all__ = ["Backend", "Clock", "SystemClock", "open_backend"]
+
+
+def open_backend(
+    url: str, clock: Clock | None = None, *, migrate: bool = True, lean: bool = False
+) -> Backend:
+    """Create the backend for a database URL (sqlite:///path or postgresql://...).
+
+    A `lean` backend keeps one connection and listens to no notifications (for heartbeats).
+    """
+    if url.startswith("sqlite:"):
+        from .sqlite import SQLiteBackend
+
+        return SQLiteBackend(url, clock=clock or SystemClock(), migrate=migrate)
+    if url.startswith(("postgresql:", "postgres:")):
+        try:
+            from .postgres import PostgresBackend
+        except ImportError as exc:
+            raise ConfigurationError(
+                "PostgreSQL needs the postgres extra: pip install 'underway[postgres]'"
+            ) from exc
+        if lean:
+            return PostgresBackend(url, migrate=migrate, max_connections=1, listen=False)
+        return PostgresBackend(url, migrate=migrate)
+    raise ConfigurationError(
+        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+    )

@@ -7,7 +7,6 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
-from ..errors import ConfigurationError
 from ..models import (
     ClaimedJob,
     EnqueueResult,
@@ -160,29 +159,3 @@ class Backend(Protocol):
 
     def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
         """Call `callback(payload)` on the backend's loop whenever `channel` is notified."""
-
-
-def open_backend(
-    url: str, clock: Clock | None = None, *, migrate: bool = True, lean: bool = False
-) -> Backend:
-    """Create the backend for a database URL (sqlite:///path or postgresql://...).
-
-    A `lean` backend keeps one connection and listens to no notifications (for heartbeats).
-    """
-    if url.startswith("sqlite:"):
-        from .sqlite import SQLiteBackend
-
-        return SQLiteBackend(url, clock=clock or SystemClock(), migrate=migrate)
-    if url.startswith(("postgresql:", "postgres:")):
-        try:
-            from .postgres import PostgresBackend
-        except ImportError as exc:
-            raise ConfigurationError(
-                "PostgreSQL needs the postgres extra: pip install 'underway[postgres]'"
-            ) from exc
-        if lean:
-            return PostgresBackend(url, migrate=migrate, max_connections=1, listen=False)
-        return PostgresBackend(url, migrate=migrate)
-    raise ConfigurationError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
-    )
