@@ -5,31 +5,18 @@ from __future__ import annotations
 import asyncio
 import socket
 import threading
-import time
-from collections.abc import Callable
 from typing import Any, TypeVar
 
 import uvicorn
 from fastapi import FastAPI
 
+from tests.waiting import wait_until
 from underway import App, JobContext
 
 T = TypeVar("T")
 
 #: Keys of holding jobs allowed to finish; tests add to it ("*" releases all).
 RELEASED: set[str] = set()
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition}")
-        time.sleep(interval)
 
 
 async def _hold(ctx: JobContext, key: str) -> str:

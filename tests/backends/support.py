@@ -3,9 +3,7 @@
 from __future__ import annotations
 
 import asyncio
-import time
 import uuid
-from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from underway.backends.base import Backend
@@ -74,20 +72,6 @@ async def state_of(backend: Backend, job_id: str) -> JobState:
     job = await backend.get(job_id)
     assert job is not None
     return job.state
-
-
-async def eventually(
-    condition: Callable[[], Awaitable[T]], timeout: float = 5.0, interval: float = 0.02
-) -> T:
-    """The first truthy value of `await condition()`, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = await condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s")
-        await asyncio.sleep(interval)
 
 
 async def clock_moves_on() -> None:

@@ -7,8 +7,7 @@ import os
 import signal
 import subprocess
 import sys
-import time
-from collections.abc import Callable, Iterator
+from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import datetime
 from pathlib import Path
@@ -17,6 +16,7 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.waiting import wait_until
 from underway import App
 
 from .private_postgres import private_postgres
@@ -101,14 +101,6 @@ def stop_workers(procs: list[subprocess.Popen[str]]) -> None:
             print(f"--- worker {proc.pid} stderr ---\n{errors}")
 
 
-def wait_for(condition: Callable[[], bool], timeout: float, what: str) -> None:
-    deadline = time.monotonic() + timeout
-    while not condition():
-        if time.monotonic() > deadline:
-            raise AssertionError(f"timed out after {timeout} s waiting for {what}")
-        time.sleep(0.2)
-
-
 def assert_all_completed(db: Database, total: int) -> None:
     assert db.counts() == {"completed": total}
     ran = db.sql("SELECT count(DISTINCT job_id), count(DISTINCT pid) FROM {schema}.runs")
@@ -139,7 +131,7 @@ def shared_db(pg_schema: str) -> Database:
 def test_three_workers_drain_3000_jobs_exactly_once(shared_db: Database) -> None:
     enqueue_probes(shared_db, 3000)
     with running_workers(shared_db) as procs:
-        wait_for(lambda: shared_db.completed() == 3000, 180, "3000 completed jobs")
+        wait_until(lambda: shared_db.completed() == 3000, 180, what="3000 completed jobs")
         assert all(proc.poll() is None for proc in procs)
     assert_all_completed(shared_db, 3000)
     assert runs_per_job_beyond_one(shared_db) == 0
@@ -148,7 +140,7 @@ def test_three_workers_drain_3000_jobs_exactly_once(shared_db: Database) -> None
 def test_terminating_worker_connections_mid_drain_loses_nothing(shared_db: Database) -> None:
     enqueue_probes(shared_db, 1000)
     with running_workers(shared_db) as procs:
-        wait_for(lambda: shared_db.completed() >= 200, 120, "the drain to start")
+        wait_until(lambda: shared_db.completed() >= 200, 120, what="the drain to start")
         # Only this test's workers: other test runs share this server.
         killed = shared_db.sql(
             "SELECT pg_terminate_backend(pid) FROM pg_stat_activity "
@@ -156,7 +148,7 @@ def test_terminating_worker_connections_mid_drain_loses_nothing(shared_db: Datab
             (underway_connections_of(procs),),
         )
         assert len(killed) >= 2 * WORKERS
-        wait_for(lambda: shared_db.completed() == 1000, 120, "1000 completed jobs")
+        wait_until(lambda: shared_db.completed() == 1000, 120, what="1000 completed jobs")
         assert all(proc.poll() is None for proc in procs), "a worker exited"
     assert_all_completed(shared_db, 1000)
     assert runs_per_job_beyond_one(shared_db) == 0
@@ -167,10 +159,10 @@ def test_postgres_restart_mid_drain_loses_nothing() -> None:
         db = Database(server.url, "underway")
         enqueue_probes(db, 1000)
         with running_workers(db) as procs:
-            wait_for(lambda: db.completed() >= 200, 120, "the drain to start")
+            wait_until(lambda: db.completed() >= 200, 120, what="the drain to start")
             before = db.sql("SELECT now()")[0][0]
             server.restart("fast")
-            wait_for(lambda: db.completed() == 1000, 120, "1000 completed jobs")
+            wait_until(lambda: db.completed() == 1000, 120, what="1000 completed jobs")
             assert all(proc.poll() is None for proc in procs), "a worker exited"
         assert_all_completed(db, 1000)
         assert runs_per_job_beyond_one(db, finished_before=before) == 0  # type: ignore[arg-type]

@@ -5,8 +5,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-import time
-from collections.abc import Callable
 from pathlib import Path
 from typing import Any, TypeVar
 
@@ -63,15 +61,3 @@ def start(*args: str, log: Path) -> subprocess.Popen[Any]:
             stdout=subprocess.DEVNULL,
             stderr=stderr,
         )
-
-
-def wait_until(condition: Callable[[], T], timeout: float = 10.0, interval: float = 0.02) -> T:
-    """Return the first truthy value of `condition()`, or fail after `timeout` seconds."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = condition()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"condition not met within {timeout} s: {condition}")
-        time.sleep(interval)

@@ -37,7 +37,7 @@ TERMINAL = (JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.SK
 
 @dataclass
 class Figures:
-    """One row of the fault table (the columns RELIABILITY.md asks for that apply here)."""
+    """One row of the fault table (the columns of the reliability contract that apply here)."""
 
     scenario: str
     backend: str = "sqlite"
@@ -236,7 +236,7 @@ def report(figures: Figures, violations: list[str]) -> None:
 
 
 def violations_of(f: Figures, *, recovery: bool = True) -> list[str]:
-    """The bar of RELIABILITY.md, applied to one row."""
+    """The bar of the reliability contract (docs/reliability.md), applied to one row."""
     found = []
     for name in ("lost", "dup_exec", "stale_overwrites"):
         if getattr(f, name):

@@ -1,10 +1,11 @@
 """24. Hostile and bad input against a real server and a real browser, counted as one row.
 
 The API and dashboard tests check each case on its own; this scenario runs the whole battery
-of RELIABILITY.md against one live server and reports the figures the contract names:
-http_5xx, rows stored by rejected requests, authorization failures that succeeded, XSS
-dialogs, and executed deserialization payloads. A DNS-rebinding attack on a real
-`underway serve` process in open mode (S1) is counted with them: requests it got served.
+of the reliability contract (docs/reliability.md) against one live server and reports the
+figures the contract names: http_5xx, rows stored by rejected requests, authorization
+failures that succeeded, XSS dialogs, and executed deserialization payloads. A DNS-rebinding
+attack on a real `underway serve` process in open mode (S1) is counted with them: requests it
+got served.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""PostgreSQL faults (RELIABILITY.md scenarios 9, 10, 11): killed connections and restarts."""
+"""PostgreSQL faults (docs/reliability.md, scenarios 9, 10, 11): killed connections and restarts."""
 
 from __future__ import annotations
 

@@ -1,4 +1,5 @@
-"""SQLite on a full disk (RELIABILITY.md scenario 17): clear errors, no corruption, recovery."""
+"""SQLite on a full disk (docs/reliability.md, scenario 17): clear errors, nothing corrupted,
+then recovery."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""Worker process faults (RELIABILITY.md scenarios 1, 2, 3, 4, 6, 16, 20) on SQLite."""
+"""Worker process faults (docs/reliability.md, scenarios 1, 2, 3, 4, 6, 16, 20) on SQLite."""
 
 from __future__ import annotations
 

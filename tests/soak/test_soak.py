@@ -4,7 +4,7 @@ Jobs are kept for two minutes, so tables must stay bounded (rows about rate x re
 workers are killed and PostgreSQL connections are cut now and then. A worker that is never
 killed is sampled throughout: its memory, open files and connections must stay flat, and
 claims must not get slower as the hours of pruned history pile up.
-`UNDERWAY_SOAK_SECONDS` sets the length (RELIABILITY.md: 1800 in CI, 14400 nightly).
+`UNDERWAY_SOAK_SECONDS` sets the length (the reliability contract: 1800 in CI, 14400 nightly).
 """
 
 from __future__ import annotations
