@@ -7,9 +7,10 @@ from typing import Any
 import pytest
 from fastapi.testclient import TestClient
 
+from tests.waiting import wait_until
 from underway import App, StorageUnavailable
 
-from .support import RELEASED, wait_until
+from .support import RELEASED
 
 
 def submit(client: TestClient, name: str, **args: Any) -> str:

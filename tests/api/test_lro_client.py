@@ -14,8 +14,10 @@ from typing import Any
 import httpx
 import pytest
 
+from tests.waiting import wait_until
+
 from .conftest import MANAGE_TOKEN
-from .support import LiveServer, wait_until
+from .support import LiveServer
 
 TERMINAL = {"Succeeded", "Failed", "Canceled"}
 

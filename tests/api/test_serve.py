@@ -8,10 +8,9 @@ from typing import Any
 import pytest
 import uvicorn
 
+from tests.waiting import wait_until
 from underway import App, ConfigurationError, WorkerSettings
 from underway.api.serve import DrainingServer, bind_host, serve
-
-from .support import wait_until
 
 
 @pytest.mark.parametrize("host", ["127.0.0.1", "localhost", "::1"])

@@ -4,10 +4,11 @@ from __future__ import annotations
 
 from fastapi.testclient import TestClient
 
+from tests.waiting import wait_until
 from underway import App
 from underway.api import create_api
 
-from .support import RELEASED, wait_until
+from .support import RELEASED
 
 
 def state_of(client: TestClient, url: str) -> str:

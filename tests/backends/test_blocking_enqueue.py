@@ -7,12 +7,13 @@ from pathlib import Path
 
 import pytest
 
+from tests.waiting import eventually
 from underway.backends.base import Backend, SystemClock
 from underway.backends.sqlite import SQLiteBackend
 from underway.errors import StorageUnavailable
 from underway.models import JobState
 
-from .support import claim_one, eventually, new_job
+from .support import claim_one, new_job
 
 
 async def test_a_blocking_enqueue_stores_from_the_callers_thread_and_wakes_every_worker(

@@ -5,10 +5,11 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime, timedelta
 
+from tests.waiting import eventually
 from underway.backends.base import Backend
 from underway.models import ClaimedJob, JobState, Outcome
 
-from .support import WORKER, claim_one, enqueue, eventually, lease, new_job
+from .support import WORKER, claim_one, enqueue, lease, new_job
 
 
 async def test_claim_marks_the_job_running_for_the_worker(backend: Backend) -> None:

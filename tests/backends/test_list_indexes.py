@@ -13,8 +13,8 @@ import pytest
 
 from tests.conftest import POSTGRES_URL
 from underway.backends.base import Backend
+from underway.backends.policy import state_condition
 from underway.backends.postgres.connection import parse_postgres_url
-from underway.backends.rows import state_condition
 from underway.models import JobState
 
 from .support import new_job

@@ -7,11 +7,12 @@ import time
 
 import pytest
 
+from tests.waiting import eventually
 from underway.backends.postgres import PostgresBackend
 from underway.errors import StorageUnavailable
 
 from .private_postgres import private_postgres
-from .support import eventually, new_job
+from .support import new_job
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(120)]
 OUTAGE_S = 8.0

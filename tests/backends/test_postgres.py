@@ -11,6 +11,7 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.waiting import eventually
 from underway.backends import open_backend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import parse_postgres_url
@@ -25,7 +26,7 @@ from underway.backends.postgres.manage import PRUNE_EXPIRED, RECOVER_STALLED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
 
-from .support import claim_one, enqueue, eventually, new_job
+from .support import claim_one, enqueue, new_job
 
 MIGRATIONS = [
     "0001_initial",

@@ -2,10 +2,11 @@
 
 from __future__ import annotations
 
+from tests.waiting import eventually
 from underway.backends.base import Backend
 from underway.models import JobState, Outcome
 
-from .support import claim_one, clock_moves_on, enqueue, eventually, lease, run_to_end, state_of
+from .support import claim_one, clock_moves_on, enqueue, lease, run_to_end, state_of
 
 
 async def test_sweep_stages_due_scheduled_jobs(backend: Backend) -> None:

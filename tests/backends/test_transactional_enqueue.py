@@ -8,13 +8,14 @@ from pathlib import Path
 import psycopg
 import pytest
 
+from tests.waiting import eventually
 from underway import App
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import parse_postgres_url
 from underway.errors import ConfigurationError, JobNotFound
 from underway.models import JobFilter, JobState
 
-from .support import eventually, new_job, unique_job
+from .support import new_job, unique_job
 
 
 @pytest.fixture

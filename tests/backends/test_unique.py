@@ -7,11 +7,12 @@ import threading
 
 import pytest
 
+from tests.waiting import eventually
 from underway.backends.base import Backend
 from underway.models import EnqueueResult, JobFilter, JobState, Outcome
 
 from .conftest import make_backend
-from .support import claim_one, eventually, lease, run_to_end, unique_job
+from .support import claim_one, lease, run_to_end, unique_job
 
 
 async def test_join_returns_the_active_job(backend: Backend) -> None:

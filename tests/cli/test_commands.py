@@ -5,9 +5,10 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
+from tests.waiting import wait_until
 from underway import App, JobState
 
-from .commands import invoke, wait_until
+from .commands import invoke
 
 APP = "tests.cli.sample_jobs:app"
 

@@ -12,7 +12,9 @@ from typing import Any
 
 import httpx
 
-from .commands import run, start, wait_until
+from tests.waiting import wait_until
+
+from .commands import run, start
 
 
 def free_port() -> int:

@@ -9,9 +9,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from tests.waiting import wait_until
 from underway import App, JobState
 
-from .commands import run, wait_until
+from .commands import run
 
 StartWorker = Callable[..., tuple[subprocess.Popen[Any], Path]]
 #: Leeway on top of the grace period for the interpreter to start and exit on a busy machine.
