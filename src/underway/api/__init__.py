@@ -1,6 +1,6 @@
 """The HTTP API: FastAPI routes for submitting, following and managing jobs."""
 
-from .app_factory import create_api
+from .application import create_api
 from .auth import MANAGE, VIEW, parse_tokens
 from .events import StreamSettings
 from .serve import serve

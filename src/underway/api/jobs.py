@@ -8,7 +8,7 @@ from starlette.responses import JSONResponse, Response
 
 from ..app import App
 from ..models import JobFilter, JobState
-from . import openapi, views
+from . import bodies, openapi
 from .auth import can_manage, can_view
 from .errors import ApiError
 from .params import parse_timestamp, timestamp_query
@@ -70,7 +70,7 @@ async def list_jobs(
     found = await _app(request).list_page_async(query)
     more = query.offset + len(found.jobs) < found.total
     body = JobList(
-        items=[views.job_status(request, job) for job in found.jobs],
+        items=[bodies.job_status(request, job) for job in found.jobs],
         total=found.total,
         page=page,
         per_page=per_page,
@@ -109,11 +109,11 @@ async def monitor(
 ) -> JSONResponse:
     _not_a_job_name(request, job_id)
     job = await _app(request).get_async(job_id)
-    body = views.job_status(request, job).wire()
+    body = bodies.job_status(request, job).wire()
     if job.state is JobState.COMPLETED and redirect:
-        location = views.job_url(request, job.id, "/output")
+        location = bodies.job_url(request, job.id, "/output")
         return JSONResponse(body, status_code=303, headers={"Location": location})
-    headers = {"Retry-After": str(views.retry_after(job))} if job.state.is_active else {}
+    headers = {"Retry-After": str(bodies.retry_after(job))} if job.state.is_active else {}
     return JSONResponse(body, headers=headers)
 
 
@@ -136,8 +136,8 @@ async def monitor(
 )
 async def operation_status(request: Request, job_id: str) -> JSONResponse:
     job = await _app(request).get_async(job_id)
-    headers = {"Retry-After": str(views.retry_after(job))} if job.state.is_active else {}
-    return JSONResponse(views.operation(request, job).wire(), headers=headers)
+    headers = {"Retry-After": str(bodies.retry_after(job))} if job.state.is_active else {}
+    return JSONResponse(bodies.operation(request, job).wire(), headers=headers)
 
 
 @router.get(
@@ -160,7 +160,7 @@ async def output(request: Request, job_id: str) -> JSONResponse:
             404,
             "NoOutput",
             f"job {job.id} is {job.state.value}; it has no output until it completes",
-            job=views.job_status(request, job),
+            job=bodies.job_status(request, job),
         )
     return JSONResponse(job.result)
 
@@ -195,7 +195,7 @@ async def delete(request: Request, job_id: str) -> Response:
 )
 async def cancel(request: Request, job_id: str) -> JSONResponse:
     job = await _app(request).cancel_async(job_id)
-    return JSONResponse(views.job_status(request, job).wire())
+    return JSONResponse(bodies.job_status(request, job).wire())
 
 
 @router.post(
@@ -225,11 +225,11 @@ async def cancel(request: Request, job_id: str) -> JSONResponse:
 async def retry(request: Request, job_id: str) -> JSONResponse:
     job = await _app(request).retry_async(job_id)
     headers = {
-        "Location": views.job_url(request, job.id),
-        "Operation-Location": views.job_url(request, job.id, "/status"),
-        "Retry-After": str(views.retry_after(job)),
+        "Location": bodies.job_url(request, job.id),
+        "Operation-Location": bodies.job_url(request, job.id, "/status"),
+        "Retry-After": str(bodies.retry_after(job)),
     }
-    return JSONResponse(views.job_status(request, job).wire(), status_code=202, headers=headers)
+    return JSONResponse(bodies.job_status(request, job).wire(), status_code=202, headers=headers)
 
 
 @router.get(

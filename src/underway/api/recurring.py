@@ -14,7 +14,7 @@ from starlette.responses import JSONResponse, Response
 from ..app import App
 from ..models import Recurring
 from ..recurring import describe_cron
-from . import openapi, views
+from . import bodies, openapi
 from .auth import can_manage, can_view
 from .errors import ApiError, field_errors
 from .schemas import Body
@@ -85,7 +85,7 @@ def _view(request: Request, r: Recurring) -> RecurringBody:
         last_run_at=r.last_fire_at,
         last_job_id=r.last_job_id,
         last_job_state=None if r.last_job_state is None else r.last_job_state.value,
-        last_job=None if r.last_job_id is None else views.job_url(request, r.last_job_id),
+        last_job=None if r.last_job_id is None else bodies.job_url(request, r.last_job_id),
     )
 
 
@@ -143,7 +143,7 @@ async def create_recurring(request: Request) -> JSONResponse:
         catch_up=new.catch_up,
     )
     body = _view(request, await app.get_recurring_async(recurring_id)).wire()
-    location = views.absolute(request, f"/api/recurring/{recurring_id}")
+    location = bodies.absolute(request, f"/api/recurring/{recurring_id}")
     return JSONResponse(body, status_code=201, headers={"Location": location})
 
 

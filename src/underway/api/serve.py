@@ -13,7 +13,7 @@ import uvicorn
 from ..app import App
 from ..config import WorkerSettings
 from ..errors import ConfigurationError
-from .app_factory import create_api
+from .application import create_api
 from .auth import TokenSpec, resolve_tokens
 from .hosts import HostNames
 

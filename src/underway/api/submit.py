@@ -16,7 +16,7 @@ from ..app import App
 from ..errors import JobNotFound, ValidationError, WaitTimeout
 from ..handle import JobHandle
 from ..models import Job, JobState
-from . import openapi, views
+from . import bodies, openapi
 from .auth import can_manage
 from .errors import ApiError, field_errors
 from .params import parse_timestamp, timestamp_query
@@ -195,34 +195,34 @@ async def _wait(app: App, job: Job, seconds: float) -> Job:
 
 def accepted(request: Request, job: Job, *, joined: bool, waited: float | None) -> Response:
     """202 with the Locations, or, after `Prefer: wait`, what the monitor says of a finished job."""
-    body = views.job_status(request, job, joined=joined).wire()
+    body = bodies.job_status(request, job, joined=joined).wire()
     headers = {
-        "Location": views.job_url(request, job.id),
-        "Operation-Location": views.job_url(request, job.id, "/status"),
+        "Location": bodies.job_url(request, job.id),
+        "Operation-Location": bodies.job_url(request, job.id, "/status"),
         "Vary": "Prefer",
     }
     if waited is not None:
         headers["Preference-Applied"] = f"wait={waited:g}"
     if waited is not None and job.state is JobState.COMPLETED:
-        headers["Location"] = views.job_url(request, job.id, "/output")
+        headers["Location"] = bodies.job_url(request, job.id, "/output")
         return JSONResponse(body, status_code=303, headers=headers)
     if waited is not None and job.state.is_finished:
         return JSONResponse(body, status_code=200, headers=headers)
-    headers["Retry-After"] = str(views.retry_after(job))
+    headers["Retry-After"] = str(bodies.retry_after(job))
     return JSONResponse(body, status_code=202, headers=headers)
 
 
 async def _skipped(request: Request, app: App, handle: JobHandle[Any]) -> ApiError:
     active_id = handle.duplicate_of or handle.id
     try:
-        active = views.job_status(request, await app.get_async(active_id))
+        active = bodies.job_status(request, await app.get_async(active_id))
     except JobNotFound:
         active = None
     return ApiError(
         409,
         "DuplicateActive",
         f"job {handle.name!r} was skipped: {handle.job.skip_reason or 'a duplicate is active'}",
-        headers={"Location": views.job_url(request, active_id), "Vary": "Prefer"},
+        headers={"Location": bodies.job_url(request, active_id), "Vary": "Prefer"},
         job=active,
     )
 

@@ -12,7 +12,7 @@ from starlette.responses import RedirectResponse, Response
 
 from ..errors import InvalidStateError, JobNotFound
 from .access import CSRF_FIELD, Denied, check_form, guard_of, require_manage, safe_next, viewer_of
-from .guarding import error_page, guarded
+from .error_pages import error_page, guarded
 from .pages import app_of
 from .rendering import render, with_security_headers
 from .sessions import forget, remember, store_of

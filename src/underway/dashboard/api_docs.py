@@ -12,7 +12,7 @@ from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..api.openapi import document_for
 from .access import require_view
-from .guarding import guarded
+from .error_pages import guarded
 from .rendering import CSP, SECURITY_HEADERS, render
 
 #: Swagger UI's stylesheet draws its icons from data: URLs; nothing else is loosened.

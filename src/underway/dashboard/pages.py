@@ -16,7 +16,7 @@ from ..app import App
 from ..models import ACTIVE_STATES, JobFilter, JobState, Recurring
 from ..recurring import describe_cron
 from .access import require_view
-from .guarding import guarded
+from .error_pages import guarded
 from .rendering import render
 from .throughput import MinuteCache, chart
 

@@ -14,7 +14,7 @@ from starlette.responses import Response
 
 from ..api.events import all_jobs_stream, event_stream, job_stream
 from .access import require_view
-from .guarding import guarded
+from .error_pages import guarded
 from .pages import app_of
 from .rendering import with_security_headers
 
