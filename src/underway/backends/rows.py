@@ -2,68 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
-from datetime import UTC, datetime
+from collections.abc import Callable, Mapping
+from datetime import datetime
 from typing import Any
 
-from pydantic_core import from_json, to_json
-
-from ..models import ClaimedJob, Job, JobError, JobState, Recurring
+from ..models import ClaimedJob, Job, JobState, Recurring
+from .codecs import error_from_data
+from .policy import STATES
 
 WhenReader = Callable[[Any], datetime | None]
 DataReader = Callable[[Any], Any]
-
-
-def epoch_to_datetime(value: float | None) -> datetime | None:
-    return None if value is None else datetime.fromtimestamp(value, UTC)
-
-
-def json_text_to_data(value: str | bytes | None) -> Any:
-    """Stored JSON text as data (pydantic-core's parser: several times faster than `json`)."""
-    return None if value is None else from_json(value, cache_strings="keys")
-
-
-def data_to_json_text(value: Any) -> str:
-    """Compact JSON text of data; NaN and Infinity are kept as JSON's extensions, as `json`
-    writes and reads them."""
-    return to_json(value, inf_nan_mode="constants").decode()
-
-
-def error_to_data(error: JobError | None, at: float | None = None) -> dict[str, Any] | None:
-    if error is None:
-        return None
-    return {
-        "type": error.type,
-        "message": error.message,
-        "traceback": error.traceback,
-        "attempt": error.attempt,
-        "at": at if at is not None else (error.at.timestamp() if error.at else None),
-    }
-
-
-def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
-    """Read a stored error as plain text fields; nothing in it is ever imported or executed."""
-    if not isinstance(data, Mapping):
-        return None
-    at = data.get("at")
-    return JobError(
-        type=str(data.get("type", "")),
-        message=str(data.get("message", "")),
-        traceback=str(data.get("traceback") or ""),
-        attempt=int(data.get("attempt") or 0),
-        at=epoch_to_datetime(float(at)) if isinstance(at, int | float) else None,
-    )
-
-
-#: Faster than calling the enum (this runs for every claimed job).
-STATES = {state.value: state for state in JobState}
-
-
-def state_condition(states: Iterable[JobState]) -> str:
-    """`(state = 'a' OR state = 'b')` with the states written out, not bound, so that both
-    backends' planners can use the partial indexes whose condition names them."""
-    written = " OR ".join(f"state = '{JobState(state).value}'" for state in states)
-    return f"({written})"
 
 
 #: How both backends store a job that has not failed yet.

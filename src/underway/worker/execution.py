@@ -10,6 +10,7 @@ import traceback
 from collections.abc import Coroutine, Generator
 from typing import TYPE_CHECKING, Any
 
+from ..backends.policy import CANCELLED_BY_REQUEST
 from ..context import JobContext
 from ..errors import JobTimeout, UnknownJobError
 from ..faults import crash_point
@@ -21,7 +22,7 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("underway.worker")
 
-CANCEL_REQUESTED = "cancelled by request"
+CANCEL_REQUESTED = CANCELLED_BY_REQUEST
 SHUTTING_DOWN = "worker shutting down"
 LEASE_LOST = "lease lost"
 

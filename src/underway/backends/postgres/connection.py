@@ -22,7 +22,7 @@ from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
 from ...errors import ConfigurationError, StorageUnavailable
 from ...log_throttling import ThrottlingFilter
-from ..rows import json_text_to_data
+from ..codecs import json_text_to_data
 from .tx import AsyncTx, SyncTx, Tx
 
 # psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.

@@ -8,13 +8,12 @@ from typing import Any
 
 from ...errors import StorageUnavailable, ValidationError
 from ...models import EnqueueResult, Job, JobState, NewJob
-from ..rows import STATES
+from ..policy import ACTIVE, STATES
 from . import reads
 from .connection import channel_name
 from .tx import Tx, batch_params, batch_select
 from .values import UnstorableValue, jsonb_text
 
-ACTIVE = "('scheduled', 'pending', 'running')"
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
 INSERT_ROUNDS = 5
 

@@ -9,7 +9,7 @@ from typing import Any
 from psycopg.types.json import Jsonb
 
 from ...models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
-from ..rows import error_to_data
+from ..codecs import error_to_data
 from . import reads
 from .connection import channel_name
 from .tx import Row, Tx, batch_params, batch_select

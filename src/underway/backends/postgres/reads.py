@@ -6,7 +6,8 @@ from datetime import datetime
 from typing import Any
 
 from ...models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from ..rows import claimed_from_row, job_from_row, state_condition
+from ..policy import state_condition
+from ..rows import claimed_from_row, job_from_row
 from .tx import Row, Tx
 
 

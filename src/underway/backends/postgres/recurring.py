@@ -9,9 +9,10 @@ import psycopg
 
 from ...errors import RecurringNameTaken
 from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from ..policy import ACTIVE
 from ..rows import recurring_from_row
 from . import reads
-from .enqueue import ACTIVE, INSERT, _params, enqueue_one, notify
+from .enqueue import INSERT, _params, enqueue_one, notify
 from .tx import Row, Tx
 from .values import jsonb_text
 

@@ -9,7 +9,7 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from ..rows import data_to_json_text
+from ..codecs import data_to_json_text
 
 T = TypeVar("T")
 NUL = "\x00"

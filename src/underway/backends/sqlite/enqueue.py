@@ -13,13 +13,9 @@ from ...models import (
     JobState,
     NewJob,
 )
-from ..rows import (
-    data_to_json_text,
-    epoch_to_datetime,
-)
+from ..codecs import data_to_json_text, epoch_to_datetime
+from ..policy import ACTIVE
 from . import reads
-
-ACTIVE = "('scheduled', 'pending', 'running')"
 
 
 def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:

@@ -14,12 +14,8 @@ from ...models import (
     ProgressUpdate,
     WorkerInfo,
 )
-from ..rows import (
-    claimed_from_row,
-    data_to_json_text,
-    error_to_data,
-    json_text_to_data,
-)
+from ..codecs import data_to_json_text, error_to_data, json_text_to_data
+from ..rows import claimed_from_row
 from . import reads
 from .manage import CANCELLED_BY_REQUEST, mark_cancelled
 

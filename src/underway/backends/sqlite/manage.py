@@ -11,13 +11,11 @@ from ...models import (
     JobState,
     SweepResult,
 )
-from ..rows import (
-    data_to_json_text,
-    error_to_data,
-)
+from .. import policy
+from ..codecs import data_to_json_text, error_to_data
 from . import reads
 
-CANCELLED_BY_REQUEST = JobError(type="Cancelled", message="cancelled by request")
+CANCELLED_BY_REQUEST = JobError(type="Cancelled", message=policy.CANCELLED_BY_REQUEST)
 WORKER_LOST = "WorkerLost"
 
 

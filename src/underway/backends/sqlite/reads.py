@@ -7,7 +7,9 @@ import sqlite3
 from typing import Any
 
 from ...models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from ..rows import epoch_to_datetime, job_from_row, json_text_to_data, state_condition
+from ..codecs import epoch_to_datetime, json_text_to_data
+from ..policy import state_condition
+from ..rows import job_from_row
 
 
 def data(value: str | None) -> Any:

@@ -7,7 +7,9 @@ from typing import Any
 
 from ...errors import RecurringNameTaken
 from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
-from ..rows import data_to_json_text, epoch_to_datetime, json_text_to_data, recurring_from_row
+from ..codecs import data_to_json_text, epoch_to_datetime, json_text_to_data
+from ..policy import ACTIVE
+from ..rows import recurring_from_row
 from . import enqueue, reads
 
 SELECT = (
@@ -151,7 +153,7 @@ def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
 
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
     params: tuple[Any, ...] = (job.recurring_id,)
-    previous = reads.get_by(conn, f"recurring_id = ? AND state IN {enqueue.ACTIVE}", params)
+    previous = reads.get_by(conn, f"recurring_id = ? AND state IN {ACTIVE}", params)
     if previous is not None and overlap == "skip":
         reason = f"previous run {previous.id} is still {previous.state.value}"
         skipped = enqueue.insert(
