@@ -5,12 +5,11 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 
-from ..models import JobState
+from ..models import ACTIVE_STATES, JobState
 
-#: A job in these states still counts for uniqueness and overlap: it may yet run.
-ACTIVE_STATES = (JobState.SCHEDULED, JobState.PENDING, JobState.RUNNING)
-#: ACTIVE_STATES as a SQL list, for `state IN ...`.
-ACTIVE = "(" + ", ".join(f"'{state.value}'" for state in ACTIVE_STATES) + ")"
+#: The active states (they still count for uniqueness and overlap) as a SQL list, for
+#: `state IN ...`; sorted, so that the statement's text is the same in every process.
+ACTIVE = "(" + ", ".join(sorted(f"'{state.value}'" for state in ACTIVE_STATES)) + ")"
 #: The message recorded when a cancel request ends an attempt.
 CANCELLED_BY_REQUEST = "cancelled by request"
 
