@@ -18,7 +18,6 @@ from pathlib import Path
 import psycopg
 import pytest
 
-from tests.backends.private_postgres import PrivateServer, private_postgres
 from tests.conftest import POSTGRES_URL
 from tests.faults.harness import (
     ROOT,
@@ -28,6 +27,7 @@ from tests.faults.harness import (
     terminate_connections,
     violations_of,
 )
+from tests.postgres.private_postgres import PrivateServer, private_postgres
 from tests.ticks import EverySecond
 from tests.waiting import wait_until
 from underway import App, JobState

@@ -7,12 +7,12 @@ import time
 
 import pytest
 
+from tests.backends.support import new_job
 from tests.waiting import eventually
 from underway.backends.postgres import PostgresBackend
 from underway.errors import StorageUnavailable
 
 from .private_postgres import private_postgres
-from .support import new_job
 
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(120)]
 OUTAGE_S = 8.0

@@ -6,10 +6,9 @@ import sqlite3
 import time
 from pathlib import Path
 
+from tests.backends.support import new_job
 from underway.backends.base import SystemClock
 from underway.backends.sqlite import SQLiteBackend, leases
-
-from .support import new_job
 
 
 def claim_steps(path: Path, lanes: bool = False) -> int:

@@ -1,6 +1,6 @@
 """A worker process for the multi-process tests: runs `probe` jobs that count their runs.
 
-Run as `python probe_worker.py` with UNDERWAY_DATABASE_URL set; SIGTERM stops it gracefully.
+Run as `python drain_worker.py` with UNDERWAY_DATABASE_URL set; SIGTERM stops it gracefully.
 Each run inserts (job id, attempt, pid) into the side table `<schema>.runs` over a connection
 that is not named `underway:*`, so tests that kill underway's connections leave it alone.
 """

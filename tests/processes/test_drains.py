@@ -16,13 +16,12 @@ import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.postgres.private_postgres import private_postgres
 from tests.waiting import wait_until
 from underway import App
 
-from .private_postgres import private_postgres
-
 pytestmark = [pytest.mark.postgres, pytest.mark.slow, pytest.mark.timeout(300)]
-WORKER_SCRIPT = Path(__file__).with_name("probe_worker.py")
+WORKER_SCRIPT = Path(__file__).with_name("drain_worker.py")
 SRC = Path(__file__).resolve().parents[2] / "src"
 WORKERS = 3
 

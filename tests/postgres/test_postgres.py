@@ -10,6 +10,7 @@ from datetime import UTC, datetime
 import psycopg
 import pytest
 
+from tests.backends.support import claim_one, enqueue, new_job
 from tests.conftest import POSTGRES_URL
 from tests.waiting import eventually
 from underway.backends import open_backend
@@ -25,8 +26,6 @@ from underway.backends.postgres.leases import (
 from underway.backends.postgres.manage import PRUNE_EXPIRED, RECOVER_STALLED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
-
-from .support import claim_one, enqueue, new_job
 
 MIGRATIONS = [
     "0001_initial",
