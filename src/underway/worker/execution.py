@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import contextvars
 import functools
 import logging
 import traceback
 from collections.abc import Coroutine, Generator
-from typing import TYPE_CHECKING, Any
+from concurrent.futures import Executor
+from typing import Any, Protocol
 
 from ..backends.policy import CANCELLED_BY_REQUEST
 from ..context import JobContext
@@ -16,15 +18,50 @@ from ..errors import JobTimeout, UnknownJobError
 from ..faults import crash_point
 from ..jobs import JobDefinition
 from ..models import ClaimedJob, JobError, Lease, Outcome
-
-if TYPE_CHECKING:
-    from .loop import Worker
+from .host import WorkerHost
+from .outcomes import OutcomeWriter
+from .progress import ProgressFlusher
 
 log = logging.getLogger("underway.worker")
 
 CANCEL_REQUESTED = CANCELLED_BY_REQUEST
 SHUTTING_DOWN = "worker shutting down"
 LEASE_LOST = "lease lost"
+
+
+class ExecutionOwner(Protocol):
+    """What an execution is given by the worker that runs it (the worker provides it): where
+    it runs, where its progress and outcome go, and whom it tells about its slot."""
+
+    @property
+    def id(self) -> str: ...
+
+    @property
+    def app(self) -> WorkerHost: ...
+
+    @property
+    def resources(self) -> Any: ...
+
+    @property
+    def executor(self) -> Executor: ...
+
+    @property
+    def flusher(self) -> ProgressFlusher: ...
+
+    @property
+    def outcomes(self) -> OutcomeWriter: ...
+
+    def slot_stuck(self, execution: JobExecution) -> None: ...
+
+    def slot_freed(self, execution: JobExecution) -> None: ...
+
+    def slot_released(self, execution: JobExecution) -> None: ...
+
+    async def requeue(self, lease: Lease) -> None: ...
+
+    def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any] | None: ...
+
+    async def after_finish(self, definition: JobDefinition | None, outcome: Outcome) -> None: ...
 
 
 class Interrupted(Exception):
@@ -62,7 +99,7 @@ class InOwnContext:
 class JobExecution:
     """Runs a claimed job with its context, scope and timeout, then records how it ended."""
 
-    def __init__(self, job: ClaimedJob, worker: Worker, claimed_at: float) -> None:
+    def __init__(self, job: ClaimedJob, worker: ExecutionOwner, claimed_at: float) -> None:
         self.job = job
         self.worker = worker
         self.lease = Lease(job.id, job.attempt, worker.id)

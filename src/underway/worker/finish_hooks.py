@@ -6,20 +6,18 @@ import asyncio
 import inspect
 import logging
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backends.base import Backend
 from ..jobs import JobDefinition
 from ..models import Job, Outcome
-
-if TYPE_CHECKING:
-    from ..app import App
+from .host import WorkerHost
 
 log = logging.getLogger("underway.worker")
 
 
 async def run_finish_hooks(
-    app: App, backend: Backend, definition: JobDefinition | None, outcome: Outcome
+    app: WorkerHost, backend: Backend, definition: JobDefinition | None, outcome: Outcome
 ) -> None:
     """Call the hooks that apply to how the job ended; a failing hook is logged, not raised."""
     if outcome.kind == "retry" or not app.finish_hooks(definition, None):

@@ -12,7 +12,7 @@ import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from ..backends.base import Backend
 from ..config import WorkerSettings
@@ -25,14 +25,12 @@ from ..models import ClaimedJob, Lease, Outcome, WorkerInfo
 from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
 from .finish_hooks import run_finish_hooks
 from .heartbeat import LeaseWatcher, keep_leases
+from .host import Host
 from .outcomes import OutcomeWriter
 from .periodic import PeriodicService
 from .progress import ProgressFlusher
 from .scheduler import Scheduler
 from .sweeper import StalledJobSweeper
-
-if TYPE_CHECKING:
-    from ..app import App
 
 log = logging.getLogger("underway.worker")
 #: The longest wait between retries while the database cannot be reached (claims, registering
@@ -44,7 +42,7 @@ EXIT_STUCK = 75  # EX_TEMPFAIL: restart me
 class Worker:
     """One worker process's job loop. `run()` returns after `request_stop()` and a drain."""
 
-    def __init__(self, app: App, backend: Backend, settings: WorkerSettings) -> None:
+    def __init__(self, app: Host, backend: Backend, settings: WorkerSettings) -> None:
         self.app = app
         self.backend = backend
         self.settings = settings

@@ -4,17 +4,14 @@ from __future__ import annotations
 
 import logging
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING
 
 from ..backends.base import Backend
 from ..errors import UnderwayError
 from ..log_throttling import ThrottledLog
 from ..models import Recurring
 from ..recurring import tick_to_fire
+from .host import SchedulerHost
 from .periodic import PeriodicService
-
-if TYPE_CHECKING:
-    from ..app import App
 
 log = logging.getLogger("underway.scheduler")
 
@@ -24,7 +21,9 @@ class Scheduler(PeriodicService):
 
     name = "scheduler"
 
-    def __init__(self, app: App, backend: Backend, interval_s: float, misfire_grace_s: float):
+    def __init__(
+        self, app: SchedulerHost, backend: Backend, interval_s: float, misfire_grace_s: float
+    ):
         super().__init__(interval_s)
         self._app = app
         self._backend = backend
