@@ -10,6 +10,7 @@ from psycopg.types.json import Jsonb
 
 from ...models import ClaimedJob, JobError, Lease, Outcome, ProgressUpdate, WorkerInfo
 from ..codecs import error_to_data
+from ..policy import LANE_SCAN, claim_order
 from . import reads
 from .connection import channel_name
 from .tx import Row, Tx, batch_params, batch_select
@@ -98,13 +99,8 @@ async def claim_plain(
     return _in_claim_order([row for row in rows if row["seq"] is not None]), laned_waiting
 
 
-def _claim_key(row: Row) -> tuple[Any, ...]:
-    """Claim order: priority DESC, run_at, seq."""
-    return (-row["priority"], row["run_at"], row["seq"])
-
-
 def _in_claim_order(rows: list[Row]) -> list[ClaimedJob]:
-    return [reads.claimed(row) for row in sorted(rows, key=_claim_key)]
+    return [reads.claimed(row) for row in sorted(rows, key=claim_order)]
 
 
 async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
@@ -117,7 +113,7 @@ async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[C
     # so other queues' backlogs cost nothing).
     plain = await tx.rows(FIRST_PLAIN, params)
     laned = await _laned_candidates(tx, params)
-    chosen = sorted(plain + laned, key=_claim_key)[:limit]
+    chosen = sorted(plain + laned, key=claim_order)[:limit]
     if not chosen:
         return []
     rows = await tx.rows(
@@ -128,8 +124,6 @@ async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[C
     return _in_claim_order(rows)
 
 
-#: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
-LANE_SCAN = 500
 RANKED_IN_LANES = """
 WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
                  WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),

@@ -135,7 +135,7 @@ async def apply_migrations(tx: Tx) -> list[str]:
     )
     done = {row["version"] for row in await tx.rows("SELECT version FROM {schema}.migrations")}
     applied = []
-    for version, script in migration_scripts("postgres"):
+    for version, script in migration_scripts("underway.backends.postgres"):
         if version in done:
             continue
         await tx.run(script)

@@ -356,7 +356,7 @@ def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
         )
         done = {row[0] for row in conn.execute("SELECT version FROM underway_migrations")}
         applied = []
-        for version, script in migration_scripts("sqlite"):
+        for version, script in migration_scripts("underway.backends.sqlite"):
             if version in done:
                 continue
             for statement in _statements(script):

@@ -15,6 +15,7 @@ from ...models import (
     WorkerInfo,
 )
 from ..codecs import data_to_json_text, error_to_data, json_text_to_data
+from ..policy import LANE_SCAN, claim_order
 from ..rows import claimed_from_row
 from . import reads
 from .manage import CANCELLED_BY_REQUEST, mark_cancelled
@@ -22,8 +23,6 @@ from .manage import CANCELLED_BY_REQUEST, mark_cancelled
 FENCE = "id = ? AND attempt = ? AND worker_id = ? AND state = 'running'"
 
 
-#: Laned jobs first looked at per claim, in claim order; more only if these are all blocked.
-LANE_SCAN = 500
 READY_LANED = (
     "state IN ('pending', 'scheduled') AND lane IS NOT NULL AND run_at <= ? AND queue IN (QUEUES)"
 )
@@ -50,7 +49,7 @@ def _laned_candidates(
     now: float,
     after: tuple[float, float, int] | None,
 ) -> list[sqlite3.Row]:
-    """The first ready jobs of lanes with free slots (as on PostgreSQL: see LANE_SCAN).
+    """The first ready jobs of lanes with free slots (as on PostgreSQL: see policy.LANE_SCAN).
 
     The first LANE_SCAN laned jobs in claim order are ranked first (each lane's earliest jobs
     are among them, so ranks are right). The whole backlog is ranked only if they give fewer
@@ -68,13 +67,9 @@ def _laned_candidates(
         "ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET ?",
         (now, *queues, LANE_SCAN),
     ).fetchone()
-    if unscanned is None or (after is not None and _claim_key(unscanned) > after):
+    if unscanned is None or (after is not None and claim_order(unscanned) > after):
         return found
     return conn.execute(ranked, (now, *queues, -1, limit)).fetchall()
-
-
-def _claim_key(row: sqlite3.Row) -> tuple[float, float, int]:
-    return (-row["priority"], row["run_at"], row["seq"])
 
 
 def claim(
@@ -95,10 +90,10 @@ def claim(
             (queue, now, limit),
         ).fetchall()
     if len(queues) > 1:
-        plain = sorted(plain, key=_claim_key)[:limit]
-    after = _claim_key(plain[-1]) if len(plain) == limit else None
+        plain = sorted(plain, key=claim_order)[:limit]
+    after = claim_order(plain[-1]) if len(plain) == limit else None
     laned = _laned_candidates(conn, queues, limit, now, after)
-    chosen = sorted(plain + laned, key=_claim_key)[:limit]
+    chosen = sorted(plain + laned, key=claim_order)[:limit]
     if not chosen:
         return []
     seqs = [row["seq"] for row in chosen]
