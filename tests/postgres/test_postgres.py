@@ -21,6 +21,7 @@ from underway.backends.postgres.leases import (
     CLAIM_PLAIN_ONE_QUEUE,
     FENCE,
     OUTCOME_TYPES,
+    RENEW_LEASES,
     finish_and_notify,
 )
 from underway.backends.postgres.manage import PRUNE_EXPIRED, RECOVER_STALLED
@@ -422,6 +423,18 @@ async def test_generic_plans_of_lease_writes_find_jobs_by_id_however_many_the_wo
     )
     assert "jobs_id_key" in progress, progress
     assert "jobs_running" not in progress, progress
+    # A heartbeat renews its leases the same way, one by one through the id.
+    renew = _generic_plan(
+        pg_url,
+        pg_schema,
+        RENEW_LEASES,
+        "text[], int[], text, float8",
+        f"'{{{running[0].id}}}', '{{1}}', 'w', 27.5",
+        ("ids", "attempts", "worker", "max_age"),
+    )
+    assert "jobs_id_key" in renew, renew
+    assert "jobs_running" not in renew, renew
+    assert "Hash Join" not in renew, renew
 
 
 async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(

@@ -17,14 +17,16 @@ from .tx import Row, Tx, batch_params, batch_select
 from .values import UnstorableValue, clean_data, clean_text, jsonb_text
 
 
-def fenced(job_id: str, attempt: str, worker: str) -> str:
+def fenced(job_id: str, attempt: str, worker: str, and_also: str = "") -> str:
     """The condition that a lease still holds: the row found by its id, then its attempt,
-    worker and state checked in one CASE. As plain conditions, a generic plan took them to
-    read all of the worker's running jobs through jobs_running (its statistics taken while
-    few ran): one progress write with 30,000 running read them all (9.7 ms)."""
+    worker and state (and `and_also`, if given) checked in one CASE. As plain conditions, a
+    generic plan took them to read all of the worker's running jobs through jobs_running (its
+    statistics taken while few ran): one progress write with 30,000 running read them all
+    (9.7 ms)."""
+    also = f" AND {and_also}" if and_also else ""
     return (
         f"id = {job_id} AND CASE WHEN attempt = {attempt} AND worker_id = {worker} "
-        "AND state = 'running' THEN true ELSE false END"
+        f"AND state = 'running'{also} THEN true ELSE false END"
     )
 
 
@@ -162,18 +164,18 @@ async def _more_laned_than(tx: Tx, params: dict[str, Any]) -> bool:
     return row is not None and int(row["n"]) > int(params["scan"])
 
 
+RENEWED_WITHIN_MAX_AGE = (
+    "(%(max_age)s::float8 IS NULL "
+    "OR heartbeat_at > now() - make_interval(secs => %(max_age)s::float8))"
+)
 #: Renew exactly the leases named, each found by its id (as `fenced`) and renewed only while
 #: it still holds and was renewed within max_age_s: a heartbeat that reaches the database late
 #: (sent before a partition, delivered after it) revives no lease its worker has given up.
-RENEW_LEASES = """
-UPDATE {schema}.jobs AS j SET heartbeat_at = now()
-FROM unnest(%(ids)s::text[], %(attempts)s::int[]) AS l(id, attempt)
-WHERE j.id = l.id
-  AND CASE WHEN j.attempt = l.attempt AND j.worker_id = %(worker)s AND j.state = 'running'
-            AND (%(max_age)s::float8 IS NULL
-                 OR j.heartbeat_at > now() - make_interval(secs => %(max_age)s::float8))
-      THEN true ELSE false END
-RETURNING j.id, j.attempt
+RENEW_LEASES = f"""
+UPDATE {{schema}}.jobs SET heartbeat_at = now()
+FROM unnest(%(ids)s::text[], %(attempts)s::int[]) AS l(l_id, l_attempt)
+WHERE {fenced("l_id", "l_attempt", "%(worker)s", RENEWED_WITHIN_MAX_AGE)}
+RETURNING id, attempt
 """
 
 
