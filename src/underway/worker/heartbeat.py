@@ -45,11 +45,11 @@ class Heartbeater:
     """Renews the worker's registration and the leases it holds every `interval_s`.
 
     It runs in a thread of its own, on a connection of its own, so neither a job that blocks
-    the event loop nor a busy connection delays it. `renewed_at` is when the last successful
-    heartbeat began (the worker's monotonic clock, never later than the database's time of
-    the renewal); `SelfFence` gives leases up from it. Each attempt is bounded, and renews
-    only leases renewed less than `max_age_s` ago, so a heartbeat that reaches the database
-    late revives no lease the worker has given up meanwhile.
+    the event loop nor a busy connection delays it. `renewed` maps each lease the last
+    successful heartbeat renewed to when that heartbeat began (the worker's monotonic clock,
+    never later than the database's time of the renewal); `SelfFence` gives leases up from
+    it. Each attempt is bounded, and renews only leases renewed less than `max_age_s` ago, so
+    a heartbeat that reaches the database late revives no lease the worker has given up.
     """
 
     def __init__(
@@ -166,9 +166,6 @@ class SelfFence(PeriodicService):
         self._given_up: set[Lease] = set()
 
     async def tick(self) -> None:
-        self.fence_expired()
-
-    def fence_expired(self) -> None:
         renewed = self._heartbeater.renewed
         oldest = time.monotonic() - self.fence_after_s
         expired = {
@@ -196,7 +193,7 @@ class LeaseWatcher(PeriodicService):
         backend: Backend,
         interval_s: float,
         worker_id: str,
-        leases: Callable[[], Sequence[tuple[Lease, float]]],
+        leases: Callable[[], Sequence[Lease]],
         on_cancel: Callable[[str], None],
         on_lost: Callable[[set[Lease]], None],
     ) -> None:
@@ -215,7 +212,7 @@ class LeaseWatcher(PeriodicService):
             return
         held = await self._backend.running_leases(self._worker_id)
         lost: set[Lease] = set()
-        for lease, _ in leases:
+        for lease in leases:
             attempt, cancel_requested = held.get(lease.job_id, (None, False))
             if attempt != lease.attempt:
                 lost.add(lease)

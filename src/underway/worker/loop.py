@@ -67,7 +67,7 @@ class Worker:
             backend,
             settings.lease_check_interval,
             self.id,
-            self._leases_with_claim_times,
+            self._held_leases,
             self._cancel,
             self._lose,
         )
@@ -220,8 +220,9 @@ class Worker:
                         await self._sleep(backoff)
                         backoff = min(MAX_BACKOFF_S, backoff * 2)
                         continue
-                    if jobs and time.monotonic() - claim_began > self.self_fence.fence_after_s:
-                        await self._hand_back(jobs, time.monotonic() - claim_began)
+                    late = self.self_fence.fence_after_s
+                    if jobs and (took_s := time.monotonic() - claim_began) > late:
+                        await self._hand_back(jobs, took_s)
                         continue
                     for job in jobs:
                         self._start(job, claim_began)
@@ -350,8 +351,9 @@ class Worker:
         """The running leases with their claim times; safe to read from the heartbeat thread."""
         return self._lease_snapshot
 
-    def _leases_with_claim_times(self) -> list[tuple[Lease, float]]:
-        return [(e.lease, e.claimed_at) for e in self.executions.values() if not e.lost]
+    def _held_leases(self) -> list[Lease]:
+        """The leases held now, not those given up (the lease watcher's, read on the loop)."""
+        return [e.lease for e in self.executions.values() if not e.lost]
 
     def _lose(self, leases: set[Lease]) -> None:
         """Stop the attempts of these leases. One whose outcome is being recorded is left to
