@@ -9,8 +9,11 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import dataclasses
+import functools
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from pathlib import Path
 
 CHUNK = 65536
 
@@ -88,3 +91,36 @@ def partition_proxy(
         yield proxy
     finally:
         proxy.stop()
+
+
+@dataclasses.dataclass(frozen=True)
+class Cut:
+    """How to start a process that can be cut off its database, and the switch for it: open
+    the database at `url` with `env` set, then call `cut()` and `restore()`."""
+
+    url: str
+    env: dict[str, str]
+    cut: Callable[[], None]
+    restore: Callable[[], None]
+
+
+@contextlib.contextmanager
+def cuttable(url: str, directory: Path) -> Iterator[Cut]:
+    """A cut between one process and the database at `url`: on PostgreSQL a PartitionProxy
+    (requests arrive late once it is restored); on SQLite UNDERWAY_PARTITION_FILE (every
+    storage call of that process fails while the file exists)."""
+    if url.startswith("sqlite"):
+        switch = directory / "cut"
+        try:
+            restore = functools.partial(switch.unlink, missing_ok=True)
+            yield Cut(url, {"UNDERWAY_PARTITION_FILE": str(switch)}, switch.touch, restore)
+        finally:
+            switch.unlink(missing_ok=True)
+        return
+    with partition_proxy() as proxy:
+        through_proxy = url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
+        assert through_proxy != url, "the URL must name 127.0.0.1:5432"
+        try:
+            yield Cut(through_proxy, {}, proxy.cut, proxy.restore)
+        finally:
+            proxy.restore()

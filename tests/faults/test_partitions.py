@@ -14,13 +14,11 @@ import subprocess
 import threading
 import time
 from collections import defaultdict
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from tests.faults.harness import RECOVERY_BOUND_S, FaultRun, check, report, violations_of
-from tests.partition_proxy import partition_proxy
+from tests.partition_proxy import cuttable
 from tests.waiting import wait_until
 from underway import JobState
 
@@ -31,21 +29,6 @@ JOB_MS = 4000
 #: The load: a batch of this many jobs every JOB_MS. One wake-up per batch lets both workers
 #: claim from it, so the one to be cut off holds jobs at every cut.
 BATCH = 6
-
-
-@contextmanager
-def cut_off_worker(run: FaultRun, tmp_path: Path) -> Iterator[tuple[Callable[[], None], ...]]:
-    """Start the worker that will be cut off; yields (cut, restore)."""
-    if run.backend == "sqlite":
-        switch = tmp_path / "cut"
-        run.start_worker(env={"UNDERWAY_PARTITION_FILE": str(switch)})
-        yield switch.touch, lambda: switch.unlink(missing_ok=True)
-        return
-    with partition_proxy() as proxy:
-        url = run.url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}")
-        assert url != run.url
-        run.start_worker(env={"UNDERWAY_DATABASE_URL": url})
-        yield proxy.cut, proxy.restore
 
 
 def enqueue_steadily(run: FaultRun, stop: threading.Event) -> None:
@@ -105,7 +88,9 @@ def test_a_worker_cut_off_under_steady_load(run: FaultRun, tmp_path: Path) -> No
     enqueuer = threading.Thread(target=enqueue_steadily, args=(run, stop))
     cuts: list[tuple[float, float]] = []
     orphans: list[str] = []
-    with cut_off_worker(run, tmp_path) as (cut, restore):
+    with cuttable(run.url, tmp_path) as switch:
+        cut, restore = switch.cut, switch.restore
+        run.start_worker(env={**switch.env, "UNDERWAY_DATABASE_URL": switch.url})
         cut_pid = run.workers[0].pid
         other = run.start_worker(concurrency=16)  # room for every job the other one gives up
         wait_until(lambda: len(run.app.workers()) == 2, timeout=30)

@@ -16,7 +16,7 @@ from pathlib import Path
 import pytest
 
 from tests.conftest import FAST, fast_settings
-from tests.partition_proxy import partition_proxy
+from tests.partition_proxy import cuttable
 from tests.waiting import wait_until
 from underway import App, JobContext, JobState
 
@@ -26,22 +26,14 @@ def cut_off_app(
     database_url: str, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> Iterator[tuple[App, Callable[[], None], Callable[[], None]]]:
     """An app whose every connection can be cut; yields (app, cut, restore)."""
-    if database_url.startswith("sqlite"):
-        switch = tmp_path / "cut"
-        monkeypatch.setenv("UNDERWAY_PARTITION_FILE", str(switch))
-        app = App(database_url)
+    with cuttable(database_url, tmp_path) as switch:
+        for name, value in switch.env.items():
+            monkeypatch.setenv(name, value)
+        app = App(switch.url)
         try:
-            yield app, switch.touch, lambda: switch.unlink(missing_ok=True)
+            yield app, switch.cut, switch.restore
         finally:
-            switch.unlink(missing_ok=True)
-            app.close()
-        return
-    with partition_proxy() as proxy:
-        app = App(database_url.replace("127.0.0.1:5432", f"127.0.0.1:{proxy.port}"))
-        try:
-            yield app, proxy.cut, proxy.restore
-        finally:
-            proxy.restore()
+            switch.restore()
             app.close()
 
 
