@@ -36,18 +36,17 @@ def fetch(url: str, body: dict[str, object] | None = None) -> tuple[int, dict[st
         return 0, {}
 
 
+def start_serve(database: str, port: int, *options: str, log: Path) -> subprocess.Popen[Any]:
+    """`underway serve` of the sample jobs on `port`, its output in `log`."""
+    return start(
+        "serve", "sample_jobs:app", "--port", str(port), "--database", database, *options, log=log
+    )
+
+
 def test_serve_runs_the_api_and_a_worker_until_sigterm(database: str, tmp_path: Path) -> None:
     port = free_port()
     base = f"http://127.0.0.1:{port}"
-    server = start(
-        "serve",
-        "sample_jobs:app",
-        "--port",
-        str(port),
-        "--database",
-        database,
-        log=tmp_path / "serve.log",
-    )
+    server = start_serve(database, port, log=tmp_path / "serve.log")
     try:
         wait_until(lambda: fetch(f"{base}/healthz")[0] == 200, timeout=30)
         status, job = fetch(f"{base}/api/jobs/add", {"a": 2, "b": 3})
@@ -86,17 +85,7 @@ def test_serve_answers_only_allowed_host_names_and_trusts_a_proxy_only_when_told
     ports = free_port(), free_port()
     options = ((), ("--allowed-host", "jobs.internal", "--forwarded-allow-ips", "127.0.0.1"))
     servers = [
-        start(
-            "serve",
-            "sample_jobs:app",
-            "--port",
-            str(port),
-            "--database",
-            database,
-            "--no-worker",
-            *extra,
-            log=tmp_path / f"serve-{port}.log",
-        )
+        start_serve(database, port, "--no-worker", *extra, log=tmp_path / f"serve-{port}.log")
         for port, extra in zip(ports, options, strict=True)
     ]
     plain, told = (f"http://127.0.0.1:{port}" for port in ports)
