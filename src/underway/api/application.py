@@ -6,11 +6,13 @@ from fastapi import FastAPI
 
 from ..app import App
 from ..dashboard import router as dashboard_router
+from ..web.event_streams import StreamSettings
+from ..web.hosts import HostNames, allowed_hosts_for
+from ..web.tokens import Guard, TokenSpec, resolve_tokens
 from . import events, jobs, metrics, recurring, system
-from .auth import Guard, LocalOnly, TokenSpec, resolve_tokens
+from .auth import LocalOnly
 from .errors import install_error_handlers
-from .events import StreamSettings
-from .hosts import HostCheck, HostNames, allowed_hosts_for
+from .host_check import HostCheck
 from .limits import DEFAULT_MAX_BODY_BYTES, BodySizeLimit
 from .openapi import install_openapi
 from .submit import install_submit_routes

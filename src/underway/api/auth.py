@@ -1,109 +1,46 @@
-"""Bearer tokens with scopes: `jobs:view` for reading, `jobs:manage` for everything else."""
+"""The API's side of the tokens: the bearer dependency that answers 401/403, and LocalOnly."""
 
 from __future__ import annotations
 
-import hashlib
-import hmac
-import ipaddress
-import os
-from collections.abc import Awaitable, Callable, Iterable, Mapping
+from collections.abc import Awaitable, Callable
 
 from fastapi import Depends
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from starlette.requests import Request
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from ..errors import ConfigurationError
+from ..web.tokens import MANAGE, VIEW, Guard, is_local
 from .errors import ApiError, error_response
-
-VIEW = "jobs:view"
-MANAGE = "jobs:manage"
-SCOPES = (VIEW, MANAGE)
-#: What each scope grants: managing includes viewing.
-GRANTS = {VIEW: frozenset({VIEW}), MANAGE: frozenset({VIEW, MANAGE})}
-TOKENS_ENV = "UNDERWAY_TOKENS"
-TokenSpec = str | Mapping[str, str | Iterable[str]] | None
 
 bearer = HTTPBearer(auto_error=False, description="A token with scope jobs:view or jobs:manage.")
 
 
-def parse_tokens(text: str) -> dict[str, frozenset[str]]:
-    """Read `token1:jobs:view,token2:jobs:manage` (a token may be listed more than once)."""
-    tokens: dict[str, frozenset[str]] = {}
-    for entry in (part.strip() for part in text.split(",")):
-        if not entry:
-            continue
-        token, _, scope = entry.partition(":")
-        tokens[token] = tokens.get(token, frozenset()) | _grants(token, scope)
-    return tokens
-
-
-def _grants(token: str, scope: str) -> frozenset[str]:
-    if not token or scope not in GRANTS:
-        raise ConfigurationError(
-            f"bad token entry {token[:4]}…:{scope!r}: write TOKEN:{VIEW} or TOKEN:{MANAGE}"
+def check_token(guard: Guard, token: str | None, scope: str) -> None:
+    """Admit a request whose token grants `scope`; else raise the 401 or 403 that says why."""
+    if not guard.enabled:
+        return  # LocalOnly has refused remote clients already (or `insecure` allows them).
+    if token is None:
+        raise ApiError(
+            401,
+            "Unauthenticated",
+            "send an API token: Authorization: Bearer <token>",
+            headers={"WWW-Authenticate": 'Bearer realm="underway"'},
         )
-    return GRANTS[scope]
-
-
-def resolve_tokens(spec: TokenSpec) -> dict[str, frozenset[str]]:
-    """Tokens from `create_api(tokens=...)`, else from UNDERWAY_TOKENS; empty means none."""
-    if spec is None:
-        return parse_tokens(os.environ.get(TOKENS_ENV, ""))
-    if isinstance(spec, str):
-        return parse_tokens(spec)
-    tokens: dict[str, frozenset[str]] = {}
-    for token, scopes in spec.items():
-        for scope in [scopes] if isinstance(scopes, str) else scopes:
-            tokens[token] = tokens.get(token, frozenset()) | _grants(token, scope)
-    return tokens
-
-
-class Guard:
-    """Decides whether a request may use a scope."""
-
-    def __init__(self, tokens: Mapping[str, frozenset[str]], *, insecure: bool = False) -> None:
-        self._digests = [(_digest(t), scopes) for t, scopes in tokens.items()]
-        self.insecure = insecure
-
-    @property
-    def enabled(self) -> bool:
-        return bool(self._digests)
-
-    def scopes_of(self, presented: str) -> frozenset[str]:
-        """Scopes of a token; compares against every token in constant time."""
-        digest = _digest(presented)
-        granted: frozenset[str] = frozenset()
-        for known, scopes in self._digests:
-            if hmac.compare_digest(digest, known):
-                granted = granted | scopes
-        return granted
-
-    def check(self, request: Request, token: str | None, scope: str) -> None:
-        if not self.enabled:
-            return  # LocalOnly has refused remote clients already (or `insecure` allows them).
-        if token is None:
-            raise ApiError(
-                401,
-                "Unauthenticated",
-                "send an API token: Authorization: Bearer <token>",
-                headers={"WWW-Authenticate": 'Bearer realm="underway"'},
-            )
-        scopes = self.scopes_of(token)
-        if not scopes:
-            raise ApiError(
-                401,
-                "InvalidToken",
-                "the API token is not valid",
-                headers={"WWW-Authenticate": 'Bearer realm="underway", error="invalid_token"'},
-            )
-        if scope not in scopes:
-            raise ApiError(
-                403,
-                "InsufficientScope",
-                f"this needs a token with scope {scope}",
-                headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
-            )
+    scopes = guard.scopes_of(token)
+    if not scopes:
+        raise ApiError(
+            401,
+            "InvalidToken",
+            "the API token is not valid",
+            headers={"WWW-Authenticate": 'Bearer realm="underway", error="invalid_token"'},
+        )
+    if scope not in scopes:
+        raise ApiError(
+            403,
+            "InsufficientScope",
+            f"this needs a token with scope {scope}",
+            headers={"WWW-Authenticate": f'Bearer error="insufficient_scope", scope="{scope}"'},
+        )
 
 
 class LocalOnly:
@@ -121,20 +58,6 @@ class LocalOnly:
         await self.app(scope, receive, send)
 
 
-def _digest(token: str) -> bytes:
-    return hashlib.sha256(token.encode("utf-8", "surrogatepass")).digest()
-
-
-def is_local(request: Request) -> bool:
-    """True for loopback clients (and Unix sockets, which have no client address)."""
-    if request.client is None:
-        return True
-    try:
-        return ipaddress.ip_address(request.client.host).is_loopback
-    except ValueError:
-        return False
-
-
 def requires(scope: str) -> Callable[..., Awaitable[None]]:
     """A FastAPI dependency that admits requests whose token grants `scope`."""
 
@@ -142,7 +65,7 @@ def requires(scope: str) -> Callable[..., Awaitable[None]]:
         request: Request, credentials: HTTPAuthorizationCredentials | None = Depends(bearer)
     ) -> None:
         guard: Guard = request.app.state.guard
-        guard.check(request, None if credentials is None else credentials.credentials, scope)
+        check_token(guard, None if credentials is None else credentials.credentials, scope)
 
     return check_scope
 

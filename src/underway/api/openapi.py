@@ -1,21 +1,18 @@
-"""The OpenAPI document: documented answers of every route and each job's argument schema."""
+"""What the routes document (answers, headers, links, request bodies), and /openapi.json."""
 
 from __future__ import annotations
 
-import copy
 from typing import Any
 
 from fastapi import FastAPI
-from fastapi.openapi.utils import get_openapi
-from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..app import App
+from ..web.openapi import REF, document_for, install_document
 from .auth import can_view
 from .schemas import ErrorResponse
 
-REF = "#/components/schemas/{model}"
 Responses = dict[int | str, dict[str, Any]]
 
 
@@ -74,24 +71,9 @@ def argument_schema_name(job_name: str) -> str:
 
 
 def install_openapi(api: FastAPI, app: App) -> None:
-    """Publish the job argument models as components the submit routes refer to, and serve
-    the document at /openapi.json to viewers only: it names every job and its arguments."""
-
-    def openapi() -> dict[str, Any]:
-        if api.openapi_schema is None:
-            document = get_openapi(
-                title=api.title,
-                version=api.version,
-                description=api.description,
-                routes=api.routes,
-            )
-            components = document.setdefault("components", {}).setdefault("schemas", {})
-            components.update(_argument_schemas(app))
-            _name_recurring_jobs(document, app)
-            api.openapi_schema = document
-        return api.openapi_schema
-
-    api.openapi = openapi  # type: ignore[method-assign]
+    """Build the document with the job argument schemas and serve it at /openapi.json to
+    viewers only: it names every job and its arguments."""
+    install_document(api, app)
     api.add_api_route(
         "/openapi.json", openapi_document, include_in_schema=False, dependencies=[can_view]
     )
@@ -99,36 +81,6 @@ def install_openapi(api: FastAPI, app: App) -> None:
 
 async def openapi_document(request: Request) -> JSONResponse:
     return JSONResponse(document_for(request))
-
-
-def document_for(request: Request) -> dict[str, Any]:
-    """The app's OpenAPI document; mounted under a prefix, that prefix is its server URL."""
-    api: FastAPI = request.app
-    document = api.openapi()
-    root = request.scope.get("root_path", "").rstrip("/")
-    if root and api.root_path_in_servers:
-        document = {**document, "servers": [{"url": root}, *document.get("servers", [])]}
-    return document
-
-
-def _name_recurring_jobs(document: dict[str, Any], app: App) -> None:
-    """`POST /api/recurring` takes a registered job's name: say which, so that a body valid
-    against the schema is one the API accepts."""
-    operation = document.get("paths", {}).get("/api/recurring", {}).get("post")
-    if operation is None or not app.registry:
-        return
-    body = copy.deepcopy(operation["requestBody"])  # the route's schema is shared by every app
-    job = body["content"]["application/json"]["schema"]["properties"]["job"]
-    job["enum"] = sorted(app.registry)
-    operation["requestBody"] = body
-
-
-def _argument_schemas(app: App) -> dict[str, Any]:
-    models = [(d.args_model, "validation") for d in app.registry.values()]
-    if not models:
-        return {}
-    _, top = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
-    return dict(top.get("$defs", {}))
 
 
 def request_body(app: App, job_name: str) -> dict[str, Any]:

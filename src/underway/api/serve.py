@@ -13,9 +13,9 @@ import uvicorn
 from ..app import App
 from ..config import WorkerSettings
 from ..errors import ConfigurationError
+from ..web.hosts import HostNames
+from ..web.tokens import TokenSpec, resolve_tokens
 from .application import create_api
-from .auth import TokenSpec, resolve_tokens
-from .hosts import HostNames
 
 log = logging.getLogger("underway.api")
 LOOPBACK = "127.0.0.1"

@@ -7,8 +7,8 @@ from urllib.parse import quote, urlsplit
 
 from starlette.requests import Request
 
-from ..api.auth import GRANTS, MANAGE, VIEW, Guard, is_local
-from ..api.hosts import AllowedHosts
+from ..web.hosts import AllowedHosts
+from ..web.tokens import GRANTS, MANAGE, VIEW, Guard, is_local
 from .sessions import Session, session_of
 
 CSRF_FIELD = "csrf"

@@ -10,7 +10,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
-from ..api.openapi import document_for
+from ..web.openapi import document_for
 from .access import require_view
 from .error_pages import guarded
 from .rendering import CSP, SECURITY_HEADERS, render

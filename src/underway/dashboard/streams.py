@@ -12,7 +12,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..api.events import all_jobs_stream, event_stream, job_stream
+from ..web.event_streams import all_jobs_stream, event_stream, job_stream
 from .access import require_view
 from .error_pages import guarded
 from .pages import app_of

@@ -3,7 +3,7 @@
 A page on evil.example whose name the attacker re-points at 127.0.0.1 reaches a local server
 with its own name in the Host header; a server that answers only to names of its own is out
 of its reach. Starlette's TrustedHostMiddleware decides whether a name is allowed; this module
-chooses the names and says in the refusal what to do.
+chooses the names. The API's HostCheck refuses the others.
 """
 
 from __future__ import annotations
@@ -12,12 +12,10 @@ import ipaddress
 import re
 from collections.abc import Iterable
 
-from starlette.datastructures import Headers
 from starlette.middleware.trustedhost import TrustedHostMiddleware
-from starlette.types import ASGIApp, Message, Receive, Scope, Send
+from starlette.types import Message, Receive, Scope, Send
 
 from ..errors import ConfigurationError
-from .errors import ApiError, error_response
 
 #: Names a browser uses only for this machine; a rebinding page can never have one of them.
 LOOPBACK_HOSTS = ("localhost", "127.0.0.1", "[::1]")
@@ -46,16 +44,6 @@ class AllowedHosts:
         probe: Scope = {"type": "http", "headers": headers}
         await self._decide(probe, _nothing, _discard)
         return bool(probe.get(_ADMITTED))
-
-    def refusal(self) -> ApiError:
-        names = ", ".join(self.patterns)
-        return ApiError(
-            400,
-            "HostNotAllowed",
-            f"this server answers only to the host names {names}: a request under another name "
-            "is what a DNS rebinding attack sends. To serve it under that name, add it with "
-            "`underway serve --allowed-host NAME` (allowed_hosts= in create_api or serve).",
-        )
 
 
 def allowed_hosts_for(names: HostNames | None, *, tokens: bool) -> AllowedHosts:
@@ -87,22 +75,6 @@ def host_pattern(name: str) -> str:
     return text
 
 
-class HostCheck:
-    """ASGI middleware: a request under a name that is not allowed gets 400 and why."""
-
-    def __init__(self, app: ASGIApp, hosts: AllowedHosts) -> None:
-        self.app = app
-        self.hosts = hosts
-
-    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
-        if scope["type"] in ("http", "websocket"):
-            host = Headers(scope=scope).get("host")
-            if not await self.hosts.allows(host):
-                await error_response(self.hosts.refusal())(scope, receive, send)
-                return
-        await self.app(scope, receive, send)
-
-
 async def _admit(scope: Scope, receive: Receive, send: Send) -> None:
     scope[_ADMITTED] = True
 
@@ -112,4 +84,4 @@ async def _nothing() -> Message:
 
 
 async def _discard(message: Message) -> None:
-    """TrustedHostMiddleware's own refusal goes nowhere; HostCheck answers instead."""
+    """TrustedHostMiddleware's own refusal goes nowhere; the API's HostCheck answers instead."""
