@@ -1,6 +1,6 @@
 """underway: durable background jobs for Python."""
 
-from .app import App, RunningWorker
+from .app import App, JobHandle, RunningWorker
 from .config import WorkerSettings
 from .context import JobContext
 from .errors import (
@@ -19,7 +19,6 @@ from .errors import (
     WaitTimeout,
     WorkerLost,
 )
-from .handle import JobHandle
 from .jobs import Backoff, fingerprint_of
 from .models import Job, JobError, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
 

@@ -13,8 +13,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from ..app import App
+from ..app.handle import JobHandle
 from ..errors import JobNotFound, ValidationError, WaitTimeout
-from ..handle import JobHandle
 from ..models import Job, JobState
 from . import bodies, openapi
 from .auth import can_manage

@@ -16,8 +16,8 @@ from rich.text import Text
 
 from .. import demo
 from ..app import App
+from ..app.handle import JobHandle
 from ..config import WorkerSettings
-from ..handle import JobHandle
 from ..models import Job, JobState, LogEntry
 from .loading import CommandError
 from .output import attempts_text, console, log_line, progress_cell, state_text

@@ -2,21 +2,36 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Generic, TypeVar
+from typing import Any, Generic, Protocol, TypeVar
 
-from .errors import JobCancelled, JobFailed, JobNotFound, JobSkipped
-from .models import EnqueueResult, Job, JobState
-
-if TYPE_CHECKING:
-    from .app import App
+from ..errors import JobCancelled, JobFailed, JobNotFound, JobSkipped
+from ..models import EnqueueResult, Job, JobState
+from .runtime import Runtime
 
 R = TypeVar("R")
+
+
+class HandleHost(Protocol):
+    """What a handle uses of the app: its runtime, job reads, cancel and result types."""
+
+    @property
+    def runtime(self) -> Runtime: ...
+
+    async def get_async(self, job_id: str) -> Job: ...
+
+    async def wait_finished_async(self, job_id: str, timeout: float | None = None) -> Job: ...
+
+    def load_result(self, name: str, data: Any) -> Any: ...
+
+    def cancel(self, job_id: str) -> Job: ...
+
+    async def cancel_async(self, job_id: str) -> Job: ...
 
 
 class JobHandle(Generic[R]):
     """A reference to a stored job. `state` reads the database; `result()` waits for the end."""
 
-    def __init__(self, app: App, job: Job | EnqueueResult, *, joined: bool = False) -> None:
+    def __init__(self, app: HandleHost, job: Job | EnqueueResult, *, joined: bool = False) -> None:
         self._app = app
         self.id = job.id
         self.name = job.name

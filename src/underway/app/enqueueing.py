@@ -1,0 +1,124 @@
+"""Enqueueing: turn a call into a validated row, store it, and check what storage answered."""
+
+from __future__ import annotations
+
+from collections.abc import Iterable
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from ..backends.base import Backend
+from ..errors import ConfigurationError, DuplicateJobError
+from ..jobs import RESERVED_OPTION_NAMES, JobDefinition, seconds
+from ..models import EnqueueResult, NewJob
+from .storage import Storage
+
+EARLIEST_RUN_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_RUN_AT = datetime(9999, 12, 30, tzinfo=UTC)
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueRequest:
+    """A validated enqueue call: the row to store and how to report a duplicate."""
+
+    name: str
+    new: NewJob
+    connection: Any
+    raise_on_duplicate: bool
+
+
+def enqueue_request(
+    definition: JobDefinition,
+    args: tuple[Any, ...],
+    kwargs: dict[str, Any],
+    *,
+    force_join: bool,
+) -> EnqueueRequest:
+    """Validate a call and build the row to store (raises before anything is stored)."""
+    options = {k: kwargs.pop(k) for k in list(kwargs) if k in RESERVED_OPTION_NAMES}
+    on_duplicate = options.pop("on_duplicate", None)
+    if on_duplicate not in (None, "raise"):
+        raise ConfigurationError("on_duplicate must be None or 'raise'")
+    connection = options.pop("connection", None)
+    new = definition.new_job(
+        definition.bind(args, kwargs),
+        delay=seconds(options.get("delay"), "delay") or 0.0,
+        run_at=aware_run_at(options.get("run_at")),
+        priority=options.get("priority"),
+        queue=options.get("queue"),
+        idempotency_key=options.get("idempotency_key"),
+        record_skipped=on_duplicate is None,
+        force_join=force_join,
+    )
+    return EnqueueRequest(definition.name, new, connection, on_duplicate == "raise")
+
+
+def check_schedule(kwargs: dict[str, Any]) -> None:
+    """A scheduled enqueue must say when: `run_at=` or `delay=`."""
+    if kwargs.get("run_at") is None and kwargs.get("delay") is None:
+        raise ConfigurationError("schedule() needs run_at= or delay=")
+
+
+def aware_run_at(value: datetime | None) -> datetime | None:
+    """A run_at as an aware datetime (naive means UTC), within the range storage can hold."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ConfigurationError(f"run_at must be a datetime, got {value!r}")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST_RUN_AT <= aware <= LATEST_RUN_AT:
+        raise ConfigurationError(f"run_at {value.isoformat()} is out of range (1970 to 9999)")
+    return aware
+
+
+class Enqueuer:
+    """Stores enqueue requests through the app's storage."""
+
+    def __init__(self, storage: Storage) -> None:
+        self._storage = storage
+
+    def store_blocking(self, request: EnqueueRequest) -> EnqueueResult:
+        """Store from a sync caller; a plain job goes straight to the backend, no loop hop."""
+        runtime = self._storage.runtime
+        if request.connection is None and not runtime.in_loop_thread():
+            backend = self._storage.opened or runtime.call(self._storage.backend())
+            result = backend.enqueue_blocking(request.new)
+            if result is not None:
+                return checked(request, result)
+        return runtime.call(self.store(request))
+
+    async def store(self, request: EnqueueRequest) -> EnqueueResult:
+        new = request.new
+        if request.connection is None:
+            result = await self._storage.call(lambda b: b.enqueue(new))
+        else:
+            result = await self._store_on(request.connection, new)
+        return checked(request, result)
+
+    async def store_many(
+        self, definition: JobDefinition, arguments: Iterable[dict[str, Any]]
+    ) -> list[EnqueueResult]:
+        """Validate and store many jobs of one kind in a single transaction."""
+        rows = definition.new_jobs(arguments)
+        return await self._storage.call(lambda b: b.enqueue_many(rows))
+
+    async def _store_on(self, connection: Any, new: NewJob) -> EnqueueResult:
+        """Transactional enqueue on the caller's psycopg connection, in the caller's thread/loop."""
+        backend = await self._storage.call(_opened)
+        enqueue_on = getattr(backend, "enqueue_on", None)
+        if enqueue_on is None:
+            raise ConfigurationError("enqueue(connection=...) needs the PostgreSQL backend")
+        result: EnqueueResult = await enqueue_on(connection, new)
+        return result
+
+
+def checked(request: EnqueueRequest, result: EnqueueResult) -> EnqueueResult:
+    """The result, unless the caller asked to hear of a duplicate and this is one."""
+    if request.raise_on_duplicate and (result.joined or result.skipped):
+        active = result.job.duplicate_of or result.id
+        raise DuplicateJobError(request.name, active)
+    return result
+
+
+async def _opened(backend: Backend) -> Backend:
+    return backend

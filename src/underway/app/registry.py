@@ -1,0 +1,196 @@
+"""JobRegistry: what an app declares in code: its jobs, their cron schedules, its worker hooks."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass
+from datetime import timedelta
+from typing import Any, TypeVar, overload
+
+from ..context import JobContext
+from ..errors import ConfigurationError, UnknownJobError
+from ..jobs import (
+    DEFAULT_BACKOFF,
+    DEFAULT_RETENTION,
+    Backoff,
+    ConcurrencyKey,
+    Hook,
+    JobDefinition,
+    JobOptions,
+    seconds,
+)
+from ..models import CatchUp, JobState, Overlap, UniqueMode
+from ..recurring import CronSchedule, Schedule, check_policies
+from .resources import nothing, open_context
+
+F = TypeVar("F", bound=Callable[..., Any])
+JobRef = Callable[..., Any] | str
+
+#: The `@app.job` options that belong to a `cron=` declaration.
+CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
+
+
+@dataclass(frozen=True, slots=True)
+class RecurringDeclaration:
+    """A cron schedule declared in code with `@app.job(cron=...)`."""
+
+    job_name: str
+    cron: str
+    timezone: str
+    args: dict[str, Any]
+    overlap: Overlap
+    catch_up: CatchUp
+
+
+def cron_schedule(cron: str, timezone: str) -> Schedule:
+    """The default tick source: a cron expression in a timezone."""
+    return CronSchedule(cron, timezone)
+
+
+class JobRegistry:
+    """The jobs declared with `@app.job` (by name and by function), their cron declarations,
+    and the lifespan, job scope and finish hooks that workers apply around them."""
+
+    def __init__(self) -> None:
+        self.registry: dict[str, JobDefinition] = {}
+        self.declared: dict[str, RecurringDeclaration] = {}
+        #: Turns (cron, timezone) into ticks; tests may swap in a faster tick source.
+        self.schedule_for: Callable[[str, str], Schedule] = cron_schedule
+        self._by_function: dict[Callable[..., Any], JobDefinition] = {}
+        self._lifespan: Callable[..., Any] | None = None
+        self._job_scope: Callable[..., Any] | None = None
+        self._finished_hooks: list[Hook] = []
+
+    @overload
+    def job(self, fn: F, /) -> F: ...
+
+    @overload
+    def job(
+        self,
+        /,
+        *,
+        name: str | None = None,
+        queue: str = "default",
+        priority: int = 0,
+        retries: int = 0,
+        backoff: Backoff | Callable[[int], float] = DEFAULT_BACKOFF,
+        timeout: float | timedelta | None = None,
+        retention: float | timedelta = DEFAULT_RETENTION,
+        unique: UniqueMode | None = None,
+        unique_for: float | timedelta | None = None,
+        unique_by: Iterable[str] | None = None,
+        concurrency: int | None = None,
+        concurrency_key: ConcurrencyKey | None = None,
+        on_success: Hook | None = None,
+        on_failure: Hook | None = None,
+        cron: str | None = None,
+        timezone: str = "UTC",
+        cron_args: dict[str, Any] | None = None,
+        overlap: Overlap = "skip",
+        catch_up: CatchUp = "one",
+    ) -> Callable[[F], F]: ...
+
+    def job(self, fn: Any = None, /, **options: Any) -> Any:
+        """Register a function as a job; usable bare (`@app.job`) or with options."""
+        if fn is not None:
+            return self._register(fn, options)
+        return lambda f: self._register(f, options)
+
+    def _register(self, fn: F, options: dict[str, Any]) -> F:
+        name = options.pop("name", None) or fn.__name__
+        if name in self.registry:
+            raise ConfigurationError(f"a job named {name!r} is already registered")
+        unique_by = options.pop("unique_by", None)
+        cron = options.pop("cron", None)
+        cron_options = {k: options.pop(k) for k in CRON_OPTIONS if k in options}
+        if cron is None and cron_options:
+            option = next(iter(cron_options))
+            raise ConfigurationError(f"{option} is only valid together with cron=")
+        definition = JobDefinition(
+            fn,
+            JobOptions(
+                name=name,
+                timeout=seconds(options.pop("timeout", None), "timeout"),
+                retention=seconds(options.pop("retention", DEFAULT_RETENTION), "retention") or 0.0,
+                unique_for=seconds(options.pop("unique_for", None), "unique_for"),
+                unique_by=None if unique_by is None else tuple(unique_by),
+                **options,
+            ),
+        )
+        if cron is not None:
+            self.declare_recurring(definition, cron, cron_options)
+        self.registry[name] = definition
+        self._by_function[fn] = definition
+        return fn
+
+    def declare_recurring(
+        self, definition: JobDefinition, cron: str, options: dict[str, Any]
+    ) -> None:
+        """Check a `@app.job(cron=...)` declaration now, so a mistake fails at import time."""
+        timezone = options.pop("timezone", "UTC")
+        overlap, catch_up = options.pop("overlap", "skip"), options.pop("catch_up", "one")
+        check_policies(overlap, catch_up)
+        self.schedule_for(cron, timezone)
+        args = definition.validate(options.pop("cron_args", None) or {})
+        self.declared[definition.name] = RecurringDeclaration(
+            definition.name, cron, timezone, args, overlap, catch_up
+        )
+
+    def definition(self, job: JobRef) -> JobDefinition:
+        found = self.registry.get(job) if isinstance(job, str) else self._by_function.get(job)
+        if found is None:
+            raise UnknownJobError(job if isinstance(job, str) else getattr(job, "__name__", "?"))
+        return found
+
+    def queues(self) -> tuple[str, ...]:
+        return tuple(sorted({"default", *(d.options.queue for d in self.registry.values())}))
+
+    def load_result(self, name: str, data: Any) -> Any:
+        definition = self.registry.get(name)
+        return data if definition is None else definition.load_result(data)
+
+    # -- worker hooks ----------------------------------------------------------------------
+
+    def lifespan(self, fn: F) -> F:
+        """Register a per-worker-process resource context; what it yields is `ctx.resources`."""
+        self._lifespan = fn
+        return fn
+
+    def job_scope(self, fn: F) -> F:
+        """Register a per-run context; what it yields is `ctx.scope`, closed after each run."""
+        self._job_scope = fn
+        return fn
+
+    def on_finished(self, fn: F) -> F:
+        """Register a hook called with the Job after any job completes, fails or is cancelled."""
+        self._finished_hooks.append(fn)
+        return fn
+
+    def lifespan_context(self) -> contextlib.AbstractAsyncContextManager[Any]:
+        return nothing() if self._lifespan is None else open_context(self._lifespan, self)
+
+    def job_scope_context(
+        self, ctx: JobContext
+    ) -> contextlib.AbstractAsyncContextManager[Any] | None:
+        """The app's per-job scope around one attempt, or None if it has none."""
+        if self._job_scope is None:
+            return None
+        return _scoped(open_context(self._job_scope, ctx), ctx)
+
+    def finish_hooks(self, definition: JobDefinition | None, state: JobState | None) -> list[Hook]:
+        """Hooks for a job that ended in `state` (all candidates when state is None)."""
+        hooks: list[Hook] = []
+        if definition is not None:
+            if definition.options.on_success and state in (None, JobState.COMPLETED):
+                hooks.append(definition.options.on_success)
+            if definition.options.on_failure and state in (None, JobState.FAILED):
+                hooks.append(definition.options.on_failure)
+        return hooks + self._finished_hooks
+
+
+@contextlib.asynccontextmanager
+async def _scoped(manager: contextlib.AbstractAsyncContextManager[Any], ctx: JobContext) -> Any:
+    async with manager as scope:
+        ctx.scope = scope
+        yield scope

@@ -1,0 +1,50 @@
+"""RunningWorker: a worker running inside the app's process, on its runtime loop."""
+
+from __future__ import annotations
+
+import asyncio
+
+from ..worker import Worker
+from .runtime import Runtime
+
+
+class RunningWorker:
+    """An in-process worker started by `App.start_worker`."""
+
+    def __init__(
+        self,
+        runtime: Runtime,
+        worker: Worker,
+        task: asyncio.Task[None],
+        running: list[RunningWorker],
+    ) -> None:
+        self.runtime = runtime
+        self.worker = worker
+        self.task = task
+        #: The app's list of its running workers, which this one leaves when it stops.
+        self._running = running
+
+    @property
+    def id(self) -> str:
+        return self.worker.id
+
+    def stop(self) -> None:
+        """Stop claiming, let running jobs finish within the grace period, and return."""
+        self.runtime.call(self.stop_async())
+
+    async def stop_async(self) -> None:
+        async def stop() -> None:
+            self.worker.request_stop()
+            await asyncio.shield(self.task)
+            if self in self._running:
+                self._running.remove(self)
+
+        await self.runtime.call_async(stop())
+
+    def join(self) -> None:
+        """Block until the worker has stopped (after `request_stop` from a signal handler)."""
+
+        async def stopped() -> None:
+            await asyncio.shield(self.task)
+
+        self.runtime.call(stopped())
