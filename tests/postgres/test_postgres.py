@@ -15,16 +15,11 @@ from tests.conftest import POSTGRES_URL
 from tests.waiting import eventually
 from underway.backends import open_backend
 from underway.backends.postgres import PostgresBackend
+from underway.backends.postgres.claim import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
 from underway.backends.postgres.connection import parse_postgres_url
-from underway.backends.postgres.leases import (
-    CLAIM_PLAIN,
-    CLAIM_PLAIN_ONE_QUEUE,
-    FENCE,
-    OUTCOME_TYPES,
-    RENEW_LEASES,
-    finish_and_notify,
-)
-from underway.backends.postgres.manage import PRUNE_EXPIRED, RECOVER_STALLED
+from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
+from underway.backends.postgres.leases import LOCK_HELD_LEASE, RENEW_LEASES
+from underway.backends.postgres.maintenance import FIND_STALLED, PRUNE_EXPIRED
 from underway.errors import ConfigurationError, StorageUnavailable, ValidationError
 from underway.models import JobError, JobState, Lease, LogEntry, Outcome, ProgressUpdate
 
@@ -383,7 +378,7 @@ async def test_generic_plans_of_claim_prune_and_recovery_stay_on_indexes_with_a_
     plan = _generic_plan(pg_url, pg_schema, PRUNE_EXPIRED, "int", "500")
     assert "Hash" not in plan, plan
     assert "jobs_id_key" in plan, plan
-    stalled = _generic_plan(pg_url, pg_schema, RECOVER_STALLED, "float8", "0")
+    stalled = _generic_plan(pg_url, pg_schema, FIND_STALLED, "float8", "0")
     assert "Hash" not in stalled, stalled
     assert "Seq Scan" not in stalled, stalled
     assert "jobs_running" in stalled, stalled
@@ -404,10 +399,10 @@ async def test_generic_plans_of_lease_writes_find_jobs_by_id_however_many_the_wo
     plan = _generic_plan(
         pg_url,
         pg_schema,
-        finish_and_notify(("ids",)),
-        "text[], int, text, text, float8, jsonb, jsonb, text, text",
-        f"'{{{running[0].id}}}', 1, 'w', 'completed', 0, 'null', NULL, 'f', 'w'",
-        (*OUTCOME_TYPES, "finished_channel", "work_channel"),
+        finish_statement(("ids",)),
+        "text[], int, text, text, float8, jsonb, jsonb, text, text, jsonb",
+        f"'{{{running[0].id}}}', 1, 'w', 'completed', 0, 'null', NULL, 'f', 'w', '{CANCELLED}'",
+        (*OUTCOME_TYPES, "finished_channel", "work_channel", "cancelled"),
     )
     assert "jobs_id_key" in plan, plan
     assert "jobs_running" not in plan, plan
@@ -416,7 +411,7 @@ async def test_generic_plans_of_lease_writes_find_jobs_by_id_however_many_the_wo
     progress = _generic_plan(
         pg_url,
         pg_schema,
-        f"SELECT log_count FROM {{schema}}.jobs WHERE {FENCE} FOR UPDATE",
+        LOCK_HELD_LEASE,
         "text, int, text",
         f"'{running[0].id}', 1, 'w'",
         ("id", "attempt", "worker"),

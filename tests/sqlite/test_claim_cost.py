@@ -8,7 +8,7 @@ from pathlib import Path
 
 from tests.backends.support import new_job
 from underway.backends.base import SystemClock
-from underway.backends.sqlite import SQLiteBackend, leases
+from underway.backends.sqlite import SQLiteBackend, claim
 
 
 def claim_steps(path: Path, lanes: bool = False) -> int:
@@ -24,7 +24,7 @@ def claim_steps(path: Path, lanes: bool = False) -> int:
 
     conn.execute("BEGIN")
     conn.set_progress_handler(count, 1000)
-    claimed = leases.claim(conn, "w", ["default"], 10, time.time())
+    claimed = claim.claim(conn, "w", ["default"], 10, time.time())
     conn.set_progress_handler(None, 0)
     conn.execute("ROLLBACK")
     conn.close()

@@ -9,6 +9,7 @@ from collections import defaultdict
 from collections.abc import Callable
 
 from .base import Unsubscribe
+from .policy import Wakeups
 
 log = logging.getLogger("underway.notifier")
 
@@ -39,6 +40,15 @@ class LocalNotifier:
                 callback(payload)
             except Exception:
                 log.exception("subscriber of %s failed", channel)
+
+    def announce(self, wakeups: Wakeups) -> None:
+        """Tell this process's subscribers what a committed write changed."""
+        if wakeups.work:
+            self.notify("work")
+        for job_id in wakeups.finished:
+            self.notify("finished", job_id)
+        for job_id in wakeups.cancel:
+            self.notify("cancel", job_id)
 
     def notify_from_thread(
         self, loop: asyncio.AbstractEventLoop | None, channel: str, payload: str = ""

@@ -40,7 +40,6 @@ from ...models import (
     Job,
     JobFilter,
     JobPage,
-    JobState,
     Lease,
     LogEntry,
     NewJob,
@@ -52,10 +51,12 @@ from ...models import (
     SweepResult,
     WorkerInfo,
 )
+from .. import policy
 from ..base import Unsubscribe
 from ..notifier import LocalNotifier
-from . import leases as leases_sql
-from . import manage, reads, recurring
+from ..policy import Wakeups
+from . import claim, finish, maintenance, manage, migrate, reads, recurring
+from . import leases as lease_sql
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
 from .enqueue import enqueue_one, enqueue_plain, notify
 from .tx import AsyncTx, SyncTx, Tx
@@ -117,7 +118,7 @@ class PostgresBackend:
         await asyncio.to_thread(self._blocking.close)
 
     async def migrate(self) -> list[str]:
-        return await self._pool.transaction(manage.apply_migrations)
+        return await self._pool.transaction(migrate.apply_migrations)
 
     def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
         return self._notifier.subscribe(channel, callback)
@@ -150,8 +151,7 @@ class PostgresBackend:
                 results = await self._pool.transaction(lambda tx: store(tx, stored))
         except psycopg.DataError as exc:
             raise _unstorable(jobs[0].name if jobs else "?", exc) from None
-        if any(r.state is JobState.PENDING and not r.joined for r in results):
-            self._notifier.notify("work")
+        self._notifier.announce(policy.after_enqueue(results))
         return results
 
     def enqueue_blocking(self, job: NewJob) -> EnqueueResult | None:
@@ -165,7 +165,7 @@ class PostgresBackend:
         except psycopg.DataError as exc:
             raise _unstorable(job.name, exc) from None
         result = stored.get(job.id)
-        if result is not None and result.state is JobState.PENDING:
+        if policy.after_enqueue([result]).work:
             # In-process workers hear of it at once; others through NOTIFY.
             self._notifier.notify_from_thread(self._loop, "work")
         return result
@@ -196,20 +196,19 @@ class PostgresBackend:
         if limit <= 0 or not queues:
             return []
         names = list(queues)
+        # Most claims find no laned job ready: one statement, no transaction block.
         claimed, laned_waiting = await self._pool.statement(
-            lambda tx: leases_sql.claim_plain(tx, worker_id, names, limit)
+            lambda tx: claim.claim_plain(tx, worker_id, names, limit)
         )
         if not laned_waiting:
             return claimed
-        return await self._pool.transaction(
-            lambda tx: leases_sql.claim(tx, worker_id, names, limit)
-        )
+        return await self._pool.transaction(lambda tx: claim.claim(tx, worker_id, names, limit))
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
     ) -> set[str]:
         return await self._pool.transaction(
-            lambda tx: leases_sql.heartbeat(tx, worker, leases, max_age_s)
+            lambda tx: lease_sql.heartbeat(tx, worker, leases, max_age_s)
         )
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
@@ -222,38 +221,28 @@ class PostgresBackend:
             return {
                 update.lease.job_id
                 for update in updates
-                if not await leases_sql.save_progress(tx, update, max_log_entries)
+                if not await lease_sql.save_progress(tx, update, max_log_entries)
             }
 
         return await self._pool.transaction(save)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         async def record(tx: Tx) -> list[bool]:
-            rows = await leases_sql.finish_many(tx, outcomes)
+            # The statement sends its own notifications.
+            rows = await finish.finish_many(tx, outcomes)
             return [(o.lease.job_id, o.lease.attempt) in rows for o in outcomes]
 
         held = await self._pool.statement(record)
-        for outcome, ok in zip(outcomes, held, strict=True):
-            if ok:
-                self._notifier.notify("finished", outcome.lease.job_id)
-        if any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes):
-            self._notifier.notify("work")
+        self._notifier.announce(policy.after_finish(outcomes, held))
         return held
 
     async def requeue(self, leases: Sequence[Lease]) -> int:
-        async def give_back(tx: Tx) -> list[str]:
-            states = [await leases_sql.requeue(tx, lease) for lease in leases]
-            if "pending" in states:
-                await notify(tx, "work", "")
-            for job_id in _cancelled(leases, states):
-                await notify(tx, "finished", job_id)
-            return states
+        async def give_back(tx: Tx) -> tuple[list[str], Wakeups]:
+            states = [await finish.requeue(tx, lease) for lease in leases]
+            return states, await _told(tx, policy.after_requeue(leases, states))
 
-        states = await self._pool.transaction(give_back)
-        if "pending" in states:
-            self._notifier.notify("work")
-        for job_id in _cancelled(leases, states):
-            self._notifier.notify("finished", job_id)
+        states, wakeups = await self._pool.transaction(give_back)
+        self._notifier.announce(wakeups)
         return states.count("pending")
 
     # -- management --------------------------------------------------------------------------
@@ -261,13 +250,12 @@ class PostgresBackend:
     async def cancel(self, job_id: str) -> Job:
         _must_be_storable(job_id)
 
-        async def cancel(tx: Tx) -> Job:
+        async def cancel(tx: Tx) -> tuple[Job, Wakeups]:
             job = await manage.cancel(tx, job_id)
-            await notify(tx, "finished" if job.state.is_finished else "cancel", job_id)
-            return job
+            return job, await _told(tx, policy.after_cancel(job))
 
-        job = await self._pool.transaction(cancel)
-        self._notifier.notify("finished" if job.state.is_finished else "cancel", job_id)
+        job, wakeups = await self._pool.transaction(cancel)
+        self._notifier.announce(wakeups)
         return job
 
     async def retry(self, job_id: str) -> Job:
@@ -275,48 +263,40 @@ class PostgresBackend:
 
         async def retry(tx: Tx) -> Job:
             job = await manage.retry(tx, job_id)
-            await notify(tx, "work", job.queue)
+            await _told(tx, policy.NEW_WORK)
             return job
 
         job = await self._pool.transaction(retry)
-        self._notifier.notify("work")
+        self._notifier.announce(policy.NEW_WORK)
         return job
 
     async def delete(self, job_id: str) -> bool:
         if NUL in job_id:
             return False
 
-        async def delete(tx: Tx) -> bool:
-            deleted = await tx.run("DELETE FROM {schema}.jobs WHERE id = %s", (job_id,)) > 0
-            if deleted:
-                await notify(tx, "finished", job_id)
-            return deleted
+        async def delete(tx: Tx) -> tuple[bool, Wakeups]:
+            deleted = await manage.delete(tx, job_id)
+            return deleted, await _told(tx, policy.after_delete(job_id, deleted))
 
-        deleted = await self._pool.transaction(delete)
-        if deleted:
-            self._notifier.notify("finished", job_id)
+        deleted, wakeups = await self._pool.transaction(delete)
+        self._notifier.announce(wakeups)
         return deleted
 
     async def sweep(self, stall_timeout_s: float) -> SweepResult:
-        async def sweep(tx: Tx) -> tuple[SweepResult, list[str]]:
-            result, ended = await manage.sweep(tx, stall_timeout_s)
-            if result.staged or result.requeued:
-                await notify(tx, "work", "")
-            for job_id in ended:
-                await notify(tx, "finished", job_id)
-            return result, ended
+        async def sweep(tx: Tx) -> tuple[SweepResult, Wakeups]:
+            result, ended = await maintenance.sweep(tx, stall_timeout_s)
+            return result, await _told(tx, policy.after_sweep(result, ended))
 
-        result, ended = await self._pool.transaction(sweep)
-        if result.staged or result.requeued:
-            self._notifier.notify("work")
-        for job_id in ended:
-            self._notifier.notify("finished", job_id)
+        result, wakeups = await self._pool.transaction(sweep)
+        self._notifier.announce(wakeups)
         return result
 
     async def prune(self, batch_size: int = 1000) -> int:
         total = 0
         while True:
-            deleted = await self._pool.transaction(lambda tx: manage.prune_batch(tx, batch_size))
+            deleted = await self._pool.transaction(
+                lambda tx: maintenance.prune_batch(tx, batch_size)
+            )
             total += deleted
             if deleted < batch_size:
                 return total
@@ -378,13 +358,12 @@ class PostgresBackend:
         result = await self._pool.transaction(
             lambda tx: recurring.fire(tx, recurring_id, expected_next, job, next_fire_at)
         )
-        if result is not None and result.state is JobState.PENDING:
-            self._notifier.notify("work")
+        self._notifier.announce(policy.after_enqueue([result]))
         return result
 
     async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
         result = await self._pool.transaction(lambda tx: recurring.store_run(tx, job))
-        self._notifier.notify("work")
+        self._notifier.announce(policy.NEW_WORK)
         return result
 
     # -- queries -----------------------------------------------------------------------------
@@ -415,10 +394,14 @@ def _must_be_storable(job_id: str) -> None:
         raise JobNotFound(job_id)
 
 
-def _cancelled(leases: Sequence[Lease], states: list[str]) -> list[str]:
-    return [
-        lease.job_id for lease, state in zip(leases, states, strict=True) if state == "cancelled"
-    ]
+async def _told(tx: Tx, wakeups: Wakeups) -> Wakeups:
+    """Send `wakeups` to other processes as NOTIFYs on this transaction's commit."""
+    if wakeups.work:
+        await notify(tx, "work", "")
+    for channel, ids in (("finished", wakeups.finished), ("cancel", wakeups.cancel)):
+        for job_id in ids:
+            await notify(tx, channel, job_id)
+    return wakeups
 
 
 def _unstorable(name: str, exc: psycopg.DataError) -> ValidationError:

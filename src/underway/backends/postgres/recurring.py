@@ -9,6 +9,7 @@ import psycopg
 
 from ...errors import RecurringNameTaken
 from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from .. import policy
 from ..policy import ACTIVE
 from ..rows import recurring_from_row
 from . import reads
@@ -157,9 +158,11 @@ async def _store_tick(tx: Tx, job: NewJob, overlap: str) -> EnqueueResult:
     previous = await reads.get_by(
         tx, f"recurring_id = %s AND state IN {ACTIVE}", (job.recurring_id,)
     )
-    if previous is not None and overlap == "skip":
-        reason = f"previous run {previous.id} is still {previous.state.value}"
-        params = _params(job, jsonb_text(job.args), duplicate_of=previous.id, reason=reason)
+    skip = policy.overlap_skip(previous, overlap)
+    if skip is not None:
+        params = _params(
+            job, jsonb_text(job.args), duplicate_of=skip.duplicate_of, reason=skip.reason
+        )
         stored = await tx.row(INSERT, params)
         if stored is not None:
             return EnqueueResult(job=reads.job(stored), skipped=True)

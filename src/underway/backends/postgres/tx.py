@@ -52,6 +52,11 @@ def batch_select(types: Mapping[str, str], varying: Sequence[str], *, numbered: 
     return f"SELECT {values} FROM unnest({arrays}) AS v({names})"
 
 
+def with_batch(statement: str, batch: str) -> str:
+    """`statement` reading its rows from `batch` (a `batch_select`) where it says `{batch}`."""
+    return statement.replace("{batch}", batch)
+
+
 class Tx:
     """One open transaction; SQL text may name tables as `{schema}.table`."""
 

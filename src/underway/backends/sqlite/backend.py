@@ -15,7 +15,6 @@ from ...models import (
     Job,
     JobFilter,
     JobPage,
-    JobState,
     Lease,
     LogEntry,
     NewJob,
@@ -27,11 +26,12 @@ from ...models import (
     SweepResult,
     WorkerInfo,
 )
+from .. import policy
 from ..base import Clock, Unsubscribe
-from ..migrations import migration_scripts
 from ..notifier import LocalNotifier
-from . import enqueue, manage, reads, recurring
-from . import leases as leases_sql
+from ..policy import Wakeups
+from . import claim, enqueue, finish, maintenance, manage, migrate, reads, recurring
+from . import leases as lease_sql
 from .connection import SQLiteConnection
 from .wakeups import WakeupReceiver, WakeupSender
 
@@ -101,7 +101,7 @@ class SQLiteBackend:
         await self._reader.close()
 
     async def migrate(self) -> list[str]:
-        return await self._db.script(_apply_migrations)
+        return await self._db.script(migrate.apply_migrations)
 
     def subscribe(self, channel: str, callback: Callable[[str], None]) -> Unsubscribe:
         unsubscribe = self._notifier.subscribe(channel, callback)
@@ -122,10 +122,12 @@ class SQLiteBackend:
 
         return unsubscribe_work
 
-    def _new_work(self) -> None:
-        """Wake this process's workers and those of other processes on the same file."""
-        self._notifier.notify("work")
-        self._wake_others()
+    def _announce(self, wakeups: Wakeups) -> None:
+        """Tell this process's subscribers what a committed write changed, and wake the
+        workers of other processes on the same file if it brought work."""
+        self._notifier.announce(wakeups)
+        if wakeups.work:
+            self._wake_others()
 
     def _wake_others(self) -> None:
         """Wake the workers of other backends on the same file (this one's are told in
@@ -148,7 +150,7 @@ class SQLiteBackend:
 
         def wake_workers(stored: list[EnqueueResult] | None) -> None:
             # From the writer thread at commit: the workers need not wait for the caller.
-            if stored is None or stored[0].state is not JobState.PENDING:
+            if stored is None or not policy.after_enqueue(stored).work:
                 return
             self._notifier.notify_from_thread(self._loop, "work")
             self._wake_others()
@@ -169,8 +171,7 @@ class SQLiteBackend:
             return [enqueue.enqueue_one(conn, job, now) for job in jobs]
 
         results = await self._db.write(store)
-        if any(r.state is JobState.PENDING and not r.joined for r in results):
-            self._new_work()
+        self._announce(policy.after_enqueue(results))
         return results
 
     # -- the worker's side -------------------------------------------------------------------
@@ -179,16 +180,14 @@ class SQLiteBackend:
         if limit <= 0 or not queues:
             return []
         now = self._clock.now()
-        return await self._db.write(
-            lambda c: leases_sql.claim(c, worker_id, list(queues), limit, now)
-        )
+        return await self._db.write(lambda c: claim.claim(c, worker_id, list(queues), limit, now))
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
     ) -> set[str]:
         now = self._clock.now()
         return await self._db.write(
-            lambda c: leases_sql.heartbeat(c, worker, leases, now, max_age_s)
+            lambda c: lease_sql.heartbeat(c, worker, leases, now, max_age_s)
         )
 
     async def running_leases(self, worker_id: str) -> dict[str, tuple[int, bool]]:
@@ -197,28 +196,20 @@ class SQLiteBackend:
     async def save_progress(
         self, updates: Sequence[ProgressUpdate], max_log_entries: int
     ) -> set[str]:
-        return await self._db.write(lambda c: leases_sql.save_progress(c, updates, max_log_entries))
+        return await self._db.write(lambda c: lease_sql.save_progress(c, updates, max_log_entries))
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         now = self._clock.now()
-        held = await self._db.write(lambda c: leases_sql.finish_many(c, outcomes, now))
-        for outcome, ok in zip(outcomes, held, strict=True):
-            if ok:
-                self._notifier.notify("finished", outcome.lease.job_id)
-        if any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes):
-            self._new_work()
+        held = await self._db.write(lambda c: finish.finish_many(c, outcomes, now))
+        self._announce(policy.after_finish(outcomes, held))
         return held
 
     async def requeue(self, leases: Sequence[Lease]) -> int:
         now = self._clock.now()
         states = await self._db.write(
-            lambda c: [leases_sql.requeue_one(c, lease, now) for lease in leases]
+            lambda c: [finish.requeue_one(c, lease, now) for lease in leases]
         )
-        if "pending" in states:
-            self._new_work()
-        for lease, state in zip(leases, states, strict=True):
-            if state == "cancelled":
-                self._notifier.notify("finished", lease.job_id)
+        self._announce(policy.after_requeue(leases, states))
         return states.count("pending")
 
     # -- management --------------------------------------------------------------------------
@@ -226,37 +217,31 @@ class SQLiteBackend:
     async def cancel(self, job_id: str) -> Job:
         now = self._clock.now()
         job = await self._db.write(lambda c: manage.cancel(c, job_id, now))
-        self._notifier.notify("finished" if job.state.is_finished else "cancel", job_id)
+        self._announce(policy.after_cancel(job))
         return job
 
     async def retry(self, job_id: str) -> Job:
         now = self._clock.now()
         job = await self._db.write(lambda c: manage.retry(c, job_id, now))
-        self._new_work()
+        self._announce(policy.NEW_WORK)
         return job
 
     async def delete(self, job_id: str) -> bool:
-        deleted = await self._db.write(
-            lambda c: c.execute("DELETE FROM underway_jobs WHERE id = ?", (job_id,)).rowcount > 0
-        )
-        if deleted:
-            self._notifier.notify("finished", job_id)
+        deleted = await self._db.write(lambda c: manage.delete(c, job_id))
+        self._announce(policy.after_delete(job_id, deleted))
         return deleted
 
     async def sweep(self, stall_timeout_s: float) -> SweepResult:
         now = self._clock.now()
-        result, ended = await self._db.write(lambda c: manage.sweep(c, stall_timeout_s, now))
-        if result.staged or result.requeued:
-            self._new_work()
-        for job_id in ended:
-            self._notifier.notify("finished", job_id)
+        result, ended = await self._db.write(lambda c: maintenance.sweep(c, stall_timeout_s, now))
+        self._announce(policy.after_sweep(result, ended))
         return result
 
     async def prune(self, batch_size: int = 1000) -> int:
         now = self._clock.now()
         total = 0
         while True:
-            deleted = await self._db.write(lambda c: manage.prune_batch(c, batch_size, now))
+            deleted = await self._db.write(lambda c: maintenance.prune_batch(c, batch_size, now))
             total += deleted
             if deleted < batch_size:
                 return total
@@ -313,14 +298,13 @@ class SQLiteBackend:
                 c, recurring_id, expected_next.timestamp(), job, next_fire_at.timestamp(), now
             )
         )
-        if result is not None and result.state is JobState.PENDING:
-            self._new_work()
+        self._announce(policy.after_enqueue([result]))
         return result
 
     async def enqueue_recurring_run(self, job: NewJob) -> EnqueueResult:
         now = self._clock.now()
         result = await self._db.write(lambda c: recurring.store_run(c, job, now))
-        self._new_work()
+        self._announce(policy.NEW_WORK)
         return result
 
     # -- queries -----------------------------------------------------------------------------
@@ -341,37 +325,3 @@ class SQLiteBackend:
     async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]:
         now = self._clock.now()
         return await self._reader.read(lambda c: reads.workers(c, now - stale_after_s))
-
-
-# -- migrations ------------------------------------------------------------------------------
-
-
-def _apply_migrations(conn: sqlite3.Connection) -> list[str]:
-    conn.execute("PRAGMA journal_mode=WAL")
-    conn.execute("BEGIN IMMEDIATE")
-    try:
-        conn.execute(
-            "CREATE TABLE IF NOT EXISTS underway_migrations "
-            "(version TEXT PRIMARY KEY, applied_at REAL NOT NULL)"
-        )
-        done = {row[0] for row in conn.execute("SELECT version FROM underway_migrations")}
-        applied = []
-        for version, script in migration_scripts("underway.backends.sqlite"):
-            if version in done:
-                continue
-            for statement in _statements(script):
-                conn.execute(statement)
-            conn.execute(
-                "INSERT INTO underway_migrations VALUES (?, strftime('%s','now'))", (version,)
-            )
-            applied.append(version)
-        conn.execute("COMMIT")
-    except BaseException:
-        conn.execute("ROLLBACK")
-        raise
-    return applied
-
-
-def _statements(script: str) -> list[str]:
-    lines = [line for line in script.splitlines() if not line.strip().startswith("--")]
-    return [s.strip() for s in "\n".join(lines).split(";") if s.strip()]

@@ -1,4 +1,5 @@
-"""Storing jobs on SQLite: one job with its uniqueness resolved, or a batch of plain jobs."""
+"""Storing new jobs on SQLite: plain jobs in one executemany per batch; jobs with an
+idempotency key, a join/skip policy or a cron tick resolved as policy says."""
 
 from __future__ import annotations
 
@@ -13,52 +14,86 @@ from ...models import (
     JobState,
     NewJob,
 )
+from .. import policy
 from ..codecs import data_to_json_text, epoch_to_datetime
 from ..policy import ACTIVE
 from . import reads
 
 
 def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
-    if job.idempotency_key is not None:
-        existing = reads.get_by(conn, "idempotency_key = ?", (job.idempotency_key,))
-        if existing is not None:
-            return EnqueueResult(job=existing, joined=True)
-    if job.unique in ("join", "skip"):
-        active = _active_duplicate(conn, job, now)
-        if active is not None:
-            if job.unique == "join":
-                return EnqueueResult(job=active, joined=True)
-            if not job.record_skipped:
-                return EnqueueResult(job=active, skipped=True)
-            reason = f"job {active.id} with the same arguments is {active.state.value}"
-            skipped = insert(
-                conn, job, now, state=JobState.SKIPPED, duplicate_of=active.id, reason=reason
-            )
-            return EnqueueResult(job=skipped, skipped=True)
+    """Store one job, or find the job it resolves to (writers are serialised: no races)."""
+    existing = _existing(conn, job, now)
+    if existing is not None:
+        return existing
     try:
         stored = insert(conn, job, now)
     except sqlite3.IntegrityError:
-        same = reads.get(conn, job.id)
-        if same is not None:  # a retried call: the job it stored the first time
-            return EnqueueResult(job=same, skipped=same.state is JobState.SKIPPED)
-        tick = reads.get_by(
-            conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
-        )
-        if tick is None:
+        conflict = _conflict(conn, job)
+        if conflict is None:
             raise
-        return EnqueueResult(job=tick, joined=True)
+        return conflict
     return EnqueueResult(job=stored)
 
 
-def _active_duplicate(conn: sqlite3.Connection, job: NewJob, now: float) -> Job | None:
+def _existing(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult | None:
+    """The stored job this request resolves to: same idempotency key, or an active duplicate
+    (with a `skipped` row recorded if the job asks for one)."""
+    if job.idempotency_key is not None:
+        keyed = reads.get_by(conn, "idempotency_key = ?", (job.idempotency_key,))
+        if keyed is not None:
+            return policy.keyed_result(keyed)
+    if not policy.checks_duplicates(job):
+        return None
     window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
+    active = reads.get_by(conn, ACTIVE_DUPLICATE, (job.fingerprint, window_start))
+    if active is None:
+        return None
+    decided = policy.duplicate_result(job, active)
+    if isinstance(decided, EnqueueResult):
+        return decided
+    return record_skip(conn, job, now, decided)
+
+
+def record_skip(
+    conn: sqlite3.Connection, job: NewJob, now: float, skip: policy.RecordSkip
+) -> EnqueueResult:
+    """Store the request as a `skipped` row; if its cron tick is taken, that tick's job."""
+    try:
+        stored = insert(
+            conn,
+            job,
+            now,
+            state=JobState.SKIPPED,
+            duplicate_of=skip.duplicate_of,
+            reason=skip.reason,
+        )
+    except sqlite3.IntegrityError:
+        tick = policy.conflict_result(None, _same_tick(conn, job))
+        if tick is None:
+            raise
+        return tick
+    return EnqueueResult(job=stored, skipped=True)
+
+
+def _conflict(conn: sqlite3.Connection, job: NewJob) -> EnqueueResult | None:
+    """What an insert collided with: this very job (a retried call) or the same cron tick."""
+    same = reads.get(conn, job.id)
+    return policy.conflict_result(same, None if same is not None else _same_tick(conn, job))
+
+
+def _same_tick(conn: sqlite3.Connection, job: NewJob) -> Job | None:
+    if job.recurring_id is None:
+        return None
     return reads.get_by(
-        conn,
-        f"fingerprint = ? AND unique_mode IN ('join', 'skip') AND (state IN {ACTIVE} "
-        "OR (state = 'completed' AND finished_at >= ?)) "
-        "ORDER BY (state = 'completed'), finished_at DESC",
-        (job.fingerprint, window_start),
+        conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
     )
+
+
+ACTIVE_DUPLICATE = f"""
+fingerprint = ? AND unique_mode IN ('join', 'skip')
+AND (state IN {ACTIVE} OR (state = 'completed' AND finished_at >= ?))
+ORDER BY (state = 'completed'), finished_at DESC
+"""
 
 
 INSERT_JOB = (

@@ -6,7 +6,8 @@ import sqlite3
 from typing import Any
 
 from ...errors import RecurringNameTaken
-from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from ...models import EnqueueResult, NewJob, NewRecurring, Recurring
+from .. import policy
 from ..codecs import data_to_json_text, epoch_to_datetime, json_text_to_data
 from ..policy import ACTIVE
 from ..rows import recurring_from_row
@@ -154,10 +155,7 @@ def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
     params: tuple[Any, ...] = (job.recurring_id,)
     previous = reads.get_by(conn, f"recurring_id = ? AND state IN {ACTIVE}", params)
-    if previous is not None and overlap == "skip":
-        reason = f"previous run {previous.id} is still {previous.state.value}"
-        skipped = enqueue.insert(
-            conn, job, now, state=JobState.SKIPPED, duplicate_of=previous.id, reason=reason
-        )
-        return EnqueueResult(job=skipped, skipped=True)
+    skip = policy.overlap_skip(previous, overlap)
+    if skip is not None:
+        return enqueue.record_skip(conn, job, now, skip)
     return enqueue.enqueue_one(conn, job, now)
