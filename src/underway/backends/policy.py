@@ -9,6 +9,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
+from ..errors import InvalidStateError
 from ..models import (
     ACTIVE_STATES,
     EnqueueResult,
@@ -138,19 +139,54 @@ def outcome_state(outcome: Outcome) -> JobState:
     return JobState.SCHEDULED if outcome.retry_delay_s > 0 else JobState.PENDING
 
 
-def stalled_state(attempt: int, max_attempts: int, cancel_requested: bool) -> JobState:
-    """The state of a job whose worker stopped heartbeating: cancelled if asked, pending
-    while attempts remain (its run_at kept, so it is claimed before the backlog), else
-    failed."""
+def recovery(
+    attempt: int, max_attempts: int, cancel_requested: bool, worker_id: str | None
+) -> tuple[JobState, JobError]:
+    """What a job whose worker stopped heartbeating becomes, and the error recorded:
+    cancelled if asked; else pending while attempts remain (its run_at kept, so it is claimed
+    before the backlog) or failed, with the worker named as lost."""
     if cancel_requested:
-        return JobState.CANCELLED
-    return JobState.PENDING if attempt < max_attempts else JobState.FAILED
-
-
-def worker_lost(worker_id: str | None, attempt: int) -> JobError:
-    """The error recorded for an attempt whose worker stopped heartbeating."""
+        return JobState.CANCELLED, CANCELLED
     message = f"worker {worker_id or '?'} stopped heartbeating during attempt {attempt}"
-    return JobError(type="WorkerLost", message=message, attempt=attempt)
+    lost = JobError(type="WorkerLost", message=message, attempt=attempt)
+    return (JobState.PENDING if attempt < max_attempts else JobState.FAILED), lost
+
+
+def sweep_result(staged: int, recovered: dict[str, JobState]) -> tuple[SweepResult, list[str]]:
+    """A sweep's counts, and the ids of the recovered jobs that ended (not put back)."""
+    states = list(recovered.values())
+    result = SweepResult(
+        staged=staged,
+        requeued=states.count(JobState.PENDING),
+        failed=states.count(JobState.FAILED),
+        cancelled=states.count(JobState.CANCELLED),
+    )
+    return result, [job_id for job_id, state in recovered.items() if state is not JobState.PENDING]
+
+
+# -- management: what may be cancelled or retried ------------------------------------------
+
+
+def not_cancellable(job: Job) -> InvalidStateError:
+    return InvalidStateError(f"job {job.id} is already {job.state.value}; nothing to cancel")
+
+
+def not_retryable(job: Job) -> InvalidStateError:
+    return InvalidStateError(
+        f"job {job.id} is {job.state.value}; only failed or cancelled jobs can be retried"
+    )
+
+
+def duplicate_active(job_id: str) -> InvalidStateError:
+    return InvalidStateError(
+        f"job {job_id} cannot be retried: another job with the same arguments is active"
+    )
+
+
+def like_pattern(search: str) -> str:
+    """A LIKE pattern finding `search` anywhere, its wildcards escaped with a backslash."""
+    escaped = search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_")
+    return f"%{escaped}%"
 
 
 # -- wake-ups: whom a write must tell -------------------------------------------------------

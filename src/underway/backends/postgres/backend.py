@@ -29,10 +29,8 @@ from psycopg.pq import TransactionStatus
 
 from ...errors import (
     ConfigurationError,
-    JobNotFound,
     RecurringNotFound,
     StorageUnavailable,
-    ValidationError,
 )
 from ...models import (
     ClaimedJob,
@@ -58,10 +56,10 @@ from ..policy import Wakeups
 from . import claim, finish, maintenance, manage, migrate, reads, recurring
 from . import leases as lease_sql
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
-from .enqueue import enqueue_one, enqueue_plain, notify
+from .enqueue import enqueue_one, enqueue_plain
 from .tx import AsyncTx, SyncTx, Tx
-from .values import NUL
-from .wakeups import PostgresListener
+from .values import NUL, must_name_a_job, refused
+from .wakeups import PostgresListener, send_wakeups
 
 IDLE = TransactionStatus.IDLE
 
@@ -150,7 +148,7 @@ class PostgresBackend:
             else:
                 results = await self._pool.transaction(lambda tx: store(tx, stored))
         except psycopg.DataError as exc:
-            raise _unstorable(jobs[0].name if jobs else "?", exc) from None
+            raise refused(jobs[0].name if jobs else "?", exc) from None
         self._notifier.announce(policy.after_enqueue(results))
         return results
 
@@ -163,7 +161,7 @@ class PostgresBackend:
         try:
             stored = self._blocking.statement(lambda tx: enqueue_plain(tx, [job]))
         except psycopg.DataError as exc:
-            raise _unstorable(job.name, exc) from None
+            raise refused(job.name, exc) from None
         result = stored.get(job.id)
         if policy.after_enqueue([result]).work:
             # In-process workers hear of it at once; others through NOTIFY.
@@ -239,7 +237,7 @@ class PostgresBackend:
     async def requeue(self, leases: Sequence[Lease]) -> int:
         async def give_back(tx: Tx) -> tuple[list[str], Wakeups]:
             states = [await finish.requeue(tx, lease) for lease in leases]
-            return states, await _told(tx, policy.after_requeue(leases, states))
+            return states, await send_wakeups(tx, policy.after_requeue(leases, states))
 
         states, wakeups = await self._pool.transaction(give_back)
         self._notifier.announce(wakeups)
@@ -248,22 +246,22 @@ class PostgresBackend:
     # -- management --------------------------------------------------------------------------
 
     async def cancel(self, job_id: str) -> Job:
-        _must_be_storable(job_id)
+        must_name_a_job(job_id)
 
         async def cancel(tx: Tx) -> tuple[Job, Wakeups]:
             job = await manage.cancel(tx, job_id)
-            return job, await _told(tx, policy.after_cancel(job))
+            return job, await send_wakeups(tx, policy.after_cancel(job))
 
         job, wakeups = await self._pool.transaction(cancel)
         self._notifier.announce(wakeups)
         return job
 
     async def retry(self, job_id: str) -> Job:
-        _must_be_storable(job_id)
+        must_name_a_job(job_id)
 
         async def retry(tx: Tx) -> Job:
             job = await manage.retry(tx, job_id)
-            await _told(tx, policy.NEW_WORK)
+            await send_wakeups(tx, policy.NEW_WORK)
             return job
 
         job = await self._pool.transaction(retry)
@@ -276,7 +274,7 @@ class PostgresBackend:
 
         async def delete(tx: Tx) -> tuple[bool, Wakeups]:
             deleted = await manage.delete(tx, job_id)
-            return deleted, await _told(tx, policy.after_delete(job_id, deleted))
+            return deleted, await send_wakeups(tx, policy.after_delete(job_id, deleted))
 
         deleted, wakeups = await self._pool.transaction(delete)
         self._notifier.announce(wakeups)
@@ -285,7 +283,7 @@ class PostgresBackend:
     async def sweep(self, stall_timeout_s: float) -> SweepResult:
         async def sweep(tx: Tx) -> tuple[SweepResult, Wakeups]:
             result, ended = await maintenance.sweep(tx, stall_timeout_s)
-            return result, await _told(tx, policy.after_sweep(result, ended))
+            return result, await send_wakeups(tx, policy.after_sweep(result, ended))
 
         result, wakeups = await self._pool.transaction(sweep)
         self._notifier.announce(wakeups)
@@ -386,24 +384,3 @@ class PostgresBackend:
 
     async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]:
         return await self._pool.transaction(lambda tx: reads.workers(tx, stale_after_s))
-
-
-def _must_be_storable(job_id: str) -> None:
-    """Ids PostgreSQL cannot even compare (NUL inside) name no job."""
-    if NUL in job_id:
-        raise JobNotFound(job_id)
-
-
-async def _told(tx: Tx, wakeups: Wakeups) -> Wakeups:
-    """Send `wakeups` to other processes as NOTIFYs on this transaction's commit."""
-    if wakeups.work:
-        await notify(tx, "work", "")
-    for channel, ids in (("finished", wakeups.finished), ("cancel", wakeups.cancel)):
-        for job_id in ids:
-            await notify(tx, channel, job_id)
-    return wakeups
-
-
-def _unstorable(name: str, exc: psycopg.DataError) -> ValidationError:
-    """What a caller gets for arguments PostgreSQL refused to store."""
-    return ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}])

@@ -14,6 +14,7 @@ from . import reads
 from .connection import channel_name
 from .tx import Tx, batch_params, batch_select, with_batch
 from .values import UnstorableValue, jsonb_text
+from .wakeups import notify
 
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
 INSERT_ROUNDS = 5
@@ -108,7 +109,6 @@ AND (state IN {ACTIVE}
      OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
 ORDER BY (state = 'completed'), finished_at DESC
 """
-NOTIFY = "SELECT pg_notify(%s, %s)"
 
 
 def insert_plain(varying: tuple[str, ...]) -> str:
@@ -165,7 +165,7 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
         existing = await _existing(tx, job, args)
         if existing is not None:
             return existing
-        row = await tx.row(INSERT, _params(job, args))
+        row = await tx.row(INSERT, insert_params(job, args))
         if row is not None:
             if row["state"] == JobState.PENDING.value:
                 await notify(tx, "work", job.queue)
@@ -201,7 +201,7 @@ async def record_skip(
     tx: Tx, job: NewJob, args: str, skip: policy.RecordSkip
 ) -> EnqueueResult | None:
     """Store the request as a `skipped` row; if its cron tick is taken, that tick's job."""
-    params = _params(job, args, duplicate_of=skip.duplicate_of, reason=skip.reason)
+    params = insert_params(job, args, duplicate_of=skip.duplicate_of, reason=skip.reason)
     row = await tx.row(INSERT, params)
     if row is not None:
         return EnqueueResult(job=reads.job(row), skipped=True)
@@ -223,7 +223,7 @@ def _args(job: NewJob) -> str:
         raise ValidationError(job.name, [{"loc": ("args",), "msg": str(exc)}]) from None
 
 
-def _params(
+def insert_params(
     job: NewJob, args: str, *, duplicate_of: str | None = None, reason: str | None = None
 ) -> dict[str, Any]:
     skipped = duplicate_of is not None
@@ -248,8 +248,3 @@ def _params(
         "recurring_id": job.recurring_id,
         "fire_at": job.fire_at,
     }
-
-
-async def notify(tx: Tx, channel: str, payload: str) -> None:
-    """Send a NOTIFY on commit of this transaction (PostgreSQL drops duplicates within it)."""
-    await tx.run(NOTIFY, (channel_name(tx.schema, channel), payload))

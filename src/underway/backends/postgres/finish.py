@@ -8,11 +8,10 @@ from collections.abc import Sequence
 
 from ...models import JobError, Lease, Outcome
 from .. import policy
-from ..codecs import error_to_data
 from .connection import channel_name
 from .leases import fence
 from .tx import Row, Tx, batch_params, batch_select, with_batch
-from .values import UnstorableValue, clean_data, jsonb_text
+from .values import UnstorableValue, error_jsonb, jsonb_text
 
 #: A batch of outcomes, each fenced on its lease and found by its id, with its notifications
 #: in the same statement: the finished ids, comma-joined and 150 to a payload (well under
@@ -108,9 +107,6 @@ def _outcome_row(outcome: Outcome) -> tuple[object, ...]:
         )
         outcome = Outcome(outcome.lease, "failed", error=unstorable)
         result = "null"
-    error = error_to_data(outcome.error)
-    if error is not None:
-        error.pop("at")
     lease = outcome.lease
     return (
         lease.job_id,
@@ -119,7 +115,7 @@ def _outcome_row(outcome: Outcome) -> tuple[object, ...]:
         policy.outcome_state(outcome).value,
         float(outcome.retry_delay_s),
         result,
-        None if error is None else jsonb_text(clean_data(error)),
+        error_jsonb(outcome.error),
     )
 
 
@@ -132,12 +128,5 @@ async def requeue(tx: Tx, lease: Lease) -> str:
     return "" if row is None else str(row["state"])
 
 
-def _cancelled_error() -> str:
-    data = error_to_data(policy.CANCELLED)
-    assert data is not None
-    data.pop("at")
-    return jsonb_text(data)
-
-
 #: policy.CANCELLED as jsonb text, its time added by each statement from the database's clock.
-CANCELLED = _cancelled_error()
+CANCELLED = error_jsonb(policy.CANCELLED)

@@ -5,9 +5,8 @@ from __future__ import annotations
 
 from ...models import JobState, SweepResult
 from .. import policy
-from ..codecs import error_to_data
 from .tx import Tx
-from .values import jsonb_text
+from .values import error_jsonb
 
 STAGE_DUE = """
 UPDATE {schema}.jobs SET state = 'pending' WHERE state = 'scheduled' AND run_at <= now()
@@ -52,14 +51,7 @@ async def sweep(tx: Tx, stall_timeout_s: float) -> tuple[SweepResult, list[str]]
     staged = await tx.run(STAGE_DUE)
     states = await _recover_stalled(tx, float(stall_timeout_s))
     await tx.run(FORGET_WORKERS, (10 * float(stall_timeout_s),))
-    counted = list(states.values())
-    result = SweepResult(
-        staged=staged,
-        requeued=counted.count(JobState.PENDING),
-        failed=counted.count(JobState.FAILED),
-        cancelled=counted.count(JobState.CANCELLED),
-    )
-    return result, [job_id for job_id, state in states.items() if state is not JobState.PENDING]
+    return policy.sweep_result(staged, states)
 
 
 async def _recover_stalled(tx: Tx, stall_timeout_s: float) -> dict[str, JobState]:
@@ -68,14 +60,12 @@ async def _recover_stalled(tx: Tx, stall_timeout_s: float) -> dict[str, JobState
         return {}
     ids, states, errors = [], [], []
     for row in stalled:
-        state = policy.stalled_state(row["attempt"], row["max_attempts"], row["cancel_requested"])
-        lost = policy.worker_lost(row["worker_id"], row["attempt"])
-        error = error_to_data(policy.CANCELLED if state is JobState.CANCELLED else lost)
-        assert error is not None
-        error.pop("at")
+        state, why = policy.recovery(
+            row["attempt"], row["max_attempts"], row["cancel_requested"], row["worker_id"]
+        )
         ids.append(row["id"])
         states.append(state.value)
-        errors.append(jsonb_text(error))
+        errors.append(error_jsonb(why))
     params = {"ids": ids, "states": states, "errors": errors}
     recovered = await tx.rows(RECOVER_STALLED, params)
     return {row["id"]: policy.STATES[row["state"]] for row in recovered}

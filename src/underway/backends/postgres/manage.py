@@ -5,8 +5,9 @@ from __future__ import annotations
 
 from psycopg import errors as pg_errors
 
-from ...errors import InvalidStateError, JobNotFound
+from ...errors import JobNotFound
 from ...models import Job
+from .. import policy
 from . import reads
 from .finish import CANCELLED
 from .tx import Tx
@@ -42,7 +43,7 @@ async def cancel(tx: Tx, job_id: str) -> Job:
     if row is not None:
         return reads.job(row)
     job = await _must_get(tx, job_id)
-    raise InvalidStateError(f"job {job_id} is already {job.state.value}; nothing to cancel")
+    raise policy.not_cancellable(job)
 
 
 async def retry(tx: Tx, job_id: str) -> Job:
@@ -51,15 +52,11 @@ async def retry(tx: Tx, job_id: str) -> Job:
         async with tx.savepoint():
             row = await tx.row(RETRY, (job_id,))
     except pg_errors.UniqueViolation:
-        raise InvalidStateError(
-            f"job {job_id} cannot be retried: another job with the same arguments is active"
-        ) from None
+        raise policy.duplicate_active(job_id) from None
     if row is not None:
         return reads.job(row)
     job = await _must_get(tx, job_id)
-    raise InvalidStateError(
-        f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried"
-    )
+    raise policy.not_retryable(job)
 
 
 async def delete(tx: Tx, job_id: str) -> bool:

@@ -6,7 +6,7 @@ from datetime import datetime
 from typing import Any
 
 from ...models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
-from ..policy import state_condition
+from .. import policy
 from ..rows import claimed_from_row, job_from_row
 from .tx import Row, Tx
 
@@ -60,7 +60,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if query.states:
-        clauses.append(state_condition(query.states))
+        clauses.append(policy.state_condition(query.states))
     for column, value in (("name", query.name), ("queue", query.queue)):
         if value is not None:
             clauses.append(f"{column} = %s")
@@ -72,9 +72,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
         clauses.append("created_at < %s")
         params.append(query.created_before)
     if query.search:
-        pattern = (
-            "%" + query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = policy.like_pattern(query.search)
         clauses.append("(id ILIKE %s OR args::text ILIKE %s)")
         params.extend([pattern, pattern])
     return clauses, params

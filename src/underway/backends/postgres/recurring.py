@@ -13,9 +13,10 @@ from .. import policy
 from ..policy import ACTIVE
 from ..rows import recurring_from_row
 from . import reads
-from .enqueue import INSERT, _params, enqueue_one, notify
+from .enqueue import INSERT, enqueue_one, insert_params
 from .tx import Row, Tx
 from .values import jsonb_text
+from .wakeups import notify
 
 SELECT = (
     "SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r "
@@ -160,7 +161,7 @@ async def _store_tick(tx: Tx, job: NewJob, overlap: str) -> EnqueueResult:
     )
     skip = policy.overlap_skip(previous, overlap)
     if skip is not None:
-        params = _params(
+        params = insert_params(
             job, jsonb_text(job.args), duplicate_of=skip.duplicate_of, reason=skip.reason
         )
         stored = await tx.row(INSERT, params)

@@ -9,7 +9,11 @@ from __future__ import annotations
 import json
 from typing import Any, TypeVar
 
-from ..codecs import data_to_json_text
+import psycopg
+
+from ...errors import JobNotFound, ValidationError
+from ...models import JobError
+from ..codecs import data_to_json_text, error_to_data
 
 T = TypeVar("T")
 NUL = "\x00"
@@ -54,3 +58,24 @@ def clean_data(value: T) -> T:
     if isinstance(value, list):
         return [clean_data(v) for v in value]  # type: ignore[return-value]
     return clean_text(value)
+
+
+def error_jsonb(error: JobError | None) -> str | None:
+    """A stored error as jsonb text without its time, which each statement adds from the
+    database's clock; NUL characters replaced."""
+    data = error_to_data(error)
+    if data is None:
+        return None
+    data.pop("at")
+    return jsonb_text(clean_data(data))
+
+
+def must_name_a_job(job_id: str) -> None:
+    """Ids PostgreSQL cannot even compare (NUL inside) name no job."""
+    if NUL in job_id:
+        raise JobNotFound(job_id)
+
+
+def refused(name: str, exc: psycopg.DataError) -> ValidationError:
+    """What a caller gets for arguments PostgreSQL refused to store."""
+    return ValidationError(name, [{"loc": (), "msg": f"cannot be stored: {exc}"}])

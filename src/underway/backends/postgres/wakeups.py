@@ -1,4 +1,5 @@
-"""PostgresListener: one dedicated LISTEN connection relaying NOTIFY to in-process subscribers."""
+"""Wake-ups across processes on PostgreSQL: NOTIFYs sent with a transaction's commit, and
+PostgresListener, one LISTEN connection relaying them to in-process subscribers."""
 
 from __future__ import annotations
 
@@ -13,10 +14,28 @@ from psycopg import sql
 from ...log_throttling import ThrottledLog
 from ..base import CHANNELS
 from ..notifier import LocalNotifier
+from ..policy import Wakeups
 from .connection import PostgresTarget, channel_name, connection_settings
+from .tx import Tx
 
 log = logging.getLogger("underway.postgres")
 MAX_BACKOFF_S = 1.0
+NOTIFY = "SELECT pg_notify(%s, %s)"
+
+
+async def notify(tx: Tx, channel: str, payload: str) -> None:
+    """Send a NOTIFY on commit of this transaction (PostgreSQL drops duplicates within it)."""
+    await tx.run(NOTIFY, (channel_name(tx.schema, channel), payload))
+
+
+async def send_wakeups(tx: Tx, wakeups: Wakeups) -> Wakeups:
+    """Send `wakeups` to other processes as NOTIFYs on this transaction's commit."""
+    if wakeups.work:
+        await notify(tx, "work", "")
+    for channel, ids in (("finished", wakeups.finished), ("cancel", wakeups.cancel)):
+        for job_id in ids:
+            await notify(tx, channel, job_id)
+    return wakeups
 
 
 class PostgresListener:

@@ -46,14 +46,7 @@ def sweep(
     staged = conn.execute(STAGE_DUE, (now,)).rowcount
     states = _recover_stalled(conn, now - stall_timeout_s, now)
     conn.execute(FORGET_WORKERS, (now - 10 * stall_timeout_s,))
-    counted = list(states.values())
-    result = SweepResult(
-        staged=staged,
-        requeued=counted.count(JobState.PENDING),
-        failed=counted.count(JobState.FAILED),
-        cancelled=counted.count(JobState.CANCELLED),
-    )
-    return result, [job_id for job_id, state in states.items() if state is not JobState.PENDING]
+    return policy.sweep_result(staged, states)
 
 
 def _recover_stalled(
@@ -61,9 +54,10 @@ def _recover_stalled(
 ) -> dict[str, JobState]:
     states = {}
     for row in conn.execute(FIND_STALLED, (heartbeat_before,)).fetchall():
-        state = policy.stalled_state(row["attempt"], row["max_attempts"], row["cancel_requested"])
-        lost = policy.worker_lost(row["worker_id"], row["attempt"])
-        error = error_to_data(policy.CANCELLED if state is JobState.CANCELLED else lost, now)
+        state, why = policy.recovery(
+            row["attempt"], row["max_attempts"], row["cancel_requested"], row["worker_id"]
+        )
+        error = error_to_data(why, now)
         params = {"id": row["id"], "state": state.value, "error": data_to_json_text(error)}
         conn.execute(RECOVER_STALLED, {**params, "now": now})
         states[row["id"]] = state

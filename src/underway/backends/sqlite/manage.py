@@ -5,8 +5,9 @@ from __future__ import annotations
 
 import sqlite3
 
-from ...errors import InvalidStateError, JobNotFound
+from ...errors import JobNotFound
 from ...models import Job
+from .. import policy
 from . import reads
 from .finish import cancelled_error
 
@@ -39,7 +40,7 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
     if row is not None:
         return reads.job(row)
     job = _must_get(conn, job_id)
-    raise InvalidStateError(f"job {job_id} is already {job.state.value}; nothing to cancel")
+    raise policy.not_cancellable(job)
 
 
 def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
@@ -47,15 +48,11 @@ def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
     try:
         row = conn.execute(RETRY, (now, job_id)).fetchone()
     except sqlite3.IntegrityError:
-        raise InvalidStateError(
-            f"job {job_id} cannot be retried: another job with the same arguments is active"
-        ) from None
+        raise policy.duplicate_active(job_id) from None
     if row is not None:
         return reads.job(row)
     job = _must_get(conn, job_id)
-    raise InvalidStateError(
-        f"job {job_id} is {job.state.value}; only failed or cancelled jobs can be retried"
-    )
+    raise policy.not_retryable(job)
 
 
 def delete(conn: sqlite3.Connection, job_id: str) -> bool:

@@ -7,8 +7,8 @@ import sqlite3
 from typing import Any
 
 from ...models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
+from .. import policy
 from ..codecs import epoch_to_datetime, json_text_to_data
-from ..policy import state_condition
 from ..rows import job_from_row
 
 
@@ -56,7 +56,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     clauses: list[str] = []
     params: list[Any] = []
     if query.states:
-        clauses.append(state_condition(query.states))
+        clauses.append(policy.state_condition(query.states))
     for column, value in (("name", query.name), ("queue", query.queue)):
         if value is not None:
             clauses.append(f"{column} = ?")
@@ -68,9 +68,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
         clauses.append("created_at < ?")
         params.append(query.created_before.timestamp())
     if query.search:
-        pattern = (
-            "%" + query.search.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
-        )
+        pattern = policy.like_pattern(query.search)
         clauses.append("(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')")
         params.extend([pattern, pattern])
     return clauses, params
