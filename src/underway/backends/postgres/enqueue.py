@@ -170,9 +170,7 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
             if row["state"] == JobState.PENDING.value:
                 await notify(tx, "work", job.queue)
             return EnqueueResult(job=reads.job(row))
-        same = await reads.get(tx, job.id)
-        tick = None if same is not None else await _same_tick(tx, job)
-        conflict = policy.conflict_result(same, tick)
+        conflict = await _conflict(tx, job)
         if conflict is not None:
             return conflict
     raise StorageUnavailable(f"job {job.name}: enqueue kept conflicting with finishing jobs")
@@ -206,6 +204,12 @@ async def record_skip(
     if row is not None:
         return EnqueueResult(job=reads.job(row), skipped=True)
     return policy.conflict_result(None, await _same_tick(tx, job))
+
+
+async def _conflict(tx: Tx, job: NewJob) -> EnqueueResult | None:
+    """What an insert collided with: this very job (a retried call) or the same cron tick."""
+    same = await reads.get(tx, job.id)
+    return policy.conflict_result(same, None if same is not None else await _same_tick(tx, job))
 
 
 async def _same_tick(tx: Tx, job: NewJob) -> Job | None:

@@ -19,6 +19,54 @@ from ..codecs import data_to_json_text, epoch_to_datetime
 from ..policy import ACTIVE
 from . import reads
 
+#: One job, of any kind, returned as stored; an IntegrityError if its id, idempotency key,
+#: cron tick or (join/skip) active fingerprint is taken.
+INSERT = """
+INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
+    created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+RETURNING *
+"""
+#: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
+#: per batch size, and their results need no read back.
+INSERT_PLAIN = """
+INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
+    created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+ACTIVE_DUPLICATE = f"""
+fingerprint = ? AND unique_mode IN ('join', 'skip')
+AND (state IN {ACTIVE} OR (state = 'completed' AND finished_at >= ?))
+ORDER BY (state = 'completed'), finished_at DESC
+"""
+
+
+def enqueue_plain(
+    conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+) -> list[EnqueueResult] | None:
+    """Insert plain jobs (`NewJob.plain`) with one executemany; their results need no read
+    back. None, with nothing stored, if one collided with a stored id (a retried call)."""
+    params = []
+    stored = []
+    created = epoch_to_datetime(now)
+    assert created is not None
+    for job in jobs:
+        state, run_at, values = _row_values(job, now)
+        params.append(values)
+        when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
+        stored.append(EnqueueResult.inserted(job, state, created, when))
+    conn.execute("SAVEPOINT plain")
+    try:
+        conn.executemany(INSERT_PLAIN, params)
+    except sqlite3.IntegrityError:
+        conn.execute("ROLLBACK TO plain")
+        return None
+    finally:
+        conn.execute("RELEASE plain")
+    return stored
+
 
 def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
     """Store one job, or find the job it resolves to (writers are serialised: no races)."""
@@ -89,46 +137,6 @@ def _same_tick(conn: sqlite3.Connection, job: NewJob) -> Job | None:
     )
 
 
-ACTIVE_DUPLICATE = f"""
-fingerprint = ? AND unique_mode IN ('join', 'skip')
-AND (state IN {ACTIVE} OR (state = 'completed' AND finished_at >= ?))
-ORDER BY (state = 'completed'), finished_at DESC
-"""
-
-
-INSERT_JOB = (
-    "INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts, "
-    "created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, "
-    "retention_s, expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, "
-    "fire_at) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)"
-)
-
-
-def enqueue_plain(
-    conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
-) -> list[EnqueueResult] | None:
-    """Insert plain jobs (`NewJob.plain`) with one executemany; their results need no read
-    back. None, with nothing stored, if one collided with a stored id (a retried call)."""
-    params = []
-    stored = []
-    created = epoch_to_datetime(now)
-    assert created is not None
-    for job in jobs:
-        state, run_at, values = _row_values(job, now)
-        params.append(values)
-        when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
-        stored.append(EnqueueResult.inserted(job, state, created, when))
-    conn.execute("SAVEPOINT plain")
-    try:
-        conn.executemany(INSERT_JOB, params)
-    except sqlite3.IntegrityError:
-        conn.execute("ROLLBACK TO plain")
-        return None
-    finally:
-        conn.execute("RELEASE plain")
-    return stored
-
-
 def insert(
     conn: sqlite3.Connection,
     job: NewJob,
@@ -140,7 +148,7 @@ def insert(
 ) -> Job:
     """Insert one job row and return it as stored."""
     _, _, values = _row_values(job, now, state, duplicate_of, reason)
-    return reads.job(conn.execute(INSERT_JOB + " RETURNING *", values).fetchone())
+    return reads.job(conn.execute(INSERT, values).fetchone())
 
 
 def _row_values(
@@ -150,7 +158,7 @@ def _row_values(
     duplicate_of: str | None = None,
     reason: str | None = None,
 ) -> tuple[JobState, float, tuple[Any, ...]]:
-    """A job's state, its run_at (epoch seconds) and the values of its INSERT_JOB row."""
+    """A job's state, its run_at (epoch seconds) and the values of its INSERT row."""
     run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
     if state is None:
         state = JobState.SCHEDULED if run_at > now else JobState.PENDING

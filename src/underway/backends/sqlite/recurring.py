@@ -145,11 +145,11 @@ def fire(
 
 def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
     """Store a run started by hand ("trigger now") and record it as the last run."""
-    stored = enqueue.insert(conn, job, now)
+    result = enqueue.enqueue_one(conn, job, now)
     conn.execute(
-        "UPDATE underway_recurring SET last_job_id = ? WHERE id = ?", (job.id, job.recurring_id)
+        "UPDATE underway_recurring SET last_job_id = ? WHERE id = ?", (result.id, job.recurring_id)
     )
-    return EnqueueResult(job=stored)
+    return result
 
 
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
