@@ -9,7 +9,6 @@ from typing import Any
 from ...errors import StorageUnavailable, ValidationError
 from ...models import EnqueueResult, Job, JobState, NewJob
 from .. import policy
-from ..policy import ACTIVE
 from . import reads
 from .connection import channel_name
 from .tx import Tx, batch_params, batch_select, with_batch
@@ -103,12 +102,17 @@ PLAIN_TYPES = {
 }
 #: Same-fingerprint join/skip enqueuers queue up here, so each sees the one before it commit.
 FINGERPRINT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
-ACTIVE_DUPLICATE = f"""
-fingerprint = %s AND unique_mode IN ('join', 'skip')
-AND (state IN {ACTIVE}
-     OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
+#: The job of an active (or, with unique_for, recently completed) duplicate.
+ACTIVE_DUPLICATE = """
+SELECT * FROM {schema}.jobs
+WHERE fingerprint = %s AND unique_mode IN ('join', 'skip')
+  AND (state IN ('pending', 'running', 'scheduled')
+       OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
 ORDER BY (state = 'completed'), finished_at DESC
+LIMIT 1
 """
+BY_IDEMPOTENCY_KEY = "SELECT * FROM {schema}.jobs WHERE idempotency_key = %s"
+SAME_TICK = "SELECT * FROM {schema}.jobs WHERE recurring_id = %s AND fire_at = %s"
 
 
 def insert_plain(varying: tuple[str, ...]) -> str:
@@ -180,13 +184,13 @@ async def _existing(tx: Tx, job: NewJob, args: str) -> EnqueueResult | None:
     """The stored job this request resolves to: same idempotency key, or an active duplicate
     (with a `skipped` row recorded if the job asks for one)."""
     if job.idempotency_key is not None:
-        keyed = await reads.get_by(tx, "idempotency_key = %s", (job.idempotency_key,))
+        keyed = await reads.first(tx, BY_IDEMPOTENCY_KEY, (job.idempotency_key,))
         if keyed is not None:
             return policy.keyed_result(keyed)
     if not policy.checks_duplicates(job):
         return None
     window = job.unique_for_s if job.unique_for_s is not None else -1.0
-    active = await reads.get_by(tx, ACTIVE_DUPLICATE, (job.fingerprint, window))
+    active = await reads.first(tx, ACTIVE_DUPLICATE, (job.fingerprint, window))
     if active is None:
         return None
     decided = policy.duplicate_result(job, active)
@@ -215,9 +219,7 @@ async def _conflict(tx: Tx, job: NewJob) -> EnqueueResult | None:
 async def _same_tick(tx: Tx, job: NewJob) -> Job | None:
     if job.recurring_id is None:
         return None
-    return await reads.get_by(
-        tx, "recurring_id = %s AND fire_at = %s", (job.recurring_id, job.fire_at)
-    )
+    return await reads.first(tx, SAME_TICK, (job.recurring_id, job.fire_at))
 
 
 def _args(job: NewJob) -> str:

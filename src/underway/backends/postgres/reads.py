@@ -25,12 +25,16 @@ def claimed(row: Row) -> ClaimedJob:
     return claimed_from_row(row, _same)
 
 
+GET = "SELECT * FROM {schema}.jobs WHERE id = %s"
+
+
 async def get(tx: Tx, job_id: str) -> Job | None:
-    return await get_by(tx, "id = %s", (job_id,))
+    return await first(tx, GET, (job_id,))
 
 
-async def get_by(tx: Tx, condition: str, params: tuple[Any, ...]) -> Job | None:
-    row = await tx.row(f"SELECT * FROM {{schema}}.jobs WHERE {condition} LIMIT 1", params)
+async def first(tx: Tx, statement: str, params: tuple[Any, ...]) -> Job | None:
+    """The first job a SELECT of whole job rows finds, if any."""
+    row = await tx.row(statement, params)
     return None if row is None else job(row)
 
 

@@ -10,7 +10,6 @@ import psycopg
 from ...errors import RecurringNameTaken
 from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
 from .. import policy
-from ..policy import ACTIVE
 from ..rows import recurring_from_row
 from . import reads
 from .enqueue import INSERT, enqueue_one, insert_params
@@ -18,10 +17,27 @@ from .tx import Row, Tx
 from .values import jsonb_text
 from .wakeups import notify
 
-SELECT = (
-    "SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r "
-    "LEFT JOIN {schema}.jobs j ON j.id = r.last_job_id"
-)
+GET = """
+SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r
+LEFT JOIN {schema}.jobs j ON j.id = r.last_job_id
+WHERE r.id = %s
+"""
+LIST = """
+SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r
+LEFT JOIN {schema}.jobs j ON j.id = r.last_job_id
+ORDER BY r.name
+"""
+DUE = """
+SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r
+LEFT JOIN {schema}.jobs j ON j.id = r.last_job_id
+WHERE r.enabled AND r.next_fire_at <= %s ORDER BY r.next_fire_at
+"""
+#: The run of a definition that is still active, if any.
+ACTIVE_RUN = """
+SELECT * FROM {schema}.jobs
+WHERE recurring_id = %s AND state IN ('pending', 'running', 'scheduled')
+LIMIT 1
+"""
 
 
 def recurring(row: Row) -> Recurring:
@@ -33,18 +49,16 @@ def _same(value: Any) -> Any:
 
 
 async def get(tx: Tx, recurring_id: str) -> Recurring | None:
-    row = await tx.row(f"{SELECT} WHERE r.id = %s", (recurring_id,))
+    row = await tx.row(GET, (recurring_id,))
     return None if row is None else recurring(row)
 
 
 async def list_all(tx: Tx) -> list[Recurring]:
-    return [recurring(row) for row in await tx.rows(f"{SELECT} ORDER BY r.name")]
+    return [recurring(row) for row in await tx.rows(LIST)]
 
 
 async def due(tx: Tx, now: datetime) -> list[Recurring]:
-    rows = await tx.rows(
-        f"{SELECT} WHERE r.enabled AND r.next_fire_at <= %s ORDER BY r.next_fire_at", (now,)
-    )
+    rows = await tx.rows(DUE, (now,))
     return [recurring(row) for row in rows]
 
 
@@ -156,9 +170,7 @@ async def store_run(tx: Tx, job: NewJob) -> EnqueueResult:
 
 
 async def _store_tick(tx: Tx, job: NewJob, overlap: str) -> EnqueueResult:
-    previous = await reads.get_by(
-        tx, f"recurring_id = %s AND state IN {ACTIVE}", (job.recurring_id,)
-    )
+    previous = await reads.first(tx, ACTIVE_RUN, (job.recurring_id,))
     skip = policy.overlap_skip(previous, overlap)
     if skip is not None:
         params = insert_params(

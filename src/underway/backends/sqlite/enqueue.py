@@ -16,7 +16,6 @@ from ...models import (
 )
 from .. import policy
 from ..codecs import data_to_json_text, epoch_to_datetime
-from ..policy import ACTIVE
 from . import reads
 
 #: One job, of any kind, returned as stored; an IntegrityError if its id, idempotency key,
@@ -36,11 +35,17 @@ INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
-ACTIVE_DUPLICATE = f"""
-fingerprint = ? AND unique_mode IN ('join', 'skip')
-AND (state IN {ACTIVE} OR (state = 'completed' AND finished_at >= ?))
+#: The job of an active (or, with unique_for, recently completed) duplicate.
+ACTIVE_DUPLICATE = """
+SELECT * FROM underway_jobs
+WHERE fingerprint = ? AND unique_mode IN ('join', 'skip')
+  AND (state IN ('pending', 'running', 'scheduled')
+       OR (state = 'completed' AND finished_at >= ?))
 ORDER BY (state = 'completed'), finished_at DESC
+LIMIT 1
 """
+BY_IDEMPOTENCY_KEY = "SELECT * FROM underway_jobs WHERE idempotency_key = ?"
+SAME_TICK = "SELECT * FROM underway_jobs WHERE recurring_id = ? AND fire_at = ?"
 
 
 def enqueue_plain(
@@ -87,13 +92,13 @@ def _existing(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
     """The stored job this request resolves to: same idempotency key, or an active duplicate
     (with a `skipped` row recorded if the job asks for one)."""
     if job.idempotency_key is not None:
-        keyed = reads.get_by(conn, "idempotency_key = ?", (job.idempotency_key,))
+        keyed = reads.first(conn, BY_IDEMPOTENCY_KEY, (job.idempotency_key,))
         if keyed is not None:
             return policy.keyed_result(keyed)
     if not policy.checks_duplicates(job):
         return None
     window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
-    active = reads.get_by(conn, ACTIVE_DUPLICATE, (job.fingerprint, window_start))
+    active = reads.first(conn, ACTIVE_DUPLICATE, (job.fingerprint, window_start))
     if active is None:
         return None
     decided = policy.duplicate_result(job, active)
@@ -132,9 +137,7 @@ def _conflict(conn: sqlite3.Connection, job: NewJob) -> EnqueueResult | None:
 def _same_tick(conn: sqlite3.Connection, job: NewJob) -> Job | None:
     if job.recurring_id is None:
         return None
-    return reads.get_by(
-        conn, "recurring_id = ? AND fire_at = ?", (job.recurring_id, timestamp(job.fire_at))
-    )
+    return reads.first(conn, SAME_TICK, (job.recurring_id, timestamp(job.fire_at)))
 
 
 def insert(

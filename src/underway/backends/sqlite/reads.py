@@ -22,12 +22,16 @@ def job(row: sqlite3.Row) -> Job:
     )
 
 
+GET = "SELECT * FROM underway_jobs WHERE id = ?"
+
+
 def get(conn: sqlite3.Connection, job_id: str) -> Job | None:
-    return get_by(conn, "id = ?", (job_id,))
+    return first(conn, GET, (job_id,))
 
 
-def get_by(conn: sqlite3.Connection, condition: str, params: tuple[Any, ...]) -> Job | None:
-    row = conn.execute(f"SELECT * FROM underway_jobs WHERE {condition} LIMIT 1", params).fetchone()
+def first(conn: sqlite3.Connection, statement: str, params: tuple[Any, ...]) -> Job | None:
+    """The first job a SELECT of whole job rows finds, if any."""
+    row = conn.execute(statement, params).fetchone()
     return None if row is None else job(row)
 
 

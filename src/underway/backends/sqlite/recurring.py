@@ -3,20 +3,35 @@
 from __future__ import annotations
 
 import sqlite3
-from typing import Any
 
 from ...errors import RecurringNameTaken
 from ...models import EnqueueResult, NewJob, NewRecurring, Recurring
 from .. import policy
 from ..codecs import data_to_json_text, epoch_to_datetime, json_text_to_data
-from ..policy import ACTIVE
 from ..rows import recurring_from_row
 from . import enqueue, reads
 
-SELECT = (
-    "SELECT r.*, j.state AS last_job_state FROM underway_recurring r "
-    "LEFT JOIN underway_jobs j ON j.id = r.last_job_id"
-)
+GET = """
+SELECT r.*, j.state AS last_job_state FROM underway_recurring r
+LEFT JOIN underway_jobs j ON j.id = r.last_job_id
+WHERE r.id = ?
+"""
+LIST = """
+SELECT r.*, j.state AS last_job_state FROM underway_recurring r
+LEFT JOIN underway_jobs j ON j.id = r.last_job_id
+ORDER BY r.name
+"""
+DUE = """
+SELECT r.*, j.state AS last_job_state FROM underway_recurring r
+LEFT JOIN underway_jobs j ON j.id = r.last_job_id
+WHERE r.enabled = 1 AND r.next_fire_at <= ? ORDER BY r.next_fire_at
+"""
+#: The run of a definition that is still active, if any.
+ACTIVE_RUN = """
+SELECT * FROM underway_jobs
+WHERE recurring_id = ? AND state IN ('pending', 'running', 'scheduled')
+LIMIT 1
+"""
 
 
 def recurring(row: sqlite3.Row) -> Recurring:
@@ -24,18 +39,16 @@ def recurring(row: sqlite3.Row) -> Recurring:
 
 
 def get(conn: sqlite3.Connection, recurring_id: str) -> Recurring | None:
-    row = conn.execute(f"{SELECT} WHERE r.id = ?", (recurring_id,)).fetchone()
+    row = conn.execute(GET, (recurring_id,)).fetchone()
     return None if row is None else recurring(row)
 
 
 def list_all(conn: sqlite3.Connection) -> list[Recurring]:
-    return [recurring(row) for row in conn.execute(f"{SELECT} ORDER BY r.name")]
+    return [recurring(row) for row in conn.execute(LIST)]
 
 
 def due(conn: sqlite3.Connection, now: float) -> list[Recurring]:
-    rows = conn.execute(
-        f"{SELECT} WHERE r.enabled = 1 AND r.next_fire_at <= ? ORDER BY r.next_fire_at", (now,)
-    )
+    rows = conn.execute(DUE, (now,))
     return [recurring(row) for row in rows]
 
 
@@ -153,8 +166,7 @@ def store_run(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
 
 
 def _store_tick(conn: sqlite3.Connection, job: NewJob, overlap: str, now: float) -> EnqueueResult:
-    params: tuple[Any, ...] = (job.recurring_id,)
-    previous = reads.get_by(conn, f"recurring_id = ? AND state IN {ACTIVE}", params)
+    previous = reads.first(conn, ACTIVE_RUN, (job.recurring_id,))
     skip = policy.overlap_skip(previous, overlap)
     if skip is not None:
         return enqueue.record_skip(conn, job, now, skip)
