@@ -66,7 +66,7 @@ def connection_settings(role: str) -> dict[str, Any]:
 
     underway's repeated statements (claim, finish, enqueue, heartbeat, lookups by key) have one
     right plan whatever their parameters; left to choose, PostgreSQL kept re-planning the
-    claim for every call (0.85 ms of a 2.6 ms claim). Reads whose plan depends on the values
+    claim for every call, a good part of the claim's time. Reads whose plan depends on the values
     (job lists by state or name) pass `planned=True` and are planned afresh each time.
     """
     return {
