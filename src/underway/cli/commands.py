@@ -12,11 +12,13 @@ from typer.core import TyperGroup
 from ..config import WorkerSettings
 from ..errors import UnderwayError
 from ..models import JobFilter, JobState
+from . import worker_options as options
 from .follow import follow_job
 from .loading import CommandError, json_arguments, opened_app, select_app
 from .output import console, err_console, job_details, job_table, print_error
 from .recurring_commands import register as register_recurring
 from .worker_command import configure_logging, run_worker
+from .worker_options import Seconds
 
 DEFAULTS = WorkerSettings()
 #: Exit codes of `status --wait` for a job that did not complete.
@@ -69,7 +71,6 @@ DatabaseOverride = Annotated[
         show_default=False,
     ),
 ]
-Seconds = Annotated[float, typer.Option(metavar="SECONDS")]
 AppOption = Annotated[
     str | None, typer.Option("--app", help="Use this App (module:attribute) and its database.")
 ]
@@ -85,46 +86,22 @@ def main() -> None:
 def worker(
     app_path: AppPath,
     database: DatabaseOverride = None,
-    concurrency: Annotated[int, typer.Option(help="Jobs run at once.")] = DEFAULTS.concurrency,
-    queues: Annotated[
-        list[str] | None,
-        typer.Option(
-            "--queues",
-            "-q",
-            metavar="NAMES",
-            help="Queues, comma-separated or repeated (default: all of the app's).",
-        ),
-    ] = None,
+    concurrency: options.Concurrency = DEFAULTS.concurrency,
+    queues: options.Queues = None,
     poll_interval: Seconds = DEFAULTS.poll_interval,
     heartbeat_interval: Seconds = DEFAULTS.heartbeat_interval,
-    stall_timeout: Annotated[
-        float,
-        typer.Option(metavar="SECONDS", help="A job without heartbeat this long is requeued."),
-    ] = DEFAULTS.stall_timeout,
+    stall_timeout: options.StallTimeout = DEFAULTS.stall_timeout,
     sweep_interval: Seconds = DEFAULTS.sweep_interval,
     prune_interval: Seconds = DEFAULTS.prune_interval,
     lease_check_interval: Seconds = DEFAULTS.lease_check_interval,
-    flush_interval: Annotated[
-        float, typer.Option(metavar="SECONDS", help="How often progress and logs are written.")
-    ] = DEFAULTS.flush_interval,
+    flush_interval: options.FlushInterval = DEFAULTS.flush_interval,
     flush_batch_size: int = DEFAULTS.flush_batch_size,
-    max_log_entries: Annotated[int, typer.Option(help="Log lines kept per job.")] = (
-        DEFAULTS.max_log_entries
-    ),
-    shutdown_grace: Annotated[
-        float,
-        typer.Option(metavar="SECONDS", help="Time running jobs get to finish after a signal."),
-    ] = DEFAULTS.shutdown_grace,
-    sweeper: Annotated[bool, typer.Option(help="Recover stalled jobs, prune old ones.")] = True,
-    scheduler: Annotated[bool, typer.Option(help="Fire recurring (cron) jobs.")] = True,
-    max_stuck_slots: Annotated[
-        int | None,
-        typer.Option(
-            help="Past this many slots stuck on jobs that ignore their timeout, drain "
-            "and exit 75 to be restarted (default: concurrency / 2)."
-        ),
-    ] = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    max_log_entries: options.MaxLogEntries = DEFAULTS.max_log_entries,
+    shutdown_grace: options.ShutdownGrace = DEFAULTS.shutdown_grace,
+    sweeper: options.Sweeper = True,
+    scheduler: options.Scheduler = True,
+    max_stuck_slots: options.MaxStuckSlots = None,
+    log_level: options.LogLevel = "info",
 ) -> None:
     """Run jobs until SIGINT/SIGTERM: no new claims, running jobs get the grace period, the rest
     go back to the queue. A second signal exits at once."""

@@ -39,6 +39,20 @@ MAX_BACKOFF_S = 30.0
 EXIT_STUCK = 75  # EX_TEMPFAIL: restart me
 
 
+def claim_limits(concurrency: int, claims_overlap_writes: bool) -> tuple[int, int]:
+    """How many jobs one claim takes, and how many may be claimed and unrecorded at once.
+
+    Where claims overlap outcome writes, a claim takes at most half the slots: the next claim
+    then runs beside the previous batch's outcome write instead of after it. A job's slot is
+    free once its code returns; while outcomes are being written the worker may hold one more
+    claim batch, so that the next claim need not wait for the write. A worker of concurrency 1
+    runs one job at a time from claim to recorded outcome, so a crash re-runs at most that job.
+    """
+    half = (concurrency + 1) // 2
+    batch = half if claims_overlap_writes else concurrency
+    return batch, concurrency + (batch if concurrency > 1 else 0)
+
+
 class Worker:
     """One worker process's job loop. `run()` returns after `request_stop()` and a drain."""
 
@@ -85,17 +99,9 @@ class Worker:
             self.self_fence,
             *self._make_services(),
         ]
-        # Where claims overlap outcome writes, claim at most half the slots at a time: the next
-        # claim then runs beside the previous batch's outcome write instead of after it.
-        concurrency = settings.concurrency
-        half = (concurrency + 1) // 2
-        self._claim_batch = half if backend.claims_overlap_writes else concurrency
-        # A job's slot is free once its code returns. While outcomes are being written the
-        # worker may hold one more claim batch, so that the next claim need not wait for the
-        # write: at most this many jobs are claimed and unrecorded at once. A worker of
-        # concurrency 1 runs one job at a time from claim to recorded outcome, so a crash
-        # re-runs at most that one job.
-        self.max_held = concurrency + (self._claim_batch if concurrency > 1 else 0)
+        self._claim_batch, self.max_held = claim_limits(
+            settings.concurrency, backend.claims_overlap_writes
+        )
         self._released = 0
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
