@@ -15,6 +15,7 @@ from ..models import (
     EnqueueResult,
     Job,
     JobError,
+    JobFilter,
     JobState,
     Lease,
     NewJob,
@@ -181,6 +182,24 @@ def duplicate_active(job_id: str) -> InvalidStateError:
     return InvalidStateError(
         f"job {job_id} cannot be retried: another job with the same arguments is active"
     )
+
+
+def listing_filters(query: JobFilter) -> list[tuple[str, tuple[Any, ...]]]:
+    """The conditions a job listing applies besides its states, by name, with their values;
+    each dialect writes them in its own SQL (its LIST_FILTERS)."""
+    found: list[tuple[str, tuple[Any, ...]]] = []
+    for name, value in (
+        ("name", query.name),
+        ("queue", query.queue),
+        ("created_after", query.created_after),
+        ("created_before", query.created_before),
+    ):
+        if value is not None:
+            found.append((name, (value,)))
+    if query.search:
+        pattern = like_pattern(query.search)
+        found.append(("search", (pattern, pattern)))
+    return found
 
 
 def like_pattern(search: str) -> str:

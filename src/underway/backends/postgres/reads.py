@@ -60,25 +60,22 @@ async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
     return JobPage(jobs=[job(row) for row in rows], total=int(total["n"] if total else 0))
 
 
+#: How each of policy's listing filters is written.
+LIST_FILTERS = {
+    "name": "name = %s",
+    "queue": "queue = %s",
+    "created_after": "created_at >= %s",
+    "created_before": "created_at < %s",
+    "search": "(id ILIKE %s OR args::text ILIKE %s)",
+}
+
+
 def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
+    clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
-    if query.states:
-        clauses.append(policy.state_condition(query.states))
-    for column, value in (("name", query.name), ("queue", query.queue)):
-        if value is not None:
-            clauses.append(f"{column} = %s")
-            params.append(value)
-    if query.created_after is not None:
-        clauses.append("created_at >= %s")
-        params.append(query.created_after)
-    if query.created_before is not None:
-        clauses.append("created_at < %s")
-        params.append(query.created_before)
-    if query.search:
-        pattern = policy.like_pattern(query.search)
-        clauses.append("(id ILIKE %s OR args::text ILIKE %s)")
-        params.extend([pattern, pattern])
+    for name, values in policy.listing_filters(query):
+        clauses.append(LIST_FILTERS[name])
+        params.extend(values)
     return clauses, params
 
 

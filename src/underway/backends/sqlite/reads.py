@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from datetime import datetime
 from typing import Any
 
 from ...models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
@@ -56,25 +57,23 @@ def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
     return JobPage(jobs=[job(row) for row in rows], total=int(total))
 
 
+#: How each of policy's listing filters is written.
+LIST_FILTERS = {
+    "name": "name = ?",
+    "queue": "queue = ?",
+    "created_after": "created_at >= ?",
+    "created_before": "created_at < ?",
+    "search": "(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')",
+}
+
+
 def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
-    clauses: list[str] = []
+    clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
-    if query.states:
-        clauses.append(policy.state_condition(query.states))
-    for column, value in (("name", query.name), ("queue", query.queue)):
-        if value is not None:
-            clauses.append(f"{column} = ?")
-            params.append(value)
-    if query.created_after is not None:
-        clauses.append("created_at >= ?")
-        params.append(query.created_after.timestamp())
-    if query.created_before is not None:
-        clauses.append("created_at < ?")
-        params.append(query.created_before.timestamp())
-    if query.search:
-        pattern = policy.like_pattern(query.search)
-        clauses.append("(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')")
-        params.extend([pattern, pattern])
+    for name, values in policy.listing_filters(query):
+        clauses.append(LIST_FILTERS[name])
+        # Times are stored as epoch seconds.
+        params.extend(v.timestamp() if isinstance(v, datetime) else v for v in values)
     return clauses, params
 
 
