@@ -10,8 +10,9 @@ from .. import policy
 from . import reads
 from .tx import Row, Tx
 
-#: The claim in one statement while no laned job is ready (it claims nothing otherwise): each
-#: queue's first plain jobs, walking its part of the ready index. It answers at least one row:
+#: PostgreSQL only (a SQLite claim is one local transaction anyway): the claim in one
+#: statement while no laned job is ready (it claims nothing otherwise), each queue's first
+#: plain jobs walking its part of the ready index. It answers at least one row:
 #: `laned_waiting`, with the claimed job's columns (or NULLs). `= ANY(ARRAY(...))`, not a
 #: join: a generic plan, not knowing the LIMIT, would hash every waiting row to join them.
 CLAIM_PLAIN = """

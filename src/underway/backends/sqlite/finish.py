@@ -12,7 +12,8 @@ from .. import policy
 from ..codecs import data_to_json_text, error_to_data
 from .leases import fence
 
-#: One outcome, fenced on its lease; `:state` is policy's target, `:cancelled` the error a
+#: One outcome, fenced on its lease (one statement each, not a batch: SQLite binds no arrays
+#: and a statement costs no round trip); `:state` is policy's target, `:cancelled` the error a
 #: cancel request records.
 FINISH = """
 UPDATE underway_jobs SET

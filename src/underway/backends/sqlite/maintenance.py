@@ -18,8 +18,8 @@ FIND_STALLED = """
 SELECT id, attempt, max_attempts, cancel_requested, worker_id FROM underway_jobs
 WHERE state = 'running' AND heartbeat_at < ?
 """
-#: A stalled job moved to the state policy chose, with the error it gave; run_at is kept,
-#: so a rescued job is claimed before the backlog.
+#: A stalled job moved to the state policy chose, with the error it gave; run_at is kept, so
+#: a rescued job is claimed before the backlog. One statement each: SQLite binds no arrays.
 RECOVER_STALLED = """
 UPDATE underway_jobs SET
     state = :state,
