@@ -65,18 +65,26 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
-#: One plain job (each `app.enqueue` call) with a NOTIFY if it is pending: without the
-#: batch's ordering and DISTINCT, which cost a single row more than they do a batch.
+#: One plain job (each `app.enqueue` call) with a NOTIFY if it is pending: INSERT_PLAIN's
+#: shape without the batch's ordering and DISTINCT, which cost a single row more than they
+#: do a batch.
 INSERT_ONE_PLAIN = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
         fingerprint, unique_mode, lane, lane_limit, retention_s)
-    SELECT %(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
-        CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END,
-        %(args)s::jsonb, %(max_attempts)s::int, t.run_at, %(fingerprints)s::text,
-        %(uniques)s::text, %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8
-    FROM (SELECT coalesce(%(run_ats)s::timestamptz,
-                          now() + make_interval(secs => %(delays)s::float8)) AS run_at) t
+    SELECT j.id, j.name, j.queue, j.priority,
+        CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END,
+        j.args, j.max_attempts, j.run_at, j.fingerprint, j.unique_mode, j.lane, j.lane_limit,
+        j.retention_s
+    FROM (SELECT id, name, queue, priority, args, max_attempts,
+                 coalesce(run_at, now() + make_interval(secs => delay_s)) AS run_at,
+                 fingerprint, unique_mode, lane, lane_limit, retention_s
+          FROM (SELECT %(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
+                       %(args)s::jsonb, %(max_attempts)s::int, %(run_ats)s::timestamptz,
+                       %(delays)s::float8, %(fingerprints)s::text, %(uniques)s::text,
+                       %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8)
+               AS t(id, name, queue, priority, args, max_attempts, run_at, delay_s,
+                    fingerprint, unique_mode, lane, lane_limit, retention_s)) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at
 )

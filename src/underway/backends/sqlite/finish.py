@@ -7,34 +7,45 @@ from __future__ import annotations
 import sqlite3
 from collections.abc import Sequence
 
-from ...models import Lease, Outcome
+from ...models import JobState, Lease, Outcome
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
 from .leases import fence
 
 #: One outcome, fenced on its lease (one statement each, not a batch: SQLite binds no arrays
-#: and a statement costs no round trip); `:state` is policy's target, `:cancelled` the error a
-#: cancel request records.
+#: and a statement costs no round trip). Its parameters, numbered: ?1 job id, ?2 attempt,
+#: ?3 worker, ?4 policy's target state, ?5 retry delay, ?6 result, ?7 error, ?8 the error a
+#: cancel request records instead, ?9 now.
 FINISH = """
 UPDATE underway_jobs SET
-    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE :state END,
-    run_at = CASE WHEN :state IN ('pending', 'scheduled') AND NOT cancel_requested
-                  THEN :now + :delay ELSE run_at END,
-    worker_id = CASE WHEN :state IN ('pending', 'scheduled') AND NOT cancel_requested
+    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE ?4 END,
+    run_at = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
+                  THEN ?9 + ?5 ELSE run_at END,
+    worker_id = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
                      THEN NULL ELSE worker_id END,
-    heartbeat_at = CASE WHEN :state IN ('pending', 'scheduled') AND NOT cancel_requested
+    heartbeat_at = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
                         THEN NULL ELSE heartbeat_at END,
-    result = CASE WHEN :state = 'completed' AND NOT cancel_requested THEN :result END,
-    error = CASE WHEN cancel_requested THEN :cancelled ELSE :error END,
-    errors = CASE WHEN :error IS NULL THEN errors
-                  ELSE json_insert(errors, '$[#]', json(:error)) END,
-    progress = CASE WHEN :state = 'completed' AND NOT cancel_requested
-                    THEN 100 ELSE progress END,
-    finished_at = CASE WHEN :state IN ('pending', 'scheduled') AND NOT cancel_requested
-                       THEN finished_at ELSE :now END,
-    expires_at = CASE WHEN :state IN ('pending', 'scheduled') AND NOT cancel_requested
-                      THEN expires_at ELSE :now + retention_s END
-WHERE id = :id AND attempt = :attempt AND worker_id = :worker AND state = 'running'
+    result = CASE WHEN ?4 = 'completed' AND NOT cancel_requested THEN ?6 END,
+    error = CASE WHEN cancel_requested THEN ?8 ELSE ?7 END,
+    errors = CASE WHEN ?7 IS NULL THEN errors ELSE json_insert(errors, '$[#]', json(?7)) END,
+    progress = CASE WHEN ?4 = 'completed' AND NOT cancel_requested THEN 100 ELSE progress END,
+    finished_at = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
+                       THEN finished_at ELSE ?9 END,
+    expires_at = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
+                      THEN expires_at ELSE ?9 + retention_s END
+WHERE id = ?1 AND attempt = ?2 AND worker_id = ?3 AND state = 'running'
+"""
+#: FINISH for the commonest outcome, a completed attempt, with what it leaves as it is left
+#: out: ?1 job id, ?2 attempt, ?3 worker, ?4 result, ?5 the error a cancel request records
+#: instead, ?6 now.
+COMPLETE = """
+UPDATE underway_jobs SET
+    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+    result = CASE WHEN cancel_requested THEN NULL ELSE ?4 END,
+    error = CASE WHEN cancel_requested THEN ?5 END,
+    progress = CASE WHEN cancel_requested THEN progress ELSE 100 END,
+    finished_at = ?6, expires_at = ?6 + retention_s
+WHERE id = ?1 AND attempt = ?2 AND worker_id = ?3 AND state = 'running'
 """
 #: A job handed back without counting its attempt, run_at kept so that it goes to the front
 #: of its queue; cancelled instead if a cancel was asked.
@@ -53,25 +64,40 @@ RETURNING state
 
 
 def finish_many(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> list[bool]:
-    """Record how attempts ended; for each, False if its lease was lost."""
+    """Record how attempts ended, each in the state policy chose; for each, False if its
+    lease was lost."""
     cancelled = cancelled_error(now)
-    return [
-        conn.execute(FINISH, _outcome_params(outcome, now, cancelled)).rowcount == 1
-        for outcome in outcomes
-    ]
+    held = []
+    for outcome in outcomes:
+        state = policy.outcome_state(outcome)
+        lease = outcome.lease
+        result = data_to_json_text(outcome.result)
+        params: tuple[object, ...]
+        if state is JobState.COMPLETED:
+            params = (lease.job_id, lease.attempt, lease.worker_id, result, cancelled, now)
+            held.append(conn.execute(COMPLETE, params).rowcount == 1)
+        else:
+            params = _finish_params(outcome, state, result, cancelled, now)
+            held.append(conn.execute(FINISH, params).rowcount == 1)
+    return held
 
 
-def _outcome_params(outcome: Outcome, now: float, cancelled: str) -> dict[str, object]:
+def _finish_params(
+    outcome: Outcome, state: JobState, result: str, cancelled: str, now: float
+) -> tuple[object, ...]:
+    lease = outcome.lease
     error = error_to_data(outcome.error, now)
-    return {
-        **fence(outcome.lease),
-        "state": policy.outcome_state(outcome).value,
-        "delay": outcome.retry_delay_s,
-        "result": data_to_json_text(outcome.result),
-        "error": None if error is None else data_to_json_text(error),
-        "cancelled": cancelled,
-        "now": now,
-    }
+    return (
+        lease.job_id,
+        lease.attempt,
+        lease.worker_id,
+        state.value,
+        outcome.retry_delay_s,
+        result,
+        None if error is None else data_to_json_text(error),
+        cancelled,
+        now,
+    )
 
 
 def requeue_one(conn: sqlite3.Connection, lease: Lease, now: float) -> str:
