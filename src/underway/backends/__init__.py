@@ -3,10 +3,12 @@
 
 from __future__ import annotations
 
+from urllib.parse import urlsplit, urlunsplit
+
 from ..errors import ConfigurationError
 from .base import Backend, Clock, SystemClock
 
-__all__ = ["Backend", "Clock", "SystemClock", "open_backend"]
+__all__ = ["Backend", "Clock", "SystemClock", "open_backend", "safe_url"]
 
 
 def open_backend(
@@ -33,3 +35,12 @@ def open_backend(
     raise ConfigurationError(
         f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
     )
+
+
+def safe_url(url: str) -> str:
+    """A database URL fit for a log line: its password, if any, hidden."""
+    parts = urlsplit(url)
+    if parts.password is None:
+        return url
+    netloc = parts.netloc.replace(f":{parts.password}@", ":***@", 1)
+    return urlunsplit(parts._replace(netloc=netloc))

@@ -186,6 +186,7 @@ class JobExecution:
         if self.finished_running:
             self.worker.slot_released(self)
         if await self.worker.outcomes.write(outcome):
+            log_outcome(self.job, outcome, self.ctx.cancel_reason == CANCEL_REQUESTED)
             await self.worker.after_finish(definition, outcome)
         else:
             log.warning("job %s attempt %d: lease lost, outcome discarded", *self._fence())
@@ -302,3 +303,23 @@ class JobExecution:
             delay = definition.retry_delay(self.lease.attempt) if definition else 0.0
             return Outcome(self.lease, "retry", error=error, retry_delay_s=delay)
         return Outcome(self.lease, "failed", error=error)
+
+
+def log_outcome(job: ClaimedJob, outcome: Outcome, cancel_requested: bool = False) -> None:
+    """One line for an attempt that did not complete, with the job and the cause, so that an
+    operator sees failures in the worker's log (completions only at debug level). A cancel
+    request wins over how the attempt ended, as the backend records it."""
+    kind = "cancelled" if cancel_requested else outcome.kind
+    if kind == "completed" and not log.isEnabledFor(logging.DEBUG):
+        return
+    what = f"job {job.name} {job.id} attempt {outcome.lease.attempt} of {job.max_attempts}"
+    error = outcome.error
+    cause = "" if error is None else f"{error.type}: {error.message}"
+    if kind == "retry":
+        log.warning("%s failed, retrying in %g s: %s", what, outcome.retry_delay_s, cause)
+    elif kind == "failed":
+        log.error("%s failed, no attempts left: %s", what, cause)
+    elif kind == "cancelled":
+        log.info("%s cancelled by request", what)
+    else:
+        log.debug("%s completed", what)

@@ -14,6 +14,7 @@ from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime
 from typing import Any
 
+from ..backends import safe_url
 from ..backends.base import Backend
 from ..config import WorkerSettings
 from ..context import JobContext
@@ -26,7 +27,7 @@ from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
 from .finish_hooks import run_finish_hooks
 from .heartbeat import LeaseWatcher, keep_leases
 from .host import Host
-from .outcomes import OutcomeWriter
+from .outcomes import OutcomeWriter, claim_limits
 from .periodic import PeriodicService
 from .progress import ProgressFlusher
 from .scheduler import Scheduler
@@ -37,20 +38,6 @@ log = logging.getLogger("underway.worker")
 #: the worker, and `underway worker` starting it).
 MAX_BACKOFF_S = 30.0
 EXIT_STUCK = 75  # EX_TEMPFAIL: restart me
-
-
-def claim_limits(concurrency: int, claims_overlap_writes: bool) -> tuple[int, int]:
-    """How many jobs one claim takes, and how many may be claimed and unrecorded at once.
-
-    Where claims overlap outcome writes, a claim takes at most half the slots: the next claim
-    then runs beside the previous batch's outcome write instead of after it. A job's slot is
-    free once its code returns; while outcomes are being written the worker may hold one more
-    claim batch, so that the next claim need not wait for the write. A worker of concurrency 1
-    runs one job at a time from claim to recorded outcome, so a crash re-runs at most that job.
-    """
-    half = (concurrency + 1) // 2
-    batch = half if claims_overlap_writes else concurrency
-    return batch, concurrency + (batch if concurrency > 1 else 0)
 
 
 class Worker:
@@ -163,7 +150,13 @@ class Worker:
     async def run(self) -> None:
         if not await self._register():
             return
-        log.info("worker %s started on queues %s", self.id, ", ".join(self.queues))
+        log.info(
+            "worker %s started on queues %s, concurrency %d, database %s",
+            self.id,
+            ", ".join(self.queues),
+            self.settings.concurrency,
+            safe_url(self.backend.url),
+        )
         try:
             async with self.app.lifespan_context() as resources:
                 self.resources = resources

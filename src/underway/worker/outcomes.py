@@ -70,3 +70,17 @@ class OutcomeWriter:
                 self._errors.error("finish", "cannot record job outcomes, retrying: %s", exc)
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
+
+
+def claim_limits(concurrency: int, claims_overlap_writes: bool) -> tuple[int, int]:
+    """How many jobs one claim takes, and how many may be claimed and unrecorded at once.
+
+    Where claims overlap outcome writes, a claim takes at most half the slots: the next claim
+    then runs beside the previous batch's outcome write instead of after it. A job's slot is
+    free once its code returns; while outcomes are being written the worker may hold one more
+    claim batch, so that the next claim need not wait for the write. A worker of concurrency 1
+    runs one job at a time from claim to recorded outcome, so a crash re-runs at most that job.
+    """
+    half = (concurrency + 1) // 2
+    batch = half if claims_overlap_writes else concurrency
+    return batch, concurrency + (batch if concurrency > 1 else 0)

@@ -1,0 +1,107 @@
+"""A worker's log says where it runs and what became of attempts that did not complete."""
+
+from __future__ import annotations
+
+import logging
+import threading
+import time
+
+import pytest
+
+from tests.conftest import fast_settings
+from tests.waiting import wait_until
+from underway import App, JobCancelled, JobContext, JobFailed
+from underway.backends import safe_url
+from underway.jobs import Backoff
+
+NO_WAIT = Backoff(base=0.01, factor=1.0, maximum=0.01, jitter=0.0)
+
+
+def worker_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "underway.worker" and record.levelno == level
+    ]
+
+
+def test_a_failed_attempt_its_retry_and_the_final_failure_are_logged_with_the_job(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="underway")
+
+    @app.job(retries=1, backoff=NO_WAIT)
+    def flaky() -> None:
+        raise ConnectionError("upstream refused")
+
+    app.start_worker(fast_settings())
+    handle = app.enqueue(flaky)
+    with pytest.raises(JobFailed):
+        handle.result(timeout=10)
+    retried = [line for line in worker_lines(caplog, logging.WARNING) if handle.id in line]
+    assert retried == [
+        f"job flaky {handle.id} attempt 1 of 2 failed, retrying in 0.01 s: "
+        "ConnectionError: upstream refused"
+    ]
+    wait_until(lambda: any(handle.id in line for line in worker_lines(caplog, logging.ERROR)))
+    failed = [line for line in worker_lines(caplog, logging.ERROR) if handle.id in line]
+    assert failed == [
+        f"job flaky {handle.id} attempt 2 of 2 failed, no attempts left: "
+        "ConnectionError: upstream refused"
+    ]
+
+
+def test_a_cancelled_attempt_is_logged_and_a_completed_one_only_at_debug(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="underway")
+    started = threading.Event()
+
+    @app.job
+    def quick() -> int:
+        return 1
+
+    @app.job
+    def polite(ctx: JobContext) -> None:
+        started.set()
+        while not ctx.cancelled:
+            time.sleep(0.01)
+
+    app.start_worker(fast_settings())
+    done = app.enqueue(quick)
+    assert done.result(timeout=10) == 1
+    stopping = app.enqueue(polite)
+    assert started.wait(5)
+    app.cancel(stopping.id)
+    with pytest.raises(JobCancelled):
+        stopping.result(timeout=10)
+    wait_until(lambda: any(stopping.id in line for line in worker_lines(caplog, logging.INFO)))
+    assert f"job polite {stopping.id} attempt 1 of 1 cancelled by request" in (
+        worker_lines(caplog, logging.INFO)
+    )
+    assert not [r for r in caplog.records if done.id in r.getMessage()]
+    caplog.set_level(logging.DEBUG, logger="underway.worker")
+    again = app.enqueue(quick)
+    assert again.result(timeout=10) == 1
+    wait_until(lambda: any(again.id in line for line in worker_lines(caplog, logging.DEBUG)))
+    assert f"job quick {again.id} attempt 1 of 1 completed" in worker_lines(caplog, logging.DEBUG)
+
+
+def test_the_start_line_names_the_database_queues_and_concurrency(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="underway")
+
+    app.start_worker(fast_settings(concurrency=3))
+    wait_until(lambda: any("started on" in line for line in worker_lines(caplog, logging.INFO)))
+    started = next(line for line in worker_lines(caplog, logging.INFO) if "started on" in line)
+    expected = f"started on queues default, concurrency 3, database {safe_url(app.database_url)}"
+    assert started.endswith(expected)
+
+
+def test_a_logged_database_url_hides_its_password() -> None:
+    assert safe_url("postgresql://u:s3cret@db:5432/jobs?schema=q") == (
+        "postgresql://u:***@db:5432/jobs?schema=q"
+    )
+    assert safe_url("postgresql://u@db/jobs") == "postgresql://u@db/jobs"
+    assert safe_url("sqlite:///jobs.db") == "sqlite:///jobs.db"
