@@ -41,9 +41,9 @@ def state_condition(states: Iterable[JobState]) -> str:
 # -- enqueue: how a request resolves against what is stored --------------------------------
 
 
-def keyed_result(keyed: Job | None) -> EnqueueResult | None:
+def keyed_result(keyed: Job) -> EnqueueResult:
     """A request whose idempotency key names a stored job gets that job."""
-    return None if keyed is None else EnqueueResult(job=keyed, joined=True)
+    return EnqueueResult(job=keyed, joined=True)
 
 
 def checks_duplicates(job: NewJob) -> bool:

@@ -177,7 +177,7 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
         existing = await _existing(tx, job, args)
         if existing is not None:
             return existing
-        row = await tx.row(INSERT, insert_params(job, args))
+        row = await tx.row(INSERT, _insert_params(job, args))
         if row is not None:
             if row["state"] == JobState.PENDING.value:
                 await notify(tx, "work", job.queue)
@@ -211,7 +211,7 @@ async def record_skip(
     tx: Tx, job: NewJob, args: str, skip: policy.RecordSkip
 ) -> EnqueueResult | None:
     """Store the request as a `skipped` row; if its cron tick is taken, that tick's job."""
-    params = insert_params(job, args, duplicate_of=skip.duplicate_of, reason=skip.reason)
+    params = _insert_params(job, args, duplicate_of=skip.duplicate_of, reason=skip.reason)
     row = await tx.row(INSERT, params)
     if row is not None:
         return EnqueueResult(job=reads.job(row), skipped=True)
@@ -237,7 +237,7 @@ def _args(job: NewJob) -> str:
         raise ValidationError(job.name, [{"loc": ("args",), "msg": str(exc)}]) from None
 
 
-def insert_params(
+def _insert_params(
     job: NewJob, args: str, *, duplicate_of: str | None = None, reason: str | None = None
 ) -> dict[str, Any]:
     skipped = duplicate_of is not None

@@ -8,14 +8,13 @@ from typing import Any
 import psycopg
 
 from ...errors import RecurringNameTaken
-from ...models import EnqueueResult, JobState, NewJob, NewRecurring, Recurring
+from ...models import EnqueueResult, NewJob, NewRecurring, Recurring
 from .. import policy
 from ..rows import recurring_from_row
 from . import reads
-from .enqueue import INSERT, enqueue_one, insert_params
+from .enqueue import enqueue_one, record_skip
 from .tx import Row, Tx
 from .values import jsonb_text
-from .wakeups import notify
 
 GET = """
 SELECT r.*, j.state AS last_job_state FROM {schema}.recurring r
@@ -173,13 +172,8 @@ async def _store_tick(tx: Tx, job: NewJob, overlap: str) -> EnqueueResult:
     previous = await reads.first(tx, ACTIVE_RUN, (job.recurring_id,))
     skip = policy.overlap_skip(previous, overlap)
     if skip is not None:
-        params = insert_params(
-            job, jsonb_text(job.args), duplicate_of=skip.duplicate_of, reason=skip.reason
-        )
-        stored = await tx.row(INSERT, params)
-        if stored is not None:
-            return EnqueueResult(job=reads.job(stored), skipped=True)
-    result = await enqueue_one(tx, job)
-    if result.state is JobState.PENDING:
-        await notify(tx, "work", job.queue)
-    return result
+        skipped = await record_skip(tx, job, jsonb_text(job.args), skip)
+        if skipped is not None:
+            return skipped
+    # enqueue_one sends the NOTIFY of a pending job it stores.
+    return await enqueue_one(tx, job)
