@@ -105,6 +105,15 @@ class Pacer:
             return False
         return not await self.request.is_disconnected()
 
+    def paced(self, chunks: list[str]) -> list[str]:
+        """What to send now: `chunks`, or a keep-alive comment when nothing was sent for a
+        while."""
+        if chunks:
+            self.sent()
+            return chunks
+        comment = self.keepalive()
+        return [] if comment is None else [comment]
+
     def keepalive(self) -> str | None:
         if time.monotonic() - self.last_sent < KEEPALIVE_S:
             return None
@@ -120,13 +129,8 @@ async def job_stream(
     yield f"retry: {RECONNECT_MS}\n\n"
     try:
         while True:
-            chunks = await watch.changes(job)
-            for chunk in chunks:
+            for chunk in pacer.paced(await watch.changes(job)):
                 yield chunk
-            if chunks:
-                pacer.sent()
-            elif (comment := pacer.keepalive()) is not None:
-                yield comment
             if job.state.is_finished or not await pacer.tick():
                 return
             job = await app.get_async(job.id)
@@ -166,11 +170,7 @@ async def all_jobs_stream(
         while await pacer.tick():
             jobs = await _watched_jobs(app, watch)
             chunks = [chunk for job in jobs for chunk in await watch.changes(job)]
-            for chunk in chunks:
+            for chunk in pacer.paced(chunks):
                 yield chunk
-            if chunks:
-                pacer.sent()
-            elif (comment := pacer.keepalive()) is not None:
-                yield comment
     except UnderwayError as exc:
         yield watch.event("error", {"message": str(exc)})
