@@ -78,12 +78,12 @@ class Underway(System):
 
     def enqueue_call(self, sent: float = 0.0) -> None:
         if sent:
-            self.app.enqueue(self.noop, sent=sent)
+            self.noop.enqueue(sent=sent)
         else:
-            self.app.enqueue(self.noop)
+            self.noop.enqueue()
 
     def enqueue_bulk_call(self, count: int) -> None:
-        self.app.enqueue_many(self.noop, [{} for _ in range(count)])
+        self.noop.enqueue_many([{} for _ in range(count)])
 
     def worker_command(self) -> list[str]:
         return [

@@ -8,7 +8,8 @@ import hashlib
 import inspect
 import json
 import random
-from collections.abc import Callable, Iterable, Iterator
+import re
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any, NotRequired, get_type_hints
@@ -22,9 +23,6 @@ from .context import JobContext
 from .errors import ConfigurationError, ValidationError
 from .models import NewJob, UniqueMode
 
-RESERVED_OPTION_NAMES = frozenset(
-    {"delay", "run_at", "priority", "queue", "on_duplicate", "connection", "idempotency_key"}
-)
 UNIQUE_MODES: tuple[UniqueMode, ...] = ("join", "skip", "queue")
 DEFAULT_RETENTION = timedelta(days=7)
 
@@ -49,14 +47,43 @@ class Backoff:
 DEFAULT_BACKOFF = Backoff()
 
 
-def seconds(value: float | timedelta | None, option: str) -> float | None:
-    """Accept seconds or a timedelta for a duration option; reject negatives."""
+#: A duration: seconds, a timedelta, or text such as "90s", "10m", "1h30m", "7d".
+Duration = float | timedelta | str
+
+DURATION_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
+UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
+
+
+def seconds(value: Duration | None, option: str) -> float | None:
+    """A duration option in seconds; negatives and unreadable text raise ConfigurationError."""
     if value is None:
         return None
-    result = value.total_seconds() if isinstance(value, timedelta) else float(value)
-    if result < 0:
+    if isinstance(value, timedelta):
+        result = value.total_seconds()
+    elif isinstance(value, str):
+        result = _duration_text(value, option)
+    elif isinstance(value, int | float) and not isinstance(value, bool):
+        result = float(value)
+    else:
+        raise ConfigurationError(
+            f"{option} must be seconds, a timedelta or text like '10m', got {value!r}"
+        )
+    if result < 0 or result != result:
         raise ConfigurationError(f"{option} must not be negative, got {value!r}")
     return result
+
+
+def _duration_text(text: str, option: str) -> float:
+    compact = text.strip()
+    with contextlib.suppress(ValueError):
+        return float(compact)
+    parts = DURATION_TEXT.findall(compact)
+    if not parts or DURATION_TEXT.sub("", compact).strip():
+        raise ConfigurationError(
+            f"{option}: cannot read {text!r} as a duration; "
+            "write seconds (600) or text like '90s', '10m', '1h30m', '7d'"
+        )
+    return sum(float(amount) * UNIT_SECONDS[unit.lower()] for amount, unit in parts)
 
 
 def canonical(value: Any) -> Any:
@@ -146,10 +173,6 @@ class JobDefinition:
         if opts.retries < 0:
             raise ConfigurationError(f"{where}: retries must not be negative")
         for param in self.parameters:
-            if param.name in RESERVED_OPTION_NAMES:
-                raise ConfigurationError(
-                    f"{where}: parameter {param.name!r} clashes with an enqueue option; rename it"
-                )
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ConfigurationError(f"{where}: *args/**kwargs are not supported")
 
@@ -157,13 +180,13 @@ class JobDefinition:
     def max_attempts(self) -> int:
         return self.options.retries + 1
 
-    def validate(self, args: dict[str, Any]) -> dict[str, Any]:
+    def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
         """Check arguments against the signature; return them as plain JSON data."""
         with self._validation_errors():
             data: dict[str, Any] = self.args_model.model_validate(args).model_dump(mode="json")
         return data
 
-    def validate_many(self, arguments: Iterable[dict[str, Any]]) -> list[dict[str, Any]]:
+    def validate_many(self, arguments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """`validate` for many calls in one pass; an error's location starts with the index."""
         with self._validation_errors():
             models = self._many_args.validate_python(list(arguments))
@@ -290,7 +313,7 @@ class JobDefinition:
             fire_at=fire_at,
         )
 
-    def new_jobs(self, arguments: Iterable[dict[str, Any]]) -> list[NewJob]:
+    def new_jobs(self, arguments: Iterable[Mapping[str, Any]]) -> list[NewJob]:
         """Validate many calls at once and build their rows (the first bad call raises)."""
         calls = self.validate_many(arguments)
         opts = self.options

@@ -58,7 +58,7 @@ def secured(app: App) -> Iterator[TestClient]:
 
 @pytest.fixture
 def job_id(app: App) -> str:
-    return app.enqueue("add", a=1).id
+    return app.enqueue("add", {"a": 1}).id
 
 
 def call(client: TestClient, method: str, path: str, job_id: str, token: str | None) -> int:

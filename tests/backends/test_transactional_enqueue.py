@@ -83,9 +83,9 @@ def test_app_enqueue_with_a_sync_connection(pg_url: str) -> None:
 
     try:
         with psycopg.connect(conninfo(pg_url)) as conn:
-            dropped = app.enqueue(add, 1, 2, connection=conn)
+            dropped = add.options(connection=conn).enqueue(1, 2)
             conn.rollback()
-            kept = app.enqueue(add, 2, 3, connection=conn)
+            kept = add.options(connection=conn).enqueue(2, 3)
             conn.commit()
         with pytest.raises(JobNotFound):
             app.get(dropped.id)
@@ -105,7 +105,7 @@ async def test_app_enqueue_async_with_an_async_connection(pg_url: str) -> None:
 
     try:
         async with await psycopg.AsyncConnection.connect(conninfo(pg_url)) as conn:
-            handle = await app.enqueue_async(double, 4, connection=conn)
+            handle = await double.options(connection=conn).enqueue_async(4)
             await conn.commit()
         assert (await app.get_async(handle.id)).state is JobState.PENDING
     finally:
@@ -121,7 +121,7 @@ def test_sqlite_refuses_connection_argument(tmp_path: Path) -> None:
 
     try:
         with pytest.raises(ConfigurationError):
-            app.enqueue(noop, connection=object())
+            noop.options(connection=object()).enqueue()
     finally:
         app.close()
 

@@ -48,7 +48,7 @@ def test_worker_runs_jobs_enqueued_from_the_command_line(
 def test_sigterm_hands_a_long_job_back_without_counting_the_attempt(
     start_worker: StartWorker, app: App, database: str
 ) -> None:
-    job_id = app.enqueue("slow", seconds=60).id
+    job_id = app.enqueue("slow", {"seconds": 60}).id
     worker, log = start_worker("--shutdown-grace", "0.5")
     wait_until(lambda: running(app, job_id), timeout=20)
 
@@ -65,7 +65,7 @@ def test_sigterm_hands_a_long_job_back_without_counting_the_attempt(
 def test_sigint_lets_a_running_job_finish_within_the_grace_period(
     start_worker: StartWorker, app: App, database: str
 ) -> None:
-    job_id = app.enqueue("slow", seconds=1.5).id
+    job_id = app.enqueue("slow", {"seconds": 1.5}).id
     worker, _ = start_worker("--shutdown-grace", "30")
     wait_until(lambda: running(app, job_id), timeout=20)
 
@@ -79,7 +79,7 @@ def test_sigint_lets_a_running_job_finish_within_the_grace_period(
 def test_a_sync_job_that_ignores_the_signal_is_handed_back_and_the_worker_exits(
     start_worker: StartWorker, app: App
 ) -> None:
-    job_id = app.enqueue("stubborn", seconds=120).id
+    job_id = app.enqueue("stubborn", {"seconds": 120}).id
     worker, log = start_worker("--shutdown-grace", "0.2")
     wait_until(lambda: running(app, job_id), timeout=20)
 
@@ -92,7 +92,7 @@ def test_a_sync_job_that_ignores_the_signal_is_handed_back_and_the_worker_exits(
 
 
 def test_a_second_signal_exits_at_once(start_worker: StartWorker, app: App) -> None:
-    job_id = app.enqueue("slow", seconds=60).id
+    job_id = app.enqueue("slow", {"seconds": 60}).id
     worker, log = start_worker("--shutdown-grace", "60")
     wait_until(lambda: running(app, job_id), timeout=20)
     worker.send_signal(signal.SIGTERM)

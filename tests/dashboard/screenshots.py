@@ -72,17 +72,25 @@ def seed(app: App, database: Path) -> dict[str, str]:
     """An hour of finished jobs, a few failures, running and scheduled ones."""
     rng = random.Random(7)
     done = [
-        app.enqueue("send_invoice", f"cust-{i:04d}", rng.randint(900, 90_000)).id
+        app.enqueue(
+            "send_invoice", {"customer": f"cust-{i:04d}", "amount_cents": rng.randint(900, 90_000)}
+        ).id
         for i in range(140)
     ]
-    done += [app.enqueue("resize_images", album=i, sizes=[320, 640, 1280]).id for i in range(60)]
-    failed = [app.enqueue("sync_crm", account=f"acme-{i}").id for i in range(4)]
+    done += [
+        app.enqueue("resize_images", {"album": i, "sizes": [320, 640, 1280]}).id for i in range(60)
+    ]
+    failed = [app.enqueue("sync_crm", {"account": f"acme-{i}"}).id for i in range(4)]
     wait_finished(app, *done, *failed, timeout=60)
     spread_over_last_hour(database, rng)
-    running = app.enqueue("import_csv", file="s3://exports/2026-11/customers.csv").id
-    app.enqueue("import_csv", file="s3://exports/2026-11/orders.csv", rows=80_000)
+    running = app.enqueue("import_csv", {"file": "s3://exports/2026-11/customers.csv"}).id
+    app.enqueue("import_csv", {"file": "s3://exports/2026-11/orders.csv", "rows": 80_000})
     for i in range(3):
-        app.enqueue("send_invoice", f"cust-9{i:03d}", 12_900, delay=3600 * (i + 1))
+        app.enqueue(
+            "send_invoice",
+            {"customer": f"cust-9{i:03d}", "amount_cents": 12_900},
+            delay=3600 * (i + 1),
+        )
     app.add_recurring("nightly cleanup", "0 3 * * *", "nightly_cleanup", {"days": 30})
     app.add_recurring(
         "monthly invoices", "0 0 1 * *", "send_invoice", {"customer": "all", "amount_cents": 0}

@@ -16,7 +16,7 @@ def progress_of(page: Page) -> float:
 
 
 def test_progress_and_logs_move_live_and_cancel_stops_the_job(page: Page, app: App) -> None:
-    handle = app.enqueue("crunch", steps=2000, pause=0.02)
+    handle = app.enqueue("crunch", {"steps": 2000, "pause": 0.02})
     page.goto(f"/dashboard/jobs/{handle.id}")
     expect(page.locator(".job-head [data-state-badge]")).to_have_text("running")
     page.evaluate("window.notReloaded = true")
@@ -40,7 +40,7 @@ def test_progress_and_logs_move_live_and_cancel_stops_the_job(page: Page, app: A
 
 
 def test_failed_job_shows_error_and_traceback_and_retry_runs_it_again(page: Page, app: App) -> None:
-    handle = app.enqueue("flaky", key="db-7")
+    handle = app.enqueue("flaky", {"key": "db-7"})
     wait_finished(app, handle.id)
     page.goto(f"/dashboard/jobs/{handle.id}")
 

@@ -14,8 +14,8 @@ from .support import ALLOWED, MANAGE_TOKEN, wait_finished
 
 
 def enqueue_finished(app: App, completed: int, failed: int) -> list[str]:
-    ids = [app.enqueue("add", a=i).id for i in range(completed)]
-    ids += [app.enqueue("flaky", key=f"k{i}").id for i in range(failed)]
+    ids = [app.enqueue("add", {"a": i}).id for i in range(completed)]
+    ids += [app.enqueue("flaky", {"key": f"k{i}"}).id for i in range(failed)]
     wait_finished(app, *ids)
     return ids
 
@@ -65,7 +65,7 @@ def test_bulk_retry_runs_the_selected_failed_jobs_again(page: Page, app: App) ->
 
 def test_overview_counts_match_the_api_stats(page: Page, app: App, server: LiveServer) -> None:
     enqueue_finished(app, completed=4, failed=2)
-    app.enqueue("add", a=1, delay=3600)
+    app.enqueue("add", {"a": 1}, delay=3600)
     headers = {"Authorization": f"Bearer {MANAGE_TOKEN}"}
     stats = httpx.get(f"{server.url}/api/stats", headers=headers).json()
 

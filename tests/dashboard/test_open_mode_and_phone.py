@@ -30,7 +30,7 @@ def open_page(browser: Browser, app: App) -> Iterator[Page]:
 
 
 def test_open_mode_needs_no_sign_in_but_checks_the_csrf_token(open_page: Page, app: App) -> None:
-    job = app.enqueue("flaky", key="open")
+    job = app.enqueue("flaky", {"key": "open"})
     wait_finished(app, job.id)
     open_page.goto("/")
 
@@ -46,7 +46,7 @@ def test_open_mode_needs_no_sign_in_but_checks_the_csrf_token(open_page: Page, a
 
 
 def test_every_page_fits_a_phone_screen_without_sideways_scrolling(page: Page, app: App) -> None:
-    job = app.enqueue("flaky", key="a-rather-long-key-" * 4)
+    job = app.enqueue("flaky", {"key": "a-rather-long-key-" * 4})
     wait_finished(app, job.id)
     app.add_recurring("nightly totals for every tenant", "0 3 * * *", "add", {"a": 1})
     page.set_viewport_size(PHONE)

@@ -54,7 +54,7 @@ def test_sign_in_returns_to_the_page_asked_for_and_sign_out_ends_the_session(
 def test_view_token_sees_no_action_buttons_and_its_posts_are_refused(
     anonymous: Page, app: App
 ) -> None:
-    failed = app.enqueue("flaky", key="v")
+    failed = app.enqueue("flaky", {"key": "v"})
     wait_finished(app, failed.id)
     app.add_recurring("nightly", "0 3 * * *", "add", {"a": 1})
     sign_in(anonymous, VIEW_TOKEN)
@@ -80,7 +80,7 @@ def test_view_token_sees_no_action_buttons_and_its_posts_are_refused(
 
 
 def test_forged_posts_without_the_csrf_token_are_refused(page: Page, app: App) -> None:
-    job = app.enqueue("crunch", steps=2000, pause=0.02)
+    job = app.enqueue("crunch", {"steps": 2000, "pause": 0.02})
     page.goto(f"/dashboard/jobs/{job.id}")
     token = csrf_of(page)
 
@@ -114,7 +114,7 @@ def test_a_form_origin_is_checked_against_the_allowed_hosts_not_the_host_header(
     try:
         page = context.new_page()
         sign_in(page, MANAGE_TOKEN)
-        job = app.enqueue("crunch", steps=2000, pause=0.02)
+        job = app.enqueue("crunch", {"steps": 2000, "pause": 0.02})
         page.goto(f"/dashboard/jobs/{job.id}")
         cancel = f"/dashboard/jobs/{job.id}/cancel"
         form = {"csrf": csrf_of(page)}

@@ -28,8 +28,8 @@ def app(pg_url: str) -> Iterator[App]:
 def test_pages_counts_search_and_live_logs_on_postgres(
     page: Page, app: App, server: LiveServer
 ) -> None:
-    done = [app.enqueue("add", a=i).id for i in range(3)]
-    failed = app.enqueue("flaky", key="pg-1").id
+    done = [app.enqueue("add", {"a": i}).id for i in range(3)]
+    failed = app.enqueue("flaky", {"key": "pg-1"}).id
     wait_finished(app, *done, failed)
     headers = {"Authorization": f"Bearer {MANAGE_TOKEN}"}
     stats = httpx.get(f"{server.url}/api/stats", headers=headers).json()
@@ -40,7 +40,7 @@ def test_pages_counts_search_and_live_logs_on_postgres(
     page.goto("/dashboard/jobs?state=failed&q=pg-1")
     expect(page.locator("tr[data-job-row]")).to_have_count(1)
 
-    job = app.enqueue("crunch", steps=2000, pause=0.02)
+    job = app.enqueue("crunch", {"steps": 2000, "pause": 0.02})
     page.goto(f"/dashboard/jobs/{job.id}")
     shown = page.locator("#logs li").count()
     page.wait_for_function("n => document.querySelectorAll('#logs li').length > n + 3", arg=shown)

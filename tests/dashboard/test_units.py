@@ -104,8 +104,8 @@ def test_finished_jobs_are_counted_in_their_minute(tmp_path: Path) -> None:
     app: App = build_app(f"sqlite:///{tmp_path / 'jobs.db'}")
     app.start_worker(concurrency=2, poll_interval=0.05)
     try:
-        ids = [app.enqueue("add", a=i).id for i in range(5)]
-        ids += [app.enqueue("flaky", key="x").id]
+        ids = [app.enqueue("add", {"a": i}).id for i in range(5)]
+        ids += [app.enqueue("flaky", {"key": "x"}).id]
         wait_finished(app, *ids)
         now = datetime.now(UTC)
         minutes = app.runtime.call(finished_per_minute(app, now))

@@ -12,7 +12,7 @@ from .support import XSS, hostile_pages, wait_finished
 def test_xss_payloads_render_as_text_on_every_page(page: Page, app: App) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    job = app.enqueue("hostile", payload=XSS, nested={XSS: [XSS, "</pre><script>alert(2)"]})
+    job = app.enqueue("hostile", {"payload": XSS, "nested": {XSS: [XSS, "</pre><script>alert(2)"]}})
     wait_finished(app, job.id)
     app.add_recurring(XSS, "0 3 * * *", "add", {"a": 1})
     for url in hostile_pages(job.id):
@@ -36,7 +36,7 @@ def test_xss_payloads_render_as_text_on_every_page(page: Page, app: App) -> None
 def test_live_log_lines_with_markup_are_appended_as_text(page: Page, app: App) -> None:
     dialogs: list[str] = []
     page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
-    job = app.enqueue("crunch", steps=2000, pause=0.02, label=XSS)
+    job = app.enqueue("crunch", {"steps": 2000, "pause": 0.02, "label": XSS})
     page.goto(f"/dashboard/jobs/{job.id}")
     shown = page.locator("#logs li").count()
 

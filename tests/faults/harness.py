@@ -116,7 +116,7 @@ class FaultRun:
 
     def enqueue(self, name: str, **args: Any) -> str:
         """Enqueue and record the acknowledgement only once enqueue has returned."""
-        handle = self.app.enqueue(name, **args)
+        handle = self.app.enqueue(name, args)
         self.acked[handle.id] = handle.id
         return handle.id
 

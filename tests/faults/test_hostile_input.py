@@ -145,7 +145,7 @@ def test_hostile_and_bad_input(served: tuple[App, LiveServer], tmp_path: Path) -
         )
         battery.rejected("GET", "/api/jobs/not-a-job-id", 404, headers=MANAGE)
 
-        target = app.enqueue("flaky", key="k")  # fails: something to retry, cancel, delete
+        target = app.enqueue("flaky", {"key": "k"})  # fails: something to retry, cancel, delete
         wait_until(lambda: app.get(target.id).state.is_finished, timeout=10)
         recurring_id = app.add_recurring("nightly", "0 3 * * *", "add", {"a": 1})
         for method, url in [
@@ -225,8 +225,8 @@ def deserialization_payloads_executed(app: App, battery: Battery, tmp_path: Path
         "__reduce__": ["os.system", [f"touch {marker}"]],
         "py/object": "os.system",
     }
-    done = app.enqueue("add", a=1)
-    failed = app.enqueue("flaky", key="payload")
+    done = app.enqueue("add", {"a": 1})
+    failed = app.enqueue("flaky", {"key": "payload"})
     wait_until(lambda: all(app.get(j.id).state.is_finished for j in (done, failed)), timeout=10)
     database = app.database_url.removeprefix("sqlite:///")
     with sqlite3.connect(database) as conn:
@@ -253,7 +253,7 @@ def browse_hostile_pages(app: App, server: LiveServer, battery: Battery) -> tupl
     that succeeded)."""
     from playwright.sync_api import sync_playwright
 
-    job = app.enqueue("hostile", payload=XSS, nested={XSS: [XSS, "</pre><script>alert(2)"]})
+    job = app.enqueue("hostile", {"payload": XSS, "nested": {XSS: [XSS, "</pre><script>alert(2)"]}})
     wait_until(lambda: app.get(job.id).state.is_finished, timeout=10)
     app.add_recurring(XSS, "0 3 * * *", "add", {"a": 1})
     payload_jobs = [j.id for j in app.list(limit=100)]
@@ -314,7 +314,7 @@ def dns_rebinding_served(battery: Battery, tmp_path: Path) -> int:
     try:
         wait_until(lambda: server.poll() is not None or _health(local) == 200, timeout=30)
         assert server.poll() is None, (tmp_path / "rebinding-serve.log").read_text()
-        job = app.enqueue("probe", key="rebinding", duration_ms=60_000)
+        job = app.enqueue("probe", {"key": "rebinding", "duration_ms": 60_000})
         wait_until(lambda: app.get(job.id).state.value == "running", timeout=10)
         before = app.list_page(JobFilter(limit=1)).total
         served = _rebound_http(battery, local, port, job.id) + _rebound_browser(port)

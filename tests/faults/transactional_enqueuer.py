@@ -25,7 +25,9 @@ def main(url: str, count: int, seed: int, out: Path) -> None:
     with out.open("w") as log:
         for n in range(count):
             with psycopg.connect(conninfo) as conn:
-                handle = app.enqueue("probe_join", key="k", duration_ms=30, n=n, connection=conn)
+                handle = app.enqueue(
+                    "probe_join", {"key": "k", "duration_ms": 30, "n": n}, connection=conn
+                )
                 committed = rng.random() >= 0.2
                 if committed:
                     conn.commit()

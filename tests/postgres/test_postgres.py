@@ -306,19 +306,19 @@ def test_sync_enqueue_stores_plain_jobs_on_the_producer_connection(pg_url: str) 
             return a
 
         with pytest.raises(ValidationError):
-            app.enqueue(add, a="x")
+            add.enqueue(a="x")
         assert app.list() == []
-        handle = app.enqueue(add, a=1)
+        handle = add.enqueue(a=1)
         producers = query(
             "SELECT count(*) FROM pg_stat_activity WHERE application_name = %s",
             f"underway:producer:{os.getpid()}",
         )
         assert producers == [(1,)]
         assert app.get(handle.id).state is JobState.PENDING
-        first, second = app.enqueue(once, a=1), app.enqueue(once, a=1)
+        first, second = once.enqueue(a=1), once.enqueue(a=1)
         assert second.joined
         assert second.id == first.id
-        later = app.schedule(add, a=2, delay=3600)
+        later = add.options(delay=3600).enqueue(a=2)
         assert later.state is JobState.SCHEDULED
     finally:
         app.close()

@@ -134,7 +134,7 @@ def run_enqueuers(mode: str, threads: int) -> None:
 
     def call() -> None:
         job = joined_work if mode == "join" else skipped_work
-        handle = app.enqueue(job, key="k")
+        handle = job.enqueue(key="k")
         line = {
             "id": handle.id,
             "joined": handle.joined,

@@ -62,7 +62,7 @@ def enqueue_probes(db: Database, count: int) -> None:
             "(job_id text, n int, attempt int, pid int, at timestamptz DEFAULT now())"
         )
         for start in range(0, count, 1000):
-            app.enqueue_many(probe, [{"n": n} for n in range(start, min(count, start + 1000))])
+            probe.enqueue_many([{"n": n} for n in range(start, min(count, start + 1000))])
     finally:
         app.close()
 

@@ -27,8 +27,8 @@ def test_a_sigkilled_workers_join_job_is_recovered_and_joiners_get_one_result(
     cluster: Cluster,
 ) -> None:
     [doomed] = cluster.start_workers(1)
-    first = cluster.app.enqueue("killable_work", key="k")
-    joiners = [cluster.app.enqueue("killable_work", key="k") for _ in range(5)]
+    first = cluster.app.enqueue("killable_work", {"key": "k"})
+    joiners = [cluster.app.enqueue("killable_work", {"key": "k"}) for _ in range(5)]
     assert all(h.joined and h.id == first.id for h in joiners)
     wait_until(lambda: any(r["ev"] == "start" for r in cluster.ledger()))
     doomed.send_signal(signal.SIGKILL)
@@ -44,8 +44,8 @@ def test_a_sigkilled_workers_join_job_is_recovered_and_joiners_get_one_result(
 
 def test_run_or_join_works_with_a_worker_in_another_process(cluster: Cluster) -> None:
     cluster.start_workers(1)
-    assert cluster.app.run("plain_work", n=5) == 5
-    assert cluster.app.run("plain_work", n=5) == 5, "a finished run is not joined"
+    assert cluster.app.run("plain_work", {"n": 5}) == 5
+    assert cluster.app.run("plain_work", {"n": 5}) == 5, "a finished run is not joined"
     assert len(cluster.app.list(name="plain_work")) == 2
 
 
@@ -55,7 +55,7 @@ def test_a_job_enqueued_by_another_process_wakes_an_idle_worker(cluster: Cluster
     waits = []
     for n in range(5):
         began = time.monotonic()
-        handle = cluster.app.enqueue("plain_work", n=n)
+        handle = cluster.app.enqueue("plain_work", {"n": n})
         wait_until(
             lambda h=handle: any(  # type: ignore[misc]
                 r["job"] == h.id and r["ev"] == "end" for r in cluster.ledger()

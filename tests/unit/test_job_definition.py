@@ -188,11 +188,22 @@ def test_bad_options_fail_at_decoration_time(
         def sync(tenant: int) -> None: ...
 
 
-def test_parameters_named_like_enqueue_options_are_refused(app: App) -> None:
-    with pytest.raises(ConfigurationError, match="'queue' clashes"):
+def test_parameters_named_like_enqueue_options_are_the_jobs_own(app: App) -> None:
+    @app.job
+    def route(
+        queue: str,
+        delay: float,
+        priority: int,
+        run_at: str,
+        connection: str,
+        idempotency_key: str,
+        on_duplicate: str,
+    ) -> str:
+        return queue
 
-        @app.job
-        def route(queue: str) -> None: ...
+    names = ["queue", "delay", "priority", "run_at", "connection", "idempotency_key"]
+    assert list(app.definition(route).args_model.model_fields) == [*names, "on_duplicate"]
+    assert route("q", 1.0, 2, "r", "c", "k", "d") == "q"
 
 
 def test_two_jobs_with_one_name_are_refused(app: App) -> None:
@@ -218,6 +229,25 @@ def test_durations_accept_timedelta(app: App) -> None:
 
     options = app.definition(slow).options
     assert (options.timeout, options.retention) == (120.0, 3600.0)
+
+
+@pytest.mark.parametrize(
+    ("text", "expected"),
+    [("10m", 600.0), ("90s", 90.0), ("1h30m", 5400.0), ("7d", 604800.0), ("250ms", 0.25)],
+)
+def test_durations_accept_text(app: App, text: str, expected: float) -> None:
+    @app.job(timeout=text)
+    def slow() -> None: ...
+
+    assert app.definition(slow).options.timeout == expected
+
+
+@pytest.mark.parametrize("text", ["ten minutes", "10 parsecs", "m10", "-5m", ""])
+def test_unreadable_durations_say_how_to_write_them(app: App, text: str) -> None:
+    with pytest.raises(ConfigurationError, match="timeout"):
+
+        @app.job(timeout=text)
+        def slow() -> None: ...
 
 
 @pytest.mark.parametrize(

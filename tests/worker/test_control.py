@@ -27,7 +27,7 @@ def test_cancelling_a_pending_job_is_immediate(app: App) -> None:
     @app.job
     def idle() -> None: ...
 
-    handle = app.enqueue(idle)
+    handle = idle.enqueue()
     assert app.cancel(handle.id).state is JobState.CANCELLED
     with pytest.raises(JobCancelled):
         handle.result(timeout=1)
@@ -47,7 +47,7 @@ def test_cancelling_a_running_async_job_cancels_its_task_within_a_second(app: Ap
             stopped.set()
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(endless)
+    handle = endless.enqueue()
     assert started.wait(5)
     asked = time.monotonic()
     app.cancel(handle.id)
@@ -73,7 +73,7 @@ def test_cancel_from_another_process_reaches_a_sync_job(
         return "stopped"
 
     app.start_worker(fast_settings(lease_check_interval=0.5))
-    handle = app.enqueue(polite)
+    handle = polite.enqueue()
     assert started.wait(5)
     other = make_app()  # its own connection: no in-process notification reaches the worker
     asked = time.monotonic()
@@ -94,7 +94,7 @@ def test_a_sync_job_blocked_in_wait_cancelled_wakes_on_cancel(app: App) -> None:
         return ctx.wait_cancelled(30)
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(waiter)
+    handle = waiter.enqueue()
     assert started.wait(5)
     asked = time.monotonic()
     app.cancel(handle.id)
@@ -138,7 +138,7 @@ def test_a_job_that_ignores_cancellation_is_still_marked_cancelled(app: App) -> 
         return "finished anyway"
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(stubborn)
+    handle = stubborn.enqueue()
     assert started.wait(5)
     assert app.cancel(handle.id).cancel_requested
     release.set()
@@ -167,14 +167,14 @@ def test_an_async_job_that_swallows_its_cancel_is_marked_cancelled(app: App) -> 
         return "ran"
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(stubborn)
+    handle = stubborn.enqueue()
     assert started.wait(5)
     app.cancel(handle.id)
     assert swallowed.wait(2)
     with pytest.raises(JobCancelled):
         handle.result(timeout=5)
     assert app.get(handle.id).result is None
-    assert app.enqueue(next_one).result(timeout=5) == "ran"
+    assert next_one.enqueue().result(timeout=5) == "ran"
 
 
 def test_progress_and_logs_are_visible_while_the_job_runs(app: App) -> None:
@@ -188,7 +188,7 @@ def test_progress_and_logs_are_visible_while_the_job_runs(app: App) -> None:
         release.wait(10)
 
     app.start_worker(fast_settings(flush_interval=0.05))
-    handle = app.enqueue(report)
+    handle = report.enqueue()
     job = wait_until(lambda: (j := app.get(handle.id)).log_count == 2 and j)
     assert (job.state, job.progress, job.message) == (JobState.RUNNING, 40, "reading rows")
     lines = app.logs(handle.id)
@@ -211,7 +211,7 @@ def test_logs_are_written_in_batches_when_the_batch_fills(app: App) -> None:
 
     # A long flush interval: only a full batch (size 10) can trigger the write.
     app.start_worker(fast_settings(flush_interval=60, flush_batch_size=10))
-    handle = app.enqueue(chatty)
+    handle = chatty.enqueue()
     wait_until(lambda: app.get(handle.id).log_count == 10, timeout=5)
     release.set()
     handle.result(timeout=5)
@@ -224,7 +224,7 @@ def test_log_entries_are_capped_and_the_overflow_counted(app: App) -> None:
             ctx.log(f"line {i}")
 
     app.start_worker(fast_settings(max_log_entries=10, flush_batch_size=4))
-    handle = app.enqueue(flood)
+    handle = flood.enqueue()
     handle.result(timeout=5)
     job = app.get(handle.id)
     assert (job.log_count, job.logs_dropped) == (10, 15)
@@ -246,8 +246,8 @@ def test_graceful_stop_finishes_short_jobs_and_requeues_long_ones(app: App) -> N
         return "never"
 
     worker = app.start_worker(fast_settings(shutdown_grace=0.6))
-    quick = app.enqueue(short)
-    slow = app.enqueue(long)
+    quick = short.enqueue()
+    slow = long.enqueue()
     assert long_started.wait(5)
     began = time.monotonic()
     worker.stop()
@@ -269,8 +269,8 @@ def test_finished_jobs_are_pruned_after_their_retention(app: App) -> None:
         return 2
 
     app.start_worker(fast_settings(prune_interval=0.1))
-    gone = app.enqueue(brief)
-    stays = app.enqueue(kept)
+    gone = brief.enqueue()
+    stays = kept.enqueue()
     gone.result(timeout=5)
     stays.result(timeout=5)
     wait_until(lambda: not app.list(name="brief"), timeout=5)
@@ -290,7 +290,7 @@ def test_retry_runs_a_failed_job_again(app: App) -> None:
         return "up"
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(sometimes)
+    handle = sometimes.enqueue()
     with pytest.raises(JobFailed):
         handle.result(timeout=5)
     fail.clear()
@@ -310,7 +310,7 @@ def test_delete_cancels_and_removes_the_job(app: App) -> None:
         await asyncio.sleep(60)
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(endless)
+    handle = endless.enqueue()
     assert started.wait(5)
     app.delete(handle.id)
     with pytest.raises(JobNotFound):
@@ -343,7 +343,7 @@ def test_a_lost_attempt_that_ends_late_does_not_hide_the_next_attempt(
         return 2
 
     running = app.start_worker(fast_settings(sweeper=False, concurrency=2))
-    handle = app.enqueue(stubborn)
+    handle = stubborn.enqueue()
     assert started[1].wait(5)
     first = running.worker.executions[handle.id]
     other = make_app()  # plays the sweeper of another worker: attempt 1 is taken away

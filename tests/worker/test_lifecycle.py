@@ -37,9 +37,9 @@ def test_a_bad_call_is_a_clear_error_and_stores_nothing(app: App) -> None:
     def export(month: str, tenant: int) -> None: ...
 
     with pytest.raises(ValidationError, match="tenant"):
-        app.enqueue(export, month="2026-10", tenant="seven")
+        export.enqueue(month="2026-10", tenant="seven")
     with pytest.raises(ValidationError, match="month"):
-        app.enqueue("export", tenant=1)
+        app.enqueue("export", {"tenant": 1})
     with pytest.raises(UnknownJobError, match="'nope'"):
         app.enqueue("nope")
     assert app.list() == []
@@ -51,10 +51,10 @@ def test_a_bad_call_in_a_batch_names_its_index_and_stores_none_of_the_batch(app:
 
     calls = [{"month": "2026-10", "tenant": 1}, {"month": "2026-11", "tenant": "seven"}]
     with pytest.raises(ValidationError, match=r"1\.tenant: .*valid integer") as caught:
-        app.enqueue_many(export, calls)
+        export.enqueue_many(calls)
     assert caught.value.errors[0]["loc"] == (1, "tenant")
     assert app.list() == []
-    handles = app.enqueue_many(export, [{"month": "2026-10", "tenant": "7"}])
+    handles = export.enqueue_many([{"month": "2026-10", "tenant": "7"}])
     assert [h.job.args for h in handles] == [{"month": "2026-10", "tenant": 7}]
 
 
@@ -65,7 +65,7 @@ def test_async_job_result_comes_back_typed(app: App) -> None:
         return {"url": f"/{month}/{tenant}", "attempt": ctx.attempt}
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(export_report, month="2026-10", tenant=7)
+    handle = export_report.enqueue(month="2026-10", tenant=7)
     assert handle.result(timeout=10) == {"url": "/2026-10/7", "attempt": 1}
     job = app.get(handle.id)
     assert job.state is JobState.COMPLETED
@@ -81,8 +81,8 @@ def test_sync_job_by_name_and_positional_arguments(app: App) -> None:
         return a + b
 
     app.start_worker(fast_settings())
-    assert app.enqueue("add", 40).result(timeout=10) == 42
-    assert app.enqueue(add, 1, b=1).state in (
+    assert app.enqueue("add", {"a": 40}).result(timeout=10) == 42
+    assert add.enqueue(1, b=1).state in (
         JobState.PENDING,
         JobState.RUNNING,
         JobState.COMPLETED,
@@ -95,9 +95,9 @@ async def test_async_callers_await_the_result(app: App) -> None:
         return n * 2
 
     await asyncio.to_thread(app.start_worker, fast_settings())
-    handle = await app.enqueue_async(double, n=21)
+    handle = await double.enqueue_async(n=21)
     assert await handle.wait(timeout=10) == 42
-    assert await app.run_async(double, n=4) == 8
+    assert await double.run_async(n=4) == 8
 
 
 def test_failures_are_retried_with_backoff_then_succeed(app: App) -> None:
@@ -111,7 +111,7 @@ def test_failures_are_retried_with_backoff_then_succeed(app: App) -> None:
         return "ok"
 
     app.start_worker(fast_settings())
-    assert app.enqueue(flaky).result(timeout=10) == "ok"
+    assert flaky.enqueue().result(timeout=10) == "ok"
     assert calls[1] - calls[0] >= 0.2
     assert calls[2] - calls[1] >= 0.4
     job = app.list(name="flaky")[0]
@@ -126,7 +126,7 @@ def test_exhausted_retries_fail_with_the_error_and_traceback(app: App) -> None:
         raise ValueError(f"bad x={x}")
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(broken, x=3)
+    handle = broken.enqueue(x=3)
     with pytest.raises(JobFailed, match="ValueError: bad x=3") as caught:
         handle.result(timeout=10)
     assert "raise ValueError" in caught.value.traceback
@@ -164,7 +164,7 @@ def test_result_wait_times_out_without_changing_the_job(app: App) -> None:
     @app.job
     def never_runs() -> None: ...
 
-    handle = app.enqueue(never_runs)
+    handle = never_runs.enqueue()
     with pytest.raises(WaitTimeout, match="still pending"):
         handle.result(timeout=0.1)
     assert handle.state is JobState.PENDING
@@ -177,11 +177,11 @@ def test_delayed_jobs_wait_for_their_time(app: App) -> None:
 
     app.start_worker(fast_settings())
     enqueued = time.time()
-    handle = app.schedule(later, delay=0.5)
+    handle = later.options(delay=0.5).enqueue()
     assert handle.job.state is JobState.SCHEDULED
     assert handle.result(timeout=10) >= enqueued + 0.5
     at = datetime.now(UTC) + timedelta(milliseconds=300)
-    assert app.schedule(later, run_at=at).result(timeout=10) >= at.timestamp()
+    assert later.options(run_at=at).enqueue().result(timeout=10) >= at.timestamp()
 
 
 def test_higher_priority_runs_first(app: App) -> None:
@@ -192,7 +192,7 @@ def test_higher_priority_runs_first(app: App) -> None:
         order.append(label)
 
     for label, priority in [("low", 0), ("high", 10), ("mid", 5)]:
-        app.enqueue(record, label=label, priority=priority)
+        record.options(priority=priority).enqueue(label=label)
     app.start_worker(fast_settings(concurrency=1))
     wait_until(lambda: len(order) == 3)
     assert order == ["high", "mid", "low"]
@@ -203,7 +203,7 @@ def test_queues_route_jobs_to_workers_that_serve_them(app: App) -> None:
     def report() -> str:
         return "done"
 
-    handle = app.enqueue(report)
+    handle = report.enqueue()
     app.start_worker(fast_settings(queues=("default",)))
     with pytest.raises(WaitTimeout):
         handle.result(timeout=0.3)
@@ -233,9 +233,9 @@ def test_hooks_see_the_finished_job(app: App) -> None:
         seen.append((job.state.value, job.name))
 
     app.start_worker(fast_settings())
-    app.enqueue(good).result(timeout=10)
+    good.enqueue().result(timeout=10)
     with pytest.raises(JobFailed):
-        app.enqueue(bad).result(timeout=10)
+        bad.enqueue().result(timeout=10)
     wait_until(lambda: len(seen) == 4)
     assert sorted(seen) == sorted(
         [("success", "good"), ("completed", "good"), ("failure", "bad"), ("failed", "bad")]
@@ -266,9 +266,9 @@ def test_lifespan_runs_once_per_worker_and_scope_once_per_run(app: App) -> None:
         return f"{ctx.resources['pool']}/{ctx.scope}"
 
     worker = app.start_worker(fast_settings(concurrency=1))
-    assert app.enqueue(use, n=1).result(timeout=10) == "P/S1"
+    assert use.enqueue(n=1).result(timeout=10) == "P/S1"
     with pytest.raises(JobFailed):
-        app.enqueue(use, n=2).result(timeout=10)
+        use.enqueue(n=2).result(timeout=10)
     worker.stop()
     assert events == [
         "pool open",
@@ -302,10 +302,10 @@ def test_each_async_job_runs_in_a_context_of_its_own(app: App) -> None:
         return f"{seen}>{TENANT.get()}"
 
     app.start_worker(fast_settings(concurrency=1))  # one slot: jobs run one after another
-    assert app.enqueue(tenant_seen, tenant="-", set_to="a").result(timeout=10) == "none>a"
-    assert app.enqueue(tenant_seen, tenant="-").result(timeout=10) == "none>none"
-    assert app.enqueue(tenant_seen, tenant="b").result(timeout=10) == "scope:b>scope:b"
-    assert app.enqueue(tenant_seen, tenant="-").result(timeout=10) == "none>none"
+    assert tenant_seen.enqueue(tenant="-", set_to="a").result(timeout=10) == "none>a"
+    assert tenant_seen.enqueue(tenant="-").result(timeout=10) == "none>none"
+    assert tenant_seen.enqueue(tenant="b").result(timeout=10) == "scope:b>scope:b"
+    assert tenant_seen.enqueue(tenant="-").result(timeout=10) == "none>none"
 
 
 def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
@@ -318,7 +318,7 @@ def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
         return "no error"
 
     app.start_worker(fast_settings())
-    assert "use the *_async method" in app.enqueue(nested).result(timeout=10)
+    assert "use the *_async method" in nested.enqueue().result(timeout=10)
 
 
 def test_stats_count_running_jobs(app: App) -> None:
@@ -329,7 +329,7 @@ def test_stats_count_running_jobs(app: App) -> None:
         release.wait(10)
 
     app.start_worker(fast_settings(concurrency=2))
-    handles = [app.enqueue(hold) for _ in range(3)]
+    handles = [hold.enqueue() for _ in range(3)]
     wait_until(lambda: app.stats().counts.get("running") == 2)
     assert app.stats().counts.get("pending") == 1
     release.set()
@@ -344,9 +344,9 @@ def test_run_at_out_of_range_is_a_clear_error_and_stores_nothing(app: App) -> No
 
     far = datetime(9999, 12, 31, 23, 59, tzinfo=timezone(timedelta(hours=-23)))
     with pytest.raises(ConfigurationError, match="out of range"):
-        app.schedule(later, run_at=far)
+        later.options(run_at=far).enqueue()
     with pytest.raises(ConfigurationError, match="must be a datetime"):
-        app.schedule(later, run_at="tomorrow")
+        later.options(run_at="tomorrow").enqueue()
     assert app.list() == []
 
 
@@ -372,7 +372,7 @@ def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
         return await claim(self, worker_id, queues, limit)
 
     monkeypatch.setattr(backend_type, "claim", recording_claim)
-    handles = [app.enqueue(hold) for _ in range(4)]
+    handles = [hold.enqueue() for _ in range(4)]
     app.start_worker(fast_settings(concurrency=4))
     wait_until(lambda: app.stats().counts.get("running") == 4)
     expected = 2 if on_postgres else 4
@@ -424,7 +424,7 @@ def test_a_slot_is_free_once_the_code_returns_but_unrecorded_jobs_are_capped(
     """The next jobs start while the last ones' outcomes are still being written; the worker
     holds at most one claim batch of unrecorded jobs beyond its concurrency."""
     held_writes = _HeldWrites(app, database_url, monkeypatch)
-    handles = [app.enqueue(held_writes.quick, n) for n in range(6)]
+    handles = [held_writes.quick.enqueue(n) for n in range(6)]
     running = app.start_worker(fast_settings(concurrency=2))
     held = running.worker.max_held  # 2 + a claim batch: 3 on PostgreSQL, 4 on SQLite
     assert held > 2
@@ -442,7 +442,7 @@ def test_a_worker_of_concurrency_one_starts_a_job_once_the_last_outcome_is_store
 ) -> None:
     """One job at a time from claim to recorded outcome: a crash re-runs at most one job."""
     held_writes = _HeldWrites(app, database_url, monkeypatch)
-    handles = [app.enqueue(held_writes.quick, n) for n in range(3)]
+    handles = [held_writes.quick.enqueue(n) for n in range(3)]
     running = app.start_worker(fast_settings(concurrency=1))
     assert running.worker.max_held == 1
     wait_until(lambda: held_writes.started == [0])
@@ -471,7 +471,7 @@ def test_a_worker_retries_registering_while_the_database_fails(
         return 1
 
     monkeypatch.setattr(backend_type, "heartbeat", failing_at_first)
-    handle = app.enqueue(quick)
+    handle = quick.enqueue()
     app.start_worker(fast_settings())
     assert handle.result(timeout=10) == 1
     assert failures == []

@@ -35,7 +35,7 @@ def test_a_failed_attempt_its_retry_and_the_final_failure_are_logged_with_the_jo
         raise ConnectionError("upstream refused")
 
     app.start_worker(fast_settings())
-    handle = app.enqueue(flaky)
+    handle = flaky.enqueue()
     with pytest.raises(JobFailed):
         handle.result(timeout=10)
     retried = [line for line in worker_lines(caplog, logging.WARNING) if handle.id in line]
@@ -68,9 +68,9 @@ def test_a_cancelled_attempt_is_logged_and_a_completed_one_only_at_debug(
             time.sleep(0.01)
 
     app.start_worker(fast_settings())
-    done = app.enqueue(quick)
+    done = quick.enqueue()
     assert done.result(timeout=10) == 1
-    stopping = app.enqueue(polite)
+    stopping = polite.enqueue()
     assert started.wait(5)
     app.cancel(stopping.id)
     with pytest.raises(JobCancelled):
@@ -81,7 +81,7 @@ def test_a_cancelled_attempt_is_logged_and_a_completed_one_only_at_debug(
     )
     assert not [r for r in caplog.records if done.id in r.getMessage()]
     caplog.set_level(logging.DEBUG, logger="underway.worker")
-    again = app.enqueue(quick)
+    again = quick.enqueue()
     assert again.result(timeout=10) == 1
     wait_until(lambda: any(again.id in line for line in worker_lines(caplog, logging.DEBUG)))
     assert f"job quick {again.id} attempt 1 of 1 completed" in worker_lines(caplog, logging.DEBUG)

@@ -52,7 +52,7 @@ def test_a_cut_off_worker_stops_its_job_before_the_stall_timeout(
             finally:
                 stopped.append(time.monotonic())
 
-        handle = app.enqueue(hold)
+        handle = hold.enqueue()
         app.start_worker(fast_settings(sweeper=False))
         wait_until(lambda: handle.refresh().state is JobState.RUNNING)
         cut_at = time.monotonic()

@@ -21,9 +21,9 @@ def test_join_returns_the_active_job_and_shares_its_exception(app: App) -> None:
         release.wait(10)
         raise RuntimeError(f"tenant {tenant} broke")
 
-    first = app.enqueue(rebuild, tenant=1)
-    second = app.enqueue(rebuild, tenant=1)
-    other = app.enqueue(rebuild, tenant=2)
+    first = rebuild.enqueue(tenant=1)
+    second = rebuild.enqueue(tenant=1)
+    other = rebuild.enqueue(tenant=2)
     assert (first.joined, second.joined, other.joined) == (False, True, False)
     assert second.id == first.id != other.id
     app.start_worker(fast_settings())
@@ -41,8 +41,8 @@ def test_skip_records_a_skipped_request_pointing_at_the_active_job(app: App) -> 
     @app.job(unique="skip")
     def refresh(tenant: int) -> None: ...
 
-    active = app.enqueue(refresh, tenant=1)
-    skipped = app.enqueue(refresh, tenant=1)
+    active = refresh.enqueue(tenant=1)
+    skipped = refresh.enqueue(tenant=1)
     assert skipped.skipped
     assert skipped.job.state is JobState.SKIPPED
     assert skipped.duplicate_of == active.id
@@ -50,7 +50,7 @@ def test_skip_records_a_skipped_request_pointing_at_the_active_job(app: App) -> 
     with pytest.raises(JobSkipped):
         skipped.result(timeout=1)
     with pytest.raises(DuplicateJobError) as caught:
-        app.enqueue(refresh, tenant=1, on_duplicate="raise")
+        refresh.options(on_duplicate="raise").enqueue(tenant=1)
     assert caught.value.active_id == active.id
     assert len(app.list(name="refresh")) == 2, "on_duplicate='raise' stores nothing"
 
@@ -61,12 +61,12 @@ def test_unique_for_also_counts_recently_completed_jobs(app: App) -> None:
         return key
 
     app.start_worker(fast_settings())
-    first = app.enqueue(debounced, key="a")
+    first = debounced.enqueue(key="a")
     assert first.result(timeout=10) == "a"
-    again = app.enqueue(debounced, key="a")
+    again = debounced.enqueue(key="a")
     assert again.joined
     assert again.id == first.id
-    wait_until(lambda: not app.enqueue(debounced, key="a").joined, timeout=5)
+    wait_until(lambda: not debounced.enqueue(key="a").joined, timeout=5)
 
 
 def test_queue_mode_stores_every_request_and_runs_them_one_at_a_time(app: App) -> None:
@@ -82,7 +82,7 @@ def test_queue_mode_stores_every_request_and_runs_them_one_at_a_time(app: App) -
         return n
 
     # unique_by is not set, so the fingerprint includes n: make all identical instead.
-    handles = [app.enqueue(serial, n=1) for _ in range(5)]
+    handles = [serial.enqueue(n=1) for _ in range(5)]
     assert len({h.id for h in handles}) == 5
     app.start_worker(fast_settings(concurrency=5))
     assert [h.result(timeout=10) for h in handles] == [1] * 5
@@ -110,9 +110,7 @@ def test_run_is_run_or_join_even_for_jobs_not_declared_unique(app: App) -> None:
 
     backend.enqueue = counting_enqueue  # type: ignore[method-assign]
     results: list[int] = []
-    threads = [
-        threading.Thread(target=lambda: results.append(app.run(compute, n=3))) for _ in range(5)
-    ]
+    threads = [threading.Thread(target=lambda: results.append(compute.run(n=3))) for _ in range(5)]
     for thread in threads:
         thread.start()
     wait_until(lambda: len(enqueued) == 5 and calls)

@@ -103,11 +103,16 @@ def _submit_endpoint(
             raise _unknown_queue(queue, queues)
         arguments = strict_arguments(app, name, await read_json_object(request))
         when = parse_timestamp(run_at, "run_at")
-        options: dict[str, Any] = {"delay": delay, "run_at": when, "priority": priority}
-        options["queue"] = queue
-        if idempotency_key is not None:
-            options["idempotency_key"] = f"{name}:{idempotency_key}"
-        handle = await app.enqueue_async(name, **arguments, **options)
+        key = None if idempotency_key is None else f"{name}:{idempotency_key}"
+        handle = await app.enqueue_async(
+            name,
+            arguments,
+            delay=delay,
+            run_at=when,
+            priority=priority,
+            queue=queue,
+            idempotency_key=key,
+        )
         if handle.skipped:
             raise await _skipped(request, app, handle)
         wait = prefer_wait(prefer, max_wait_s)

@@ -5,12 +5,13 @@ from __future__ import annotations
 import asyncio
 import builtins
 import os
-from collections.abc import Callable, Coroutine, Iterable
-from datetime import datetime
-from typing import Any, TypeVar, overload
+from collections.abc import Coroutine, Iterable, Mapping
+from datetime import datetime, timedelta
+from typing import Any, Literal, TypeVar
 
 from ..backends.base import Backend, Clock
 from ..config import WorkerSettings
+from ..jobs import JobDefinition
 from ..models import (
     CatchUp,
     EnqueueResult,
@@ -28,8 +29,9 @@ from ..models import (
 )
 from ..worker import Worker
 from . import queries
-from .enqueueing import Enqueuer, check_schedule, enqueue_request
+from .enqueueing import Enqueuer, enqueue_request
 from .handle import JobHandle
+from .job_function import NO_OPTIONS, EnqueueOptions, JobHost
 from .recurring_jobs import RecurringJobs
 from .registry import JobRef, JobRegistry
 from .running_worker import RunningWorker
@@ -93,60 +95,93 @@ class App(JobRegistry):
         await self._storage.close()
 
     # -- enqueueing ----------------------------------------------------------------------------
+    # Job objects (`@app.job`'s result) are the typed way in; these by-name methods serve
+    # dynamic callers, with the arguments as one mapping and the options as keywords.
 
-    @overload
     def enqueue(
-        self, job: Callable[..., Coroutine[Any, Any, R]], /, *args: Any, **kwargs: Any
-    ) -> JobHandle[R]: ...
+        self,
+        job: JobRef,
+        args: Mapping[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        on_duplicate: Literal["raise"] | None = None,
+        connection: Any = None,
+    ) -> JobHandle[Any]:
+        """Validate `args` against the job named `job` and store it; returns its handle."""
+        options = EnqueueOptions(
+            delay, run_at, priority, queue, idempotency_key, on_duplicate, connection
+        )
+        return self.enqueue_call(self.definition(job), dict(args or {}), options)
 
-    @overload
-    def enqueue(self, job: Callable[..., R], /, *args: Any, **kwargs: Any) -> JobHandle[R]: ...
-
-    @overload
-    def enqueue(self, job: str, /, *args: Any, **kwargs: Any) -> JobHandle[Any]: ...
-
-    def enqueue(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
-        """Validate the arguments and store the job; returns its handle at once."""
-        request = enqueue_request(self.definition(job), args, kwargs, force_join=False)
-        return self._handle(self._enqueuer.store_blocking(request))
-
-    async def enqueue_async(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
-        return await self._enqueue(job, args, kwargs, force_join=False)
-
-    def schedule(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
-        """Enqueue to run later: give `run_at=` (a datetime) or `delay=` (seconds or timedelta)."""
-        check_schedule(kwargs)
-        return self.enqueue(job, *args, **kwargs)
-
-    async def schedule_async(self, job: JobRef, /, *args: Any, **kwargs: Any) -> JobHandle[Any]:
-        check_schedule(kwargs)
-        return await self.enqueue_async(job, *args, **kwargs)
+    async def enqueue_async(
+        self,
+        job: JobRef,
+        args: Mapping[str, Any] | None = None,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        on_duplicate: Literal["raise"] | None = None,
+        connection: Any = None,
+    ) -> JobHandle[Any]:
+        options = EnqueueOptions(
+            delay, run_at, priority, queue, idempotency_key, on_duplicate, connection
+        )
+        return await self.enqueue_call_async(self.definition(job), dict(args or {}), options)
 
     def enqueue_many(
-        self, job: JobRef, arguments: Iterable[dict[str, Any]]
-    ) -> list[JobHandle[Any]]:
+        self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
+    ) -> builtins.list[JobHandle[Any]]:
         """Validate and store many jobs of one kind in a single transaction."""
         return self.runtime.call(self.enqueue_many_async(job, arguments))
 
     async def enqueue_many_async(
-        self, job: JobRef, arguments: Iterable[dict[str, Any]]
-    ) -> list[JobHandle[Any]]:
+        self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
+    ) -> builtins.list[JobHandle[Any]]:
         results = await self._enqueuer.store_many(self.definition(job), arguments)
         return [self._handle(r) for r in results]
 
-    def run(self, job: JobRef, /, *args: Any, **kwargs: Any) -> Any:
-        """Run or join: enqueue with join semantics and block until the result is there."""
-        return self.runtime.call(self.run_async(job, *args, **kwargs))
+    def run(self, job: JobRef, args: Mapping[str, Any] | None = None) -> Any:
+        """Run or join the job named `job`: enqueue with join semantics, wait for the result."""
+        return self.runtime.call(self.run_async(job, args))
 
-    async def run_async(self, job: JobRef, /, *args: Any, **kwargs: Any) -> Any:
-        handle = await self._enqueue(job, args, kwargs, force_join=True)
+    async def run_async(self, job: JobRef, args: Mapping[str, Any] | None = None) -> Any:
+        definition = self.definition(job)
+        handle = await self.enqueue_call_async(
+            definition, dict(args or {}), NO_OPTIONS, force_join=True
+        )
         return await handle.wait()
 
-    async def _enqueue(
-        self, job: JobRef, args: tuple[Any, ...], kwargs: dict[str, Any], *, force_join: bool
+    def enqueue_call(
+        self, definition: JobDefinition, data: dict[str, Any], options: EnqueueOptions
     ) -> JobHandle[Any]:
-        request = enqueue_request(self.definition(job), args, kwargs, force_join=force_join)
+        """Store one validated call from a sync caller (job objects enqueue through this)."""
+        request = enqueue_request(definition, data, options, force_join=False)
+        return self._handle(self._enqueuer.store_blocking(request))
+
+    async def enqueue_call_async(
+        self,
+        definition: JobDefinition,
+        data: dict[str, Any],
+        options: EnqueueOptions,
+        *,
+        force_join: bool = False,
+    ) -> JobHandle[Any]:
+        request = enqueue_request(definition, data, options, force_join=force_join)
         return self._handle(await self._enqueuer.store(request))
+
+    def run_blocking(self, work: Coroutine[Any, Any, R]) -> R:
+        """Run a coroutine on the app's loop from a sync caller."""
+        return self.runtime.call(work)
+
+    def job_host(self) -> JobHost:
+        return self
 
     def _handle(self, result: EnqueueResult) -> JobHandle[Any]:
         return JobHandle(self, result, joined=result.joined)

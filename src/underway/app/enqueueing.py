@@ -2,15 +2,16 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
 from ..backends.base import Backend
 from ..errors import ConfigurationError, DuplicateJobError
-from ..jobs import RESERVED_OPTION_NAMES, JobDefinition, seconds
+from ..jobs import JobDefinition, seconds
 from ..models import EnqueueResult, NewJob
+from .job_function import EnqueueOptions
 from .storage import Storage
 
 EARLIEST_RUN_AT = datetime(1970, 1, 1, tzinfo=UTC)
@@ -29,34 +30,28 @@ class EnqueueRequest:
 
 def enqueue_request(
     definition: JobDefinition,
-    args: tuple[Any, ...],
-    kwargs: dict[str, Any],
+    args: dict[str, Any],
+    options: EnqueueOptions,
     *,
     force_join: bool,
 ) -> EnqueueRequest:
     """Validate a call and build the row to store (raises before anything is stored)."""
-    options = {k: kwargs.pop(k) for k in list(kwargs) if k in RESERVED_OPTION_NAMES}
-    on_duplicate = options.pop("on_duplicate", None)
+    on_duplicate = options.on_duplicate
     if on_duplicate not in (None, "raise"):
-        raise ConfigurationError("on_duplicate must be None or 'raise'")
-    connection = options.pop("connection", None)
+        raise ConfigurationError(f"on_duplicate must be None or 'raise', got {on_duplicate!r}")
+    if options.delay is not None and options.run_at is not None:
+        raise ConfigurationError("give delay= or run_at=, not both")
     new = definition.new_job(
-        definition.bind(args, kwargs),
-        delay=seconds(options.get("delay"), "delay") or 0.0,
-        run_at=aware_run_at(options.get("run_at")),
-        priority=options.get("priority"),
-        queue=options.get("queue"),
-        idempotency_key=options.get("idempotency_key"),
+        args,
+        delay=seconds(options.delay, "delay") or 0.0,
+        run_at=aware_run_at(options.run_at),
+        priority=options.priority,
+        queue=options.queue,
+        idempotency_key=options.idempotency_key,
         record_skipped=on_duplicate is None,
         force_join=force_join,
     )
-    return EnqueueRequest(definition.name, new, connection, on_duplicate == "raise")
-
-
-def check_schedule(kwargs: dict[str, Any]) -> None:
-    """A scheduled enqueue must say when: `run_at=` or `delay=`."""
-    if kwargs.get("run_at") is None and kwargs.get("delay") is None:
-        raise ConfigurationError("schedule() needs run_at= or delay=")
+    return EnqueueRequest(definition.name, new, options.connection, on_duplicate == "raise")
 
 
 def aware_run_at(value: datetime | None) -> datetime | None:
@@ -96,7 +91,7 @@ class Enqueuer:
         return checked(request, result)
 
     async def store_many(
-        self, definition: JobDefinition, arguments: Iterable[dict[str, Any]]
+        self, definition: JobDefinition, arguments: Iterable[Mapping[str, Any]]
     ) -> list[EnqueueResult]:
         """Validate and store many jobs of one kind in a single transaction."""
         rows = definition.new_jobs(arguments)

@@ -3,10 +3,9 @@
 from __future__ import annotations
 
 import contextlib
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from datetime import timedelta
-from typing import Any, TypeVar, overload
+from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
 
 from ..context import JobContext
 from ..errors import ConfigurationError, UnknownJobError
@@ -15,6 +14,7 @@ from ..jobs import (
     DEFAULT_RETENTION,
     Backoff,
     ConcurrencyKey,
+    Duration,
     Hook,
     JobDefinition,
     JobOptions,
@@ -22,10 +22,22 @@ from ..jobs import (
 )
 from ..models import CatchUp, JobState, Overlap, UniqueMode
 from ..recurring import CronSchedule, Schedule, check_policies
+from .job_function import (
+    AsyncContextJob,
+    AsyncJob,
+    JobFunction,
+    JobHost,
+    SyncContextJob,
+    SyncJob,
+    job_function,
+)
 from .resources import nothing, open_context
 
 F = TypeVar("F", bound=Callable[..., Any])
-JobRef = Callable[..., Any] | str
+P = ParamSpec("P")
+R = TypeVar("R")
+#: A job named by its registered name or given as its job object.
+JobRef = str | JobFunction[Any, Any]
 
 #: The `@app.job` options that belong to a `cron=` declaration.
 CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
@@ -48,6 +60,26 @@ def cron_schedule(cron: str, timezone: str) -> Schedule:
     return CronSchedule(cron, timezone)
 
 
+class JobDecorator(Protocol):
+    """What `@app.job(...)` with options returns: a decorator giving the typed job object."""
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self, fn: Callable[Concatenate[JobContext, P], Coroutine[Any, Any, R]], /
+    ) -> AsyncContextJob[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[Concatenate[JobContext, P], R], /) -> SyncContextJob[P, R]: ...
+
+    @overload
+    def __call__(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> AsyncJob[P, R]: ...
+
+    @overload
+    def __call__(self, fn: Callable[P, R], /) -> SyncJob[P, R]: ...
+
+
 class JobRegistry:
     """The jobs declared with `@app.job` (by name and by function), their cron declarations,
     and the lifespan, job scope and finish hooks that workers apply around them."""
@@ -57,13 +89,27 @@ class JobRegistry:
         self.declared: dict[str, RecurringDeclaration] = {}
         #: Turns (cron, timezone) into ticks; tests may swap in a faster tick source.
         self.schedule_for: Callable[[str, str], Schedule] = cron_schedule
-        self._by_function: dict[Callable[..., Any], JobDefinition] = {}
         self._lifespan: Callable[..., Any] | None = None
         self._job_scope: Callable[..., Any] | None = None
         self._finished_hooks: list[Hook] = []
 
+    # The overloads overlap on purpose: the first that matches a function wins, so an async
+    # function taking a JobContext first gets the narrowest job type.
     @overload
-    def job(self, fn: F, /) -> F: ...
+    def job(  # type: ignore[overload-overlap]
+        self, fn: Callable[Concatenate[JobContext, P], Coroutine[Any, Any, R]], /
+    ) -> AsyncContextJob[P, R]: ...
+
+    @overload
+    def job(self, fn: Callable[Concatenate[JobContext, P], R], /) -> SyncContextJob[P, R]: ...
+
+    @overload
+    def job(  # type: ignore[overload-overlap]
+        self, fn: Callable[P, Coroutine[Any, Any, R]], /
+    ) -> AsyncJob[P, R]: ...
+
+    @overload
+    def job(self, fn: Callable[P, R], /) -> SyncJob[P, R]: ...
 
     @overload
     def job(
@@ -75,10 +121,10 @@ class JobRegistry:
         priority: int = 0,
         retries: int = 0,
         backoff: Backoff | Callable[[int], float] = DEFAULT_BACKOFF,
-        timeout: float | timedelta | None = None,
-        retention: float | timedelta = DEFAULT_RETENTION,
+        timeout: Duration | None = None,
+        retention: Duration = DEFAULT_RETENTION,
         unique: UniqueMode | None = None,
-        unique_for: float | timedelta | None = None,
+        unique_for: Duration | None = None,
         unique_by: Iterable[str] | None = None,
         concurrency: int | None = None,
         concurrency_key: ConcurrencyKey | None = None,
@@ -89,15 +135,18 @@ class JobRegistry:
         cron_args: dict[str, Any] | None = None,
         overlap: Overlap = "skip",
         catch_up: CatchUp = "one",
-    ) -> Callable[[F], F]: ...
+    ) -> JobDecorator: ...
 
     def job(self, fn: Any = None, /, **options: Any) -> Any:
-        """Register a function as a job; usable bare (`@app.job`) or with options."""
+        """Register a function as a job and return its typed job object; usable bare
+        (`@app.job`) or with options (`@app.job(retries=3)`)."""
         if fn is not None:
             return self._register(fn, options)
         return lambda f: self._register(f, options)
 
-    def _register(self, fn: F, options: dict[str, Any]) -> F:
+    def _register(self, fn: Callable[..., Any], options: dict[str, Any]) -> JobFunction[Any, Any]:
+        if isinstance(fn, JobFunction):
+            raise ConfigurationError(f"{fn.name!r} is already a job; decorate the function once")
         name = options.pop("name", None) or fn.__name__
         if name in self.registry:
             raise ConfigurationError(f"a job named {name!r} is already registered")
@@ -121,8 +170,11 @@ class JobRegistry:
         if cron is not None:
             self.declare_recurring(definition, cron, cron_options)
         self.registry[name] = definition
-        self._by_function[fn] = definition
-        return fn
+        return job_function(self.job_host(), definition)
+
+    def job_host(self) -> JobHost:
+        """What job objects enqueue through: the App, which binds the registry to storage."""
+        raise ConfigurationError("jobs declared on a bare JobRegistry cannot be enqueued")
 
     def declare_recurring(
         self, definition: JobDefinition, cron: str, options: dict[str, Any]
@@ -138,9 +190,11 @@ class JobRegistry:
         )
 
     def definition(self, job: JobRef) -> JobDefinition:
-        found = self.registry.get(job) if isinstance(job, str) else self._by_function.get(job)
-        if found is None:
-            raise UnknownJobError(job if isinstance(job, str) else getattr(job, "__name__", "?"))
+        """The definition of a job given by name or by its job object, if registered here."""
+        name = job if isinstance(job, str) else getattr(job, "name", None)
+        found = self.registry.get(name) if isinstance(name, str) else None
+        if found is None or (isinstance(job, JobFunction) and found is not job.definition):
+            raise UnknownJobError(name if isinstance(name, str) else repr(job))
         return found
 
     def queues(self) -> tuple[str, ...]:

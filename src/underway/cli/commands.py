@@ -211,11 +211,8 @@ def enqueue(
 ) -> None:
     """Validate the arguments, store the job and print its id."""
     arguments = json_arguments(args)
-    options = {"delay": delay, "priority": priority, "queue": queue}
     with opened_app(app_path, database, must_exist=False) as app:
-        handle = app.enqueue(
-            name, **arguments, **{k: v for k, v in options.items() if v is not None}
-        )
+        handle = app.enqueue(name, arguments, delay=delay, priority=priority, queue=queue)
         console.print(handle.id)
         if handle.joined:
             err_console.print("an identical job is already active; joined it")

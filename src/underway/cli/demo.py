@@ -63,12 +63,12 @@ def _remove_database(path: Path) -> None:
 
 def _enqueue_examples(app: App) -> list[str]:
     handles: list[JobHandle[Any]] = [
-        app.enqueue(demo.build_report, month="2026-10"),
-        app.enqueue(demo.flaky_upload, file="report-2026-10.pdf"),
-        app.enqueue(demo.charge_card, customer="ACME Corp", cents=4200),
-        app.schedule(demo.send_reminder, to="ops@example.com", delay=4),
-        app.enqueue(demo.resize_image, name="logo.png", width=256),
-        app.enqueue(demo.resize_image, name="banner.png", width=1024),
+        demo.build_report.enqueue(month="2026-10"),
+        demo.flaky_upload.enqueue(file="report-2026-10.pdf"),
+        demo.charge_card.enqueue(customer="ACME Corp", cents=4200),
+        demo.send_reminder.schedule(4, to="ops@example.com"),
+        demo.resize_image.enqueue(name="logo.png", width=256),
+        demo.resize_image.enqueue(name="banner.png", width=1024),
     ]
     return [handle.id for handle in handles]
 

@@ -15,7 +15,6 @@ from typing import Any
 
 from ..app import App
 from ..errors import UnderwayError
-from ..jobs import RESERVED_OPTION_NAMES
 
 
 class CommandError(UnderwayError):
@@ -108,7 +107,7 @@ def require_database(url: str) -> None:
 
 
 def json_arguments(text: str) -> dict[str, Any]:
-    """The --args option: a JSON object of job arguments, without enqueue option names."""
+    """The --args option: a JSON object of job arguments."""
     try:
         value = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -116,10 +115,5 @@ def json_arguments(text: str) -> dict[str, Any]:
     if not isinstance(value, dict):
         raise CommandError(
             f'--args must be a JSON object like \'{{"month": "2026-10"}}\', got {text!r}'
-        )
-    reserved = sorted(RESERVED_OPTION_NAMES.intersection(value))
-    if reserved:
-        raise CommandError(
-            f"--args cannot set {', '.join(reserved)}: enqueue options, not job arguments"
         )
     return value

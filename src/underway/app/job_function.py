@@ -1,0 +1,217 @@
+"""JobFunction: what `@app.job` returns, typed by the function's parameters and result.
+
+Arguments go to the job, options go to `options(...)`: the two never share a namespace,
+so no parameter name is reserved."""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Coroutine, Iterable, Mapping
+from dataclasses import dataclass, replace
+from datetime import datetime, timedelta
+from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar
+
+from ..context import JobContext
+from ..jobs import JobDefinition
+
+if TYPE_CHECKING:
+    from typing import Self
+
+    from .handle import JobHandle
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+@dataclass(frozen=True, slots=True)
+class EnqueueOptions:
+    """How and when one enqueue runs; the job's arguments are never among these."""
+
+    delay: float | timedelta | None = None
+    run_at: datetime | None = None
+    priority: int | None = None
+    queue: str | None = None
+    idempotency_key: str | None = None
+    on_duplicate: Literal["raise"] | None = None
+    connection: Any = None
+
+
+NO_OPTIONS = EnqueueOptions()
+
+
+class JobHost(Protocol):
+    """What a job object uses of its app: storing validated calls."""
+
+    def enqueue_call(
+        self, definition: JobDefinition, data: dict[str, Any], options: EnqueueOptions
+    ) -> JobHandle[Any]: ...
+
+    async def enqueue_call_async(
+        self,
+        definition: JobDefinition,
+        data: dict[str, Any],
+        options: EnqueueOptions,
+        *,
+        force_join: bool = False,
+    ) -> JobHandle[Any]: ...
+
+    async def enqueue_many_async(
+        self, job: str, arguments: Iterable[Mapping[str, Any]]
+    ) -> list[JobHandle[Any]]: ...
+
+    def enqueue_many(
+        self, job: str, arguments: Iterable[Mapping[str, Any]]
+    ) -> list[JobHandle[Any]]: ...
+
+    def run_blocking(self, work: Coroutine[Any, Any, R]) -> R: ...
+
+
+class Arguments(Generic[P]):
+    """One call's arguments, checked by the type checker against the job's parameters."""
+
+    __slots__ = ("values",)
+
+    def __init__(self, values: dict[str, Any]) -> None:
+        self.values = values
+
+
+class JobFunction(Generic[P, R]):
+    """A registered job. `enqueue(...)` takes exactly the function's arguments and returns
+    a `JobHandle` typed by its result; `options(...)` sets how that enqueue runs."""
+
+    def __init__(
+        self, host: JobHost, definition: JobDefinition, options: EnqueueOptions = NO_OPTIONS
+    ) -> None:
+        self._host = host
+        self.definition = definition
+        self.name = definition.name
+        self.enqueue_options = options
+        wrapper: Any = self
+        functools.update_wrapper(wrapper, definition.fn)
+
+    def __repr__(self) -> str:
+        return f"<job {self.name}>"
+
+    def options(
+        self,
+        *,
+        delay: float | timedelta | None = None,
+        run_at: datetime | None = None,
+        priority: int | None = None,
+        queue: str | None = None,
+        idempotency_key: str | None = None,
+        on_duplicate: Literal["raise"] | None = None,
+        connection: Any = None,
+    ) -> Self:
+        """This job with enqueue options set (the ones given replace earlier ones):
+        `delay` (seconds or timedelta) or `run_at` (a datetime), `priority`, `queue`,
+        `idempotency_key`, `on_duplicate="raise"` and a PostgreSQL `connection` whose
+        transaction the enqueue joins."""
+        given = {
+            "delay": delay,
+            "run_at": run_at,
+            "priority": priority,
+            "queue": queue,
+            "idempotency_key": idempotency_key,
+            "on_duplicate": on_duplicate,
+            "connection": connection,
+        }
+        chosen = replace(self.enqueue_options, **{k: v for k, v in given.items() if v is not None})
+        return type(self)(self._host, self.definition, chosen)
+
+    def arguments(self, *args: P.args, **kwargs: P.kwargs) -> Arguments[P]:
+        """One call's arguments for `enqueue_many`, checked by the type checker."""
+        return Arguments(self.definition.bind(args, kwargs))
+
+    def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        """Validate the arguments and store the job; returns its handle at once."""
+        data = self.definition.bind(args, kwargs)
+        return self._host.enqueue_call(self.definition, data, self.enqueue_options)
+
+    async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
+        data = self.definition.bind(args, kwargs)
+        return await self._host.enqueue_call_async(self.definition, data, self.enqueue_options)
+
+    def schedule(
+        self, when: float | timedelta | datetime, /, *args: P.args, **kwargs: P.kwargs
+    ) -> JobHandle[R]:
+        """Enqueue to run at a datetime, or after a delay in seconds or as a timedelta."""
+        return self._at(when).enqueue(*args, **kwargs)
+
+    async def schedule_async(
+        self, when: float | timedelta | datetime, /, *args: P.args, **kwargs: P.kwargs
+    ) -> JobHandle[R]:
+        return await self._at(when).enqueue_async(*args, **kwargs)
+
+    def run(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        """Run or join: enqueue with join semantics and block until the result is there."""
+        return self._host.run_blocking(self.run_async(*args, **kwargs))
+
+    async def run_async(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        data = self.definition.bind(args, kwargs)
+        handle: JobHandle[R] = await self._host.enqueue_call_async(
+            self.definition, data, self.enqueue_options, force_join=True
+        )
+        return await handle.wait()
+
+    def enqueue_many(self, calls: Iterable[Arguments[P] | Mapping[str, Any]]) -> list[JobHandle[R]]:
+        """Validate and store many calls in one transaction (the first bad call raises and
+        nothing is stored). Give `job.arguments(...)` to have each call type-checked."""
+        return self._host.enqueue_many(self.name, _plain(calls))
+
+    async def enqueue_many_async(
+        self, calls: Iterable[Arguments[P] | Mapping[str, Any]]
+    ) -> list[JobHandle[R]]:
+        return await self._host.enqueue_many_async(self.name, _plain(calls))
+
+    def _at(self, when: float | timedelta | datetime) -> Self:
+        if isinstance(when, datetime):
+            return self.options(run_at=when)
+        return self.options(delay=when)
+
+
+def _plain(calls: Iterable[Arguments[Any] | Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
+    return (c.values if isinstance(c, Arguments) else c for c in calls)
+
+
+class SyncJob(JobFunction[P, R]):
+    """A job whose function is sync and takes no context; calling it calls the function."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = self.definition.fn(*args, **kwargs)
+        return result
+
+
+class AsyncJob(JobFunction[P, R]):
+    """A job whose function is async and takes no context; calling it calls the function."""
+
+    def __call__(self, *args: P.args, **kwargs: P.kwargs) -> Coroutine[Any, Any, R]:
+        result: Coroutine[Any, Any, R] = self.definition.fn(*args, **kwargs)
+        return result
+
+
+class SyncContextJob(JobFunction[P, R]):
+    """A sync job whose function takes a `JobContext` first; calling it calls the function."""
+
+    def __call__(self, ctx: JobContext, /, *args: P.args, **kwargs: P.kwargs) -> R:
+        result: R = self.definition.fn(ctx, *args, **kwargs)
+        return result
+
+
+class AsyncContextJob(JobFunction[P, R]):
+    """An async job whose function takes a `JobContext` first; calling it calls it."""
+
+    def __call__(
+        self, ctx: JobContext, /, *args: P.args, **kwargs: P.kwargs
+    ) -> Coroutine[Any, Any, R]:
+        result: Coroutine[Any, Any, R] = self.definition.fn(ctx, *args, **kwargs)
+        return result
+
+
+def job_function(host: JobHost, definition: JobDefinition) -> JobFunction[Any, Any]:
+    """The job object for a definition: its class says how calling it calls the function."""
+    if definition.context_param is None:
+        cls: type[JobFunction[Any, Any]] = AsyncJob if definition.is_async else SyncJob
+    else:
+        cls = AsyncContextJob if definition.is_async else SyncContextJob
+    return cls(host, definition)
