@@ -7,7 +7,7 @@ import builtins
 import os
 from collections.abc import Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
-from typing import Any, Literal, TypeVar
+from typing import Any, Literal, Self, TypeVar
 
 from ..backends.base import Backend, Clock
 from ..config import WorkerSettings
@@ -88,6 +88,12 @@ class App(JobRegistry):
     def close(self) -> None:
         """Stop in-process workers and close the database connection."""
         self.runtime.stop(self._shutdown())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
 
     async def _shutdown(self) -> None:
         for worker in list(self._workers):

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+from typing import Self
 
 from ..worker import Worker
 from .runtime import Runtime
@@ -40,6 +41,12 @@ class RunningWorker:
                 self._running.remove(self)
 
         await self.runtime.call_async(stop())
+
+    def __enter__(self) -> Self:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.stop()
 
     def join(self) -> None:
         """Block until the worker has stopped (after `request_stop` from a signal handler)."""
