@@ -46,6 +46,8 @@ def typed_enqueue() -> None:
     assert_type(add.schedule(timedelta(minutes=5), a=1, b=2), JobHandle[int])
     assert_type(add.schedule(datetime(2030, 1, 1, tzinfo=UTC), a=1, b=2), JobHandle[int])
     assert_type(add.run(a=1, b=2), int)
+    assert_type(add.handle("01a24230-58ed-7728-8ae4-dd7e0de81725"), JobHandle[int])
+    assert_type(app.handle("01a24230-58ed-7728-8ae4-dd7e0de81725"), JobHandle[Any])
     assert_type(add.enqueue_many([add.arguments(a=1, b=2)]), list[JobHandle[int]])
     send.enqueue(to="x", delay=1.5, queue="q", priority=1, connection="c")
     send.options(delay=10, queue="email").enqueue("x", 1.5, "q", 1, "c")

@@ -125,3 +125,17 @@ def test_a_job_object_cannot_be_registered_twice(app: App) -> None:
 
     with pytest.raises(ConfigurationError, match="already a job"):
         app.job(name="again")(once)
+
+
+def test_a_job_object_gives_typed_handles_for_its_own_jobs_only(app: App) -> None:
+    @app.job
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    @app.job
+    def other() -> None: ...
+
+    stored = add.enqueue(1, 2)
+    assert add.handle(stored.id).id == stored.id
+    with pytest.raises(ConfigurationError, match="runs 'add', not 'other'"):
+        other.handle(stored.id)

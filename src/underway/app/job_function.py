@@ -12,6 +12,7 @@ from datetime import datetime, timedelta
 from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from ..context import JobContext
+from ..errors import ConfigurationError
 from ..jobs import JobDefinition
 
 if TYPE_CHECKING:
@@ -64,6 +65,8 @@ class JobHost(Protocol):
     ) -> list[JobHandle[Any]]: ...
 
     def run_blocking(self, work: Coroutine[Any, Any, R]) -> R: ...
+
+    def handle(self, job_id: str) -> JobHandle[Any]: ...
 
 
 class Arguments(Generic[P]):
@@ -163,6 +166,16 @@ class JobFunction(Generic[P, R]):
         self, calls: Iterable[Arguments[P] | Mapping[str, Any]]
     ) -> list[JobHandle[R]]:
         return await self._host.enqueue_many_async(self.name, _plain(calls))
+
+    def handle(self, job_id: str) -> JobHandle[R]:
+        """A handle, typed by this job's result, for a stored job of this kind."""
+        found: JobHandle[R] = self._host.handle(job_id)
+        if found.name != self.name:
+            raise ConfigurationError(
+                f"job {job_id} runs {found.name!r}, not {self.name!r}; "
+                f"use the {found.name!r} job object or app.handle(id)"
+            )
+        return found
 
     def _at(self, when: float | timedelta | datetime) -> Self:
         if isinstance(when, datetime):
