@@ -3,6 +3,7 @@
 from ..web.event_streams import StreamSettings
 from ..web.tokens import MANAGE, VIEW, parse_tokens
 from .application import create_api
+from .mount import include_in
 from .serve import serve
 
-__all__ = ["MANAGE", "VIEW", "StreamSettings", "create_api", "parse_tokens", "serve"]
+__all__ = ["MANAGE", "VIEW", "StreamSettings", "create_api", "include_in", "parse_tokens", "serve"]

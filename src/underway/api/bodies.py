@@ -9,6 +9,7 @@ from urllib.parse import quote
 from starlette.requests import Request
 
 from ..models import Job, JobState
+from ..web.urls import absolute_url
 from . import schemas
 
 OPERATION_STATUS = {
@@ -23,17 +24,12 @@ OPERATION_STATUS = {
 MAX_RETRY_AFTER_S = 60
 
 
-def absolute(request: Request, path: str) -> str:
-    """An absolute URL for an API path, honouring root_path and the proxy's Host and scheme."""
-    return str(request.base_url).rstrip("/") + path
-
-
 def job_path(job_id: str, suffix: str = "") -> str:
     return f"/api/jobs/{quote(job_id, safe='')}{suffix}"
 
 
 def job_url(request: Request, job_id: str, suffix: str = "") -> str:
-    return absolute(request, job_path(job_id, suffix))
+    return absolute_url(request, job_path(job_id, suffix))
 
 
 def retry_after(job: Job, now: datetime | None = None) -> int:

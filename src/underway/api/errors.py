@@ -14,7 +14,8 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, Response
 
 from .. import errors
-from .paths import path_index, route_path
+from ..web.urls import route_path
+from .paths import path_index
 from .schemas import ErrorInfo, ErrorResponse, FieldError, JobStatus
 
 log = logging.getLogger("underway.api")

@@ -13,9 +13,10 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from ..app import App
 from ..models import JobState
+from ..web.urls import route_path
 from . import openapi
 from .auth import can_view
-from .paths import path_index, route_path
+from .paths import path_index
 
 
 class ApiMetrics:

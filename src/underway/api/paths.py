@@ -30,13 +30,6 @@ class PathIndex:
         return None
 
 
-def route_path(scope: Scope) -> str:
-    """The request path below the app's root path."""
-    path: str = scope["path"]
-    root: str = scope.get("root_path", "")
-    return path.removeprefix(root) if root and path.startswith(root) else path
-
-
 def path_index(scope: Scope) -> PathIndex:
     """The index of the API serving this request, built once from its OpenAPI document."""
     state = scope["app"].state

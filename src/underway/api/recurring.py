@@ -14,6 +14,7 @@ from starlette.responses import JSONResponse, Response
 from ..app import App
 from ..models import Recurring
 from ..recurring import describe_cron
+from ..web.urls import absolute_url
 from . import bodies, openapi
 from .auth import can_manage, can_view
 from .errors import ApiError, field_errors
@@ -143,7 +144,7 @@ async def create_recurring(request: Request) -> JSONResponse:
         catch_up=new.catch_up,
     )
     body = _view(request, await app.get_recurring_async(recurring_id)).wire()
-    location = bodies.absolute(request, f"/api/recurring/{recurring_id}")
+    location = absolute_url(request, f"/api/recurring/{recurring_id}")
     return JSONResponse(body, status_code=201, headers={"Location": location})
 
 

@@ -9,6 +9,7 @@ from starlette.requests import Request
 
 from ..web.hosts import AllowedHosts
 from ..web.tokens import GRANTS, MANAGE, VIEW, Guard, is_local
+from ..web.urls import root_path
 from .sessions import Session, session_of
 
 CSRF_FIELD = "csrf"
@@ -96,13 +97,14 @@ async def _is_own_origin(request: Request, origin: str) -> bool:
 
 def login_url(request: Request) -> str:
     target = request.url.path + (f"?{request.url.query}" if request.url.query else "")
-    return f"/dashboard/login?next={quote(target, safe='')}"
+    return f"{root_path(request.scope)}/dashboard/login?next={quote(target, safe='')}"
 
 
-def safe_next(target: str | None, default: str = "/dashboard") -> str:
-    """Only our own dashboard paths are valid places to return to (no open redirect)."""
-    if not target or not target.startswith("/dashboard") or "\\" in target:
-        return default
+def safe_next(target: str | None, root: str = "", default: str = "/dashboard") -> str:
+    """Only our own dashboard paths, under `root` (the prefix the app is served at), are valid
+    places to return to (no open redirect); else `default` under `root`."""
+    if not target or not target.startswith(f"{root}/dashboard") or "\\" in target:
+        return root + default
     if urlsplit(target).netloc or target.startswith("//"):
-        return default
+        return root + default
     return target

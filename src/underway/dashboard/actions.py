@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import InvalidStateError, JobNotFound
+from ..web.urls import root_path
 from .access import CSRF_FIELD, Denied, check_form, guard_of, require_manage, safe_next, viewer_of
 from .error_pages import error_page, guarded
 from .pages import app_of
@@ -44,8 +45,13 @@ class Form:
         return self.fields.get(name, [])
 
 
-def back_to(target: str) -> Response:
-    return with_security_headers(RedirectResponse(target, status_code=303))
+def back_to(request: Request, route: str) -> Response:
+    """303 to a dashboard route, under the prefix the app is served at."""
+    return redirect_to(root_path(request.scope) + route)
+
+
+def redirect_to(url: str) -> Response:
+    return with_security_headers(RedirectResponse(url, status_code=303))
 
 
 # -- sign in and out ---------------------------------------------------------------------------
@@ -55,7 +61,7 @@ def back_to(target: str) -> Response:
 @guarded
 async def login_form(request: Request) -> Response:
     viewer = viewer_of(request)
-    next_url = safe_next(request.query_params.get("next"))
+    next_url = safe_next(request.query_params.get("next"), root_path(request.scope))
     return render(request, viewer, "login.html", next_url=next_url, error=None)
 
 
@@ -65,16 +71,16 @@ async def login(request: Request) -> Response:
     viewer = viewer_of(request)
     form = await Form.read(request)
     await check_form(request, viewer, form.get(CSRF_FIELD))
-    next_url = safe_next(form.get("next"))
+    next_url = safe_next(form.get("next"), root_path(request.scope))
     if viewer.open_mode:
-        return back_to(next_url)
+        return redirect_to(next_url)
     scopes = guard_of(request).scopes_of(form.get("token") or "")
     if not scopes:
         return render(
             request, viewer, "login.html", 401, next_url=next_url, error="That token is not valid."
         )
     session = store_of(request).rotate(viewer.session, scopes)
-    response = back_to(next_url)
+    response = redirect_to(next_url)
     remember(request, response, session)
     return response
 
@@ -86,8 +92,8 @@ async def logout(request: Request) -> Response:
     form = await Form.read(request)
     await check_form(request, viewer, form.get(CSRF_FIELD))
     store_of(request).discard(viewer.session)
-    response = back_to("/dashboard/login")
-    forget(response)
+    response = back_to(request, "/dashboard/login")
+    forget(request, response)
     return response
 
 
@@ -122,7 +128,7 @@ async def bulk(request: Request) -> Response:
     verb = "Retried" if action == "retry" else "Cancelled"
     skipped = f"; {len(ids) - done} could not be" if done < len(ids) else ""
     viewer.session.flash = f"{verb} {done} of {len(ids)} selected jobs{skipped}."
-    return back_to(safe_next(form.get("back"), "/dashboard/jobs"))
+    return redirect_to(safe_next(form.get("back"), root_path(request.scope), "/dashboard/jobs"))
 
 
 @router.post("/dashboard/jobs/{job_id}/{action}")
@@ -135,7 +141,9 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
         raise Denied(404, f"There is no job action {action!r}.")
     await run(job_id)
     viewer.session.flash = f"{DONE[action]}: job {job_id}."
-    return back_to("/dashboard/jobs" if action == "delete" else f"/dashboard/jobs/{job_id}")
+    return back_to(
+        request, "/dashboard/jobs" if action == "delete" else f"/dashboard/jobs/{job_id}"
+    )
 
 
 # -- recurring actions -------------------------------------------------------------------------
@@ -159,7 +167,7 @@ async def recurring_action(request: Request, recurring_id: str, action: str) -> 
         viewer.session.flash = "Recurring job deleted."
     else:
         raise Denied(404, f"There is no recurring action {action!r}.")
-    return back_to("/dashboard/recurring")
+    return back_to(request, "/dashboard/recurring")
 
 
 # -- the same URLs on GET: say so instead of the API's generic 405 ------------------------------

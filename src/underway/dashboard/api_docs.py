@@ -11,6 +11,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse, RedirectResponse, Response
 
 from ..web.openapi import document_for
+from ..web.urls import root_path
 from .access import require_view
 from .error_pages import guarded
 from .rendering import CSP, SECURITY_HEADERS, render
@@ -22,9 +23,8 @@ router = APIRouter(include_in_schema=False)
 
 
 @router.get("/docs")
-async def docs() -> Response:
-    # Relative, so that it stays right when the API is mounted under a prefix.
-    return RedirectResponse("dashboard/api-docs", status_code=307)
+async def docs(request: Request) -> Response:
+    return RedirectResponse(f"{root_path(request.scope)}/dashboard/api-docs", status_code=307)
 
 
 @router.get("/dashboard/api-docs")

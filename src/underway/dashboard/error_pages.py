@@ -10,6 +10,7 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..errors import InvalidStateError, JobNotFound, RecurringNotFound
+from ..web.urls import route_path
 from .access import Denied, login_url
 from .rendering import render, with_security_headers
 
@@ -47,7 +48,7 @@ def guarded(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
 def _is_background(request: Request) -> bool:
     """Streams, live fragments and the API docs' document answer 401 rather than a redirect
     to the sign-in page."""
-    path = request.url.path
+    path = route_path(request.scope)
     return path.startswith("/dashboard/live/") or path.endswith(("/events", "/openapi.json"))
 
 

@@ -15,6 +15,7 @@ from starlette.responses import RedirectResponse, Response
 from ..app import App
 from ..models import ACTIVE_STATES, JobFilter, JobState, Recurring
 from ..recurring import describe_cron
+from ..web.urls import root_path
 from .access import require_view
 from .error_pages import guarded
 from .rendering import render
@@ -34,8 +35,8 @@ def app_of(request: Request) -> App:
 
 
 @router.get("/")
-async def root() -> Response:
-    return RedirectResponse("/dashboard", status_code=307)
+async def root(request: Request) -> Response:
+    return RedirectResponse(f"{root_path(request.scope)}/dashboard", status_code=307)
 
 
 # -- overview ----------------------------------------------------------------------------------
@@ -109,7 +110,7 @@ class ListFilters:
             offset=(page - 1) * PER_PAGE,
         )
 
-    def url(self, page: int, base: str = "/dashboard/jobs") -> str:
+    def url(self, page: int, base: str) -> str:
         params = {k: v for k, v in self.params().items() if v}
         if page > 1:
             params["page"] = str(page)
@@ -119,7 +120,8 @@ class ListFilters:
         return {"state": self.state, "name": self.name, "queue": self.queue, "q": self.q}
 
 
-async def jobs_context(app: App, filters: ListFilters, page: int) -> dict[str, Any]:
+async def jobs_context(request: Request, filters: ListFilters, page: int) -> dict[str, Any]:
+    app, root = app_of(request), root_path(request.scope)
     found = await app.list_page_async(filters.query(page))
     pages = max(1, -(-found.total // PER_PAGE))
     return {
@@ -130,10 +132,10 @@ async def jobs_context(app: App, filters: ListFilters, page: int) -> dict[str, A
         "first": (page - 1) * PER_PAGE + 1 if found.jobs else 0,
         "last": (page - 1) * PER_PAGE + len(found.jobs),
         "filters": filters,
-        "prev_url": filters.url(page - 1) if page > 1 else None,
-        "next_url": filters.url(page + 1) if page < pages else None,
-        "self_url": filters.url(page),
-        "live_url": filters.url(page, "/dashboard/live/jobs"),
+        "prev_url": filters.url(page - 1, f"{root}/dashboard/jobs") if page > 1 else None,
+        "next_url": filters.url(page + 1, f"{root}/dashboard/jobs") if page < pages else None,
+        "self_url": filters.url(page, f"{root}/dashboard/jobs"),
+        "live_url": filters.url(page, f"{root}/dashboard/live/jobs"),
         "names": sorted(app.registry),
         "queues": sorted(app.queues()),
         "states": [s.value for s in JobState],
@@ -157,7 +159,7 @@ Page = Query(1, ge=1, le=MAX_PAGE)
 @guarded
 async def job_list(request: Request, filters: ListFilters = Filters, page: int = Page) -> Response:
     viewer = require_view(request)
-    context = await jobs_context(app_of(request), filters, page)
+    context = await jobs_context(request, filters, page)
     return render(request, viewer, "jobs.html", **context)
 
 
@@ -167,7 +169,7 @@ async def job_list_live(
     request: Request, filters: ListFilters = Filters, page: int = Page
 ) -> Response:
     viewer = require_view(request)
-    context = await jobs_context(app_of(request), filters, page)
+    context = await jobs_context(request, filters, page)
     return render(request, viewer, "_jobs.html", **context)
 
 

@@ -13,6 +13,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, Response
 
 from ..models import JobState
+from ..web.urls import root_path, route_path
 from .access import CSRF_FIELD, Viewer
 from .sessions import remember
 
@@ -88,10 +89,19 @@ def render(
     status: int = 200,
     **context: Any,
 ) -> Response:
-    """Render a page or fragment for `viewer`, with the security headers and session cookie."""
+    """Render a page or fragment for `viewer`, with the security headers and session cookie.
+
+    Templates write every URL as `{{ root }}/dashboard/...`, under the prefix the app is
+    served at; `path` is the route path below it.
+    """
     flash = viewer.session.pop_flash() if viewer is not None and not name.startswith("_") else None
     html = templates.get_template(name).render(
-        request=request, viewer=viewer, flash=flash, path=request.url.path, **context
+        request=request,
+        viewer=viewer,
+        flash=flash,
+        root=root_path(request.scope),
+        path=route_path(request.scope),
+        **context,
     )
     response = HTMLResponse(html, status_code=status, headers=SECURITY_HEADERS)
     if viewer is not None:

@@ -11,7 +11,10 @@ from dataclasses import dataclass, field
 from starlette.requests import Request
 from starlette.responses import Response
 
+from ..web.urls import root_path
+
 COOKIE = "underway_session"
+#: Below the prefix the app is served at, which `cookie_path` adds.
 COOKIE_PATH = "/dashboard"
 #: Sessions end after this long without a request.
 IDLE_TIMEOUT_S = 8 * 3600.0
@@ -114,7 +117,7 @@ def remember(request: Request, response: Response, session: Session) -> None:
         COOKIE,
         session.id,
         max_age=int(IDLE_TIMEOUT_S),
-        path=COOKIE_PATH,
+        path=cookie_path(request),
         secure=request.url.scheme == "https",
         httponly=True,
         samesite="strict",
@@ -122,5 +125,11 @@ def remember(request: Request, response: Response, session: Session) -> None:
     session.is_new = False
 
 
-def forget(response: Response) -> None:
-    response.delete_cookie(COOKIE, path=COOKIE_PATH, httponly=True, samesite="strict")
+def forget(request: Request, response: Response) -> None:
+    response.delete_cookie(COOKIE, path=cookie_path(request), httponly=True, samesite="strict")
+
+
+def cookie_path(request: Request) -> str:
+    """The dashboard's path under the prefix the app is served at: the cookie goes nowhere
+    else on the host."""
+    return root_path(request.scope) + COOKIE_PATH
