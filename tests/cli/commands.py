@@ -27,14 +27,25 @@ FAST_WORKER = [
 ]
 
 
-def invoke(*args: str, database_env: str | None = None) -> Result:
-    """Run the CLI in this process, with a wide console so tables are not cut."""
-    env = {"UNDERWAY_DATABASE_URL": database_env, "COLUMNS": "200", "NO_COLOR": "1"}
-    return CliRunner().invoke(cli, list(args), env=env)
+#: Variables that choose an app or a database; tests set them only on purpose.
+CHOOSING_VARIABLES = ("UNDERWAY_DATABASE_URL", "UNDERWAY_APP")
+
+
+def invoke(
+    *args: str,
+    database_env: str | None = None,
+    env: dict[str, str] | None = None,
+    columns: int = 200,
+) -> Result:
+    """Run the CLI in this process, by default with a wide console so tables are not cut."""
+    variables: dict[str, str | None] = dict.fromkeys(CHOOSING_VARIABLES)
+    variables.update(UNDERWAY_DATABASE_URL=database_env, COLUMNS=str(columns), NO_COLOR="1")
+    variables.update(env or {})
+    return CliRunner().invoke(cli, list(args), env=variables)
 
 
 def subprocess_env() -> dict[str, str]:
-    env = {k: v for k, v in os.environ.items() if k != "UNDERWAY_DATABASE_URL"}
+    env = {k: v for k, v in os.environ.items() if k not in CHOOSING_VARIABLES}
     env.update(PYTHONPATH=str(SRC), COLUMNS="200", NO_COLOR="1", PYTHONUNBUFFERED="1")
     return env
 

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import subprocess
+import sys
 from collections.abc import Callable, Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,32 @@ def database(tmp_path: Path) -> str:
     return url
 
 
+@dataclass(frozen=True)
+class AppModule:
+    """A user's project: a module in the current directory whose App names its own database."""
+
+    path: str
+    database: str
+    file: Path
+
+
+@pytest.fixture
+def app_module(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Iterator[AppModule]:
+    """`jobs_<test>:app` importable from the current directory (tmp_path), its database not
+    yet created and not the default one."""
+    name = f"jobs_{tmp_path.name.replace('-', '_')}"
+    file = tmp_path / "data" / "app.db"
+    file.parent.mkdir()
+    (tmp_path / f"{name}.py").write_text(
+        f"from tests.cli.sample_jobs import make_app\n\napp = make_app({f'sqlite:///{file}'!r})\n"
+    )
+    monkeypatch.chdir(tmp_path)
+    yield AppModule(f"{name}:app", f"sqlite:///{file}", file)
+    sys.modules.pop(name, None)
+    if str(tmp_path) in sys.path:
+        sys.path.remove(str(tmp_path))
+
+
 @pytest.fixture
 def app(database: str) -> Iterator[App]:
     """The sample jobs on the test's database, for enqueueing and reading from the test."""
@@ -61,7 +89,8 @@ def start_worker(
 
     def start_one(*options: str) -> tuple[subprocess.Popen[Any], Path]:
         log = tmp_path / f"worker-{len(processes)}.log"
-        args = ("worker", "sample_jobs:app", "--database", database, *FAST_WORKER, *options)
+        args = ("worker", "--app", "sample_jobs:app", "--database", database, *FAST_WORKER)
+        args += options
         process = start(*args, log=log)
         processes.append(process)
         return process, log

@@ -15,7 +15,7 @@ APP = "tests.cli.sample_jobs:app"
 
 def enqueue(database: str, name: str, args: dict[str, object], *options: str) -> str:
     result = invoke(
-        "enqueue", APP, name, "--args", json.dumps(args), "--database", database, *options
+        "enqueue", "--app", APP, name, "--args", json.dumps(args), "--database", database, *options
     )
     assert result.exit_code == 0, result.output
     return result.stdout.strip()

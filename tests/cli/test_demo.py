@@ -30,7 +30,9 @@ def test_demo_jobs_are_an_app_for_the_other_commands(tmp_path: Path) -> None:
 
     result = invoke(
         "enqueue",
+        "--app",
         "underway.demo:app",
+        "--create",
         "resize_image",
         "--args",
         '{"name": "a.png", "width": 8}',

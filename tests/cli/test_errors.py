@@ -9,6 +9,7 @@ import pytest
 from .commands import invoke, run
 
 APP = "tests.cli.sample_jobs:app"
+ADD = ["enqueue", "--app", APP, "add"]
 
 
 def assert_one_error_line(output: str, *expected: str) -> None:
@@ -23,16 +24,16 @@ def assert_one_error_line(output: str, *expected: str) -> None:
 @pytest.mark.parametrize(
     ("args", "expected"),
     [
-        (["enqueue", APP, "nope"], ["no job named 'nope'"]),
-        (["enqueue", APP, "add", "--args", "{bad"], ["--args is not valid JSON"]),
-        (["enqueue", APP, "add", "--args", "[1, 2]"], ["must be a JSON object"]),
-        (["enqueue", APP, "add", "--args", '{"a": "x", "b": 1}'], ["'add'", "a:", "integer"]),
-        (["enqueue", APP, "add", "--args", '{"a": 1}'], ["b:", "required"]),
-        (["enqueue", APP, "add", "--args", '{"a": 1, "b": 2, "delay": 3}'], ["--args cannot"]),
-        (["enqueue", "no_such_module:app", "add"], ["cannot import 'no_such_module'"]),
-        (["enqueue", "tests.cli.sample_jobs", "add"], ["module:attribute"]),
-        (["enqueue", "tests.cli.sample_jobs:nope", "add"], ["no attribute 'nope'"]),
-        (["enqueue", "tests.cli.sample_jobs:make_app", "add"], ["not an underway App"]),
+        (["enqueue", "--app", APP, "nope"], ["no job named 'nope'"]),
+        ([*ADD, "--args", "{bad"], ["--args is not valid JSON"]),
+        ([*ADD, "--args", "[1, 2]"], ["must be a JSON object"]),
+        ([*ADD, "--args", '{"a": "x", "b": 1}'], ["'add'", "a:", "integer"]),
+        ([*ADD, "--args", '{"a": 1}'], ["b:", "required"]),
+        ([*ADD, "--args", '{"a": 1, "b": 2, "c": 3}'], ["c:", "Extra"]),
+        (["enqueue", "--app", "no_such_module:app", "add"], ["cannot import 'no_such_module'"]),
+        (["enqueue", "--app", "tests.cli.sample_jobs", "add"], ["module:attribute"]),
+        (["enqueue", "--app", "tests.cli.sample_jobs:nope", "add"], ["no attribute 'nope'"]),
+        (["enqueue", "--app", "tests.cli.sample_jobs:make_app", "add"], ["not an underway App"]),
         (["list", "--state", "finished"], ["unknown state 'finished'"]),
     ],
 )
@@ -52,7 +53,7 @@ def test_an_unknown_job_id_is_one_error_line(database: str, command: str) -> Non
 
 
 def test_cancelling_a_finished_job_is_one_error_line(database: str) -> None:
-    job_id = invoke("enqueue", APP, "add", "--args", '{"a": 1, "b": 1}', "--database", database)
+    job_id = invoke(*ADD, "--args", '{"a": 1, "b": 1}', "--database", database)
     invoke("cancel", job_id.stdout.strip(), "--database", database)
 
     result = invoke("cancel", job_id.stdout.strip(), "--database", database)
@@ -71,7 +72,9 @@ def test_a_missing_database_file_is_one_error_line(tmp_path: Path) -> None:
 def test_an_unreachable_database_is_one_error_line(tmp_path: Path) -> None:
     url = f"sqlite:///{tmp_path / 'no-such-dir' / 'jobs.db'}"
 
-    result = invoke("enqueue", APP, "add", "--args", '{"a": 1, "b": 1}', "--database", url)
+    result = invoke(
+        "enqueue", "--app", APP, "--create", "add", "--args", '{"a": 1, "b": 1}', "--database", url
+    )
 
     assert result.exit_code == 1
     assert_one_error_line(result.stderr, "does not exist")
@@ -97,7 +100,7 @@ def test_an_unsupported_database_url_is_one_error_line() -> None:
 def test_a_module_that_fails_to_import_is_one_error_line(tmp_path: Path) -> None:
     (tmp_path / "broken_jobs.py").write_text("import json\n\nraise RuntimeError('no config')\n")
 
-    result = run("worker", "broken_jobs:app", cwd=tmp_path)
+    result = run("worker", "--app", "broken_jobs:app", cwd=tmp_path)
 
     assert result.returncode == 1
     assert_one_error_line(result.stderr, "RuntimeError: no config", "broken_jobs.py:3")

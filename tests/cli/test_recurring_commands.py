@@ -15,6 +15,7 @@ def add(database: str, *extra: str) -> str:
     result = invoke(
         "recurring",
         "add",
+        "--app",
         APP,
         "sums",
         "0 3 * * *",
@@ -55,6 +56,7 @@ def test_bad_cron_and_unknown_ids_are_one_line_errors(app: App, database: str) -
     bad = invoke(
         "recurring",
         "add",
+        "--app",
         APP,
         "x",
         "61 * * * *",
@@ -68,5 +70,7 @@ def test_bad_cron_and_unknown_ids_are_one_line_errors(app: App, database: str) -
     assert bad.stderr.strip() == "error: invalid cron expression '61 * * * *': Bad minute"
     missing = invoke("recurring", "toggle", "nope", "--database", database)
     assert missing.exit_code == 1
-    assert missing.stderr.strip() == "error: recurring job nope not found"
+    assert missing.stderr.strip() == (
+        "error: recurring job nope not found (see `underway recurring list`)"
+    )
     assert app.list_recurring() == []

@@ -6,6 +6,8 @@ import json
 import signal
 import socket
 import subprocess
+import sys
+import textwrap
 import urllib.request
 from pathlib import Path
 from typing import Any
@@ -14,7 +16,26 @@ import httpx
 
 from tests.waiting import wait_until
 
-from .commands import run, start
+from .commands import HERE, run, start, subprocess_env
+
+#: Runs the CLI with fastapi and uvicorn missing, as in an install without the server extra.
+WITHOUT_SERVER_EXTRA = textwrap.dedent(
+    """
+    import sys
+
+    class RefuseServerExtra:
+        def find_spec(self, name, path=None, target=None):
+            if name.partition(".")[0] in {"fastapi", "uvicorn"}:
+                raise ModuleNotFoundError(f"No module named {name!r}", name=name)
+            return None
+
+    sys.meta_path.insert(0, RefuseServerExtra())
+    from underway.cli import main
+
+    sys.argv = ["underway", *sys.argv[1:]]
+    main()
+    """
+)
 
 
 def free_port() -> int:
@@ -39,7 +60,15 @@ def fetch(url: str, body: dict[str, object] | None = None) -> tuple[int, dict[st
 def start_serve(database: str, port: int, *options: str, log: Path) -> subprocess.Popen[Any]:
     """`underway serve` of the sample jobs on `port`, its output in `log`."""
     return start(
-        "serve", "sample_jobs:app", "--port", str(port), "--database", database, *options, log=log
+        "serve",
+        "--app",
+        "sample_jobs:app",
+        "--port",
+        str(port),
+        "--database",
+        database,
+        *options,
+        log=log,
     )
 
 
@@ -63,8 +92,24 @@ def test_serve_runs_the_api_and_a_worker_until_sigterm(database: str, tmp_path: 
     assert code == 0, (tmp_path / "serve.log").read_text()
 
 
+def test_serve_logs_one_json_object_per_line_uvicorns_too(database: str, tmp_path: Path) -> None:
+    port, log = free_port(), tmp_path / "serve.log"
+    server = start_serve(database, port, "--log-format", "json", log=log)
+    try:
+        wait_until(lambda: fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=30)
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 0, log.read_text()
+
+    entries = [json.loads(line) for line in log.read_text().splitlines()]
+
+    loggers = {entry["logger"] for entry in entries}
+    assert {"underway.worker", "uvicorn.error", "uvicorn.access"} <= loggers
+    assert all("color_message" not in entry for entry in entries)
+
+
 def test_serve_refuses_a_public_address_without_tokens(database: str) -> None:
-    result = run("serve", "sample_jobs:app", "--host", "0.0.0.0", "--database", database)
+    result = run("serve", "--app", "sample_jobs:app", "--host", "0.0.0.0", "--database", database)
     assert result.returncode == 1
     assert result.stderr.startswith("error: refusing to serve the API on 0.0.0.0 without tokens")
     assert "Traceback" not in result.stderr
@@ -110,3 +155,21 @@ def test_serve_answers_only_allowed_host_names_and_trusts_a_proxy_only_when_told
     assert ignored.headers["location"].startswith(f"{plain}/api/jobs/")
     assert (trusted.status_code, trusted.json()["error"]["code"]) == (403, "RemoteAccessDenied")
     assert codes == [0, 0]
+
+
+def test_serve_without_the_server_extra_says_what_to_install(database: str) -> None:
+    command = ["serve", "--app", "sample_jobs:app", "--database", database]
+    result = subprocess.run(
+        [sys.executable, "-c", WITHOUT_SERVER_EXTRA, *command],
+        cwd=HERE,
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
+
+    assert result.returncode == 1
+    assert result.stderr.strip() == (
+        "error: underway serve needs the server extra, which is not installed "
+        '(pip install "underway[server]")'
+    )

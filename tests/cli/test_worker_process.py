@@ -20,7 +20,7 @@ EXIT_LEEWAY_S = 8.0
 
 
 def enqueue(database: str, name: str, args: str) -> str:
-    result = run("enqueue", "sample_jobs:app", name, "--args", args, "--database", database)
+    result = run("enqueue", "-a", "sample_jobs:app", name, "--args", args, "--database", database)
     assert result.returncode == 0, result.stderr
     return result.stdout.strip()
 
@@ -107,7 +107,7 @@ def test_a_second_signal_exits_at_once(start_worker: StartWorker, app: App) -> N
 
 
 def test_worker_reports_a_bad_option_in_one_line(database: str) -> None:
-    result = run("worker", "sample_jobs:app", "--database", database, "--concurrency", "0")
+    result = run("worker", "--app", "sample_jobs:app", "--database", database, "--concurrency", "0")
 
     assert result.returncode == 1
     assert result.stderr.strip() == "error: concurrency must be at least 1"

@@ -1,80 +1,42 @@
-"""The `underway` command: run workers, enqueue and inspect jobs, and a live demo."""
+"""The `underway` command: run workers and the HTTP API, manage the schema, try the demo; the
+job and recurring commands join it from their own modules."""
 
 from __future__ import annotations
 
-import json
-import sqlite3
+from importlib.metadata import version
 from typing import Annotated, Any
 
 import typer
-from typer.core import TyperGroup
 
 from ..config import WorkerSettings
-from ..errors import UnderwayError
-from ..models import JobFilter, JobState
 from . import worker_options as options
-from .follow import follow_job
-from .loading import CommandError, json_arguments, opened_app, select_app
-from .output import console, err_console, job_details, job_table, print_error
-from .recurring_commands import register as register_recurring
+from .common_options import (
+    AppOption,
+    CreateOption,
+    DatabaseOption,
+    JsonOption,
+    LogFormat,
+    LogFormatOption,
+)
+from .job_commands import register as register_job_commands
+from .loading import CommandError
+from .output import console, print_json
+from .recurring_commands import register as register_recurring_commands
+from .reporting import UnderwayCommand, UnderwayGroup
+from .which_database import choose, opened
 from .worker_command import configure_logging, run_worker
 from .worker_options import Seconds
 
 DEFAULTS = WorkerSettings()
-#: Exit codes of `status --wait` for a job that did not complete.
-WAIT_EXIT_CODES = {JobState.FAILED: 1, JobState.CANCELLED: 3, JobState.SKIPPED: 4}
-STATUS_LOG_LINES = 10
-
-
-class ReportingGroup(TyperGroup):
-    """Turns expected errors into one red line and exit status 1, never a traceback."""
-
-    def invoke(self, ctx: Any) -> Any:
-        try:
-            return super().invoke(ctx)
-        except UnderwayError as exc:
-            print_error(str(exc))
-        except sqlite3.Error as exc:
-            print_error(f"database error: {exc}")
-        raise typer.Exit(1)
-
+#: The top-level modules of the server extra (pyproject.toml: [project.optional-dependencies]).
+SERVER_EXTRA_MODULES = frozenset({"fastapi", "starlette", "uvicorn", "prometheus_client", "jinja2"})
 
 cli = typer.Typer(
     name="underway",
-    cls=ReportingGroup,
-    help="Durable background jobs: run workers, enqueue and inspect jobs, try the demo.",
+    cls=UnderwayGroup,
     no_args_is_help=True,
     pretty_exceptions_enable=False,
-    add_completion=False,
 )
-
-register_recurring(cli, ReportingGroup)
-
-AppPath = Annotated[
-    str, typer.Argument(metavar="APP", help="Your App as module:attribute, e.g. proj.jobs:app.")
-]
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="UNDERWAY_DATABASE_URL",
-        help="Database URL (default: the --app's, else sqlite:///underway.db).",
-        show_default=False,
-    ),
-]
-DatabaseOverride = Annotated[
-    str | None,
-    typer.Option(
-        "--database",
-        envvar="UNDERWAY_DATABASE_URL",
-        help="Database URL, in place of the app's own.",
-        show_default=False,
-    ),
-]
-AppOption = Annotated[
-    str | None, typer.Option("--app", help="Use this App (module:attribute) and its database.")
-]
-JobId = Annotated[str, typer.Argument(metavar="ID", help="The job's id.")]
 
 
 def main() -> None:
@@ -82,10 +44,33 @@ def main() -> None:
     cli(prog_name="underway")
 
 
-@cli.command()
+def _print_version(value: bool) -> None:
+    if value:
+        console.print(f"underway {version('underway')}")
+        raise typer.Exit()
+
+
+@cli.callback()
+def root(
+    show_version: Annotated[
+        bool,
+        typer.Option(
+            "--version", callback=_print_version, is_eager=True, help="Print the version and exit."
+        ),
+    ] = False,
+) -> None:
+    """Durable background jobs: run workers, enqueue and inspect jobs, try the demo."""
+
+
+register_job_commands(cli)
+register_recurring_commands(cli)
+
+
+@cli.command(cls=UnderwayCommand)
 def worker(
-    app_path: AppPath,
-    database: DatabaseOverride = None,
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    create: CreateOption = False,
     concurrency: options.Concurrency = DEFAULTS.concurrency,
     queues: options.Queues = None,
     poll_interval: Seconds = DEFAULTS.poll_interval,
@@ -102,9 +87,12 @@ def worker(
     scheduler: options.Scheduler = True,
     max_stuck_slots: options.MaxStuckSlots = None,
     log_level: options.LogLevel = "info",
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
-    """Run jobs until SIGINT/SIGTERM: no new claims, running jobs get the grace period, the rest
-    go back to the queue. A second signal exits at once."""
+    """Run jobs until SIGINT or SIGTERM.
+
+    After the first signal no new jobs are claimed, running jobs get the grace period and the
+    rest go back to the queue; a second signal exits at once."""
     settings = WorkerSettings(
         concurrency=concurrency,
         queues=_split(queues),
@@ -122,8 +110,10 @@ def worker(
         scheduler=scheduler,
         max_stuck_slots=max_stuck_slots,
     )
-    configure_logging(log_level)
-    run_worker(select_app(app_path, database), settings)
+    target = choose(app_path, database, needs_app="worker")
+    configure_logging(log_level, log_format)
+    with opened(target, create=create, offers_create=True) as app:
+        run_worker(app, settings)
 
 
 AllowedHostOption = Annotated[
@@ -148,9 +138,8 @@ ForwardedAllowIpsOption = Annotated[
 ]
 
 
-@cli.command()
+@cli.command(cls=UnderwayCommand)
 def serve(
-    app_path: AppPath,
     host: Annotated[str, typer.Option(help="Address to bind.")] = "127.0.0.1",
     port: Annotated[int, typer.Option(help="Port to listen on.")] = 8000,
     token: Annotated[
@@ -163,7 +152,7 @@ def serve(
         ),
     ] = None,
     insecure: Annotated[
-        bool, typer.Option(help="Allow a non-loopback address without tokens.")
+        bool, typer.Option("--insecure", help="Allow a non-loopback address without tokens.")
     ] = False,
     allowed_host: AllowedHostOption = None,
     forwarded_allow_ips: ForwardedAllowIpsOption = None,
@@ -173,25 +162,46 @@ def serve(
     concurrency: Annotated[int, typer.Option(help="Jobs the worker runs at once.")] = (
         DEFAULTS.concurrency
     ),
-    database: DatabaseOverride = None,
-    log_level: Annotated[str, typer.Option(help="debug, info, warning or error.")] = "info",
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    create: CreateOption = False,
+    log_level: options.LogLevel = "info",
+    log_format: LogFormatOption = LogFormat.TEXT,
 ) -> None:
     """Serve the HTTP API (and, unless --no-worker, a worker) until interrupted."""
-    from ..api.serve import serve as serve_api
+    serve_api = _server()
+    target = choose(app_path, database, needs_app="serve")
+    configure_logging(log_level, log_format)
+    # uvicorn's own log configuration would keep its lines as text.
+    uvicorn_logging = {"log_config": None} if log_format is LogFormat.JSON else {}
+    with opened(target, create=create, offers_create=True) as app:
+        serve_api(
+            app,
+            host=host,
+            port=port,
+            tokens=",".join(token) if token else None,
+            insecure=insecure,
+            allowed_hosts=allowed_host,
+            forwarded_allow_ips=forwarded_allow_ips,
+            worker=worker,
+            worker_settings=WorkerSettings(concurrency=concurrency),
+            log_level=log_level,
+            **uvicorn_logging,
+        )
 
-    configure_logging(log_level)
-    serve_api(
-        select_app(app_path, database),
-        host=host,
-        port=port,
-        tokens=",".join(token) if token else None,
-        insecure=insecure,
-        allowed_hosts=allowed_host,
-        forwarded_allow_ips=forwarded_allow_ips,
-        worker=worker,
-        worker_settings=WorkerSettings(concurrency=concurrency),
-        log_level=log_level,
-    )
+
+def _server() -> Any:
+    """The API's `serve`, or one line saying how to install what it needs."""
+    try:
+        from ..api.serve import serve as serve_api
+    except ModuleNotFoundError as exc:
+        if (exc.name or "").partition(".")[0] not in SERVER_EXTRA_MODULES:
+            raise
+        raise CommandError(
+            "underway serve needs the server extra, which is not installed "
+            '(pip install "underway[server]")'
+        ) from None
+    return serve_api
 
 
 def _split(values: list[str] | None) -> tuple[str, ...] | None:
@@ -199,109 +209,21 @@ def _split(values: list[str] | None) -> tuple[str, ...] | None:
     return tuple(name for name in names if name) or None
 
 
-@cli.command()
-def enqueue(
-    app_path: AppPath,
-    name: Annotated[str, typer.Argument(help="The job's registered name.")],
-    args: Annotated[str, typer.Option("--args", help="Arguments as a JSON object.")] = "{}",
-    delay: Annotated[float | None, typer.Option(help="Run after this many seconds.")] = None,
-    priority: Annotated[int | None, typer.Option(help="Higher runs first.")] = None,
-    queue: Annotated[str | None, typer.Option(help="Override the job's queue.")] = None,
-    database: DatabaseOverride = None,
+@cli.command(cls=UnderwayCommand)
+def migrate(
+    app_path: AppOption = None, database: DatabaseOption = None, json_output: JsonOption = False
 ) -> None:
-    """Validate the arguments, store the job and print its id."""
-    arguments = json_arguments(args)
-    with opened_app(app_path, database, must_exist=False) as app:
-        handle = app.enqueue(name, arguments, delay=delay, priority=priority, queue=queue)
-        console.print(handle.id)
-        if handle.joined:
-            err_console.print("an identical job is already active; joined it")
-        elif handle.skipped:
-            err_console.print(f"skipped: an identical job is active ({handle.duplicate_of})")
-
-
-@cli.command()
-def status(
-    job_id: JobId,
-    wait: Annotated[
-        bool, typer.Option("--wait", help="Follow the job live until it ends.")
-    ] = False,
-    timeout: Annotated[
-        float | None, typer.Option(help="With --wait: give up after this many seconds.")
-    ] = None,
-    database: Database = None,
-    app_path: AppOption = None,
-) -> None:
-    """Show a job. With --wait, exit 0 if it completed, 1 failed, 3 cancelled, 4 skipped."""
-    with opened_app(app_path, database) as app:
-        if not wait:
-            job = app.get(job_id)
-            logs = app.logs(job_id, after=max(0, job.log_count - STATUS_LOG_LINES))
-            console.print(job_details(job, logs))
-            return
-        job = follow_job(app, job_id, timeout)
-    if job.state is not JobState.COMPLETED:
-        error = f": {job.error.type}: {job.error.message}" if job.error else ""
-        print_error(f"job {job.id} {job.state.value}{error}")
-        raise typer.Exit(WAIT_EXIT_CODES.get(job.state, 1))
-    console.print(f"[green]completed[/]: {json.dumps(job.result, default=str)}")
-
-
-@cli.command("list")
-def list_jobs(
-    state: Annotated[
-        list[str] | None,
-        typer.Option("--state", "-s", help="Only these states: comma-separated or repeated."),
-    ] = None,
-    name: Annotated[str | None, typer.Option(help="Only jobs with this name.")] = None,
-    limit: Annotated[int, typer.Option(min=1, help="At most this many, newest first.")] = 20,
-    database: Database = None,
-    app_path: AppOption = None,
-) -> None:
-    """List jobs, newest first."""
-    query = JobFilter(states=_states(state), name=name, limit=limit)
-    with opened_app(app_path, database) as app:
-        page = app.list_page(query)
-    console.print(job_table(page.jobs, page.total, console.width))
-
-
-def _states(values: list[str] | None) -> tuple[JobState, ...]:
-    names = _split(values) or ()
-    known = {s.value for s in JobState}
-    unknown = [n for n in names if n not in known]
-    if unknown:
-        raise CommandError(f"unknown state {unknown[0]!r}; use one of {', '.join(sorted(known))}")
-    return tuple(JobState(n) for n in names)
-
-
-@cli.command()
-def cancel(job_id: JobId, database: Database = None, app_path: AppOption = None) -> None:
-    """Cancel a waiting job now; a running one is told to stop within a second."""
-    with opened_app(app_path, database) as app:
-        job = app.cancel(job_id)
-    if job.state is JobState.RUNNING:
-        console.print(f"cancel requested: job {job.id} is running and stops within a second")
-    else:
-        console.print(f"job {job.id} is {job.state.value}")
-
-
-@cli.command()
-def retry(job_id: JobId, database: Database = None, app_path: AppOption = None) -> None:
-    """Run a failed or cancelled job again."""
-    with opened_app(app_path, database) as app:
-        job = app.retry(job_id)
-    console.print(f"job {job.id} is {job.state.value} again")
-
-
-@cli.command()
-def migrate(database: Database = None, app_path: AppOption = None) -> None:
-    """Create or upgrade the database schema."""
-    with opened_app(app_path, database, must_exist=False, migrate=False) as app:
+    """Create the database if need be, and create or upgrade its schema."""
+    with opened(choose(app_path, database), create=True, migrate=False) as app:
         applied = app.migrate()
-    console.print(f"applied {', '.join(applied)}" if applied else "the schema is up to date")
+    if json_output:
+        print_json({"applied": applied})
+    else:
+        done = f"applied {', '.join(applied)}" if applied else "the schema is up to date"
+        console.print(done, soft_wrap=True)
 
 
-@cli.command()
+@cli.command(cls=UnderwayCommand)
 def demo(
     database_file: Annotated[
         str, typer.Option("--file", help="SQLite file for the demo, recreated on each run.")

@@ -121,13 +121,13 @@ def _summary(jobs: list[Job], elapsed: float, file: str) -> RenderableType:
         counts[job.state.value] = counts.get(job.state.value, 0) + 1
     tally = ", ".join(f"{n} {state}" for state, n in counts.items())
     database = "" if file == "underway-demo.db" else f" --database sqlite:///{file}"
+    app = f"--app underway.demo:app{database}"
     hints = [
-        f"underway list{database or ' --database sqlite:///underway-demo.db'}",
-        f"underway status {jobs[0].id}{database or ' --app underway.demo:app'}",
-        f"underway worker underway.demo:app{database}        # in a second terminal",
-        'underway enqueue underway.demo:app build_report --args \'{"month": "2026-11"}\''
-        + database,
-        "underway status ID --wait --app underway.demo:app",
+        f"underway list {app}",
+        f"underway status {jobs[0].id} {app}",
+        f"underway worker {app}        # in a second terminal",
+        f'underway enqueue {app} build_report --args \'{{"month": "2026-11"}}\'',
+        f"underway status ID --wait {app}",
     ]
     return Group(
         Text(f"\nDone in {elapsed:.1f} s: {tally}.", style="bold"),

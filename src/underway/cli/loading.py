@@ -1,15 +1,12 @@
-"""Finding the App a command acts on: an import path (`module:attribute`) or a database URL."""
+"""Loading the user's App from an import path (`module:attribute`), and reading --args."""
 
 from __future__ import annotations
 
-import contextlib
 import importlib
 import json
 import os
 import sys
 import traceback
-from collections.abc import Iterator
-from pathlib import Path
 from types import ModuleType
 from typing import Any
 
@@ -26,7 +23,7 @@ def load_app(path: str) -> App:
     module_name, _, attribute = path.partition(":")
     if not module_name or not attribute:
         raise CommandError(
-            f"APP must look like module:attribute (e.g. myproject.jobs:app), not {path!r}"
+            f"an app is named as module:attribute (e.g. myproject.jobs:app), not {path!r}"
         )
     cwd = os.getcwd()
     if not sys.path or sys.path[0] != cwd:
@@ -64,46 +61,6 @@ def _import_failure(name: str, exc: Exception) -> str:
         frames = traceback.extract_tb(exc.__traceback__)
         what, where = str(exc), f"{frames[-1].filename}:{frames[-1].lineno}" if frames else "?"
     return f"importing {name!r} failed: {type(exc).__name__}: {what} (at {where})"
-
-
-def select_app(app_path: str | None, database: str | None) -> App:
-    """The user's app (with `database` overriding its URL), or a bare app on `database`."""
-    if app_path is None:
-        return App(database)
-    app = load_app(app_path)
-    if database:
-        app.database_url = database
-    return app
-
-
-@contextlib.contextmanager
-def opened_app(
-    app_path: str | None, database: str | None, *, must_exist: bool = True, migrate: bool = True
-) -> Iterator[App]:
-    """An app for one command, closed afterwards; refuses a SQLite file that does not exist."""
-    app = select_app(app_path, database)
-    if not migrate:
-        app = App(app.database_url, migrate=False)
-    if must_exist:
-        require_database(app.database_url)
-    try:
-        yield app
-    finally:
-        app.close()
-
-
-def require_database(url: str) -> None:
-    """Fail with a clear message instead of creating an empty SQLite file by accident."""
-    if not url.startswith("sqlite:"):
-        return
-    from ..backends.sqlite import sqlite_path
-
-    path = Path(sqlite_path(url))
-    if not path.is_file():
-        raise CommandError(
-            f"no database at {path} (give --database URL, or set UNDERWAY_DATABASE_URL; "
-            "`underway migrate` creates it)"
-        )
 
 
 def json_arguments(text: str) -> dict[str, Any]:

@@ -1,14 +1,18 @@
-"""How the CLI shows jobs: one-line errors, tables, job details and progress bars (Rich)."""
+"""How the CLI shows jobs: one-line errors, tables, job details and progress bars (Rich), and
+JSON documents for scripts."""
 
 from __future__ import annotations
 
+import dataclasses
 import json
+import sys
 from datetime import UTC, datetime
 from typing import Any
 
 from rich import box
 from rich.console import Console, Group, RenderableType
 from rich.markup import escape
+from rich.measure import Measurement
 from rich.progress_bar import ProgressBar
 from rich.table import Table
 from rich.text import Text
@@ -17,6 +21,8 @@ from ..models import Job, JobState, LogEntry
 
 console = Console(highlight=False)
 err_console = Console(stderr=True, highlight=False)
+#: How wide a table may grow when stdout is a pipe or a file: never cut a cell there.
+UNLIMITED_WIDTH = 10_000
 
 STATE_STYLES = {
     JobState.SCHEDULED: "cyan",
@@ -33,6 +39,40 @@ def print_error(message: str) -> None:
     """One red line on stderr: what went wrong, never a traceback."""
     line = " ".join(message.split())
     err_console.print(f"[bold red]error:[/] {escape(line)}", soft_wrap=True)
+
+
+def print_json(document: Any) -> None:
+    """One JSON document on stdout: dataclasses as objects, times in ISO 8601."""
+    sys.stdout.write(json.dumps(plain(document), ensure_ascii=False, default=str) + "\n")
+
+
+def plain(value: Any) -> Any:
+    """A value of the models (jobs, log lines, recurring jobs) as JSON-ready data."""
+    if dataclasses.is_dataclass(value) and not isinstance(value, type):
+        return plain(dataclasses.asdict(value))
+    if isinstance(value, dict):
+        return {key: plain(item) for key, item in value.items()}
+    if isinstance(value, list | tuple):
+        return [plain(item) for item in value]
+    if isinstance(value, datetime):
+        return value.isoformat()
+    return value
+
+
+def output_width() -> int:
+    """The terminal's width, or no limit when stdout is not a terminal."""
+    return console.width if console.is_terminal else UNLIMITED_WIDTH
+
+
+def print_table(table: RenderableType) -> None:
+    """On a terminal, fit the table to it; in a pipe or a file, keep every cell whole, so
+    that ids can be copied and grepped."""
+    if console.is_terminal:
+        console.print(table)
+        return
+    options = console.options.update_width(UNLIMITED_WIDTH)
+    width = Measurement.get(console, options, table).maximum
+    Console(file=console.file, width=width, highlight=False).print(table)
 
 
 def state_text(state: JobState) -> Text:

@@ -7,43 +7,49 @@ from typing import Annotated
 import typer
 from rich.table import Table
 
+from ..app import App
+from ..errors import RecurringNotFound
 from ..models import Recurring
 from ..recurring import describe_cron
-from .loading import json_arguments, opened_app
-from .output import console, state_text, when
+from .common_options import AppOption, CreateOption, DatabaseOption, JsonOption
+from .loading import json_arguments
+from .output import console, print_json, print_table, state_text, when
+from .reporting import UnderwayCommand, UnderwayGroup
+from .which_database import choose, opened
 
-RecurringId = Annotated[str, typer.Argument(metavar="ID", help="The recurring job's id.")]
-Database = Annotated[
-    str | None,
-    typer.Option(
-        "--database", envvar="UNDERWAY_DATABASE_URL", help="Database URL.", show_default=False
-    ),
-]
-AppOption = Annotated[
-    str | None, typer.Option("--app", help="Use this App (module:attribute) and its database.")
+RecurringRef = Annotated[
+    str, typer.Argument(metavar="ID|NAME", help="The recurring job's id or name.")
 ]
 
 
-def register(cli: typer.Typer, group: type) -> None:
+def register(cli: typer.Typer) -> None:
     """Attach the `recurring` command group to the main CLI."""
-    commands = typer.Typer(cls=group, help="Manage recurring (cron) jobs.", no_args_is_help=True)
-    commands.command("list")(list_recurring)
-    commands.command()(add)
-    commands.command()(toggle)
-    commands.command()(remove)
-    commands.command()(trigger)
+    commands = typer.Typer(
+        cls=UnderwayGroup, help="Manage recurring (cron) jobs.", no_args_is_help=True
+    )
+    commands.command("list", cls=UnderwayCommand)(list_recurring)
+    for command in (add, toggle, remove, trigger):
+        commands.command(cls=UnderwayCommand)(command)
     cli.add_typer(commands, name="recurring")
 
 
-def list_recurring(database: Database = None, app_path: AppOption = None) -> None:
+def list_recurring(
+    app_path: AppOption = None, database: DatabaseOption = None, json_output: JsonOption = False
+) -> None:
     """Every recurring job: schedule, next run, last run and its state."""
-    with opened_app(app_path, database) as app:
+    with opened(choose(app_path, database)) as app:
         rows = app.list_recurring()
-    console.print(_table(rows))
+    if json_output:
+        print_json({"recurring": rows})
+    else:
+        print_table(_table(rows))
 
 
 def _table(rows: list[Recurring]) -> Table:
-    table = Table("id", "name", "job", "schedule", "enabled", "next run", "last run", "last state")
+    table = Table()
+    table.add_column("id", no_wrap=True, min_width=36)
+    for column in ("name", "job", "schedule", "enabled", "next run", "last run", "last state"):
+        table.add_column(column)
     for r in rows:
         table.add_row(
             r.id,
@@ -59,7 +65,6 @@ def _table(rows: list[Recurring]) -> Table:
 
 
 def add(
-    app_path: Annotated[str, typer.Argument(metavar="APP", help="Your App as module:attribute.")],
     name: Annotated[str, typer.Argument(help="A unique name for the schedule.")],
     cron: Annotated[str, typer.Argument(help='Cron expression, e.g. "0 3 * * *" or @daily.')],
     job: Annotated[str, typer.Argument(help="The registered job to run.")],
@@ -68,11 +73,15 @@ def add(
     overlap: Annotated[str, typer.Option(help="skip, queue or allow.")] = "skip",
     catch_up: Annotated[str, typer.Option(help="one or none.")] = "one",
     disabled: Annotated[bool, typer.Option("--disabled", help="Store it disabled.")] = False,
-    database: Database = None,
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    create: CreateOption = False,
+    json_output: JsonOption = False,
 ) -> None:
     """Store a recurring job and print its id."""
     arguments = json_arguments(args)
-    with opened_app(app_path, database, must_exist=False) as app:
+    target = choose(app_path, database, needs_app="recurring add")
+    with opened(target, create=create, offers_create=True) as app:
         recurring_id = app.add_recurring(
             name,
             cron,
@@ -83,33 +92,66 @@ def add(
             overlap=overlap,  # type: ignore[arg-type]
             catch_up=catch_up,  # type: ignore[arg-type]
         )
-    console.print(recurring_id)
+        stored = app.get_recurring(recurring_id) if json_output else None
+    if stored is not None:
+        print_json(stored)
+    else:
+        console.print(recurring_id)
 
 
 def toggle(
-    recurring_id: RecurringId, database: Database = None, app_path: AppOption = None
+    ref: RecurringRef,
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Enable a disabled recurring job, or disable an enabled one."""
-    with opened_app(app_path, database) as app:
-        recurring = app.toggle_recurring(recurring_id)
-    console.print(f"{recurring.name} is {'enabled' if recurring.enabled else 'disabled'}")
+    with opened(choose(app_path, database)) as app:
+        recurring = app.toggle_recurring(recurring_id(app, ref))
+    if json_output:
+        print_json(recurring)
+    else:
+        console.print(f"{recurring.name} is {'enabled' if recurring.enabled else 'disabled'}")
 
 
 def remove(
-    recurring_id: RecurringId, database: Database = None, app_path: AppOption = None
+    ref: RecurringRef,
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Delete a recurring job (jobs it already created stay)."""
-    with opened_app(app_path, database) as app:
-        app.remove_recurring(recurring_id)
-    console.print(f"removed {recurring_id}")
+    with opened(choose(app_path, database)) as app:
+        removed = recurring_id(app, ref)
+        app.remove_recurring(removed)
+    if json_output:
+        print_json({"removed": removed})
+    else:
+        console.print(f"removed {removed}")
 
 
 def trigger(
-    recurring_id: RecurringId,
-    app_path: Annotated[str, typer.Option("--app", help="The App that defines the job.")],
-    database: Database = None,
+    ref: RecurringRef,
+    app_path: AppOption = None,
+    database: DatabaseOption = None,
+    json_output: JsonOption = False,
 ) -> None:
     """Run a recurring job now, outside its schedule; prints the new job's id."""
-    with opened_app(app_path, database) as app:
-        handle = app.trigger_recurring(recurring_id)
-    console.print(handle.id)
+    with opened(choose(app_path, database, needs_app="recurring trigger")) as app:
+        handle = app.trigger_recurring(recurring_id(app, ref))
+        job = handle.job
+    if json_output:
+        print_json(job)
+    else:
+        console.print(job.id)
+
+
+def recurring_id(app: App, ref: str) -> str:
+    """The id of the recurring job whose id or name is `ref` (names are unique)."""
+    rows = app.list_recurring()
+    by_id = [r.id for r in rows if r.id == ref]
+    by_name = [r.id for r in rows if r.name == ref]
+    found = by_id or by_name
+    if not found:
+        raise RecurringNotFound(ref)
+    return found[0]

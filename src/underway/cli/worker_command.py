@@ -15,6 +15,8 @@ from ..app import App, RunningWorker
 from ..config import WorkerSettings
 from ..errors import StorageUnavailable
 from ..worker import MAX_BACKOFF_S
+from .common_options import LogFormat
+from .json_logs import JsonLogFormatter
 from .loading import CommandError
 
 log = logging.getLogger("underway.cli")
@@ -24,12 +26,16 @@ SHUTDOWN_SIGNALS = (signal.SIGINT, signal.SIGTERM)
 JOB_THREAD_JOIN_S = 1.0
 
 
-def configure_logging(level: str) -> None:
-    """Timestamped log lines on stderr, so stdout stays free for output."""
+def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
+    """Log lines on stderr, so stdout stays free for output: timestamped text, or one JSON
+    object per line."""
     if level.lower() not in LOG_LEVELS:
         raise CommandError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     handler = logging.StreamHandler(sys.stderr)
-    handler.setFormatter(logging.Formatter(LOG_FORMAT))
+    if log_format is LogFormat.JSON:
+        handler.setFormatter(JsonLogFormatter())
+    else:
+        handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
     root.addHandler(handler)
     root.setLevel(level.upper())
