@@ -65,6 +65,11 @@ def build_app(database_url: str) -> App:
     def in_reports_queue(n: int = 0) -> int:
         return n
 
+    @app.job
+    def remind(delay: float) -> float:
+        """A parameter named like an enqueue option."""
+        return delay
+
     return app
 
 

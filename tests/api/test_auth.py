@@ -22,6 +22,7 @@ ENDPOINTS = [
     ("POST", "/api/jobs/single", "manage"),
     ("POST", "/api/jobs/shared", "manage"),
     ("POST", "/api/jobs/in_reports_queue", "manage"),
+    ("POST", "/api/jobs/remind", "manage"),
     ("GET", "/api/jobs", "view"),
     ("GET", f"/api/jobs/{JOB}", "view"),
     ("DELETE", f"/api/jobs/{JOB}", "manage"),

@@ -70,6 +70,22 @@ def test_unknown_queue_is_a_422_field_error(client: TestClient) -> None:
     assert response.json()["error"]["details"][0]["target"] == "query.queue"
 
 
+def test_delay_and_run_at_together_are_a_422_field_error(client: TestClient) -> None:
+    params = {"delay": 5, "run_at": "2030-01-01T00:00:00Z"}
+    response = client.post("/api/jobs/add", params=params, json={"a": 1})
+
+    assert response.status_code == 422
+    assert response.json()["error"]["details"][0]["target"] == "query.run_at"
+    assert "not both" in response.json()["error"]["message"]
+
+
+def test_a_job_parameter_named_like_an_option_is_an_argument(client: TestClient) -> None:
+    response = client.post("/api/jobs/remind", params={"delay": 0}, json={"delay": 2.5})
+
+    assert response.status_code == 202
+    assert response.json()["args"] == {"delay": 2.5}
+
+
 def test_idempotency_key_returns_the_same_job(client: TestClient) -> None:
     headers = {"Idempotency-Key": "order-42"}
     first = client.post("/api/jobs/add", json={"a": 1}, headers=headers)

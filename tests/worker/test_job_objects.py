@@ -64,7 +64,10 @@ def test_schedule_takes_a_delay_or_a_datetime_before_the_arguments(app: App) -> 
     at = datetime(2030, 1, 1, tzinfo=UTC)
     assert remind.schedule(at, "later").job.run_at == at
     with pytest.raises(ConfigurationError, match="delay= or run_at="):
-        remind.options(delay=5, run_at=at).enqueue(when="x")
+        remind.options(delay=5, run_at=at)
+    with pytest.raises(ConfigurationError, match="delay= or run_at="):
+        app.enqueue("remind", {"when": "x"}, delay=5, run_at=at)
+    assert remind.options(delay=5).options(run_at=at).enqueue("x").job.run_at == at
 
 
 def test_calling_the_job_object_calls_the_function(app: App) -> None:

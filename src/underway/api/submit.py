@@ -84,7 +84,9 @@ def _submit_endpoint(
 ) -> Callable[..., Awaitable[Response]]:
     async def submit(
         request: Request,
-        delay: float | None = Query(None, ge=0, le=MAX_DELAY_S, description="Seconds to wait."),
+        delay: float | None = Query(
+            None, ge=0, le=MAX_DELAY_S, description="Seconds to wait (or give `run_at`, not both)."
+        ),
         run_at: str | None = timestamp_query("When to run (RFC 3339 date-time)."),
         priority: int | None = Query(None, ge=-PRIORITY_RANGE, le=PRIORITY_RANGE),
         queue: str | None = Query(None, json_schema_extra={"enum": queues}),
@@ -103,6 +105,8 @@ def _submit_endpoint(
             raise _unknown_queue(queue, queues)
         arguments = strict_arguments(app, name, await read_json_object(request))
         when = parse_timestamp(run_at, "run_at")
+        if when is not None and delay is not None:
+            raise _two_times()
         key = None if idempotency_key is None else f"{name}:{idempotency_key}"
         handle = await app.enqueue_async(
             name,
@@ -230,6 +234,12 @@ async def _skipped(request: Request, app: App, handle: JobHandle[Any]) -> ApiErr
         headers={"Location": bodies.job_url(request, active_id), "Vary": "Prefer"},
         job=active,
     )
+
+
+def _two_times() -> ApiError:
+    message = "give delay or run_at, not both"
+    error = {"loc": ("query", "run_at"), "msg": message, "type": "value_error"}
+    return ApiError(422, "InvalidRequest", message, details=field_errors([error]))
 
 
 def _unknown_queue(queue: str, queues: list[str]) -> ApiError:

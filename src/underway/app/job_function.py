@@ -106,7 +106,8 @@ class JobFunction(Generic[P, R]):
         on_duplicate: Literal["raise"] | None = None,
         connection: Any = None,
     ) -> Self:
-        """This job with enqueue options set (the ones given replace earlier ones):
+        """This job with enqueue options set (the ones given replace earlier ones, and a
+        `delay` replaces an earlier `run_at` and the reverse):
         `delay` (seconds or timedelta) or `run_at` (a datetime), `priority`, `queue`,
         `idempotency_key`, `on_duplicate="raise"` and a PostgreSQL `connection` whose
         transaction the enqueue joins."""
@@ -119,7 +120,14 @@ class JobFunction(Generic[P, R]):
             "on_duplicate": on_duplicate,
             "connection": connection,
         }
-        chosen = replace(self.enqueue_options, **{k: v for k, v in given.items() if v is not None})
+        if delay is not None and run_at is not None:
+            raise ConfigurationError("give delay= or run_at=, not both")
+        changes = {k: v for k, v in given.items() if v is not None}
+        if delay is not None:
+            changes["run_at"] = None  # a later `when` replaces an earlier one
+        if run_at is not None:
+            changes["delay"] = None
+        chosen = replace(self.enqueue_options, **changes)
         return type(self)(self._host, self.definition, chosen)
 
     def arguments(self, *args: P.args, **kwargs: P.kwargs) -> Arguments[P]:
