@@ -5,6 +5,7 @@ from .config import WorkerSettings
 from .context import JobContext
 from .errors import (
     ConfigurationError,
+    DatabaseConfigurationError,
     DuplicateJobError,
     InvalidStateError,
     JobCancelled,
@@ -26,6 +27,7 @@ __all__ = [
     "App",
     "Backoff",
     "ConfigurationError",
+    "DatabaseConfigurationError",
     "DuplicateJobError",
     "InvalidStateError",
     "Job",

@@ -122,5 +122,11 @@ class StorageUnavailable(UnderwayError):
     """The database cannot be reached or is refusing writes; retry later."""
 
 
+class DatabaseConfigurationError(ConfigurationError):
+    """The database URL names something that cannot work as it is: no such database, role,
+    host, folder or file, refused credentials, no permission. Retrying cannot help, so nothing
+    retries it; the message quotes the database's own words and says what to fix."""
+
+
 class LeaseLost(UnderwayError):
     """This worker no longer owns the job (it was presumed dead and the job moved on)."""

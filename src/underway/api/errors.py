@@ -77,6 +77,7 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(errors.JobNotFound, _on_job_not_found)
     api.add_exception_handler(errors.InvalidStateError, _on_invalid_state)
     api.add_exception_handler(errors.StorageUnavailable, _on_storage_unavailable)
+    api.add_exception_handler(errors.DatabaseConfigurationError, _on_database_misconfigured)
     api.add_exception_handler(errors.RecurringNotFound, _on_recurring_not_found)
     api.add_exception_handler(errors.RecurringNameTaken, _on_recurring_name_taken)
     api.add_exception_handler(errors.ConfigurationError, _on_bad_definition)
@@ -125,6 +126,13 @@ async def _on_storage_unavailable(request: Request, exc: Exception) -> Response:
     message = f"the job database is unavailable; retry later ({exc})"
     headers = {"Retry-After": str(STORAGE_RETRY_AFTER_S)}
     return error_response(ApiError(503, "StorageUnavailable", message, headers=headers))
+
+
+async def _on_database_misconfigured(request: Request, exc: Exception) -> Response:
+    """A database URL that cannot work: retrying will not help, so no 503 and no Retry-After."""
+    log.error("the job database is misconfigured: %s", exc)
+    message = f"the job database is misconfigured: {exc}"
+    return error_response(ApiError(500, "DatabaseMisconfigured", message))
 
 
 async def _on_request_validation(request: Request, exc: Exception) -> Response:

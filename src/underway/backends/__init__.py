@@ -5,23 +5,30 @@ from __future__ import annotations
 
 from urllib.parse import urlsplit, urlunsplit
 
-from ..errors import ConfigurationError
+from ..errors import ConfigurationError, DatabaseConfigurationError
 from .base import Backend, Clock, SystemClock
 
 __all__ = ["Backend", "Clock", "SystemClock", "open_backend", "safe_url"]
 
 
 def open_backend(
-    url: str, clock: Clock | None = None, *, migrate: bool = True, lean: bool = False
+    url: str,
+    clock: Clock | None = None,
+    *,
+    migrate: bool = True,
+    lean: bool = False,
+    create: bool = True,
 ) -> Backend:
     """Create the backend for a database URL (sqlite:///path or postgresql://...).
 
     A `lean` backend keeps one connection and listens to no notifications (for heartbeats).
+    Unless `create`, a SQLite file that does not exist is an error when the backend opens,
+    not a new empty database (PostgreSQL never creates the database itself).
     """
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteBackend
 
-        return SQLiteBackend(url, clock=clock or SystemClock(), migrate=migrate)
+        return SQLiteBackend(url, clock=clock or SystemClock(), migrate=migrate, create=create)
     if url.startswith(("postgresql:", "postgres:")):
         try:
             from .postgres import PostgresBackend
@@ -32,8 +39,9 @@ def open_backend(
         if lean:
             return PostgresBackend(url, migrate=migrate, max_connections=1, listen=False)
         return PostgresBackend(url, migrate=migrate)
-    raise ConfigurationError(
-        f"unsupported database URL {url!r}: use sqlite:///path/to/file.db or postgresql://..."
+    raise DatabaseConfigurationError(
+        f"unsupported database URL {safe_url(url)!r}: use sqlite:///path/to/file.db or "
+        "postgresql://user@host/dbname"
     )
 
 

@@ -113,7 +113,7 @@ class PostgresBackend:
     async def close(self) -> None:
         await self._listener.stop()
         await self._pool.close()
-        await asyncio.to_thread(self._blocking.close)
+        await self._blocking.close_async()
 
     async def migrate(self) -> list[str]:
         return await self._pool.transaction(migrate.apply_migrations)

@@ -1,4 +1,5 @@
-"""The PostgreSQL connection pool: URL parsing, transactions, errors as StorageUnavailable."""
+"""The PostgreSQL connection pool: URL parsing, transactions, errors as StorageUnavailable
+(or, for a URL that cannot work, DatabaseConfigurationError at once)."""
 
 from __future__ import annotations
 
@@ -20,12 +21,24 @@ from psycopg import errors as pg_errors
 from psycopg.types.json import set_json_loads
 from psycopg_pool import AsyncConnectionPool, ConnectionPool, PoolTimeout
 
-from ...errors import ConfigurationError, StorageUnavailable
+from ...errors import DatabaseConfigurationError, StorageUnavailable
 from ...log_throttling import ThrottlingFilter
 from ..codecs import json_text_to_data
+from .open_errors import ConnectFailures, permanent_connect_error, server_words
 from .tx import AsyncTx, SyncTx, Tx
 
+
+def _not_raised_instead(record: logging.LogRecord) -> bool:
+    """Drop psycopg_pool's warning about an attempt that failed for good (a wrong URL): that
+    error reaches the caller, whose report says it once, with the fix."""
+    args = record.args if isinstance(record.args, tuple) else ()
+    return not any(
+        isinstance(arg, Exception) and permanent_connect_error(arg) is not None for arg in args
+    )
+
+
 # psycopg_pool warns on every reconnect attempt; during an outage that is a line per second.
+logging.getLogger("psycopg.pool").addFilter(_not_raised_instead)
 logging.getLogger("psycopg.pool").addFilter(ThrottlingFilter())
 
 T = TypeVar("T")
@@ -36,6 +49,8 @@ TRANSIENT_RETRIES = 5
 RECONNECT_GIVE_UP_S = 5.0
 #: A pooled connection that finished a transaction this recently is not checked again.
 RECENTLY_USED_S = 1.0
+#: How often opening a pool looks whether its connections failed for good meanwhile.
+FAILURE_POLL_S = 0.02
 
 
 @dataclass(frozen=True, slots=True)
@@ -53,7 +68,7 @@ def parse_postgres_url(url: str) -> PostgresTarget:
     schemas = [value for key, value in query if key == "schema"]
     schema = schemas[-1] if schemas else DEFAULT_SCHEMA
     if not SCHEMA_NAME.match(schema):
-        raise ConfigurationError(
+        raise DatabaseConfigurationError(
             f"invalid schema name {schema!r} in the database URL: use letters, digits and _"
         )
     rest = urlencode([(key, value) for key, value in query if key != "schema"])
@@ -108,10 +123,6 @@ class RecentUse:
         return time.monotonic() - self._last_used.get(conn, 0.0) < RECENTLY_USED_S
 
 
-def cannot_connect(timeout_s: float) -> StorageUnavailable:
-    return StorageUnavailable(f"cannot connect to PostgreSQL within {timeout_s:g} s")
-
-
 class PostgresPool:
     """An async connection pool that runs whole transactions and reconnects after failures."""
 
@@ -119,8 +130,10 @@ class PostgresPool:
         self.target = target
         self._timeout_s = timeout_s
         self._recent = RecentUse()
+        self._failures = ConnectFailures()
         self._pool = AsyncConnectionPool(
             target.conninfo,
+            connection_class=self._failures.async_connection_class(),
             min_size=min_size,
             max_size=max_size,
             kwargs={"autocommit": True, **connection_settings("pool")},
@@ -140,11 +153,27 @@ class PostgresPool:
             await AsyncConnectionPool.check_connection(conn)
 
     async def open(self) -> None:
+        """Open the pool and wait for its first connection; a URL that cannot work raises
+        DatabaseConfigurationError as soon as an attempt says so, not after the timeout."""
+        await self._pool.open(wait=False)
         try:
-            await self._pool.open(wait=True, timeout=self._timeout_s)
-        except PoolTimeout as exc:
+            await self._wait_ready()
+        except BaseException:
             await self._pool.close()
-            raise cannot_connect(self._timeout_s) from exc
+            raise
+
+    async def _wait_ready(self) -> None:
+        ready = asyncio.ensure_future(self._pool.wait(timeout=self._timeout_s))
+        try:
+            while not ready.done():
+                await asyncio.wait({ready}, timeout=FAILURE_POLL_S)
+                if self._failures.for_good is not None and not ready.done():
+                    raise self._failures.for_good
+            ready.result()
+        except PoolTimeout as exc:
+            raise self._failures.timed_out(self._timeout_s) from self._failures.last or exc
+        finally:
+            ready.cancel()
 
     async def close(self) -> None:
         await self._pool.close()
@@ -168,7 +197,7 @@ class PostgresPool:
         raise AssertionError("unreachable")
 
     async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]], block: bool) -> T:
-        with _storage_errors(self.target.schema):
+        with _storage_errors(self.target.schema, self._failures):
             async with self._pool.connection() as conn:
                 async with conn.transaction() if block else contextlib.nullcontext():
                     result = await fn(AsyncTx(conn, self.target.schema))
@@ -184,6 +213,7 @@ class BlockingPool:
         self.target = target
         self._timeout_s = timeout_s
         self._recent = RecentUse()
+        self._failures = ConnectFailures()
         self._opening = threading.Lock()
         self._pool: ConnectionPool[Any] | None = None
         self._max_size = max_size
@@ -197,6 +227,7 @@ class BlockingPool:
             if self._pool is None:
                 pool: ConnectionPool[Any] = ConnectionPool(
                     self.target.conninfo,
+                    connection_class=self._failures.connection_class(),
                     min_size=1,
                     max_size=self._max_size,
                     kwargs={"autocommit": True, **connection_settings("producer")},
@@ -207,13 +238,24 @@ class BlockingPool:
                     open=False,
                     name="underway-blocking",
                 )
+                pool.open(wait=False)
                 try:
-                    pool.open(wait=True, timeout=self._timeout_s)
-                except PoolTimeout as exc:
+                    self._wait_ready(pool)
+                except BaseException:
                     pool.close()
-                    raise cannot_connect(self._timeout_s) from exc
+                    raise
                 self._pool = pool
             return self._pool
+
+    def _wait_ready(self, pool: ConnectionPool[Any]) -> None:
+        """Wait for the pool's first connection, as `PostgresPool.open` does."""
+        deadline = time.monotonic() + self._timeout_s
+        while pool.get_stats()["pool_available"] < 1:
+            if self._failures.for_good is not None:
+                raise self._failures.for_good
+            if time.monotonic() >= deadline:
+                raise self._failures.timed_out(self._timeout_s) from self._failures.last
+            time.sleep(FAILURE_POLL_S)
 
     def statement(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `fn`, whose one statement commits on its own, on a blocking connection.
@@ -221,7 +263,7 @@ class BlockingPool:
         `fn` is written for either kind of transaction; on a blocking one it never suspends,
         so it is driven to its end here, in the caller's thread.
         """
-        with _storage_errors(self.target.schema):
+        with _storage_errors(self.target.schema, self._failures):
             pool = self._opened()
             with pool.connection() as conn:
                 result = run_without_loop(fn(SyncTx(conn, self.target.schema)))
@@ -233,6 +275,14 @@ class BlockingPool:
             if self._pool is not None:
                 self._pool.close()
                 self._pool = None
+
+    async def close_async(self) -> None:
+        """`close` from the event loop, in a thread; here if the interpreter is exiting and
+        takes no new threads (an app closed at exit)."""
+        try:
+            await asyncio.to_thread(self.close)
+        except RuntimeError:
+            self.close()
 
 
 def run_without_loop(step: Awaitable[T]) -> T:
@@ -248,19 +298,24 @@ def run_without_loop(step: Awaitable[T]) -> T:
 
 
 @contextlib.contextmanager
-def _storage_errors(schema: str) -> Iterator[None]:
-    """Connection failures as StorageUnavailable, missing tables as ConfigurationError."""
+def _storage_errors(schema: str, failures: ConnectFailures) -> Iterator[None]:
+    """Connection failures as StorageUnavailable, missing tables as DatabaseConfigurationError."""
     try:
         yield
     except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure):
         raise
     except (pg_errors.UndefinedTable, pg_errors.InvalidSchemaName) as exc:
-        raise ConfigurationError(
+        raise DatabaseConfigurationError(
             f"underway's tables are missing from schema {schema!r}: run "
             "`underway migrate`, or open the app with migrate=True"
         ) from exc
-    except (psycopg.OperationalError, psycopg.InterfaceError, PoolTimeout) as exc:
-        # Includes killed sessions, restarts, lock_timeout and the pool's own timeout.
+    except PoolTimeout as exc:
+        # No connection came free or could be made: say why the last attempt failed.
+        last = failures.last
+        cause = f": {server_words(last, where=True)}" if last is not None else ""
+        raise StorageUnavailable(f"PostgreSQL is unavailable: {exc}{cause}") from exc
+    except (psycopg.OperationalError, psycopg.InterfaceError) as exc:
+        # Includes killed sessions, restarts and lock_timeout.
         raise StorageUnavailable(f"PostgreSQL is unavailable: {_first_line(exc)}") from exc
 
 

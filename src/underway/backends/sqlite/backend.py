@@ -6,9 +6,8 @@ import asyncio
 import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
-from pathlib import Path
 
-from ...errors import ConfigurationError, RecurringNotFound
+from ...errors import DatabaseConfigurationError, RecurringNotFound
 from ...models import (
     ClaimedJob,
     EnqueueResult,
@@ -33,16 +32,19 @@ from ..policy import Wakeups
 from . import claim, enqueue, finish, maintenance, manage, migrate, reads, recurring
 from . import leases as lease_sql
 from .connection import SQLiteConnection
+from .open_errors import check_database_path
 from .wakeups import WakeupReceiver, WakeupSender
 
 
 def sqlite_path(url: str) -> str:
     """The file path of a sqlite:///path URL (sqlite:////abs/path for absolute paths)."""
     if not url.startswith("sqlite:///"):
-        raise ConfigurationError(f"SQLite URLs look like sqlite:///path/to/file.db, got {url!r}")
+        raise DatabaseConfigurationError(
+            f"SQLite URLs look like sqlite:///path/to/file.db, got {url!r}"
+        )
     path = url.removeprefix("sqlite:///").split("?", 1)[0]
     if not path:
-        raise ConfigurationError(f"the SQLite URL {url!r} names no file")
+        raise DatabaseConfigurationError(f"the SQLite URL {url!r} names no file")
     return path
 
 
@@ -55,6 +57,7 @@ class SQLiteBackend:
         *,
         clock: Clock,
         migrate: bool = True,
+        create: bool = True,
         synchronous: str = "FULL",
         busy_timeout_s: float = 5.0,
         lock_wait_s: float = 120.0,
@@ -64,17 +67,21 @@ class SQLiteBackend:
         self.path = sqlite_path(url)
         self._clock = clock
         self._migrate_on_open = migrate
+        #: Whether opening may create a missing file (the embedded default) or must find one.
+        self._create = create
         self._db = SQLiteConnection(
             self.path,
             busy_timeout_s=busy_timeout_s,
             synchronous=synchronous,
             lock_wait_s=lock_wait_s,
+            create=create,
         )
         self._reader = SQLiteConnection(
             self.path,
             busy_timeout_s=busy_timeout_s,
             synchronous=synchronous,
             lock_wait_s=lock_wait_s,
+            create=create,
         )
         self._notifier = LocalNotifier()
         self._wakeups = WakeupSender(self.path)
@@ -86,9 +93,7 @@ class SQLiteBackend:
 
     async def open(self) -> None:
         self._loop = asyncio.get_running_loop()
-        parent = Path(self.path).parent
-        if not parent.exists():
-            raise ConfigurationError(f"the directory of the SQLite file {self.path} does not exist")
+        check_database_path(self.path, create=self._create)
         if self._migrate_on_open:
             await self.migrate()
 

@@ -10,9 +10,11 @@ import time
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
 from typing import TypeVar
+from urllib.parse import quote
 
 from ...errors import StorageUnavailable
 from ...faults import partition_check
+from .open_errors import is_open_error, open_error
 
 T = TypeVar("T")
 BUSY_MESSAGES = ("database is locked", "database table is locked", "database is busy")
@@ -21,8 +23,18 @@ BUSY_MESSAGES = ("database is locked", "database table is locked", "database is 
 class SQLiteConnection:
     """Runs functions against one connection in its own thread, so the event loop never blocks."""
 
-    def __init__(self, path: str, *, busy_timeout_s: float, synchronous: str, lock_wait_s: float):
+    def __init__(
+        self,
+        path: str,
+        *,
+        busy_timeout_s: float,
+        synchronous: str,
+        lock_wait_s: float,
+        create: bool = True,
+    ):
         self._path = path
+        #: Whether connecting may create the file; if not, a missing file is an error.
+        self._create = create
         self._busy_timeout_s = busy_timeout_s
         self._synchronous = synchronous
         self._lock_wait_s = lock_wait_s
@@ -42,18 +54,30 @@ class SQLiteConnection:
 
     def _connect(self) -> sqlite3.Connection:
         if self._connection is None:
-            conn = sqlite3.connect(
-                self._path,
-                timeout=self._busy_timeout_s,
-                isolation_level=None,
-                check_same_thread=False,
-            )
-            conn.row_factory = sqlite3.Row
-            conn.execute("PRAGMA journal_mode=WAL")
-            conn.execute(f"PRAGMA synchronous={self._synchronous}")
-            conn.execute("PRAGMA foreign_keys=ON")
-            self._connection = conn
+            try:
+                self._connection = self._open()
+            except sqlite3.Error as exc:
+                # A missing folder, a read-only file or folder, not a database: say which.
+                if is_open_error(exc):
+                    raise open_error(self._path, exc, create=self._create) from exc
+                raise
         return self._connection
+
+    def _open(self) -> sqlite3.Connection:
+        # mode=rw opens an existing file only: a typo in the path must not make a new one.
+        target = self._path if self._create else f"file:{quote(self._path)}?mode=rw"
+        conn = sqlite3.connect(
+            target,
+            timeout=self._busy_timeout_s,
+            isolation_level=None,
+            check_same_thread=False,
+            uri=not self._create,
+        )
+        conn.row_factory = sqlite3.Row
+        conn.execute("PRAGMA journal_mode=WAL")
+        conn.execute(f"PRAGMA synchronous={self._synchronous}")
+        conn.execute("PRAGMA foreign_keys=ON")
+        return conn
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
         """Run `fn` in a read transaction (one consistent snapshot)."""
@@ -141,7 +165,10 @@ class SQLiteConnection:
                 self._connection = None
 
         loop = asyncio.get_running_loop()
-        await loop.run_in_executor(self._executor, shut)
+        try:
+            await loop.run_in_executor(self._executor, shut)
+        except RuntimeError:  # the interpreter is exiting: its executors take no more work
+            shut()
         self._closed.set()
         self._executor.shutdown(wait=False)
 
