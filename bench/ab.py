@@ -62,10 +62,12 @@ os._exit(0)
 # Run with the tree's python in the tree: its own imports, and the worker's through the
 # tree's own bench.measure.workers (the environment the benchmark's workers get).
 PROBE_DRIVER = """\
-import json, sys
+import json, subprocess, sys
 import bench, underway
 from bench.measure import workers
-with workers(["underway", "worker", "_ab_probe:app"], {"AB_PROBE_OUT": sys.argv[1]}) as w:
+usage = subprocess.run(["underway", "worker", "--help"], capture_output=True, text=True).stdout
+app = ["--app", "_ab_probe:app"] if "--app" in usage else ["_ab_probe:app"]
+with workers(["underway", "worker", *app], {"AB_PROBE_OUT": sys.argv[1]}) as w:
     w.procs[0].wait(60)
 print(json.dumps({"underway": underway.__file__, "bench": bench.__file__}))
 """

@@ -89,6 +89,7 @@ class Underway(System):
         return [
             "underway",
             "worker",
+            "--app",
             "bench.underway_app:app",
             "--concurrency",
             str(CONCURRENCY),

@@ -100,6 +100,7 @@ class FaultRun:
                 "-m",
                 "underway",
                 "worker",
+                "--app",
                 "tests.faults.probe:app",
                 f"--concurrency={concurrency}",
                 f"--shutdown-grace={grace}",

@@ -371,7 +371,7 @@ def _start_serve(url: str, port: int, log: Path) -> subprocess.Popen[bytes]:
     """`underway serve` as documented, with no tokens: open mode on 127.0.0.1."""
     env = {**os.environ, "PYTHONPATH": str(ROOT), "FAULT_DIR": str(log.parent)}
     env.pop("UNDERWAY_TOKENS", None)
-    command = ["serve", "tests.faults.probe:app", "--port", str(port), "--database", url]
+    command = ["serve", "--app", "tests.faults.probe:app", "--port", str(port), "--database", url]
     with log.open("wb") as out:
         return subprocess.Popen(
             [sys.executable, "-m", "underway", *command],
