@@ -105,3 +105,35 @@ def test_a_logged_database_url_hides_its_password() -> None:
     )
     assert safe_url("postgresql://u@db/jobs") == "postgresql://u@db/jobs"
     assert safe_url("sqlite:///jobs.db") == "sqlite:///jobs.db"
+
+
+def test_attempt_lines_carry_the_job_as_fields_for_json_logs(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="underway")
+
+    @app.job(retries=1, backoff=NO_WAIT)
+    def flaky() -> None:
+        raise ConnectionError("upstream refused")
+
+    app.start_worker(fast_settings())
+    handle = flaky.enqueue()
+    with pytest.raises(JobFailed):
+        handle.result(timeout=10)
+    wait_until(lambda: len([r for r in caplog.records if getattr(r, "job_id", None)]) == 2)
+    retry, failure = [r for r in caplog.records if getattr(r, "job_id", None) == handle.id]
+    assert (retry.job_name, retry.attempt, retry.max_attempts, retry.outcome) == (
+        "flaky",
+        1,
+        2,
+        "retry",
+    )
+    assert retry.retry_delay_s == pytest.approx(0.01)
+    assert (failure.outcome, failure.error_type, failure.error_message) == (
+        "failed",
+        "ConnectionError",
+        "upstream refused",
+    )
+    started = next(r for r in caplog.records if "started on queues" in r.getMessage())
+    assert started.queues == ["default"]
+    assert started.worker_id == failure.worker_id

@@ -49,12 +49,18 @@ class App(JobRegistry):
     storage, enqueueing and recurring management are small parts it holds and delegates to."""
 
     def __init__(
-        self, database: str | None = None, *, migrate: bool = True, clock: Clock | None = None
+        self,
+        database: str | None = None,
+        *,
+        migrate: bool = True,
+        create: bool = True,
+        clock: Clock | None = None,
     ) -> None:
+        """`create=False` refuses to create a missing SQLite file (a worker's choice)."""
         super().__init__()
         url = database or os.environ.get("UNDERWAY_DATABASE_URL") or DEFAULT_DATABASE
         self.runtime = Runtime("app")
-        self._storage = Storage(self.runtime, url, migrate=migrate, clock=clock)
+        self._storage = Storage(self.runtime, url, migrate=migrate, clock=clock, create=create)
         self._enqueuer = Enqueuer(self._storage)
         self._recurring = RecurringJobs(self._storage, self)
         self._workers: list[RunningWorker] = []
@@ -67,6 +73,15 @@ class App(JobRegistry):
     @database_url.setter
     def database_url(self, url: str) -> None:
         self._storage.database_url = url
+
+    @property
+    def create(self) -> bool:
+        """Whether opening may create a missing SQLite file; may be changed until first use."""
+        return self._storage.create
+
+    @create.setter
+    def create(self, create: bool) -> None:
+        self._storage.create = create
 
     # -- storage -----------------------------------------------------------------------------
 

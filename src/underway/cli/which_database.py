@@ -132,10 +132,13 @@ def opened(
         require_database(target, can_create=offers_create)
     loaded = target.app
     own_url = None if loaded is None else loaded.database_url
+    own_create = None if loaded is None else loaded.create
     app = target.app_on_database(migrate=migrate)
+    app.create = create  # checked above too; this also closes the race with another process
     try:
         yield app
     finally:
         app.close()
-        if loaded is not None and own_url is not None:
+        if loaded is not None and own_url is not None and own_create is not None:
             loaded.database_url = own_url  # the app is the user's: leave it as it was
+            loaded.create = own_create

@@ -315,11 +315,24 @@ def log_outcome(job: ClaimedJob, outcome: Outcome, cancel_requested: bool = Fals
     what = f"job {job.name} {job.id} attempt {outcome.lease.attempt} of {job.max_attempts}"
     error = outcome.error
     cause = "" if error is None else f"{error.type}: {error.message}"
+    fields = {
+        "job_id": job.id,
+        "job_name": job.name,
+        "attempt": outcome.lease.attempt,
+        "max_attempts": job.max_attempts,
+        "worker_id": outcome.lease.worker_id,
+        "outcome": kind,
+    }
+    if error is not None:
+        fields |= {"error_type": error.type, "error_message": error.message}
     if kind == "retry":
-        log.warning("%s failed, retrying in %g s: %s", what, outcome.retry_delay_s, cause)
+        fields["retry_delay_s"] = outcome.retry_delay_s
+        log.warning(
+            "%s failed, retrying in %g s: %s", what, outcome.retry_delay_s, cause, extra=fields
+        )
     elif kind == "failed":
-        log.error("%s failed, no attempts left: %s", what, cause)
+        log.error("%s failed, no attempts left: %s", what, cause, extra=fields)
     elif kind == "cancelled":
-        log.info("%s cancelled by request", what)
+        log.info("%s cancelled by request", what, extra=fields)
     else:
-        log.debug("%s completed", what)
+        log.debug("%s completed", what, extra=fields)

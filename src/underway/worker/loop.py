@@ -156,6 +156,12 @@ class Worker:
             ", ".join(self.queues),
             self.settings.concurrency,
             safe_url(self.backend.url),
+            extra={
+                "worker_id": self.id,
+                "queues": list(self.queues),
+                "concurrency": self.settings.concurrency,
+                "database": safe_url(self.backend.url),
+            },
         )
         try:
             async with self.app.lifespan_context() as resources:
