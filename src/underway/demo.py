@@ -1,4 +1,5 @@
-"""Example jobs for `underway demo`, also a worker target: `underway worker --app underway.demo:app`."""
+"""Example jobs for `underway demo`, also a worker target:
+`underway worker --app underway.demo:app`."""
 
 from __future__ import annotations
 

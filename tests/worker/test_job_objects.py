@@ -60,7 +60,8 @@ def test_schedule_takes_a_delay_or_a_datetime_before_the_arguments(app: App) -> 
 
     delayed = remind.schedule(timedelta(minutes=5), when="soon").job
     assert delayed.args == {"when": "soon"}
-    assert delayed.run_at is not None and delayed.run_at > delayed.created_at
+    assert delayed.run_at is not None
+    assert delayed.run_at > delayed.created_at
     at = datetime(2030, 1, 1, tzinfo=UTC)
     assert remind.schedule(at, "later").job.run_at == at
     with pytest.raises(ConfigurationError, match="delay= or run_at="):
@@ -81,7 +82,8 @@ def test_calling_the_job_object_calls_the_function(app: App) -> None:
     assert add(2, b=3) == 5
     assert calls == [(2, 3)]
     assert app.list() == [], "a direct call stores nothing"
-    assert add.__name__ == "add" and add.__wrapped__ is not None
+    assert add.__name__ == "add"
+    assert add.__wrapped__ is not None
 
 
 async def test_async_job_objects_return_coroutines_and_typed_results(app: App) -> None:
