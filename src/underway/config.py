@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
+from .backends.policy import MAX_LOSSES
 from .errors import ConfigurationError
 
 
@@ -17,6 +18,9 @@ class WorkerSettings:
     heartbeat_interval: float = 5.0
     stall_timeout: float = 30.0
     sweep_interval: float = 5.0
+    #: The loss of its worker (killed, frozen, cut off) that fails a job with WorkerLost;
+    #: the losses before it put the job back without spending a retry.
+    max_losses: int = MAX_LOSSES
     prune_interval: float = 60.0
     lease_check_interval: float = 0.5
     flush_interval: float = 1.0
@@ -52,5 +56,7 @@ class WorkerSettings:
             raise ConfigurationError(
                 "stall_timeout must be longer than heartbeat_interval, or live jobs look stalled"
             )
+        if self.max_losses < 1:
+            raise ConfigurationError("max_losses must be at least 1 (1: fail at the first loss)")
         if self.flush_batch_size < 1 or self.max_log_entries < 0:
             raise ConfigurationError("flush_batch_size must be ≥ 1 and max_log_entries ≥ 0")

@@ -114,6 +114,9 @@ class Job:
     skip_reason: str | None = None
     recurring_id: str | None = None
     fire_at: datetime | None = None
+    #: Attempts that ended because their worker was lost (killed, frozen, cut off); each one
+    #: forgiven also raised max_attempts by one, so that it spent none of the job's retries.
+    losses: int = 0
 
 
 @dataclass(frozen=True, slots=True)
@@ -263,6 +266,21 @@ class Stats:
 
 
 @dataclass(frozen=True, slots=True)
+class LostAttempt:
+    """An attempt a sweep took back from a worker that stopped heartbeating, and what its
+    job became (`losses` counts this loss; a job put back may wait `delay_s` to run)."""
+
+    job_id: str
+    name: str
+    attempt: int
+    worker_id: str | None
+    state: JobState
+    losses: int
+    error: JobError
+    delay_s: float = 0.0
+
+
+@dataclass(frozen=True, slots=True)
 class SweepResult:
     """What one sweep changed."""
 
@@ -271,6 +289,7 @@ class SweepResult:
     failed: int = 0
     cancelled: int = 0
     pruned: int = 0
+    lost: tuple[LostAttempt, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)

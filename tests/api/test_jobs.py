@@ -70,6 +70,7 @@ def test_monitor_shows_the_error_of_a_failed_job(client: TestClient) -> None:
     assert response.json()["state"] == "failed"
     assert response.json()["error"]["code"] == "ValueError"
     assert response.json()["error"]["message"] == "disk full"
+    assert response.json()["losses"] == 0, "it failed, it did not lose its worker"
 
 
 def test_output_is_404_with_the_state_before_completion(client: TestClient) -> None:

@@ -13,6 +13,7 @@ from tests.faults.harness import RECOVERY_BOUND_S, FaultRun, check, report, viol
 from tests.overlap import peak_per_key
 from tests.waiting import wait_until
 from underway import JobState
+from underway.backends.policy import MAX_LOSSES
 
 
 def supervise(
@@ -36,13 +37,24 @@ def supervise(
 
 
 def test_sigkill_workers_mid_job(run: FaultRun, seed: int) -> None:
-    """1. Killed workers' jobs re-run elsewhere after the stall timeout; nothing lost or doubled."""
+    """1. Killed workers' jobs re-run elsewhere after the stall timeout; nothing lost or doubled.
+
+    A kill every 1.5 s with a 3 s stall timeout: the jobs a kill takes go back together about
+    when the kill after next comes, so one job can be lost several times in a row, more often
+    than the default max_losses (3) lets a job that is not the cause be. The workers allow 6
+    losses, the six runs the probe's retries=5 gave it when a loss spent a retry; scenario 6
+    checks the bound.
+    """
     rng = random.Random(seed)
     run.enqueue_many(
         "probe", [{"key": f"k{i}", "duration_ms": rng.randrange(100, 600)} for i in range(120)]
     )
+
+    def start() -> None:
+        run.start_worker(extra=("--max-losses=6",))
+
     for _ in range(2):
-        run.start_worker()
+        start()
     next_kill, kills = time.monotonic() + 1.0, 0
 
     def kill_one() -> None:
@@ -54,10 +66,11 @@ def test_sigkill_workers_mid_job(run: FaultRun, seed: int) -> None:
                 kills += 1
             next_kill = time.monotonic() + 1.5
 
-    supervise(run, lambda: run.quiescent(120) and kills == 6, 90, run.start_worker, kill_one)
+    supervise(run, lambda: run.quiescent(120) and kills == 6, 90, start, kill_one)
     figures = check(run)
     figures.seed = seed
     figures.notes["kills"] = kills
+    figures.notes["most_losses"] = max(job.losses for job in run.jobs().values())
     report(figures, violations_of(figures))
     assert figures.completed == 120
     assert not violations_of(figures)
@@ -83,14 +96,17 @@ def test_crash_right_after_the_claim_commits(run: FaultRun) -> None:
     assert claimed == first_claim
     assert len(recovered) == first_claim
     assert all(job.errors[0].type == "WorkerLost" for job in recovered)
+    # The loss spent none of the probe's 5 retries: one more attempt than the 6 it had.
+    assert all((job.losses, job.max_attempts) == (1, 7) for job in recovered)
     assert not violations_of(figures, recovery=False)
 
 
 def test_crash_after_the_function_returned_before_the_finish_commit(run: FaultRun) -> None:
     """3. The at-least-once window: re-runs equal the crashes exactly, never more.
 
-    A job whose every attempt crashes (0.2^6 each, so about one run in 160) fails as
-    WorkerLost after its last attempt; that last crash is the one not followed by a re-run.
+    Crashes spend no retries. A job that loses its worker max_losses times in a row (0.2^3
+    each, so about every other run has one) fails as WorkerLost; that last crash is the one
+    not followed by a re-run.
     """
     run.enqueue_many("probe", [{"key": f"k{i}", "duration_ms": 5} for i in range(100)])
 
@@ -109,7 +125,7 @@ def test_crash_after_the_function_returned_before_the_finish_commit(run: FaultRu
     for job in exhausted:
         assert job.error is not None
         assert job.error.type == "WorkerLost"
-        assert job.attempt == job.max_attempts
+        assert job.attempt == job.losses == MAX_LOSSES
     assert figures.fault_reruns == crashes - len(exhausted)
     assert figures.completed + len(exhausted) == 100
     assert not violations_of(figures, recovery=False)
@@ -178,7 +194,8 @@ def test_hung_jobs_that_ignore_their_timeout(run: FaultRun) -> None:
 
 
 def test_poison_pill_that_kills_its_worker_every_time(run: FaultRun) -> None:
-    """6. After max_attempts worker losses the job fails as WorkerLost; others keep flowing."""
+    """6. Worker losses spend no retries, but the max_losses-th fails the job as WorkerLost; the
+    sweeper that took the job back logs each loss; the jobs lost beside it keep flowing."""
     poison = run.enqueue("probe_fragile", key="poison", mode="crash")
     run.enqueue_many("probe", [{"key": f"k{i}", "duration_ms": 5} for i in range(100)])
     run.start_worker()
@@ -188,9 +205,17 @@ def test_poison_pill_that_kills_its_worker_every_time(run: FaultRun) -> None:
     figures = check(run)
     figures.notes["poison_attempts"] = job.attempt
     report(figures, violations_of(figures, recovery=False))
-    assert (job.state, job.attempt) == (JobState.FAILED, job.max_attempts)
+    losses = MAX_LOSSES
+    assert (job.state, job.attempt, job.losses) == (JobState.FAILED, losses, losses)
+    assert job.max_attempts == 3 + losses - 1, "its 2 retries were never spent"
     assert job.error is not None
     assert job.error.type == "WorkerLost"
+    assert f"lost {losses} times" in job.error.message
+    logs = "".join(path.read_text() for path in run.directory.glob("worker-*.log"))
+    lines = [line for line in logs.splitlines() if f"job probe_fragile {poison} attempt" in line]
+    assert len(lines) == losses, lines
+    assert sum("running it again" in line for line in lines) == losses - 1
+    assert sum("failed as WorkerLost" in line for line in lines) == 1
     assert figures.completed == 100
     assert not violations_of(figures, recovery=False)
 

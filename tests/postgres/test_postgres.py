@@ -29,6 +29,7 @@ MIGRATIONS = [
     "0003_claim_indexes",
     "0004_lean_write_indexes",
     "0005_jobs_keyed_by_id",
+    "0006_worker_losses",
 ]
 
 

@@ -8,7 +8,7 @@ from typing import Any
 
 from tests.backends.support import new_job
 from underway.backends import policy
-from underway.models import Job, JobFilter, JobState, Lease, Outcome
+from underway.models import Job, JobFilter, JobState, Lease, LostAttempt, Outcome
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -98,14 +98,93 @@ def test_an_outcome_leads_to_its_state_and_a_retry_waits_only_with_a_delay() -> 
     assert policy.outcome_state(Outcome(lease, "retry")) is JobState.PENDING
 
 
-def test_a_stalled_job_is_cancelled_if_asked_else_retried_until_its_attempts_are_spent() -> None:
-    assert policy.recovery(1, 3, True, "w") == (JobState.CANCELLED, policy.CANCELLED)
-    state, error = policy.recovery(1, 3, False, "w")
-    assert state is JobState.PENDING
-    assert (error.type, error.attempt) == ("WorkerLost", 1)
-    assert error.message == "worker w stopped heartbeating during attempt 1"
-    assert policy.recovery(3, 3, False, None)[0] is JobState.FAILED
-    assert policy.recovery(3, 3, False, None)[1].message.startswith("worker ? ")
+def lost(
+    attempt: int = 1, max_attempts: int = 1, losses: int = 0, cancel: bool = False
+) -> policy.Recovery:
+    return policy.recovery(
+        attempt=attempt,
+        max_attempts=max_attempts,
+        losses=losses,
+        cancel_requested=cancel,
+        worker_id="w",
+        max_losses=3,
+    )
+
+
+def test_a_lost_worker_reruns_the_job_without_spending_a_retry() -> None:
+    first = lost(attempt=1, max_attempts=1)
+    assert (first.state, first.losses, first.max_attempts) == (JobState.PENDING, 1, 2)
+    assert (first.error.type, first.error.attempt) == ("WorkerLost", 1)
+    assert first.error.message == "worker w stopped heartbeating during attempt 1"
+    assert first.log_level == "warning"
+    assert "put back in the queue without spending a retry (loss 1; max_losses is 3)" in (
+        first.log_line
+    )
+    second = lost(attempt=5, max_attempts=5, losses=1)
+    assert (second.state, second.losses, second.max_attempts) == (JobState.PENDING, 2, 6)
+
+
+def test_the_max_losses_th_loss_fails_the_job_and_says_how_often_it_was_lost() -> None:
+    third = lost(attempt=3, max_attempts=3, losses=2)
+    assert (third.state, third.losses, third.max_attempts) == (JobState.FAILED, 3, 3)
+    assert third.error.type == "WorkerLost"
+    assert third.error.message == (
+        "worker w stopped heartbeating during attempt 3; the job was lost 3 times (max_losses is 3)"
+    )
+    assert third.log_level == "error"
+    at_once = policy.recovery(
+        attempt=1,
+        max_attempts=3,
+        losses=0,
+        cancel_requested=False,
+        worker_id=None,
+        max_losses=1,
+    )
+    assert at_once.state is JobState.FAILED
+    assert at_once.error.message.startswith("worker ? ")
+
+
+def test_a_lost_job_asked_to_cancel_is_cancelled_and_the_loss_counted() -> None:
+    cancelled = lost(attempt=2, max_attempts=3, losses=2, cancel=True)
+    assert (cancelled.state, cancelled.error) == (JobState.CANCELLED, policy.CANCELLED)
+    assert (cancelled.losses, cancelled.max_attempts) == (3, 3)
+
+
+def test_jobs_on_their_last_chance_go_back_spaced_apart_others_at_once() -> None:
+    def stalled(losses: int, cancel: bool = False) -> dict[str, Any]:
+        return {
+            "attempt": losses + 1,
+            "max_attempts": losses + 1,
+            "losses": losses,
+            "cancel_requested": cancel,
+            "worker_id": "w",
+        }
+
+    rows = [stalled(1), stalled(0), stalled(1), stalled(1), stalled(1, cancel=True), stalled(2)]
+    decided = policy.recoveries(rows, max_losses=3, spacing_s=0.5)
+    assert [(d.state, d.delay_s) for d in decided] == [
+        (JobState.PENDING, 0.0),
+        (JobState.PENDING, 0.0),
+        (JobState.SCHEDULED, 0.5),
+        (JobState.SCHEDULED, 1.0),
+        (JobState.CANCELLED, 0.0),
+        (JobState.FAILED, 0.0),
+    ]
+    assert "put back in the queue, to run in 0.5 s, without spending a retry" in (
+        decided[2].log_line
+    )
+
+
+def test_a_sweep_counts_what_its_lost_attempts_became_and_wakes_for_those_that_ended() -> None:
+    def taken(job_id: str, state: JobState) -> LostAttempt:
+        return LostAttempt(job_id, "task", 1, "w", state, 1, policy.CANCELLED)
+
+    result = policy.sweep_result(
+        0,
+        [taken("a", JobState.PENDING), taken("b", JobState.FAILED), taken("c", JobState.CANCELLED)],
+    )
+    assert (result.requeued, result.failed, result.cancelled) == (1, 1, 1)
+    assert policy.after_sweep(result) == policy.Wakeups(work=True, finished=("b", "c"))
 
 
 def test_a_write_wakes_workers_only_for_runnable_work_and_waiters_of_jobs_that_ended() -> None:

@@ -53,6 +53,7 @@ def job_status(request: Request, job: Job, *, joined: bool = False) -> schemas.J
         message=job.message,
         attempt=job.attempt,
         max_attempts=job.max_attempts,
+        losses=job.losses,
         created_at=job.created_at,
         run_at=job.run_at,
         started_at=job.started_at,

@@ -72,6 +72,10 @@ class JobStatus(Body):
     message: str | None
     attempt: int
     max_attempts: int
+    losses: int = Field(
+        description="Attempts that ended because their worker was lost (killed, frozen, cut "
+        "off); each spent none of the job's retries, so max_attempts grew by one for each."
+    )
     created_at: datetime
     run_at: datetime
     started_at: datetime | None

@@ -24,6 +24,7 @@ from ..models import (
     SweepResult,
     WorkerInfo,
 )
+from .policy import MAX_LOSSES
 
 Unsubscribe = Callable[[], None]
 #: Channels a backend notifies: "work" (payload: queue), "finished" and "cancel" (payload: job id).
@@ -112,8 +113,12 @@ class Backend(Protocol):
 
     async def stats(self) -> Stats: ...
 
-    async def sweep(self, stall_timeout_s: float) -> SweepResult:
-        """Stage due jobs and return jobs of workers that stopped heartbeating."""
+    async def sweep(
+        self, stall_timeout_s: float, max_losses: int = MAX_LOSSES, spacing_s: float = 0.0
+    ) -> SweepResult:
+        """Stage due jobs and take back the jobs of workers that stopped heartbeating: each
+        runs again without spending a retry, unless this loss is its `max_losses`th; then it
+        fails with WorkerLost. Jobs put back for their last chance go back `spacing_s` apart."""
 
     async def prune(self, batch_size: int = 1000) -> int:
         """Delete finished jobs past their retention; return how many."""

@@ -18,6 +18,7 @@ from ..models import (
     JobFilter,
     JobState,
     Lease,
+    LostAttempt,
     NewJob,
     Outcome,
     SweepResult,
@@ -140,29 +141,124 @@ def outcome_state(outcome: Outcome) -> JobState:
     return JobState.SCHEDULED if outcome.retry_delay_s > 0 else JobState.PENDING
 
 
+#: The loss of its worker that fails a job (a job that kills its worker every time runs this
+#: many times; the losses before it spend no retries), as BullMQ's maxStalledCount bounds
+#: stalls. A worker setting, `max_losses`.
+MAX_LOSSES = 3
+
+
+@dataclass(frozen=True)
+class Recovery:
+    """What a job whose worker stopped heartbeating becomes: its state, the error recorded,
+    its count of losses, its attempt budget, how long it waits to run again, and the line its
+    own log gets."""
+
+    state: JobState
+    error: JobError
+    losses: int
+    max_attempts: int
+    log_level: str
+    log_line: str
+    delay_s: float = 0.0
+
+
 def recovery(
-    attempt: int, max_attempts: int, cancel_requested: bool, worker_id: str | None
-) -> tuple[JobState, JobError]:
-    """What a job whose worker stopped heartbeating becomes, and the error recorded:
-    cancelled if asked; else pending while attempts remain (its run_at kept, so it is claimed
-    before the backlog) or failed, with the worker named as lost."""
+    *,
+    attempt: int,
+    max_attempts: int,
+    losses: int,
+    cancel_requested: bool,
+    worker_id: str | None,
+    max_losses: int,
+    delay_s: float = 0.0,
+) -> Recovery:
+    """A lost worker is not the job's failure. Cancelled if asked; else, until its losses
+    reach `max_losses`, back in the queue with max_attempts raised by one (the lost attempt
+    spends none of its retries, and "attempt N of M" still counts every run): pending with
+    its run_at kept, so that it is claimed before the backlog, or scheduled `delay_s` from
+    now. The loss that reaches `max_losses` fails it with WorkerLost, so a job that kills its
+    worker every time cannot loop forever."""
+    worker, lost = worker_id or "?", losses + 1
+    was_lost = f"worker {worker} was lost during attempt {attempt}"
     if cancel_requested:
-        return JobState.CANCELLED, CANCELLED
-    message = f"worker {worker_id or '?'} stopped heartbeating during attempt {attempt}"
-    lost = JobError(type="WorkerLost", message=message, attempt=attempt)
-    return (JobState.PENDING if attempt < max_attempts else JobState.FAILED), lost
+        line = f"{was_lost}; the job was cancelled, as requested"
+        return Recovery(JobState.CANCELLED, CANCELLED, lost, max_attempts, "info", line)
+    stopped = f"worker {worker} stopped heartbeating during attempt {attempt}"
+    if lost >= max_losses:
+        times = f"the job was lost {lost} times (max_losses is {max_losses})"
+        error = JobError(type="WorkerLost", message=f"{stopped}; {times}", attempt=attempt)
+        line = f"{was_lost}; {times}, so it failed"
+        return Recovery(JobState.FAILED, error, lost, max_attempts, "error", line)
+    error = JobError(type="WorkerLost", message=stopped, attempt=attempt)
+    state, when = JobState.PENDING, ""
+    if delay_s > 0:
+        state, when = JobState.SCHEDULED, f", to run in {delay_s:.1f} s,"
+    line = (
+        f"{was_lost}; the job was put back in the queue{when} without spending a retry "
+        f"(loss {lost}; max_losses is {max_losses})"
+    )
+    return Recovery(state, error, lost, max_attempts + 1, "warning", line, delay_s)
 
 
-def sweep_result(staged: int, recovered: dict[str, JobState]) -> tuple[SweepResult, list[str]]:
-    """A sweep's counts, and the ids of the recovered jobs that ended (not put back)."""
-    states = list(recovered.values())
-    result = SweepResult(
+class StalledRow(Protocol):
+    """A stalled job's row as a sweep reads it (id, name, attempt, max_attempts, losses,
+    cancel_requested, worker_id)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def recoveries(stalled: Sequence[StalledRow], max_losses: int, spacing_s: float) -> list[Recovery]:
+    """What each stalled job one sweep found becomes. Jobs put back for their last chance
+    (their next loss fails them) go back `spacing_s` apart, the first at once; the others all
+    at once. Jobs lost together shared a worker, and one of them may be what kills it:
+    claimed side by side again (they all go back ahead of the backlog), the others would be
+    lost with it each time, and fail with it."""
+    last_chance = [
+        i
+        for i, row in enumerate(stalled)
+        if not row["cancel_requested"] and row["losses"] + 2 == max_losses
+    ]
+    delays = [0.0] * len(stalled)
+    for position, i in enumerate(last_chance):
+        delays[i] = spacing_s * position
+    return [
+        recovery(
+            attempt=row["attempt"],
+            max_attempts=row["max_attempts"],
+            losses=row["losses"],
+            cancel_requested=bool(row["cancel_requested"]),
+            worker_id=row["worker_id"],
+            max_losses=max_losses,
+            delay_s=delay,
+        )
+        for row, delay in zip(stalled, delays, strict=True)
+    ]
+
+
+def lost_attempt(row: StalledRow, decided: Recovery) -> LostAttempt:
+    """The record of a stalled job's attempt, taken back as `decided` says."""
+    return LostAttempt(
+        job_id=row["id"],
+        name=row["name"],
+        attempt=row["attempt"],
+        worker_id=row["worker_id"],
+        state=decided.state,
+        losses=decided.losses,
+        error=decided.error,
+        delay_s=decided.delay_s,
+    )
+
+
+def sweep_result(staged: int, lost: Sequence[LostAttempt]) -> SweepResult:
+    """A sweep's counts, with the attempts it took back from lost workers."""
+    states = [attempt.state for attempt in lost]
+    return SweepResult(
         staged=staged,
-        requeued=states.count(JobState.PENDING),
+        requeued=states.count(JobState.PENDING) + states.count(JobState.SCHEDULED),
         failed=states.count(JobState.FAILED),
         cancelled=states.count(JobState.CANCELLED),
+        lost=tuple(lost),
     )
-    return result, [job_id for job_id, state in recovered.items() if state is not JobState.PENDING]
 
 
 # -- management: what may be cancelled or retried ------------------------------------------
@@ -250,8 +346,9 @@ def after_cancel(job: Job) -> Wakeups:
     return Wakeups(cancel=(job.id,))
 
 
-def after_sweep(result: SweepResult, ended: Sequence[str]) -> Wakeups:
-    return Wakeups(work=bool(result.staged or result.requeued), finished=tuple(ended))
+def after_sweep(result: SweepResult) -> Wakeups:
+    ended = tuple(lost.job_id for lost in result.lost if lost.state.is_finished)
+    return Wakeups(work=bool(result.staged or result.requeued), finished=ended)
 
 
 def after_delete(job_id: str, deleted: bool) -> Wakeups:

@@ -64,6 +64,7 @@ def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> 
         skip_reason=row["skip_reason"],
         recurring_id=None if row["recurring_id"] is None else str(row["recurring_id"]),
         fire_at=when(row.get("fire_at")),
+        losses=row["losses"],
     )
 
 

@@ -20,6 +20,13 @@ Queues = Annotated[
 StallTimeout = Annotated[
     float, typer.Option(metavar="SECONDS", help="A job without heartbeat this long is requeued.")
 ]
+MaxLosses = Annotated[
+    int,
+    typer.Option(
+        help="The loss of its worker (killed, frozen past the stall timeout) that fails a job "
+        "as WorkerLost; the losses before it spend no retries."
+    ),
+]
 FlushInterval = Annotated[
     float, typer.Option(metavar="SECONDS", help="How often progress and logs are written.")
 ]

@@ -99,7 +99,15 @@ class Worker:
         services: list[PeriodicService] = []
         if s.sweeper:
             services.append(
-                StalledJobSweeper(self.backend, s.sweep_interval, s.stall_timeout, s.prune_interval)
+                StalledJobSweeper(
+                    self.backend,
+                    s.sweep_interval,
+                    s.stall_timeout,
+                    s.prune_interval,
+                    s.max_losses,
+                    # One poll apart: idle workers claim them in different polls.
+                    last_chance_spacing_s=s.poll_interval,
+                )
             )
         if s.scheduler:
             services.append(

@@ -280,10 +280,12 @@ class PostgresBackend:
         self._notifier.announce(wakeups)
         return deleted
 
-    async def sweep(self, stall_timeout_s: float) -> SweepResult:
+    async def sweep(
+        self, stall_timeout_s: float, max_losses: int = policy.MAX_LOSSES, spacing_s: float = 0.0
+    ) -> SweepResult:
         async def sweep(tx: Tx) -> tuple[SweepResult, Wakeups]:
-            result, ended = await maintenance.sweep(tx, stall_timeout_s)
-            return result, await send_wakeups(tx, policy.after_sweep(result, ended))
+            result = await maintenance.sweep(tx, stall_timeout_s, max_losses, spacing_s)
+            return result, await send_wakeups(tx, policy.after_sweep(result))
 
         result, wakeups = await self._pool.transaction(sweep)
         self._notifier.announce(wakeups)

@@ -3,36 +3,52 @@ heartbeating (policy decides what each becomes), forgetting dead workers, prunin
 
 from __future__ import annotations
 
-from ...models import JobState, SweepResult
+from ...models import LostAttempt, SweepResult
 from .. import policy
 from .tx import Tx
-from .values import error_jsonb
+from .values import clean_text, error_jsonb
 
 STAGE_DUE = """
 UPDATE {schema}.jobs SET state = 'pending' WHERE state = 'scheduled' AND run_at <= now()
 """
 #: Running jobs whose last heartbeat is older than the stall timeout, locked for recovery.
 FIND_STALLED = """
-SELECT id, attempt, max_attempts, cancel_requested, worker_id FROM {schema}.jobs
+SELECT id, name, attempt, max_attempts, losses, cancel_requested, worker_id FROM {schema}.jobs
 WHERE state = 'running' AND heartbeat_at < now() - make_interval(secs => %s)
 FOR UPDATE SKIP LOCKED
 """
-#: Stalled jobs moved to the states policy chose, with the errors it gave; run_at is kept,
-#: so a rescued job is claimed before the backlog.
+#: Stalled jobs moved to the states policy chose, with the errors, loss counts, attempt
+#: budgets and delays it gave, and one line each in their logs (outside the per-job cap: one a
+#: loss, and losses are bounded). Without a delay run_at is kept, so a rescued job is claimed
+#: before the backlog.
 RECOVER_STALLED = """
-UPDATE {schema}.jobs SET
-    state = r_state,
-    worker_id = CASE WHEN r_state = 'cancelled' THEN worker_id END,
-    heartbeat_at = CASE WHEN r_state = 'cancelled' THEN heartbeat_at END,
-    error = r_error || jsonb_build_object('at', extract(epoch FROM now())::float8),
-    errors = CASE WHEN r_state = 'cancelled' THEN errors ELSE errors || jsonb_build_array(
-        r_error || jsonb_build_object('at', extract(epoch FROM now())::float8)) END,
-    finished_at = CASE WHEN r_state = 'pending' THEN NULL ELSE now() END,
-    expires_at = CASE WHEN r_state = 'pending' THEN NULL
-                      ELSE now() + make_interval(secs => retention_s) END
-FROM unnest(%(ids)s::text[], %(states)s::text[], %(errors)s::jsonb[]) AS r(r_id, r_state, r_error)
-WHERE id = r_id AND state = 'running'
-RETURNING id, state
+WITH recovered AS (
+    UPDATE {schema}.jobs SET
+        state = r_state,
+        run_at = CASE WHEN r_delay > 0 THEN now() + make_interval(secs => r_delay) ELSE run_at END,
+        losses = r_losses,
+        max_attempts = r_max_attempts,
+        log_count = log_count + 1,
+        worker_id = CASE WHEN r_state = 'cancelled' THEN worker_id END,
+        heartbeat_at = CASE WHEN r_state = 'cancelled' THEN heartbeat_at END,
+        error = r_error || jsonb_build_object('at', extract(epoch FROM now())::float8),
+        errors = CASE WHEN r_state = 'cancelled' THEN errors ELSE errors || jsonb_build_array(
+            r_error || jsonb_build_object('at', extract(epoch FROM now())::float8)) END,
+        finished_at = CASE WHEN r_state IN ('failed', 'cancelled') THEN now() END,
+        expires_at = CASE WHEN r_state IN ('failed', 'cancelled')
+                          THEN now() + make_interval(secs => retention_s) END
+    FROM unnest(%(ids)s::text[], %(states)s::text[], %(delays)s::float8[], %(errors)s::jsonb[],
+                %(losses)s::int[], %(max_attempts)s::int[], %(levels)s::text[],
+                %(lines)s::text[])
+         AS r(r_id, r_state, r_delay, r_error, r_losses, r_max_attempts, r_level, r_line)
+    WHERE id = r_id AND state = 'running'
+    RETURNING id, log_count, r_level, r_line
+),
+logged AS (
+    INSERT INTO {schema}.job_logs (job_id, seq, at, level, message)
+    SELECT id, log_count, now(), r_level, r_line FROM recovered
+)
+SELECT id FROM recovered
 """
 FORGET_WORKERS = (
     "DELETE FROM {schema}.workers WHERE heartbeat_at < now() - make_interval(secs => %s)"
@@ -46,29 +62,37 @@ DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
 """
 
 
-async def sweep(tx: Tx, stall_timeout_s: float) -> tuple[SweepResult, list[str]]:
-    """Stage due jobs, recover stalled ones, forget dead workers; also the ids that ended."""
+async def sweep(tx: Tx, stall_timeout_s: float, max_losses: int, spacing_s: float) -> SweepResult:
+    """Stage due jobs, recover stalled ones, forget dead workers."""
     staged = await tx.run(STAGE_DUE)
-    states = await _recover_stalled(tx, float(stall_timeout_s))
+    lost = await _recover_stalled(tx, float(stall_timeout_s), max_losses, spacing_s)
     await tx.run(FORGET_WORKERS, (10 * float(stall_timeout_s),))
-    return policy.sweep_result(staged, states)
+    return policy.sweep_result(staged, lost)
 
 
-async def _recover_stalled(tx: Tx, stall_timeout_s: float) -> dict[str, JobState]:
+async def _recover_stalled(
+    tx: Tx, stall_timeout_s: float, max_losses: int, spacing_s: float
+) -> list[LostAttempt]:
     stalled = await tx.rows(FIND_STALLED, (stall_timeout_s,))
     if not stalled:
-        return {}
-    ids, states, errors = [], [], []
-    for row in stalled:
-        state, why = policy.recovery(
-            row["attempt"], row["max_attempts"], row["cancel_requested"], row["worker_id"]
-        )
-        ids.append(row["id"])
-        states.append(state.value)
-        errors.append(error_jsonb(why))
-    params = {"ids": ids, "states": states, "errors": errors}
-    recovered = await tx.rows(RECOVER_STALLED, params)
-    return {row["id"]: policy.STATES[row["state"]] for row in recovered}
+        return []
+    decided = policy.recoveries(stalled, max_losses, spacing_s)
+    params = {
+        "ids": [row["id"] for row in stalled],
+        "states": [d.state.value for d in decided],
+        "delays": [d.delay_s for d in decided],
+        "errors": [error_jsonb(d.error) for d in decided],
+        "losses": [d.losses for d in decided],
+        "max_attempts": [d.max_attempts for d in decided],
+        "levels": [d.log_level for d in decided],
+        "lines": [clean_text(d.log_line) for d in decided],
+    }
+    recovered = {row["id"] for row in await tx.rows(RECOVER_STALLED, params)}
+    return [
+        policy.lost_attempt(row, d)
+        for row, d in zip(stalled, decided, strict=True)
+        if row["id"] in recovered
+    ]
 
 
 async def prune_batch(tx: Tx, batch_size: int) -> int:

@@ -236,10 +236,14 @@ class SQLiteBackend:
         self._announce(policy.after_delete(job_id, deleted))
         return deleted
 
-    async def sweep(self, stall_timeout_s: float) -> SweepResult:
+    async def sweep(
+        self, stall_timeout_s: float, max_losses: int = policy.MAX_LOSSES, spacing_s: float = 0.0
+    ) -> SweepResult:
         now = self._clock.now()
-        result, ended = await self._db.write(lambda c: maintenance.sweep(c, stall_timeout_s, now))
-        self._announce(policy.after_sweep(result, ended))
+        result = await self._db.write(
+            lambda c: maintenance.sweep(c, stall_timeout_s, max_losses, spacing_s, now)
+        )
+        self._announce(policy.after_sweep(result))
         return result
 
     async def prune(self, batch_size: int = 1000) -> int:

@@ -5,9 +5,10 @@ from __future__ import annotations
 
 import sqlite3
 
-from ...models import JobState, SweepResult
+from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
+from .leases import ADD_LOG
 
 STAGE_DUE = """
 UPDATE underway_jobs INDEXED BY underway_jobs_scheduled SET state = 'pending'
@@ -15,22 +16,29 @@ WHERE state = 'scheduled' AND run_at <= ?
 """
 #: Running jobs whose last heartbeat is older than the stall timeout.
 FIND_STALLED = """
-SELECT id, attempt, max_attempts, cancel_requested, worker_id FROM underway_jobs
+SELECT id, name, attempt, max_attempts, losses, cancel_requested, worker_id FROM underway_jobs
 WHERE state = 'running' AND heartbeat_at < ?
 """
-#: A stalled job moved to the state policy chose, with the error it gave; run_at is kept, so
-#: a rescued job is claimed before the backlog. One statement each: SQLite binds no arrays.
+#: A stalled job moved to the state policy chose, with the error, loss count, attempt budget
+#: and delay it gave, and room for one more line in its log (added with ADD_LOG, outside the
+#: per-job cap: one a loss, and losses are bounded). Without a delay run_at is kept, so a
+#: rescued job is claimed before the backlog. One statement each: SQLite binds no arrays.
 RECOVER_STALLED = """
 UPDATE underway_jobs SET
     state = :state,
+    run_at = CASE WHEN :delay_s > 0 THEN :now + :delay_s ELSE run_at END,
+    losses = :losses,
+    max_attempts = :max_attempts,
+    log_count = log_count + 1,
     worker_id = CASE WHEN :state = 'cancelled' THEN worker_id END,
     heartbeat_at = CASE WHEN :state = 'cancelled' THEN heartbeat_at END,
     error = :error,
     errors = CASE WHEN :state = 'cancelled' THEN errors
                   ELSE json_insert(errors, '$[#]', json(:error)) END,
-    finished_at = CASE WHEN :state = 'pending' THEN NULL ELSE :now END,
-    expires_at = CASE WHEN :state = 'pending' THEN NULL ELSE :now + retention_s END
+    finished_at = CASE WHEN :state IN ('failed', 'cancelled') THEN :now END,
+    expires_at = CASE WHEN :state IN ('failed', 'cancelled') THEN :now + retention_s END
 WHERE id = :id AND state = 'running'
+RETURNING log_count
 """
 FORGET_WORKERS = "DELETE FROM underway_workers WHERE heartbeat_at < ?"
 PRUNE_EXPIRED = """
@@ -40,28 +48,45 @@ DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs
 
 
 def sweep(
-    conn: sqlite3.Connection, stall_timeout_s: float, now: float
-) -> tuple[SweepResult, list[str]]:
-    """Stage due jobs, recover stalled ones, forget dead workers; also the ids that ended."""
+    conn: sqlite3.Connection,
+    stall_timeout_s: float,
+    max_losses: int,
+    spacing_s: float,
+    now: float,
+) -> SweepResult:
+    """Stage due jobs, recover stalled ones, forget dead workers."""
     staged = conn.execute(STAGE_DUE, (now,)).rowcount
-    states = _recover_stalled(conn, now - stall_timeout_s, now)
+    lost = _recover_stalled(conn, now - stall_timeout_s, max_losses, spacing_s, now)
     conn.execute(FORGET_WORKERS, (now - 10 * stall_timeout_s,))
-    return policy.sweep_result(staged, states)
+    return policy.sweep_result(staged, lost)
 
 
 def _recover_stalled(
-    conn: sqlite3.Connection, heartbeat_before: float, now: float
-) -> dict[str, JobState]:
-    states = {}
-    for row in conn.execute(FIND_STALLED, (heartbeat_before,)).fetchall():
-        state, why = policy.recovery(
-            row["attempt"], row["max_attempts"], row["cancel_requested"], row["worker_id"]
-        )
-        error = error_to_data(why, now)
-        params = {"id": row["id"], "state": state.value, "error": data_to_json_text(error)}
-        conn.execute(RECOVER_STALLED, {**params, "now": now})
-        states[row["id"]] = state
-    return states
+    conn: sqlite3.Connection,
+    heartbeat_before: float,
+    max_losses: int,
+    spacing_s: float,
+    now: float,
+) -> list[LostAttempt]:
+    stalled = conn.execute(FIND_STALLED, (heartbeat_before,)).fetchall()
+    decided_all = policy.recoveries(stalled, max_losses, spacing_s)
+    lost = []
+    for row, decided in zip(stalled, decided_all, strict=True):
+        params = {
+            "id": row["id"],
+            "state": decided.state.value,
+            "delay_s": decided.delay_s,
+            "error": data_to_json_text(error_to_data(decided.error, now)),
+            "losses": decided.losses,
+            "max_attempts": decided.max_attempts,
+            "now": now,
+        }
+        recovered = conn.execute(RECOVER_STALLED, params).fetchone()
+        if recovered is not None:
+            line = (row["id"], recovered["log_count"], now, decided.log_level, decided.log_line)
+            conn.execute(ADD_LOG, line)
+            lost.append(policy.lost_attempt(row, decided))
+    return lost
 
 
 def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> int:

@@ -1,0 +1,61 @@
+"""StalledJobSweeper: every job it takes back from a lost worker gets a line in the worker's
+log and one in its own log."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import pytest
+
+from tests.backends.support import new_job
+from underway import App
+from underway.worker.sweeper import StalledJobSweeper
+
+
+def sweeper_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
+    return [
+        record.getMessage()
+        for record in caplog.records
+        if record.name == "underway.sweeper" and record.levelno == level
+    ]
+
+
+def test_each_job_taken_back_from_a_lost_worker_is_logged_with_its_attempt_and_worker(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    caplog.set_level(logging.INFO, logger="underway")
+    backend = app.runtime.call(app.backend())
+    job = app.runtime.call(backend.enqueue(new_job(name="fragile", max_attempts=1))).job
+    sweeper = StalledJobSweeper(
+        backend, interval_s=60, stall_timeout_s=0.0, prune_interval_s=3600, max_losses=2
+    )
+
+    def lose_to(worker_id: str) -> None:
+        assert len(app.runtime.call(backend.claim(worker_id, ("default",), 1))) == 1
+        time.sleep(0.01)  # its heartbeat is now older than the stall timeout of 0 s
+        app.runtime.call(sweeper.tick())
+
+    lose_to("w-gone")
+    assert sweeper_lines(caplog, logging.WARNING) == [
+        f"job fragile {job.id} attempt 1 lost its worker w-gone; running it again without "
+        "spending a retry (loss 1; max_losses is 2)"
+    ]
+    lose_to("w-gone-too")
+    assert sweeper_lines(caplog, logging.ERROR) == [
+        f"job fragile {job.id} attempt 2 lost its worker w-gone-too; failed as WorkerLost: "
+        "lost 2 times (max_losses is 2)"
+    ]
+    own = [(entry.level, entry.message) for entry in app.logs(job.id)]
+    assert own == [
+        (
+            "warning",
+            "worker w-gone was lost during attempt 1; the job was put back in the queue "
+            "without spending a retry (loss 1; max_losses is 2)",
+        ),
+        (
+            "error",
+            "worker w-gone-too was lost during attempt 2; the job was lost 2 times "
+            "(max_losses is 2), so it failed",
+        ),
+    ]
