@@ -126,6 +126,8 @@ class JobOptions:
     concurrency_key: ConcurrencyKey | None = None
     on_success: Hook | None = None
     on_failure: Hook | None = None
+    #: The loss of its worker that fails the job; None: the sweeping worker's `max_losses`.
+    max_losses: int | None = None
 
 
 class JobDefinition:
@@ -172,6 +174,8 @@ class JobDefinition:
             raise ConfigurationError(f"{where}: unique='queue' already runs one at a time")
         if opts.retries < 0:
             raise ConfigurationError(f"{where}: retries must not be negative")
+        if opts.max_losses is not None and opts.max_losses < 1:
+            raise ConfigurationError(f"{where}: max_losses must be at least 1")
         for param in self.parameters:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ConfigurationError(f"{where}: *args/**kwargs are not supported")

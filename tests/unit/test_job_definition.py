@@ -177,6 +177,7 @@ def test_results_round_trip_through_json_typed_by_the_annotation(app: App) -> No
         ({"unique": "queue", "unique_for": 10}, "unique_for applies"),
         ({"retries": -1}, "retries must not be negative"),
         ({"timeout": -5}, "timeout must not be negative"),
+        ({"max_losses": 0}, "max_losses must be at least 1"),
     ],
 )
 def test_bad_options_fail_at_decoration_time(

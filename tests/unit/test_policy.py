@@ -153,6 +153,7 @@ def test_a_lost_job_asked_to_cancel_is_cancelled_and_the_loss_counted() -> None:
 def test_jobs_on_their_last_chance_go_back_spaced_apart_others_at_once() -> None:
     def stalled(losses: int, cancel: bool = False) -> dict[str, Any]:
         return {
+            "name": "probe",
             "attempt": losses + 1,
             "max_attempts": losses + 1,
             "losses": losses,
@@ -204,3 +205,32 @@ def test_listing_filters_name_each_condition_and_escape_the_search() -> None:
         ("created_after", (NOW,)),
         ("search", ("%50\\%\\_off\\\\%", "%50\\%\\_off\\\\%")),
     ]
+
+
+def test_a_jobs_own_loss_bound_wins_over_the_workers_default() -> None:
+    rows = [
+        {
+            "id": "a",
+            "name": "fragile",
+            "attempt": 1,
+            "max_attempts": 1,
+            "losses": 0,
+            "cancel_requested": False,
+            "worker_id": "w",
+        },
+        {
+            "id": "b",
+            "name": "sturdy",
+            "attempt": 1,
+            "max_attempts": 1,
+            "losses": 0,
+            "cancel_requested": False,
+            "worker_id": "w",
+        },
+    ]
+    bounds = policy.LossBounds(default=3, per_job={"fragile": 1})
+    fragile, sturdy = policy.recoveries(rows, bounds, spacing_s=0.0)
+    assert (fragile.state, fragile.error.type) == (JobState.FAILED, "WorkerLost")
+    assert "max_losses is 1" in fragile.error.message
+    assert (sturdy.state, sturdy.max_attempts) == (JobState.PENDING, 2)
+    assert policy.recoveries(rows, 1, 0.0)[1].state is JobState.FAILED

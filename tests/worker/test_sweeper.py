@@ -9,7 +9,9 @@ import time
 import pytest
 
 from tests.backends.support import new_job
-from underway import App
+from tests.conftest import fast_settings
+from tests.waiting import wait_until
+from underway import App, JobState
 from underway.worker.sweeper import StalledJobSweeper
 
 
@@ -59,3 +61,27 @@ def test_each_job_taken_back_from_a_lost_worker_is_logged_with_its_attempt_and_w
             "(max_losses is 2), so it failed",
         ),
     ]
+
+
+def test_a_jobs_own_max_losses_overrides_the_workers(app: App) -> None:
+    @app.job(max_losses=1)
+    def fragile() -> str:
+        return "ran"
+
+    @app.job
+    def sturdy() -> str:
+        return "ran"
+
+    backend = app.runtime.call(app.backend())
+    fragile_handle, sturdy_handle = fragile.enqueue(), sturdy.enqueue()
+    claimed = app.runtime.call(backend.claim("w-gone", ("default",), 2))
+    assert {job.id for job in claimed} == {fragile_handle.id, sturdy_handle.id}
+    app.start_worker(fast_settings(stall_timeout=0.3, max_losses=3))
+
+    assert sturdy_handle.result(timeout=10) == "ran"
+    wait_until(lambda: fragile_handle.refresh().state is JobState.FAILED, timeout=10)
+    failed = fragile_handle.refresh()
+    assert failed.error is not None
+    assert failed.error.type == "WorkerLost"
+    assert "max_losses is 1" in failed.error.message
+    assert (failed.losses, sturdy_handle.refresh().losses) == (1, 1)

@@ -130,6 +130,7 @@ class JobRegistry:
         concurrency_key: ConcurrencyKey | None = None,
         on_success: Hook | None = None,
         on_failure: Hook | None = None,
+        max_losses: int | None = None,
         cron: str | None = None,
         timezone: str = "UTC",
         cron_args: dict[str, Any] | None = None,

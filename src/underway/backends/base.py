@@ -24,7 +24,7 @@ from ..models import (
     SweepResult,
     WorkerInfo,
 )
-from .policy import MAX_LOSSES
+from .policy import MAX_LOSSES, LossBounds
 
 Unsubscribe = Callable[[], None]
 #: Channels a backend notifies: "work" (payload: queue), "finished" and "cancel" (payload: job id).
@@ -114,7 +114,10 @@ class Backend(Protocol):
     async def stats(self) -> Stats: ...
 
     async def sweep(
-        self, stall_timeout_s: float, max_losses: int = MAX_LOSSES, spacing_s: float = 0.0
+        self,
+        stall_timeout_s: float,
+        max_losses: int | LossBounds = MAX_LOSSES,
+        spacing_s: float = 0.0,
     ) -> SweepResult:
         """Stage due jobs and take back the jobs of workers that stopped heartbeating: each
         runs again without spending a retry, unless this loss is its `max_losses`th; then it

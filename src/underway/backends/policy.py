@@ -5,8 +5,8 @@ functions need and write what they decide; they decide nothing themselves."""
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from typing import Any, Protocol
 
 from ..errors import InvalidStateError
@@ -143,8 +143,25 @@ def outcome_state(outcome: Outcome) -> JobState:
 
 #: The loss of its worker that fails a job (a job that kills its worker every time runs this
 #: many times; the losses before it spend no retries), as BullMQ's maxStalledCount bounds
-#: stalls. A worker setting, `max_losses`.
+#: stalls. A job option, `@app.job(max_losses=...)`, with the worker's `max_losses` default.
 MAX_LOSSES = 3
+
+
+@dataclass(frozen=True)
+class LossBounds:
+    """How many losses of its worker fail a job: the job's own `max_losses` where it
+    declares one, else the sweeping worker's default."""
+
+    default: int = MAX_LOSSES
+    per_job: Mapping[str, int] = field(default_factory=dict)
+
+    def of(self, job_name: str) -> int:
+        return self.per_job.get(job_name, self.default)
+
+
+def loss_bounds(max_losses: int | LossBounds) -> LossBounds:
+    """A bound for every job, from one number or from per-job bounds."""
+    return max_losses if isinstance(max_losses, LossBounds) else LossBounds(max_losses)
 
 
 @dataclass(frozen=True)
@@ -207,16 +224,19 @@ class StalledRow(Protocol):
     def __getitem__(self, key: str) -> Any: ...
 
 
-def recoveries(stalled: Sequence[StalledRow], max_losses: int, spacing_s: float) -> list[Recovery]:
+def recoveries(
+    stalled: Sequence[StalledRow], max_losses: int | LossBounds, spacing_s: float
+) -> list[Recovery]:
     """What each stalled job one sweep found becomes. Jobs put back for their last chance
     (their next loss fails them) go back `spacing_s` apart, the first at once; the others all
     at once. Jobs lost together shared a worker, and one of them may be what kills it:
     claimed side by side again (they all go back ahead of the backlog), the others would be
     lost with it each time, and fail with it."""
+    bounds = loss_bounds(max_losses)
     last_chance = [
         i
         for i, row in enumerate(stalled)
-        if not row["cancel_requested"] and row["losses"] + 2 == max_losses
+        if not row["cancel_requested"] and row["losses"] + 2 == bounds.of(row["name"])
     ]
     delays = [0.0] * len(stalled)
     for position, i in enumerate(last_chance):
@@ -228,7 +248,7 @@ def recoveries(stalled: Sequence[StalledRow], max_losses: int, spacing_s: float)
             losses=row["losses"],
             cancel_requested=bool(row["cancel_requested"]),
             worker_id=row["worker_id"],
-            max_losses=max_losses,
+            max_losses=bounds.of(row["name"]),
             delay_s=delay,
         )
         for row, delay in zip(stalled, delays, strict=True)

@@ -16,6 +16,7 @@ from typing import Any
 
 from ..backends import safe_url
 from ..backends.base import Backend
+from ..backends.policy import LossBounds
 from ..config import WorkerSettings
 from ..context import JobContext
 from ..errors import StorageUnavailable
@@ -94,6 +95,15 @@ class Worker:
         self._stopping = asyncio.Event()
         self._errors = ThrottledLog(log)
 
+    def _loss_bounds(self) -> LossBounds:
+        """The worker's `max_losses`, overridden by the jobs that declare their own."""
+        per_job = {
+            name: definition.options.max_losses
+            for name, definition in self.app.registry.items()
+            if definition.options.max_losses is not None
+        }
+        return LossBounds(self.settings.max_losses, per_job)
+
     def _make_services(self) -> list[PeriodicService]:
         s = self.settings
         services: list[PeriodicService] = []
@@ -104,7 +114,7 @@ class Worker:
                     s.sweep_interval,
                     s.stall_timeout,
                     s.prune_interval,
-                    s.max_losses,
+                    self._loss_bounds(),
                     # One poll apart: idle workers claim them in different polls.
                     last_chance_spacing_s=s.poll_interval,
                 )

@@ -24,13 +24,13 @@ class StalledJobSweeper(PeriodicService):
         interval_s: float,
         stall_timeout_s: float,
         prune_interval_s: float,
-        max_losses: int = policy.MAX_LOSSES,
+        max_losses: int | policy.LossBounds = policy.MAX_LOSSES,
         last_chance_spacing_s: float = 0.0,
     ) -> None:
         super().__init__(interval_s)
         self._backend = backend
         self._stall_timeout_s = stall_timeout_s
-        self._max_losses = max_losses
+        self._max_losses = policy.loss_bounds(max_losses)
         self._spacing_s = last_chance_spacing_s
         self._prune_interval_s = prune_interval_s
         self._last_prune = 0.0
@@ -38,7 +38,7 @@ class StalledJobSweeper(PeriodicService):
     async def tick(self) -> None:
         result = await self._backend.sweep(self._stall_timeout_s, self._max_losses, self._spacing_s)
         for lost in result.lost:
-            log_lost(lost, self._max_losses)
+            log_lost(lost, self._max_losses.of(lost.name))
         if time.monotonic() - self._last_prune >= self._prune_interval_s:
             self._last_prune = began = time.monotonic()
             pruned = await self._backend.prune()

@@ -281,7 +281,10 @@ class PostgresBackend:
         return deleted
 
     async def sweep(
-        self, stall_timeout_s: float, max_losses: int = policy.MAX_LOSSES, spacing_s: float = 0.0
+        self,
+        stall_timeout_s: float,
+        max_losses: int | policy.LossBounds = policy.MAX_LOSSES,
+        spacing_s: float = 0.0,
     ) -> SweepResult:
         async def sweep(tx: Tx) -> tuple[SweepResult, Wakeups]:
             result = await maintenance.sweep(tx, stall_timeout_s, max_losses, spacing_s)

@@ -62,7 +62,9 @@ DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
 """
 
 
-async def sweep(tx: Tx, stall_timeout_s: float, max_losses: int, spacing_s: float) -> SweepResult:
+async def sweep(
+    tx: Tx, stall_timeout_s: float, max_losses: int | policy.LossBounds, spacing_s: float
+) -> SweepResult:
     """Stage due jobs, recover stalled ones, forget dead workers."""
     staged = await tx.run(STAGE_DUE)
     lost = await _recover_stalled(tx, float(stall_timeout_s), max_losses, spacing_s)
@@ -71,7 +73,7 @@ async def sweep(tx: Tx, stall_timeout_s: float, max_losses: int, spacing_s: floa
 
 
 async def _recover_stalled(
-    tx: Tx, stall_timeout_s: float, max_losses: int, spacing_s: float
+    tx: Tx, stall_timeout_s: float, max_losses: int | policy.LossBounds, spacing_s: float
 ) -> list[LostAttempt]:
     stalled = await tx.rows(FIND_STALLED, (stall_timeout_s,))
     if not stalled:

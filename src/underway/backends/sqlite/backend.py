@@ -237,7 +237,10 @@ class SQLiteBackend:
         return deleted
 
     async def sweep(
-        self, stall_timeout_s: float, max_losses: int = policy.MAX_LOSSES, spacing_s: float = 0.0
+        self,
+        stall_timeout_s: float,
+        max_losses: int | policy.LossBounds = policy.MAX_LOSSES,
+        spacing_s: float = 0.0,
     ) -> SweepResult:
         now = self._clock.now()
         result = await self._db.write(

@@ -50,7 +50,7 @@ DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs
 def sweep(
     conn: sqlite3.Connection,
     stall_timeout_s: float,
-    max_losses: int,
+    max_losses: int | policy.LossBounds,
     spacing_s: float,
     now: float,
 ) -> SweepResult:
@@ -64,7 +64,7 @@ def sweep(
 def _recover_stalled(
     conn: sqlite3.Connection,
     heartbeat_before: float,
-    max_losses: int,
+    max_losses: int | policy.LossBounds,
     spacing_s: float,
     now: float,
 ) -> list[LostAttempt]:
