@@ -65,7 +65,9 @@ PROBE_DRIVER = """\
 import json, subprocess, sys
 import bench, underway
 from bench.measure import workers
-usage = subprocess.run(["underway", "worker", "--help"], capture_output=True, text=True).stdout
+usage = subprocess.run(
+    [sys.executable, "-m", "underway", "worker", "--help"], capture_output=True, text=True
+).stdout
 app = ["--app", "_ab_probe:app"] if "--app" in usage else ["_ab_probe:app"]
 with workers(["underway", "worker", *app], {"AB_PROBE_OUT": sys.argv[1]}) as w:
     w.procs[0].wait(60)
