@@ -124,12 +124,19 @@ def test_on_duplicate_raise_and_a_job_of_another_app_are_clear_errors(app: App) 
     other.close()
 
 
-def test_a_job_object_cannot_be_registered_twice(app: App) -> None:
-    @app.job
-    def once() -> None: ...
+def test_another_apps_job_object_registers_its_function_with_new_options(app: App) -> None:
+    elsewhere = App(app.database_url)
 
-    with pytest.raises(ConfigurationError, match="already a job"):
-        app.job(name="again")(once)
+    @elsewhere.job(queue="theirs")
+    def shared(n: int) -> int:
+        return n
+
+    ours = app.job(queue="ours")(shared)
+    assert ours.enqueue(1).job.queue == "ours"
+    assert ours(2) == 2
+    with pytest.raises(ConfigurationError, match="already registered"):
+        app.job(shared)
+    elsewhere.close()
 
 
 def test_a_job_object_gives_typed_handles_for_its_own_jobs_only(app: App) -> None:

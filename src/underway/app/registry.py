@@ -147,7 +147,7 @@ class JobRegistry:
 
     def _register(self, fn: Callable[..., Any], options: dict[str, Any]) -> JobFunction[Any, Any]:
         if isinstance(fn, JobFunction):
-            raise ConfigurationError(f"{fn.name!r} is already a job; decorate the function once")
+            fn = fn.definition.fn  # another app's job: register its function, with these options
         name = options.pop("name", None) or fn.__name__
         if name in self.registry:
             raise ConfigurationError(f"a job named {name!r} is already registered")
