@@ -34,6 +34,9 @@ class WorkerSettings:
     #: Slots held by jobs that ignored their timeout or cancellation; past this the worker
     #: drains and exits (status 75) so that a supervisor restarts it. None: concurrency // 2.
     max_stuck_slots: int | None = None
+    #: Stop once nothing is due (no job to claim, none running), as RQ's `--burst`; what
+    #: `underway.testing.drain` runs.
+    burst: bool = False
 
     def __post_init__(self) -> None:
         if self.concurrency < 1:

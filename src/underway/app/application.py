@@ -11,29 +11,25 @@ from typing import Any, Literal, Self, TypeVar
 
 from ..backends.base import Backend, Clock
 from ..config import WorkerSettings
+from ..errors import ConfigurationError
 from ..jobs import JobDefinition
 from ..models import (
     CatchUp,
     EnqueueResult,
     Job,
-    JobFilter,
-    JobPage,
-    JobState,
-    LogEntry,
     NewJob,
     NewRecurring,
     Overlap,
     Recurring,
-    Stats,
-    WorkerInfo,
 )
 from ..worker import Worker
-from . import queries
+from .draining import DrainSettings, drain_app, names
 from .enqueueing import Enqueuer, enqueue_request
 from .handle import JobHandle
 from .job_function import NO_OPTIONS, EnqueueOptions, JobHost
+from .job_reads import JobReads
 from .recurring_jobs import RecurringJobs
-from .registry import JobRef, JobRegistry
+from .registry import JobRef
 from .running_worker import RunningWorker
 from .runtime import Runtime
 from .storage import Storage
@@ -42,7 +38,7 @@ DEFAULT_DATABASE = "sqlite:///underway.db"
 R = TypeVar("R")
 
 
-class App(JobRegistry):
+class App(JobReads):
     """A set of jobs bound to one database. Sync methods block; `*_async` twins await.
 
     The jobs, their cron declarations and the worker hooks are the `JobRegistry` it extends;
@@ -55,9 +51,14 @@ class App(JobRegistry):
         migrate: bool = True,
         create: bool = True,
         clock: Clock | None = None,
+        inline: bool = False,
     ) -> None:
-        """`create=False` refuses to create a missing SQLite file (a worker's choice)."""
+        """`create=False` refuses to create a missing SQLite file (a worker's choice).
+        `inline=True` (for tests) runs each enqueued job at once, in this process, through
+        the same validation, storage and JSON round trip as a worker would."""
         super().__init__()
+        self.inline = inline
+        self._draining = False
         url = database or os.environ.get("UNDERWAY_DATABASE_URL") or DEFAULT_DATABASE
         self.runtime = Runtime("app")
         self._storage = Storage(self.runtime, url, migrate=migrate, clock=clock, create=create)
@@ -72,7 +73,21 @@ class App(JobRegistry):
 
     @database_url.setter
     def database_url(self, url: str) -> None:
+        if self._storage.opened is not None and url != self._storage.database_url:
+            raise ConfigurationError(
+                "this app has already opened its database; call app.use_database(url) to "
+                "close it and use another"
+            )
         self._storage.database_url = url
+
+    def use_database(self, url: str, *, clock: Clock | None = None) -> None:
+        """Close the app's database and use `url` (and `clock`) from the next call on; no
+        in-process worker may be running. Tests use it to give each test a fresh database."""
+        if self._workers:
+            raise ConfigurationError("stop the app's workers before it changes database")
+        self.runtime.call(self._storage.close())
+        self._storage.database_url = url
+        self._storage.clock = clock
 
     @property
     def create(self) -> bool:
@@ -166,6 +181,8 @@ class App(JobRegistry):
         self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
     ) -> builtins.list[JobHandle[Any]]:
         results = await self._enqueuer.store_many(self.definition(job), arguments)
+        if self.inline and not self._draining:
+            await self.runtime.call_async(self._drain_inline())
         return [self._handle(r) for r in results]
 
     def run(self, job: JobRef, args: Mapping[str, Any] | None = None) -> Any:
@@ -184,7 +201,11 @@ class App(JobRegistry):
     ) -> JobHandle[Any]:
         """Store one validated call from a sync caller (job objects enqueue through this)."""
         request = enqueue_request(definition, data, options, force_join=False)
-        return self._handle(self._enqueuer.store_blocking(request))
+        handle = self._handle(self._enqueuer.store_blocking(request))
+        if self.inline and not self._draining:
+            self.runtime.call(self._drain_inline())
+            handle.refresh()
+        return handle
 
     async def enqueue_call_async(
         self,
@@ -195,7 +216,35 @@ class App(JobRegistry):
         force_join: bool = False,
     ) -> JobHandle[Any]:
         request = enqueue_request(definition, data, options, force_join=force_join)
-        return self._handle(await self._enqueuer.store(request))
+        handle = self._handle(await self._enqueuer.store(request))
+        if self.inline and not self._draining:
+            await self.runtime.call_async(self._drain_inline())
+            await handle.refresh_async()
+        return handle
+
+    async def drain_async(
+        self, *, concurrency: int = 10, queues: Iterable[str] | str | None = None
+    ) -> builtins.list[Job]:
+        """Run every due job in this process until none is due; see `underway.testing.drain`."""
+        settings = DrainSettings(concurrency, names(queues))
+        return await self.runtime.call_async(self._drain(settings))
+
+    async def _drain(self, settings: DrainSettings) -> builtins.list[Job]:
+        if self._draining:
+            raise ConfigurationError("a drain is already running on this app")
+        self._draining = True
+        try:
+            return await drain_app(self, settings)
+        finally:
+            self._draining = False
+
+    async def _drain_inline(self) -> None:
+        await self._drain(DrainSettings())
+
+    @property
+    def running_workers(self) -> builtins.list[RunningWorker]:
+        """The workers started in this process with `start_worker` and not yet stopped."""
+        return builtins.list(self._workers)
 
     def run_blocking(self, work: Coroutine[Any, Any, R]) -> R:
         """Run a coroutine on the app's loop from a sync caller."""
@@ -206,81 +255,6 @@ class App(JobRegistry):
 
     def _handle(self, result: EnqueueResult) -> JobHandle[Any]:
         return JobHandle(self, result, joined=result.joined)
-
-    # -- reading and managing ------------------------------------------------------------------
-
-    def get(self, job_id: str) -> Job:
-        return self.runtime.call(self.get_async(job_id))
-
-    async def get_async(self, job_id: str) -> Job:
-        return await self._storage.call(lambda b: queries.get_job(b, job_id))
-
-    def handle(self, job_id: str) -> JobHandle[Any]:
-        """A handle for an existing job id."""
-        return JobHandle(self, self.get(job_id))
-
-    def list(
-        self,
-        state: JobState | str | Iterable[JobState | str] | None = None,
-        name: str | None = None,
-        queue: str | None = None,
-        limit: int = 50,
-        offset: int = 0,
-    ) -> builtins.list[Job]:
-        """Jobs, newest first, filtered by state(s), name and queue."""
-        return self.list_page(queries.job_filter(state, name, queue, limit, offset)).jobs
-
-    def list_page(self, query: JobFilter) -> JobPage:
-        return self.runtime.call(self.list_page_async(query))
-
-    async def list_page_async(self, query: JobFilter) -> JobPage:
-        return await self._storage.call(lambda b: b.list_jobs(query))
-
-    def cancel(self, job_id: str) -> Job:
-        """Cancel a waiting job now; a running one is told to stop within a second."""
-        return self.runtime.call(self.cancel_async(job_id))
-
-    async def cancel_async(self, job_id: str) -> Job:
-        return await self._storage.call(lambda b: b.cancel(job_id))
-
-    def retry(self, job_id: str) -> Job:
-        """Run a failed or cancelled job again."""
-        return self.runtime.call(self.retry_async(job_id))
-
-    async def retry_async(self, job_id: str) -> Job:
-        return await self._storage.call(lambda b: b.retry(job_id))
-
-    def delete(self, job_id: str) -> None:
-        """Cancel the job if it is active, then remove it, its result and its logs."""
-        self.runtime.call(self.delete_async(job_id))
-
-    async def delete_async(self, job_id: str) -> None:
-        await self._storage.call(lambda b: queries.delete_job(b, job_id))
-
-    def stats(self) -> Stats:
-        """Counts per state (e.g. how many run now) and recent throughput."""
-        return self.runtime.call(self.stats_async())
-
-    async def stats_async(self) -> Stats:
-        return await self._storage.call(lambda b: b.stats())
-
-    def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> builtins.list[LogEntry]:
-        return self.runtime.call(self.logs_async(job_id, after, limit))
-
-    async def logs_async(
-        self, job_id: str, after: int = 0, limit: int = 1000
-    ) -> builtins.list[LogEntry]:
-        return await self._storage.call(lambda b: b.logs(job_id, after, limit))
-
-    def workers(self, stale_after: float = 60.0) -> builtins.list[WorkerInfo]:
-        return self.runtime.call(self.workers_async(stale_after))
-
-    async def workers_async(self, stale_after: float = 60.0) -> builtins.list[WorkerInfo]:
-        return await self._storage.call(lambda b: b.list_workers(stale_after))
-
-    async def wait_finished_async(self, job_id: str, timeout: float | None = None) -> Job:
-        """Wait until the job is in a finished state and return it."""
-        return await self._storage.call(lambda b: queries.wait_finished(b, job_id, timeout))
 
     # -- recurring jobs ------------------------------------------------------------------------
 

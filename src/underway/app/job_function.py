@@ -95,6 +95,11 @@ class JobFunction(Generic[P, R]):
     def __repr__(self) -> str:
         return f"<job {self.name}>"
 
+    @property
+    def app(self) -> JobHost:
+        """The app this job was registered on, which its enqueues go to."""
+        return self._host
+
     def options(
         self,
         *,

@@ -39,7 +39,8 @@ class Storage:
         #: a mistyped path fails instead of serving an empty new database. Read like the URL.
         self.create = create
         self._migrate = migrate
-        self._clock = clock
+        #: The injected clock (tests); read when the backend opens, as the URL is.
+        self.clock = clock
         self._backend: Backend | None = None
         self._opening: asyncio.Lock | None = None
         #: The tasks the backend started on the loop as it opened (a pool's, a listener's).
@@ -57,7 +58,7 @@ class Storage:
             async with self._opening:
                 if self._backend is None:
                     backend = open_backend(
-                        self.database_url, self._clock, migrate=self._migrate, create=self.create
+                        self.database_url, self.clock, migrate=self._migrate, create=self.create
                     )
                     before = asyncio.all_tasks()
                     await backend.open()
@@ -70,13 +71,13 @@ class Storage:
 
     async def now(self) -> datetime:
         """The current time: the injected clock's if there is one, else the database's."""
-        if self._clock is not None:
-            return datetime.fromtimestamp(self._clock.now(), UTC)
+        if self.clock is not None:
+            return datetime.fromtimestamp(self.clock.now(), UTC)
         return await (await self.backend()).now()
 
     def new_backend(self) -> Backend:
         """A separate, unopened connection to the same database (e.g. for heartbeats)."""
-        return open_backend(self.database_url, self._clock, migrate=False, lean=True, create=False)
+        return open_backend(self.database_url, self.clock, migrate=False, lean=True, create=False)
 
     async def call(self, fn: Callable[[Backend], Coroutine[Any, Any, R]]) -> R:
         """Run `fn` with the opened backend on the runtime loop, from any event loop."""

@@ -91,6 +91,8 @@ class Worker:
             settings.concurrency, backend.claims_overlap_writes
         )
         self._released = 0
+        #: In a burst, the ids of the jobs claimed, in order, for the caller to read back.
+        self.claimed: list[str] = []
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._errors = ThrottledLog(log)
@@ -168,7 +170,8 @@ class Worker:
     async def run(self) -> None:
         if not await self._register():
             return
-        log.info(
+        log.log(
+            logging.DEBUG if self.settings.burst else logging.INFO,
             "worker %s started on queues %s, concurrency %d, database %s",
             self.id,
             ", ".join(self.queues),
@@ -189,7 +192,9 @@ class Worker:
             self.executor.shutdown(wait=False, cancel_futures=True)
             with contextlib.suppress(Exception):
                 await self.backend.unregister_worker(self.id)
-            log.info("worker %s stopped", self.id)
+            log.log(
+                logging.DEBUG if self.settings.burst else logging.INFO, "worker %s stopped", self.id
+            )
 
     async def _register(self) -> bool:
         """Record this worker as alive, retrying while the database cannot be reached (a
@@ -249,6 +254,10 @@ class Worker:
                         continue
                     for job in jobs:
                         self._start(job, claim_began)
+                    if self.settings.burst:
+                        self.claimed.extend(job.id for job in jobs)
+                        if not jobs and not self.executions:
+                            return  # nothing due, nothing running: the burst is over
                     if len(jobs) == free:
                         continue
                 await self._sleep(self.settings.poll_interval)
