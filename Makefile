@@ -18,8 +18,8 @@ demo: $(STAMP)
 	$(BIN)/underway demo
 
 lint: $(STAMP)
-	$(BIN)/ruff check src tests bench
-	$(BIN)/ruff format --check src tests bench
+	$(BIN)/ruff check src tests bench examples
+	$(BIN)/ruff format --check src tests bench examples
 	$(BIN)/mypy
 	$(BIN)/mypy --strict --warn-unused-ignores tests/typing
 	$(BIN)/lint-imports

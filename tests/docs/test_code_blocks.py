@@ -1,7 +1,9 @@
 """Every Python block in README.md and docs/ runs as pasted, each in a fresh folder.
 
-A block is saved as `jobs.py` and run with the test's interpreter. A block that starts a web
-server (`uvicorn.run`) passes once the server answers a request; it is then stopped.
+A block is saved as `jobs.py` and run with the test's interpreter. A block of tests (it
+defines `test_...` functions) is saved as `test_jobs.py` and run by pytest. A block that
+starts a web server (`uvicorn.run`) passes once the server answers a request; it is then
+stopped.
 """
 
 from __future__ import annotations
@@ -46,13 +48,17 @@ def test_the_documents_have_python_blocks() -> None:
 
 @pytest.mark.parametrize("code", code_blocks())
 def test_block_runs_as_pasted(code: str, tmp_path: Path) -> None:
-    script = tmp_path / "jobs.py"
+    is_tests = re.search(r"^def test_", code, re.MULTILINE) is not None
+    script = tmp_path / ("test_jobs.py" if is_tests else "jobs.py")
     script.write_text(code)
     if "uvicorn.run(" in code:
         serve_until_it_answers(script)
         return
+    run = (
+        ["-m", "pytest", "-q", "-p", "no:cacheprovider", script.name] if is_tests else [script.name]
+    )
     done = subprocess.run(
-        [sys.executable, str(script)],
+        [sys.executable, *run],
         cwd=tmp_path,
         env=clean_environment(),
         capture_output=True,

@@ -43,6 +43,8 @@ def underway_app(request: pytest.FixtureRequest, underway_clock: Clock) -> Itera
     own_url, own_inline = app.database_url, app.inline
     app.use_database(url, clock=underway_clock)
     try:
+        # Stores the cron declarations now, so their schedules start at the test's start.
+        app.runtime.call(app.drain_async())
         yield app
     finally:
         for worker in app.running_workers:

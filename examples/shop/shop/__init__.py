@@ -1,0 +1,1 @@
+"""A shop that hands its slow work to underway."""
