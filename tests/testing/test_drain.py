@@ -184,3 +184,21 @@ def test_inline_mode_runs_each_job_as_it_is_enqueued(tmp_path: Path) -> None:
     with pytest.raises(JobFailed, match="serialize"):
         not_json.enqueue().result(timeout=0)
     app.close()
+
+
+def test_a_database_change_after_first_use_is_refused_and_use_database_swaps(
+    tmp_path: Path,
+) -> None:
+    app = App(f"sqlite:///{tmp_path / 'one.db'}")
+
+    @app.job
+    def ping() -> None: ...
+
+    ping.enqueue()
+    with pytest.raises(ConfigurationError, match="use_database"):
+        app.database_url = f"sqlite:///{tmp_path / 'two.db'}"
+    app.use_database(f"sqlite:///{tmp_path / 'two.db'}")
+    assert app.list() == []
+    app.use_database(f"sqlite:///{tmp_path / 'one.db'}")
+    assert len(app.list()) == 1
+    app.close()

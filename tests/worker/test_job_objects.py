@@ -7,6 +7,7 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import fast_settings
+from underway.testing import drain
 from underway import App, ConfigurationError, DuplicateJobError, JobContext, UnknownJobError
 
 
@@ -27,8 +28,8 @@ def test_parameters_named_like_options_are_arguments_and_options_apply_apart(app
         "priority": 3,
         "run_at": "dawn",
     }
-    app.start_worker(fast_settings(queues=["mail"]))
-    assert handle.result(timeout=10) == "ops 1.5 their-queue 3 dawn"
+    drain(app, queues="mail")
+    assert handle.result(timeout=0) == "ops 1.5 their-queue 3 dawn"
 
 
 def test_by_name_arguments_are_one_mapping_and_options_are_keywords(app: App) -> None:
@@ -103,8 +104,8 @@ def test_enqueue_many_takes_checked_arguments_or_mappings(app: App) -> None:
         return a + b
 
     handles = add.enqueue_many([add.arguments(1, 2), add.arguments(a=3, b=4), {"a": 5, "b": 6}])
-    app.start_worker(fast_settings())
-    assert [h.result(timeout=10) for h in handles] == [3, 7, 11]
+    drain(app)
+    assert [h.result(timeout=0) for h in handles] == [3, 7, 11]
 
 
 def test_on_duplicate_raise_and_a_job_of_another_app_are_clear_errors(app: App) -> None:

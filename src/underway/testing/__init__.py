@@ -21,7 +21,8 @@ def drain(
     """Run every due job in this process, with the app's own code, until none is due: jobs
     enqueued by jobs too, and cron ticks and stalled jobs that the app's clock made due.
     Returns each job that ran, as it ended (completed, failed, cancelled, or scheduled for
-    a retry not yet due). Refused while the app has a worker running."""
+    a retry not yet due). It serves the queues the app's jobs declare, as a worker does,
+    unless given `queues`. Refused while the app has a worker running."""
     return app.runtime.call(app.drain_async(queues=queues, concurrency=concurrency))
 
 
