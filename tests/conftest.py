@@ -1,4 +1,4 @@
-"""Fixtures shared by all test packages: apps on fresh SQLite files, fast worker timings."""
+"""Fixtures shared by all test packages: apps on fresh databases, fast worker timings."""
 
 from __future__ import annotations
 
@@ -31,7 +31,7 @@ def fast_settings(**overrides: object) -> WorkerSettings:
 POSTGRES_URL = os.environ.get(
     "UNDERWAY_TEST_POSTGRES_URL", "postgresql://postgres@127.0.0.1:5432/test"
 )
-BACKENDS = ["sqlite", "postgres"]
+BACKENDS = ["sqlite", "postgres", "memory"]
 
 
 @pytest.fixture
@@ -53,7 +53,14 @@ def pg_url(pg_schema: str) -> str:
 def backend_url(request: pytest.FixtureRequest, tmp_path: Path) -> str:
     if request.param == "sqlite":
         return f"sqlite:///{tmp_path / 'jobs.db'}"
+    if request.param == "memory":
+        return memory_url()
     return str(request.getfixturevalue("pg_url"))
+
+
+def memory_url() -> str:
+    """A memory database of this test's own, shared by the apps and backends it opens."""
+    return f"memory://test-{uuid.uuid4().hex[:16]}"
 
 
 @pytest.fixture

@@ -109,7 +109,7 @@ def cuttable(url: str, directory: Path) -> Iterator[Cut]:
     """A cut between one process and the database at `url`: on PostgreSQL a PartitionProxy
     (requests arrive late once it is restored); on SQLite UNDERWAY_PARTITION_FILE (every
     storage call of that process fails while the file exists)."""
-    if url.startswith("sqlite"):
+    if not url.startswith("postgres"):  # SQLite, and memory (SQLite on a RAM file)
         switch = directory / "cut"
         try:
             restore = functools.partial(switch.unlink, missing_ok=True)

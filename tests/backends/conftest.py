@@ -1,6 +1,8 @@
-"""Fixtures of the backend conformance suite: every test runs on SQLite and on PostgreSQL.
+"""Fixtures of the backend conformance suite: every test runs on SQLite, on PostgreSQL and on
+the memory backend.
 
-SQLite gets a fresh file in tmp_path; PostgreSQL gets a fresh schema, dropped afterwards.
+SQLite gets a fresh file in tmp_path; PostgreSQL gets a fresh schema, dropped afterwards;
+memory a database of its own name, gone when the test's last backend on it closes.
 PostgreSQL tests fail (never skip) when the server cannot be reached.
 """
 
@@ -11,6 +13,7 @@ from collections.abc import AsyncIterator
 import pytest
 
 from underway.backends.base import Backend, SystemClock
+from underway.backends.memory.backend import MemoryBackend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.sqlite import SQLiteBackend
 
@@ -19,6 +22,8 @@ def make_backend(url: str, *, migrate: bool = True) -> Backend:
     """A backend for a test URL (not opened)."""
     if url.startswith("sqlite:"):
         return SQLiteBackend(url, clock=SystemClock(), migrate=migrate)
+    if url.startswith("memory:"):
+        return MemoryBackend(url, clock=SystemClock())
     return PostgresBackend(url, migrate=migrate)
 
 

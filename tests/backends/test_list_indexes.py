@@ -1,4 +1,4 @@
-"""Listing by a state that few jobs are in reads an index, not the table, on both backends.
+"""Listing by a state that few jobs are in reads an index, not the table, on every backend.
 
 The states are written into the query (`state_condition`) so that each planner can match them
 to the partial indexes; a bound parameter hides them, and the listing then read every row.
@@ -15,6 +15,7 @@ from tests.conftest import POSTGRES_URL
 from underway.backends.base import Backend
 from underway.backends.policy import state_condition
 from underway.backends.postgres.connection import parse_postgres_url
+from underway.backends.sqlite import SQLiteBackend
 from underway.models import JobState
 
 from .support import new_job
@@ -53,10 +54,10 @@ def test_states_are_written_out_and_only_known_states_are_accepted() -> None:
         state_condition(["failed' OR 1=1 --"])  # type: ignore[list-item]
 
 
-def plan_of(backend_url: str, states: tuple[JobState, ...]) -> str:
+def plan_of(backend: Backend, backend_url: str, states: tuple[JobState, ...]) -> str:
     """The plan of a listing by `states` over a table shaped by SHAPE."""
-    if backend_url.startswith("sqlite:"):
-        with sqlite3.connect(backend_url.removeprefix("sqlite:///")) as conn:
+    if isinstance(backend, SQLiteBackend):  # the memory backend too: SQLite on a RAM file
+        with sqlite3.connect(backend.path) as conn:
             conn.execute(SHAPE.replace("{jobs}", "underway_jobs"))
             conn.execute("ANALYZE")
             rows = conn.execute("EXPLAIN QUERY PLAN " + listing("underway_jobs", states))
@@ -75,7 +76,7 @@ async def test_few_states_are_listed_through_an_index(
     for _ in range(5):
         await backend.enqueue_many([new_job() for _ in range(1000)])
 
-    plan = plan_of(backend_url, states)
+    plan = plan_of(backend, backend_url, states)
 
-    expected = SQLITE_INDEX if backend_url.startswith("sqlite:") else postgres_index
+    expected = SQLITE_INDEX if isinstance(backend, SQLiteBackend) else postgres_index
     assert expected in plan, plan

@@ -11,7 +11,7 @@ from collections.abc import Callable, Coroutine
 from datetime import UTC, datetime
 from typing import Any, TypeVar
 
-from ..backends import open_backend
+from ..backends import open_backend, pinned_url
 from ..backends.base import Backend, Clock
 from .runtime import Runtime
 
@@ -33,7 +33,6 @@ class Storage:
         create: bool = True,
     ) -> None:
         self.runtime = runtime
-        #: Read when the backend is first opened, so it may be changed until then.
         self.database_url = database_url
         #: Whether opening may create a missing SQLite file; a worker passes False, so that
         #: a mistyped path fails instead of serving an empty new database. Read like the URL.
@@ -45,6 +44,18 @@ class Storage:
         self._opening: asyncio.Lock | None = None
         #: The tasks the backend started on the loop as it opened (a pool's, a listener's).
         self._backend_tasks: weakref.WeakSet[asyncio.Task[Any]] = weakref.WeakSet()
+
+    @property
+    def database_url(self) -> str:
+        """Read when the backend is first opened, so it may be changed until then. A memory
+        URL is pinned as it is set: `memory://` to one new database, and every memory URL
+        to this process, so that `new_backend` opens the same database and another process
+        handed the URL is refused."""
+        return self._database_url
+
+    @database_url.setter
+    def database_url(self, url: str) -> None:
+        self._database_url = pinned_url(url)
 
     @property
     def opened(self) -> Backend | None:

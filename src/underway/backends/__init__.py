@@ -1,5 +1,6 @@
 """Storage backends: the protocol (`base`), and one package per SQL dialect, `sqlite` and
-`postgres`, with the same module names. `open_backend` picks one from a database URL."""
+`postgres`, with the same module names, and `memory` (SQLite in RAM, for one process).
+`open_backend` picks one from a database URL."""
 
 from __future__ import annotations
 
@@ -7,8 +8,9 @@ from urllib.parse import urlsplit, urlunsplit
 
 from ..errors import ConfigurationError, DatabaseConfigurationError
 from .base import Backend, Clock, SystemClock
+from .memory import is_memory_url, pinned_url
 
-__all__ = ["Backend", "Clock", "SystemClock", "open_backend", "safe_url"]
+__all__ = ["Backend", "Clock", "SystemClock", "open_backend", "pinned_url", "safe_url"]
 
 
 def open_backend(
@@ -19,12 +21,18 @@ def open_backend(
     lean: bool = False,
     create: bool = True,
 ) -> Backend:
-    """Create the backend for a database URL (sqlite:///path or postgresql://...).
+    """Create the backend for a database URL (sqlite:///path, postgresql://..., memory://).
 
     A `lean` backend keeps one connection and listens to no notifications (for heartbeats).
     Unless `create`, a SQLite file that does not exist is an error when the backend opens,
-    not a new empty database (PostgreSQL never creates the database itself).
+    not a new empty database (PostgreSQL never creates the database itself). A memory
+    database is new in its process and migrated as it first opens, whatever `create` and
+    `migrate` say; a memory URL pinned in another process is an error at once.
     """
+    if is_memory_url(url):
+        from .memory.backend import MemoryBackend
+
+        return MemoryBackend(url, clock=clock or SystemClock())
     if url.startswith("sqlite:"):
         from .sqlite import SQLiteBackend
 
@@ -40,8 +48,8 @@ def open_backend(
             return PostgresBackend(url, migrate=migrate, max_connections=1, listen=False)
         return PostgresBackend(url, migrate=migrate)
     raise DatabaseConfigurationError(
-        f"unsupported database URL {safe_url(url)!r}: use sqlite:///path/to/file.db or "
-        "postgresql://user@host/dbname"
+        f"unsupported database URL {safe_url(url)!r}: use sqlite:///path/to/file.db, "
+        "postgresql://user@host/dbname or memory://"
     )
 
 

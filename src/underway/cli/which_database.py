@@ -13,6 +13,8 @@ from pathlib import Path
 
 from ..app import App
 from ..app.application import DEFAULT_DATABASE
+from ..backends.memory import is_memory_url
+from ..backends.memory.databases import USE_ONE_PROCESS
 from .loading import CommandError, load_app
 
 APP_VARIABLE = "UNDERWAY_APP"
@@ -58,7 +60,31 @@ def choose(
     needs_app: str | None = None,
 ) -> Target:
     """The target of one command; `needs_app` names a command that cannot run without the app
-    (its jobs), which is then always imported."""
+    (its jobs), which is then always imported. A memory database is refused: the command's
+    own process is not the one whose jobs it lives with."""
+    if database_option:
+        refuse_memory_database(database_option, "from --database")  # before importing the app
+    target = choose_target(app_option, database_option, needs_app=needs_app)
+    refuse_memory_database(target.url, target.chosen_by)
+    return target
+
+
+def refuse_memory_database(url: str, chosen_by: str) -> None:
+    if is_memory_url(url):
+        raise CommandError(
+            f"the database is {url} ({chosen_by}): memory:// databases live inside one "
+            "process, and a command or worker in another process cannot see it; "
+            f"{USE_ONE_PROCESS}"
+        )
+
+
+def choose_target(
+    app_option: str | None,
+    database_option: str | None,
+    *,
+    needs_app: str | None = None,
+) -> Target:
+    """The target of one command, whatever database it names."""
     choice = choose_app(app_option)
     if needs_app and choice is None:
         raise CommandError(f"{needs_app} needs your app ({HOW_TO_NAME_AN_APP})")
