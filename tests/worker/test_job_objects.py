@@ -7,8 +7,8 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from tests.conftest import fast_settings
-from underway.testing import drain
 from underway import App, ConfigurationError, DuplicateJobError, JobContext, UnknownJobError
+from underway.testing import drain
 
 
 def test_parameters_named_like_options_are_arguments_and_options_apply_apart(app: App) -> None:

@@ -9,6 +9,7 @@ from collections.abc import Coroutine, Iterable, Mapping
 from datetime import datetime, timedelta
 from typing import Any, Literal, Self, TypeVar
 
+from ..backends import pinned_url
 from ..backends.base import Backend, Clock
 from ..config import WorkerSettings
 from ..errors import ConfigurationError
@@ -73,7 +74,7 @@ class App(JobReads):
 
     @database_url.setter
     def database_url(self, url: str) -> None:
-        if self._storage.opened is not None and url != self._storage.database_url:
+        if self._storage.opened is not None and pinned_url(url) != self._storage.database_url:
             raise ConfigurationError(
                 "this app has already opened its database; call app.use_database(url) to "
                 "close it and use another"
