@@ -23,6 +23,7 @@ class DrainHost(Host, Protocol):
 
     async def backend(self) -> Backend: ...
 
+
 #: A drain polls this often while its last jobs' outcomes are written.
 DRAIN_POLL_S = 0.005
 
