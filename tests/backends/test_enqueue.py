@@ -182,3 +182,12 @@ async def test_enqueue_of_a_ready_job_notifies_work(backend: Backend) -> None:
     await enqueue(backend)
     assert seen
     unsubscribe()
+
+
+async def test_get_many_reads_the_jobs_that_exist_in_the_order_asked(backend: Backend) -> None:
+    first, second = new_job(), new_job()
+    await backend.enqueue(first)
+    await backend.enqueue(second)
+    found = await backend.get_many([second.id, "no-such-job", first.id, second.id])
+    assert [job.id for job in found] == [second.id, first.id, second.id]
+    assert await backend.get_many([]) == []

@@ -58,8 +58,7 @@ async def drain_app(app: DrainHost, settings: DrainSettings) -> list[Job]:
     await backend.sweep(worker_settings.stall_timeout, worker_settings.max_losses)
     worker = Worker(app, backend, worker_settings)
     await worker.run()
-    ran = [await backend.get(job_id) for job_id in dict.fromkeys(worker.claimed)]
-    return [job for job in ran if job is not None]
+    return await backend.get_many(list(dict.fromkeys(worker.claimed)))
 
 
 def names(queues: Iterable[str] | None) -> tuple[str, ...] | None:

@@ -106,6 +106,9 @@ class Backend(Protocol):
 
     async def get(self, job_id: str) -> Job | None: ...
 
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        """The jobs of these ids that exist, in the order given, read at once."""
+
     async def list_jobs(self, query: JobFilter) -> JobPage: ...
 
     async def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:

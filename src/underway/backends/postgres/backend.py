@@ -376,6 +376,10 @@ class PostgresBackend:
             return None
         return await self._pool.transaction(lambda tx: reads.get(tx, job_id))
 
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        ids = [job_id for job_id in job_ids if NUL not in job_id]
+        return await self._pool.transaction(lambda tx: reads.get_many(tx, ids))
+
     async def list_jobs(self, query: JobFilter) -> JobPage:
         return await self._pool.transaction(lambda tx: reads.list_jobs(tx, query))
 

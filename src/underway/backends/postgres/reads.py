@@ -26,10 +26,16 @@ def claimed(row: Row) -> ClaimedJob:
 
 
 GET = "SELECT * FROM {schema}.jobs WHERE id = %s"
+GET_MANY = "SELECT * FROM {schema}.jobs WHERE id = ANY(%s)"
 
 
 async def get(tx: Tx, job_id: str) -> Job | None:
     return await first(tx, GET, (job_id,))
+
+
+async def get_many(tx: Tx, job_ids: list[str]) -> list[Job]:
+    found = {row["id"]: job(row) for row in await tx.rows(GET_MANY, (job_ids,))}
+    return [found[job_id] for job_id in job_ids if job_id in found]
 
 
 async def first(tx: Tx, statement: str, params: tuple[Any, ...]) -> Job | None:

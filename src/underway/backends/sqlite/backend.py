@@ -324,6 +324,10 @@ class SQLiteBackend:
     async def get(self, job_id: str) -> Job | None:
         return await self._reader.read(lambda c: reads.get(c, job_id))
 
+    async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
+        ids = list(job_ids)
+        return await self._reader.read(lambda c: reads.get_many(c, ids))
+
     async def list_jobs(self, query: JobFilter) -> JobPage:
         return await self._reader.read(lambda c: reads.list_jobs(c, query))
 

@@ -24,10 +24,17 @@ def job(row: sqlite3.Row) -> Job:
 
 
 GET = "SELECT * FROM underway_jobs WHERE id = ?"
+#: The ids as one JSON array, so that one statement reads any number of jobs.
+GET_MANY = "SELECT * FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))"
 
 
 def get(conn: sqlite3.Connection, job_id: str) -> Job | None:
     return first(conn, GET, (job_id,))
+
+
+def get_many(conn: sqlite3.Connection, job_ids: list[str]) -> list[Job]:
+    found = {row["id"]: job(row) for row in conn.execute(GET_MANY, (json.dumps(job_ids),))}
+    return [found[job_id] for job_id in job_ids if job_id in found]
 
 
 def first(conn: sqlite3.Connection, statement: str, params: tuple[Any, ...]) -> Job | None:
