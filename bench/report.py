@@ -240,6 +240,12 @@ def render(results: dict[str, Any]) -> str:
                 if n in systems
             ],
         ),
+        "## Drain in-process (underway.testing.drain)\n",
+        "What a test runs: no-op jobs enqueued in bulk, then `drain(app, concurrency=200)` in "
+        "the same process until none is left, on the memory backend (`memory://`), the SQLite "
+        "file and PostgreSQL. The whole worker path runs for each job (claim, the job's code, "
+        "the outcome written with the lease checked).\n",
+        _in_process(systems),
     ]
     errors = [(n, e) for n, d in systems.items() for e in d.get("errors", [])]
     if errors:
@@ -249,6 +255,14 @@ def render(results: dict[str, Any]) -> str:
 
 def _rank(name: str) -> int:
     return ORDER.index(name) if name in ORDER else len(ORDER)
+
+
+def _in_process(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        for where, data in systems.get(name, {}).get("drain_in_process", {}).items():
+            rows.append([where, _num(_get(data, "n")), _num(_get(data, "rate"))])
+    return _table(["database", "jobs", "jobs/s"], rows)
 
 
 def _depth(systems: dict[str, Any]) -> str:
@@ -394,6 +408,12 @@ def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) ->
             _get(pg, "memory", "after_mb"),
             "{:.0f} MiB",
             lambda v: v <= 100,
+        ),
+        (
+            "drain in-process on memory:// ≥ 50,000 no-op jobs/s",
+            _get(sq, "drain_in_process", "memory", "rate"),
+            "{:,.0f} jobs/s",
+            lambda v: v >= 50_000,
         ),
     ]
     rows = []

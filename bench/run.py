@@ -49,6 +49,7 @@ class Plan:
         self.depth_sizes = DEPTH_SIZES[:2] if quick else DEPTH_SIZES
         self.depth_jobs = 2_000 if quick else 20_000
         self.memory_jobs = 10_000 if quick else 100_000
+        self.in_process_jobs = 10_000 if quick else 50_000
 
 
 def key(system: System) -> str:
@@ -148,6 +149,17 @@ def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> 
             ]
             out["depth"][str(rows)] = medians([r for r in runs if r])
     out["memory"] = attempt(out, f"{name} memory", lambda: system.memory(plan.memory_jobs)) or {}
+    out["drain_in_process"] = {}
+    for where in system.in_process_databases():
+        runs = [
+            attempt(
+                out,
+                f"{name} drain in-process on {where}",
+                lambda w=where: system.drain_in_process(w, plan.in_process_jobs),
+            )
+            for _ in range(plan.runs)
+        ]
+        out["drain_in_process"][where] = medians([r for r in runs if r])
 
 
 def machine_facts() -> dict[str, str]:

@@ -175,6 +175,36 @@ class Underway(System):
         finally:
             running.stop()
 
+    def in_process_databases(self) -> list[str]:
+        """Where `drain_in_process` runs: this system's database, and on SQLite also memory."""
+        return [self.backend, "memory"] if self.backend == "sqlite" else [self.backend]
+
+    def drain_in_process(self, where: str, n: int) -> dict[str, float]:
+        """`underway.testing.drain` of `n` no-op jobs in this process (concurrency 200), the
+        way a test runs jobs: enqueued in bulk first, then drained until none is left."""
+        from underway.testing import drain
+
+        from . import underway_app
+
+        if where != "memory":
+            self.reset()
+        self.ctx.probe.reset()
+        os.environ.update(self.ctx.probe.env())
+        app = underway_app.App("memory://" if where == "memory" else self.url)
+        noop = app.job(underway_app.noop)
+        try:
+            app.migrate()
+            for start in range(0, n, 10_000):
+                noop.enqueue_many([{}] * min(10_000, n - start))
+            began = time.perf_counter()
+            ran = drain(app, concurrency=CONCURRENCY)
+            seconds = time.perf_counter() - began
+        finally:
+            app.close()
+        if len(ran) != n:
+            raise RuntimeError(f"drained {len(ran)} of {n} jobs")
+        return {"rate": n / seconds, "n": n, "seconds": seconds}
+
     def fill_depth(self, rows: int) -> None:
         """Insert `rows` filler rows directly with SQL (setup only): 90% completed, 5% pending
         in another queue (older than the fresh jobs), 5% scheduled a year ahead; then
