@@ -126,10 +126,10 @@ def check_imports(tree: Path) -> dict[str, Any]:
     return found
 
 
-def run_once(tree: Path, output: Path, quick: bool) -> dict[str, Any]:
+def run_once(tree: Path, output: Path, quick: bool, systems: list[str]) -> dict[str, Any]:
     """One bench.run of underway's systems in `tree`; its results.json goes to `output`."""
     command = [str(tree / "bench/.venv/bin/python"), "-m", "bench.run"]
-    command += ["--only", ",".join(SYSTEMS), "--output", str(output)]
+    command += ["--only", ",".join(systems), "--output", str(output)]
     subprocess.run(command, cwd=tree, env=tree_env(quick), check=True)
     results: dict[str, Any] = json.loads((output / "results.json").read_text())
     return results
@@ -143,7 +143,8 @@ def run_rounds(
         for side, tree in trees.items():
             print(f"\n### round {number}/{args.rounds}, {side}: {tree}", flush=True)
             started = time.monotonic()
-            results = run_once(tree, tmp / "out" / f"{side}{number}", args.quick)
+            out = tmp / "out" / f"{side}{number}"
+            results = run_once(tree, out, args.quick, args.only)
             seconds = time.monotonic() - started
             errors = results.get("errors", [])
             print(f"### {side}{number}: {seconds / 60:.1f} min, {len(errors)} errors", flush=True)
@@ -179,7 +180,7 @@ def side_medians(runs: list[dict[str, Any]], side: str, system: str) -> dict[str
 def compare(runs: list[dict[str, Any]]) -> list[dict[str, Any]]:
     """One row per system and metric: medians of A and B, B/A and the change for the better."""
     rows = []
-    for system in SYSTEMS:
+    for system in [s for s in SYSTEMS if any(s in run.get("systems", {}) for run in runs)]:
         a, b = side_medians(runs, "A", system), side_medians(runs, "B", system)
         for metric in [*a, *(m for m in b if m not in a)]:
             # On SQLite there is no server: that figure is other processes' PostgreSQL CPU.
@@ -241,6 +242,13 @@ def parse_args() -> argparse.Namespace:
     parser.add_argument("--rounds", type=int, default=3, help="A, B pairs (default 3)")
     parser.add_argument("--quick", action="store_true", help="bench.run's quick sizes")
     parser.add_argument("--json", type=Path, help="raw figures file (default: in /tmp)")
+    parser.add_argument(
+        "--only",
+        type=lambda text: text.split(","),
+        default=list(SYSTEMS),
+        help=f"systems to measure (default {','.join(SYSTEMS)})",
+    )
+    parser.add_argument("--head", default="HEAD", help="the newer commit (B), default HEAD")
     return parser.parse_args()
 
 
@@ -248,7 +256,10 @@ def main() -> None:
     args = parse_args()
     if not (VENV / "bin" / "python").exists():
         raise SystemExit("no bench/.venv: run make bench-env first")
-    shas = {"A": git("rev-parse", f"{args.base}^{{commit}}"), "B": git("rev-parse", "HEAD")}
+    shas = {
+        "A": git("rev-parse", f"{args.base}^{{commit}}"),
+        "B": git("rev-parse", f"{args.head}^{{commit}}"),
+    }
     if args.json is None:
         stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%SZ")
         name = f"underway-ab-{shas['A'][:7]}-{shas['B'][:7]}-{stamp}.json"
