@@ -21,6 +21,7 @@ from .output import (
     plain,
     print_error,
     print_json,
+    print_outcome,
     print_table,
 )
 from .reporting import UnderwayCommand
@@ -156,12 +157,11 @@ def cancel(
     """Cancel a waiting job now; a running one is told to stop within a second."""
     with opened(choose(app_path, database)) as app:
         job = app.cancel(job_id)
-    if json_output:
-        print_json(job)
-    elif job.state is JobState.RUNNING:
-        console.print(f"cancel requested: job {job.id} is running and stops within a second")
+    if job.state is JobState.RUNNING:
+        text = f"cancel requested: job {job.id} is running and stops within a second"
     else:
-        console.print(f"job {job.id} is {job.state.value}")
+        text = f"job {job.id} is {job.state.value}"
+    print_outcome(json_output, job, text)
 
 
 def retry(
@@ -173,10 +173,7 @@ def retry(
     """Run a failed or cancelled job again."""
     with opened(choose(app_path, database)) as app:
         job = app.retry(job_id)
-    if json_output:
-        print_json(job)
-    else:
-        console.print(f"job {job.id} is {job.state.value} again")
+    print_outcome(json_output, job, f"job {job.id} is {job.state.value} again")
 
 
 def delete(
@@ -188,7 +185,4 @@ def delete(
     """Delete a job with its result and logs; an active one is cancelled first."""
     with opened(choose(app_path, database)) as app:
         app.delete(job_id)
-    if json_output:
-        print_json({"deleted": job_id})
-    else:
-        console.print(f"deleted {job_id}")
+    print_outcome(json_output, {"deleted": job_id}, f"deleted {job_id}")

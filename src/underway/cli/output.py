@@ -46,6 +46,14 @@ def print_json(document: Any) -> None:
     sys.stdout.write(json.dumps(plain(document), ensure_ascii=False, default=str) + "\n")
 
 
+def print_outcome(as_json: bool, document: Any, text: str) -> None:
+    """What a command did: `document` as JSON for scripts, else one line for people."""
+    if as_json:
+        print_json(document)
+    else:
+        console.print(text)
+
+
 def plain(value: Any) -> Any:
     """A value of the models (jobs, log lines, recurring jobs) as JSON-ready data."""
     if dataclasses.is_dataclass(value) and not isinstance(value, type):

@@ -13,7 +13,7 @@ from ..models import Recurring
 from ..recurring import describe_cron
 from .common_options import AppOption, CreateOption, DatabaseOption, JsonOption
 from .loading import json_arguments
-from .output import console, print_json, print_table, state_text, when
+from .output import console, print_json, print_outcome, print_table, state_text, when
 from .reporting import UnderwayCommand, UnderwayGroup
 from .which_database import choose, opened
 
@@ -108,10 +108,8 @@ def toggle(
     """Enable a disabled recurring job, or disable an enabled one."""
     with opened(choose(app_path, database)) as app:
         recurring = app.toggle_recurring(recurring_id(app, ref))
-    if json_output:
-        print_json(recurring)
-    else:
-        console.print(f"{recurring.name} is {'enabled' if recurring.enabled else 'disabled'}")
+    state = "enabled" if recurring.enabled else "disabled"
+    print_outcome(json_output, recurring, f"{recurring.name} is {state}")
 
 
 def remove(
@@ -124,10 +122,7 @@ def remove(
     with opened(choose(app_path, database)) as app:
         removed = recurring_id(app, ref)
         app.remove_recurring(removed)
-    if json_output:
-        print_json({"removed": removed})
-    else:
-        console.print(f"removed {removed}")
+    print_outcome(json_output, {"removed": removed}, f"removed {removed}")
 
 
 def trigger(
@@ -140,10 +135,7 @@ def trigger(
     with opened(choose(app_path, database, needs_app="recurring trigger")) as app:
         handle = app.trigger_recurring(recurring_id(app, ref))
         job = handle.job
-    if json_output:
-        print_json(job)
-    else:
-        console.print(job.id)
+    print_outcome(json_output, job, job.id)
 
 
 def recurring_id(app: App, ref: str) -> str:
