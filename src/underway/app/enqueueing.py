@@ -39,8 +39,6 @@ def enqueue_request(
     on_duplicate = options.on_duplicate
     if on_duplicate not in (None, "raise"):
         raise ConfigurationError(f"on_duplicate must be None or 'raise', got {on_duplicate!r}")
-    if options.delay is not None and options.run_at is not None:
-        raise ConfigurationError("give delay= or run_at=, not both")
     new = definition.new_job(
         args,
         delay=seconds(options.delay, "delay") or 0.0,

@@ -36,6 +36,10 @@ class EnqueueOptions:
     on_duplicate: Literal["raise"] | None = None
     connection: Any = None
 
+    def __post_init__(self) -> None:
+        if self.delay is not None and self.run_at is not None:
+            raise ConfigurationError("give delay= or run_at=, not both")
+
 
 NO_OPTIONS = EnqueueOptions()
 
@@ -125,12 +129,11 @@ class JobFunction(Generic[P, R]):
             "on_duplicate": on_duplicate,
             "connection": connection,
         }
-        if delay is not None and run_at is not None:
-            raise ConfigurationError("give delay= or run_at=, not both")
         changes = {k: v for k, v in given.items() if v is not None}
-        if delay is not None:
-            changes["run_at"] = None  # a later `when` replaces an earlier one
-        if run_at is not None:
+        # A later `when` replaces an earlier one; both in one call are refused as built.
+        if delay is not None and run_at is None:
+            changes["run_at"] = None
+        if run_at is not None and delay is None:
             changes["delay"] = None
         chosen = replace(self.enqueue_options, **changes)
         return type(self)(self._host, self.definition, chosen)
