@@ -9,6 +9,7 @@ import time
 import pytest
 
 from tests.conftest import fast_settings
+from tests.logs import logged
 from tests.waiting import wait_until
 from underway import App, JobCancelled, JobContext, JobFailed
 from underway.backends import safe_url
@@ -18,11 +19,7 @@ NO_WAIT = Backoff(base=0.01, factor=1.0, maximum=0.01, jitter=0.0)
 
 
 def worker_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "underway.worker" and record.levelno == level
-    ]
+    return logged(caplog, "underway.worker", level)
 
 
 def test_a_failed_attempt_its_retry_and_the_final_failure_are_logged_with_the_job(
@@ -84,7 +81,9 @@ def test_a_cancelled_attempt_is_logged_and_a_completed_one_only_at_debug(
     again = quick.enqueue()
     assert again.result(timeout=10) == 1
     wait_until(lambda: any(again.id in line for line in worker_lines(caplog, logging.DEBUG)))
-    assert f"job quick {again.id} attempt 1 of 1 completed" in worker_lines(caplog, logging.DEBUG)
+    assert f"job quick {again.id} attempt 1 of 1 completed" in logged(
+        caplog, "underway.worker", logging.DEBUG
+    )
 
 
 def test_the_start_line_names_the_database_queues_and_concurrency(

@@ -10,17 +10,10 @@ import pytest
 
 from tests.backends.support import new_job
 from tests.conftest import fast_settings
+from tests.logs import logged
 from tests.waiting import wait_until
 from underway import App, JobState
 from underway.worker.sweeper import StalledJobSweeper
-
-
-def sweeper_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
-    return [
-        record.getMessage()
-        for record in caplog.records
-        if record.name == "underway.sweeper" and record.levelno == level
-    ]
 
 
 def test_each_job_taken_back_from_a_lost_worker_is_logged_with_its_attempt_and_worker(
@@ -39,12 +32,12 @@ def test_each_job_taken_back_from_a_lost_worker_is_logged_with_its_attempt_and_w
         app.runtime.call(sweeper.tick())
 
     lose_to("w-gone")
-    assert sweeper_lines(caplog, logging.WARNING) == [
+    assert logged(caplog, "underway.sweeper", logging.WARNING) == [
         f"job fragile {job.id} attempt 1 lost its worker w-gone; running it again without "
         "spending a retry (loss 1; max_losses is 2)"
     ]
     lose_to("w-gone-too")
-    assert sweeper_lines(caplog, logging.ERROR) == [
+    assert logged(caplog, "underway.sweeper", logging.ERROR) == [
         f"job fragile {job.id} attempt 2 lost its worker w-gone-too; failed as WorkerLost: "
         "lost 2 times (max_losses is 2)"
     ]
