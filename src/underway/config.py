@@ -14,6 +14,8 @@ class WorkerSettings:
 
     concurrency: int = 10
     queues: tuple[str, ...] | None = None
+    #: Only jobs of these names (None: every job of the queues served); a drain of some jobs.
+    jobs: tuple[str, ...] | None = None
     poll_interval: float = 1.0
     heartbeat_interval: float = 5.0
     stall_timeout: float = 30.0

@@ -70,6 +70,17 @@ async def test_claim_only_takes_jobs_of_the_given_queues(backend: Backend) -> No
     assert len(await backend.claim(WORKER, ["reports"], 5)) == 1
 
 
+async def test_claim_given_names_takes_only_jobs_of_those_names(backend: Backend) -> None:
+    mail = await enqueue(backend, name="mail")
+    await enqueue(backend, name="report")
+    laned = await backend.enqueue(new_job(name="mail", lane="job:mail", lane_limit=1))
+    await backend.enqueue(new_job(name="report", lane="job:report", lane_limit=1))
+    assert await backend.claim(WORKER, ["default"], 5, names=[]) == []
+    claimed = await backend.claim(WORKER, ["default"], 5, names=["mail", "other"])
+    assert [j.id for j in claimed] == [mail.id, laned.job.id]
+    assert [j.name for j in await backend.claim(WORKER, ["default"], 5)] == ["report", "report"]
+
+
 async def test_scheduled_jobs_are_claimed_only_when_due(backend: Backend) -> None:
     job = await enqueue(backend, delay_s=0.3)
     assert await backend.claim(WORKER, ["default"], 1) == []

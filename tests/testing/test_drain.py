@@ -10,7 +10,7 @@ from typing import Any
 import pytest
 
 from tests.conftest import fast_settings
-from underway import App, Backoff, ConfigurationError, JobFailed, JobState
+from underway import App, Backoff, ConfigurationError, JobFailed, JobState, UnknownJobError
 from underway.testing import Clock, drain
 
 START = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
@@ -61,6 +61,24 @@ def test_drain_takes_only_the_queues_it_is_given(app: App) -> None:
     mail, rest = send.enqueue(), other.enqueue()
     assert [job.id for job in drain(app, queues="mail")] == [mail.id]
     assert rest.state is JobState.PENDING
+
+
+def test_drain_takes_only_the_jobs_it_is_given(app: App) -> None:
+    @app.job
+    def send() -> None: ...
+
+    @app.job
+    def other() -> None: ...
+
+    sent, rest = send.enqueue(), other.enqueue()
+    assert [job.id for job in drain(app, jobs=send)] == [sent.id]
+    assert rest.state is JobState.PENDING
+    assert [job.id for job in drain(app, jobs=["send", other])] == [rest.id]
+
+
+def test_drain_refuses_a_job_the_app_does_not_know(app: App) -> None:
+    with pytest.raises(UnknownJobError, match="nope"):
+        drain(app, jobs="nope")
 
 
 def test_drain_is_refused_while_a_worker_runs(app: App) -> None:

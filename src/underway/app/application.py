@@ -27,7 +27,7 @@ from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
 from .enqueueing import Enqueuer, enqueue_request
 from .handle import JobHandle
-from .job_function import NO_OPTIONS, EnqueueOptions, JobHost
+from .job_function import NO_OPTIONS, EnqueueOptions, JobFunction, JobHost
 from .job_reads import JobReads
 from .recurring_jobs import RecurringJobs
 from .registry import JobRef
@@ -224,11 +224,21 @@ class App(JobReads):
         return handle
 
     async def drain_async(
-        self, *, concurrency: int = 10, queues: Iterable[str] | str | None = None
+        self,
+        *,
+        concurrency: int = 10,
+        queues: Iterable[str] | str | None = None,
+        jobs: Iterable[JobRef] | JobRef | None = None,
     ) -> builtins.list[Job]:
         """Run every due job in this process until none is due; see `underway.testing.drain`."""
-        settings = DrainSettings(concurrency, names(queues))
+        only = None if jobs is None else self._job_names(jobs)
+        settings = DrainSettings(concurrency, names(queues), only)
         return await self.runtime.call_async(self._drain(settings))
+
+    def _job_names(self, jobs: Iterable[JobRef] | JobRef) -> tuple[str, ...]:
+        """The registered names of jobs given by name or as job objects (unknown ones refused)."""
+        given = (jobs,) if isinstance(jobs, str | JobFunction) else tuple(jobs)
+        return tuple(self.definition(job).name for job in given)
 
     async def _drain(self, settings: DrainSettings) -> builtins.list[Job]:
         if self._draining:

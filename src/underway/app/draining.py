@@ -30,10 +30,11 @@ DRAIN_POLL_S = 0.005
 
 @dataclass(frozen=True, slots=True)
 class DrainSettings:
-    """How a drain runs the jobs: how many at once, and from which queues."""
+    """How a drain runs the jobs: how many at once, from which queues, and which jobs."""
 
     concurrency: int = 10
     queues: tuple[str, ...] | None = None
+    jobs: tuple[str, ...] | None = None
 
 
 async def drain_app(app: DrainHost, settings: DrainSettings) -> list[Job]:
@@ -49,6 +50,7 @@ async def drain_app(app: DrainHost, settings: DrainSettings) -> list[Job]:
     worker_settings = WorkerSettings(
         concurrency=settings.concurrency,
         queues=settings.queues,
+        jobs=settings.jobs,
         burst=True,
         poll_interval=DRAIN_POLL_S,
         sweeper=False,

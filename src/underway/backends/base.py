@@ -71,8 +71,15 @@ class Backend(Protocol):
         """Store a job from a thread other than the backend's loop, in that thread, if this
         backend can (None otherwise: the caller then awaits `enqueue` on the loop)."""
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
-        """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes."""
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        names: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
+        """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes;
+        only jobs of these `names`, if given (a drain of some jobs)."""
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None

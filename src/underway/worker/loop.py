@@ -239,7 +239,9 @@ class Worker:
                 if free > 0:
                     claim_began = time.monotonic()
                     try:
-                        jobs = await self.backend.claim(self.id, self.queues, free)
+                        jobs = await self.backend.claim(
+                            self.id, self.queues, free, self.settings.jobs
+                        )
                         if jobs:
                             crash_point("after_claim")
                         backoff = self.settings.poll_interval

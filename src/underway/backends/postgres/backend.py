@@ -190,17 +190,17 @@ class PostgresBackend:
 
     # -- the worker's side -------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
-        if limit <= 0 or not queues:
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        names: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
+        if limit <= 0 or not queues or (names is not None and not names):
             return []
-        names = list(queues)
-        # Most claims find no laned job ready: one statement, no transaction block.
-        claimed, laned_waiting = await self._pool.statement(
-            lambda tx: claim.claim_plain(tx, worker_id, names, limit)
-        )
-        if not laned_waiting:
-            return claimed
-        return await self._pool.transaction(lambda tx: claim.claim(tx, worker_id, names, limit))
+        only = None if names is None else list(names)
+        return await claim.claim_ready(self._pool, worker_id, list(queues), limit, only)
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None

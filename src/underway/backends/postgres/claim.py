@@ -8,6 +8,7 @@ from typing import Any
 from ...models import ClaimedJob
 from .. import policy
 from . import reads
+from .connection import PostgresPool
 from .tx import Row, Tx
 
 #: PostgreSQL only (a SQLite claim is one local transaction anyway): the claim in one
@@ -56,11 +57,14 @@ SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON
 #: Serialises laned claims, so that lane counts cannot be overtaken by a concurrent claimer.
 LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
 #: Each queue's first `limit` plain jobs (queue first in the ready index, so other queues'
-#: backlogs cost nothing), the first `limit` of them.
+#: backlogs cost nothing), the first `limit` of them. This statement and the two laned ones
+#: take `names`: only jobs of these names (NULL: any name; only a drain of some jobs names
+#: them, so the one-statement claims above do not).
 FIRST_PLAIN = """
 SELECT c.id, c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
 LATERAL (SELECT id, seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
          AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
+         AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
          ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
 ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
 """
@@ -72,6 +76,7 @@ WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
 ready AS (SELECT id, seq, priority, run_at, lane, lane_limit FROM {schema}.jobs
           WHERE state IN ('pending', 'scheduled') AND run_at <= now()
             AND queue = ANY(%(queues)s) AND lane IS NOT NULL
+            AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
           ORDER BY priority DESC, run_at, seq LIMIT %(scan)s),
 ranked AS (SELECT ready.*, row_number() OVER
            (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
@@ -84,7 +89,7 @@ ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT %(limit)s
 FIRST_UNSCANNED = """
 SELECT priority, run_at, seq FROM {schema}.jobs
 WHERE state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%(queues)s)
-  AND lane IS NOT NULL
+  AND lane IS NOT NULL AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
 ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET %(scan)s
 """
 START_CHOSEN = """
@@ -93,6 +98,20 @@ UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %
 WHERE id = ANY(%(ids)s) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, seq, priority, run_at
 """
+
+
+async def claim_ready(
+    pool: PostgresPool, worker_id: str, queues: list[str], limit: int, names: list[str] | None
+) -> list[ClaimedJob]:
+    """Mark up to `limit` ready jobs running: most claims find no laned job ready and name no
+    jobs, and take one statement with no transaction block; the others, the ranked claim."""
+    if names is None:
+        claimed, laned_waiting = await pool.statement(
+            lambda tx: claim_plain(tx, worker_id, queues, limit)
+        )
+        if not laned_waiting:
+            return claimed
+    return await pool.transaction(lambda tx: claim(tx, worker_id, queues, limit, names))
 
 
 async def claim_plain(
@@ -112,10 +131,13 @@ async def claim_plain(
     return _in_claim_order([row for row in rows if row["seq"] is not None]), laned_waiting
 
 
-async def claim(tx: Tx, worker_id: str, queues: list[str], limit: int) -> list[ClaimedJob]:
-    """Mark up to `limit` ready jobs running, in claim order, lanes within their limits:
-    the ranked claim, for when laned jobs are ready (`claim_plain` said so)."""
-    params = {"worker": worker_id, "queues": queues, "limit": limit}
+async def claim(
+    tx: Tx, worker_id: str, queues: list[str], limit: int, names: list[str] | None = None
+) -> list[ClaimedJob]:
+    """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
+    order, lanes within their limits: the ranked claim, for when laned jobs are ready
+    (`claim_plain` said so) or only some jobs are claimed."""
+    params = {"worker": worker_id, "queues": queues, "limit": limit, "names": names}
     plain = await tx.rows(FIRST_PLAIN, params)
     laned = await _laned_candidates(tx, params, policy.last_if_full(plain, limit))
     chosen = policy.choose(plain, laned, limit)

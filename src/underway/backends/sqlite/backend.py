@@ -181,11 +181,20 @@ class SQLiteBackend:
 
     # -- the worker's side -------------------------------------------------------------------
 
-    async def claim(self, worker_id: str, queues: Sequence[str], limit: int) -> list[ClaimedJob]:
-        if limit <= 0 or not queues:
+    async def claim(
+        self,
+        worker_id: str,
+        queues: Sequence[str],
+        limit: int,
+        names: Sequence[str] | None = None,
+    ) -> list[ClaimedJob]:
+        if limit <= 0 or not queues or (names is not None and not names):
             return []
         now = self._clock.now()
-        return await self._db.write(lambda c: claim.claim(c, worker_id, list(queues), limit, now))
+        only = None if names is None else list(names)
+        return await self._db.write(
+            lambda c: claim.claim(c, worker_id, list(queues), limit, now, only)
+        )
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None

@@ -4,6 +4,7 @@ statistics the planner would pick the state index and sort every pending row."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from ...models import ClaimedJob
@@ -11,10 +12,12 @@ from .. import policy
 from ..codecs import json_text_to_data
 from ..rows import claimed_from_row
 
-#: One queue's first `limit` plain jobs, walking its part of the ready index.
+#: One queue's first `limit` plain jobs, walking its part of the ready index. Each statement
+#: here takes the job names to claim as a JSON array, twice (NULL: any name).
 FIRST_PLAIN = """
 SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready
 WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ?
+  AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
 ORDER BY priority DESC, run_at, seq LIMIT ?
 """
 #: The first ready jobs of lanes with free slots, ranking the first `scan` laned jobs of the
@@ -26,7 +29,7 @@ WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs
 ready AS (SELECT seq, priority, run_at, lane, lane_limit FROM underway_jobs
           INDEXED BY underway_jobs_ready_laned
           WHERE state IN ('pending', 'scheduled') AND run_at <= ? AND queue IN (QUEUES)
-            AND lane IS NOT NULL
+            AND lane IS NOT NULL AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
           ORDER BY priority DESC, run_at, seq LIMIT ?),
 ranked AS (SELECT ready.*, row_number() OVER
            (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
@@ -39,7 +42,7 @@ ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT ?
 FIRST_UNSCANNED = """
 SELECT priority, run_at, seq FROM underway_jobs INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND run_at <= ? AND queue IN (QUEUES)
-  AND lane IS NOT NULL
+  AND lane IS NOT NULL AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
 ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET ?
 """
 START_CHOSEN = """
@@ -51,16 +54,24 @@ RETURNING seq, id, name, args, attempt, max_attempts
 
 
 def claim(
-    conn: sqlite3.Connection, worker_id: str, queues: list[str], limit: int, now: float
+    conn: sqlite3.Connection,
+    worker_id: str,
+    queues: list[str],
+    limit: int,
+    now: float,
+    names: list[str] | None = None,
 ) -> list[ClaimedJob]:
-    """Mark up to `limit` ready jobs running, in claim order, lanes within their limits (one
-    write transaction: SQLite's writers take turns, so the claim needs no lock of its own)."""
+    """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
+    order, lanes within their limits (one write transaction: SQLite's writers take turns, so
+    the claim needs no lock of its own)."""
+    of = None if names is None else json.dumps(names)
     plain = []
     for queue in queues:
-        plain += conn.execute(FIRST_PLAIN, (queue, now, limit)).fetchall()
+        plain += conn.execute(FIRST_PLAIN, (queue, now, of, of, limit)).fetchall()
     if len(queues) > 1:
         plain = sorted(plain, key=policy.claim_order)[:limit]
-    laned = _laned_candidates(conn, queues, limit, now, policy.last_if_full(plain, limit))
+    after = policy.last_if_full(plain, limit)
+    laned = _laned_candidates(conn, queues, limit, now, of, after)
     chosen = policy.choose(plain, laned, limit)
     if not chosen:
         return []
@@ -75,18 +86,23 @@ def claim(
 
 
 def _laned_candidates(
-    conn: sqlite3.Connection, queues: list[str], limit: int, now: float, after: object
+    conn: sqlite3.Connection,
+    queues: list[str],
+    limit: int,
+    now: float,
+    of: str | None,
+    after: object,
 ) -> list[sqlite3.Row]:
     """The first ready jobs of lanes with free slots."""
     ranked = listing(RANKED_IN_LANES, "QUEUES", len(queues))
-    found = conn.execute(ranked, (now, *queues, policy.LANE_SCAN, limit)).fetchall()
+    found = conn.execute(ranked, (now, *queues, of, of, policy.LANE_SCAN, limit)).fetchall()
     if len(found) >= limit:
         return found
     first_unscanned = listing(FIRST_UNSCANNED, "QUEUES", len(queues))
-    unscanned = conn.execute(first_unscanned, (now, *queues, policy.LANE_SCAN)).fetchone()
+    unscanned = conn.execute(first_unscanned, (now, *queues, of, of, policy.LANE_SCAN)).fetchone()
     if not policy.rank_whole_backlog(found, limit, unscanned, after):
         return found
-    return conn.execute(ranked, (now, *queues, -1, limit)).fetchall()
+    return conn.execute(ranked, (now, *queues, of, of, -1, limit)).fetchall()
 
 
 def listing(statement: str, name: str, count: int) -> str:
