@@ -12,12 +12,18 @@ from .. import policy
 from ..codecs import json_text_to_data
 from ..rows import claimed_from_row
 
-#: One queue's first `limit` plain jobs, walking its part of the ready index. Each statement
-#: here takes the job names to claim as a JSON array, twice (NULL: any name).
+#: One queue's first `limit` plain jobs, walking its part of the ready index.
 FIRST_PLAIN = """
 SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready
 WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ?
-  AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
+ORDER BY priority DESC, run_at, seq LIMIT ?
+"""
+#: FIRST_PLAIN of jobs of the names in a JSON array only (a drain of some jobs). The laned
+#: statements below take that array too, twice (NULL: any name).
+FIRST_PLAIN_OF_NAMES = """
+SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready
+WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ?
+  AND name IN (SELECT value FROM json_each(?))
 ORDER BY priority DESC, run_at, seq LIMIT ?
 """
 #: The first ready jobs of lanes with free slots, ranking the first `scan` laned jobs of the
@@ -67,7 +73,10 @@ def claim(
     of = None if names is None else json.dumps(names)
     plain = []
     for queue in queues:
-        plain += conn.execute(FIRST_PLAIN, (queue, now, of, of, limit)).fetchall()
+        if of is None:
+            plain += conn.execute(FIRST_PLAIN, (queue, now, limit)).fetchall()
+        else:
+            plain += conn.execute(FIRST_PLAIN_OF_NAMES, (queue, now, of, limit)).fetchall()
     if len(queues) > 1:
         plain = sorted(plain, key=policy.claim_order)[:limit]
     after = policy.last_if_full(plain, limit)
