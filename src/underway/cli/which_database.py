@@ -6,32 +6,22 @@ from __future__ import annotations
 
 import contextlib
 import os
-import tomllib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
 from ..app import App
 from ..app.application import DEFAULT_DATABASE
+from ..app.locating import choose_app, load_app
 from ..backends.memory import is_memory_url
 from ..backends.memory.databases import USE_ONE_PROCESS
-from .loading import CommandError, load_app
+from .loading import CommandError
 
-APP_VARIABLE = "UNDERWAY_APP"
 DATABASE_VARIABLE = "UNDERWAY_DATABASE_URL"
-PYPROJECT = "pyproject.toml"
 HOW_TO_NAME_AN_APP = (
     "pass --app module:attribute, set UNDERWAY_APP, or set app under [tool.underway] in "
     "pyproject.toml"
 )
-
-
-@dataclass(frozen=True, slots=True)
-class AppChoice:
-    """An app's import path and what named it: --app, UNDERWAY_APP or pyproject.toml."""
-
-    path: str
-    named_by: str
 
 
 @dataclass(frozen=True, slots=True)
@@ -85,7 +75,7 @@ def choose_target(
     needs_app: str | None = None,
 ) -> Target:
     """The target of one command, whatever database it names."""
-    choice = choose_app(app_option)
+    choice = choose_app(app_option, "--app", Path())
     if needs_app and choice is None:
         raise CommandError(f"{needs_app} needs your app ({HOW_TO_NAME_AN_APP})")
     load = choice is not None and (
@@ -103,35 +93,6 @@ def choose_target(
             from_environment, f"from {DATABASE_VARIABLE}", f"check {DATABASE_VARIABLE}", app
         )
     return Target(DEFAULT_DATABASE, "from the default", "pass --app or --database", app)
-
-
-def choose_app(app_option: str | None) -> AppChoice | None:
-    """The app named by --app, else UNDERWAY_APP, else [tool.underway] app in pyproject.toml."""
-    if app_option:
-        return AppChoice(app_option, "--app")
-    from_environment = os.environ.get(APP_VARIABLE)
-    if from_environment:
-        return AppChoice(from_environment, APP_VARIABLE)
-    from_pyproject = pyproject_app(Path(PYPROJECT))
-    if from_pyproject:
-        return AppChoice(from_pyproject, PYPROJECT)
-    return None
-
-
-def pyproject_app(path: Path) -> str | None:
-    """`app = "module:attribute"` under [tool.underway] of the current directory's project."""
-    if not path.is_file():
-        return None
-    try:
-        document = tomllib.loads(path.read_text(encoding="utf-8"))
-    except (OSError, UnicodeDecodeError, tomllib.TOMLDecodeError) as exc:
-        raise CommandError(f"cannot read ./{PYPROJECT}: {exc} (fix it, or pass --app)") from None
-    value = document.get("tool", {}).get("underway", {}).get("app")
-    if value is not None and not isinstance(value, str):
-        raise CommandError(
-            f'app under [tool.underway] in ./{PYPROJECT} must be a string like "proj.jobs:app"'
-        )
-    return value
 
 
 def require_database(target: Target, *, can_create: bool = False) -> None:

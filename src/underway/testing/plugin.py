@@ -7,15 +7,13 @@ test (`underway_database` ini option, default `memory://`) and on `underway_cloc
 
 from __future__ import annotations
 
-import importlib
-import os
-import tomllib
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
 from ..app import App
+from ..app.locating import choose_app, load_app
 from ..errors import ConfigurationError
 from .clock import Clock
 
@@ -62,23 +60,11 @@ def underway_inline(underway_app: App) -> App:
 
 def find_app(config: pytest.Config) -> App:
     """The App named by the ini option, UNDERWAY_APP or [tool.underway] app."""
-    path = str(config.getini(APP_OPTION) or "") or os.environ.get("UNDERWAY_APP")
-    if not path:
-        path = _pyproject_app(Path(config.rootpath) / "pyproject.toml")
-    if not path:
+    option = str(config.getini(APP_OPTION) or "") or None
+    choice = choose_app(option, f"the {APP_OPTION} ini option", Path(config.rootpath))
+    if choice is None:
         raise ConfigurationError(
             "the underway_app fixture needs your app: set underway_app = "
             '"myproject.jobs:app" under [tool.pytest.ini_options], or UNDERWAY_APP'
         )
-    module_name, _, attribute = path.partition(":")
-    app = getattr(importlib.import_module(module_name), attribute or "app", None)
-    if not isinstance(app, App):
-        raise ConfigurationError(f"{path} is not an underway App")
-    return app
-
-
-def _pyproject_app(path: Path) -> str | None:
-    if not path.is_file():
-        return None
-    value = tomllib.loads(path.read_text()).get("tool", {}).get("underway", {}).get("app")
-    return value if isinstance(value, str) else None
+    return load_app(choice.path)
