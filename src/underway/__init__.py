@@ -20,7 +20,8 @@ from .errors import (
     WaitTimeout,
     WorkerLost,
 )
-from .jobs import Backoff, fingerprint_of
+from .job_options import Backoff
+from .jobs import fingerprint_of
 from .models import Job, JobError, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
 
 __all__ = [

@@ -130,3 +130,44 @@ class DatabaseConfigurationError(ConfigurationError):
 
 class LeaseLost(UnderwayError):
     """This worker no longer owns the job (it was presumed dead and the job moved on)."""
+
+
+class QueueFull(UnderwayError):
+    """A unique="queue" job already has its `queue_limit` of runs waiting (queue_full="raise")."""
+
+    def __init__(self, name: str, waiting: int, limit: int) -> None:
+        self.name, self.waiting, self.limit = name, waiting, limit
+        super().__init__(
+            f"job {name!r}: {waiting} runs with the same arguments already wait (queue_limit "
+            f"{limit}); try again once one has started, or raise queue_limit"
+        )
+
+
+class QueueNotFound(UnderwayError, LookupError):
+    """No queue of that name: no job declares it and no stored job is in it."""
+
+    def __init__(self, name: str) -> None:
+        self.name = name
+        super().__init__(f"no queue named {name!r}")
+
+
+class Snooze(Exception):
+    """Raised by a job: put it back to run in `seconds`, spending no attempt (a 429 from an
+    API is not a failure). `ctx.snooze(seconds)` raises it."""
+
+    def __init__(self, seconds: float) -> None:
+        if not seconds >= 0:
+            raise ValueError(f"Snooze takes seconds ≥ 0, not {seconds!r}")
+        self.seconds = float(seconds)
+        super().__init__(f"snoozed for {self.seconds:g} s")
+
+
+class Retry(Exception):
+    """Raised by a job: this attempt failed; retry after `after` seconds (instead of the
+    backoff's delay) if attempts are left, else the job fails."""
+
+    def __init__(self, after: float | None = None, reason: str = "") -> None:
+        if after is not None and not after >= 0:
+            raise ValueError(f"Retry takes after ≥ 0 seconds, not {after!r}")
+        self.after = None if after is None else float(after)
+        super().__init__(reason or ("retry" if after is None else f"retry in {after:g} s"))

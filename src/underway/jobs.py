@@ -7,11 +7,8 @@ import functools
 import hashlib
 import inspect
 import json
-import random
-import re
 from collections.abc import Callable, Iterable, Iterator, Mapping
-from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import datetime
 from typing import Any, NotRequired, get_type_hints
 
 import pydantic
@@ -21,69 +18,12 @@ from uuid_utils import uuid7
 
 from .context import JobContext
 from .errors import ConfigurationError, ValidationError
-from .models import NewJob, UniqueMode
-
-UNIQUE_MODES: tuple[UniqueMode, ...] = ("join", "skip", "queue")
-DEFAULT_RETENTION = timedelta(days=7)
-
-Hook = Callable[..., Any]
-ConcurrencyKey = str | Callable[..., Any]
-
-
-@dataclass(frozen=True, slots=True)
-class Backoff:
-    """Exponential backoff between retries: base * factor**(attempt-1), capped, with jitter."""
-
-    base: float = 1.0
-    factor: float = 2.0
-    maximum: float = 3600.0
-    jitter: float = 0.1
-
-    def delay(self, attempt: int) -> float:
-        raw = min(self.maximum, self.base * self.factor ** max(0, attempt - 1))
-        return max(0.0, raw * (1 + random.uniform(-self.jitter, self.jitter)))
-
-
-DEFAULT_BACKOFF = Backoff()
-
-
-#: A duration: seconds, a timedelta, or text such as "90s", "10m", "1h30m", "7d".
-Duration = float | timedelta | str
-
-DURATION_TEXT = re.compile(r"(\d+(?:\.\d+)?)\s*(ms|s|m|h|d)", re.IGNORECASE)
-UNIT_SECONDS = {"ms": 0.001, "s": 1.0, "m": 60.0, "h": 3600.0, "d": 86400.0}
-
-
-def seconds(value: Duration | None, option: str) -> float | None:
-    """A duration option in seconds; negatives and unreadable text raise ConfigurationError."""
-    if value is None:
-        return None
-    if isinstance(value, timedelta):
-        result = value.total_seconds()
-    elif isinstance(value, str):
-        result = _duration_text(value, option)
-    elif isinstance(value, int | float) and not isinstance(value, bool):
-        result = float(value)
-    else:
-        raise ConfigurationError(
-            f"{option} must be seconds, a timedelta or text like '10m', got {value!r}"
-        )
-    if result < 0 or result != result:
-        raise ConfigurationError(f"{option} must not be negative, got {value!r}")
-    return result
-
-
-def _duration_text(text: str, option: str) -> float:
-    compact = text.strip()
-    with contextlib.suppress(ValueError):
-        return float(compact)
-    parts = DURATION_TEXT.findall(compact)
-    if not parts or DURATION_TEXT.sub("", compact).strip():
-        raise ConfigurationError(
-            f"{option}: cannot read {text!r} as a duration; "
-            "write seconds (600) or text like '90s', '10m', '1h30m', '7d'"
-        )
-    return sum(float(amount) * UNIT_SECONDS[unit.lower()] for amount, unit in parts)
+from .job_options import (
+    UNIQUE_MODES,
+    Backoff,
+    JobOptions,
+)
+from .models import NewJob
 
 
 def canonical(value: Any) -> Any:
@@ -106,28 +46,6 @@ def fingerprint_of(name: str, args: dict[str, Any]) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(text.encode()).hexdigest()
-
-
-@dataclass(frozen=True, slots=True)
-class JobOptions:
-    """Options given to `@app.job`, checked at decoration time."""
-
-    name: str
-    queue: str = "default"
-    priority: int = 0
-    retries: int = 0
-    backoff: Backoff | Callable[[int], float] = DEFAULT_BACKOFF
-    timeout: float | None = None
-    retention: float = DEFAULT_RETENTION.total_seconds()
-    unique: UniqueMode | None = None
-    unique_for: float | None = None
-    unique_by: tuple[str, ...] | None = None
-    concurrency: int | None = None
-    concurrency_key: ConcurrencyKey | None = None
-    on_success: Hook | None = None
-    on_failure: Hook | None = None
-    #: The loss of its worker that fails the job; None: the sweeping worker's `max_losses`.
-    max_losses: int | None = None
 
 
 class JobDefinition:
@@ -176,9 +94,25 @@ class JobDefinition:
             raise ConfigurationError(f"{where}: retries must not be negative")
         if opts.max_losses is not None and opts.max_losses < 1:
             raise ConfigurationError(f"{where}: max_losses must be at least 1")
+        self._check_flow_options(names)
         for param in self.parameters:
             if param.kind in (param.VAR_POSITIONAL, param.VAR_KEYWORD):
                 raise ConfigurationError(f"{where}: *args/**kwargs are not supported")
+
+    def _check_flow_options(self, names: set[str]) -> None:
+        opts, where = self.options, f"job {self.name!r}"
+        if opts.rate_key is not None and opts.rate_limit is None:
+            raise ConfigurationError(f"{where}: rate_key needs rate_limit=")
+        if isinstance(opts.rate_key, str) and opts.rate_key not in names:
+            raise ConfigurationError(f"{where}: rate_key names unknown argument {opts.rate_key!r}")
+        for option in ("retry_on", "discard_on"):
+            for kind in getattr(opts, option) or ():
+                if not (isinstance(kind, type) and issubclass(kind, BaseException)):
+                    raise ConfigurationError(f"{where}: {option} takes exception classes")
+        if opts.queue_limit is not None and (opts.unique != "queue" or opts.queue_limit < 1):
+            raise ConfigurationError(f"{where}: queue_limit is at least 1, with unique='queue'")
+        if opts.queue_full not in ("skip", "raise"):
+            raise ConfigurationError(f'{where}: queue_full is "skip" or "raise"')
 
     @property
     def max_attempts(self) -> int:
@@ -268,6 +202,17 @@ class JobDefinition:
         value = args[key] if isinstance(key, str) else key(**args)
         return f"job:{self.name}:{json.dumps(canonical(value), sort_keys=True)}", opts.concurrency
 
+    def rate_key(self, args: dict[str, Any]) -> str | None:
+        """The key a job's starts count under for its rate limit, or None when unlimited."""
+        opts = self.options
+        if opts.rate_limit is None:
+            return None
+        key = opts.rate_key
+        if key is None:
+            return f"job:{self.name}"
+        value = args[key] if isinstance(key, str) else key(**args)
+        return f"job:{self.name}:{json.dumps(canonical(value), sort_keys=True)}"
+
     def retry_delay(self, attempt: int) -> float:
         backoff = self.options.backoff
         return backoff.delay(attempt) if isinstance(backoff, Backoff) else float(backoff(attempt))
@@ -296,6 +241,7 @@ class JobDefinition:
             unique = "join"
         fingerprint = self.fingerprint(data) if unique else None
         lane, limit = (serial_lane, 1) if serial_lane else self.lane(data, fingerprint)
+        rate = self.options.rate_limit
         return NewJob(
             id=str(uuid7()),
             name=self.name,
@@ -315,13 +261,19 @@ class JobDefinition:
             record_skipped=record_skipped,
             recurring_id=recurring_id,
             fire_at=fire_at,
+            rate_key=self.rate_key(data),
+            rate_limit=None if rate is None else rate.limit,
+            rate_window_s=None if rate is None else rate.per,
+            rate_fixed=rate is not None and rate.fixed,
+            queue_limit=self.options.queue_limit,
+            queue_full=self.options.queue_full,
         )
 
     def new_jobs(self, arguments: Iterable[Mapping[str, Any]]) -> list[NewJob]:
         """Validate many calls at once and build their rows (the first bad call raises)."""
         calls = self.validate_many(arguments)
         opts = self.options
-        if opts.unique or opts.concurrency is not None:
+        if opts.unique or opts.concurrency is not None or opts.rate_limit is not None:
             return [self.new_job(data, validated=True) for data in calls]
         # No fingerprint and no lane: only the id and the arguments differ from row to row,
         # so the rows skip `new_job`'s per-call options (a fifth of a bulk enqueue's time).

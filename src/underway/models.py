@@ -45,6 +45,9 @@ class JobError:
     traceback: str = ""
     attempt: int = 0
     at: datetime | None = None
+    #: The retry rule that decided what the error led to ("discard_on", "retry_on",
+    #: "Retry(after=30)", ...), if one did.
+    rule: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -69,14 +72,27 @@ class NewJob:
     recurring_id: str | None = None
     fire_at: datetime | None = None
     record_skipped: bool = True
+    #: The rate limit key of the job (None: not rate-limited), at most `rate_limit` starts
+    #: per `rate_window_s` seconds, in a fixed window if `rate_fixed` (else sliding).
+    rate_key: str | None = None
+    rate_limit: int | None = None
+    rate_window_s: float | None = None
+    rate_fixed: bool = False
+    #: unique="queue" only: how many may wait at once (None: any number), and what happens
+    #: to a request beyond that: skipped, or refused with QueueFull.
+    queue_limit: int | None = None
+    queue_full: Literal["skip", "raise"] = "skip"
 
     @property
     def plain(self) -> bool:
-        """Whether storing it needs no lookup first: no idempotency key, join/skip or cron tick."""
+        """Whether storing it needs no lookup first (no idempotency key, join/skip, cron tick
+        or queue limit) and no column of a rate limit."""
         return (
             self.idempotency_key is None
             and self.unique not in ("join", "skip")
             and self.recurring_id is None
+            and self.rate_key is None
+            and self.queue_limit is None
         )
 
 
@@ -117,6 +133,10 @@ class Job:
     #: Attempts that ended because their worker was lost (killed, frozen, cut off); each one
     #: forgiven also raised max_attempts by one, so that it spent none of the job's retries.
     losses: int = 0
+    #: Times the job snoozed (each raised max_attempts by one: a snooze spends no retry).
+    snoozes: int = 0
+    #: The key its starts are counted under for its rate limit (None: not rate-limited).
+    rate_key: str | None = None
 
 
 @dataclass(frozen=True, slots=True)
@@ -220,7 +240,8 @@ class ProgressUpdate:
     dropped: int = 0
 
 
-OutcomeKind = Literal["completed", "failed", "retry", "cancelled"]
+#: "snooze": the job asked to run again later, spending no attempt.
+OutcomeKind = Literal["completed", "failed", "retry", "cancelled", "snooze"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -346,3 +367,35 @@ class Recurring:
     last_fire_at: datetime | None = None
     last_job_id: str | None = None
     last_job_state: JobState | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class QueueLimits:
+    """Limits a queue declares in code (`app.queue(...)`), shared by all workers through the
+    database: running jobs at once, and starts per window."""
+
+    name: str
+    concurrency: int | None = None
+    rate_limit: int | None = None
+    rate_window_s: float | None = None
+    rate_fixed: bool = False
+
+
+@dataclass(frozen=True, slots=True)
+class QueueInfo:
+    """A queue as operators see it: its limits, whether it is paused, and its jobs."""
+
+    name: str
+    paused: bool = False
+    paused_at: datetime | None = None
+    paused_by: str | None = None
+    concurrency: int | None = None
+    rate_limit: int | None = None
+    rate_window_s: float | None = None
+    rate_fixed: bool = False
+    counts: dict[str, int] = field(default_factory=dict)
+    #: When the oldest ready job (pending, or scheduled and due) became due.
+    oldest_waiting_at: datetime | None = None
+    #: Attempts started in the last minute.
+    started_last_minute: int = 0
+    workers: tuple[str, ...] = ()

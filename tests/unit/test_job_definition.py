@@ -11,7 +11,7 @@ import pytest
 from pydantic import BaseModel, Field
 
 from underway import App, ConfigurationError, JobContext, ValidationError, fingerprint_of
-from underway.jobs import Backoff
+from underway.job_options import Backoff
 
 
 @pytest.fixture

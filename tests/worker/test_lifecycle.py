@@ -367,9 +367,11 @@ def test_claims_overlap_outcome_writes_only_where_the_backend_allows(
     backend_type = PostgresBackend if on_postgres else SQLiteBackend
     claim = backend_type.claim
 
-    async def recording_claim(self: Any, worker_id: str, queues: Any, limit: int) -> Any:
+    async def recording_claim(
+        self: Any, worker_id: str, queues: Any, limit: int, names: Any = None
+    ) -> Any:
         limits.append(limit)
-        return await claim(self, worker_id, queues, limit)
+        return await claim(self, worker_id, queues, limit, names)
 
     monkeypatch.setattr(backend_type, "claim", recording_claim)
     handles = [hold.enqueue() for _ in range(4)]

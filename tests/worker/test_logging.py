@@ -13,7 +13,7 @@ from tests.logs import logged
 from tests.waiting import wait_until
 from underway import App, JobCancelled, JobContext, JobFailed
 from underway.backends import safe_url
-from underway.jobs import Backoff
+from underway.job_options import Backoff
 
 NO_WAIT = Backoff(base=0.01, factor=1.0, maximum=0.01, jitter=0.0)
 

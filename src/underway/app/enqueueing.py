@@ -9,7 +9,8 @@ from typing import Any
 
 from ..backends.base import Backend
 from ..errors import ConfigurationError, DuplicateJobError
-from ..jobs import JobDefinition, seconds
+from ..job_options import seconds
+from ..jobs import JobDefinition
 from ..models import EnqueueResult, NewJob
 from .job_function import EnqueueOptions
 from .storage import Storage

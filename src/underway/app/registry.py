@@ -5,22 +5,24 @@ from __future__ import annotations
 import contextlib
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
-from typing import Any, Concatenate, ParamSpec, Protocol, TypeVar, overload
+from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
 
 from ..context import JobContext
 from ..errors import ConfigurationError, UnknownJobError
-from ..jobs import (
+from ..job_options import (
     DEFAULT_BACKOFF,
     DEFAULT_RETENTION,
     Backoff,
     ConcurrencyKey,
     Duration,
     Hook,
-    JobDefinition,
     JobOptions,
+    flow_options,
     seconds,
 )
+from ..jobs import JobDefinition
 from ..models import CatchUp, JobState, Overlap, UniqueMode
+from ..rate_limits import RateLimit, Window
 from ..recurring import CronSchedule, Schedule, check_policies
 from .job_function import (
     AsyncContextJob,
@@ -131,6 +133,13 @@ class JobRegistry:
         on_success: Hook | None = None,
         on_failure: Hook | None = None,
         max_losses: int | None = None,
+        rate_limit: RateLimit | str | None = None,
+        rate_key: ConcurrencyKey | None = None,
+        rate_window: Window | None = None,
+        retry_on: Iterable[type[BaseException]] | None = None,
+        discard_on: Iterable[type[BaseException]] = (),
+        queue_limit: int | None = None,
+        queue_full: Literal["skip", "raise"] = "skip",
         cron: str | None = None,
         timezone: str = "UTC",
         cron_args: dict[str, Any] | None = None,
@@ -152,6 +161,7 @@ class JobRegistry:
         if name in self.registry:
             raise ConfigurationError(f"a job named {name!r} is already registered")
         unique_by = options.pop("unique_by", None)
+        flow = flow_options(options)
         cron = options.pop("cron", None)
         cron_options = {k: options.pop(k) for k in CRON_OPTIONS if k in options}
         if cron is None and cron_options:
@@ -165,6 +175,7 @@ class JobRegistry:
                 retention=seconds(options.pop("retention", DEFAULT_RETENTION), "retention") or 0.0,
                 unique_for=seconds(options.pop("unique_for", None), "unique_for"),
                 unique_by=None if unique_by is None else tuple(unique_by),
+                **flow,
                 **options,
             ),
         )

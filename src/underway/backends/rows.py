@@ -65,6 +65,8 @@ def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> 
         recurring_id=None if row["recurring_id"] is None else str(row["recurring_id"]),
         fire_at=when(row.get("fire_at")),
         losses=row["losses"],
+        snoozes=row["snoozes"],
+        rate_key=row["rate_key"],
     )
 
 

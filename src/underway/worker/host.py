@@ -10,7 +10,8 @@ from typing import Any, Protocol
 
 from ..backends.base import Backend
 from ..context import JobContext
-from ..jobs import Hook, JobDefinition
+from ..job_options import Hook
+from ..jobs import JobDefinition
 from ..models import JobState, NewJob, NewRecurring, Recurring
 from ..recurring import Schedule
 

@@ -19,10 +19,12 @@ from .tx import Row, Tx
 CLAIM_PLAIN = """
 WITH laned AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
                               WHERE state IN ('pending', 'scheduled') AND run_at <= now()
-                                AND queue = ANY(%(queues)s) AND lane IS NOT NULL) AS waiting),
+                                AND queue = ANY(%(queues)s)
+                                AND (lane IS NOT NULL OR rate_key IS NOT NULL)) AS waiting),
 chosen AS (SELECT c.id FROM unnest(%(queues)s::text[]) AS q(name),
            LATERAL (SELECT id, seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
-                    AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
+                    AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+                      AND run_at <= now()
                     ORDER BY priority DESC, run_at, seq LIMIT %(limit)s
                     FOR UPDATE SKIP LOCKED) AS c
            ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s),
@@ -40,9 +42,11 @@ SELECT laned.waiting AS laned_waiting, claimed.* FROM laned LEFT JOIN claimed ON
 CLAIM_PLAIN_ONE_QUEUE = """
 WITH laned AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
                               WHERE state IN ('pending', 'scheduled') AND run_at <= now()
-                                AND queue = %(queue)s AND lane IS NOT NULL) AS waiting),
+                                AND queue = %(queue)s
+                                AND (lane IS NOT NULL OR rate_key IS NOT NULL)) AS waiting),
 chosen AS (SELECT id FROM {schema}.jobs WHERE queue = %(queue)s
-           AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
+           AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+             AND run_at <= now()
            ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
 claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt + 1,
                 worker_id = %(worker)s, started_at = now(), heartbeat_at = now(), progress = 0,
@@ -63,7 +67,8 @@ LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || 
 FIRST_PLAIN = """
 SELECT c.id, c.seq, c.priority, c.run_at FROM unnest(%(queues)s::text[]) AS q(name),
 LATERAL (SELECT id, seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
-         AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= now()
+         AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+           AND run_at <= now()
          AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
          ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
 ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
@@ -75,7 +80,7 @@ WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
                  WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
 ready AS (SELECT id, seq, priority, run_at, lane, lane_limit FROM {schema}.jobs
           WHERE state IN ('pending', 'scheduled') AND run_at <= now()
-            AND queue = ANY(%(queues)s) AND lane IS NOT NULL
+            AND queue = ANY(%(queues)s) AND (lane IS NOT NULL OR rate_key IS NOT NULL)
             AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
           ORDER BY priority DESC, run_at, seq LIMIT %(scan)s),
 ranked AS (SELECT ready.*, row_number() OVER
@@ -89,7 +94,8 @@ ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT %(limit)s
 FIRST_UNSCANNED = """
 SELECT priority, run_at, seq FROM {schema}.jobs
 WHERE state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%(queues)s)
-  AND lane IS NOT NULL AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
+  AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+    AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
 ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET %(scan)s
 """
 START_CHOSEN = """

@@ -18,12 +18,14 @@ from .wakeups import notify
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
 INSERT_ROUNDS = 5
 
-#: One job, of any kind; nothing if its id, idempotency key, cron tick or (join/skip) active
+#: One job, of any kind (the only insert that writes a rate limit's columns: a rate-limited
+#: job is not plain); nothing if its id, idempotency key, cron tick or (join/skip) active
 #: fingerprint is taken.
 INSERT = """
 INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
     finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
-    duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
+    duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key, rate_limit,
+    rate_window_s, rate_fixed)
 SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
     CASE WHEN %(skipped)s::bool THEN 'skipped'
          WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END,
@@ -33,7 +35,8 @@ SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
     %(retention_s)s::float8,
     CASE WHEN %(skipped)s::bool THEN now() + make_interval(secs => %(retention_s)s::float8) END,
     %(duplicate_of)s::text, %(reason)s::text, %(idempotency_key)s::text,
-    %(recurring_id)s::text, %(fire_at)s::timestamptz
+    %(recurring_id)s::text, %(fire_at)s::timestamptz, %(rate_key)s::text,
+    %(rate_limit)s::int, %(rate_window_s)s::float8, %(rate_fixed)s::bool
 FROM (SELECT coalesce(%(run_at)s::timestamptz,
                       now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
 ON CONFLICT DO NOTHING
@@ -261,4 +264,8 @@ def _insert_params(
         "idempotency_key": None if skipped else job.idempotency_key,
         "recurring_id": job.recurring_id,
         "fire_at": job.fire_at,
+        "rate_key": job.rate_key,
+        "rate_limit": job.rate_limit,
+        "rate_window_s": job.rate_window_s,
+        "rate_fixed": job.rate_fixed,
     }

@@ -15,14 +15,16 @@ from ..rows import claimed_from_row
 #: One queue's first `limit` plain jobs, walking its part of the ready index.
 FIRST_PLAIN = """
 SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready
-WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ?
+WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+  AND run_at <= ?
 ORDER BY priority DESC, run_at, seq LIMIT ?
 """
 #: FIRST_PLAIN of jobs of the names in a JSON array only (a drain of some jobs). The laned
 #: statements below take that array too, twice (NULL: any name).
 FIRST_PLAIN_OF_NAMES = """
 SELECT seq, priority, run_at FROM underway_jobs INDEXED BY underway_jobs_ready
-WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND run_at <= ?
+WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+  AND run_at <= ?
   AND name IN (SELECT value FROM json_each(?))
 ORDER BY priority DESC, run_at, seq LIMIT ?
 """
@@ -35,7 +37,8 @@ WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs
 ready AS (SELECT seq, priority, run_at, lane, lane_limit FROM underway_jobs
           INDEXED BY underway_jobs_ready_laned
           WHERE state IN ('pending', 'scheduled') AND run_at <= ? AND queue IN (QUEUES)
-            AND lane IS NOT NULL AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
+            AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+            AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
           ORDER BY priority DESC, run_at, seq LIMIT ?),
 ranked AS (SELECT ready.*, row_number() OVER
            (PARTITION BY lane ORDER BY priority DESC, run_at, seq) AS rn FROM ready)
@@ -48,7 +51,8 @@ ORDER BY ranked.priority DESC, ranked.run_at, ranked.seq LIMIT ?
 FIRST_UNSCANNED = """
 SELECT priority, run_at, seq FROM underway_jobs INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND run_at <= ? AND queue IN (QUEUES)
-  AND lane IS NOT NULL AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
+  AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+    AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
 ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET ?
 """
 START_CHOSEN = """

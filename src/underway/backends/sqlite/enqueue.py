@@ -23,8 +23,9 @@ from . import reads
 INSERT = """
 INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
-    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
+    rate_limit, rate_window_s, rate_fixed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 RETURNING *
 """
 #: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
@@ -32,8 +33,9 @@ RETURNING *
 INSERT_PLAIN = """
 INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
-    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
+    rate_limit, rate_window_s, rate_fixed)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 #: The job of an active (or, with unique_for, recently completed) duplicate.
 ACTIVE_DUPLICATE = """
@@ -188,6 +190,10 @@ def _row_values(
         None if state is JobState.SKIPPED else job.idempotency_key,
         job.recurring_id,
         timestamp(job.fire_at),
+        job.rate_key,
+        job.rate_limit,
+        job.rate_window_s,
+        job.rate_fixed,
     )
     return state, run_at, values
 
