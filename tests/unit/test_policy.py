@@ -29,10 +29,6 @@ def stored(state: JobState = JobState.RUNNING, **fields: Any) -> Job:
     return Job(**{**values, **fields})
 
 
-def row(priority: int, run_at: float, seq: int) -> dict[str, Any]:
-    return {"priority": priority, "run_at": run_at, "seq": seq}
-
-
 def test_a_join_request_gets_the_active_job_and_a_skip_records_why() -> None:
     active = stored()
     joined = policy.duplicate_result(new_job(unique="join", fingerprint="f"), active)
@@ -66,27 +62,6 @@ def test_a_cron_tick_is_skipped_only_while_its_previous_run_is_active_and_it_say
     )
     assert policy.overlap_skip(previous, "queue") is None
     assert policy.overlap_skip(None, "skip") is None
-
-
-def test_the_claim_takes_the_first_jobs_of_both_kinds_in_claim_order() -> None:
-    plain = [row(0, 1.0, 1), row(0, 3.0, 3)]
-    laned = [row(5, 9.0, 9), row(0, 2.0, 2)]
-    chosen = policy.choose(plain, laned, 3)
-    assert [r["seq"] for r in chosen] == [9, 1, 2]
-
-
-def test_the_whole_lane_backlog_is_ranked_only_when_it_could_change_the_claim() -> None:
-    last_plain = policy.last_if_full([row(0, 1.0, 1), row(0, 5.0, 5)], 2)
-    assert last_plain == (0, 5.0, 5)
-    assert policy.last_if_full([row(0, 1.0, 1)], 2) is None
-    # The first scan filled the claim, or nothing was left out of it.
-    assert not policy.rank_whole_backlog([row(0, 1.0, 1)] * 2, 2, row(0, 2.0, 2), None)
-    assert not policy.rank_whole_backlog([], 2, None, None)
-    # A left-out job could come before the last plain job chosen, or plain jobs do not fill.
-    assert policy.rank_whole_backlog([], 2, row(0, 4.0, 4), last_plain)
-    assert policy.rank_whole_backlog([], 2, row(0, 9.0, 9), None)
-    # It comes after it: the plain jobs fill the claim whatever the ranks.
-    assert not policy.rank_whole_backlog([], 2, row(0, 9.0, 9), last_plain)
 
 
 def test_an_outcome_leads_to_its_state_and_a_retry_waits_only_with_a_delay() -> None:

@@ -134,7 +134,8 @@ class Backend(Protocol):
         fails with WorkerLost. Jobs put back for their last chance go back `spacing_s` apart."""
 
     async def prune(self, batch_size: int = 1000) -> int:
-        """Delete finished jobs past their retention; return how many."""
+        """Delete finished jobs past their retention, and rate starts past their window;
+        return how many jobs."""
 
     async def unregister_worker(self, worker_id: str) -> None: ...
 

@@ -1,7 +1,7 @@
 """Rules both dialects apply, decided once: which states are active, how a job request
-resolves against stored jobs, which ready jobs a claim takes, what state an outcome or a
-stalled attempt leads to, and whom a write wakes. The dialects read the facts these
-functions need and write what they decide; they decide nothing themselves."""
+resolves against stored jobs, what state an outcome or a stalled attempt leads to, and whom
+a write wakes (which ready jobs a claim takes is `claiming`'s). The dialects read the facts
+these functions need and write what they decide; they decide nothing themselves."""
 
 from __future__ import annotations
 
@@ -85,46 +85,6 @@ def overlap_skip(previous: Job | None, overlap: str) -> RecordSkip | None:
     return RecordSkip(previous.id, f"previous run {previous.id} is still {previous.state.value}")
 
 
-# -- claim: which ready jobs, in which order ---------------------------------------------
-
-#: Laned jobs a claim ranks first, in claim order; the whole backlog only if these give too
-#: few (`rank_whole_backlog`).
-LANE_SCAN = 500
-
-
-class ClaimRow(Protocol):
-    """A ready job's row as a claim reads it (a PostgreSQL dict or a sqlite3.Row)."""
-
-    def __getitem__(self, key: str) -> Any: ...
-
-
-def claim_order(row: ClaimRow) -> tuple[Any, ...]:
-    """The order claims take ready jobs in: priority first (highest), then run_at, then seq."""
-    return (-row["priority"], row["run_at"], row["seq"])
-
-
-def last_if_full(plain: Sequence[ClaimRow], limit: int) -> tuple[Any, ...] | None:
-    """The claim key of the last plain job chosen when plain jobs alone fill the claim."""
-    return claim_order(plain[-1]) if len(plain) >= limit else None
-
-
-def rank_whole_backlog(
-    ranked: Sequence[ClaimRow], limit: int, first_unscanned: ClaimRow | None, after: Any
-) -> bool:
-    """Whether the laned jobs beyond the first LANE_SCAN must be ranked too: only if the
-    first scan gave fewer than `limit`, more exist, and the first one left out could still
-    be claimed before `after` (the last plain job chosen). Each lane's earliest jobs are in
-    the first scan, so its ranks are right; the answer equals ranking everything."""
-    if len(ranked) >= limit or first_unscanned is None:
-        return False
-    return after is None or claim_order(first_unscanned) <= after
-
-
-def choose(plain: Sequence[ClaimRow], laned: Sequence[ClaimRow], limit: int) -> list[ClaimRow]:
-    """The jobs a claim takes: the first `limit` of both kinds, in claim order."""
-    return sorted([*plain, *laned], key=claim_order)[:limit]
-
-
 # -- finish: the state an attempt's end leads to -----------------------------------------
 
 #: The message recorded when a cancel request ends an attempt.
@@ -135,10 +95,16 @@ CANCELLED = JobError(type="Cancelled", message=CANCELLED_BY_REQUEST)
 
 def outcome_state(outcome: Outcome) -> JobState:
     """The state an attempt's outcome leads to, unless a cancel request came in meanwhile
-    (then `cancelled`, whatever the outcome)."""
-    if outcome.kind != "retry":
+    (then `cancelled`, whatever the outcome): a retry or a snooze waits `retry_delay_s`."""
+    if outcome.kind not in ("retry", "snooze"):
         return STATES[outcome.kind]
     return JobState.SCHEDULED if outcome.retry_delay_s > 0 else JobState.PENDING
+
+
+def spends_no_attempt(outcome: Outcome) -> bool:
+    """A snooze is not a failure: unless a cancel request wins, the job's max_attempts is
+    raised by one (as for a lost worker) and its snoozes counted."""
+    return False
 
 
 #: The loss of its worker that fails a job (a job that kills its worker every time runs this
@@ -349,7 +315,7 @@ def after_enqueue(results: Iterable[EnqueueResult | None]) -> Wakeups:
 
 def after_finish(outcomes: Sequence[Outcome], held: Sequence[bool]) -> Wakeups:
     ended = tuple(o.lease.job_id for o, ok in zip(outcomes, held, strict=True) if ok)
-    due_now = any(o.kind == "retry" and o.retry_delay_s <= 0 for o in outcomes)
+    due_now = any(o.kind in ("retry", "snooze") and o.retry_delay_s <= 0 for o in outcomes)
     return Wakeups(work=due_now, finished=ended)
 
 

@@ -97,5 +97,14 @@ async def _recover_stalled(
     ]
 
 
-async def prune_batch(tx: Tx, batch_size: int) -> int:
-    return await tx.run(PRUNE_EXPIRED, (batch_size,))
+#: Rate starts that left their window and count no more.
+PRUNE_RATE_STARTS = """
+DELETE FROM {schema}.rate_starts WHERE ctid = ANY(ARRAY(SELECT ctid FROM {schema}.rate_starts
+                                                      WHERE expires_at <= now() LIMIT %s))
+"""
+
+
+async def prune_batch(tx: Tx, batch_size: int) -> tuple[int, int]:
+    """Delete up to `batch_size` expired jobs and as many spent rate starts; how many of each."""
+    jobs = await tx.run(PRUNE_EXPIRED, (batch_size,))
+    return jobs, await tx.run(PRUNE_RATE_STARTS, (batch_size,))

@@ -89,5 +89,14 @@ def _recover_stalled(
     return lost
 
 
-def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> int:
-    return int(conn.execute(PRUNE_EXPIRED, (now, batch_size)).rowcount)
+#: Rate starts that left their window and count no more.
+PRUNE_RATE_STARTS = """
+DELETE FROM underway_rate_starts WHERE rowid IN (SELECT rowid FROM underway_rate_starts
+                                                WHERE expires_at <= ? LIMIT ?)
+"""
+
+
+def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> tuple[int, int]:
+    """Delete up to `batch_size` expired jobs and as many spent rate starts; how many of each."""
+    jobs = int(conn.execute(PRUNE_EXPIRED, (now, batch_size)).rowcount)
+    return jobs, int(conn.execute(PRUNE_RATE_STARTS, (now, batch_size)).rowcount)

@@ -1,0 +1,186 @@
+"""Which ready jobs a claim takes, decided once for both dialects: claim order, how far the
+laned and rate-limited backlog is ranked, and the limits a job must fit (its queue's pause,
+concurrency and rate limit; its concurrency lane; its rate key). The dialects read the
+candidates and the counts; these functions choose; the dialects mark the chosen running."""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Any, Protocol
+
+#: Laned (or rate-limited) jobs a claim ranks first, in claim order; the whole backlog only
+#: if these give too few (`rank_whole_backlog`).
+LANE_SCAN = 500
+#: The key a queue's rate limit counts its starts under.
+QUEUE_KEY_PREFIX = "queue:"
+
+
+class ClaimRow(Protocol):
+    """A ready job's row as a claim reads it (a PostgreSQL dict or a sqlite3.Row)."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def claim_order(row: ClaimRow) -> tuple[Any, ...]:
+    """The order claims take ready jobs in: priority first (highest), then run_at, then seq."""
+    return (-row["priority"], row["run_at"], row["seq"])
+
+
+def last_if_full(plain: Sequence[ClaimRow], limit: int) -> tuple[Any, ...] | None:
+    """The claim key of the last plain job chosen when plain jobs alone fill the claim."""
+    return claim_order(plain[-1]) if len(plain) >= limit else None
+
+
+def rank_whole_backlog(
+    ranked: Sequence[ClaimRow], limit: int, first_unscanned: ClaimRow | None, after: Any
+) -> bool:
+    """Whether the laned jobs beyond the first LANE_SCAN must be ranked too: only if the
+    first scan gave fewer than `limit`, more exist, and the first one left out could still
+    be claimed before `after` (the last plain job chosen). Each lane's earliest jobs are in
+    the first scan, so its ranks are right; the answer equals ranking everything."""
+    if len(ranked) >= limit or first_unscanned is None:
+        return False
+    return after is None or claim_order(first_unscanned) <= after
+
+
+# -- queue controls ---------------------------------------------------------------------
+
+
+class QueueRow(Protocol):
+    """A row of the queues table as a claim reads it, with its queue's running jobs
+    (`running`) and live rate starts (`started`) counted."""
+
+    def __getitem__(self, key: str) -> Any: ...
+
+
+def queue_key(queue: str) -> str:
+    return f"{QUEUE_KEY_PREFIX}{queue}"
+
+
+@dataclass(frozen=True, slots=True)
+class QueueRoom:
+    """What a claim may take from the queues it serves: the queues it may claim from, and
+    for each limited one how many more of its jobs may start now."""
+
+    open: tuple[str, ...]
+    free: Mapping[str, int]
+
+    def limit_for(self, queue: str, limit: int) -> int:
+        return min(limit, self.free.get(queue, limit))
+
+
+def queue_room(served: Sequence[str], controls: Iterable[QueueRow]) -> QueueRoom:
+    """Paused queues are left out, and so are queues at their concurrency or rate limit."""
+    free: dict[str, int] = {}
+    closed: set[str] = set()
+    for row in controls:
+        name = row["name"]
+        if row["paused"]:
+            closed.add(name)
+            continue
+        room = [
+            limit - used
+            for limit, used in (
+                (row["concurrency"], row["running"]),
+                (row["rate_limit"], row["started"]),
+            )
+            if limit is not None
+        ]
+        if room:
+            free[name] = max(0, min(room))
+            if free[name] == 0:
+                closed.add(name)
+    return QueueRoom(tuple(q for q in served if q not in closed), free)
+
+
+def is_controlled(row: QueueRow) -> bool:
+    """Whether a queue row changes what a claim may take (paused or limited)."""
+    return bool(row["paused"]) or row["concurrency"] is not None or row["rate_limit"] is not None
+
+
+# -- choosing within every limit ----------------------------------------------------------
+
+
+def choose(
+    plain: Sequence[ClaimRow], limited: Sequence[ClaimRow], limit: int, room: QueueRoom
+) -> list[ClaimRow]:
+    """The jobs a claim takes: in claim order, each only if its queue, its lane and its rate
+    key still have room once the jobs before it are counted, up to `limit`. `limited` rows
+    carry `lane`, `lane_free`, `rate_key` and `rate_free` (the room each had before this
+    claim); so a key at its limit holds back only its own jobs."""
+    queue_free = dict(room.free)
+    lane_free: dict[str, int] = {}
+    rate_free: dict[str, int] = {}
+    chosen: list[ClaimRow] = []
+    for row in sorted([*plain, *limited], key=claim_order):
+        if len(chosen) >= limit:
+            break
+        queue = row["queue"]
+        if queue_free.get(queue, 1) <= 0:
+            continue
+        lane, rate_key = _get(row, "lane"), _get(row, "rate_key")
+        if lane is not None and lane_free.setdefault(lane, row["lane_free"]) <= 0:
+            continue
+        if rate_key is not None and rate_free.setdefault(rate_key, row["rate_free"]) <= 0:
+            continue
+        if queue in queue_free:
+            queue_free[queue] -= 1
+        if lane is not None:
+            lane_free[lane] -= 1
+        if rate_key is not None:
+            rate_free[rate_key] -= 1
+        chosen.append(row)
+    return chosen
+
+
+def _get(row: ClaimRow, column: str) -> Any:
+    """A column that only limited rows carry (plain rows have neither lane nor rate key)."""
+    try:
+        return row[column]
+    except (KeyError, IndexError):
+        return None
+
+
+# -- rate starts --------------------------------------------------------------------------
+
+
+def start_expiry(now: float, window_s: float, fixed: bool) -> float:
+    """When a start made at `now` stops counting: after the window slides past it, or at
+    the end of the fixed window it fell in."""
+    if fixed:
+        return (math.floor(now / window_s) + 1) * window_s
+    return now + window_s
+
+
+@dataclass(frozen=True, slots=True)
+class RateStart:
+    """A start to record: its key, and when it stops counting (epoch seconds)."""
+
+    key: str
+    expires_at: float
+
+
+def rate_starts(
+    chosen: Sequence[ClaimRow], queue_rates: Mapping[str, tuple[float, bool]], now: float
+) -> list[RateStart]:
+    """The starts the chosen jobs add: one under a job's rate key, one under its queue's
+    key if the queue has a rate limit (`queue_rates`: queue → window, fixed)."""
+    starts = []
+    for row in chosen:
+        if (key := _get(row, "rate_key")) is not None:
+            expiry = start_expiry(now, row["rate_window_s"], bool(row["rate_fixed"]))
+            starts.append(RateStart(key, expiry))
+        if (rate := queue_rates.get(row["queue"])) is not None:
+            starts.append(RateStart(queue_key(row["queue"]), start_expiry(now, *rate)))
+    return starts
+
+
+def queue_rates(controls: Iterable[QueueRow]) -> dict[str, tuple[float, bool]]:
+    """Queue → (window, fixed) for the rate-limited queues among `controls`."""
+    return {
+        row["name"]: (float(row["rate_window_s"]), bool(row["rate_fixed"]))
+        for row in controls
+        if row["rate_limit"] is not None
+    }

@@ -1,0 +1,86 @@
+"""Conformance: a claim starts at most `rate_limit` jobs per window under each rate key,
+across claimers, counting starts (not running jobs); other keys and plain jobs go on."""
+
+from __future__ import annotations
+
+import asyncio
+from typing import Any
+
+from tests.waiting import eventually
+from underway.backends.base import Backend
+from underway.models import NewJob, Outcome
+
+from .support import WORKER, lease, new_job, rate_starts
+
+
+def rated(key: str = "job:send:a", limit: int = 2, window_s: float = 60.0, **more: Any) -> NewJob:
+    return new_job(rate_key=key, rate_limit=limit, rate_window_s=window_s, **more)
+
+
+async def test_a_key_starts_at_most_its_limit_per_window(backend: Backend) -> None:
+    jobs = [rated(args={"n": i}) for i in range(4)]
+    await backend.enqueue_many(jobs)
+    claimed = await backend.claim(WORKER, ["default"], 10)
+    assert [j.id for j in claimed] == [jobs[0].id, jobs[1].id]
+    # Ending the attempts frees no start: the window counts starts, not running jobs.
+    await backend.finish([Outcome(lease(j), "completed") for j in claimed])
+    assert await backend.claim(WORKER, ["default"], 10) == []
+
+
+async def test_a_key_at_its_limit_holds_back_only_its_own_jobs(backend: Backend) -> None:
+    held = [rated("job:send:a", limit=1, args={"n": i}) for i in range(3)]
+    await backend.enqueue_many(held)
+    first = await backend.claim(WORKER, ["default"], 1)
+    assert [j.id for j in first] == [held[0].id]
+    other = rated("job:send:b", limit=1)
+    plain = new_job()
+    await backend.enqueue_many([other, plain])
+    claimed = await backend.claim(WORKER, ["default"], 10)
+    assert {j.id for j in claimed} == {other.id, plain.id}
+
+
+async def test_starts_leave_the_window_and_the_key_claims_again(backend: Backend) -> None:
+    jobs = [rated(limit=1, window_s=0.3, args={"n": i}) for i in range(2)]
+    await backend.enqueue_many(jobs)
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [jobs[0].id]
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+    assert [j.id for j in later] == [jobs[1].id]
+
+
+async def test_a_rate_limit_and_a_lane_both_hold(backend: Backend) -> None:
+    both = [
+        rated("job:x", limit=5, lane="job:x", lane_limit=1, args={"n": i}) for i in range(3)
+    ]
+    await backend.enqueue_many(both)
+    claimed = await backend.claim(WORKER, ["default"], 10)
+    assert [j.id for j in claimed] == [both[0].id]
+    await backend.finish([Outcome(lease(claimed[0]), "completed")])
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 10)] == [both[1].id]
+
+
+async def test_concurrent_claimers_never_exceed_a_limit(
+    backend: Backend, other_backend: Backend
+) -> None:
+    await backend.enqueue_many([rated(limit=7, args={"n": i}) for i in range(40)])
+    rounds = await asyncio.gather(
+        *(b.claim(f"w{i}", ["default"], 3) for i in range(6) for b in (backend, other_backend))
+    )
+    assert sum(len(r) for r in rounds) == 7
+
+
+async def test_prune_forgets_starts_that_left_their_window(backend: Backend) -> None:
+    jobs = [rated(limit=1, window_s=0.2, args={"n": i}) for i in range(2)]
+    await backend.enqueue_many(jobs)
+    assert len(await backend.claim(WORKER, ["default"], 5)) == 1
+
+    assert await rate_starts(backend) == 1
+    await backend.prune()
+    assert await rate_starts(backend) == 1, "a start still in its window is kept"
+
+    async def pruned() -> bool:
+        await backend.prune()
+        return await rate_starts(backend) == 0
+
+    await eventually(pruned, timeout=5)
+    assert len(await backend.claim(WORKER, ["default"], 5)) == 1
