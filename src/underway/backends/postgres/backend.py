@@ -297,11 +297,11 @@ class PostgresBackend:
     async def prune(self, batch_size: int = 1000) -> int:
         total = 0
         while True:
-            deleted = await self._pool.transaction(
+            deleted, starts = await self._pool.transaction(
                 lambda tx: maintenance.prune_batch(tx, batch_size)
             )
             total += deleted
-            if deleted < batch_size:
+            if deleted < batch_size and starts < batch_size:
                 return total
 
     async def unregister_worker(self, worker_id: str) -> None:

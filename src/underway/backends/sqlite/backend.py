@@ -262,9 +262,11 @@ class SQLiteBackend:
         now = self._clock.now()
         total = 0
         while True:
-            deleted = await self._db.write(lambda c: maintenance.prune_batch(c, batch_size, now))
+            deleted, starts = await self._db.write(
+                lambda c: maintenance.prune_batch(c, batch_size, now)
+            )
             total += deleted
-            if deleted < batch_size:
+            if deleted < batch_size and starts < batch_size:
                 return total
 
     async def unregister_worker(self, worker_id: str) -> None:
