@@ -104,7 +104,7 @@ def outcome_state(outcome: Outcome) -> JobState:
 def spends_no_attempt(outcome: Outcome) -> bool:
     """A snooze is not a failure: unless a cancel request wins, the job's max_attempts is
     raised by one (as for a lost worker) and its snoozes counted."""
-    return False
+    return outcome.kind == "snooze"
 
 
 #: The loss of its worker that fails a job (a job that kills its worker every time runs this
