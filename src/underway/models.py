@@ -252,6 +252,7 @@ class Outcome:
     kind: OutcomeKind
     result: Any = None
     error: JobError | None = None
+    #: How long a retry or a snooze waits before the job runs again.
     retry_delay_s: float = 0.0
 
 

@@ -401,8 +401,9 @@ async def test_generic_plans_of_lease_writes_find_jobs_by_id_however_many_the_wo
         pg_url,
         pg_schema,
         finish_statement(("ids",)),
-        "text[], int, text, text, float8, jsonb, jsonb, text, text, jsonb",
-        f"'{{{running[0].id}}}', 1, 'w', 'completed', 0, 'null', NULL, 'f', 'w', '{CANCELLED}'",
+        "text[], int, text, text, float8, jsonb, jsonb, bool, text, text, jsonb",
+        f"'{{{running[0].id}}}', 1, 'w', 'completed', 0, 'null', NULL, false, 'f', 'w', "
+        f"'{CANCELLED}'",
         (*OUTCOME_TYPES, "finished_channel", "work_channel", "cancelled"),
     )
     assert "jobs_id_key" in plan, plan

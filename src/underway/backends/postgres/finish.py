@@ -17,11 +17,15 @@ from .values import UnstorableValue, error_jsonb, jsonb_text
 #: in the same statement: the finished ids, comma-joined and 150 to a payload (well under
 #: its 8,000-byte limit), on "finished"; a "work" wake-up if a retry is due now or a lane slot
 #: was freed. The outcome columns are prefixed so that none shadows a column of jobs; `o_state`
-#: is policy's target, `%(cancelled)s` the error a cancel request records.
+#: is policy's target, `o_snooze` whether the attempt spends none of the job's attempts (a
+#: snooze), `%(cancelled)s` the error a cancel request records.
 FINISH = """
 WITH done AS (
 UPDATE {schema}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE o_state END,
+    max_attempts = CASE WHEN o_snooze AND NOT cancel_requested
+                        THEN max_attempts + 1 ELSE max_attempts END,
+    snoozes = CASE WHEN o_snooze AND NOT cancel_requested THEN snoozes + 1 ELSE snoozes END,
     run_at = CASE WHEN o_state IN ('pending', 'scheduled') AND NOT cancel_requested
                   THEN now() + make_interval(secs => o_delay) ELSE run_at END,
     worker_id = CASE WHEN o_state IN ('pending', 'scheduled') AND NOT cancel_requested
@@ -39,7 +43,7 @@ UPDATE {schema}.jobs SET
                        THEN finished_at ELSE now() END,
     expires_at = CASE WHEN o_state IN ('pending', 'scheduled') AND NOT cancel_requested
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
-FROM ({batch}) AS o(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error)
+FROM ({batch}) AS o(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error, o_snooze)
 WHERE id = o_id AND CASE WHEN attempt = o_attempt AND worker_id = o_worker
                           AND state = 'running' THEN true ELSE false END
 RETURNING id, attempt, state, lane
@@ -60,6 +64,7 @@ OUTCOME_TYPES = {
     "delays": "float8",
     "results": "jsonb",
     "errors": "jsonb",
+    "snoozes": "bool",
 }
 #: A job handed back without counting its attempt, run_at kept so that it goes to the front
 #: of its queue; cancelled instead if a cancel was asked.
@@ -116,6 +121,7 @@ def _outcome_row(outcome: Outcome) -> tuple[object, ...]:
         float(outcome.retry_delay_s),
         result,
         error_jsonb(outcome.error),
+        policy.spends_no_attempt(outcome),
     )
 
 

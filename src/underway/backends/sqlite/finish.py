@@ -15,10 +15,14 @@ from .leases import fence
 #: One outcome, fenced on its lease (one statement each, not a batch: SQLite binds no arrays
 #: and a statement costs no round trip). Its parameters, numbered: ?1 job id, ?2 attempt,
 #: ?3 worker, ?4 policy's target state, ?5 retry delay, ?6 result, ?7 error, ?8 the error a
-#: cancel request records instead, ?9 now.
+#: cancel request records instead, ?9 now, ?10 whether the attempt spends none of the job's
+#: attempts (a snooze).
 FINISH = """
 UPDATE underway_jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE ?4 END,
+    max_attempts = CASE WHEN ?10 AND NOT cancel_requested
+                        THEN max_attempts + 1 ELSE max_attempts END,
+    snoozes = CASE WHEN ?10 AND NOT cancel_requested THEN snoozes + 1 ELSE snoozes END,
     run_at = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
                   THEN ?9 + ?5 ELSE run_at END,
     worker_id = CASE WHEN ?4 IN ('pending', 'scheduled') AND NOT cancel_requested
@@ -97,6 +101,7 @@ def _finish_params(
         None if error is None else data_to_json_text(error),
         cancelled,
         now,
+        policy.spends_no_attempt(outcome),
     )
 
 
