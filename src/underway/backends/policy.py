@@ -9,7 +9,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Protocol
 
-from ..errors import InvalidStateError
+from ..errors import InvalidStateError, QueueFull
 from ..models import (
     ACTIVE_STATES,
     EnqueueResult,
@@ -67,6 +67,23 @@ def duplicate_result(job: NewJob, active: Job) -> EnqueueResult | RecordSkip:
     if not job.record_skipped:
         return EnqueueResult(job=active, skipped=True)
     return RecordSkip(active.id, f"job {active.id} with the same arguments is {active.state.value}")
+
+
+def checks_queue_limit(job: NewJob) -> bool:
+    """Whether the jobs waiting with the same fingerprint decide this request (a bounded
+    unique="queue")."""
+    return job.unique == "queue" and job.queue_limit is not None and job.fingerprint is not None
+
+
+def queue_full_result(job: NewJob, waiting: int, first_waiting: str | None) -> RecordSkip | None:
+    """What a bounded unique="queue" request becomes while `waiting` runs with its arguments
+    wait: stored if there is room, else skipped or refused (QueueFull), as the job declares."""
+    limit = job.queue_limit
+    if limit is None or waiting < limit or first_waiting is None:
+        return None
+    if job.queue_full == "raise":
+        raise QueueFull(job.name, waiting, limit)
+    return RecordSkip(first_waiting, f"queue_limit {limit} reached: {waiting} runs wait")
 
 
 def conflict_result(same_id: Job | None, same_tick: Job | None) -> EnqueueResult | None:

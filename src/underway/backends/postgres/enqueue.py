@@ -111,7 +111,8 @@ PLAIN_TYPES = {
     "lane_limits": "int",
     "retentions": "float8",
 }
-#: Same-fingerprint join/skip enqueuers queue up here, so each sees the one before it commit.
+#: Same-fingerprint join/skip (and bounded unique="queue") enqueuers queue up here, so each
+#: sees the one before it commit.
 FINGERPRINT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 #: The job of an active (or, with unique_for, recently completed) duplicate.
 ACTIVE_DUPLICATE = """
@@ -121,6 +122,11 @@ WHERE fingerprint = %s AND unique_mode IN ('join', 'skip')
        OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
+"""
+#: How many runs of a unique="queue" job wait with these arguments, and the first of them.
+WAITING_SAME = """
+SELECT count(*) AS n, min(id) AS first FROM {schema}.jobs
+WHERE fingerprint = %s AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')
 """
 BY_IDEMPOTENCY_KEY = "SELECT * FROM {schema}.jobs WHERE idempotency_key = %s"
 SAME_TICK = "SELECT * FROM {schema}.jobs WHERE recurring_id = %s AND fire_at = %s"
@@ -174,7 +180,7 @@ def _plain_row(job: NewJob) -> tuple[Any, ...]:
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
     """Store one job in the caller's transaction, or find the job it resolves to."""
     args = _args(job)
-    if policy.checks_duplicates(job):
+    if policy.checks_duplicates(job) or policy.checks_queue_limit(job):
         await tx.run(FINGERPRINT_LOCK, (f"underway:fingerprint:{job.fingerprint}",))
     for _ in range(INSERT_ROUNDS):
         existing = await _existing(tx, job, args)
@@ -192,12 +198,18 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
 
 
 async def _existing(tx: Tx, job: NewJob, args: str) -> EnqueueResult | None:
-    """The stored job this request resolves to: same idempotency key, or an active duplicate
-    (with a `skipped` row recorded if the job asks for one)."""
+    """The stored job this request resolves to: same idempotency key, an active duplicate, or
+    the runs that fill its queue_limit (with a `skipped` row recorded if the job asks for
+    one)."""
     if job.idempotency_key is not None:
         keyed = await reads.first(tx, BY_IDEMPOTENCY_KEY, (job.idempotency_key,))
         if keyed is not None:
             return policy.keyed_result(keyed)
+    if policy.checks_queue_limit(job):
+        waiting = await tx.row(WAITING_SAME, (job.fingerprint,))
+        assert waiting is not None
+        full = policy.queue_full_result(job, waiting["n"], waiting["first"])
+        return None if full is None else await record_skip(tx, job, args, full)
     if not policy.checks_duplicates(job):
         return None
     window = job.unique_for_s if job.unique_for_s is not None else -1.0

@@ -46,6 +46,11 @@ WHERE fingerprint = ? AND unique_mode IN ('join', 'skip')
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
 """
+#: How many runs of a unique="queue" job wait with these arguments, and the first of them.
+WAITING_SAME = """
+SELECT count(*) AS n, min(id) AS first FROM underway_jobs
+WHERE fingerprint = ? AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')
+"""
 BY_IDEMPOTENCY_KEY = "SELECT * FROM underway_jobs WHERE idempotency_key = ?"
 SAME_TICK = "SELECT * FROM underway_jobs WHERE recurring_id = ? AND fire_at = ?"
 
@@ -91,12 +96,17 @@ def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueRes
 
 
 def _existing(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult | None:
-    """The stored job this request resolves to: same idempotency key, or an active duplicate
-    (with a `skipped` row recorded if the job asks for one)."""
+    """The stored job this request resolves to: same idempotency key, an active duplicate, or
+    the runs that fill its queue_limit (with a `skipped` row recorded if the job asks for
+    one)."""
     if job.idempotency_key is not None:
         keyed = reads.first(conn, BY_IDEMPOTENCY_KEY, (job.idempotency_key,))
         if keyed is not None:
             return policy.keyed_result(keyed)
+    if policy.checks_queue_limit(job):
+        waiting = conn.execute(WAITING_SAME, (job.fingerprint,)).fetchone()
+        full = policy.queue_full_result(job, waiting["n"], waiting["first"])
+        return None if full is None else record_skip(conn, job, now, full)
     if not policy.checks_duplicates(job):
         return None
     window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
