@@ -47,7 +47,8 @@ SUBMIT_RESPONSES = openapi.responses(
         },
         400: openapi.error("Malformed JSON."),
         409: openapi.error(
-            "A single-instance job is already active; `Location` is that job's monitor.",
+            "A single-instance job is already active, or its queue_limit of runs wait; "
+            "`Location` is the active (or first waiting) job's monitor.",
             Location=openapi.LOCATION,
         ),
         413: openapi.error("The body is over the size limit."),
