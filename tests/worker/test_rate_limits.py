@@ -1,0 +1,65 @@
+"""Rate limits with a real worker: starts per window per key stay within the limit, held jobs
+wait pending (not claimed and put back), and every job runs in the end."""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections import defaultdict
+from typing import Any
+
+from tests.conftest import fast_settings
+from tests.waiting import wait_until
+from underway import App, JobState
+
+LIMIT, WINDOW_S = 4, 0.5
+
+
+def most_in_any_window(starts: list[float], window_s: float) -> int:
+    """The most starts that fall within any stretch of `window_s` seconds."""
+    starts = sorted(starts)
+    return max(
+        (sum(1 for t in starts[i:] if t < first + window_s) for i, first in enumerate(starts)),
+        default=0,
+    )
+
+
+def test_no_window_of_any_key_holds_more_starts_than_the_limit(app: App) -> None:
+    started: dict[str, list[float]] = defaultdict(list)
+    lock = threading.Lock()
+
+    @app.job(rate_limit=f"{LIMIT}/{WINDOW_S}s", rate_key="tenant")
+    def sync(tenant: str, page: int) -> None:
+        with lock:
+            started[tenant].append(time.monotonic())
+
+    handles = [sync.enqueue(tenant, page) for page in range(10) for tenant in ("a", "b")]
+    app.start_worker(fast_settings(concurrency=8, poll_interval=0.05))
+    for handle in handles:
+        handle.result(timeout=30)
+    for tenant in ("a", "b"):
+        assert len(started[tenant]) == 10
+        # A little slack below the window: a start is stamped after the claim committed.
+        assert most_in_any_window(started[tenant], WINDOW_S * 0.9) <= LIMIT
+
+
+def test_a_held_job_waits_pending_and_is_not_claimed_again_and_again(app: App) -> None:
+    @app.job(rate_limit="1/hour")
+    def digest(user: int) -> None: ...
+
+    backend = app.runtime.call(app.backend())
+    claim, claims = backend.claim, []
+
+    async def counted_claim(*args: Any) -> Any:
+        claims.append(await claim(*args))
+        return claims[-1]
+
+    backend.claim = counted_claim  # type: ignore[method-assign]
+    first, held = digest.enqueue(1), digest.enqueue(2)
+    app.start_worker(fast_settings(poll_interval=0.05))
+    first.result(timeout=10)
+    polls_after_first = len(claims)
+    wait_until(lambda: len(claims) >= polls_after_first + 5)  # five polls that found nothing
+    assert all(claimed == [] for claimed in claims[polls_after_first:])
+    job = app.get(held.id)
+    assert (job.state, job.attempt, job.started_at) == (JobState.PENDING, 0, None)
