@@ -30,6 +30,7 @@ MIGRATIONS = [
     "0004_lean_write_indexes",
     "0005_jobs_keyed_by_id",
     "0006_worker_losses",
+    "0007_flow_control",
 ]
 
 
@@ -86,7 +87,15 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         "ORDER BY table_name",
         pg_schema,
     )
-    assert [t[0] for t in tables] == ["job_logs", "jobs", "migrations", "recurring", "workers"]
+    assert [t[0] for t in tables] == [
+        "job_logs",
+        "jobs",
+        "migrations",
+        "queues",
+        "rate_starts",
+        "recurring",
+        "workers",
+    ]
     versions = query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version')
     assert [row[0] for row in versions] == MIGRATIONS
     assert await pg.migrate() == []
