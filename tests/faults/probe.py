@@ -100,6 +100,16 @@ def probe_serial(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) ->
     return behave(ctx, key, duration_ms, "normal")
 
 
+@app.job(retries=5, rate_limit="20/second", rate_key="key")
+def probe_rated(ctx: JobContext, key: str, duration_ms: int = 0, n: int = 0) -> dict[str, Any]:
+    """At most 20 attempts of one key start per sliding second, across all workers. The start
+    record carries the wall clock too, to set beside the claim time the database stored."""
+    record(ctx, "start", key=key, wall=time.time())
+    PAUSE.wait(duration_ms / 1000)
+    record(ctx, "end", key=key)
+    return {"key": key, "attempt": ctx.attempt}
+
+
 @app.job(retries=5, retention=120)
 def probe_soak(ctx: JobContext, key: str, enqueued: float) -> dict[str, Any]:
     """A short job kept for two minutes; its start record carries the enqueue time."""
