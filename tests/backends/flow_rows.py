@@ -1,0 +1,87 @@
+"""Rows of the flow-control tables written with each dialect's own SQL, for tests that need a
+paused or limited queue, or rate starts, whatever backend calls exist to make them."""
+
+from __future__ import annotations
+
+import sqlite3
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+import psycopg
+
+from underway.backends.base import Backend
+from underway.backends.postgres import PostgresBackend
+from underway.backends.sqlite import SQLiteBackend
+
+QUEUE_COLUMNS = (
+    "name",
+    "paused",
+    "paused_at",
+    "paused_by",
+    "concurrency",
+    "rate_limit",
+    "rate_window_s",
+    "rate_fixed",
+)
+
+
+def write_queue(
+    backend: Backend,
+    name: str,
+    *,
+    paused: bool = False,
+    paused_at: datetime | None = None,
+    paused_by: str | None = None,
+    concurrency: int | None = None,
+    rate_limit: int | None = None,
+    rate_window_s: float | None = None,
+    rate_fixed: bool = False,
+) -> None:
+    """Store (or replace) the row of queue `name`."""
+    values = [name, paused, paused_at, paused_by, concurrency, rate_limit, rate_window_s]
+    values.append(rate_fixed)
+    columns = ", ".join(QUEUE_COLUMNS)
+    if isinstance(backend, PostgresBackend):
+        marks = ", ".join(["%s"] * len(QUEUE_COLUMNS))
+        updates = ", ".join(f"{c} = excluded.{c}" for c in QUEUE_COLUMNS[1:])
+        _on_postgres(
+            backend,
+            f"INSERT INTO {{schema}}.queues ({columns}) VALUES ({marks}) "
+            f"ON CONFLICT (name) DO UPDATE SET {updates}",
+            [tuple(values)],
+        )
+    else:
+        epoch = None if paused_at is None else paused_at.timestamp()
+        row = (name, int(paused), epoch, paused_by, concurrency, rate_limit, rate_window_s)
+        marks = ", ".join(["?"] * len(QUEUE_COLUMNS))
+        _on_sqlite(
+            backend,
+            f"INSERT OR REPLACE INTO underway_queues ({columns}) VALUES ({marks})",
+            [(*row, int(rate_fixed))],
+        )
+
+
+def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) -> None:
+    """Record one start under `key` per expiry time."""
+    if isinstance(backend, PostgresBackend):
+        statement = "INSERT INTO {schema}.rate_starts (key, expires_at) VALUES (%s, %s)"
+        _on_postgres(backend, statement, [(key, at) for at in expires_at])
+    else:
+        statement = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
+        _on_sqlite(backend, statement, [(key, at.timestamp()) for at in expires_at])
+
+
+def _on_postgres(backend: PostgresBackend, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
+        conn.cursor().executemany(statement.replace("{schema}", f'"{backend.schema}"'), rows)
+
+
+def _on_sqlite(backend: Backend, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    assert isinstance(backend, SQLiteBackend)
+    conn = sqlite3.connect(backend.path, timeout=10)
+    try:
+        with conn:
+            conn.executemany(statement, rows)
+    finally:
+        conn.close()
