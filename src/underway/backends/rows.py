@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections import Counter, defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import ClaimedJob, Job, JobState, Recurring
+from ..models import ClaimedJob, Job, JobState, QueueInfo, Recurring
 from .codecs import error_from_data
 from .policy import STATES
 
@@ -92,3 +93,56 @@ def recurring_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReade
         last_job_id=row["last_job_id"],
         last_job_state=None if state is None else JobState(state),
     )
+
+
+def queue_infos_from_rows(
+    settings: Iterable[Mapping[str, Any]],
+    job_counts: Iterable[Mapping[str, Any]],
+    workers: Iterable[tuple[str, Sequence[str]]],
+    when: WhenReader,
+) -> list[QueueInfo]:
+    """Every queue named by a row of the queues table, a count of its jobs or a live worker,
+    by name: `job_counts` rows are (queue, state, n, oldest_waiting_at, started) and
+    `workers` pairs are (worker id, the queues it serves)."""
+    rows = {row["name"]: row for row in settings}
+    counts: dict[str, dict[str, int]] = defaultdict(dict)
+    oldest: dict[str, datetime] = {}
+    started: Counter[str] = Counter()
+    for row in job_counts:
+        queue = row["queue"]
+        counts[queue][row["state"]] = int(row["n"])
+        started[queue] += int(row["started"])
+        waiting = when(row["oldest_waiting_at"])
+        if waiting is not None and (queue not in oldest or waiting < oldest[queue]):
+            oldest[queue] = waiting
+    serving: dict[str, list[str]] = defaultdict(list)
+    for worker_id, queues in workers:
+        for queue in queues:
+            serving[queue].append(worker_id)
+    return [
+        QueueInfo(
+            name=name,
+            **_queue_settings(rows.get(name), when),
+            counts=counts[name],
+            oldest_waiting_at=oldest.get(name),
+            started_last_minute=started[name],
+            workers=tuple(serving[name]),
+        )
+        for name in sorted({*rows, *counts, *serving})
+    ]
+
+
+def _queue_settings(row: Mapping[str, Any] | None, when: WhenReader) -> dict[str, Any]:
+    """A queue's limits and pause from its row; none for a queue without one."""
+    if row is None:
+        return {}
+    window = row["rate_window_s"]
+    return {
+        "paused": bool(row["paused"]),
+        "paused_at": when(row["paused_at"]),
+        "paused_by": row["paused_by"],
+        "concurrency": row["concurrency"],
+        "rate_limit": row["rate_limit"],
+        "rate_window_s": None if window is None else float(window),
+        "rate_fixed": bool(row["rate_fixed"]),
+    }
