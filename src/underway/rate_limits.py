@@ -62,5 +62,12 @@ def rate_limit_of(value: RateLimit | str, window: Window | None = None) -> RateL
     return found if window is None else RateLimit(found.limit, found.per, window)
 
 
+def stored_rate_limit(limit: int | None, per: float | None, fixed: bool) -> RateLimit | None:
+    """The RateLimit a stored row holds (a queue's), or None where it holds none."""
+    if limit is None or per is None:
+        return None
+    return RateLimit(limit, per, "fixed" if fixed else "sliding")
+
+
 def _unit(per: float) -> str:
     return next(name for name, seconds in UNITS.items() if seconds == per)

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Callable, Coroutine, Iterable
 from dataclasses import dataclass
 from typing import Any, Concatenate, Literal, ParamSpec, Protocol, TypeVar, overload
@@ -21,8 +22,8 @@ from ..job_options import (
     seconds,
 )
 from ..jobs import JobDefinition
-from ..models import CatchUp, JobState, Overlap, UniqueMode
-from ..rate_limits import RateLimit, Window
+from ..models import CatchUp, JobState, Overlap, QueueLimits, UniqueMode
+from ..rate_limits import RateLimit, Window, rate_limit_of
 from ..recurring import CronSchedule, Schedule, check_policies
 from .job_function import (
     AsyncContextJob,
@@ -43,6 +44,8 @@ JobRef = str | JobFunction[Any, Any]
 
 #: The `@app.job` options that belong to a `cron=` declaration.
 CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
+#: Text a queue name may not hold: control characters (PostgreSQL stores no NUL at all).
+CONTROL_CHARACTERS = re.compile(r"[\x00-\x1f\x7f]")
 
 
 @dataclass(frozen=True, slots=True)
@@ -55,6 +58,27 @@ class RecurringDeclaration:
     args: dict[str, Any]
     overlap: Overlap
     catch_up: CatchUp
+
+
+def queue_limits(
+    name: str,
+    concurrency: int | None,
+    rate_limit: RateLimit | str | None,
+    rate_window: Window | None,
+) -> QueueLimits:
+    """The limits `app.queue(...)` declares, checked now so a mistake fails at import time."""
+    if not isinstance(name, str) or not name or CONTROL_CHARACTERS.search(name):
+        raise ConfigurationError(
+            f"a queue name is non-empty text without control characters, not {name!r}"
+        )
+    if concurrency is not None and (type(concurrency) is not int or concurrency < 1):
+        raise ConfigurationError(f"queue {name!r}: concurrency is at least 1, not {concurrency!r}")
+    if rate_limit is None:
+        if rate_window is not None:
+            raise ConfigurationError(f"queue {name!r}: rate_window is only valid with rate_limit")
+        return QueueLimits(name, concurrency)
+    rate = rate_limit_of(rate_limit, rate_window)
+    return QueueLimits(name, concurrency, rate.limit, rate.per, rate.fixed)
 
 
 def cron_schedule(cron: str, timezone: str) -> Schedule:
@@ -89,6 +113,8 @@ class JobRegistry:
     def __init__(self) -> None:
         self.registry: dict[str, JobDefinition] = {}
         self.declared: dict[str, RecurringDeclaration] = {}
+        #: The queues declared with `app.queue`, by name, with their limits.
+        self.queue_declarations: dict[str, QueueLimits] = {}
         #: Turns (cron, timezone) into ticks; tests may swap in a faster tick source.
         self.schedule_for: Callable[[str, str], Schedule] = cron_schedule
         self._lifespan: Callable[..., Any] | None = None
@@ -209,8 +235,31 @@ class JobRegistry:
             raise UnknownJobError(name if isinstance(name, str) else repr(job))
         return found
 
+    def queue(
+        self,
+        name: str,
+        *,
+        concurrency: int | None = None,
+        rate_limit: RateLimit | str | None = None,
+        rate_window: Window | None = None,
+    ) -> QueueLimits:
+        """Declare a queue with limits that every worker shares through the database: at most
+        `concurrency` of its jobs run at once, at most `rate_limit` start per window. The
+        app's workers serve it; a worker stores the limits as it starts."""
+        if name in self.queue_declarations:
+            raise ConfigurationError(f"the queue {name!r} is already declared")
+        limits = queue_limits(name, concurrency, rate_limit, rate_window)
+        self.queue_declarations[name] = limits
+        return limits
+
+    def declared_queues(self) -> list[QueueLimits]:
+        """The limits of the queues declared with `app.queue`, for a worker to store."""
+        return list(self.queue_declarations.values())
+
     def queues(self) -> tuple[str, ...]:
-        return tuple(sorted({"default", *(d.options.queue for d in self.registry.values())}))
+        """The queues the app's workers serve: its jobs' and the ones it declares."""
+        jobs = (d.options.queue for d in self.registry.values())
+        return tuple(sorted({"default", *jobs, *self.queue_declarations}))
 
     def load_result(self, name: str, data: Any) -> Any:
         definition = self.registry.get(name)

@@ -12,16 +12,19 @@ from ..backends.base import Backend
 from ..context import JobContext
 from ..job_options import Hook
 from ..jobs import JobDefinition
-from ..models import JobState, NewJob, NewRecurring, Recurring
+from ..models import JobState, NewJob, NewRecurring, QueueLimits, Recurring
 from ..recurring import Schedule
 
 
 class WorkerHost(Protocol):
-    """The job registry, the queues to serve, storage for the heartbeat, and the app's hooks."""
+    """The job registry, the queues to serve and their limits, storage for the heartbeat, and
+    the app's hooks."""
 
     registry: dict[str, JobDefinition]
 
     def queues(self) -> tuple[str, ...]: ...
+
+    def declared_queues(self) -> list[QueueLimits]: ...
 
     def new_backend(self) -> Backend: ...
 
