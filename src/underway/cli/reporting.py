@@ -14,7 +14,7 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ..errors import JobNotFound, RecurringNotFound, UnderwayError
+from ..errors import JobNotFound, QueueNotFound, RecurringNotFound, UnderwayError
 from .output import print_error
 
 #: The exit status of a command line that cannot be parsed (click's, and getopt's, convention).
@@ -24,6 +24,7 @@ ERROR = 1
 HINTS: dict[type[Exception], str] = {
     JobNotFound: "see `underway list`",
     RecurringNotFound: "see `underway recurring list`",
+    QueueNotFound: "see `underway queues`",
 }
 APP_PATH = re.compile(r"^[\w.]+:[\w.]+$")
 
