@@ -9,7 +9,7 @@ from ..dashboard import router as dashboard_router
 from ..web.event_streams import StreamSettings
 from ..web.hosts import HostNames, allowed_hosts_for
 from ..web.tokens import Guard, TokenSpec, resolve_tokens
-from . import events, jobs, metrics, recurring, system
+from . import events, jobs, metrics, queues, recurring, system
 from .auth import LocalOnly
 from .errors import install_error_handlers
 from .host_check import HostCheck
@@ -58,7 +58,14 @@ def create_api(
     api.state.metrics = metrics.ApiMetrics()
     install_error_handlers(api)
     install_submit_routes(api, app, max_wait_s=max_wait_s)
-    routers = (jobs.router, recurring.router, events.router, system.router, metrics.router)
+    routers = (
+        jobs.router,
+        recurring.router,
+        queues.router,
+        events.router,
+        system.router,
+        metrics.router,
+    )
     for router in routers:
         api.include_router(router)
     api.include_router(dashboard_router)
