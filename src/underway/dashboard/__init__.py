@@ -2,9 +2,16 @@
 
 from fastapi import APIRouter
 
-from . import actions, api_docs, assets, pages, streams
+from . import actions, api_docs, assets, pages, queue_page, streams
 
-PARTS = (pages.router, actions.router, streams.router, assets.router, api_docs.router)
+PARTS = (
+    pages.router,
+    queue_page.router,
+    actions.router,
+    streams.router,
+    assets.router,
+    api_docs.router,
+)
 
 router = APIRouter(include_in_schema=False)
 for part in (*PARTS, actions.post_only):

@@ -1,4 +1,5 @@
-"""Dashboard form posts: sign in and out, job and recurring actions (manage scope and CSRF)."""
+"""Dashboard form posts: sign in and out, job, recurring and queue actions (manage scope and
+CSRF)."""
 
 from __future__ import annotations
 
@@ -170,6 +171,29 @@ async def recurring_action(request: Request, recurring_id: str, action: str) -> 
     return back_to(request, "/dashboard/recurring")
 
 
+# -- queue actions -----------------------------------------------------------------------------
+
+
+@router.post("/dashboard/queues/{action}")
+@guarded
+async def queue_action(request: Request, action: str) -> Response:
+    """Pause or resume the queue the form names (a field, not the path: any name fits)."""
+    form = await Form.read(request)
+    viewer = await require_manage(request, form.get(CSRF_FIELD))
+    app, name = app_of(request), form.get("queue")
+    if not name:
+        raise Denied(400, "Name the queue to pause or resume.")
+    if action == "pause":
+        await app.pause_queue_async(name, by="dashboard")
+        viewer.session.flash = f"Paused queue {name}: its waiting jobs stay until it is resumed."
+    elif action == "resume":
+        await app.resume_queue_async(name)
+        viewer.session.flash = f"Resumed queue {name}."
+    else:
+        raise Denied(404, f"There is no queue action {action!r}.")
+    return back_to(request, "/dashboard/queues")
+
+
 # -- the same URLs on GET: say so instead of the API's generic 405 ------------------------------
 
 #: Included after every other dashboard route, so that GET routes on these paths win.
@@ -179,6 +203,7 @@ post_only = APIRouter(include_in_schema=False)
 @post_only.get("/dashboard/logout")
 @post_only.get("/dashboard/jobs/{job_id}/{action}")
 @post_only.get("/dashboard/recurring/{recurring_id}/{action}")
+@post_only.get("/dashboard/queues/{action}")
 async def use_post(request: Request) -> Response:
     response = error_page(request, 405, "Actions change things, so they are form posts only.")
     response.headers["Allow"] = "POST"
