@@ -49,9 +49,7 @@ async def test_starts_leave_the_window_and_the_key_claims_again(backend: Backend
 
 
 async def test_a_rate_limit_and_a_lane_both_hold(backend: Backend) -> None:
-    both = [
-        rated("job:x", limit=5, lane="job:x", lane_limit=1, args={"n": i}) for i in range(3)
-    ]
+    both = [rated("job:x", limit=5, lane="job:x", lane_limit=1, args={"n": i}) for i in range(3)]
     await backend.enqueue_many(both)
     claimed = await backend.claim(WORKER, ["default"], 10)
     assert [j.id for j in claimed] == [both[0].id]
