@@ -5,6 +5,8 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+from . import flow_report
+
 COMPARE = {
     "sqlite": "underway-sqlite",
     "postgresql": "underway-postgresql",
@@ -246,6 +248,7 @@ def render(results: dict[str, Any]) -> str:
         "file and PostgreSQL. The whole worker path runs for each job (claim, the job's code, "
         "the outcome written with the lease checked).\n",
         _in_process(systems),
+        flow_report.section(systems, results.get("flow_measured")),
     ]
     errors = [(n, e) for n, d in systems.items() for e in d.get("errors", [])]
     if errors:
@@ -415,6 +418,7 @@ def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) ->
             "{:,.0f} jobs/s",
             lambda v: v >= 50_000,
         ),
+        *flow_report.checks(systems),
     ]
     rows = []
     for label, value, fmt, ok in checks:

@@ -1,7 +1,8 @@
 """Run every scenario on underway and its peers, then write bench/RESULTS.md and results.json.
 
 `python -m bench.run` (what `make bench` runs); BENCH_QUICK=1 for smaller sizes and one run;
-`--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables).
+`--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables); `--only flow`
+measures only underway's flow-control scenarios, into the existing results.json.
 """
 
 from __future__ import annotations
@@ -23,7 +24,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import floor, report
+from . import floor, flow_cases, report
 from .measure import ROOT, Probe, median, say
 from .system import ENQUEUE_BUDGET_S, Context, System
 from .underway_cases import Underway
@@ -160,6 +161,30 @@ def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> 
             for _ in range(plan.runs)
         ]
         out["drain_in_process"][where] = medians([r for r in runs if r])
+    out["flow"] = measure_flow(system, plan, out)
+
+
+def measure_flow(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
+    """The flow-control scenarios (bench/flow_cases.py); failures go to `out`'s errors."""
+    return flow_cases.measure(system, plan.quick, plan.runs, lambda n, fn: attempt(out, n, fn))
+
+
+def flow_only(ctx: Context, plan: Plan, output: Path) -> None:
+    """`--only flow`: the flow scenarios of both underway systems, replacing only their
+    "flow" figures (and errors) in the results.json that holds everything else."""
+    results = json.loads((output / "results.json").read_text())
+    results["flow_measured"] = {"date": machine_facts()["date"], "quick": plan.quick}
+    for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
+        name = key(system)
+        data = results["systems"].setdefault(name, {"backend": system.backend})
+        data["errors"] = [e for e in data.get("errors", []) if " flow " not in e]
+        if attempt(data, f"{name} setup", lambda s=system: s.setup() or "ok") is None:
+            continue
+        try:
+            data["flow"] = measure_flow(system, plan, data)
+        finally:
+            attempt(data, f"{name} teardown", lambda s=system: s.teardown() or "ok")
+        _write(results, output)
 
 
 def machine_facts() -> dict[str, str]:
@@ -238,6 +263,13 @@ def main() -> None:
         "runs": plan.runs,
         "systems": {},
     }
+    if only == {"flow"}:
+        try:
+            flow_only(ctx, plan, Path(args.output))
+        finally:
+            shutil.rmtree(workdir, ignore_errors=True)
+        say(f"done in {(time.monotonic() - started) / 60:.1f} min")
+        return
     if args.merge:
         previous = json.loads((Path(args.output) / "results.json").read_text())
         measured_now = results["machine"]
