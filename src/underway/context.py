@@ -4,8 +4,9 @@ from __future__ import annotations
 
 import threading
 from datetime import UTC, datetime
-from typing import Any, Protocol
+from typing import Any, NoReturn, Protocol
 
+from .errors import Snooze
 from .models import Lease, LogEntry
 
 #: Guards the rare cancellation hand-over between the worker's loop and job threads.
@@ -67,6 +68,11 @@ class JobContext:
         self._sink.add_log(
             self.lease, LogEntry(at=datetime.now(UTC), message=str(message), level=level)
         )
+
+    def snooze(self, seconds: float) -> NoReturn:
+        """End this attempt and run the job again in `seconds`, spending no attempt (raises
+        Snooze, which the worker records as a snooze)."""
+        raise Snooze(seconds)
 
     def wait_cancelled(self, timeout: float | None = None) -> bool:
         """Block (in a sync job) until cancellation is requested or the timeout passes."""

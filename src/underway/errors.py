@@ -101,8 +101,9 @@ class JobSkipped(UnderwayError):
         super().__init__(f"job {job_id} was skipped: {reason}")
 
 
-class JobTimeout(UnderwayError):
-    """Recorded as the error of an attempt that ran longer than its timeout."""
+class JobTimeout(UnderwayError, TimeoutError):
+    """Recorded as the error of an attempt that ran longer than its timeout; a TimeoutError,
+    so that `retry_on=(TimeoutError,)` retries it."""
 
 
 class WorkerLost(UnderwayError):

@@ -27,26 +27,31 @@ def data_to_json_text(value: Any) -> str:
 
 
 def error_to_data(error: JobError | None, at: float | None = None) -> dict[str, Any] | None:
+    """A JobError as stored JSON data; its rule only if one applied."""
     if error is None:
         return None
-    return {
+    data: dict[str, Any] = {
         "type": error.type,
         "message": error.message,
         "traceback": error.traceback,
         "attempt": error.attempt,
         "at": at if at is not None else (error.at.timestamp() if error.at else None),
     }
+    if error.rule is not None:
+        data["rule"] = error.rule
+    return data
 
 
 def error_from_data(data: Mapping[str, Any] | None) -> JobError | None:
     """Read a stored error as plain text fields; nothing in it is ever imported or executed."""
     if not isinstance(data, Mapping):
         return None
-    at = data.get("at")
+    at, rule = data.get("at"), data.get("rule")
     return JobError(
         type=str(data.get("type", "")),
         message=str(data.get("message", "")),
         traceback=str(data.get("traceback") or ""),
         attempt=int(data.get("attempt") or 0),
         at=epoch_to_datetime(float(at)) if isinstance(at, int | float) else None,
+        rule=None if rule is None else str(rule),
     )

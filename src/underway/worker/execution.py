@@ -14,13 +14,14 @@ from typing import Any, Protocol
 
 from ..backends.policy import CANCELLED_BY_REQUEST
 from ..context import JobContext
-from ..errors import JobTimeout, UnknownJobError
+from ..errors import JobTimeout, Snooze, UnknownJobError
 from ..faults import crash_point
 from ..jobs import JobDefinition
 from ..models import ClaimedJob, JobError, Lease, Outcome
 from .host import WorkerHost
 from .outcomes import OutcomeWriter
 from .progress import ProgressFlusher
+from .retry_rules import retry_ruling
 
 log = logging.getLogger("underway.worker")
 
@@ -291,16 +292,25 @@ class JobExecution:
         return Outcome(self.lease, "cancelled", error=error)
 
     def _error_outcome(self, definition: JobDefinition | None, exc: Exception) -> Outcome:
+        """A cancel request wins; a snooze spends no attempt; other errors meet the job's
+        retry rules, then its attempts and backoff."""
+        cancelled = self.ctx.cancel_reason == CANCEL_REQUESTED
+        if isinstance(exc, Snooze) and not cancelled:
+            return Outcome(self.lease, "snooze", retry_delay_s=exc.seconds)
+        ruling = retry_ruling(exc, definition.options if definition else None)
         error = JobError(
             type=type(exc).__name__,
             message=str(exc),
             traceback="".join(traceback.format_exception(exc)),
             attempt=self.lease.attempt,
+            rule=ruling.rule,
         )
-        if self.ctx.cancel_reason == CANCEL_REQUESTED:
+        if cancelled:
             return Outcome(self.lease, "cancelled", error=error)
-        if self.lease.attempt < self.job.max_attempts:
-            delay = definition.retry_delay(self.lease.attempt) if definition else 0.0
+        if ruling.retryable and self.lease.attempt < self.job.max_attempts:
+            delay = ruling.after_s
+            if delay is None:
+                delay = definition.retry_delay(self.lease.attempt) if definition else 0.0
             return Outcome(self.lease, "retry", error=error, retry_delay_s=delay)
         return Outcome(self.lease, "failed", error=error)
 
@@ -315,6 +325,7 @@ def log_outcome(job: ClaimedJob, outcome: Outcome, cancel_requested: bool = Fals
     what = f"job {job.name} {job.id} attempt {outcome.lease.attempt} of {job.max_attempts}"
     error = outcome.error
     cause = "" if error is None else f"{error.type}: {error.message}"
+    rule = "" if error is None or error.rule is None else f" ({error.rule})"
     fields = {
         "job_id": job.id,
         "job_name": job.name,
@@ -324,14 +335,17 @@ def log_outcome(job: ClaimedJob, outcome: Outcome, cancel_requested: bool = Fals
         "outcome": kind,
     }
     if error is not None:
-        fields |= {"error_type": error.type, "error_message": error.message}
+        fields |= {"error_type": error.type, "error_message": error.message, "rule": error.rule}
     if kind == "retry":
-        fields["retry_delay_s"] = outcome.retry_delay_s
-        log.warning(
-            "%s failed, retrying in %g s: %s", what, outcome.retry_delay_s, cause, extra=fields
-        )
+        fields["retry_delay_s"] = delay = outcome.retry_delay_s
+        log.warning("%s failed, retrying in %g s%s: %s", what, delay, rule, cause, extra=fields)
     elif kind == "failed":
-        log.error("%s failed, no attempts left: %s", what, cause, extra=fields)
+        spent = outcome.lease.attempt >= job.max_attempts
+        why = "no attempts left" if spent else "not retried"
+        log.error("%s failed, %s%s: %s", what, why, rule, cause, extra=fields)
+    elif kind == "snooze":
+        fields["snooze_s"] = outcome.retry_delay_s
+        log.info("%s snoozed for %g s", what, outcome.retry_delay_s, extra=fields)
     elif kind == "cancelled":
         log.info("%s cancelled by request", what, extra=fields)
     else:
