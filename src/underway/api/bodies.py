@@ -62,7 +62,11 @@ def job_status(request: Request, job: Job, *, joined: bool = False) -> schemas.J
         error=None
         if error is None or job.state is JobState.COMPLETED
         else schemas.JobError(
-            code=error.type, message=error.message, attempt=error.attempt, traceback=error.traceback
+            code=error.type,
+            message=error.message,
+            attempt=error.attempt,
+            traceback=error.traceback,
+            rule=error.rule,
         ),
         duplicate_of=job.duplicate_of,
         joined=joined,
