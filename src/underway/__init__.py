@@ -13,6 +13,10 @@ from .errors import (
     JobNotFound,
     JobSkipped,
     JobTimeout,
+    QueueFull,
+    QueueNotFound,
+    Retry,
+    Snooze,
     StorageUnavailable,
     UnderwayError,
     UnknownJobError,
@@ -20,16 +24,30 @@ from .errors import (
     WaitTimeout,
     WorkerLost,
 )
+from .explanations import Blocker, Explanation
 from .job_options import Backoff
 from .jobs import fingerprint_of
-from .models import Job, JobError, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
+from .models import (
+    Job,
+    JobError,
+    JobFilter,
+    JobPage,
+    JobState,
+    LogEntry,
+    QueueInfo,
+    Stats,
+    WorkerInfo,
+)
+from .rate_limits import RateLimit
 
 __all__ = [
     "App",
     "Backoff",
+    "Blocker",
     "ConfigurationError",
     "DatabaseConfigurationError",
     "DuplicateJobError",
+    "Explanation",
     "InvalidStateError",
     "Job",
     "JobCancelled",
@@ -44,7 +62,13 @@ __all__ = [
     "JobState",
     "JobTimeout",
     "LogEntry",
+    "QueueFull",
+    "QueueInfo",
+    "QueueNotFound",
+    "RateLimit",
+    "Retry",
     "RunningWorker",
+    "Snooze",
     "Stats",
     "StorageUnavailable",
     "UnderwayError",

@@ -31,6 +31,7 @@ ENDPOINTS = [
     ("POST", f"/api/jobs/{JOB}/cancel", "manage"),
     ("POST", f"/api/jobs/{JOB}/retry", "manage"),
     ("GET", f"/api/jobs/{JOB}/logs", "view"),
+    ("GET", f"/api/jobs/{JOB}/blocker", "view"),
     ("GET", f"/api/jobs/{JOB}/events", "view"),
     ("GET", "/api/events", "view"),
     ("GET", "/api/stats", "view"),
@@ -42,6 +43,10 @@ ENDPOINTS = [
     ("DELETE", "/api/recurring/{recurring_id}", "manage"),
     ("POST", "/api/recurring/{recurring_id}/toggle", "manage"),
     ("POST", "/api/recurring/{recurring_id}/trigger", "manage"),
+    ("GET", "/api/queues", "view"),
+    ("GET", "/api/queues/{name}", "view"),
+    ("POST", "/api/queues/{name}/pause", "manage"),
+    ("POST", "/api/queues/{name}/resume", "manage"),
 ]
 BODIES = {
     "/api/jobs/add": {"a": 1},

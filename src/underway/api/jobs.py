@@ -12,7 +12,7 @@ from . import bodies, openapi
 from .auth import can_manage, can_view
 from .errors import ApiError
 from .params import parse_timestamp, timestamp_query
-from .schemas import JobList, JobLogs, JobStatus, LogLine, Operation
+from .schemas import Blocker, JobBlockers, JobList, JobLogs, JobStatus, LogLine, Operation
 
 MAX_PAGE = 100_000
 MAX_PER_PAGE = 200
@@ -254,3 +254,32 @@ async def logs(
         for i, e in enumerate(entries)
     ]
     return JSONResponse(JobLogs(items=lines, next_after=after + len(lines)).wire())
+
+
+@router.get(
+    "/{job_id}/blocker",
+    operation_id="get_job_blocker",
+    dependencies=[can_view],
+    response_model=JobBlockers,
+    responses=JobResponses,
+    summary="Why the job is not running: what holds it, most fundamental first",
+)
+async def blocker(request: Request, job_id: str) -> JSONResponse:
+    explanation = await _app(request).explain_async(job_id)
+    reasons = [
+        Blocker(
+            kind=reason.kind,
+            message=reason.message,
+            until=reason.until,
+            job_ids=list(reason.job_ids),
+            details=reason.details,
+        )
+        for reason in explanation.reasons
+    ]
+    body = JobBlockers(
+        id=explanation.job_id,
+        state=explanation.state,
+        checked_at=explanation.checked_at,
+        reasons=reasons,
+    )
+    return JSONResponse(body.wire())

@@ -37,6 +37,7 @@ JOB_LINKS = {
     "GetJobStatus": _link("get_job_status", "The LRO status view."),
     "GetJobOutput": _link("get_job_output", "The result, once completed."),
     "GetJobLogs": _link("get_job_logs", "The job's log lines."),
+    "GetJobBlocker": _link("get_job_blocker", "What holds the job, if it waits."),
     "CancelJob": _link("cancel_job", "Cancel the job."),
     "DeleteJob": _link("delete_job", "Remove the job."),
 }

@@ -9,6 +9,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field
 from pydantic.alias_generators import to_camel
 
+from ..explanations import BlockerKind
 from ..models import JobState
 
 
@@ -47,6 +48,11 @@ class JobError(Body):
     message: str
     attempt: int
     traceback: str = ""
+    rule: str | None = Field(
+        default=None,
+        description='The retry rule that decided what the error led to ("discard_on: '
+        'ValueError", "not in retry_on", "Retry(after=30)", ...), if one did.',
+    )
 
 
 class JobLinks(Body):
@@ -173,3 +179,26 @@ class WorkerList(Body):
 
 class Health(Body):
     status: str
+
+
+class Blocker(Body):
+    """One thing that holds a job, or what a job that is not waiting does instead."""
+
+    kind: BlockerKind
+    message: str = Field(description="One readable line with the facts.")
+    until: datetime | None = Field(description="When it lets go by itself, where that is known.")
+    job_ids: list[str] = Field(
+        description="The jobs it names: running jobs that fill a limit, the job a skipped "
+        "one duplicated."
+    )
+    details: dict[str, Any] = Field(description="The facts behind the message, by `kind`.")
+
+
+class JobBlockers(Body):
+    """Why a job is not running: every hold on it, most fundamental first; or what it does
+    instead of waiting (kind `not_waiting`, `skipped`), or `ready`."""
+
+    id: str
+    state: JobState
+    checked_at: datetime = Field(description="When the facts were read (the database's time).")
+    reasons: list[Blocker]

@@ -26,9 +26,11 @@ from ..models import (
 from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
 from .enqueueing import Enqueuer, enqueue_request
+from .explaining import JobExplanations
 from .handle import JobHandle
 from .job_function import NO_OPTIONS, EnqueueOptions, JobFunction, JobHost
 from .job_reads import JobReads
+from .queue_controls import QueueControls
 from .recurring_jobs import RecurringJobs
 from .registry import JobRef
 from .running_worker import RunningWorker
@@ -39,7 +41,7 @@ DEFAULT_DATABASE = "sqlite:///underway.db"
 R = TypeVar("R")
 
 
-class App(JobReads):
+class App(JobReads, JobExplanations, QueueControls):
     """A set of jobs bound to one database. Sync methods block; `*_async` twins await.
 
     The jobs, their cron declarations and the worker hooks are the `JobRegistry` it extends;

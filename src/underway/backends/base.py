@@ -7,6 +7,7 @@ from collections.abc import Callable, Sequence
 from datetime import datetime
 from typing import Protocol, runtime_checkable
 
+from ..explanations import Explanation
 from ..models import (
     ClaimedJob,
     EnqueueResult,
@@ -19,6 +20,8 @@ from ..models import (
     NewRecurring,
     Outcome,
     ProgressUpdate,
+    QueueInfo,
+    QueueLimits,
     Recurring,
     Stats,
     SweepResult,
@@ -29,6 +32,9 @@ from .policy import MAX_LOSSES, LossBounds
 Unsubscribe = Callable[[], None]
 #: Channels a backend notifies: "work" (payload: queue), "finished" and "cancel" (payload: job id).
 CHANNELS = ("work", "finished", "cancel")
+#: A worker that heartbeat within this many seconds serves its queues, as a pause or a resume
+#: reports them.
+LIVE_WORKER_S = 60.0
 
 
 class Clock(Protocol):
@@ -116,6 +122,11 @@ class Backend(Protocol):
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
         """The jobs of these ids that exist, in the order given, read at once."""
 
+    async def blockers(self, job_id: str, stale_after_s: float) -> Explanation | None:
+        """What holds the job, or what it does instead of waiting, read in one transaction
+        (workers count as live if they heartbeated within `stale_after_s`); None if there
+        is no such job."""
+
     async def list_jobs(self, query: JobFilter) -> JobPage: ...
 
     async def logs(self, job_id: str, after: int = 0, limit: int = 1000) -> list[LogEntry]:
@@ -140,6 +151,24 @@ class Backend(Protocol):
     async def unregister_worker(self, worker_id: str) -> None: ...
 
     async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]: ...
+
+    async def sync_queue_limits(self, declared: Sequence[QueueLimits]) -> None:
+        """Set the limits of the queues declared in code (storing those without a row) and
+        clear the limits of every other queue; whether a queue is paused is left alone."""
+
+    async def pause_queue(self, name: str, by: str | None = None) -> QueueInfo:
+        """Stop claims from a queue (its running jobs finish), storing it if it has no row;
+        a queue already paused keeps when and by whom it was paused."""
+
+    async def resume_queue(self, name: str) -> QueueInfo:
+        """Let a paused queue's jobs be claimed again; QueueNotFound if nothing is stored of it."""
+
+    async def list_queues(self, stale_after_s: float) -> list[QueueInfo]:
+        """Every queue with a row, a stored job or a live worker serving it, by name; a worker
+        is live if it heartbeat within `stale_after_s`."""
+
+    async def get_queue(self, name: str, stale_after_s: float) -> QueueInfo | None:
+        """One queue as `list_queues` shows it; None if nothing is stored of it."""
 
     async def now(self) -> datetime:
         """The storage's current time (the database's clock where it has one)."""

@@ -21,9 +21,11 @@ from .common_options import (
 from .job_commands import register as register_job_commands
 from .loading import CommandError
 from .output import console, print_json
+from .queue_commands import register as register_queue_commands
 from .recurring_commands import register as register_recurring_commands
 from .reporting import UnderwayCommand, UnderwayGroup
 from .which_database import choose, opened
+from .why_command import register as register_why_command
 from .worker_command import configure_logging, run_worker
 from .worker_options import Seconds
 
@@ -63,7 +65,9 @@ def root(
 
 
 register_job_commands(cli)
+register_why_command(cli)
 register_recurring_commands(cli)
+register_queue_commands(cli)
 
 
 @cli.command(cls=UnderwayCommand)

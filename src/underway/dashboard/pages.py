@@ -20,6 +20,7 @@ from .access import require_view
 from .error_pages import guarded
 from .rendering import render
 from .throughput import MinuteCache, chart
+from .waiting import why_waiting
 
 PER_PAGE = 20
 MAX_PAGE = 100_000
@@ -178,7 +179,11 @@ async def job_list_live(
 
 async def job_context(app: App, job_id: str) -> dict[str, Any]:
     job = await app.get_async(job_id)
-    return {"job": job, "can_retry": job.state in (JobState.FAILED, JobState.CANCELLED)}
+    return {
+        "job": job,
+        "can_retry": job.state in (JobState.FAILED, JobState.CANCELLED),
+        "why_waiting": await why_waiting(app, job),
+    }
 
 
 @router.get("/dashboard/jobs/{job_id}")

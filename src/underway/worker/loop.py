@@ -91,6 +91,8 @@ class Worker:
             settings.concurrency, backend.claims_overlap_writes
         )
         self._released = 0
+        #: Executions ended so far: a burst ends only if none ended while its last claim ran.
+        self._ended = 0
         #: In a burst, the ids of the jobs claimed, in order, for the caller to read back.
         self.claimed: list[str] = []
         self._wake = asyncio.Event()
@@ -197,12 +199,14 @@ class Worker:
             )
 
     async def _register(self) -> bool:
-        """Record this worker as alive, retrying while the database cannot be reached (a
-        connection killed as the worker starts); False if a stop came first."""
+        """Record this worker as alive and store the queue limits declared in code, retrying
+        while the database cannot be reached (a connection killed as the worker starts);
+        False if a stop came first."""
         backoff = self.settings.poll_interval
         while not self._stopping.is_set():
             try:
                 await self.backend.heartbeat(self.info(), [])
+                await self.backend.sync_queue_limits(self.app.declared_queues())
                 return True
             except StorageUnavailable as exc:
                 self._errors.error("register", "cannot register the worker, retrying: %s", exc)
@@ -237,7 +241,7 @@ class Worker:
                 self._wake.clear()
                 free = self._free_slots()
                 if free > 0:
-                    claim_began = time.monotonic()
+                    claim_began, ended_before = time.monotonic(), self._ended
                     try:
                         jobs = await self.backend.claim(
                             self.id, self.queues, free, self.settings.jobs
@@ -258,7 +262,9 @@ class Worker:
                         self._start(job, claim_began)
                     if self.settings.burst:
                         self.claimed.extend(job.id for job in jobs)
-                        if not jobs and not self.executions:
+                        # A job that ended during the claim may have made work due that the
+                        # claim's snapshot missed (a retry or snooze due now): claim again.
+                        if not jobs and not self.executions and self._ended == ended_before:
                             return  # nothing due, nothing running: the burst is over
                     if len(jobs) == free:
                         continue
@@ -356,6 +362,7 @@ class Worker:
         # A lost attempt may end after the job's next attempt started here: keep the newer one.
         if self.executions.get(job_id) is execution:
             del self.executions[job_id]
+        self._ended += 1
         execution.mark_ended()
         self._refresh_snapshot_soon()
         self._wake.set()

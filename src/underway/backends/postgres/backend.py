@@ -55,8 +55,10 @@ from ..notifier import LocalNotifier
 from ..policy import Wakeups
 from . import claim, finish, maintenance, manage, migrate, reads, recurring
 from . import leases as lease_sql
+from .blockers import PostgresBlockers
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
 from .enqueue import enqueue_one, enqueue_plain
+from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
 from .values import NUL, must_name_a_job, refused
 from .wakeups import PostgresListener, send_wakeups
@@ -64,7 +66,7 @@ from .wakeups import PostgresListener, send_wakeups
 IDLE = TransactionStatus.IDLE
 
 
-class PostgresBackend:
+class PostgresBackend(PostgresQueues, PostgresBlockers):
     """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
 
     def __init__(

@@ -20,6 +20,8 @@ from ...models import (
     NewRecurring,
     Outcome,
     ProgressUpdate,
+    QueueInfo,
+    QueueLimits,
     Recurring,
     Stats,
     SweepResult,
@@ -29,8 +31,9 @@ from .. import policy
 from ..base import Clock, Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
-from . import claim, enqueue, finish, maintenance, manage, migrate, reads, recurring
+from . import claim, enqueue, finish, maintenance, manage, migrate, queues, reads, recurring
 from . import leases as lease_sql
+from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
 from .open_errors import check_database_path
 from .wakeups import WakeupReceiver, WakeupSender
@@ -48,7 +51,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SQLiteBackend:
+class SQLiteBackend(SQLiteBlockers):
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
     def __init__(
@@ -352,3 +355,26 @@ class SQLiteBackend:
     async def list_workers(self, stale_after_s: float) -> list[WorkerInfo]:
         now = self._clock.now()
         return await self._reader.read(lambda c: reads.workers(c, now - stale_after_s))
+
+    # -- queues ------------------------------------------------------------------------------
+
+    async def sync_queue_limits(self, declared: Sequence[QueueLimits]) -> None:
+        await self._db.write(lambda c: queues.sync_limits(c, declared))
+
+    async def pause_queue(self, name: str, by: str | None = None) -> QueueInfo:
+        now = self._clock.now()
+        return await self._db.write(lambda c: queues.pause(c, name, by, now))
+
+    async def resume_queue(self, name: str) -> QueueInfo:
+        now = self._clock.now()
+        found = await self._db.write(lambda c: queues.resume(c, name, now))
+        self._announce(policy.NEW_WORK)
+        return found
+
+    async def list_queues(self, stale_after_s: float) -> list[QueueInfo]:
+        now = self._clock.now()
+        return await self._reader.read(lambda c: queues.list_queues(c, now, stale_after_s))
+
+    async def get_queue(self, name: str, stale_after_s: float) -> QueueInfo | None:
+        now = self._clock.now()
+        return await self._reader.read(lambda c: queues.get_queue(c, name, now, stale_after_s))
