@@ -16,7 +16,6 @@ from typing import Any
 
 from ..backends import safe_url
 from ..backends.base import Backend
-from ..backends.policy import LossBounds
 from ..config import WorkerSettings
 from ..context import JobContext
 from ..errors import StorageUnavailable
@@ -31,8 +30,7 @@ from .host import Host
 from .outcomes import OutcomeWriter, claim_limits
 from .periodic import PeriodicService
 from .progress import ProgressFlusher
-from .scheduler import Scheduler
-from .sweeper import StalledJobSweeper
+from .services import optional_services
 
 log = logging.getLogger("underway.worker")
 #: The longest wait between retries while the database cannot be reached (claims, registering
@@ -85,7 +83,7 @@ class Worker:
             self.flusher,
             self.lease_watcher,
             self.self_fence,
-            *self._make_services(),
+            *optional_services(app, backend, settings),
         ]
         self._claim_batch, self.max_held = claim_limits(
             settings.concurrency, backend.claims_overlap_writes
@@ -98,36 +96,6 @@ class Worker:
         self._wake = asyncio.Event()
         self._stopping = asyncio.Event()
         self._errors = ThrottledLog(log)
-
-    def _loss_bounds(self) -> LossBounds:
-        """The worker's `max_losses`, overridden by the jobs that declare their own."""
-        per_job = {
-            name: definition.options.max_losses
-            for name, definition in self.app.registry.items()
-            if definition.options.max_losses is not None
-        }
-        return LossBounds(self.settings.max_losses, per_job)
-
-    def _make_services(self) -> list[PeriodicService]:
-        s = self.settings
-        services: list[PeriodicService] = []
-        if s.sweeper:
-            services.append(
-                StalledJobSweeper(
-                    self.backend,
-                    s.sweep_interval,
-                    s.stall_timeout,
-                    s.prune_interval,
-                    self._loss_bounds(),
-                    # One poll apart: idle workers claim them in different polls.
-                    last_chance_spacing_s=s.poll_interval,
-                )
-            )
-        if s.scheduler:
-            services.append(
-                Scheduler(self.app, self.backend, s.scheduler_interval, s.misfire_grace)
-            )
-        return services
 
     def info(self) -> WorkerInfo:
         return WorkerInfo(
@@ -172,20 +140,15 @@ class Worker:
     async def run(self) -> None:
         if not await self._register():
             return
-        log.log(
-            logging.DEBUG if self.settings.burst else logging.INFO,
-            "worker %s started on queues %s, concurrency %d, database %s",
-            self.id,
-            ", ".join(self.queues),
-            self.settings.concurrency,
-            safe_url(self.backend.url),
-            extra={
-                "worker_id": self.id,
-                "queues": list(self.queues),
-                "concurrency": self.settings.concurrency,
-                "database": safe_url(self.backend.url),
-            },
-        )
+        fields = {
+            "worker_id": self.id,
+            "queues": list(self.queues),
+            "concurrency": self.settings.concurrency,
+            "database": safe_url(self.backend.url),
+        }
+        started = "worker %s started on queues %s, concurrency %d, database %s"
+        what = (self.id, ", ".join(self.queues), self.settings.concurrency, fields["database"])
+        log.log(self._level, started, *what, extra=fields)
         try:
             async with self.app.lifespan_context() as resources:
                 self.resources = resources
@@ -194,9 +157,12 @@ class Worker:
             self.executor.shutdown(wait=False, cancel_futures=True)
             with contextlib.suppress(Exception):
                 await self.backend.unregister_worker(self.id)
-            log.log(
-                logging.DEBUG if self.settings.burst else logging.INFO, "worker %s stopped", self.id
-            )
+            log.log(self._level, "worker %s stopped", self.id)
+
+    @property
+    def _level(self) -> int:
+        """Starts and stops are news for a worker, not for a burst (a drain in a test)."""
+        return logging.DEBUG if self.settings.burst else logging.INFO
 
     async def _register(self) -> bool:
         """Record this worker as alive and store the queue limits declared in code, retrying
