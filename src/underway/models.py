@@ -384,7 +384,8 @@ class QueueLimits:
 
 @dataclass(frozen=True, slots=True)
 class QueueInfo:
-    """A queue as operators see it: its limits, whether it is paused, and its jobs."""
+    """A queue as operators see it: its limits, whether it is paused, its jobs per state,
+    when its oldest ready job became due, its starts in the last minute, its live workers."""
 
     name: str
     paused: bool = False
@@ -395,8 +396,6 @@ class QueueInfo:
     rate_window_s: float | None = None
     rate_fixed: bool = False
     counts: dict[str, int] = field(default_factory=dict)
-    #: When the oldest ready job (pending, or scheduled and due) became due.
     oldest_waiting_at: datetime | None = None
-    #: Attempts started in the last minute.
     started_last_minute: int = 0
     workers: tuple[str, ...] = ()
