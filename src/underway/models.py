@@ -240,8 +240,7 @@ class ProgressUpdate:
     dropped: int = 0
 
 
-#: "snooze": the job asked to run again later, spending no attempt.
-OutcomeKind = Literal["completed", "failed", "retry", "cancelled", "snooze"]
+OutcomeKind = Literal["completed", "failed", "retry", "cancelled", "snooze"]  # snooze: no attempt
 
 
 @dataclass(frozen=True, slots=True)
