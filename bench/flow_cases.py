@@ -209,7 +209,8 @@ class FlowBench:
             by_key[key].append(at)
         claimed = self.claimed_at(name)
         delays = sorted(at - claimed[job] for _, _, at, job in starts if job in claimed)
-        rates = [steady_rate(times) for times in by_key.values()]
+        rate_of = clock_second_rate if name == "paced_fixed" else steady_rate
+        rates = [rate_of(times) for times in by_key.values()]
         return {
             "max_per_second": max(most_in_window(t, 1.0) for t in by_key.values()),
             "max_per_second_less_dispatch": max(
@@ -289,6 +290,15 @@ def steady_rate(times: list[float], limit: int = LIMIT) -> float:
     at once and `limit` more as soon as each window lets it measures exactly `limit`."""
     span = max(times) - min(times)
     return (len(times) - limit) / span if span > 0 else float("nan")
+
+
+def clock_second_rate(times: list[float]) -> float:
+    """Starts per second while the key had work, for a fixed window: the mean count of the
+    clock seconds after the one of its first start and before the one of its last (a
+    limiter that starts 50 in each second of the clock measures 50)."""
+    first, last = math.floor(min(times)), math.floor(max(times))
+    inside = sum(1 for t in times if first < math.floor(t) < last)
+    return inside / (last - first - 1) if last - first > 1 else float("nan")
 
 
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:

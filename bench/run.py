@@ -177,7 +177,8 @@ def flow_only(ctx: Context, plan: Plan, output: Path) -> None:
     for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
         name = key(system)
         data = results["systems"].setdefault(name, {"backend": system.backend})
-        data["errors"] = [e for e in data.get("errors", []) if " flow " not in e]
+        if "errors" in data:
+            data["errors"] = [e for e in data["errors"] if " flow " not in e]
         if attempt(data, f"{name} setup", lambda s=system: s.setup() or "ok") is None:
             continue
         try:
