@@ -31,10 +31,10 @@ from .underway_cases import Underway
 
 #: `paced` and `paced_fixed`: starts per key per second.
 LIMIT = 50
-#: The time a job's code may take to start after its claim: a start the limit counts is
-#: timed at the claim, the ground truth here at the code.
+#: Also counted: the most starts in windows this much shorter than a second. A start the
+#: limit counts is timed at the claim, the ground truth here at the job's code.
 DISPATCH_S = 0.05
-#: The worker app's job: start-up and enqueue chunk.
+#: Jobs per enqueue_many call.
 CHUNK = 10_000
 
 Attempt = Callable[[str, Callable[[], Any]], Any]
