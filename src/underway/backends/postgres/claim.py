@@ -14,19 +14,24 @@ from .tx import Row, Tx
 
 #: PostgreSQL only (a SQLite claim is one local transaction anyway): the claim in one
 #: statement while nothing limits it (it claims nothing otherwise): no ready job with a lane
-#: or a rate key, and no served queue paused or limited. Each queue's first plain jobs,
-#: walking its part of the ready index. It answers at least one row: `limited`, with the
-#: claimed job's columns (or NULLs). `= ANY(ARRAY(...))`, not a join: a generic plan, not
-#: knowing the LIMIT, would hash every waiting row to join them.
+#: or a rate key, and no served queue with a concurrency or rate limit. Paused queues are
+#: left out here (a pause needs no lock). Each queue's first plain jobs, walking its part of
+#: the ready index. It answers at least one row: `limited`, with the claimed job's columns
+#: (or NULLs). `= ANY(ARRAY(...))`, not a join: a generic plan, not knowing the LIMIT, would
+#: hash every waiting row to join them.
 CLAIM_PLAIN = """
-WITH held AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
-                             WHERE state IN ('pending', 'scheduled') AND run_at <= now()
-                               AND queue = ANY(%(queues)s)
-                               AND (lane IS NOT NULL OR rate_key IS NOT NULL))
-                     OR EXISTS (SELECT 1 FROM {schema}.queues WHERE name = ANY(%(queues)s)
-                                AND (paused OR concurrency IS NOT NULL
-                                     OR rate_limit IS NOT NULL)) AS limited),
-chosen AS (SELECT c.id FROM unnest(%(queues)s::text[]) AS q(name),
+WITH open AS (SELECT q.name FROM unnest(%(queues)s::text[]) AS q(name)
+              WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues
+                                WHERE name = q.name AND paused)),
+held AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
+                        WHERE state IN ('pending', 'scheduled') AND run_at <= now()
+                          AND queue IN (SELECT name FROM open)
+                          AND (lane IS NOT NULL OR rate_key IS NOT NULL))
+                OR EXISTS (SELECT 1 FROM {schema}.queues
+                           WHERE name IN (SELECT name FROM open)
+                             AND (concurrency IS NOT NULL OR rate_limit IS NOT NULL))
+                AS limited),
+chosen AS (SELECT c.id FROM open AS q,
            LATERAL (SELECT id, seq, priority, run_at FROM {schema}.jobs WHERE queue = q.name
                     AND state IN ('pending', 'scheduled') AND lane IS NULL
                     AND rate_key IS NULL AND run_at <= now()
@@ -45,16 +50,19 @@ SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 #: CLAIM_PLAIN for a worker that serves one queue: a generic plan does not know the length of
 #: a queue list, so a list made PostgreSQL plan CLAIM_PLAIN anew for every claim.
 CLAIM_PLAIN_ONE_QUEUE = """
-WITH held AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
+WITH paused AS (SELECT EXISTS (SELECT 1 FROM {schema}.queues
+                               WHERE name = %(queue)s AND paused) AS paused),
+held AS (SELECT NOT (SELECT paused FROM paused)
+                AND (EXISTS (SELECT 1 FROM {schema}.jobs
                              WHERE state IN ('pending', 'scheduled') AND run_at <= now()
                                AND queue = %(queue)s
                                AND (lane IS NOT NULL OR rate_key IS NOT NULL))
                      OR EXISTS (SELECT 1 FROM {schema}.queues WHERE name = %(queue)s
-                                AND (paused OR concurrency IS NOT NULL
-                                     OR rate_limit IS NOT NULL)) AS limited),
+                                AND (concurrency IS NOT NULL OR rate_limit IS NOT NULL)))
+                AS limited),
 chosen AS (SELECT id FROM {schema}.jobs WHERE queue = %(queue)s
            AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
-           AND run_at <= now()
+           AND run_at <= now() AND NOT (SELECT paused FROM paused)
            ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED),
 claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt + 1,
                 worker_id = %(worker)s, started_at = now(), heartbeat_at = now(), progress = 0,
@@ -69,15 +77,16 @@ SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 #: Serialises limited claims, so that the counts of lanes, rate keys and queues cannot be
 #: overtaken by a concurrent claimer.
 LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
-#: The transaction's time, which every statement of the claim sees as now().
-NOW = "SELECT extract(epoch FROM now())::float8 AS now"
+#: The time once the lane lock is held (not the transaction's start, now()): a claim that
+#: waited for the lock must not count or stamp rate starts as of before it waited.
+NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted.
 QUEUE_CONTROLS = """
 SELECT q.name, q.paused, q.concurrency, q.rate_limit, q.rate_window_s, q.rate_fixed,
     (SELECT count(*) FROM {schema}.jobs WHERE state = 'running' AND queue = q.name) AS running,
     (SELECT count(*) FROM {schema}.rate_starts
-     WHERE key = 'queue:' || q.name AND expires_at > now()) AS started
+     WHERE key = 'queue:' || q.name AND expires_at > to_timestamp(%(now)s)) AS started
 FROM {schema}.queues AS q
 WHERE q.name = ANY(%(queues)s)
   AND (q.paused OR q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL)
@@ -108,7 +117,8 @@ ready AS (SELECT id, seq, priority, run_at, queue, lane, lane_limit, rate_key, r
             AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
           ORDER BY priority DESC, run_at, seq LIMIT %(scan)s),
 started AS (SELECT key, count(*) AS n FROM {schema}.rate_starts
-            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > now() GROUP BY key),
+            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > to_timestamp(%(now)s)
+            GROUP BY key),
 open AS (SELECT ready.*, ready.lane_limit - coalesce(running.n, 0) AS lane_free,
                 ready.rate_limit - coalesce(started.n, 0) AS rate_free
          FROM ready LEFT JOIN running ON running.lane = ready.lane
@@ -189,18 +199,26 @@ async def claim(
     await tx.run(LANE_LOCK, (tx.schema,))
     now_row = await tx.row(NOW)
     assert now_row is not None
-    controlled = await tx.rows(QUEUE_CONTROLS, {"queues": queues})
+    now = now_row["now"]
+    controlled = await tx.rows(QUEUE_CONTROLS, {"queues": queues, "now": now})
     room = claiming.queue_room(queues, controlled)
     if not room.open:
         return []
-    params = {"worker": worker_id, "queues": list(room.open), "limit": limit, "names": names}
+    open_queues = list(room.open)
+    params = {
+        "worker": worker_id,
+        "queues": open_queues,
+        "limit": limit,
+        "names": names,
+        "now": now,
+    }
     plain = await tx.rows(FIRST_PLAIN, params)
     limited = await _limited_candidates(tx, params, claiming.last_if_full(plain, limit))
     chosen = claiming.choose(plain, limited, limit, room)
     if not chosen:
         return []
     rows = await tx.rows(START_CHOSEN, {**params, "ids": [row["id"] for row in chosen]})
-    starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now_row["now"])
+    starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
     if starts:
         keys, expiries = [s.key for s in starts], [s.expires_at for s in starts]
         await tx.run(RECORD_STARTS, {"keys": keys, "expiries": expiries})

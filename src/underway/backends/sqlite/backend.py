@@ -193,10 +193,11 @@ class SQLiteBackend(SQLiteBlockers):
     ) -> list[ClaimedJob]:
         if limit <= 0 or not queues or (names is not None and not names):
             return []
-        now = self._clock.now()
         only = None if names is None else list(names)
+        # The time is read once the write lock is held: a claim that waited for it must not
+        # stamp its rate starts as older than they are.
         return await self._db.write(
-            lambda c: claim.claim(c, worker_id, list(queues), limit, now, only)
+            lambda c: claim.claim(c, worker_id, list(queues), limit, self._clock.now(), only)
         )
 
     async def heartbeat(
