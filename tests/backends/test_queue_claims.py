@@ -35,7 +35,8 @@ async def test_a_queue_runs_at_most_its_concurrency_across_claimers(
     await backend.enqueue_many(in_queue("mail", 10))
     claimers = [(f"w{i}", b) for i in range(4) for b in (backend, other_backend)]
     rounds = await asyncio.gather(*(b.claim(worker, ["mail"], 2) for worker, b in claimers))
-    running = [(job, worker) for (worker, _), claimed in zip(claimers, rounds) for job in claimed]
+    pairs = zip(claimers, rounds, strict=True)
+    running = [(job, worker) for (worker, _), claimed in pairs for job in claimed]
     assert len(running) == 3
     job, worker = running[0]
     await backend.finish([Outcome(lease(job, worker), "completed")])
