@@ -15,9 +15,25 @@ def row(priority: int, run_at: float, seq: int, **limits: Any) -> dict[str, Any]
     return {"priority": priority, "run_at": run_at, "seq": seq, "queue": "default", **limits}
 
 
-def limited(seq: int, lane: str | None = None, lane_free: int = 0, **rate: Any) -> dict[str, Any]:
+def limited(
+    seq: int,
+    lane: str | None = None,
+    lane_free: int = 0,
+    rate_key: str | None = None,
+    rate_free: int = 0,
+    **more: Any,
+) -> dict[str, Any]:
     """A ready job with a lane and/or a rate key, and the room each had before the claim."""
-    return row(0, float(seq), seq, lane=lane, lane_free=lane_free, **rate)
+    return row(
+        0,
+        float(seq),
+        seq,
+        lane=lane,
+        lane_free=lane_free,
+        rate_key=rate_key,
+        rate_free=rate_free,
+        **more,
+    )
 
 
 def seqs(rows: list[Any]) -> list[int]:

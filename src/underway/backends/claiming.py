@@ -110,17 +110,20 @@ def choose(
     key still have room once the jobs before it are counted, up to `limit`. `limited` rows
     carry `lane`, `lane_free`, `rate_key` and `rate_free` (the room each had before this
     claim); so a key at its limit holds back only its own jobs."""
+    if not limited and not room.free:
+        return list(plain[:limit])  # the common claim: nothing to count
     queue_free = dict(room.free)
     lane_free: dict[str, int] = {}
     rate_free: dict[str, int] = {}
     chosen: list[ClaimRow] = []
-    for row in sorted([*plain, *limited], key=claim_order):
+    tagged = [(row, False) for row in plain] + [(row, True) for row in limited]
+    for row, is_limited in sorted(tagged, key=lambda pair: claim_order(pair[0])):
         if len(chosen) >= limit:
             break
         queue = row["queue"]
         if queue_free.get(queue, 1) <= 0:
             continue
-        lane, rate_key = _get(row, "lane"), _get(row, "rate_key")
+        lane, rate_key = (row["lane"], row["rate_key"]) if is_limited else (None, None)
         if lane is not None and lane_free.setdefault(lane, row["lane_free"]) <= 0:
             continue
         if rate_key is not None and rate_free.setdefault(rate_key, row["rate_free"]) <= 0:

@@ -15,9 +15,11 @@ from ..rows import claimed_from_row
 
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted (most queues have no row: the statement finds nothing).
+#: Running jobs are counted from the index of leases, which holds only running jobs: an
+#: index of them per queue would cost every claim and finish a write.
 QUEUE_CONTROLS = """
 SELECT q.name, q.paused, q.concurrency, q.rate_limit, q.rate_window_s, q.rate_fixed,
-    (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running_queues
+    (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running
      WHERE state = 'running' AND queue = q.name) AS running,
     (SELECT count(*) FROM underway_rate_starts
      WHERE key = 'queue:' || q.name AND expires_at > ?) AS started
@@ -76,7 +78,7 @@ SELECT seq, priority, run_at, queue, lane, lane_free, rate_key, rate_free, rate_
 WHERE (lane IS NULL OR lane_rank <= lane_free) AND (rate_key IS NULL OR rate_rank <= rate_free)
 ORDER BY priority DESC, run_at, seq LIMIT ?4
 """
-#: The first limited job the first scan left out, if any.
+#: The first limited job the first scan left out, if any (with no offset: the first of all).
 FIRST_UNSCANNED = """
 SELECT priority, run_at, seq FROM underway_jobs INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND run_at <= ?1 AND queue IN (QUEUES)
@@ -127,7 +129,11 @@ def claim(
     seqs = [row["seq"] for row in chosen]
     started = listing(START_CHOSEN, "CHOSEN", len(seqs))
     rows = conn.execute(started, (worker_id, now, now, *seqs)).fetchall()
-    starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
+    starts = (
+        claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
+        if limited or controlled
+        else []
+    )
     if starts:
         conn.executemany(RECORD_START, [(start.key, start.expires_at) for start in starts])
     order = {seq: i for i, seq in enumerate(seqs)}
@@ -145,12 +151,15 @@ def _limited_candidates(
     of: str | None,
     after: object,
 ) -> list[sqlite3.Row]:
-    """The first ready jobs whose lane and rate key have room."""
+    """The first ready jobs whose lane and rate key have room; none read at all when no ready
+    job has a lane or a rate key (most claims: the ranking is the claim's dearest read)."""
+    first_unscanned = listing(FIRST_UNSCANNED, "QUEUES", len(queues), first=4)
+    if conn.execute(first_unscanned, (now, of, 0, *queues)).fetchone() is None:
+        return []
     ranked = listing(RANKED_LIMITED, "QUEUES", len(queues), first=5)
     found = conn.execute(ranked, (now, of, claiming.LANE_SCAN, limit, *queues)).fetchall()
     if len(found) >= limit:
         return found
-    first_unscanned = listing(FIRST_UNSCANNED, "QUEUES", len(queues), first=4)
     unscanned = conn.execute(first_unscanned, (now, of, claiming.LANE_SCAN, *queues)).fetchone()
     if not claiming.rank_whole_backlog(found, limit, unscanned, after):
         return found

@@ -13,8 +13,6 @@ CREATE INDEX underway_jobs_ready ON underway_jobs (queue, priority DESC, run_at,
 DROP INDEX underway_jobs_ready_laned;
 CREATE INDEX underway_jobs_ready_laned ON underway_jobs (priority DESC, run_at, seq)
     WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL);
--- Running jobs per queue, for per-queue concurrency limits.
-CREATE INDEX underway_jobs_running_queues ON underway_jobs (queue) WHERE state = 'running';
 -- The starts each rate key counts: one row per start, until the start leaves its window
 -- (expires_at: the end of its sliding window, or of the fixed window it fell in). Queue
 -- limits count under the key 'queue:' || name.
