@@ -29,13 +29,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 RETURNING *
 """
 #: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
-#: per batch size, and their results need no read back.
+#: per batch size, and their results need no read back. A plain job has no rate limit: its
+#: columns are left out (binding them cost a bulk enqueue a tenth of its speed).
 INSERT_PLAIN = """
 INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
-    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
-    rate_limit, rate_window_s, rate_fixed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 #: The job of an active (or, with unique_for, recently completed) duplicate.
 ACTIVE_DUPLICATE = """
@@ -163,7 +163,8 @@ def insert(
 ) -> Job:
     """Insert one job row and return it as stored."""
     _, _, values = _row_values(job, now, state, duplicate_of, reason)
-    return reads.job(conn.execute(INSERT, values).fetchone())
+    rate = (job.rate_key, job.rate_limit, job.rate_window_s, job.rate_fixed)
+    return reads.job(conn.execute(INSERT, (*values, *rate)).fetchone())
 
 
 def _row_values(
@@ -200,10 +201,6 @@ def _row_values(
         None if state is JobState.SKIPPED else job.idempotency_key,
         job.recurring_id,
         timestamp(job.fire_at),
-        job.rate_key,
-        job.rate_limit,
-        job.rate_window_s,
-        job.rate_fixed,
     )
     return state, run_at, values
 
