@@ -1,4 +1,5 @@
-"""The job body names the retry rule that decided what a job's error led to."""
+"""The job body names the retry rule that decided what a job's error led to, and counts the
+job's snoozes."""
 
 from __future__ import annotations
 
@@ -7,7 +8,7 @@ from typing import Any
 from fastapi.testclient import TestClient
 
 from tests.waiting import wait_until
-from underway import App
+from underway import App, Snooze
 
 
 def test_the_job_body_names_the_rule_that_failed_the_job(app: App, client: TestClient) -> None:
@@ -26,3 +27,22 @@ def test_the_job_body_names_the_rule_that_failed_the_job(app: App, client: TestC
     assert (body["attempt"], error["attempt"]) == (1, 1)
     assert (error["code"], error["message"]) == ("ValueError", "cannot read 'May 32'")
     assert error["rule"] == "discard_on: ValueError"
+
+
+def test_the_job_body_counts_the_snoozes(app: App, client: TestClient) -> None:
+    answers = ["busy", "busy", "ok"]
+
+    @app.job
+    def call_partner() -> str:
+        if answers.pop(0) == "busy":
+            raise Snooze(0)
+        return "done"
+
+    handle = call_partner.enqueue()
+
+    def completed_body() -> dict[str, Any] | None:
+        body: dict[str, Any] = client.get(f"/api/jobs/{handle.id}?redirect=false").json()
+        return body if body["state"] == "completed" else None
+
+    body = wait_until(completed_body)
+    assert (body["snoozes"], body["attempt"], body["maxAttempts"]) == (2, 3, 3)

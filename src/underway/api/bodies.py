@@ -54,6 +54,7 @@ def job_status(request: Request, job: Job, *, joined: bool = False) -> schemas.J
         attempt=job.attempt,
         max_attempts=job.max_attempts,
         losses=job.losses,
+        snoozes=job.snoozes,
         created_at=job.created_at,
         run_at=job.run_at,
         started_at=job.started_at,

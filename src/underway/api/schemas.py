@@ -82,6 +82,11 @@ class JobStatus(Body):
         description="Attempts that ended because their worker was lost (killed, frozen, cut "
         "off); each spent none of the job's retries, so max_attempts grew by one for each."
     )
+    snoozes: int = Field(
+        default=0,
+        description="Times the job snoozed (raise Snooze or ctx.snooze); each spent no "
+        "attempt, so max_attempts grew by one for each.",
+    )
     created_at: datetime
     run_at: datetime
     started_at: datetime | None
