@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
+from ..backends.base import LIVE_WORKER_S
 from ..errors import JobNotFound
 from ..explanations import Explanation
 from .runtime import Runtime
 from .storage import Storage
-
-#: Workers that heartbeated within this many seconds count as live, as `App.workers` says.
-STALE_AFTER_S = 60.0
 
 
 class JobExplanations:
@@ -18,11 +16,11 @@ class JobExplanations:
     runtime: Runtime
     _storage: Storage
 
-    def explain(self, job_id: str, stale_after: float = STALE_AFTER_S) -> Explanation:
+    def explain(self, job_id: str, stale_after: float = LIVE_WORKER_S) -> Explanation:
         """Every hold on the job, most fundamental first; JobNotFound for an unknown id."""
         return self.runtime.call(self.explain_async(job_id, stale_after))
 
-    async def explain_async(self, job_id: str, stale_after: float = STALE_AFTER_S) -> Explanation:
+    async def explain_async(self, job_id: str, stale_after: float = LIVE_WORKER_S) -> Explanation:
         found = await self._storage.call(lambda b: b.blockers(job_id, stale_after))
         if found is None:
             raise JobNotFound(job_id)

@@ -6,6 +6,7 @@ import builtins
 from collections.abc import Iterable
 from typing import Any
 
+from ..backends.base import LIVE_WORKER_S
 from ..models import Job, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
 from . import queries
 from .handle import JobHandle
@@ -84,10 +85,10 @@ class JobReads(JobRegistry):
     ) -> builtins.list[LogEntry]:
         return await self._storage.call(lambda b: b.logs(job_id, after, limit))
 
-    def workers(self, stale_after: float = 60.0) -> builtins.list[WorkerInfo]:
+    def workers(self, stale_after: float = LIVE_WORKER_S) -> builtins.list[WorkerInfo]:
         return self.runtime.call(self.workers_async(stale_after))
 
-    async def workers_async(self, stale_after: float = 60.0) -> builtins.list[WorkerInfo]:
+    async def workers_async(self, stale_after: float = LIVE_WORKER_S) -> builtins.list[WorkerInfo]:
         return await self._storage.call(lambda b: b.list_workers(stale_after))
 
     async def wait_finished_async(self, job_id: str, timeout: float | None = None) -> Job:

@@ -32,8 +32,8 @@ from .policy import MAX_LOSSES, LossBounds
 Unsubscribe = Callable[[], None]
 #: Channels a backend notifies: "work" (payload: queue), "finished" and "cancel" (payload: job id).
 CHANNELS = ("work", "finished", "cancel")
-#: A worker that heartbeat within this many seconds serves its queues, as a pause or a resume
-#: reports them.
+#: A worker that heartbeat within this many seconds counts as live: in the worker list, in a
+#: queue's workers, and in why a job is not running.
 LIVE_WORKER_S = 60.0
 
 

@@ -33,11 +33,6 @@ def next_slot_offset(count: int, limit: int) -> int | None:
     return None if count < limit else count - limit
 
 
-def queue_rate_key(queue: str) -> str:
-    """The key a queue's rate limit counts its starts under."""
-    return f"queue:{queue}"
-
-
 def explain(facts: BlockingFacts, stale_after_s: float) -> Explanation:
     """Every hold on the job, most fundamental first; or what it does instead of waiting."""
     job = facts.job

@@ -56,6 +56,7 @@ class QueueRow(Protocol):
 
 
 def queue_key(queue: str) -> str:
+    """The key a queue's rate limit counts its starts under."""
     return f"{QUEUE_KEY_PREFIX}{queue}"
 
 
@@ -93,11 +94,6 @@ def queue_room(served: Sequence[str], controls: Iterable[QueueRow]) -> QueueRoom
             if free[name] == 0:
                 closed.add(name)
     return QueueRoom(tuple(q for q in served if q not in closed), free)
-
-
-def is_controlled(row: QueueRow) -> bool:
-    """Whether a queue row changes what a claim may take (paused or limited)."""
-    return bool(row["paused"]) or row["concurrency"] is not None or row["rate_limit"] is not None
 
 
 # -- choosing within every limit ----------------------------------------------------------

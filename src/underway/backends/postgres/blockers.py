@@ -14,7 +14,7 @@ from ...explanations import (
     RateFacts,
     RunningFacts,
 )
-from .. import blocking
+from .. import blocking, claiming
 from . import reads
 from .connection import PostgresPool
 from .tx import Row, Tx
@@ -104,7 +104,7 @@ async def queue_facts(tx: Tx, name: str) -> QueueFacts:
     rate = None
     if row["rate_limit"] is not None:
         limit = (row["rate_limit"], row["rate_window_s"], row["rate_fixed"])
-        rate = await rate_facts(tx, blocking.queue_rate_key(name), *limit)
+        rate = await rate_facts(tx, claiming.queue_key(name), *limit)
     return QueueFacts(
         name,
         paused=row["paused"],

@@ -14,7 +14,7 @@ from ...explanations import (
     RateFacts,
     RunningFacts,
 )
-from .. import blocking
+from .. import blocking, claiming
 from ..base import Clock
 from ..codecs import epoch_to_datetime
 from . import reads
@@ -94,7 +94,7 @@ def queue_facts(conn: sqlite3.Connection, name: str, now: float) -> QueueFacts:
     rate = None
     if row["rate_limit"] is not None:
         limit = (row["rate_limit"], row["rate_window_s"], bool(row["rate_fixed"]))
-        rate = rate_facts(conn, blocking.queue_rate_key(name), *limit, now)
+        rate = rate_facts(conn, claiming.queue_key(name), *limit, now)
     return QueueFacts(
         name,
         paused=bool(row["paused"]),
