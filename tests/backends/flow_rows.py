@@ -72,6 +72,22 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
         _on_sqlite(backend, statement, [(key, at.timestamp()) for at in expires_at])
 
 
+def count_rate_starts(backend: Backend) -> int:
+    """How many rate start rows the database holds, spent or not."""
+    if isinstance(backend, PostgresBackend):
+        with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
+            row = conn.execute(f'SELECT count(*) FROM "{backend.schema}".rate_starts').fetchone()
+    else:
+        assert isinstance(backend, SQLiteBackend)
+        conn = sqlite3.connect(backend.path, timeout=10)
+        try:
+            row = conn.execute("SELECT count(*) FROM underway_rate_starts").fetchone()
+        finally:
+            conn.close()
+    assert row is not None
+    return int(row[0])
+
+
 def _on_postgres(backend: PostgresBackend, statement: str, rows: list[tuple[Any, ...]]) -> None:
     with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
         conn.cursor().executemany(statement.replace("{schema}", f'"{backend.schema}"'), rows)

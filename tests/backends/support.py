@@ -77,23 +77,3 @@ async def state_of(backend: Backend, job_id: str) -> JobState:
 async def clock_moves_on() -> None:
     """Let the wall clock (and the database's now()) advance past the last write."""
     await asyncio.sleep(0.005)
-
-
-async def rate_starts(backend: Backend) -> int:
-    """How many rate start rows the database holds, spent or not (read with the dialect's SQL:
-    no Backend operation lists them)."""
-    from underway.backends.postgres import PostgresBackend
-    from underway.backends.sqlite import SQLiteBackend
-
-    if isinstance(backend, PostgresBackend):
-        row = await backend._pool.transaction(
-            lambda tx: tx.row("SELECT count(*) AS n FROM {schema}.rate_starts")
-        )
-        assert row is not None
-        return int(row["n"])
-    assert isinstance(backend, SQLiteBackend)
-    return int(
-        await backend._db.read(
-            lambda c: c.execute("SELECT count(*) FROM underway_rate_starts").fetchone()[0]
-        )
-    )

@@ -10,7 +10,8 @@ from tests.waiting import eventually
 from underway.backends.base import Backend
 from underway.models import NewJob, Outcome
 
-from .support import WORKER, lease, new_job, rate_starts
+from .flow_rows import count_rate_starts
+from .support import WORKER, lease, new_job
 
 
 def rated(key: str = "job:send:a", limit: int = 2, window_s: float = 60.0, **more: Any) -> NewJob:
@@ -72,13 +73,13 @@ async def test_prune_forgets_starts_that_left_their_window(backend: Backend) -> 
     await backend.enqueue_many(jobs)
     assert len(await backend.claim(WORKER, ["default"], 5)) == 1
 
-    assert await rate_starts(backend) == 1
+    assert count_rate_starts(backend) == 1
     await backend.prune()
-    assert await rate_starts(backend) == 1, "a start still in its window is kept"
+    assert count_rate_starts(backend) == 1, "a start still in its window is kept"
 
     async def pruned() -> bool:
         await backend.prune()
-        return await rate_starts(backend) == 0
+        return count_rate_starts(backend) == 0
 
     await eventually(pruned, timeout=5)
     assert len(await backend.claim(WORKER, ["default"], 5)) == 1
