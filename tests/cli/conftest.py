@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import subprocess
 import sys
 from collections.abc import Callable, Iterator
@@ -25,6 +26,17 @@ FAST = WorkerSettings(
     flush_interval=0.05,
     shutdown_grace=1.0,
 )
+
+
+@pytest.fixture(autouse=True)
+def restore_root_logger() -> Iterator[None]:
+    """A command run in this process configures logging on the runner's stderr, which closes
+    when the command returns; a worker logging there later would fail."""
+    root = logging.getLogger()
+    handlers, level = list(root.handlers), root.level
+    yield
+    root.handlers[:] = handlers
+    root.setLevel(level)
 
 
 @pytest.fixture

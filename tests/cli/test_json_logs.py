@@ -13,6 +13,9 @@ from typing import Any
 
 from tests.waiting import wait_until
 from underway import App
+from underway.cli.common_options import LogFormat
+from underway.cli.json_logs import JsonLogFormatter
+from underway.cli.worker_command import configure_logging
 
 from .commands import invoke
 
@@ -87,3 +90,16 @@ def test_an_unknown_log_format_is_a_usage_error(database: str) -> None:
     assert result.exit_code == 2
     assert result.stderr.startswith("error: ")
     assert "xml" in result.stderr
+
+
+def test_configuring_logging_again_replaces_the_handler_instead_of_adding_one() -> None:
+    root = logging.getLogger()
+    before = len(root.handlers)
+
+    configure_logging("info")
+    configure_logging("debug", LogFormat.JSON)
+
+    added = root.handlers[before:]
+    assert len(added) == 1
+    assert isinstance(added[0].formatter, JsonLogFormatter)
+    assert root.level == logging.DEBUG

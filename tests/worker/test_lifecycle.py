@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import contextvars
+import logging
 import threading
 import time
 from collections.abc import AsyncIterator
@@ -477,3 +478,20 @@ def test_a_worker_retries_registering_while_the_database_fails(
     app.start_worker(fast_settings())
     assert handle.result(timeout=10) == 1
     assert failures == []
+
+
+def test_an_in_process_worker_ended_by_an_error_says_so_at_once(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    @app.lifespan
+    async def resources(app: App) -> Any:
+        raise RuntimeError("the pool cannot open")
+        yield
+
+    caplog.set_level(logging.ERROR, logger="underway.worker")
+    worker = app.start_worker(fast_settings())
+
+    wait_until(lambda: "stopped by an error" in caplog.text, timeout=10)
+    assert "the pool cannot open" in caplog.text
+    with pytest.raises(RuntimeError, match="the pool cannot open"):
+        worker.stop()

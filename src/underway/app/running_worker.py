@@ -3,10 +3,13 @@
 from __future__ import annotations
 
 import asyncio
+import logging
 from typing import Self
 
 from ..worker import Worker
 from .runtime import Runtime
+
+log = logging.getLogger("underway.worker")
 
 
 class RunningWorker:
@@ -24,6 +27,12 @@ class RunningWorker:
         self.task = task
         #: The app's list of its running workers, which this one leaves when it stops.
         self._running = running
+        task.add_done_callback(self._report_crash)
+
+    def _report_crash(self, task: asyncio.Task[None]) -> None:
+        """Say when the worker ends by an error, not only when someone later stops it."""
+        if not task.cancelled() and (error := task.exception()) is not None:
+            log.error("worker %s stopped by an error: %r", self.id, error, exc_info=error)
 
     @property
     def id(self) -> str:
@@ -36,9 +45,11 @@ class RunningWorker:
     async def stop_async(self) -> None:
         async def stop() -> None:
             self.worker.request_stop()
-            await asyncio.shield(self.task)
-            if self in self._running:
-                self._running.remove(self)
+            try:
+                await asyncio.shield(self.task)
+            finally:
+                if self in self._running:
+                    self._running.remove(self)
 
         await self.runtime.call_async(stop())
 

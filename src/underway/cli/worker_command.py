@@ -28,7 +28,7 @@ JOB_THREAD_JOIN_S = 1.0
 
 def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> None:
     """Log lines on stderr, so stdout stays free for output: timestamped text, or one JSON
-    object per line."""
+    object per line. A second call replaces the handler of the first instead of adding one."""
     if level.lower() not in LOG_LEVELS:
         raise CommandError(f"--log-level must be one of {', '.join(LOG_LEVELS)}, not {level!r}")
     handler = logging.StreamHandler(sys.stderr)
@@ -37,6 +37,9 @@ def configure_logging(level: str, log_format: LogFormat = LogFormat.TEXT) -> Non
     else:
         handler.setFormatter(logging.Formatter(LOG_FORMAT))
     root = logging.getLogger()
+    for installed in [h for h in root.handlers if getattr(h, "underway_cli", False)]:
+        root.removeHandler(installed)
+    handler.underway_cli = True  # type: ignore[attr-defined]
     root.addHandler(handler)
     root.setLevel(level.upper())
 
