@@ -251,6 +251,30 @@ async def test_one_batch_records_outcomes_that_share_and_that_differ(backend: Ba
     assert retried.run_at > jobs[5].started_at  # type: ignore[operator]
 
 
+async def test_completions_of_one_batch_keep_their_own_results_and_fences(
+    backend: Backend,
+) -> None:
+    """Completions may be written together: each job still gets its own result, a cancel
+    request still wins, and a lost lease changes nothing and keeps no other from being held."""
+    for _ in range(5):
+        await enqueue(backend)
+    jobs = [await claim_one(backend) for _ in range(5)]
+    await backend.cancel(jobs[1].id)
+    results = ['a "quote", a \\ and a \n', {"ü": ["\t", 10**20]}, 7, None, [1.5, "\u2028"]]
+    done = [Outcome(lease(j), "completed", result=r) for j, r in zip(jobs, results, strict=True)]
+    assert await backend.finish([done[0], done[1], done[3], done[4]]) == [True] * 4
+    zombie = Outcome(Lease(jobs[3].id, jobs[3].attempt, "zombie"), "completed", result=0)
+    assert await backend.finish([zombie, done[2], done[0]]) == [False, True, False]
+    stored = [await backend.get(job.id) for job in jobs]
+    assert [(j.state, j.result) for j in stored if j is not None] == [
+        (JobState.COMPLETED, results[0]),
+        (JobState.CANCELLED, None),
+        (JobState.COMPLETED, 7),
+        (JobState.COMPLETED, None),
+        (JobState.COMPLETED, results[4]),
+    ]
+
+
 async def test_finish_cancelled_by_the_worker(backend: Backend) -> None:
     await enqueue(backend)
     job = await claim_one(backend)

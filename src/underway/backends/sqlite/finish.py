@@ -1,19 +1,23 @@
-"""Ending attempts on SQLite: each outcome recorded in one fenced statement with the target
-state policy chose (a cancel request that came in meanwhile wins), and running jobs handed
-back on shutdown."""
+"""Ending attempts on SQLite: outcomes recorded in fenced statements with the target state
+policy chose (a cancel request that came in meanwhile wins), and running jobs handed back on
+shutdown."""
 
 from __future__ import annotations
 
 import sqlite3
 from collections.abc import Sequence
 
+from pydantic_core import to_json
+
 from ...models import JobState, Lease, Outcome
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
 from .leases import fence
 
-#: One outcome, fenced on its lease (one statement each, not a batch: SQLite binds no arrays
-#: and a statement costs no round trip). Its parameters, numbered: ?1 job id, ?2 attempt,
+COMPLETED = JobState.COMPLETED
+
+#: One outcome, fenced on its lease (one statement each: other outcomes than completions are
+#: few, and a statement costs no round trip). Its parameters, numbered: ?1 job id, ?2 attempt,
 #: ?3 worker, ?4 policy's target state, ?5 retry delay, ?6 result, ?7 error, ?8 the error a
 #: cancel request records instead, ?9 now, ?10 whether the attempt spends none of the job's
 #: attempts (a snooze).
@@ -51,6 +55,24 @@ UPDATE underway_jobs SET
     finished_at = ?6, expires_at = ?6 + retention_s
 WHERE id = ?1 AND attempt = ?2 AND worker_id = ?3 AND state = 'running'
 """
+#: COMPLETE for all the completed attempts of a batch in one statement: one step, so that
+#: the writer thread gives up the interpreter's lock once, not once per job. ?1 a JSON array
+#: of [job id, attempt, worker, result] arrays, ?2 the error a cancel request records
+#: instead, ?3 now. The unary plus keeps the planner off the state index: each job is found
+#: by its id.
+COMPLETE_MANY = """
+UPDATE underway_jobs SET
+    state = CASE WHEN cancel_requested THEN 'cancelled' ELSE 'completed' END,
+    result = CASE WHEN cancel_requested THEN NULL ELSE done.result END,
+    error = CASE WHEN cancel_requested THEN ?2 END,
+    progress = CASE WHEN cancel_requested THEN progress ELSE 100 END,
+    finished_at = ?3, expires_at = ?3 + retention_s
+FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS attempt,
+             json_extract(value, '$[2]') AS worker_id, json_extract(value, '$[3]') AS result
+      FROM json_each(?1)) AS done
+WHERE underway_jobs.id = done.id AND underway_jobs.attempt = done.attempt
+  AND underway_jobs.worker_id = done.worker_id AND +underway_jobs.state = 'running'
+"""
 #: A job handed back without counting its attempt, run_at kept so that it goes to the front
 #: of its queue; cancelled instead if a cancel was asked.
 REQUEUE = """
@@ -69,21 +91,45 @@ RETURNING state
 
 def finish_many(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> list[bool]:
     """Record how attempts ended, each in the state policy chose; for each, False if its
-    lease was lost."""
+    lease was lost. Completions go in one statement; if it misses a lease, it is undone and
+    each outcome is written on its own, to learn which."""
     cancelled = cancelled_error(now)
-    held = []
-    for outcome in outcomes:
-        state = policy.outcome_state(outcome)
-        lease = outcome.lease
-        result = data_to_json_text(outcome.result)
-        params: tuple[object, ...]
-        if state is JobState.COMPLETED:
-            params = (lease.job_id, lease.attempt, lease.worker_id, result, cancelled, now)
-            held.append(conn.execute(COMPLETE, params).rowcount == 1)
-        else:
-            params = _finish_params(outcome, state, result, cancelled, now)
-            held.append(conn.execute(FINISH, params).rowcount == 1)
-    return held
+    states = [policy.outcome_state(outcome) for outcome in outcomes]
+    completed = [o for o, state in zip(outcomes, states, strict=True) if state is COMPLETED]
+    all_completed = len(completed) > 1 and _complete_all(conn, completed, cancelled, now)
+    return [
+        (all_completed and state is COMPLETED) or _finish_one(conn, o, state, cancelled, now)
+        for o, state in zip(outcomes, states, strict=True)
+    ]
+
+
+def _complete_all(
+    conn: sqlite3.Connection, completed: list[Outcome], cancelled: str, now: float
+) -> bool:
+    """Record these completions in one statement if every lease is held; else nothing."""
+    batch = to_json([(*_fenced(o.lease), data_to_json_text(o.result)) for o in completed]).decode()
+    conn.execute("SAVEPOINT complete_all")
+    changed = conn.execute(COMPLETE_MANY, (batch, cancelled, now)).rowcount
+    if changed != len(completed):
+        conn.execute("ROLLBACK TO complete_all")
+    conn.execute("RELEASE complete_all")
+    return changed == len(completed)
+
+
+def _finish_one(
+    conn: sqlite3.Connection, outcome: Outcome, state: JobState, cancelled: str, now: float
+) -> bool:
+    lease = outcome.lease
+    result = data_to_json_text(outcome.result)
+    if state is COMPLETED:
+        params: tuple[object, ...] = (*_fenced(lease), result, cancelled, now)
+        return bool(conn.execute(COMPLETE, params).rowcount == 1)
+    params = _finish_params(outcome, state, result, cancelled, now)
+    return bool(conn.execute(FINISH, params).rowcount == 1)
+
+
+def _fenced(lease: Lease) -> tuple[str, int, str]:
+    return lease.job_id, lease.attempt, lease.worker_id
 
 
 def _finish_params(
