@@ -5,9 +5,9 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta
 
 from underway.backends.base import Backend
-from underway.models import JobFilter, JobState
+from underway.models import JobError, JobFilter, JobState, Outcome
 
-from .support import enqueue, new_job
+from .support import claim_one, enqueue, lease, new_job
 
 
 async def test_enqueue_stores_a_pending_job_with_its_fields(backend: Backend) -> None:
@@ -191,3 +191,23 @@ async def test_get_many_reads_the_jobs_that_exist_in_the_order_asked(backend: Ba
     found = await backend.get_many([second.id, "no-such-job", first.id, second.id])
     assert [job.id for job in found] == [second.id, first.id, second.id]
     assert await backend.get_many([]) == []
+
+
+async def test_get_many_reads_each_job_as_get_does(backend: Backend) -> None:
+    """Read in bulk or one by one, a job is the same, whatever its state and history."""
+    retried, completed = await enqueue(backend, priority=1), await enqueue(backend)
+    later = await enqueue(backend, run_at=datetime.now(UTC) + timedelta(hours=1))
+    boom = JobError(type="ValueError", message="bad", attempt=1)
+    ends = [
+        Outcome(lease(await claim_one(backend)), "retry", error=boom, retry_delay_s=60),
+        Outcome(lease(await claim_one(backend)), "completed", result={"n": [1.5, "ü"]}),
+    ]
+    assert await backend.finish(ends) == [True, True]
+    ids = [later.id, completed.id, retried.id]
+    one_by_one = [await backend.get(job_id) for job_id in ids]
+    assert await backend.get_many(ids) == one_by_one
+    assert [job.state for job in one_by_one if job is not None] == [
+        JobState.SCHEDULED,
+        JobState.COMPLETED,
+        JobState.SCHEDULED,
+    ]

@@ -7,7 +7,7 @@ from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
 from typing import Any
 
-from ..models import ClaimedJob, Job, JobState, QueueInfo, Recurring
+from ..models import ClaimedJob, Job, JobError, JobState, QueueInfo, Recurring
 from .codecs import error_from_data
 from .policy import STATES
 
@@ -26,49 +26,100 @@ def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
     )
 
 
+#: The columns of a stored job, in the order of Job's fields (see `job_from_values`).
+JOB_COLUMNS = (
+    "id",
+    "name",
+    "queue",
+    "priority",
+    "state",
+    "args",
+    "attempt",
+    "max_attempts",
+    "created_at",
+    "run_at",
+    "started_at",
+    "finished_at",
+    "heartbeat_at",
+    "worker_id",
+    "progress",
+    "message",
+    "result",
+    "error",
+    "errors",
+    "fingerprint",
+    "unique_mode",
+    "lane",
+    "cancel_requested",
+    "retention_s",
+    "log_count",
+    "logs_dropped",
+    "duplicate_of",
+    "skip_reason",
+    "recurring_id",
+    "fire_at",
+    "losses",
+    "snoozes",
+    "rate_key",
+)
+
+
 def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:
     """Build a Job from a row of the jobs table."""
-    created = when(row["created_at"])
-    run_at = when(row["run_at"])
+    return job_from_values([row[column] for column in JOB_COLUMNS], when, data)
+
+
+def job_from_values(values: Sequence[Any], when: WhenReader, data: DataReader) -> Job:
+    """Build a Job from the values of `JOB_COLUMNS`, in that order (a row read as a tuple,
+    without a mapping to build first)."""
+    (id_, name, queue, priority, state, args, attempt, max_attempts, created, run_at) = values[:10]
+    (started, finished, heartbeat, worker_id, progress, message, result, error) = values[10:18]
+    (errors, fingerprint, unique, lane, cancel_requested, retention_s) = values[18:24]
+    (log_count, logs_dropped, duplicate_of, skip_reason, recurring_id) = values[24:29]
+    (fire_at, losses, snoozes, rate_key) = values[29:]
+    created, run_at = when(created), when(run_at)
     assert created is not None
     assert run_at is not None
-    stored_errors = row["errors"]
-    errors = [] if stored_errors in NO_ERRORS else (data(stored_errors) or [])
     return Job(
-        id=str(row["id"]),
-        name=row["name"],
-        queue=row["queue"],
-        priority=row["priority"],
-        state=STATES[row["state"]],
-        args=data(row["args"]),
-        attempt=row["attempt"],
-        max_attempts=row["max_attempts"],
-        created_at=created,
-        run_at=run_at,
-        started_at=when(row["started_at"]),
-        finished_at=when(row["finished_at"]),
-        heartbeat_at=when(row["heartbeat_at"]),
-        worker_id=row["worker_id"],
-        progress=float(row["progress"]),
-        message=row["message"],
-        result=data(row["result"]),
-        error=error_from_data(data(row["error"])),
-        errors=tuple(e for e in (error_from_data(x) for x in errors) if e is not None),
-        fingerprint=row["fingerprint"],
-        unique=row["unique_mode"],
-        lane=row["lane"],
-        cancel_requested=bool(row["cancel_requested"]),
-        retention_s=float(row["retention_s"]),
-        log_count=row["log_count"],
-        logs_dropped=row["logs_dropped"],
-        duplicate_of=None if row["duplicate_of"] is None else str(row["duplicate_of"]),
-        skip_reason=row["skip_reason"],
-        recurring_id=None if row["recurring_id"] is None else str(row["recurring_id"]),
-        fire_at=when(row.get("fire_at")),
-        losses=row["losses"],
-        snoozes=row["snoozes"],
-        rate_key=row["rate_key"],
+        str(id_),
+        name,
+        queue,
+        priority,
+        STATES[state],
+        data(args),
+        attempt,
+        max_attempts,
+        created,
+        run_at,
+        when(started),
+        when(finished),
+        when(heartbeat),
+        worker_id,
+        float(progress),
+        message,
+        data(result),
+        error_from_data(data(error)),
+        () if errors in NO_ERRORS else _errors(data(errors)),
+        fingerprint,
+        unique,
+        lane,
+        bool(cancel_requested),
+        float(retention_s),
+        log_count,
+        logs_dropped,
+        None if duplicate_of is None else str(duplicate_of),
+        skip_reason,
+        None if recurring_id is None else str(recurring_id),
+        when(fire_at),
+        losses,
+        snoozes,
+        rate_key,
     )
+
+
+def _errors(stored: Any) -> tuple[JobError, ...]:
+    """A job's error history; entries that are not errors are left out."""
+    return tuple(e for e in (error_from_data(x) for x in stored or []) if e is not None)
 
 
 def recurring_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Recurring:
