@@ -83,3 +83,45 @@ async def test_prune_forgets_starts_that_left_their_window(backend: Backend) -> 
 
     await eventually(pruned, timeout=5)
     assert len(await backend.claim(WORKER, ["default"], 5)) == 1
+
+
+async def hold_back(backend: Backend, keys: int, priority: int = 0) -> None:
+    """`keys` keys at their limit of one start, each with a job waiting behind its start."""
+    await backend.enqueue_many(
+        [
+            rated(f"job:held:{k}", limit=1, priority=priority, args={"k": k, "n": n})
+            for n in range(2)
+            for k in range(keys)
+        ]
+    )
+    assert len(await backend.claim(WORKER, ["default"], keys + 1)) == keys
+
+
+async def test_a_claim_reads_past_a_backlog_held_back_ahead_of_it(backend: Backend) -> None:
+    """More held-back jobs ahead than one read of limited jobs takes: the claim still finds
+    the free ones behind them, in claim order, and so does the next claim."""
+    await hold_back(backend, keys=200)
+    free = [rated(f"job:free:{n}", limit=100, args={"n": n}) for n in range(10)]
+    await backend.enqueue_many(free)
+
+    first = await backend.claim(WORKER, ["default"], 4)
+    second = await backend.claim(WORKER, ["default"], 10)
+
+    assert [j.id for j in first] == [j.id for j in free[:4]]
+    assert [j.id for j in second] == [j.id for j in free[4:]]
+
+
+async def test_reading_past_held_back_jobs_keeps_claim_order_across_priorities(
+    backend: Backend,
+) -> None:
+    await hold_back(backend, keys=40, priority=5)
+    free = [
+        rated(f"job:free:{n}", limit=100, priority=priority, args={"n": n})
+        for n, priority in enumerate([0, 3, 5, 0, 5, 3, 7])
+    ]
+    await backend.enqueue_many(free)
+
+    claimed = await backend.claim(WORKER, ["default"], 5)
+
+    by_order = [free[i] for i in (6, 2, 4, 1, 5)]
+    assert [j.id for j in claimed] == [j.id for j in by_order]

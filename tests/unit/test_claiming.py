@@ -46,18 +46,76 @@ def test_the_claim_takes_the_first_jobs_of_both_kinds_in_claim_order() -> None:
     assert seqs(claiming.choose(plain, laned, 3, NO_LIMITS)) == [9, 1, 2]
 
 
-def test_the_whole_lane_backlog_is_ranked_only_when_it_could_change_the_claim() -> None:
-    last_plain = claiming.last_if_full([row(0, 1.0, 1), row(0, 5.0, 5)], 2)
-    assert last_plain == (0, 5.0, 5)
+def test_the_last_plain_job_counts_only_when_plain_jobs_fill_the_claim() -> None:
+    assert claiming.last_if_full([row(0, 1.0, 1), row(0, 5.0, 5)], 2) == (0, 5.0, 5)
     assert claiming.last_if_full([row(0, 1.0, 1)], 2) is None
-    # The first scan filled the claim, or nothing was left out of it.
-    assert not claiming.rank_whole_backlog([row(0, 1.0, 1)] * 2, 2, row(0, 2.0, 2), None)
-    assert not claiming.rank_whole_backlog([], 2, None, None)
-    # A left-out job could come before the last plain job chosen, or plain jobs do not fill.
-    assert claiming.rank_whole_backlog([], 2, row(0, 4.0, 4), last_plain)
-    assert claiming.rank_whole_backlog([], 2, row(0, 9.0, 9), None)
-    # It comes after it: the plain jobs fill the claim whatever the ranks.
-    assert not claiming.rank_whole_backlog([], 2, row(0, 9.0, 9), last_plain)
+
+
+def walk_rows(walk: claiming.LimitedWalk, backlog: list[dict[str, Any]]) -> list[Any]:
+    """Drive `walk` over `backlog` (in claim order) as a dialect would; each read's
+    leave-outs and cursor applied. Returns the reads made."""
+    reads = []
+    while (read := walk.next_read()) is not None:
+        reads.append(read)
+        rest = [
+            r
+            for r in backlog
+            if (read.cursor is None or claiming.claim_order(r) > claim_key(read.cursor))
+            and r["rate_key"] not in read.full_keys
+            and r["lane"] not in read.full_lanes
+        ]
+        walk.take(rest[: read.size])
+    return reads
+
+
+def claim_key(cursor: tuple[int, Any, int]) -> tuple[Any, ...]:
+    return (-cursor[0], cursor[1], cursor[2])
+
+
+def test_a_walk_reads_past_full_keys_leaving_them_out_of_the_next_read() -> None:
+    held = [limited(i, rate_key=f"h{i % 20}", rate_free=0, rate_next=90.0) for i in range(100)]
+    free = [limited(100 + i, rate_key=f"f{i}", rate_free=1, rate_next=None) for i in range(5)]
+    walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)
+
+    reads = walk_rows(walk, held + free)
+
+    assert seqs(walk.fitting) == [100, 101, 102]
+    assert [r.size for r in reads] == [claiming.FIRST_READ_MIN, claiming.FIRST_READ_MIN * 4]
+    assert reads[1].full_keys == sorted(f"h{i}" for i in range(20))
+    assert reads[1].cursor == (0, 31.0, 31)
+
+
+def test_a_key_found_full_is_held_until_its_next_start_then_read_again() -> None:
+    held = claiming.HeldKeys()
+    backlog = [limited(1, rate_key="k", rate_free=0, rate_next=50.0)]
+    walk_rows(claiming.LimitedWalk(5, None, held, now=10.0), backlog)
+
+    later = claiming.LimitedWalk(5, None, held, now=49.0)
+    after = claiming.LimitedWalk(5, None, held, now=50.0)
+
+    assert later.full_keys == {"k"}
+    assert later.saw_limited
+    assert after.full_keys == set()
+
+
+def test_a_key_or_lane_used_up_by_this_claim_is_left_out_of_its_next_read() -> None:
+    backlog = [limited(i, "L", 2, rate_key=f"k{i}", rate_free=1) for i in range(40)]
+    walk = claiming.LimitedWalk(5, None, claiming.HeldKeys(), now=0.0)
+
+    walk_rows(walk, backlog)
+
+    assert seqs(walk.fitting) == [0, 1]
+    assert walk.full_lanes == {"L"}
+
+
+def test_a_walk_stops_once_plain_jobs_would_come_first() -> None:
+    backlog = [limited(i, rate_key="k", rate_free=0, rate_next=9.0) for i in range(100)]
+    walk = claiming.LimitedWalk(3, (0, 20.0, 20), claiming.HeldKeys(), now=0.0)
+
+    reads = walk_rows(walk, backlog)
+
+    assert len(reads) == 1
+    assert walk.fitting == []
 
 
 def test_a_rate_key_at_its_limit_holds_back_only_its_own_jobs() -> None:

@@ -1,5 +1,5 @@
-"""Which ready jobs a claim takes, decided once for both dialects: claim order, how far the
-laned and rate-limited backlog is ranked, and the limits a job must fit (its queue's pause,
+"""Which ready jobs a claim takes, decided once for both dialects: claim order, how the
+laned and rate-limited backlog is read, and the limits a job must fit (its queue's pause,
 concurrency and rate limit; its concurrency lane; its rate key). The dialects read the
 candidates and the counts; these functions choose; the dialects mark the chosen running."""
 
@@ -10,9 +10,10 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any, Protocol
 
-#: Laned (or rate-limited) jobs a claim ranks first, in claim order; the whole backlog only
-#: if these give too few (`rank_whole_backlog`).
-LANE_SCAN = 500
+#: A claim's first read of limited jobs takes as many as the claim's limit, at least
+#: FIRST_READ_MIN; each further read, READ_GROWTH times more than the one before.
+FIRST_READ_MIN = 32
+READ_GROWTH = 4
 #: The key a queue's rate limit counts its starts under.
 QUEUE_KEY_PREFIX = "queue:"
 
@@ -31,18 +32,6 @@ def claim_order(row: ClaimRow) -> tuple[Any, ...]:
 def last_if_full(plain: Sequence[ClaimRow], limit: int) -> tuple[Any, ...] | None:
     """The claim key of the last plain job chosen when plain jobs alone fill the claim."""
     return claim_order(plain[-1]) if len(plain) >= limit else None
-
-
-def rank_whole_backlog(
-    ranked: Sequence[ClaimRow], limit: int, first_unscanned: ClaimRow | None, after: Any
-) -> bool:
-    """Whether the laned jobs beyond the first LANE_SCAN must be ranked too: only if the
-    first scan gave fewer than `limit`, more exist, and the first one left out could still
-    be claimed before `after` (the last plain job chosen). Each lane's earliest jobs are in
-    the first scan, so its ranks are right; the answer equals ranking everything."""
-    if len(ranked) >= limit or first_unscanned is None:
-        return False
-    return after is None or claim_order(first_unscanned) <= after
 
 
 # -- queue controls ---------------------------------------------------------------------
@@ -94,6 +83,111 @@ def queue_room(served: Sequence[str], controls: Iterable[QueueRow]) -> QueueRoom
             if free[name] == 0:
                 closed.add(name)
     return QueueRoom(tuple(q for q in served if q not in closed), free)
+
+
+# -- reading limited jobs ----------------------------------------------------------------
+
+
+class HeldKeys:
+    """Rate keys known to be at their limit until a time, so that claims need not read their
+    jobs until then. No start leaves a key's window before its earliest live start expires,
+    and other claimers only add starts: what one process learns holds for all of them."""
+
+    def __init__(self) -> None:
+        self._until: dict[str, float] = {}
+
+    def hold(self, key: str, until: float) -> None:
+        self._until[key] = until
+
+    def at(self, now: float) -> set[str]:
+        """The keys still held at `now` (the others are forgotten)."""
+        self._until = {key: until for key, until in self._until.items() if until > now}
+        return set(self._until)
+
+
+@dataclass(frozen=True, slots=True)
+class LimitedRead:
+    """One read of limited jobs: up to `size` ready ones in claim order after `cursor` (the
+    claim order of the last one read before; None: from the first), leaving out the jobs of
+    `full_keys` and `full_lanes`."""
+
+    size: int
+    cursor: tuple[int, Any, int] | None
+    full_keys: list[str]
+    full_lanes: list[str]
+
+
+class LimitedWalk:
+    """Finds a claim's limited candidates: the first ready jobs with a lane or a rate key
+    whose lane and key have room, reading them in claim order a growing batch at a time.
+
+    Each read leaves out the keys and lanes found full so far (and the keys `HeldKeys`
+    knows), so a held-back backlog is read at most once per claim, and, once its keys are
+    known, not at all. Rows carry `lane_free` and `rate_free`, the room their lane and key
+    had before this claim, and `rate_next`, when the key's earliest live start expires.
+    """
+
+    def __init__(self, limit: int, after: tuple[Any, ...] | None, held: HeldKeys, now: float):
+        self.limit = limit
+        #: The last plain job chosen if plain jobs fill the claim: no limited job after it
+        #: can be chosen.
+        self.after = after
+        self.held = held
+        self.full_keys = held.at(now)
+        #: Whether the claim met any limited job (a held one included).
+        self.saw_limited = bool(self.full_keys)
+        self.full_lanes: set[str] = set()
+        self.fitting: list[ClaimRow] = []
+        self._lane_left: dict[str, int] = {}
+        self._rate_left: dict[str, int] = {}
+        self._next: LimitedRead | None = self._read(max(FIRST_READ_MIN, limit), None)
+
+    def next_read(self) -> LimitedRead | None:
+        """What to read next, or None when the candidates are found."""
+        return self._next
+
+    def take(self, rows: Sequence[ClaimRow]) -> None:
+        """Count the rows of the last read against their lanes and keys."""
+        read = self._next
+        assert read is not None
+        self.saw_limited = self.saw_limited or bool(rows)
+        for row in rows:
+            if len(self.fitting) >= self.limit:
+                break
+            self._fit(row)
+        self._next = None
+        if len(self.fitting) >= self.limit or len(rows) < read.size:
+            return
+        last = rows[-1]
+        if self.after is not None and claim_order(last) >= self.after:
+            return
+        cursor = (last["priority"], last["run_at"], last["seq"])
+        self._next = self._read(read.size * READ_GROWTH, cursor)
+
+    def _read(self, size: int, cursor: tuple[int, Any, int] | None) -> LimitedRead:
+        return LimitedRead(size, cursor, sorted(self.full_keys), sorted(self.full_lanes))
+
+    def _fit(self, row: ClaimRow) -> None:
+        lane, key = row["lane"], row["rate_key"]
+        lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
+        rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])
+        if key is not None and row["rate_free"] <= 0 and row["rate_next"] is not None:
+            self.held.hold(key, float(row["rate_next"]))
+        if lane_left is not None and lane_left <= 0:
+            self.full_lanes.add(lane)
+        if rate_left is not None and rate_left <= 0:
+            self.full_keys.add(key)
+        if (lane_left is not None and lane_left <= 0) or (rate_left is not None and rate_left <= 0):
+            return
+        if lane is not None:
+            self._lane_left[lane] -= 1
+            if self._lane_left[lane] == 0:
+                self.full_lanes.add(lane)
+        if key is not None:
+            self._rate_left[key] -= 1
+            if self._rate_left[key] == 0:
+                self.full_keys.add(key)
+        self.fitting.append(row)
 
 
 # -- choosing within every limit ----------------------------------------------------------

@@ -81,6 +81,7 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
     ) -> None:
         self.url = url
         self.claims_overlap_writes = True
+        self._claims = claim.ClaimMemory()
         self._listen = listen
         self.target = parse_postgres_url(url)
         self.schema = self.target.schema
@@ -202,7 +203,9 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
         if limit <= 0 or not queues or (names is not None and not names):
             return []
         only = None if names is None else list(names)
-        return await claim.claim_ready(self._pool, worker_id, list(queues), limit, only)
+        return await claim.claim_ready(
+            self._pool, self._claims, worker_id, list(queues), limit, only
+        )
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None

@@ -4,6 +4,7 @@ record their rate starts."""
 
 from __future__ import annotations
 
+from dataclasses import dataclass, field
 from typing import Any
 
 from ...models import ClaimedJob
@@ -75,11 +76,21 @@ SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 
 #: Serialises limited claims, so that the counts of lanes, rate keys and queues cannot be
-#: overtaken by a concurrent claimer.
-LANE_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0))"
-#: The time once the lane lock is held (not the transaction's start, now()): a claim that
-#: waited for the lock must not count or stamp rate starts as of before it waited.
-NOW = "SELECT extract(epoch FROM clock_timestamp())::float8 AS now"
+#: overtaken by a concurrent claimer; with the time once the lock is held (not the
+#: transaction's start, now()): a claim that waited for the lock must not count or stamp
+#: rate starts as of before it waited. OFFSET 0 keeps the lock a step of its own, taken
+#: before the time is read.
+LOCK_AND_NOW = """
+SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
+    set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)
+FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0)) OFFSET 0)
+    AS locked
+"""
+#: Reads that leave out more full keys and lanes than this are planned for their values:
+#: only a custom plan compares a row's key with a hash of the list, not with each item.
+HASHED_FROM = 8
+#: The connection's plans are generic (see connection.py), for the rest of this claim not.
+CUSTOM_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted.
 QUEUE_CONTROLS = """
@@ -92,9 +103,9 @@ WHERE q.name = ANY(%(queues)s)
   AND (q.paused OR q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL)
 """
 #: Each queue's first `limit` plain jobs (queue first in the ready index, so other queues'
-#: backlogs cost nothing), the first `limit` of them. This statement and the two limited
-#: ones take `names`: only jobs of these names (NULL: any name; only a drain of some jobs
-#: names them, so the one-statement claims above do not).
+#: backlogs cost nothing), the first `limit` of them. This statement and the limited reads
+#: take `names`: only jobs of these names (NULL: any name; only a drain of some jobs names
+#: them, so the one-statement claims above do not).
 FIRST_PLAIN = """
 SELECT c.id, c.seq, c.priority, c.run_at, c.queue FROM unnest(%(queues)s::text[]) AS q(name),
 LATERAL (SELECT id, seq, priority, run_at, queue FROM {schema}.jobs WHERE queue = q.name
@@ -103,72 +114,87 @@ LATERAL (SELECT id, seq, priority, run_at, queue FROM {schema}.jobs WHERE queue 
          ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
 ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
 """
-#: The first ready jobs with a lane or a rate key whose lane and key have room, ranking the
-#: first `scan` such jobs in claim order (NULL: all of them): in each lane and each key, only
-#: as many as it has room for, after leaving out the jobs whose lane or key is full. With
-#: each, the room its lane and key had (`claiming.choose` counts the jobs chosen before it).
-RANKED_LIMITED = """
-WITH running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
-                 WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
-ready AS (SELECT id, seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit,
-                 rate_window_s, rate_fixed FROM {schema}.jobs
-          WHERE state IN ('pending', 'scheduled') AND run_at <= now()
-            AND queue = ANY(%(queues)s) AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-            AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
-          ORDER BY priority DESC, run_at, seq LIMIT %(scan)s),
-started AS (SELECT key, count(*) AS n FROM {schema}.rate_starts
+#: Ready jobs with a lane or a rate key, in claim order, but those of full keys and lanes.
+_LIMITED_READY = """
+(SELECT id, seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit,
+        rate_window_s, rate_fixed FROM {schema}.jobs
+ WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+   AND run_at <= now() AND queue = ANY(%(queues)s) POSITION
+   AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
+   AND (rate_key IS NULL OR rate_key <> ALL(%(full_keys)b::text[]))
+   AND (lane IS NULL OR lane <> ALL(%(full_lanes)b::text[]))
+ ORDER BY priority DESC, run_at, seq LIMIT %(size)s)
+"""
+#: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had
+#: (running jobs and live starts counted for these lanes and keys only), and when the key's
+#: earliest live start expires.
+_READ_LIMITED = """
+WITH ready AS (READY),
+running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
+            WHERE state = 'running' AND lane IN (SELECT lane FROM ready) GROUP BY lane),
+started AS (SELECT key, count(*) AS n, min(expires_at) AS first FROM {schema}.rate_starts
             WHERE key IN (SELECT rate_key FROM ready) AND expires_at > to_timestamp(%(now)s)
-            GROUP BY key),
-open AS (SELECT ready.*, ready.lane_limit - coalesce(running.n, 0) AS lane_free,
-                ready.rate_limit - coalesce(started.n, 0) AS rate_free
-         FROM ready LEFT JOIN running ON running.lane = ready.lane
-         LEFT JOIN started ON started.key = ready.rate_key
-         WHERE (ready.lane IS NULL OR ready.lane_limit - coalesce(running.n, 0) > 0)
-           AND (ready.rate_key IS NULL OR ready.rate_limit - coalesce(started.n, 0) > 0)),
-ranked AS (SELECT open.*,
-                  row_number() OVER (PARTITION BY lane ORDER BY priority DESC, run_at, seq)
-                      AS lane_rank,
-                  row_number() OVER (PARTITION BY rate_key ORDER BY priority DESC, run_at, seq)
-                      AS rate_rank
-           FROM open)
-SELECT id, seq, priority, run_at, queue, lane, lane_free, rate_key, rate_free, rate_window_s,
-    rate_fixed FROM ranked
-WHERE (lane IS NULL OR lane_rank <= lane_free) AND (rate_key IS NULL OR rate_rank <= rate_free)
-ORDER BY priority DESC, run_at, seq LIMIT %(limit)s
+            GROUP BY key)
+SELECT ready.id, ready.seq, ready.priority, ready.run_at, ready.queue, ready.lane,
+    ready.rate_key, ready.rate_window_s, ready.rate_fixed,
+    ready.lane_limit - coalesce(running.n, 0) AS lane_free,
+    ready.rate_limit - coalesce(started.n, 0) AS rate_free,
+    extract(epoch FROM started.first)::float8 AS rate_next
+FROM ready LEFT JOIN running ON running.lane = ready.lane
+LEFT JOIN started ON started.key = ready.rate_key
+ORDER BY ready.priority DESC, ready.run_at, ready.seq
 """
-#: The first limited job the first scan left out, if any.
-FIRST_UNSCANNED = """
-SELECT priority, run_at, seq FROM {schema}.jobs
-WHERE state IN ('pending', 'scheduled') AND run_at <= now() AND queue = ANY(%(queues)s)
-  AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-  AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
-ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET %(scan)s
-"""
+READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
+#: After a cursor: the rest of its priority, then the lower ones (two index ranges, where
+#: one condition on the three columns would be a filter over the whole index).
+READ_LIMITED_AFTER = _READ_LIMITED.replace(
+    "READY",
+    _LIMITED_READY.replace(
+        "POSITION", "AND priority = %(priority)s AND (run_at, seq) > (%(run_at)s, %(seq)s)"
+    )
+    + " UNION ALL "
+    + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
+    + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
+)
+#: Mark the chosen jobs running, and record the starts they add to rate keys and queues.
 START_CHOSEN = """
+WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
+                  SELECT key, to_timestamp(expires_at)
+                  FROM unnest(%(keys)s::text[], %(expiries)s::float8[]) AS s(key, expires_at))
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
     started_at = now(), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)s) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, seq, priority, run_at
 """
-RECORD_STARTS = """
-INSERT INTO {schema}.rate_starts (key, expires_at)
-SELECT key, to_timestamp(expires_at) FROM unnest(%(keys)s::text[], %(expiries)s::float8[])
-    AS s(key, expires_at)
-"""
+
+
+@dataclass
+class ClaimMemory:
+    """What a backend's claims remember between them: the rate keys known held, and whether
+    the last claim met limits (then the next skips the one-statement claim, which would
+    only say so again)."""
+
+    held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
+    limited: bool = False
 
 
 async def claim_ready(
-    pool: PostgresPool, worker_id: str, queues: list[str], limit: int, names: list[str] | None
+    pool: PostgresPool,
+    memory: ClaimMemory,
+    worker_id: str,
+    queues: list[str],
+    limit: int,
+    names: list[str] | None,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running: most claims find nothing limiting them and name
     no jobs, and take one statement with no transaction block; the others, the ranked claim."""
-    if names is None:
+    if names is None and not memory.limited:
         claimed, limited = await pool.statement(
             lambda tx: claim_plain(tx, worker_id, queues, limit)
         )
         if not limited:
             return claimed
-    return await pool.transaction(lambda tx: claim(tx, worker_id, queues, limit, names))
+    return await pool.transaction(lambda tx: claim(tx, worker_id, queues, limit, names, memory))
 
 
 async def claim_plain(
@@ -190,51 +216,63 @@ async def claim_plain(
 
 
 async def claim(
-    tx: Tx, worker_id: str, queues: list[str], limit: int, names: list[str] | None = None
+    tx: Tx,
+    worker_id: str,
+    queues: list[str],
+    limit: int,
+    names: list[str] | None = None,
+    memory: ClaimMemory | None = None,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
     order, each within its queue's, lane's and rate key's limits, under the lane lock: the
     ranked claim, for when something limits it (`claim_plain` said so) or only some jobs are
     claimed."""
-    await tx.run(LANE_LOCK, (tx.schema,))
-    now_row = await tx.row(NOW)
+    memory = memory or ClaimMemory()
+    now_row = await tx.row(LOCK_AND_NOW, (tx.schema,))
     assert now_row is not None
     now = now_row["now"]
     controlled = await tx.rows(QUEUE_CONTROLS, {"queues": queues, "now": now})
     room = claiming.queue_room(queues, controlled)
+    memory.limited = bool(room.free)
     if not room.open:
         return []
-    open_queues = list(room.open)
-    params = {
-        "worker": worker_id,
-        "queues": open_queues,
-        "limit": limit,
-        "names": names,
-        "now": now,
-    }
+    params = {"queues": list(room.open), "limit": limit, "names": names, "now": now}
     plain = await tx.rows(FIRST_PLAIN, params)
-    limited = await _limited_candidates(tx, params, claiming.last_if_full(plain, limit))
-    chosen = claiming.choose(plain, limited, limit, room)
+    walk = claiming.LimitedWalk(limit, claiming.last_if_full(plain, limit), memory.held, now)
+    custom = False
+    while (read := walk.next_read()) is not None:
+        if not custom and len(read.full_keys) + len(read.full_lanes) > HASHED_FROM:
+            await tx.run(CUSTOM_PLANS)
+            custom = True
+        walk.take(await tx.rows(*_limited_statement(read, params)))
+    memory.limited = memory.limited or walk.saw_limited
+    chosen = claiming.choose(plain, walk.fitting, limit, room)
     if not chosen:
         return []
-    rows = await tx.rows(START_CHOSEN, {**params, "ids": [row["id"] for row in chosen]})
     starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
-    if starts:
-        keys, expiries = [s.key for s in starts], [s.expires_at for s in starts]
-        await tx.run(RECORD_STARTS, {"keys": keys, "expiries": expiries})
-    return _in_claim_order(rows)
+    started = {
+        "worker": worker_id,
+        "ids": [row["id"] for row in chosen],
+        "keys": [start.key for start in starts],
+        "expiries": [start.expires_at for start in starts],
+    }
+    return _in_claim_order(await tx.rows(START_CHOSEN, started))
 
 
-async def _limited_candidates(tx: Tx, params: dict[str, Any], after: Any) -> list[Row]:
-    """The first ready jobs whose lane and rate key have room."""
-    first_scan = {**params, "scan": claiming.LANE_SCAN}
-    found = await tx.rows(RANKED_LIMITED, first_scan)
-    if len(found) >= params["limit"]:
-        return found
-    unscanned = await tx.row(FIRST_UNSCANNED, first_scan)
-    if not claiming.rank_whole_backlog(found, params["limit"], unscanned, after):
-        return found
-    return await tx.rows(RANKED_LIMITED, {**params, "scan": None})
+def _limited_statement(
+    read: claiming.LimitedRead, params: dict[str, Any]
+) -> tuple[str, dict[str, Any]]:
+    """The statement and parameters of one read of limited jobs."""
+    read_params = {
+        **params,
+        "size": read.size,
+        "full_keys": read.full_keys,
+        "full_lanes": read.full_lanes,
+    }
+    if read.cursor is None:
+        return READ_LIMITED_FIRST, read_params
+    priority, run_at, seq = read.cursor
+    return READ_LIMITED_AFTER, {**read_params, "priority": priority, "run_at": run_at, "seq": seq}
 
 
 def _in_claim_order(rows: list[Row]) -> list[ClaimedJob]:

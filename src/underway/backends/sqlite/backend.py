@@ -27,7 +27,7 @@ from ...models import (
     SweepResult,
     WorkerInfo,
 )
-from .. import policy
+from .. import claiming, policy
 from ..base import Clock, Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
@@ -67,6 +67,7 @@ class SQLiteBackend(SQLiteBlockers):
     ) -> None:
         self.url = url
         self.claims_overlap_writes = False
+        self._held = claiming.HeldKeys()
         self.path = sqlite_path(url)
         self._clock = clock
         self._migrate_on_open = migrate
@@ -197,7 +198,9 @@ class SQLiteBackend(SQLiteBlockers):
         # The time is read once the write lock is held: a claim that waited for it must not
         # stamp its rate starts as older than they are.
         return await self._db.write(
-            lambda c: claim.claim(c, worker_id, list(queues), limit, self._clock.now(), only)
+            lambda c: claim.claim(
+                c, worker_id, list(queues), limit, self._clock.now(), only, self._held
+            )
         )
 
     async def heartbeat(

@@ -43,48 +43,56 @@ WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_
   AND name IN (SELECT value FROM json_each(?))
 ORDER BY priority DESC, run_at, seq LIMIT ?
 """
-#: The first ready jobs with a lane or a rate key whose lane and key have room, ranking the
-#: first `scan` such jobs of the queues in `(QUEUES)` in claim order (-1: all of them): in
-#: each lane and each key, only as many as it has room for, after leaving out the jobs whose
-#: lane or key is full. With each, the room its lane and key had (`claiming.choose` counts
-#: the jobs chosen before it).
-RANKED_LIMITED = """
-WITH running AS (SELECT lane, count(*) AS n FROM underway_jobs
-                 INDEXED BY underway_jobs_running_lanes
-                 WHERE state = 'running' AND lane IS NOT NULL GROUP BY lane),
-ready AS (SELECT seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit,
-                 rate_window_s, rate_fixed FROM underway_jobs
-          INDEXED BY underway_jobs_ready_laned
-          WHERE state IN ('pending', 'scheduled') AND run_at <= ?1 AND queue IN (QUEUES)
-            AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-            AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
-          ORDER BY priority DESC, run_at, seq LIMIT ?3),
-started AS (SELECT key, count(*) AS n FROM underway_rate_starts
-            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > ?1 GROUP BY key),
-open AS (SELECT ready.*, ready.lane_limit - coalesce(running.n, 0) AS lane_free,
-                ready.rate_limit - coalesce(started.n, 0) AS rate_free
-         FROM ready LEFT JOIN running ON running.lane = ready.lane
-         LEFT JOIN started ON started.key = ready.rate_key
-         WHERE (ready.lane IS NULL OR ready.lane_limit - coalesce(running.n, 0) > 0)
-           AND (ready.rate_key IS NULL OR ready.rate_limit - coalesce(started.n, 0) > 0)),
-ranked AS (SELECT open.*,
-                  row_number() OVER (PARTITION BY lane ORDER BY priority DESC, run_at, seq)
-                      AS lane_rank,
-                  row_number() OVER (PARTITION BY rate_key ORDER BY priority DESC, run_at, seq)
-                      AS rate_rank
-           FROM open)
-SELECT seq, priority, run_at, queue, lane, lane_free, rate_key, rate_free, rate_window_s,
-    rate_fixed FROM ranked
-WHERE (lane IS NULL OR lane_rank <= lane_free) AND (rate_key IS NULL OR rate_rank <= rate_free)
-ORDER BY priority DESC, run_at, seq LIMIT ?4
-"""
-#: The first limited job the first scan left out, if any (with no offset: the first of all).
-FIRST_UNSCANNED = """
-SELECT priority, run_at, seq FROM underway_jobs INDEXED BY underway_jobs_ready_laned
-WHERE state IN ('pending', 'scheduled') AND run_at <= ?1 AND queue IN (QUEUES)
-  AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+#: Ready jobs with a lane or a rate key of the queues in `(QUEUES)`, in claim order, but
+#: those of the full keys and lanes (JSON arrays ?3 and ?4); of the names in the JSON array
+#: ?2 only (NULL: any name).
+_LIMITED_READY = """
+SELECT seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit, rate_window_s,
+    rate_fixed FROM underway_jobs INDEXED BY underway_jobs_ready_laned
+WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+  AND run_at <= ?1 AND queue IN (QUEUES) POSITION
   AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
-ORDER BY priority DESC, run_at, seq LIMIT 1 OFFSET ?3
+  AND (rate_key IS NULL OR rate_key NOT IN (SELECT value FROM json_each(?3)))
+  AND (lane IS NULL OR lane NOT IN (SELECT value FROM json_each(?4)))
+ORDER BY priority DESC, run_at, seq LIMIT ?5
+"""
+#: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had
+#: (running jobs and live starts counted for these lanes and keys only), and when the key's
+#: earliest live start expires.
+_READ_LIMITED = """
+WITH ready AS MATERIALIZED (READY),
+running AS (SELECT lane, count(*) AS n FROM underway_jobs
+            INDEXED BY underway_jobs_running_lanes
+            WHERE state = 'running' AND lane IS NOT NULL AND lane IN (SELECT lane FROM ready)
+            GROUP BY lane),
+started AS (SELECT key, count(*) AS n, min(expires_at) AS first FROM underway_rate_starts
+            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > ?1 GROUP BY key)
+SELECT ready.seq, ready.priority, ready.run_at, ready.queue, ready.lane, ready.rate_key,
+    ready.rate_window_s, ready.rate_fixed,
+    ready.lane_limit - coalesce(running.n, 0) AS lane_free,
+    ready.rate_limit - coalesce(started.n, 0) AS rate_free,
+    started.first AS rate_next
+FROM ready LEFT JOIN running ON running.lane = ready.lane
+LEFT JOIN started ON started.key = ready.rate_key
+ORDER BY ready.priority DESC, ready.run_at, ready.seq
+"""
+READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
+#: After a cursor (?6, ?7, ?8): the rest of its priority, then the lower ones (two index
+#: ranges, where one condition on the three columns would be a filter over the index).
+READ_LIMITED_AFTER = _READ_LIMITED.replace(
+    "READY",
+    "SELECT * FROM ("
+    + _LIMITED_READY.replace("POSITION", "AND priority = ?6 AND (run_at, seq) > (?7, ?8)")
+    + ") UNION ALL SELECT * FROM ("
+    + _LIMITED_READY.replace("POSITION", "AND priority < ?6")
+    + ") ORDER BY priority DESC, run_at, seq LIMIT ?5",
+)
+#: Whether any job with a lane or a rate key is ready (most claims: none, and no read).
+ANY_LIMITED = """
+SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_ready_laned
+WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+  AND run_at <= ? AND queue IN (QUEUES)
+LIMIT 1
 """
 START_CHOSEN = """
 UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?,
@@ -102,6 +110,7 @@ def claim(
     limit: int,
     now: float,
     names: list[str] | None = None,
+    held: claiming.HeldKeys | None = None,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
     order, each within its queue's, lane's and rate key's limits (one write transaction:
@@ -121,8 +130,15 @@ def claim(
             plain += conn.execute(FIRST_PLAIN_OF_NAMES, (queue, now, of, most)).fetchall()
     if len(room.open) > 1:
         plain = sorted(plain, key=claiming.claim_order)[:limit]
-    after = claiming.last_if_full(plain, limit)
-    limited = _limited_candidates(conn, list(room.open), limit, now, of, after)
+    walk = claiming.LimitedWalk(
+        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now
+    )
+    open_queues = list(room.open)
+    any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
+    if conn.execute(any_limited, (now, *open_queues)).fetchone() is not None:
+        while (read := walk.next_read()) is not None:
+            walk.take(_read_limited(conn, read, open_queues, now, of))
+    limited = walk.fitting
     chosen = claiming.choose(plain, limited, limit, room)
     if not chosen:
         return []
@@ -143,27 +159,21 @@ def claim(
     ]
 
 
-def _limited_candidates(
+def _read_limited(
     conn: sqlite3.Connection,
+    read: claiming.LimitedRead,
     queues: list[str],
-    limit: int,
     now: float,
     of: str | None,
-    after: object,
 ) -> list[sqlite3.Row]:
-    """The first ready jobs whose lane and rate key have room; none read at all when no ready
-    job has a lane or a rate key (most claims: the ranking is the claim's dearest read)."""
-    first_unscanned = listing(FIRST_UNSCANNED, "QUEUES", len(queues), first=4)
-    if conn.execute(first_unscanned, (now, of, 0, *queues)).fetchone() is None:
-        return []
-    ranked = listing(RANKED_LIMITED, "QUEUES", len(queues), first=5)
-    found = conn.execute(ranked, (now, of, claiming.LANE_SCAN, limit, *queues)).fetchall()
-    if len(found) >= limit:
-        return found
-    unscanned = conn.execute(first_unscanned, (now, of, claiming.LANE_SCAN, *queues)).fetchone()
-    if not claiming.rank_whole_backlog(found, limit, unscanned, after):
-        return found
-    return conn.execute(ranked, (now, of, -1, limit, *queues)).fetchall()
+    """One read of limited jobs."""
+    full = (json.dumps(read.full_keys), json.dumps(read.full_lanes))
+    if read.cursor is None:
+        statement = listing(READ_LIMITED_FIRST, "QUEUES", len(queues), first=6)
+        return conn.execute(statement, (now, of, *full, read.size, *queues)).fetchall()
+    statement = listing(READ_LIMITED_AFTER, "QUEUES", len(queues), first=9)
+    params = (now, of, *full, read.size, *read.cursor, *queues)
+    return conn.execute(statement, params).fetchall()
 
 
 def listing(statement: str, name: str, count: int, first: int | None = None) -> str:
