@@ -200,6 +200,13 @@ def test_a_start_counts_for_a_sliding_window_or_until_its_fixed_window_ends() ->
     assert claiming.start_expiry(120.0, 60.0, fixed=True) == 180.0
 
 
+def test_a_start_claimed_at_a_fixed_windows_edge_counts_in_the_next_window_too() -> None:
+    assert claiming.start_expiry(119.8, 60.0, fixed=True) == 180.0
+    assert claiming.start_expiry(119.7, 60.0, fixed=True) == 120.0
+    assert claiming.start_expiry(10.8, 1.0, fixed=True) == 12.0
+    assert claiming.start_expiry(10.7, 1.0, fixed=True) == 11.0
+
+
 def test_each_start_is_recorded_under_its_job_key_and_its_queue_key() -> None:
     chosen = [
         limited(1, rate_key="job:send", rate_free=1, rate_window_s=1.0, rate_fixed=False)

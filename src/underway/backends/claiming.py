@@ -14,6 +14,9 @@ from typing import Any, Protocol
 #: FIRST_READ_MIN; each further read, READ_GROWTH times more than the one before.
 FIRST_READ_MIN = 32
 READ_GROWTH = 4
+#: A start claimed this close to the end of a fixed window counts in the next one too.
+EDGE_S = 0.25
+EDGE_SHARE = 0.25
 #: The key a queue's rate limit counts its starts under.
 QUEUE_KEY_PREFIX = "queue:"
 
@@ -241,10 +244,12 @@ def _get(row: ClaimRow, column: str) -> Any:
 
 def start_expiry(now: float, window_s: float, fixed: bool) -> float:
     """When a start made at `now` stops counting: after the window slides past it, or at
-    the end of the fixed window it fell in."""
-    if fixed:
-        return (math.floor(now / window_s) + 1) * window_s
-    return now + window_s
+    the end of the fixed window it fell in. A job claimed in the last EDGE_SHARE of a fixed
+    window (at most EDGE_S) may run its code in the next one, so its start counts in both."""
+    if not fixed:
+        return now + window_s
+    end = (math.floor(now / window_s) + 1) * window_s
+    return end + window_s if end - now < min(EDGE_S, window_s * EDGE_SHARE) else end
 
 
 @dataclass(frozen=True, slots=True)
