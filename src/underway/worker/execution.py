@@ -100,6 +100,26 @@ class InOwnContext:
 class JobExecution:
     """Runs a claimed job with its context, scope and timeout, then records how it ended."""
 
+    __slots__ = (
+        "_cancels_sent",
+        "_ended",
+        "_ended_future",
+        "_inline",
+        "_inner",
+        "_is_async",
+        "claimed_at",
+        "ctx",
+        "interrupted",
+        "job",
+        "lease",
+        "lost",
+        "recording",
+        "released",
+        "task",
+        "timed_out",
+        "worker",
+    )
+
     def __init__(self, job: ClaimedJob, worker: ExecutionOwner, claimed_at: float) -> None:
         self.job = job
         self.worker = worker
@@ -258,7 +278,8 @@ class JobExecution:
             raise
         finally:
             self._inline = None
-            self._withdraw_cancels(task)
+            if self._cancels_sent:
+                self._withdraw_cancels(task)
 
     def _withdraw_cancels(self, task: asyncio.Task[Any]) -> int:
         """Take back the cancel requests this execution sent; the count of any others."""

@@ -40,12 +40,13 @@ class OutcomeWriter:
                     StorageUnavailable("worker stopped before the outcome was saved")
                 )
 
-    async def write(self, outcome: Outcome) -> bool:
-        """Record one outcome; True if this worker still held the lease."""
+    def write(self, outcome: Outcome) -> asyncio.Future[bool]:
+        """Record one outcome: a future of whether this worker still held the lease (a plain
+        future, not a coroutine: an execution awaits it directly)."""
         future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
         self._queue.append((outcome, future))
         self._wake.set()
-        return await future
+        return future
 
     async def _run(self) -> None:
         while True:
