@@ -72,11 +72,13 @@ def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> 
 def job_from_values(values: Sequence[Any], when: WhenReader, data: DataReader) -> Job:
     """Build a Job from the values of `JOB_COLUMNS`, in that order (a row read as a tuple,
     without a mapping to build first)."""
-    (id_, name, queue, priority, state, args, attempt, max_attempts, created, run_at) = values[:10]
-    (started, finished, heartbeat, worker_id, progress, message, result, error) = values[10:18]
-    (errors, fingerprint, unique, lane, cancel_requested, retention_s) = values[18:24]
-    (log_count, logs_dropped, duplicate_of, skip_reason, recurring_id) = values[24:29]
-    (fire_at, losses, snoozes, rate_key) = values[29:]
+    (
+        id_, name, queue, priority, state, args, attempt, max_attempts, created, run_at,
+        started, finished, heartbeat, worker_id, progress, message, result, error,
+        errors, fingerprint, unique, lane, cancel_requested, retention_s,
+        log_count, logs_dropped, duplicate_of, skip_reason, recurring_id,
+        fire_at, losses, snoozes, rate_key,
+    ) = values  # fmt: skip
     created, run_at = when(created), when(run_at)
     assert created is not None
     assert run_at is not None
@@ -98,7 +100,7 @@ def job_from_values(values: Sequence[Any], when: WhenReader, data: DataReader) -
         float(progress),
         message,
         data(result),
-        error_from_data(data(error)),
+        None if error is None else error_from_data(data(error)),
         () if errors in NO_ERRORS else _errors(data(errors)),
         fingerprint,
         unique,
