@@ -156,13 +156,14 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
-#: Mark the chosen jobs running, and record the starts they add to rate keys and queues.
+#: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
+#: a job's start is the time its rate starts are counted at.
 START_CHOSEN = """
 WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
                   SELECT key, to_timestamp(expires_at)
                   FROM unnest(%(keys)s::text[], %(expiries)s::float8[]) AS s(key, expires_at))
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
-    started_at = now(), heartbeat_at = now(), progress = 0, message = NULL
+    started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)s) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, seq, priority, run_at
 """
@@ -252,6 +253,7 @@ async def claim(
     starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
     started = {
         "worker": worker_id,
+        "now": now,
         "ids": [row["id"] for row in chosen],
         "keys": [start.key for start in starts],
         "expiries": [start.expires_at for start in starts],
