@@ -247,7 +247,7 @@ def render(results: dict[str, Any]) -> str:
         "the same process until none is left, on the memory backend (`memory://`), the SQLite "
         "file and PostgreSQL. The whole worker path runs for each job (claim, the job's code, "
         "the outcome written with the lease checked).\n",
-        _in_process(systems),
+        _in_process(systems, results.get("in_process_measured")),
         flow_report.section(systems, results.get("flow_measured")),
     ]
     errors = [(n, e) for n, d in systems.items() for e in d.get("errors", [])]
@@ -260,12 +260,22 @@ def _rank(name: str) -> int:
     return ORDER.index(name) if name in ORDER else len(ORDER)
 
 
-def _in_process(systems: dict[str, Any]) -> str:
+def _measured_apart(measured: dict[str, Any] | None, only: str) -> str:
+    """When a section was measured by `bench.run --only {only}` apart from the page."""
+    if not measured:
+        return ""
+    quick = " in quick mode" if measured.get("quick") else ""
+    command = f"`python -m bench.run --only {only}`{quick}"
+    return f"Measured {measured['date']} with {command}, apart from the rest of this page.\n"
+
+
+def _in_process(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
     rows = []
     for name in UNDERWAY:
         for where, data in systems.get(name, {}).get("drain_in_process", {}).items():
             rows.append([where, _num(_get(data, "n")), _num(_get(data, "rate"))])
-    return _table(["database", "jobs", "jobs/s"], rows)
+    table = _table(["database", "jobs", "jobs/s"], rows)
+    return f"{_measured_apart(measured, 'in-process')}\n{table}" if measured else table
 
 
 def _depth(systems: dict[str, Any]) -> str:

@@ -2,7 +2,8 @@
 
 `python -m bench.run` (what `make bench` runs); BENCH_QUICK=1 for smaller sizes and one run;
 `--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables); `--only flow`
-measures only underway's flow-control scenarios, into the existing results.json.
+measures only underway's flow-control scenarios, and `--only in-process` only its in-process
+drains, into the existing results.json.
 """
 
 from __future__ import annotations
@@ -150,7 +151,14 @@ def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> 
             ]
             out["depth"][str(rows)] = medians([r for r in runs if r])
     out["memory"] = attempt(out, f"{name} memory", lambda: system.memory(plan.memory_jobs)) or {}
-    out["drain_in_process"] = {}
+    out["drain_in_process"] = measure_in_process(system, plan, out)
+    out["flow"] = measure_flow(system, plan, out)
+
+
+def measure_in_process(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
+    """`underway.testing.drain` in this process, on each database the system offers."""
+    name = key(system)
+    found: dict[str, Any] = {}
     for where in system.in_process_databases():
         runs = [
             attempt(
@@ -160,8 +168,8 @@ def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> 
             )
             for _ in range(plan.runs)
         ]
-        out["drain_in_process"][where] = medians([r for r in runs if r])
-    out["flow"] = measure_flow(system, plan, out)
+        found[where] = medians([r for r in runs if r])
+    return found
 
 
 def measure_flow(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
@@ -183,6 +191,25 @@ def flow_only(ctx: Context, plan: Plan, output: Path) -> None:
             continue
         try:
             data["flow"] = measure_flow(system, plan, data)
+        finally:
+            attempt(data, f"{name} teardown", lambda s=system: s.teardown() or "ok")
+        _write(results, output)
+
+
+def in_process_only(ctx: Context, plan: Plan, output: Path) -> None:
+    """`--only in-process`: the in-process drains of both underway systems, replacing only
+    their "drain_in_process" figures (and errors) in the results.json that holds the rest."""
+    results = json.loads((output / "results.json").read_text())
+    results["in_process_measured"] = {"date": machine_facts()["date"], "quick": plan.quick}
+    for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
+        name = key(system)
+        data = results["systems"].setdefault(name, {"backend": system.backend})
+        if "errors" in data:
+            data["errors"] = [e for e in data["errors"] if " drain in-process " not in e]
+        if attempt(data, f"{name} setup", lambda s=system: s.setup() or "ok") is None:
+            continue
+        try:
+            data["drain_in_process"] = measure_in_process(system, plan, data)
         finally:
             attempt(data, f"{name} teardown", lambda s=system: s.teardown() or "ok")
         _write(results, output)
@@ -264,9 +291,9 @@ def main() -> None:
         "runs": plan.runs,
         "systems": {},
     }
-    if only == {"flow"}:
+    if only in ({"flow"}, {"in-process"}):
         try:
-            flow_only(ctx, plan, Path(args.output))
+            (flow_only if only == {"flow"} else in_process_only)(ctx, plan, Path(args.output))
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         say(f"done in {(time.monotonic() - started) / 60:.1f} min")
