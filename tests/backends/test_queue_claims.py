@@ -66,3 +66,21 @@ async def test_a_queue_limit_and_a_job_rate_limit_both_hold(backend: Backend) ->
     claimed = await backend.claim(WORKER, ["mail"], 10)
     assert len(claimed) == 5
     assert sum(1 for j in claimed if j.id in {job.id for job in jobs}) == 2
+
+
+async def test_a_closed_queues_backlog_ahead_does_not_crowd_out_the_others(
+    backend: Backend,
+) -> None:
+    """A paused queue and a queue at its concurrency hold jobs ahead in claim order: a claim
+    limited by a queue's limits still takes the open queue's jobs."""
+    await backend.sync_queue_limits([QueueLimits("mail", concurrency=1)])
+    await backend.enqueue_many([new_job(queue="mail", priority=9, args={"n": i}) for i in range(6)])
+    assert len(await backend.claim(WORKER, ["mail"], 10)) == 1
+    await backend.enqueue_many([new_job(queue="held", priority=9, args={"n": i}) for i in range(6)])
+    await backend.pause_queue("held")
+    reports = in_queue("reports", 2)
+    await backend.enqueue_many(reports)
+
+    claimed = await backend.claim(WORKER, ["mail", "held", "reports"], 4)
+
+    assert [j.id for j in claimed] == [j.id for j in reports]

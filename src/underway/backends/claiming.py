@@ -136,6 +136,8 @@ class LimitedWalk:
         #: can be chosen.
         self.after = after
         self.held = held
+        #: The queues whose jobs may be chosen (None: all of them).
+        self.queues: set[str] | None = None
         self.full_keys = held.at(now)
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
@@ -144,6 +146,12 @@ class LimitedWalk:
         self._lane_left: dict[str, int] = {}
         self._rate_left: dict[str, int] = {}
         self._next: LimitedRead | None = self._read(max(FIRST_READ_MIN, limit), None)
+
+    def serve(self, queues: Iterable[str], after: tuple[Any, ...] | None) -> None:
+        """Count only jobs of these `queues` (the others' rows are read but skipped), and
+        stop reading past `after` (see `__init__`), once the claim knows them."""
+        self.queues = set(queues)
+        self.after = after
 
     def next_read(self) -> LimitedRead | None:
         """What to read next, or None when the candidates are found."""
@@ -171,6 +179,8 @@ class LimitedWalk:
         return LimitedRead(size, cursor, sorted(self.full_keys), sorted(self.full_lanes))
 
     def _fit(self, row: ClaimRow) -> None:
+        if self.queues is not None and row["queue"] not in self.queues:
+            return
         lane, key = row["lane"], row["rate_key"]
         lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
         rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])

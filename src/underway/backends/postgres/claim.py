@@ -4,6 +4,7 @@ record their rate starts."""
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -76,43 +77,50 @@ SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 
 #: Serialises limited claims, so that the counts of lanes, rate keys and queues cannot be
-#: overtaken by a concurrent claimer; with the time once the lock is held (not the
-#: transaction's start, now()): a claim that waited for the lock must not count or stamp
-#: rate starts as of before it waited. OFFSET 0 keeps the lock a step of its own, taken
-#: before the time is read.
+#: overtaken by a concurrent claimer; with the time once the lock is held, which the claim
+#: stamps its rate starts with, and this claim's plans (generic, or for the values of
+#: `plans`). OFFSET 0 keeps the lock a step of its own, taken before the time is read. The
+#: statements after it count live starts as of the transaction's start, now(), which is
+#: earlier: a start that left its window while the claim waited still counts (never one
+#: too many).
 LOCK_AND_NOW = """
 SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
-    set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true)
-FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %s, 0)) OFFSET 0)
-    AS locked
+    set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true),
+    set_config('plan_cache_mode', %(plans)s, true)
+FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %(schema)s, 0))
+      OFFSET 0) AS locked
 """
 #: Reads that leave out more full keys and lanes than this are planned for their values:
 #: only a custom plan compares a row's key with a hash of the list, not with each item.
 HASHED_FROM = 8
+CUSTOM = "force_custom_plan"
+GENERIC = "force_generic_plan"
 #: The connection's plans are generic (see connection.py), for the rest of this claim not.
-CUSTOM_PLANS = "SELECT set_config('plan_cache_mode', 'force_custom_plan', true)"
+CUSTOM_PLANS = f"SELECT set_config('plan_cache_mode', '{CUSTOM}', true)"
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted.
 QUEUE_CONTROLS = """
 SELECT q.name, q.paused, q.concurrency, q.rate_limit, q.rate_window_s, q.rate_fixed,
     (SELECT count(*) FROM {schema}.jobs WHERE state = 'running' AND queue = q.name) AS running,
     (SELECT count(*) FROM {schema}.rate_starts
-     WHERE key = 'queue:' || q.name AND expires_at > to_timestamp(%(now)s)) AS started
+     WHERE key = 'queue:' || q.name AND expires_at > now()) AS started
 FROM {schema}.queues AS q
 WHERE q.name = ANY(%(queues)s)
   AND (q.paused OR q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL)
 """
-#: Each queue's first `limit` plain jobs (queue first in the ready index, so other queues'
-#: backlogs cost nothing), the first `limit` of them. This statement and the limited reads
-#: take `names`: only jobs of these names (NULL: any name; only a drain of some jobs names
-#: them, so the one-statement claims above do not).
+#: Each unpaused queue's first `limit` plain jobs, in claim order (queue first in the ready
+#: index, so other queues' backlogs cost nothing); the claim leaves out the queues it finds
+#: at a limit, so one queue's jobs must not crowd the others' out here. This statement and
+#: the limited reads take `names`: only jobs of these names (NULL: any name; only a drain
+#: of some jobs names them, so the one-statement claims above do not).
 FIRST_PLAIN = """
 SELECT c.id, c.seq, c.priority, c.run_at, c.queue FROM unnest(%(queues)s::text[]) AS q(name),
 LATERAL (SELECT id, seq, priority, run_at, queue FROM {schema}.jobs WHERE queue = q.name
          AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
          AND run_at <= now() AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
          ORDER BY priority DESC, run_at, seq LIMIT %(limit)s FOR UPDATE SKIP LOCKED) AS c
-ORDER BY c.priority DESC, c.run_at, c.seq LIMIT %(limit)s
+WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues WHERE name = q.name AND paused)
+ORDER BY c.priority DESC, c.run_at, c.seq
 """
 #: Ready jobs with a lane or a rate key, in claim order, but those of full keys and lanes.
 _LIMITED_READY = """
@@ -133,7 +141,7 @@ WITH ready AS (READY),
 running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
             WHERE state = 'running' AND lane IN (SELECT lane FROM ready) GROUP BY lane),
 started AS (SELECT key, count(*) AS n, min(expires_at) AS first FROM {schema}.rate_starts
-            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > to_timestamp(%(now)s)
+            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > now()
             GROUP BY key)
 SELECT ready.id, ready.seq, ready.priority, ready.run_at, ready.queue, ready.lane,
     ready.rate_key, ready.rate_window_s, ready.rate_fixed,
@@ -161,10 +169,10 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
 START_CHOSEN = """
 WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
                   SELECT key, to_timestamp(expires_at)
-                  FROM unnest(%(keys)s::text[], %(expiries)s::float8[]) AS s(key, expires_at))
+                  FROM unnest(%(keys)b::text[], %(expiries)b::float8[]) AS s(key, expires_at))
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
     started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
-WHERE id = ANY(%(ids)s) AND state IN ('pending', 'scheduled')
+WHERE id = ANY(%(ids)b::text[]) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, seq, priority, run_at
 """
 
@@ -195,7 +203,7 @@ async def claim_ready(
         )
         if not limited:
             return claimed
-    return await pool.transaction(lambda tx: claim(tx, worker_id, queues, limit, names, memory))
+    return await pool.pipelined(lambda tx: claim(tx, worker_id, queues, limit, names, memory))
 
 
 async def claim_plain(
@@ -227,24 +235,36 @@ async def claim(
     """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
     order, each within its queue's, lane's and rate key's limits, under the lane lock: the
     ranked claim, for when something limits it (`claim_plain` said so) or only some jobs are
-    claimed."""
+    claimed. The lock, the counts, the plain jobs and the first read of limited ones go in
+    one batch; queues found closed are left out of what they read."""
     memory = memory or ClaimMemory()
-    now_row = await tx.row(LOCK_AND_NOW, (tx.schema,))
-    assert now_row is not None
-    now = now_row["now"]
-    controlled = await tx.rows(QUEUE_CONTROLS, {"queues": queues, "now": now})
+    # The held keys are pruned by this host's clock: the database's is not read yet.
+    walk = claiming.LimitedWalk(limit, None, memory.held, time.time())
+    first = walk.next_read()
+    assert first is not None
+    params = {"queues": queues, "limit": limit, "names": names}
+    plans = CUSTOM if _many_left_out(first) else GENERIC
+    locked, controlled, plain, limited = await tx.batch(
+        [
+            (LOCK_AND_NOW, {"schema": tx.schema, "plans": plans}),
+            (QUEUE_CONTROLS, params),
+            (FIRST_PLAIN, params),
+            _limited_statement(first, params),
+        ]
+    )
+    now = locked[0]["now"]
     room = claiming.queue_room(queues, controlled)
     memory.limited = bool(room.free)
     if not room.open:
         return []
-    params = {"queues": list(room.open), "limit": limit, "names": names, "now": now}
-    plain = await tx.rows(FIRST_PLAIN, params)
-    walk = claiming.LimitedWalk(limit, claiming.last_if_full(plain, limit), memory.held, now)
-    custom = False
+    plain = [row for row in plain if row["queue"] in room.open][:limit]
+    walk.serve(room.open, claiming.last_if_full(plain, limit))
+    walk.take(limited)
+    params["queues"] = list(room.open)
     while (read := walk.next_read()) is not None:
-        if not custom and len(read.full_keys) + len(read.full_lanes) > HASHED_FROM:
+        if plans == GENERIC and _many_left_out(read):
             await tx.run(CUSTOM_PLANS)
-            custom = True
+            plans = CUSTOM
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
     chosen = claiming.choose(plain, walk.fitting, limit, room)
@@ -259,6 +279,10 @@ async def claim(
         "expiries": [start.expires_at for start in starts],
     }
     return _in_claim_order(await tx.rows(START_CHOSEN, started))
+
+
+def _many_left_out(read: claiming.LimitedRead) -> bool:
+    return len(read.full_keys) + len(read.full_lanes) > HASHED_FROM
 
 
 def _limited_statement(

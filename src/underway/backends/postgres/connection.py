@@ -182,24 +182,36 @@ class PostgresPool:
         """Run `fn` in one transaction, retrying deadlocks; outages raise StorageUnavailable."""
         return await self._run(fn, block=True)
 
+    async def pipelined(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
+        """`transaction`, its statements sent in a pipeline: `Tx.batch` sends several (and
+        the BEGIN before them) in one round trip."""
+        return await self._run(fn, block=True, pipeline=True)
+
     async def statement(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `fn`, whose one statement commits on its own: no BEGIN and COMMIT round trips."""
         return await self._run(fn, block=False)
 
-    async def _run(self, fn: Callable[[Tx], Awaitable[T]], *, block: bool) -> T:
+    async def _run(
+        self, fn: Callable[[Tx], Awaitable[T]], *, block: bool, pipeline: bool = False
+    ) -> T:
         for attempt in range(TRANSIENT_RETRIES + 1):
             try:
-                return await self._transaction_once(fn, block)
+                return await self._transaction_once(fn, block, pipeline)
             except (pg_errors.DeadlockDetected, pg_errors.SerializationFailure) as exc:
                 if attempt == TRANSIENT_RETRIES:
                     raise StorageUnavailable(f"PostgreSQL transaction kept failing: {exc}") from exc
                 await asyncio.sleep(0.01 * (attempt + 1))
         raise AssertionError("unreachable")
 
-    async def _transaction_once(self, fn: Callable[[Tx], Awaitable[T]], block: bool) -> T:
+    async def _transaction_once(
+        self, fn: Callable[[Tx], Awaitable[T]], block: bool, pipeline: bool
+    ) -> T:
         with _storage_errors(self.target.schema, self._failures):
             async with self._pool.connection() as conn:
-                async with conn.transaction() if block else contextlib.nullcontext():
+                async with (
+                    conn.pipeline() if pipeline else contextlib.nullcontext(),
+                    conn.transaction() if block else contextlib.nullcontext(),
+                ):
                     result = await fn(AsyncTx(conn, self.target.schema))
                 self._recent.touch(conn)
                 return result

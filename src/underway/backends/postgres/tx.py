@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 from collections.abc import AsyncIterator, Mapping, Sequence
 from contextlib import asynccontextmanager
 from typing import Any, cast
@@ -77,6 +78,11 @@ class Tx:
         """Execute a statement and return how many rows it changed."""
         raise NotImplementedError
 
+    async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
+        """The rows of each statement, all sent before any is read: one round trip in a
+        pipelined transaction (`PostgresPool.pipelined`), else one each."""
+        return [await self.rows(text, params) for text, params in statements]
+
     async def many(self, text: str, params: Sequence[Any]) -> None:
         raise NotImplementedError
 
@@ -104,6 +110,15 @@ class AsyncTx(Tx):
     async def run(self, text: str, params: Any = None) -> int:
         cur = await self.conn.execute(self.sql(text), params)
         return cur.rowcount
+
+    async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
+        async with contextlib.AsyncExitStack() as cursors:
+            sent = []
+            for text, params in statements:
+                cur = await cursors.enter_async_context(self.conn.cursor(row_factory=dict_row))
+                await cur.execute(self.sql(text), params)
+                sent.append(cur)
+            return [await cur.fetchall() for cur in sent]
 
     async def many(self, text: str, params: Sequence[Any]) -> None:
         if params:
