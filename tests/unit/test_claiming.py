@@ -219,3 +219,14 @@ def test_each_start_is_recorded_under_its_job_key_and_its_queue_key() -> None:
         claiming.RateStart("queue:mail", 10.0),
         claiming.RateStart("queue:default", 8.0),
     ]
+
+
+def test_the_jobs_a_walk_fitted_are_taken_as_they_are_unless_plain_jobs_or_queues_count() -> None:
+    backlog = [limited(i, rate_key="k", rate_free=2) for i in range(1, 5)]
+    walk = claiming.LimitedWalk(10, None, claiming.HeldKeys(), now=0.0)
+    walk_rows(walk, backlog)
+
+    assert seqs(claiming.choose_walked([], walk, 10, NO_LIMITS)) == [1, 2]
+    assert seqs(claiming.choose_walked([row(0, 1.5, 9)], walk, 2, NO_LIMITS)) == [1, 9]
+    one_left = QueueRoom(("default",), {"default": 1})
+    assert seqs(claiming.choose_walked([], walk, 10, one_left)) == [1]

@@ -241,6 +241,16 @@ def choose(
     return chosen
 
 
+def choose_walked(
+    plain: Sequence[ClaimRow], walk: LimitedWalk, limit: int, room: QueueRoom
+) -> list[ClaimRow]:
+    """`choose` among the plain jobs and the limited ones `walk` found, which already fit
+    their lanes and keys in claim order: with no plain job and no queue limit, those."""
+    if not plain and not room.free:
+        return list(walk.fitting[:limit])
+    return choose(plain, walk.fitting, limit, room)
+
+
 def _get(row: ClaimRow, column: str) -> Any:
     """A column that only limited rows carry (plain rows have neither lane nor rate key)."""
     try:

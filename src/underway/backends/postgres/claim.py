@@ -267,7 +267,7 @@ async def claim(
             plans = CUSTOM
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
-    chosen = claiming.choose(plain, walk.fitting, limit, room)
+    chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
         return []
     starts = claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)

@@ -56,25 +56,19 @@ WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT
   AND (lane IS NULL OR lane NOT IN (SELECT value FROM json_each(?4)))
 ORDER BY priority DESC, run_at, seq LIMIT ?5
 """
-#: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had
-#: (running jobs and live starts counted for these lanes and keys only), and when the key's
-#: earliest live start expires.
+#: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had,
+#: and when the key's earliest live start expires.
 _READ_LIMITED = """
-WITH ready AS MATERIALIZED (READY),
-running AS (SELECT lane, count(*) AS n FROM underway_jobs
-            INDEXED BY underway_jobs_running_lanes
-            WHERE state = 'running' AND lane IS NOT NULL AND lane IN (SELECT lane FROM ready)
-            GROUP BY lane),
-started AS (SELECT key, count(*) AS n, min(expires_at) AS first FROM underway_rate_starts
-            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > ?1 GROUP BY key)
-SELECT ready.seq, ready.priority, ready.run_at, ready.queue, ready.lane, ready.rate_key,
-    ready.rate_window_s, ready.rate_fixed,
-    ready.lane_limit - coalesce(running.n, 0) AS lane_free,
-    ready.rate_limit - coalesce(started.n, 0) AS rate_free,
-    started.first AS rate_next
-FROM ready LEFT JOIN running ON running.lane = ready.lane
-LEFT JOIN started ON started.key = ready.rate_key
-ORDER BY ready.priority DESC, ready.run_at, ready.seq
+SELECT seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fixed,
+    lane_limit - (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running_lanes
+                  WHERE state = 'running' AND lane IS NOT NULL AND lane = ready.lane)
+        AS lane_free,
+    rate_limit - (SELECT count(*) FROM underway_rate_starts
+                  WHERE key = ready.rate_key AND expires_at > ?1) AS rate_free,
+    (SELECT min(expires_at) FROM underway_rate_starts
+     WHERE key = ready.rate_key AND expires_at > ?1) AS rate_next
+FROM (READY) AS ready
+ORDER BY priority DESC, run_at, seq
 """
 READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
 #: After a cursor (?6, ?7, ?8): the rest of its priority, then the lower ones (two index
@@ -139,7 +133,7 @@ def claim(
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
     limited = walk.fitting
-    chosen = claiming.choose(plain, limited, limit, room)
+    chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
         return []
     seqs = [row["seq"] for row in chosen]
