@@ -137,20 +137,15 @@ _LIMITED_READY = """
 #: (running jobs and live starts counted for these lanes and keys only), and when the key's
 #: earliest live start expires.
 _READ_LIMITED = """
-WITH ready AS (READY),
-running AS (SELECT lane, count(*) AS n FROM {schema}.jobs
-            WHERE state = 'running' AND lane IN (SELECT lane FROM ready) GROUP BY lane),
-started AS (SELECT key, count(*) AS n, min(expires_at) AS first FROM {schema}.rate_starts
-            WHERE key IN (SELECT rate_key FROM ready) AND expires_at > now()
-            GROUP BY key)
-SELECT ready.id, ready.seq, ready.priority, ready.run_at, ready.queue, ready.lane,
-    ready.rate_key, ready.rate_window_s, ready.rate_fixed,
-    ready.lane_limit - coalesce(running.n, 0) AS lane_free,
-    ready.rate_limit - coalesce(started.n, 0) AS rate_free,
-    extract(epoch FROM started.first)::float8 AS rate_next
-FROM ready LEFT JOIN running ON running.lane = ready.lane
-LEFT JOIN started ON started.key = ready.rate_key
-ORDER BY ready.priority DESC, ready.run_at, ready.seq
+SELECT id, seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fixed,
+    lane_limit - (SELECT count(*) FROM {schema}.jobs AS r
+                  WHERE r.state = 'running' AND r.lane = ready.lane) AS lane_free,
+    rate_limit - (SELECT count(*) FROM {schema}.rate_starts AS s
+                  WHERE s.key = ready.rate_key AND s.expires_at > now()) AS rate_free,
+    (SELECT extract(epoch FROM min(s.expires_at))::float8 FROM {schema}.rate_starts AS s
+     WHERE s.key = ready.rate_key AND s.expires_at > now()) AS rate_next
+FROM (READY) AS ready
+ORDER BY priority DESC, run_at, seq
 """
 READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
 #: After a cursor: the rest of its priority, then the lower ones (two index ranges, where
