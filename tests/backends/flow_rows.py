@@ -74,14 +74,24 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
 
 def count_rate_starts(backend: Backend) -> int:
     """How many rate start rows the database holds, spent or not."""
+    return _count(backend, "{schema}.rate_starts", "underway_rate_starts", "true")
+
+
+def count_parked(backend: Backend) -> int:
+    """How many jobs are parked until their rate key may start again."""
+    return _count(backend, "{schema}.jobs", "underway_jobs", "held_until IS NOT NULL")
+
+
+def _count(backend: Backend, pg_table: str, sqlite_table: str, where: str) -> int:
     if isinstance(backend, PostgresBackend):
+        table = pg_table.replace("{schema}", f'"{backend.schema}"')
         with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
-            row = conn.execute(f'SELECT count(*) FROM "{backend.schema}".rate_starts').fetchone()
+            row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
     else:
         assert isinstance(backend, SQLiteBackend)
         conn = sqlite3.connect(backend.path, timeout=10)
         try:
-            row = conn.execute("SELECT count(*) FROM underway_rate_starts").fetchone()
+            row = conn.execute(f"SELECT count(*) FROM {sqlite_table} WHERE {where}").fetchone()
         finally:
             conn.close()
     assert row is not None

@@ -6,11 +6,14 @@ from __future__ import annotations
 import asyncio
 from typing import Any
 
+import pytest
+
 from tests.waiting import eventually
+from underway.backends import claiming
 from underway.backends.base import Backend
 from underway.models import NewJob, Outcome
 
-from .flow_rows import count_rate_starts
+from .flow_rows import count_parked, count_rate_starts
 from .support import WORKER, lease, new_job
 
 
@@ -125,3 +128,37 @@ async def test_reading_past_held_back_jobs_keeps_claim_order_across_priorities(
 
     by_order = [free[i] for i in (6, 2, 4, 1, 5)]
     assert [j.id for j in claimed] == [j.id for j in by_order]
+
+
+async def test_jobs_of_a_key_full_for_a_while_are_parked_until_its_next_start(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """All of them, read or not: claims then pass them by without reading them, and they
+    come back in order."""
+    monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
+    jobs = [rated("job:slow", limit=1, window_s=0.6, args={"n": i}) for i in range(80)]
+    await backend.enqueue_many(jobs)
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [jobs[0].id]
+
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    assert count_parked(backend) == 79
+    later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+
+    assert [j.id for j in later] == [jobs[1].id]
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    assert count_parked(backend) == 78
+
+
+async def test_parked_jobs_come_back_for_a_claimer_that_never_met_their_key(
+    backend: Backend, other_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
+    jobs = [rated("job:slow", limit=1, window_s=0.6, args={"n": i}) for i in range(2)]
+    await backend.enqueue_many(jobs)
+    await backend.claim(WORKER, ["default"], 5)
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    assert count_parked(backend) == 1
+
+    later = await eventually(lambda: other_backend.claim(WORKER, ["default"], 5), timeout=5)
+
+    assert [j.id for j in later] == [jobs[1].id]

@@ -31,6 +31,7 @@ MIGRATIONS = [
     "0005_jobs_keyed_by_id",
     "0006_worker_losses",
     "0007_flow_control",
+    "0008_parked_limited_jobs",
 ]
 
 

@@ -85,17 +85,19 @@ def test_a_walk_reads_past_full_keys_leaving_them_out_of_the_next_read() -> None
     assert reads[1].cursor == (0, 31.0, 31)
 
 
-def test_a_key_found_full_is_held_until_its_next_start_then_read_again() -> None:
+def test_a_key_full_for_a_while_has_its_jobs_parked_and_a_briefly_full_one_is_left_out() -> None:
     held = claiming.HeldKeys()
-    backlog = [limited(1, rate_key="k", rate_free=0, rate_next=50.0)]
-    walk_rows(claiming.LimitedWalk(5, None, held, now=10.0), backlog)
+    walk = claiming.LimitedWalk(5, None, held, now=10.0)
+    walk_rows(walk, [limited(1, rate_key="k", rate_free=0, rate_next=50.0)])
+    brief = claiming.LimitedWalk(5, None, claiming.HeldKeys(), now=49.5)
+    walk_rows(brief, [limited(2, rate_key="k", rate_free=0, rate_next=50.0)])
 
-    later = claiming.LimitedWalk(5, None, held, now=49.0)
-    after = claiming.LimitedWalk(5, None, held, now=50.0)
-
-    assert later.full_keys == {"k"}
-    assert later.saw_limited
-    assert after.full_keys == set()
+    assert walk.parked == {"k": 50.0}
+    assert brief.parked == {}
+    # Held for long, its jobs are read (to be parked); briefly, left out; then free.
+    assert claiming.LimitedWalk(5, None, held, now=30.0).full_keys == set()
+    assert claiming.LimitedWalk(5, None, held, now=49.5).full_keys == {"k"}
+    assert claiming.LimitedWalk(5, None, held, now=50.0).full_keys == set()
 
 
 def test_a_key_or_lane_used_up_by_this_claim_is_left_out_of_its_next_read() -> None:

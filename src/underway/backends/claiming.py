@@ -14,6 +14,9 @@ from typing import Any, Protocol
 #: FIRST_READ_MIN; each further read, READ_GROWTH times more than the one before.
 FIRST_READ_MIN = 32
 READ_GROWTH = 4
+#: A rate-limited job whose key stays full at least this long is parked until then (see
+#: `LimitedWalk.parked`); a shorter hold only leaves the key out of reads.
+PARK_FROM_S = 1.0
 #: A start claimed this close to the end of a fixed window counts in the next one too.
 EDGE_S = 0.25
 EDGE_SHARE = 0.25
@@ -102,10 +105,11 @@ class HeldKeys:
     def hold(self, key: str, until: float) -> None:
         self._until[key] = until
 
-    def at(self, now: float) -> set[str]:
-        """The keys still held at `now` (the others are forgotten)."""
+    def briefly(self, now: float) -> set[str]:
+        """The keys held at `now` for less than PARK_FROM_S more (the others are forgotten
+        once free; those held longer are read, so that their jobs get parked)."""
         self._until = {key: until for key, until in self._until.items() if until > now}
-        return set(self._until)
+        return {key for key, until in self._until.items() if until - now < PARK_FROM_S}
 
 
 @dataclass(frozen=True, slots=True)
@@ -125,9 +129,10 @@ class LimitedWalk:
     whose lane and key have room, reading them in claim order a growing batch at a time.
 
     Each read leaves out the keys and lanes found full so far (and the keys `HeldKeys`
-    knows), so a held-back backlog is read at most once per claim, and, once its keys are
-    known, not at all. Rows carry `lane_free` and `rate_free`, the room their lane and key
-    had before this claim, and `rate_next`, when the key's earliest live start expires.
+    knows to be held briefly), so a held-back backlog is read at most once per claim; keys
+    held longer have their waiting jobs `parked` until their next start, out of what claims
+    read. Rows carry `lane_free` and `rate_free`, the room their lane and key had
+    before this claim, and `rate_next`, when the key's earliest live start expires.
     """
 
     def __init__(self, limit: int, after: tuple[Any, ...] | None, held: HeldKeys, now: float):
@@ -138,7 +143,11 @@ class LimitedWalk:
         self.held = held
         #: The queues whose jobs may be chosen (None: all of them).
         self.queues: set[str] | None = None
-        self.full_keys = held.at(now)
+        self.now = now
+        self.full_keys = held.briefly(now)
+        #: Keys to park the waiting jobs of, and until when: those full before this claim
+        #: for a while.
+        self.parked: dict[str, float] = {}
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
         self.full_lanes: set[str] = set()
@@ -185,7 +194,10 @@ class LimitedWalk:
         lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
         rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])
         if key is not None and row["rate_free"] <= 0 and row["rate_next"] is not None:
-            self.held.hold(key, float(row["rate_next"]))
+            until = float(row["rate_next"])
+            self.held.hold(key, until)
+            if until - self.now >= PARK_FROM_S:
+                self.parked[key] = until
         if lane_left is not None and lane_left <= 0:
             self.full_lanes.add(lane)
         if rate_left is not None and rate_left <= 0:

@@ -16,7 +16,8 @@ from .tx import Row, Tx
 
 #: PostgreSQL only (a SQLite claim is one local transaction anyway): the claim in one
 #: statement while nothing limits it (it claims nothing otherwise): no ready job with a lane
-#: or a rate key, and no served queue with a concurrency or rate limit. Paused queues are
+#: or a rate key (parked ones aside, unless due back), and no served queue with a concurrency
+#: or rate limit. Paused queues are
 #: left out here (a pause needs no lock). Each queue's first plain jobs, walking its part of
 #: the ready index. It answers at least one row: `limited`, with the claimed job's columns
 #: (or NULLs). `= ANY(ARRAY(...))`, not a join: a generic plan, not knowing the LIMIT, would
@@ -28,7 +29,9 @@ WITH open AS (SELECT q.name FROM unnest(%(queues)s::text[]) AS q(name)
 held AS (SELECT EXISTS (SELECT 1 FROM {schema}.jobs
                         WHERE state IN ('pending', 'scheduled') AND run_at <= now()
                           AND queue IN (SELECT name FROM open)
-                          AND (lane IS NOT NULL OR rate_key IS NOT NULL))
+                          AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+                          AND held_until IS NULL)
+                OR coalesce((SELECT min(held_until) FROM {schema}.jobs) <= now(), false)
                 OR EXISTS (SELECT 1 FROM {schema}.queues
                            WHERE name IN (SELECT name FROM open)
                              AND (concurrency IS NOT NULL OR rate_limit IS NOT NULL))
@@ -58,7 +61,9 @@ held AS (SELECT NOT (SELECT paused FROM paused)
                 AND (EXISTS (SELECT 1 FROM {schema}.jobs
                              WHERE state IN ('pending', 'scheduled') AND run_at <= now()
                                AND queue = %(queue)s
-                               AND (lane IS NOT NULL OR rate_key IS NOT NULL))
+                               AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+                               AND held_until IS NULL)
+                     OR coalesce((SELECT min(held_until) FROM {schema}.jobs) <= now(), false)
                      OR EXISTS (SELECT 1 FROM {schema}.queues WHERE name = %(queue)s
                                 AND (concurrency IS NOT NULL OR rate_limit IS NOT NULL)))
                 AS limited),
@@ -127,7 +132,7 @@ _LIMITED_READY = """
 (SELECT id, seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit,
         rate_window_s, rate_fixed FROM {schema}.jobs
  WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-   AND run_at <= now() AND queue = ANY(%(queues)s) POSITION
+   AND held_until IS NULL AND run_at <= now() AND queue = ANY(%(queues)s) POSITION
    AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
    AND (rate_key IS NULL OR rate_key <> ALL(%(full_keys)b::text[]))
    AND (lane IS NULL OR lane <> ALL(%(full_lanes)b::text[]))
@@ -159,6 +164,22 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
+#: Parked jobs whose key may start again go back where claims read them (counted, so that
+#: the statement has rows to read in a batch).
+RELEASE_PARKED = """
+WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
+                  WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
+                                       ORDER BY held_until LIMIT 10000))
+                    AND (SELECT min(held_until) FROM {schema}.jobs) <= now()
+                  RETURNING 1)
+SELECT count(*) AS n FROM released
+"""
+#: Park jobs of keys that stay full a while, each until its key's next start.
+PARK = """
+UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
+FROM unnest(%(parked)b::text[], %(untils)b::float8[]) AS p(key, until)
+WHERE j.rate_key = p.key AND j.state IN ('pending', 'scheduled') AND j.held_until IS NULL
+"""
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.
 START_CHOSEN = """
@@ -239,9 +260,10 @@ async def claim(
     assert first is not None
     params = {"queues": queues, "limit": limit, "names": names}
     plans = CUSTOM if _many_left_out(first) else GENERIC
-    locked, controlled, plain, limited = await tx.batch(
+    locked, _, controlled, plain, limited = await tx.batch(
         [
             (LOCK_AND_NOW, {"schema": tx.schema, "plans": plans}),
+            (RELEASE_PARKED, None),
             (QUEUE_CONTROLS, params),
             (FIRST_PLAIN, params),
             _limited_statement(first, params),
@@ -262,6 +284,9 @@ async def claim(
             plans = CUSTOM
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
+    if walk.parked:
+        parked = {"parked": list(walk.parked), "untils": list(walk.parked.values())}
+        await tx.run(PARK, parked)
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
         return []

@@ -50,7 +50,7 @@ _LIMITED_READY = """
 SELECT seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit, rate_window_s,
     rate_fixed FROM underway_jobs INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-  AND run_at <= ?1 AND queue IN (QUEUES) POSITION
+  AND held_until IS NULL AND run_at <= ?1 AND queue IN (QUEUES) POSITION
   AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
   AND (rate_key IS NULL OR rate_key NOT IN (SELECT value FROM json_each(?3)))
   AND (lane IS NULL OR lane NOT IN (SELECT value FROM json_each(?4)))
@@ -85,7 +85,7 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
 ANY_LIMITED = """
 SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-  AND run_at <= ? AND queue IN (QUEUES)
+  AND held_until IS NULL AND run_at <= ? AND queue IN (QUEUES)
 LIMIT 1
 """
 START_CHOSEN = """
@@ -95,6 +95,15 @@ WHERE seq IN (CHOSEN)
 RETURNING seq, id, name, args, attempt, max_attempts
 """
 RECORD_START = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
+#: Parked jobs whose key may start again go back where claims read them.
+RELEASE_PARKED = """
+UPDATE underway_jobs INDEXED BY underway_jobs_held SET held_until = NULL
+WHERE held_until IS NOT NULL AND held_until <= ?
+"""
+PARK = """
+UPDATE underway_jobs INDEXED BY underway_jobs_ready_keyed SET held_until = ?
+WHERE rate_key = ? AND state IN ('pending', 'scheduled') AND held_until IS NULL
+"""
 
 
 def claim(
@@ -110,6 +119,7 @@ def claim(
     order, each within its queue's, lane's and rate key's limits (one write transaction:
     SQLite's writers take turns, so the claim needs no lock of its own)."""
     of = None if names is None else json.dumps(names)
+    conn.execute(RELEASE_PARKED, (now,))
     controls = conn.execute(listing(QUEUE_CONTROLS, "QUEUES", len(queues)), (now, *queues))
     controlled = controls.fetchall()
     room = claiming.queue_room(queues, controlled)
@@ -132,6 +142,8 @@ def claim(
     if conn.execute(any_limited, (now, *open_queues)).fetchone() is not None:
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
+    if walk.parked:
+        conn.executemany(PARK, [(until, key) for key, until in walk.parked.items()])
     limited = walk.fitting
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
