@@ -73,7 +73,7 @@ def claim_key(cursor: tuple[int, Any, int]) -> tuple[Any, ...]:
 
 
 def test_a_walk_reads_past_full_keys_leaving_them_out_of_the_next_read() -> None:
-    held = [limited(i, rate_key=f"h{i % 20}", rate_free=0, rate_next=90.0) for i in range(100)]
+    held = [limited(i, rate_key=f"h{i % 20}", rate_free=0, rate_next=10.5) for i in range(100)]
     free = [limited(100 + i, rate_key=f"f{i}", rate_free=1, rate_next=None) for i in range(5)]
     walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)
 
@@ -92,12 +92,23 @@ def test_a_key_full_for_a_while_has_its_jobs_parked_and_a_briefly_full_one_is_le
     brief = claiming.LimitedWalk(5, None, claiming.HeldKeys(), now=49.5)
     walk_rows(brief, [limited(2, rate_key="k", rate_free=0, rate_next=50.0)])
 
-    assert walk.parked == {"k": 50.0}
-    assert brief.parked == {}
+    assert [(row["seq"], until) for row, until in walk.parked] == [(1, 50.0)]
+    assert brief.parked == []
     # Held for long, its jobs are read (to be parked); briefly, left out; then free.
     assert claiming.LimitedWalk(5, None, held, now=30.0).full_keys == set()
     assert claiming.LimitedWalk(5, None, held, now=49.5).full_keys == {"k"}
     assert claiming.LimitedWalk(5, None, held, now=50.0).full_keys == set()
+
+
+def test_the_jobs_of_a_key_full_for_a_while_are_all_read_to_be_parked() -> None:
+    held = [limited(i, rate_key="h", rate_free=0, rate_next=90.0) for i in range(100)]
+    walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)
+
+    reads = walk_rows(walk, held)
+
+    assert [read.full_keys for read in reads] == [[], []]
+    assert [row["seq"] for row, _ in walk.parked] == list(range(100))
+    assert walk.fitting == []
 
 
 def test_a_key_or_lane_used_up_by_this_claim_is_left_out_of_its_next_read() -> None:

@@ -129,8 +129,8 @@ class LimitedWalk:
     whose lane and key have room, reading them in claim order a growing batch at a time.
 
     Each read leaves out the keys and lanes found full so far (and the keys `HeldKeys`
-    knows to be held briefly), so a held-back backlog is read at most once per claim; keys
-    held longer have their waiting jobs `parked` until their next start, out of what claims
+    knows to be held briefly), so a held-back backlog is read at most once per claim; the
+    jobs of keys held longer are `parked` until their key's next start, out of what claims
     read. Rows carry `lane_free` and `rate_free`, the room their lane and key had
     before this claim, and `rate_next`, when the key's earliest live start expires.
     """
@@ -145,9 +145,9 @@ class LimitedWalk:
         self.queues: set[str] | None = None
         self.now = now
         self.full_keys = held.briefly(now)
-        #: Keys to park the waiting jobs of, and until when: those full before this claim
-        #: for a while.
-        self.parked: dict[str, float] = {}
+        #: Jobs to park, and until when: those read of keys full before this claim for a
+        #: while (whose later jobs the claim's reads then go on reading, to park them too).
+        self.parked: list[tuple[ClaimRow, float]] = []
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
         self.full_lanes: set[str] = set()
@@ -193,14 +193,16 @@ class LimitedWalk:
         lane, key = row["lane"], row["rate_key"]
         lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
         rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])
+        parks = False
         if key is not None and row["rate_free"] <= 0 and row["rate_next"] is not None:
             until = float(row["rate_next"])
             self.held.hold(key, until)
-            if until - self.now >= PARK_FROM_S:
-                self.parked[key] = until
+            parks = until - self.now >= PARK_FROM_S
+            if parks:
+                self.parked.append((row, until))
         if lane_left is not None and lane_left <= 0:
             self.full_lanes.add(lane)
-        if rate_left is not None and rate_left <= 0:
+        if rate_left is not None and rate_left <= 0 and not parks:
             self.full_keys.add(key)
         if (lane_left is not None and lane_left <= 0) or (rate_left is not None and rate_left <= 0):
             return

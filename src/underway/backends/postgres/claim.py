@@ -177,8 +177,8 @@ SELECT count(*) AS n FROM released
 #: Park jobs of keys that stay full a while, each until its key's next start.
 PARK = """
 UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
-FROM unnest(%(parked)b::text[], %(untils)b::float8[]) AS p(key, until)
-WHERE j.rate_key = p.key AND j.state IN ('pending', 'scheduled') AND j.held_until IS NULL
+FROM unnest(%(parked)b::text[], %(untils)b::float8[]) AS p(id, until)
+WHERE j.id = p.id AND j.state IN ('pending', 'scheduled')
 """
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.
@@ -285,8 +285,8 @@ async def claim(
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
     if walk.parked:
-        parked = {"parked": list(walk.parked), "untils": list(walk.parked.values())}
-        await tx.run(PARK, parked)
+        parked = [row["id"] for row, _ in walk.parked]
+        await tx.run(PARK, {"parked": parked, "untils": [until for _, until in walk.parked]})
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
         return []

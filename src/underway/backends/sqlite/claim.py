@@ -100,10 +100,7 @@ RELEASE_PARKED = """
 UPDATE underway_jobs INDEXED BY underway_jobs_held SET held_until = NULL
 WHERE held_until IS NOT NULL AND held_until <= ?
 """
-PARK = """
-UPDATE underway_jobs INDEXED BY underway_jobs_ready_keyed SET held_until = ?
-WHERE rate_key = ? AND state IN ('pending', 'scheduled') AND held_until IS NULL
-"""
+PARK = "UPDATE underway_jobs SET held_until = ? WHERE seq = ?"
 
 
 def claim(
@@ -143,7 +140,7 @@ def claim(
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
     if walk.parked:
-        conn.executemany(PARK, [(until, key) for key, until in walk.parked.items()])
+        conn.executemany(PARK, [(until, row["seq"]) for row, until in walk.parked])
     limited = walk.fitting
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:

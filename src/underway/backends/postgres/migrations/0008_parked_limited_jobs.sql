@@ -7,6 +7,3 @@ CREATE INDEX jobs_ready_laned ON {schema}.jobs (priority DESC, run_at, seq)
     WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
       AND held_until IS NULL;
 CREATE INDEX jobs_held ON {schema}.jobs (held_until) WHERE held_until IS NOT NULL;
--- The waiting jobs of a rate key, for parking them all at once.
-CREATE INDEX jobs_ready_keyed ON {schema}.jobs (rate_key)
-    WHERE state IN ('pending', 'scheduled') AND rate_key IS NOT NULL AND held_until IS NULL;

@@ -9,6 +9,3 @@ CREATE INDEX underway_jobs_ready_laned ON underway_jobs (priority DESC, run_at, 
     WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
       AND held_until IS NULL;
 CREATE INDEX underway_jobs_held ON underway_jobs (held_until) WHERE held_until IS NOT NULL;
--- The waiting jobs of a rate key, for parking them all at once.
-CREATE INDEX underway_jobs_ready_keyed ON underway_jobs (rate_key)
-    WHERE state IN ('pending', 'scheduled') AND rate_key IS NOT NULL AND held_until IS NULL;
