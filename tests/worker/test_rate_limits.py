@@ -3,6 +3,7 @@ wait pending (not claimed and put back), and every job runs in the end."""
 
 from __future__ import annotations
 
+import itertools
 import threading
 import time
 from collections import defaultdict
@@ -63,3 +64,19 @@ def test_a_held_job_waits_pending_and_is_not_claimed_again_and_again(app: App) -
     assert all(claimed == [] for claimed in claims[polls_after_first:])
     job = app.get(held.id)
     assert (job.state, job.attempt, job.started_at) == (JobState.PENDING, 0, None)
+
+
+def test_a_held_key_starts_again_when_its_next_start_is_due_not_a_poll_later(app: App) -> None:
+    started: list[float] = []
+
+    @app.job(rate_limit="1/0.4s", rate_key="tenant")
+    def sync(tenant: str, page: int) -> None:
+        started.append(time.monotonic())
+
+    handles = [sync.enqueue("a", page) for page in range(3)]
+    app.start_worker(fast_settings(poll_interval=30.0))
+    for handle in handles:
+        handle.result(timeout=10)
+
+    gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
+    assert all(0.35 < gap < 2.0 for gap in gaps), gaps

@@ -87,6 +87,11 @@ class Backend(Protocol):
         """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes;
         only jobs of these `names`, if given (a drain of some jobs)."""
 
+    def next_slot_in(self) -> float | None:
+        """Seconds until a rate key that this backend's claims found at its limit may start
+        again (None: none known), so that an idle worker need not wait out its poll."""
+        ...
+
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
     ) -> set[str]:

@@ -101,14 +101,19 @@ class HeldKeys:
 
     def __init__(self) -> None:
         self._until: dict[str, float] = {}
+        #: When the first of the keys held may start again (None: none is held).
+        self.earliest: float | None = None
 
     def hold(self, key: str, until: float) -> None:
         self._until[key] = until
+        if self.earliest is None or until < self.earliest:
+            self.earliest = until
 
     def briefly(self, now: float) -> set[str]:
         """The keys held at `now` for less than PARK_FROM_S more (the others are forgotten
         once free; those held longer are read, so that their jobs get parked)."""
         self._until = {key: until for key, until in self._until.items() if until > now}
+        self.earliest = min(self._until.values(), default=None)
         return {key for key, until in self._until.items() if until - now < PARK_FROM_S}
 
 

@@ -28,6 +28,7 @@ from .finish_hooks import run_finish_hooks
 from .heartbeat import LeaseWatcher, keep_leases
 from .host import Host
 from .outcomes import OutcomeWriter, claim_limits
+from .pacing import idle_wait
 from .periodic import PeriodicService
 from .progress import ProgressFlusher
 from .services import optional_services
@@ -234,7 +235,7 @@ class Worker:
                             return  # nothing due, nothing running: the burst is over
                     if len(jobs) == free:
                         continue
-                await self._sleep(self.settings.poll_interval)
+                await self._sleep(idle_wait(self.backend, self.settings.poll_interval))
         finally:
             unsubscribe()
 
@@ -259,8 +260,7 @@ class Worker:
         self._wake.set()
 
     async def _sleep(self, seconds: float) -> None:
-        """Wait up to `seconds`, ending early on a wake-up (work, a free slot, a stop). A
-        timeout context rather than `wait_for`: no task is made for each wait."""
+        """Wait up to `seconds`, ending early on a wake-up (work, a free slot, a stop)."""
         with contextlib.suppress(TimeoutError):
             async with asyncio.timeout(seconds):
                 await self._wake.wait()

@@ -10,12 +10,11 @@ connection, or ``await app.enqueue_async(fn, ..., connection=aconn)`` with an as
 the loop that owns it), stores the job inside the caller's own transaction through
 `enqueue_on`: the job exists only if that transaction commits.
 
-The sync ``app.enqueue`` stores a plain job through `enqueue_blocking`, on a blocking pool of
-the caller's threads (role ``producer``), without a hop to the backend's loop.
+The sync ``app.enqueue`` stores a plain job on a blocking pool (role ``producer``), no hop.
 
-All times come from the database's ``now()``. Every connection sets ``application_name`` to
-``underway:<role>:<pid>``. Connection failures surface as `StorageUnavailable`; the pool
-replaces broken connections and the listener reconnects with capped backoff.
+Times come from the database's ``now()`` (a claim's held rate keys are pruned by this host's
+clock). Connections set ``application_name`` to ``underway:<role>:<pid>``. Connection
+failures surface as `StorageUnavailable`; the pool and the listener reconnect.
 """
 
 from __future__ import annotations
@@ -203,9 +202,10 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
         if limit <= 0 or not queues or (names is not None and not names):
             return []
         only = None if names is None else list(names)
-        return await claim.claim_ready(
-            self._pool, self._claims, worker_id, list(queues), limit, only
-        )
+        return await claim.claim_ready(self._pool, self._claims, worker_id, [*queues], limit, only)
+
+    def next_slot_in(self) -> float | None:
+        return self._claims.next_slot_in()
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None

@@ -202,6 +202,11 @@ class ClaimMemory:
     held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
     limited: bool = False
 
+    def next_slot_in(self) -> float | None:
+        """Seconds until the first held key may start again, by this host's clock."""
+        earliest = self.held.earliest
+        return None if earliest is None else earliest - time.time()
+
 
 async def claim_ready(
     pool: PostgresPool,
