@@ -5,6 +5,8 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
+
 from underway.backends import claiming
 from underway.backends.claiming import QueueRoom
 
@@ -208,16 +210,18 @@ def test_paused_and_full_queues_are_not_claimed_from() -> None:
 
 
 def test_a_start_counts_for_a_sliding_window_or_until_its_fixed_window_ends() -> None:
-    assert claiming.start_expiry(100.5, 60.0, fixed=False) == 160.5
+    # A sliding window counts it a little longer: its job's code starts after the claim.
+    assert claiming.start_expiry(100.5, 60.0, fixed=False) == pytest.approx(160.55)
+    assert claiming.start_expiry(100.5, 0.1, fixed=False) == pytest.approx(100.625)
     assert claiming.start_expiry(100.5, 60.0, fixed=True) == 120.0
     assert claiming.start_expiry(120.0, 60.0, fixed=True) == 180.0
 
 
 def test_a_start_claimed_at_a_fixed_windows_edge_counts_in_the_next_window_too() -> None:
-    assert claiming.start_expiry(119.8, 60.0, fixed=True) == 180.0
-    assert claiming.start_expiry(119.7, 60.0, fixed=True) == 120.0
-    assert claiming.start_expiry(10.8, 1.0, fixed=True) == 12.0
-    assert claiming.start_expiry(10.7, 1.0, fixed=True) == 11.0
+    assert claiming.start_expiry(119.97, 60.0, fixed=True) == 180.0
+    assert claiming.start_expiry(119.9, 60.0, fixed=True) == 120.0
+    assert claiming.start_expiry(10.98, 0.1, fixed=True) == pytest.approx(11.1)
+    assert claiming.start_expiry(10.95, 0.1, fixed=True) == pytest.approx(11.0)
 
 
 def test_each_start_is_recorded_under_its_job_key_and_its_queue_key() -> None:
@@ -228,9 +232,9 @@ def test_each_start_is_recorded_under_its_job_key_and_its_queue_key() -> None:
     ]
     starts = claiming.rate_starts(chosen, {"mail": (10.0, True), "default": (5.0, False)}, 3.0)
     assert starts == [
-        claiming.RateStart("job:send", 4.0),
+        claiming.RateStart("job:send", 4.05),
         claiming.RateStart("queue:mail", 10.0),
-        claiming.RateStart("queue:default", 8.0),
+        claiming.RateStart("queue:default", 8.05),
     ]
 
 

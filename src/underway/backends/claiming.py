@@ -17,9 +17,12 @@ READ_GROWTH = 4
 #: A rate-limited job whose key stays full at least this long is parked until then (see
 #: `LimitedWalk.parked`); a shorter hold only leaves the key out of reads.
 PARK_FROM_S = 1.0
-#: A start claimed this close to the end of a fixed window counts in the next one too.
-EDGE_S = 0.25
-EDGE_SHARE = 0.25
+#: How much later than its claim a job's code may start (the claim commits, the worker
+#: hands the job to a runner), at most DISPATCH_SHARE of a window: a start counts that much
+#: longer in a sliding window, and in the next fixed window too if claimed that close to
+#: its end, so that no window of code starts holds more than the limit.
+DISPATCH_S = 0.05
+DISPATCH_SHARE = 0.25
 #: The key a queue's rate limit counts its starts under.
 QUEUE_KEY_PREFIX = "queue:"
 
@@ -281,14 +284,15 @@ def _get(row: ClaimRow, column: str) -> Any:
 # -- rate starts --------------------------------------------------------------------------
 
 
-def start_expiry(now: float, window_s: float, fixed: bool) -> float:
-    """When a start made at `now` stops counting: after the window slides past it, or at
-    the end of the fixed window it fell in. A job claimed in the last EDGE_SHARE of a fixed
-    window (at most EDGE_S) may run its code in the next one, so its start counts in both."""
+def start_expiry(now: float, window_s: float, fixed: bool, dispatch_s: float = DISPATCH_S) -> float:
+    """When a start made at `now` stops counting: once the window slides past it, or at the
+    end of the fixed window it fell in (see DISPATCH_S for the margin either way; none on a
+    clock that stands still while jobs are handed out, as a test's)."""
+    margin = min(dispatch_s, window_s * DISPATCH_SHARE)
     if not fixed:
-        return now + window_s
+        return now + window_s + margin
     end = (math.floor(now / window_s) + 1) * window_s
-    return end + window_s if end - now < min(EDGE_S, window_s * EDGE_SHARE) else end
+    return end + window_s if end - now < margin else end
 
 
 @dataclass(frozen=True, slots=True)
@@ -300,17 +304,22 @@ class RateStart:
 
 
 def rate_starts(
-    chosen: Sequence[ClaimRow], queue_rates: Mapping[str, tuple[float, bool]], now: float
+    chosen: Sequence[ClaimRow],
+    queue_rates: Mapping[str, tuple[float, bool]],
+    now: float,
+    dispatch_s: float = DISPATCH_S,
 ) -> list[RateStart]:
     """The starts the chosen jobs add: one under a job's rate key, one under its queue's
     key if the queue has a rate limit (`queue_rates`: queue → window, fixed)."""
     starts = []
     for row in chosen:
         if (key := _get(row, "rate_key")) is not None:
-            expiry = start_expiry(now, row["rate_window_s"], bool(row["rate_fixed"]))
+            fixed = bool(row["rate_fixed"])
+            expiry = start_expiry(now, row["rate_window_s"], fixed, dispatch_s)
             starts.append(RateStart(key, expiry))
         if (rate := queue_rates.get(row["queue"])) is not None:
-            starts.append(RateStart(queue_key(row["queue"]), start_expiry(now, *rate)))
+            expiry = start_expiry(now, *rate, dispatch_s)
+            starts.append(RateStart(queue_key(row["queue"]), expiry))
     return starts
 
 

@@ -28,7 +28,7 @@ from ...models import (
     WorkerInfo,
 )
 from .. import claiming, policy
-from ..base import Clock, Unsubscribe
+from ..base import Clock, SystemClock, Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
 from . import claim, enqueue, finish, maintenance, manage, migrate, queues, reads, recurring
@@ -68,6 +68,8 @@ class SQLiteBackend(SQLiteBlockers):
         self.url = url
         self.claims_overlap_writes = False
         self._held = claiming.HeldKeys()
+        #: A test's clock stands still while jobs are handed out: no margin for that.
+        self._dispatch_s = claiming.DISPATCH_S if isinstance(clock, SystemClock) else 0.0
         self.path = sqlite_path(url)
         self._clock = clock
         self._migrate_on_open = migrate
@@ -199,7 +201,14 @@ class SQLiteBackend(SQLiteBlockers):
         # stamp its rate starts as older than they are.
         return await self._db.write(
             lambda c: claim.claim(
-                c, worker_id, list(queues), limit, self._clock.now(), only, self._held
+                c,
+                worker_id,
+                [*queues],
+                limit,
+                self._clock.now(),
+                only,
+                self._held,
+                self._dispatch_s,
             )
         )
 

@@ -111,6 +111,7 @@ def claim(
     now: float,
     names: list[str] | None = None,
     held: claiming.HeldKeys | None = None,
+    dispatch_s: float = claiming.DISPATCH_S,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running (of these `names` only, if given), in claim
     order, each within its queue's, lane's and rate key's limits (one write transaction:
@@ -149,7 +150,7 @@ def claim(
     started = listing(START_CHOSEN, "CHOSEN", len(seqs))
     rows = conn.execute(started, (worker_id, now, now, *seqs)).fetchall()
     starts = (
-        claiming.rate_starts(chosen, claiming.queue_rates(controlled), now)
+        claiming.rate_starts(chosen, claiming.queue_rates(controlled), now, dispatch_s)
         if limited or controlled
         else []
     )
