@@ -171,8 +171,7 @@ class FlowBench:
         """Half the keys are at their limit: 500 keys of `hourly` (one start per hour) made
         their start and hold 20 jobs each back, ahead in claim order; the other 500 keys'
         jobs (`keyed_rate`, whose limit they never reach) are queued, and timed until a
-        quarter of them are done (held back, they drain at a tenth of the rate here: the
-        whole drain took 40 s on PostgreSQL)."""
+        quarter of them are done."""
         p = self.plan
         held, free = p.drain_keys // 2, p.drain_keys - p.drain_keys // 2
         self.fresh()
@@ -329,7 +328,7 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             for case, fn in cases.items():
                 rounds[case].append(attempt(f"{name} {case}", fn) or {})
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
-        # Once: held back, it drains at a tenth of the rate here.
+        # Once: it holds 10,000 jobs back for an hour.
         out["drain"]["half_at_limit"] = attempt(f"{name} half_at_limit", bench.half_at_limit) or {}
     finally:
         bench.close()

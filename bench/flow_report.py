@@ -64,11 +64,13 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "Claim → start: from the claim time the job's row holds, which is the time the "
             "limit counts the start at, to the code's start.\n",
             _accuracy(systems),
-            "The fixed window's count in a clock second on PostgreSQL varies from run to run: "
-            "60, 70 and 80 in three development runs on 2026-12-04. A claim stamps its starts "
-            "with the time it began, before it waited for the claim lock: one that began just "
-            "before a second's edge counts its starts in that second, which had room left, "
-            "while they run in the next (the claim → start delay above).\n",
+            "A start counts 50 ms beyond its sliding window, and in the next fixed window too "
+            "when claimed in a window's last 50 ms: a job's code starts after its claim (the "
+            "claim → start delay above). Without that margin, on 2026-12-04, PostgreSQL's "
+            "fixed window started 60 to 80 in a clock second, and once idle workers claimed "
+            "the moment a key's next start was due, sliding windows held 60 to 70 starts in "
+            "one second of the jobs' own start times; the margin is why a sliding key gets "
+            "about 47 of its 50 a second.\n",
             "### What limits cost a drain (jobs/s, one worker)\n",
             "The plain drain and each other one are run in turn, in each of the runs (medians); "
             "the held-back one once. Plain: 20,000 no-op jobs over 1,000 keys, no limit. Rate "
