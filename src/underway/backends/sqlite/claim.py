@@ -100,6 +100,11 @@ RELEASE_PARKED = """
 UPDATE underway_jobs INDEXED BY underway_jobs_held SET held_until = NULL
 WHERE held_until IS NOT NULL AND held_until <= ?
 """
+#: Whether any parked job is due back (most claims: none, and no write).
+ANY_PARKED_DUE = """
+SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_held
+WHERE held_until IS NOT NULL AND held_until <= ? LIMIT 1
+"""
 PARK = "UPDATE underway_jobs SET held_until = ? WHERE seq = ?"
 
 
@@ -117,7 +122,8 @@ def claim(
     order, each within its queue's, lane's and rate key's limits (one write transaction:
     SQLite's writers take turns, so the claim needs no lock of its own)."""
     of = None if names is None else json.dumps(names)
-    conn.execute(RELEASE_PARKED, (now,))
+    if conn.execute(ANY_PARKED_DUE, (now,)).fetchone() is not None:
+        conn.execute(RELEASE_PARKED, (now,))
     controls = conn.execute(listing(QUEUE_CONTROLS, "QUEUES", len(queues)), (now, *queues))
     controlled = controls.fetchall()
     room = claiming.queue_room(queues, controlled)
