@@ -177,39 +177,36 @@ def measure_flow(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str,
     return flow_cases.measure(system, plan.quick, plan.runs, lambda n, fn: attempt(out, n, fn))
 
 
-def flow_only(ctx: Context, plan: Plan, output: Path) -> None:
-    """`--only flow`: the flow scenarios of both underway systems, replacing only their
-    "flow" figures (and errors) in the results.json that holds everything else."""
+#: `--only` parts measured apart from the rest: the key of their figures in each system's
+#: results, the key that says when they were measured, the words in their errors' names,
+#: and how to measure them.
+Part = tuple[str, str, str, Callable[[Underway, Plan, dict[str, Any]], dict[str, Any]]]
+PARTS: dict[str, Part] = {
+    "flow": ("flow", "flow_measured", " flow ", measure_flow),
+    "in-process": (
+        "drain_in_process",
+        "in_process_measured",
+        " drain in-process ",
+        measure_in_process,
+    ),
+}
+
+
+def part_only(ctx: Context, plan: Plan, output: Path, part: str) -> None:
+    """`--only flow` or `--only in-process`: that part of both underway systems, replacing
+    only its figures (and errors) in the results.json that holds everything else."""
+    figures, measured, tag, measure = PARTS[part]
     results = json.loads((output / "results.json").read_text())
-    results["flow_measured"] = {"date": machine_facts()["date"], "quick": plan.quick}
+    results[measured] = {"date": machine_facts()["date"], "quick": plan.quick}
     for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
         name = key(system)
         data = results["systems"].setdefault(name, {"backend": system.backend})
         if "errors" in data:
-            data["errors"] = [e for e in data["errors"] if " flow " not in e]
+            data["errors"] = [e for e in data["errors"] if tag not in e]
         if attempt(data, f"{name} setup", lambda s=system: s.setup() or "ok") is None:
             continue
         try:
-            data["flow"] = measure_flow(system, plan, data)
-        finally:
-            attempt(data, f"{name} teardown", lambda s=system: s.teardown() or "ok")
-        _write(results, output)
-
-
-def in_process_only(ctx: Context, plan: Plan, output: Path) -> None:
-    """`--only in-process`: the in-process drains of both underway systems, replacing only
-    their "drain_in_process" figures (and errors) in the results.json that holds the rest."""
-    results = json.loads((output / "results.json").read_text())
-    results["in_process_measured"] = {"date": machine_facts()["date"], "quick": plan.quick}
-    for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
-        name = key(system)
-        data = results["systems"].setdefault(name, {"backend": system.backend})
-        if "errors" in data:
-            data["errors"] = [e for e in data["errors"] if " drain in-process " not in e]
-        if attempt(data, f"{name} setup", lambda s=system: s.setup() or "ok") is None:
-            continue
-        try:
-            data["drain_in_process"] = measure_in_process(system, plan, data)
+            data[figures] = measure(system, plan, data)
         finally:
             attempt(data, f"{name} teardown", lambda s=system: s.teardown() or "ok")
         _write(results, output)
@@ -291,9 +288,9 @@ def main() -> None:
         "runs": plan.runs,
         "systems": {},
     }
-    if only in ({"flow"}, {"in-process"}):
+    if only is not None and len(only) == 1 and (part := next(iter(only))) in PARTS:
         try:
-            (flow_only if only == {"flow"} else in_process_only)(ctx, plan, Path(args.output))
+            part_only(ctx, plan, Path(args.output), part)
         finally:
             shutil.rmtree(workdir, ignore_errors=True)
         say(f"done in {(time.monotonic() - started) / 60:.1f} min")
