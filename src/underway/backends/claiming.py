@@ -112,6 +112,10 @@ class HeldKeys:
         if self.earliest is None or until < self.earliest:
             self.earliest = until
 
+    def next_in(self, now: float) -> float | None:
+        """Seconds from `now` until the first held key may start again (None: none held)."""
+        return None if self.earliest is None else self.earliest - now
+
     def briefly(self, now: float) -> set[str]:
         """The keys held at `now` for less than PARK_FROM_S more (the others are forgotten
         once free; those held longer are read, so that their jobs get parked)."""
@@ -208,11 +212,13 @@ class LimitedWalk:
             parks = until - self.now >= PARK_FROM_S
             if parks:
                 self.parked.append((row, until))
-        if lane_left is not None and lane_left <= 0:
+        lane_full = lane_left is not None and lane_left <= 0
+        rate_full = rate_left is not None and rate_left <= 0
+        if lane_full:
             self.full_lanes.add(lane)
-        if rate_left is not None and rate_left <= 0 and not parks:
+        if rate_full and not parks:
             self.full_keys.add(key)
-        if (lane_left is not None and lane_left <= 0) or (rate_left is not None and rate_left <= 0):
+        if lane_full or rate_full:
             return
         if lane is not None:
             self._lane_left[lane] -= 1

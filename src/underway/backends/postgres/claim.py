@@ -204,8 +204,7 @@ class ClaimMemory:
 
     def next_slot_in(self) -> float | None:
         """Seconds until the first held key may start again, by this host's clock."""
-        earliest = self.held.earliest
-        return None if earliest is None else earliest - time.time()
+        return self.held.next_in(time.time())
 
 
 async def claim_ready(

@@ -213,8 +213,7 @@ class SQLiteBackend(SQLiteBlockers):
         )
 
     def next_slot_in(self) -> float | None:
-        earliest = self._held.earliest
-        return None if earliest is None else earliest - self._clock.now()
+        return self._held.next_in(self._clock.now())
 
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
