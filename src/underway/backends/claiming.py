@@ -162,6 +162,8 @@ class LimitedWalk:
         self.parked: list[tuple[ClaimRow, float]] = []
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
+        #: Whether a job read has both a lane and a rate key.
+        self.saw_both = False
         self.full_lanes: set[str] = set()
         self.fitting: list[ClaimRow] = []
         self._lane_left: dict[str, int] = {}
@@ -203,6 +205,7 @@ class LimitedWalk:
         if self.queues is not None and row["queue"] not in self.queues:
             return
         lane, key = row["lane"], row["rate_key"]
+        self.saw_both = self.saw_both or (lane is not None and key is not None)
         lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
         rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])
         parks = False

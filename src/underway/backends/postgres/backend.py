@@ -52,7 +52,7 @@ from .. import policy
 from ..base import Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
-from . import claim, finish, maintenance, manage, migrate, reads, recurring
+from . import claim, claim_lock, finish, maintenance, manage, migrate, reads, recurring
 from . import leases as lease_sql
 from .blockers import PostgresBlockers
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
@@ -80,7 +80,7 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
     ) -> None:
         self.url = url
         self.claims_overlap_writes = True
-        self._claims = claim.ClaimMemory()
+        self._claims = claim_lock.ClaimMemory()
         self._listen = listen
         self.target = parse_postgres_url(url)
         self.schema = self.target.schema

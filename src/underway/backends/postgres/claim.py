@@ -5,12 +5,12 @@ record their rate starts."""
 from __future__ import annotations
 
 import time
-from dataclasses import dataclass, field
 from typing import Any
 
 from ...models import ClaimedJob
 from .. import claiming
-from . import reads
+from . import limited_claim, reads
+from .claim_lock import LOCK_AND_NOW, RELEASE_PARKED, ClaimMemory
 from .connection import PostgresPool
 from .tx import Row, Tx
 
@@ -81,20 +81,6 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 
-#: Serialises limited claims, so that the counts of lanes, rate keys and queues cannot be
-#: overtaken by a concurrent claimer; with the time once the lock is held, which the claim
-#: stamps its rate starts with, and this claim's plans (generic, or for the values of
-#: `plans`). OFFSET 0 keeps the lock a step of its own, taken before the time is read. The
-#: statements after it count live starts as of the transaction's start, now(), which is
-#: earlier: a start that left its window while the claim waited still counts (never one
-#: too many).
-LOCK_AND_NOW = """
-SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
-    set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true),
-    set_config('plan_cache_mode', %(plans)s, true)
-FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %(schema)s, 0))
-      OFFSET 0) AS locked
-"""
 #: Reads that leave out more full keys and lanes than this are planned for their values:
 #: only a custom plan compares a row's key with a hash of the list, not with each item.
 HASHED_FROM = 8
@@ -164,16 +150,6 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
-#: Parked jobs whose key may start again go back where claims read them (counted, so that
-#: the statement has rows to read in a batch).
-RELEASE_PARKED = """
-WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
-                  WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
-                                       ORDER BY held_until LIMIT 10000))
-                    AND (SELECT min(held_until) FROM {schema}.jobs) <= now()
-                  RETURNING 1)
-SELECT count(*) AS n FROM released
-"""
 #: Park jobs of keys that stay full a while, each until its key's next start.
 PARK = """
 UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
@@ -193,20 +169,6 @@ RETURNING id, name, args, attempt, max_attempts, seq, priority, run_at
 """
 
 
-@dataclass
-class ClaimMemory:
-    """What a backend's claims remember between them: the rate keys known held, and whether
-    the last claim met limits (then the next skips the one-statement claim, which would
-    only say so again)."""
-
-    held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
-    limited: bool = False
-
-    def next_slot_in(self) -> float | None:
-        """Seconds until the first held key may start again, by this host's clock."""
-        return self.held.next_in(time.time())
-
-
 async def claim_ready(
     pool: PostgresPool,
     memory: ClaimMemory,
@@ -216,14 +178,22 @@ async def claim_ready(
     names: list[str] | None,
 ) -> list[ClaimedJob]:
     """Mark up to `limit` ready jobs running: most claims find nothing limiting them and name
-    no jobs, and take one statement with no transaction block; the others, the ranked claim."""
+    no jobs, and take one statement with no transaction block; most others, the limited
+    claim's one round trip; the rest, the ranked claim."""
     if names is None and not memory.limited:
         claimed, limited = await pool.statement(
             lambda tx: claim_plain(tx, worker_id, queues, limit)
         )
         if not limited:
             return claimed
-    return await pool.pipelined(lambda tx: claim(tx, worker_id, queues, limit, names, memory))
+    taken: list[ClaimedJob] = []
+    if names is None and not memory.ranked:
+        fast = await limited_claim.claim_limited(pool, memory, worker_id, queues, limit)
+        if not (fast.walk or fast.partial):
+            return fast.claimed
+        taken, limit = fast.claimed, limit - len(fast.claimed)
+    ranked = await pool.pipelined(lambda tx: claim(tx, worker_id, queues, limit, names, memory))
+    return taken + ranked
 
 
 async def claim_plain(
@@ -288,6 +258,7 @@ async def claim(
             plans = CUSTOM
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
+    memory.ranked = bool(room.free) or walk.saw_both
     if walk.parked:
         parked = [row["id"] for row, _ in walk.parked]
         await tx.run(PARK, {"parked": parked, "untils": [until for _, until in walk.parked]})

@@ -79,8 +79,8 @@ class Tx:
         raise NotImplementedError
 
     async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
-        """The rows of each statement, all sent before any is read: one round trip in a
-        pipelined transaction (`PostgresPool.pipelined`), else one each."""
+        """The rows of each statement (none for one that returns no rows, as BEGIN), all
+        sent before any is read: one round trip."""
         return [await self.rows(text, params) for text, params in statements]
 
     async def many(self, text: str, params: Sequence[Any]) -> None:
@@ -114,11 +114,13 @@ class AsyncTx(Tx):
     async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
         async with contextlib.AsyncExitStack() as cursors:
             sent = []
-            for text, params in statements:
-                cur = await cursors.enter_async_context(self.conn.cursor(row_factory=dict_row))
-                await cur.execute(self.sql(text), params)
-                sent.append(cur)
-            return [await cur.fetchall() for cur in sent]
+            # A pipeline block of its own syncs as it ends: every statement's result is in.
+            async with self.conn.pipeline():
+                for text, params in statements:
+                    cur = await cursors.enter_async_context(self.conn.cursor(row_factory=dict_row))
+                    await cur.execute(self.sql(text), params)
+                    sent.append(cur)
+            return [await cur.fetchall() if cur.description else [] for cur in sent]
 
     async def many(self, text: str, params: Sequence[Any]) -> None:
         if params:

@@ -1,0 +1,51 @@
+"""What every PostgreSQL claim of limited jobs starts with: the lock that serialises them,
+with the time, and the release of parked jobs that are due back; and what a backend's claims
+remember between them."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+
+from .. import claiming
+
+#: Serialises limited claims, so that the counts of lanes, rate keys and queues cannot be
+#: overtaken by a concurrent claimer; with the time once the lock is held, which the claim
+#: stamps its rate starts with, and this claim's plans (generic, or for the values of
+#: `plans`). OFFSET 0 keeps the lock a step of its own, taken before the time is read. The
+#: statements after it count live starts as of the transaction's start, now(), which is
+#: earlier: a start that left its window while the claim waited still counts (never one
+#: too many).
+LOCK_AND_NOW = """
+SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
+    set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true),
+    set_config('plan_cache_mode', %(plans)s, true)
+FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %(schema)s, 0))
+      OFFSET 0) AS locked
+"""
+#: Parked jobs whose key may start again go back where claims read them (counted, so that
+#: the statement has rows to read in a batch).
+RELEASE_PARKED = """
+WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
+                  WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
+                                       ORDER BY held_until LIMIT 10000))
+                    AND (SELECT min(held_until) FROM {schema}.jobs) <= now()
+                  RETURNING 1)
+SELECT count(*) AS n FROM released
+"""
+
+
+@dataclass
+class ClaimMemory:
+    """What a backend's claims remember between them: the rate keys known held; whether the
+    last claim met limits (then the next skips the one-statement claim of plain jobs, which
+    would only say so again); and whether it had to be ranked (a served queue has a limit,
+    or a job has both a lane and a rate key: then the next is ranked at once)."""
+
+    held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
+    limited: bool = False
+    ranked: bool = False
+
+    def next_slot_in(self) -> float | None:
+        """Seconds until the first held key may start again, by this host's clock."""
+        return self.held.next_in(time.time())

@@ -1,0 +1,44 @@
+"""PostgreSQL only: the limited claim's one round trip reckons a start's expiry in SQL, as
+`claiming.start_expiry` does in Python."""
+
+from __future__ import annotations
+
+import psycopg
+import pytest
+
+from tests.conftest import POSTGRES_URL
+from underway.backends import claiming
+from underway.backends.postgres.limited_claim import START_EXPIRY
+
+#: (now, window, fixed): sliding windows, and fixed ones claimed well before, just inside and
+#: just outside the margin before the window's end, and with windows shorter than the margin
+#: allows.
+CASES = [
+    (1000.0, 1.0, False),
+    (1000.37, 60.0, False),
+    (1000.1, 0.1, False),
+    (1000.2, 1.0, True),
+    (1000.96, 1.0, True),
+    (1000.94, 1.0, True),
+    (1000.99, 0.1, True),
+    (3599.97, 3600.0, True),
+]
+
+
+@pytest.mark.parametrize(("now", "window_s", "fixed"), CASES)
+def test_the_sql_start_expiry_is_the_python_one(now: float, window_s: float, fixed: bool) -> None:
+    statement = (
+        f"SELECT {START_EXPIRY} FROM (SELECT %(now)s::float8 AS now) AS t,"
+        " (SELECT %(window)s::float8 AS rate_window_s, %(fixed)s AS rate_fixed) AS c"
+    )
+    params = {
+        "now": now,
+        "window": window_s,
+        "fixed": fixed,
+        "dispatch": claiming.DISPATCH_S,
+        "share": claiming.DISPATCH_SHARE,
+    }
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        row = conn.execute(statement, params).fetchone()  # type: ignore[arg-type]
+    assert row is not None
+    assert row[0] == pytest.approx(claiming.start_expiry(now, window_s, fixed), abs=1e-9)
