@@ -8,7 +8,7 @@ import contextvars
 import functools
 import logging
 import traceback
-from collections.abc import Coroutine, Generator
+from collections.abc import Coroutine
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
@@ -58,6 +58,8 @@ class ExecutionOwner(Protocol):
 
     def slot_released(self, execution: JobExecution) -> None: ...
 
+    def execution_ended(self, execution: JobExecution) -> None: ...
+
     async def requeue(self, lease: Lease) -> None: ...
 
     def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any] | None: ...
@@ -67,34 +69,6 @@ class ExecutionOwner(Protocol):
 
 class Interrupted(Exception):
     """The job's function was stopped from outside (cancel, shutdown, lost lease)."""
-
-
-class InOwnContext:
-    """Awaits a coroutine with every step run in `context`, as a task of its own would run it,
-    but inside the awaiting task: context variables the coroutine sets stay in `context`."""
-
-    __slots__ = ("_context", "_coro")
-
-    def __init__(self, coro: Coroutine[Any, Any, Any], context: contextvars.Context) -> None:
-        self._coro = coro
-        self._context = context
-
-    def __await__(self) -> Generator[Any, Any, Any]:
-        coro, run = self._coro, self._context.run
-        sent: Any = None
-        error: BaseException | None = None
-        while True:
-            try:
-                waiting_on = run(coro.send, sent) if error is None else run(coro.throw, error)
-            except StopIteration as returned:
-                return returned.value
-            try:
-                sent, error = (yield waiting_on), None
-            except GeneratorExit:
-                coro.close()
-                raise
-            except BaseException as thrown:  # a cancel, passed on to the coroutine
-                sent, error = None, thrown
 
 
 class JobExecution:
@@ -186,10 +160,15 @@ class JobExecution:
     def finished_running(self) -> bool:
         return self._inner is None or self._inner.done()
 
-    async def run(self) -> None:
+    async def run(self) -> bool:
+        """Run the job and record its outcome. False if the execution ends later instead,
+        once its outcome is written (the worker's `execution_ended` says when): its runner
+        may go on to another job meanwhile, the slot still held."""
         definition = self.worker.app.registry.get(self.job.name)
         outcome = await self._execute(definition)
         if outcome is not None and not self.lost:
+            if self._hand_over(definition, outcome):
+                return False
             await self._record(definition, outcome)
         if not self.finished_running and not self.interrupted and self._inner is not None:
             self.worker.slot_stuck(self)
@@ -197,6 +176,25 @@ class JobExecution:
                 await asyncio.wait({self._inner})
             finally:
                 self.worker.slot_freed(self)
+        return True
+
+    def _hand_over(self, definition: JobDefinition | None, outcome: Outcome) -> bool:
+        """Leave the outcome to the writer, which ends the execution once it is written, if
+        nothing is left to await: no progress to flush first, no code still running (past
+        its timeout) and no finish hooks to call."""
+        worker = self.worker
+        if worker.flusher.pending(self.job.id) or not self.finished_running:
+            return False
+        if worker.app.finish_hooks(definition, None):
+            return False
+        self.recording = True
+        worker.slot_released(self)
+        worker.outcomes.write(outcome, functools.partial(self._written, outcome))
+        return True
+
+    def _written(self, outcome: Outcome, held: bool | None) -> None:
+        self._report(outcome, held)
+        self.worker.execution_ended(self)
 
     async def _record(self, definition: JobDefinition | None, outcome: Outcome) -> None:
         try:
@@ -206,9 +204,21 @@ class JobExecution:
         self.recording = True
         if self.finished_running:
             self.worker.slot_released(self)
-        if await self.worker.outcomes.write(outcome):
-            log_outcome(self.job, outcome, self.ctx.cancel_reason == CANCEL_REQUESTED)
+        written: asyncio.Future[bool | None] = asyncio.get_running_loop().create_future()
+        self.worker.outcomes.write(outcome, functools.partial(_settle, written))
+        held = await written
+        self._report(outcome, held)
+        if held:
             await self.worker.after_finish(definition, outcome)
+
+    def _report(self, outcome: Outcome, held: bool | None) -> None:
+        if held:
+            log_outcome(self.job, outcome, self.ctx.cancel_reason == CANCEL_REQUESTED)
+        elif held is None:
+            log.warning(
+                "job %s attempt %d: worker stopped before its outcome was known saved",
+                *self._fence(),
+            )
         else:
             log.warning("job %s attempt %d: lease lost, outcome discarded", *self._fence())
 
@@ -334,6 +344,11 @@ class JobExecution:
                 delay = definition.retry_delay(self.lease.attempt) if definition else 0.0
             return Outcome(self.lease, "retry", error=error, retry_delay_s=delay)
         return Outcome(self.lease, "failed", error=error)
+
+
+def _settle(future: asyncio.Future[bool | None], held: bool | None) -> None:
+    if not future.done():
+        future.set_result(held)
 
 
 def log_outcome(job: ClaimedJob, outcome: Outcome, cancel_requested: bool = False) -> None:

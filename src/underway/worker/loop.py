@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import contextvars
 import logging
 import os
 import socket
@@ -23,7 +22,7 @@ from ..faults import crash_point
 from ..jobs import JobDefinition
 from ..log_throttling import ThrottledLog
 from ..models import ClaimedJob, Lease, Outcome, WorkerInfo
-from .execution import CANCEL_REQUESTED, InOwnContext, JobExecution
+from .execution import CANCEL_REQUESTED, JobExecution
 from .finish_hooks import run_finish_hooks
 from .heartbeat import LeaseWatcher, keep_leases
 from .host import Host
@@ -31,6 +30,7 @@ from .outcomes import OutcomeWriter, claim_limits
 from .pacing import idle_wait
 from .periodic import PeriodicService
 from .progress import ProgressFlusher
+from .runners import JobRunners
 from .services import optional_services
 
 log = logging.getLogger("underway.worker")
@@ -53,9 +53,7 @@ class Worker:
         self.resources: Any = None
         self.executor = ThreadPoolExecutor(settings.concurrency, thread_name_prefix="underway-job")
         self.executions: dict[str, JobExecution] = {}
-        #: Tasks that run executions one after another, and futures of those waiting for one.
-        self._runners: set[asyncio.Task[None]] = set()
-        self._idle_runners: list[asyncio.Future[JobExecution]] = []
+        self._runners = JobRunners(self.execution_ended)
         self.outcomes = OutcomeWriter(backend)
         self.flusher = ProgressFlusher(
             backend,
@@ -192,7 +190,7 @@ class Worker:
             await self._drain()
         finally:
             cancel_listener()
-            await self._stop_runners()
+            await self._runners.stop()
             for service in self._services:
                 await service.stop()
             await self.heartbeater.stop()
@@ -269,42 +267,7 @@ class Worker:
         execution = JobExecution(job, self, claimed_at)
         self.executions[job.id] = execution
         self._refresh_snapshot_soon()
-        while self._idle_runners:
-            waiting = self._idle_runners.pop()
-            if not waiting.done():
-                waiting.set_result(execution)
-                return
-        runner = asyncio.create_task(self._runner(execution), name="underway-job-runner")
-        self._runners.add(runner)
-        runner.add_done_callback(self._runners.discard)
-
-    async def _runner(self, execution: JobExecution) -> None:
-        """Run executions one after another, each in a context of its own as if in a task of
-        its own: a task lives on from job to job, cheaper than a task per job. There are no
-        more runners than jobs held at once (`max_held`)."""
-        task = asyncio.current_task()
-        loop = asyncio.get_running_loop()
-        while True:
-            execution.task = task
-            try:
-                await InOwnContext(execution.run(), contextvars.copy_context())
-            except Exception:
-                log.exception("job %s: worker error", execution.job.id)
-            finally:
-                execution.task = None
-                self._finished(execution)
-            waiting: asyncio.Future[JobExecution] = loop.create_future()
-            self._idle_runners.append(waiting)
-            execution = await waiting
-
-    async def _stop_runners(self) -> None:
-        """End the runners: idle ones, and those of jobs that ignored being stopped."""
-        runners = list(self._runners)
-        for runner in runners:
-            runner.cancel()
-        if runners:
-            await asyncio.wait(runners)
-        self._idle_runners.clear()
+        self._runners.run(execution)
 
     def _refresh_snapshot_soon(self) -> None:
         """Rebuild the heartbeat's lease snapshot once the loop's current callbacks have run:
@@ -321,7 +284,9 @@ class Worker:
             (e.lease, e.claimed_at) for e in self.executions.values() if not e.lost
         )
 
-    def _finished(self, execution: JobExecution) -> None:
+    def execution_ended(self, execution: JobExecution) -> None:
+        """The worker is through with the execution (told by its runner, or by the outcome
+        writer for an execution whose runner moved on): its slot is no longer held."""
         job_id = execution.job.id
         if execution.released:
             self._released -= 1

@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import logging
+from collections.abc import Callable, Sequence
 
 from ..backends.base import Backend
 from ..errors import StorageUnavailable
@@ -15,13 +16,19 @@ from ..models import Outcome
 log = logging.getLogger("underway.worker")
 MAX_BACKOFF_S = 30.0
 
+#: Told how an outcome's write ended: True if recorded, False if the lease was lost, None if
+#: the writer stopped before the outcome was saved.
+Recorded = Callable[[bool | None], None]
+
 
 class OutcomeWriter:
     """Gathers outcomes while the previous batch commits, then writes them in one transaction."""
 
     def __init__(self, backend: Backend) -> None:
         self._backend = backend
-        self._queue: list[tuple[Outcome, asyncio.Future[bool]]] = []
+        self._queue: list[tuple[Outcome, Recorded]] = []
+        #: The batch being written.
+        self._writing: list[tuple[Outcome, Recorded]] = []
         self._wake = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         self._errors = ThrottledLog(log)
@@ -34,30 +41,31 @@ class OutcomeWriter:
             self._task.cancel()
             with contextlib.suppress(asyncio.CancelledError):
                 await self._task
-        for _, future in self._queue:
-            if not future.done():
-                future.set_exception(
-                    StorageUnavailable("worker stopped before the outcome was saved")
-                )
+        unsaved, self._writing, self._queue = self._writing + self._queue, [], []
+        self._tell(unsaved, [None] * len(unsaved))
 
-    def write(self, outcome: Outcome) -> asyncio.Future[bool]:
-        """Record one outcome: a future of whether this worker still held the lease (a plain
-        future, not a coroutine: an execution awaits it directly)."""
-        future: asyncio.Future[bool] = asyncio.get_running_loop().create_future()
-        self._queue.append((outcome, future))
+    def write(self, outcome: Outcome, recorded: Recorded) -> None:
+        """Record one outcome; `recorded` is called with whether this worker still held the
+        lease once its batch commits (a call, not a future: no task wakes for it)."""
+        self._queue.append((outcome, recorded))
         self._wake.set()
-        return future
 
     async def _run(self) -> None:
         while True:
             await self._wake.wait()
             self._wake.clear()
-            batch, self._queue = self._queue, []
-            if batch:
-                held = await self._write_with_retry([outcome for outcome, _ in batch])
-                for (_, future), ok in zip(batch, held, strict=True):
-                    if not future.done():
-                        future.set_result(ok)
+            self._writing, self._queue = self._queue, []
+            if self._writing:
+                held = await self._write_with_retry([outcome for outcome, _ in self._writing])
+                written, self._writing = self._writing, []
+                self._tell(written, held)
+
+    def _tell(self, batch: list[tuple[Outcome, Recorded]], held: Sequence[bool | None]) -> None:
+        for (outcome, recorded), ok in zip(batch, held, strict=True):
+            try:
+                recorded(ok)
+            except Exception:
+                log.exception("job %s: error after its outcome was written", outcome.lease.job_id)
 
     async def _write_with_retry(self, outcomes: list[Outcome]) -> list[bool]:
         delay = 0.05

@@ -107,10 +107,14 @@ class ProgressFlusher(PeriodicService):
     async def tick(self) -> None:
         await self._write(None)
 
+    def pending(self, job_id: str) -> bool:
+        """Whether `flush(job_id)` has anything to write or to wait for: a batch being
+        written may hold this job's earlier lines."""
+        return self._writing.locked() or self.buffer.holds(job_id)
+
     async def flush(self, job_id: str) -> None:
         """Write what one job has buffered, before its outcome is recorded."""
-        if self._writing.locked() or self.buffer.holds(job_id):
-            # A batch being written may hold this job's earlier lines: wait for it, in order.
+        if self.pending(job_id):
             await self._write(job_id)
 
     async def _write(self, job_id: str | None) -> None:
