@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from typing import Any
 
 from ...models import ClaimedJob
 from .. import claiming
@@ -94,6 +95,17 @@ UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?
 WHERE seq IN (CHOSEN)
 RETURNING seq, id, name, args, attempt, max_attempts
 """
+#: START_CHOSEN of one queue's first `limit` plain jobs, chosen in the same statement (the
+#: claim when nothing limits it): their claim order and what a worker needs of them.
+CLAIM_PLAIN = """
+UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?,
+    started_at = ?, heartbeat_at = ?, progress = 0, message = NULL
+WHERE seq IN (SELECT seq FROM underway_jobs INDEXED BY underway_jobs_ready
+              WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL
+                AND rate_key IS NULL AND run_at <= ?
+              ORDER BY priority DESC, run_at, seq LIMIT ?)
+RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts
+"""
 RECORD_START = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
 #: Parked jobs whose key may start again go back where claims read them.
 RELEASE_PARKED = """
@@ -129,6 +141,11 @@ def claim(
     room = claiming.queue_room(queues, controlled)
     if not room.open:
         return []
+    open_queues = list(room.open)
+    any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
+    limited_ready = conn.execute(any_limited, (now, *open_queues)).fetchone() is not None
+    if not limited_ready and not room.free and of is None and len(open_queues) == 1:
+        return _claim_plain(conn, worker_id, open_queues[0], limit, now)
     plain = []
     for queue in room.open:
         most = room.limit_for(queue, limit)
@@ -141,9 +158,7 @@ def claim(
     walk = claiming.LimitedWalk(
         limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now
     )
-    open_queues = list(room.open)
-    any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
-    if conn.execute(any_limited, (now, *open_queues)).fetchone() is not None:
+    if limited_ready:
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
     if walk.parked:
@@ -167,6 +182,25 @@ def claim(
         claimed_from_row(row, json_text_to_data)
         for row in sorted(rows, key=lambda r: order[r["seq"]])
     ]
+
+
+def _claim_plain(
+    conn: sqlite3.Connection, worker_id: str, queue: str, limit: int, now: float
+) -> list[ClaimedJob]:
+    """The claim when nothing limits it: one queue's first plain jobs, marked running by one
+    statement."""
+    cursor = conn.cursor()
+    cursor.row_factory = None
+    rows = cursor.execute(CLAIM_PLAIN, (worker_id, now, now, queue, now, limit)).fetchall()
+    rows.sort(key=_plain_order)
+    return [
+        ClaimedJob(id_, name, json_text_to_data(args), attempt, max_attempts)
+        for _, _, _, id_, name, args, attempt, max_attempts in rows
+    ]
+
+
+def _plain_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
+    return (-row[0], row[1], row[2])
 
 
 def _read_limited(
