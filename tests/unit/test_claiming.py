@@ -247,3 +247,16 @@ def test_the_jobs_a_walk_fitted_are_taken_as_they_are_unless_plain_jobs_or_queue
     assert seqs(claiming.choose_walked([row(0, 1.5, 9)], walk, 2, NO_LIMITS)) == [1, 9]
     one_left = QueueRoom(("default",), {"default": 1})
     assert seqs(claiming.choose_walked([], walk, 10, one_left)) == [1]
+
+
+def test_parking_by_key_names_the_key_once_and_reads_past_its_jobs() -> None:
+    held = [limited(i, rate_key="h", rate_free=0, rate_next=90.0) for i in range(100)]
+    free = [limited(100 + i, rate_key=f"f{i}", rate_free=5) for i in range(3)]
+    walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0, by_key=True)
+
+    reads = walk_rows(walk, held + free)
+
+    assert walk.parked_keys == {"h": 90.0}
+    assert walk.parked == []
+    assert reads[1].full_keys == ["h"]
+    assert seqs(walk.fitting) == [100, 101, 102]

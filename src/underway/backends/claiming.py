@@ -147,7 +147,15 @@ class LimitedWalk:
     before this claim, and `rate_next`, when the key's earliest live start expires.
     """
 
-    def __init__(self, limit: int, after: tuple[Any, ...] | None, held: HeldKeys, now: float):
+    def __init__(
+        self,
+        limit: int,
+        after: tuple[Any, ...] | None,
+        held: HeldKeys,
+        now: float,
+        *,
+        by_key: bool = False,
+    ):
         self.limit = limit
         #: The last plain job chosen if plain jobs fill the claim: no limited job after it
         #: can be chosen.
@@ -160,6 +168,10 @@ class LimitedWalk:
         #: Jobs to park, and until when: those read of keys full before this claim for a
         #: while (whose later jobs the claim's reads then go on reading, to park them too).
         self.parked: list[tuple[ClaimRow, float]] = []
+        #: With `by_key`, instead: the keys full for a while, and until when, whose jobs the
+        #: claim parks all at once (its reads then leave them out, as full keys).
+        self.by_key = by_key
+        self.parked_keys: dict[str, float] = {}
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
         #: Whether a job read has both a lane and a rate key.
@@ -213,13 +225,15 @@ class LimitedWalk:
             until = float(row["rate_next"])
             self.held.hold(key, until)
             parks = until - self.now >= PARK_FROM_S
-            if parks:
+            if parks and self.by_key:
+                self.parked_keys[key] = until
+            elif parks:
                 self.parked.append((row, until))
         lane_full = lane_left is not None and lane_left <= 0
         rate_full = rate_left is not None and rate_left <= 0
         if lane_full:
             self.full_lanes.add(lane)
-        if rate_full and not parks:
+        if rate_full and (self.by_key or not parks):
             self.full_keys.add(key)
         if lane_full or rate_full:
             return

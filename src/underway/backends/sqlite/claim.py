@@ -117,7 +117,23 @@ ANY_PARKED_DUE = """
 SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_held
 WHERE held_until IS NOT NULL AND held_until <= ? LIMIT 1
 """
-PARK = "UPDATE underway_jobs SET held_until = ? WHERE seq = ?"
+#: Park every waiting job of the keys in `temp.underway_parking` (key, until), read or not:
+#: the laned ready index carries the rate key, so one pass over it finds them. The keys go
+#: in a table with a primary key of this connection's own (temp), so that each job finds
+#: its key's time by a lookup, where a JSON argument is read again for each job.
+PARKING = """
+CREATE TEMP TABLE IF NOT EXISTS underway_parking (rate_key TEXT PRIMARY KEY, until REAL)
+WITHOUT ROWID
+"""
+PARKING_KEY = "INSERT INTO temp.underway_parking (rate_key, until) VALUES (?, ?)"
+PARK_KEYS = """
+UPDATE underway_jobs INDEXED BY underway_jobs_ready_laned
+SET held_until = (SELECT until FROM temp.underway_parking AS p
+                  WHERE p.rate_key = underway_jobs.rate_key)
+WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+  AND held_until IS NULL AND rate_key IN (SELECT rate_key FROM temp.underway_parking)
+"""
+PARKED = "DELETE FROM temp.underway_parking"
 
 
 def claim(
@@ -156,13 +172,16 @@ def claim(
     if len(room.open) > 1:
         plain = sorted(plain, key=claiming.claim_order)[:limit]
     walk = claiming.LimitedWalk(
-        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now
+        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now, by_key=True
     )
     if limited_ready:
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
-    if walk.parked:
-        conn.executemany(PARK, [(until, row["seq"]) for row, until in walk.parked])
+    if walk.parked_keys:
+        conn.execute(PARKING)
+        conn.executemany(PARKING_KEY, walk.parked_keys.items())
+        conn.execute(PARK_KEYS)
+        conn.execute(PARKED)
     limited = walk.fitting
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
