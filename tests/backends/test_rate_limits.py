@@ -11,7 +11,7 @@ import pytest
 from tests.waiting import eventually
 from underway.backends import claiming
 from underway.backends.base import Backend
-from underway.models import NewJob, Outcome
+from underway.models import NewJob, Outcome, QueueLimits
 
 from .flow_rows import count_parked, count_rate_starts
 from .support import WORKER, lease, new_job
@@ -162,3 +162,18 @@ async def test_parked_jobs_come_back_for_a_claimer_that_never_met_their_key(
     later = await eventually(lambda: other_backend.claim(WORKER, ["default"], 5), timeout=5)
 
     assert [j.id for j in later] == [jobs[1].id]
+
+
+async def test_a_claim_under_a_queue_limit_parks_the_jobs_of_a_key_full_for_a_while_too(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """A queue with a concurrency limit is claimed from by the ranked claim, which parks too."""
+    monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
+    await backend.sync_queue_limits([QueueLimits("default", concurrency=50)])
+    jobs = [rated("job:slow", limit=1, window_s=0.6, args={"n": i}) for i in range(40)]
+    await backend.enqueue_many(jobs)
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [jobs[0].id]
+
+    assert await backend.claim(WORKER, ["default"], 5) == []
+
+    assert count_parked(backend) == 39

@@ -32,6 +32,7 @@ MIGRATIONS = [
     "0006_worker_losses",
     "0007_flow_control",
     "0008_parked_limited_jobs",
+    "0009_parking_by_key",
 ]
 
 

@@ -150,11 +150,12 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
-#: Park jobs of keys that stay full a while, each until its key's next start.
-PARK = """
+#: Park every waiting job of keys that stay full a while, each until its key's next start.
+PARK_KEYS = """
 UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
-FROM unnest(%(parked)b::text[], %(untils)b::float8[]) AS p(id, until)
-WHERE j.id = p.id AND j.state IN ('pending', 'scheduled')
+FROM unnest(%(keys)b::text[], %(untils)b::float8[]) AS p(key, until)
+WHERE j.rate_key = p.key AND j.state IN ('pending', 'scheduled') AND j.rate_key IS NOT NULL
+  AND j.held_until IS NULL
 """
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.
@@ -229,7 +230,7 @@ async def claim(
     one batch; queues found closed are left out of what they read."""
     memory = memory or ClaimMemory()
     # The held keys are pruned by this host's clock: the database's is not read yet.
-    walk = claiming.LimitedWalk(limit, None, memory.held, time.time())
+    walk = claiming.LimitedWalk(limit, None, memory.held, time.time(), by_key=True)
     first = walk.next_read()
     assert first is not None
     params = {"queues": queues, "limit": limit, "names": names}
@@ -259,9 +260,9 @@ async def claim(
         walk.take(await tx.rows(*_limited_statement(read, params)))
     memory.limited = memory.limited or walk.saw_limited
     memory.ranked = bool(room.free) or walk.saw_both
-    if walk.parked:
-        parked = [row["id"] for row, _ in walk.parked]
-        await tx.run(PARK, {"parked": parked, "untils": [until for _, until in walk.parked]})
+    if walk.parked_keys:
+        parked = list(walk.parked_keys.items())
+        await tx.run(PARK_KEYS, {"keys": [k for k, _ in parked], "untils": [u for _, u in parked]})
     chosen = claiming.choose_walked(plain, walk, limit, room)
     if not chosen:
         return []

@@ -31,9 +31,10 @@ END"""
 #: and its rank among the jobs read of its lane and of its key: a job fits if both ranks are
 #: within that room. `last`: the last job read when `size` were (later ones were not seen,
 #: so no plain job after it may be taken). The claim takes the first `limit` of the fitting
-#: and plain jobs, records their starts, and parks the jobs read of keys that stay full a
-#: while. It claims nothing when the ranked claim must decide (`walk`). Rows: the claimed
-#: jobs (`kind` 'job'), each key found full with its next start ('held'), and one 'verdict'.
+#: and plain jobs, records their starts, and parks every waiting job of the keys it found
+#: full for a while. It claims nothing when the ranked claim must decide (`walk`). Rows:
+#: the claimed jobs (`kind` 'job'), each key found full with its next start ('held'), and
+#: one 'verdict'.
 CLAIM_LIMITED = (
     """
 WITH t AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
@@ -88,10 +89,13 @@ recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
     + START_EXPIRY
     + """) FROM chosen AS c, t
              WHERE c.rate_key IS NOT NULL),
-parked AS (UPDATE {schema}.jobs AS j SET held_until = to_timestamp(c.rate_next)
-           FROM counted AS c, t
-           WHERE j.id = c.id AND c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
-             AND j.state IN ('pending', 'scheduled') AND NOT (SELECT walk FROM verdict)),
+parked AS (UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
+           FROM (SELECT c.rate_key, min(c.rate_next) AS until FROM counted AS c, t
+                 WHERE c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
+                 GROUP BY c.rate_key) AS p
+           WHERE j.rate_key = p.rate_key AND j.state IN ('pending', 'scheduled')
+             AND j.rate_key IS NOT NULL AND j.held_until IS NULL
+             AND NOT (SELECT walk FROM verdict)),
 claimed AS (UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1,
                 worker_id = %(worker)s, started_at = to_timestamp((SELECT now FROM t)),
                 heartbeat_at = now(), progress = 0, message = NULL
