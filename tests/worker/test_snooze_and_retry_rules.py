@@ -7,19 +7,17 @@ from __future__ import annotations
 import asyncio
 import logging
 import threading
-from collections.abc import Iterator
-from datetime import UTC, datetime, timedelta
-from pathlib import Path
+from datetime import datetime, timedelta
 
 import pytest
 
-from tests.conftest import fast_settings, memory_url
+from tests.conftest import fast_settings
 from tests.logs import logged
 from tests.waiting import wait_until
+from tests.worker.conftest import START
 from underway import App, Backoff, Job, JobContext, JobState, JobTimeout, Retry, Snooze
 from underway.testing import Clock, drain
 
-START = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 #: Retries due at once.
 AT_ONCE = Backoff(base=0, factor=1, maximum=0, jitter=0)
 #: A backoff no test waits for: a retry due sooner was timed by a rule.
@@ -29,21 +27,6 @@ AN_HOUR = Backoff(base=3600, factor=1, maximum=3600, jitter=0)
 def finished(app: App, job_id: str) -> Job:
     """The job once it has ended, as stored."""
     return wait_until(lambda: (job := app.get(job_id)).state.is_finished and job)
-
-
-@pytest.fixture
-def clock() -> Clock:
-    return Clock(START)
-
-
-@pytest.fixture(params=["sqlite", "memory"])
-def clocked_app(request: pytest.FixtureRequest, tmp_path: Path, clock: Clock) -> Iterator[App]:
-    """An app whose rows follow the test's clock (SQLite and memory; PostgreSQL keeps its
-    server's time, so the tests below that need the clock run on the other two)."""
-    url = f"sqlite:///{tmp_path / 'jobs.db'}" if request.param == "sqlite" else memory_url()
-    app = App(url, clock=clock)
-    yield app
-    app.close()
 
 
 def test_ctx_snooze_puts_the_job_back_for_its_delay_then_it_completes(
@@ -84,9 +67,9 @@ def test_three_snoozes_spend_no_attempt(app: App) -> None:
             raise Snooze(0)
         return len(runs)
 
-    app.start_worker(fast_settings())
     handle = wait_for_export.enqueue()
-    assert handle.result(timeout=10) == 4
+    drain(app)
+    assert handle.result(timeout=0) == 4
     assert runs == [(1, 2), (2, 3), (3, 4), (4, 5)]
     job = app.get(handle.id)
     assert (job.state, job.attempt, job.max_attempts, job.snoozes) == (
@@ -119,8 +102,9 @@ def test_only_exceptions_in_retry_on_are_retried(app: App) -> None:
     def fetch() -> None:
         raise raised.pop(0)
 
-    app.start_worker(fast_settings())
-    job = finished(app, fetch.enqueue().id)
+    handle = fetch.enqueue()
+    drain(app)
+    job = app.get(handle.id)
     assert (job.state, job.attempt) == (JobState.FAILED, 2)
     assert [(e.type, e.rule) for e in job.errors] == [
         ("TimeoutError", "retry_on: TimeoutError"),
@@ -137,8 +121,9 @@ def test_a_job_timeout_meets_retry_on_and_discard_on(app: App) -> None:
     async def slower() -> None:
         await asyncio.sleep(30)
 
-    app.start_worker(fast_settings())
-    first, second = finished(app, slow.enqueue().id), finished(app, slower.enqueue().id)
+    first_id, second_id = slow.enqueue().id, slower.enqueue().id
+    drain(app)
+    first, second = app.get(first_id), app.get(second_id)
     assert (first.state, first.attempt) == (JobState.FAILED, 2)
     assert [(e.type, e.rule) for e in first.errors] == [
         ("JobTimeout", "retry_on: TimeoutError"),
