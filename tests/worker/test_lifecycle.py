@@ -1,4 +1,5 @@
-"""Enqueue, run, results, retries, timeouts and hooks with an in-process worker on SQLite."""
+"""Enqueue, run, results, retries, timeouts and hooks: jobs run by a drain where only their
+running matters, by an in-process worker where the worker is what is tested."""
 
 from __future__ import annotations
 
@@ -8,13 +9,14 @@ import logging
 import threading
 import time
 from collections.abc import AsyncIterator
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import pytest
 
 from tests.conftest import fast_settings
 from tests.waiting import wait_until
+from tests.worker.conftest import START
 from underway import (
     App,
     Backoff,
@@ -30,6 +32,7 @@ from underway import (
 from underway.backends.postgres import PostgresBackend
 from underway.backends.sqlite import SQLiteBackend
 from underway.errors import StorageUnavailable
+from underway.testing import Clock, drain
 from underway.worker import Worker
 
 
@@ -65,9 +68,9 @@ def test_async_job_result_comes_back_typed(app: App) -> None:
         ctx.progress(10, "reading rows")
         return {"url": f"/{month}/{tenant}", "attempt": ctx.attempt}
 
-    app.start_worker(fast_settings())
     handle = export_report.enqueue(month="2026-10", tenant=7)
-    assert handle.result(timeout=10) == {"url": "/2026-10/7", "attempt": 1}
+    drain(app)
+    assert handle.result(timeout=0) == {"url": "/2026-10/7", "attempt": 1}
     job = app.get(handle.id)
     assert job.state is JobState.COMPLETED
     assert job.progress == 100
@@ -81,13 +84,11 @@ def test_sync_job_by_name_and_positional_arguments(app: App) -> None:
     def add(a: int, b: int = 2) -> int:
         return a + b
 
-    app.start_worker(fast_settings())
-    assert app.enqueue("add", {"a": 40}).result(timeout=10) == 42
-    assert add.enqueue(1, b=1).state in (
-        JobState.PENDING,
-        JobState.RUNNING,
-        JobState.COMPLETED,
-    )
+    by_name = app.enqueue("add", {"a": 40})
+    positional = add.enqueue(1, b=1)
+    assert positional.state is JobState.PENDING
+    drain(app)
+    assert (by_name.result(timeout=0), positional.result(timeout=0)) == (42, 2)
 
 
 async def test_async_callers_await_the_result(app: App) -> None:
@@ -101,35 +102,43 @@ async def test_async_callers_await_the_result(app: App) -> None:
     assert await double.run_async(n=4) == 8
 
 
-def test_failures_are_retried_with_backoff_then_succeed(app: App) -> None:
-    calls: list[float] = []
+def test_failures_are_retried_with_backoff_then_succeed(clocked_app: App, clock: Clock) -> None:
+    app = clocked_app
+    calls: list[datetime] = []
 
-    @app.job(retries=3, backoff=Backoff(base=0.2, factor=2, jitter=0))
+    @app.job(retries=3, backoff=Backoff(base=20, factor=2, jitter=0))
     def flaky() -> str:
-        calls.append(time.monotonic())
+        calls.append(clock.moment)
         if len(calls) < 3:
             raise ConnectionError(f"try {len(calls)}")
         return "ok"
 
-    app.start_worker(fast_settings())
-    assert flaky.enqueue().result(timeout=10) == "ok"
-    assert calls[1] - calls[0] >= 0.2
-    assert calls[2] - calls[1] >= 0.4
-    job = app.list(name="flaky")[0]
-    assert job.attempt == 3
+    handle = flaky.enqueue()
+    assert [job.state for job in drain(app)] == [JobState.SCHEDULED]
+    clock.advance(19)
+    assert drain(app) == [], "not retried before its backoff"
+    clock.advance(1)
+    drain(app)
+    clock.advance(39)
+    assert drain(app) == [], "the second backoff is twice the first"
+    clock.advance(1)
+    drain(app)
+    assert handle.result(timeout=0) == "ok"
+    assert calls == [START, START + timedelta(seconds=20), START + timedelta(seconds=60)]
+    job = app.get(handle.id)
+    assert (job.state, job.attempt, job.error) == (JobState.COMPLETED, 3, None)
     assert [e.message for e in job.errors] == ["try 1", "try 2"]
-    assert job.error is None or job.state is JobState.COMPLETED
 
 
 def test_exhausted_retries_fail_with_the_error_and_traceback(app: App) -> None:
-    @app.job(retries=1, backoff=Backoff(base=0.01))
+    @app.job(retries=1, backoff=Backoff(base=0, factor=1, maximum=0, jitter=0))
     def broken(x: int) -> None:
         raise ValueError(f"bad x={x}")
 
-    app.start_worker(fast_settings())
     handle = broken.enqueue(x=3)
+    drain(app)
     with pytest.raises(JobFailed, match="ValueError: bad x=3") as caught:
-        handle.result(timeout=10)
+        handle.result(timeout=0)
     assert "raise ValueError" in caught.value.traceback
     job = app.get(handle.id)
     assert (job.state, job.attempt, len(job.errors)) == (JobState.FAILED, 2, 2)
@@ -153,10 +162,10 @@ def test_timeout_counts_as_a_failed_attempt_with_a_clear_error(app: App, kind: s
                 time.sleep(0.01)
             release.set()
 
-    app.start_worker(fast_settings())
     handle = app.enqueue("slow")
+    drain(app)
     with pytest.raises(JobFailed, match=r"JobTimeout: job 'slow' exceeded its timeout of 0\.2 s"):
-        handle.result(timeout=10)
+        handle.result(timeout=0)
     if kind == "sync":
         assert release.wait(5), "the sync job was told to stop through ctx.cancelled"
 
@@ -171,18 +180,26 @@ def test_result_wait_times_out_without_changing_the_job(app: App) -> None:
     assert handle.state is JobState.PENDING
 
 
-def test_delayed_jobs_wait_for_their_time(app: App) -> None:
-    @app.job
-    def later() -> float:
-        return time.time()
+def test_delayed_jobs_wait_for_their_time(clocked_app: App, clock: Clock) -> None:
+    app = clocked_app
 
-    app.start_worker(fast_settings())
-    enqueued = time.time()
-    handle = later.options(delay=0.5).enqueue()
-    assert handle.job.state is JobState.SCHEDULED
-    assert handle.result(timeout=10) >= enqueued + 0.5
-    at = datetime.now(UTC) + timedelta(milliseconds=300)
-    assert later.options(run_at=at).enqueue().result(timeout=10) >= at.timestamp()
+    @app.job
+    def later() -> datetime:
+        return clock.moment
+
+    delayed = later.options(delay=30).enqueue()
+    at = later.options(run_at=START + timedelta(minutes=5)).enqueue()
+    assert (delayed.job.state, at.job.state) == (JobState.SCHEDULED, JobState.SCHEDULED)
+    clock.advance(29)
+    assert drain(app) == []
+    clock.advance(1)
+    assert [job.id for job in drain(app)] == [delayed.id]
+    assert delayed.result(timeout=0) == START + timedelta(seconds=30)
+    clock.set(START + timedelta(minutes=5) - timedelta(seconds=1))
+    assert drain(app) == []
+    clock.advance(1)
+    assert [job.id for job in drain(app)] == [at.id]
+    assert at.result(timeout=0) == START + timedelta(minutes=5)
 
 
 def test_higher_priority_runs_first(app: App) -> None:
@@ -194,8 +211,7 @@ def test_higher_priority_runs_first(app: App) -> None:
 
     for label, priority in [("low", 0), ("high", 10), ("mid", 5)]:
         record.options(priority=priority).enqueue(label=label)
-    app.start_worker(fast_settings(concurrency=1))
-    wait_until(lambda: len(order) == 3)
+    drain(app, concurrency=1)
     assert order == ["high", "mid", "low"]
 
 
@@ -205,11 +221,10 @@ def test_queues_route_jobs_to_workers_that_serve_them(app: App) -> None:
         return "done"
 
     handle = report.enqueue()
-    app.start_worker(fast_settings(queues=("default",)))
-    with pytest.raises(WaitTimeout):
-        handle.result(timeout=0.3)
-    app.start_worker(fast_settings(queues=("reports",)))
-    assert handle.result(timeout=10) == "done"
+    assert drain(app, queues="default") == []
+    assert handle.state is JobState.PENDING
+    drain(app, queues="reports")
+    assert handle.result(timeout=0) == "done"
 
 
 def test_hooks_see_the_finished_job(app: App) -> None:
@@ -233,11 +248,9 @@ def test_hooks_see_the_finished_job(app: App) -> None:
     def finished(job: Job) -> None:
         seen.append((job.state.value, job.name))
 
-    app.start_worker(fast_settings())
-    good.enqueue().result(timeout=10)
-    with pytest.raises(JobFailed):
-        bad.enqueue().result(timeout=10)
-    wait_until(lambda: len(seen) == 4)
+    good.enqueue()
+    bad.enqueue()
+    drain(app)
     assert sorted(seen) == sorted(
         [("success", "good"), ("completed", "good"), ("failure", "bad"), ("failed", "bad")]
     )
@@ -302,11 +315,19 @@ def test_each_async_job_runs_in_a_context_of_its_own(app: App) -> None:
         await asyncio.sleep(0)  # carries on in a later step of the same run
         return f"{seen}>{TENANT.get()}"
 
-    app.start_worker(fast_settings(concurrency=1))  # one slot: jobs run one after another
-    assert tenant_seen.enqueue(tenant="-", set_to="a").result(timeout=10) == "none>a"
-    assert tenant_seen.enqueue(tenant="-").result(timeout=10) == "none>none"
-    assert tenant_seen.enqueue(tenant="b").result(timeout=10) == "scope:b>scope:b"
-    assert tenant_seen.enqueue(tenant="-").result(timeout=10) == "none>none"
+    handles = [
+        tenant_seen.enqueue(tenant="-", set_to="a"),
+        tenant_seen.enqueue(tenant="-"),
+        tenant_seen.enqueue(tenant="b"),
+        tenant_seen.enqueue(tenant="-"),
+    ]
+    drain(app, concurrency=1)  # one slot: jobs run one after another
+    assert [handle.result(timeout=0) for handle in handles] == [
+        "none>a",
+        "none>none",
+        "scope:b>scope:b",
+        "none>none",
+    ]
 
 
 def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
@@ -318,8 +339,9 @@ def test_blocking_calls_inside_async_jobs_are_refused_clearly(app: App) -> None:
             return str(exc)
         return "no error"
 
-    app.start_worker(fast_settings())
-    assert "use the *_async method" in nested.enqueue().result(timeout=10)
+    handle = nested.enqueue()
+    drain(app)
+    assert "use the *_async method" in handle.result(timeout=0)
 
 
 def test_stats_count_running_jobs(app: App) -> None:
