@@ -1,4 +1,5 @@
-"""Single-instance policies in one process: join, skip, queue, unique_for, run-or-join."""
+"""Single-instance policies in one process: join, skip, queue, unique_for, run-or-join; the
+jobs run by a drain, but for run-or-join, whose callers wait on a worker."""
 
 from __future__ import annotations
 
@@ -11,14 +12,12 @@ from tests.conftest import fast_settings
 from tests.waiting import wait_until
 from underway import App, DuplicateJobError, JobFailed, JobSkipped, JobState
 from underway.models import EnqueueResult, NewJob
+from underway.testing import Clock, drain
 
 
 def test_join_returns_the_active_job_and_shares_its_exception(app: App) -> None:
-    release = threading.Event()
-
     @app.job(unique="join")
     def rebuild(tenant: int) -> None:
-        release.wait(10)
         raise RuntimeError(f"tenant {tenant} broke")
 
     first = rebuild.enqueue(tenant=1)
@@ -26,12 +25,11 @@ def test_join_returns_the_active_job_and_shares_its_exception(app: App) -> None:
     other = rebuild.enqueue(tenant=2)
     assert (first.joined, second.joined, other.joined) == (False, True, False)
     assert second.id == first.id != other.id
-    app.start_worker(fast_settings())
-    release.set()
+    drain(app)
     errors = []
     for handle in (first, second):
         with pytest.raises(JobFailed) as caught:
-            handle.result(timeout=10)
+            handle.result(timeout=0)
         errors.append(str(caught.value))
     assert errors[0] == errors[1]
     assert "tenant 1 broke" in errors[0]
@@ -55,18 +53,24 @@ def test_skip_records_a_skipped_request_pointing_at_the_active_job(app: App) -> 
     assert len(app.list(name="refresh")) == 2, "on_duplicate='raise' stores nothing"
 
 
-def test_unique_for_also_counts_recently_completed_jobs(app: App) -> None:
-    @app.job(unique="join", unique_for=timedelta(seconds=0.5))
+def test_unique_for_also_counts_recently_completed_jobs(clocked_app: App, clock: Clock) -> None:
+    app = clocked_app
+
+    @app.job(unique="join", unique_for=timedelta(minutes=1))
     def debounced(key: str) -> str:
         return key
 
-    app.start_worker(fast_settings())
     first = debounced.enqueue(key="a")
-    assert first.result(timeout=10) == "a"
+    drain(app)
+    assert first.result(timeout=0) == "a"
+    clock.advance(59)
     again = debounced.enqueue(key="a")
     assert again.joined
     assert again.id == first.id
-    wait_until(lambda: not debounced.enqueue(key="a").joined, timeout=5)
+    clock.advance(2)
+    fresh = debounced.enqueue(key="a")
+    assert not fresh.joined
+    assert fresh.id != first.id
 
 
 def test_queue_mode_stores_every_request_and_runs_them_one_at_a_time(app: App) -> None:
@@ -84,8 +88,8 @@ def test_queue_mode_stores_every_request_and_runs_them_one_at_a_time(app: App) -
     # unique_by is not set, so the fingerprint includes n: make all identical instead.
     handles = [serial.enqueue(n=1) for _ in range(5)]
     assert len({h.id for h in handles}) == 5
-    app.start_worker(fast_settings(concurrency=5))
-    assert [h.result(timeout=10) for h in handles] == [1] * 5
+    drain(app, concurrency=5)
+    assert [h.result(timeout=0) for h in handles] == [1] * 5
     assert max(peak) == 1
 
 
