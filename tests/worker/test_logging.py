@@ -14,8 +14,9 @@ from tests.waiting import wait_until
 from underway import App, JobCancelled, JobContext, JobFailed
 from underway.backends import safe_url
 from underway.job_options import Backoff
+from underway.testing import Clock, drain
 
-NO_WAIT = Backoff(base=0.01, factor=1.0, maximum=0.01, jitter=0.0)
+A_MINUTE = Backoff(base=60, factor=1.0, maximum=60, jitter=0.0)
 
 
 def worker_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
@@ -23,24 +24,27 @@ def worker_lines(caplog: pytest.LogCaptureFixture, level: int) -> list[str]:
 
 
 def test_a_failed_attempt_its_retry_and_the_final_failure_are_logged_with_the_job(
-    app: App, caplog: pytest.LogCaptureFixture
+    clocked_app: App, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    app = clocked_app
     caplog.set_level(logging.INFO, logger="underway")
 
-    @app.job(retries=1, backoff=NO_WAIT)
+    @app.job(retries=1, backoff=A_MINUTE)
     def flaky() -> None:
         raise ConnectionError("upstream refused")
 
-    app.start_worker(fast_settings())
     handle = flaky.enqueue()
-    with pytest.raises(JobFailed):
-        handle.result(timeout=10)
+    drain(app)
     retried = [line for line in worker_lines(caplog, logging.WARNING) if handle.id in line]
     assert retried == [
-        f"job flaky {handle.id} attempt 1 of 2 failed, retrying in 0.01 s: "
+        f"job flaky {handle.id} attempt 1 of 2 failed, retrying in 60 s: "
         "ConnectionError: upstream refused"
     ]
-    wait_until(lambda: any(handle.id in line for line in worker_lines(caplog, logging.ERROR)))
+    assert worker_lines(caplog, logging.ERROR) == []
+    clock.advance(60)
+    drain(app)
+    with pytest.raises(JobFailed):
+        handle.result(timeout=0)
     failed = [line for line in worker_lines(caplog, logging.ERROR) if handle.id in line]
     assert failed == [
         f"job flaky {handle.id} attempt 2 of 2 failed, no attempts left: "
@@ -107,19 +111,20 @@ def test_a_logged_database_url_hides_its_password() -> None:
 
 
 def test_attempt_lines_carry_the_job_as_fields_for_json_logs(
-    app: App, caplog: pytest.LogCaptureFixture
+    clocked_app: App, clock: Clock, caplog: pytest.LogCaptureFixture
 ) -> None:
+    app = clocked_app
     caplog.set_level(logging.INFO, logger="underway")
+    caplog.set_level(logging.DEBUG, logger="underway.worker")  # a drain's start line
 
-    @app.job(retries=1, backoff=NO_WAIT)
+    @app.job(retries=1, backoff=A_MINUTE)
     def flaky() -> None:
         raise ConnectionError("upstream refused")
 
-    app.start_worker(fast_settings())
     handle = flaky.enqueue()
-    with pytest.raises(JobFailed):
-        handle.result(timeout=10)
-    wait_until(lambda: len([r for r in caplog.records if getattr(r, "job_id", None)]) == 2)
+    drain(app)
+    clock.advance(60)
+    drain(app)
     retry, failure = [r for r in caplog.records if getattr(r, "job_id", None) == handle.id]
     assert (retry.job_name, retry.attempt, retry.max_attempts, retry.outcome) == (
         "flaky",
@@ -127,12 +132,13 @@ def test_attempt_lines_carry_the_job_as_fields_for_json_logs(
         2,
         "retry",
     )
-    assert retry.retry_delay_s == pytest.approx(0.01)
+    assert retry.retry_delay_s == pytest.approx(60)
     assert (failure.outcome, failure.error_type, failure.error_message) == (
         "failed",
         "ConnectionError",
         "upstream refused",
     )
-    started = next(r for r in caplog.records if "started on queues" in r.getMessage())
-    assert started.queues == ["default"]
-    assert started.worker_id == failure.worker_id
+    # Each drain starts a worker of its own, named on the lines of the attempts it ran.
+    started = [r for r in caplog.records if "started on queues" in r.getMessage()]
+    assert [r.queues for r in started] == [["default"], ["default"]]
+    assert [r.worker_id for r in started] == [retry.worker_id, failure.worker_id]
