@@ -12,32 +12,20 @@ import pytest
 from underway import App, ConfigurationError, JobState
 from underway.backends.base import Backend
 from underway.recurring import CronSchedule
+from underway.testing import Clock
 from underway.worker.scheduler import Scheduler
 
 BERLIN = ZoneInfo("Europe/Berlin")
 
 
-class SteppedClock:
-    """A clock that only moves when the test says so."""
-
-    def __init__(self, start: datetime) -> None:
-        self.moment = start
-
-    def now(self) -> float:
-        return self.moment.timestamp()
-
-    def advance(self, **delta: float) -> None:
-        self.moment += timedelta(**delta)
+@pytest.fixture
+def clock() -> Clock:
+    return Clock(datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
 
 
 @pytest.fixture
-def clock() -> SteppedClock:
-    return SteppedClock(datetime(2026, 10, 24, 12, 0, tzinfo=UTC))
-
-
-@pytest.fixture
-def clocked_app(backend_url: str, clock: SteppedClock) -> Iterator[App]:
-    """An app on each backend whose scheduler and definitions follow the stepped clock."""
+def clocked_app(backend_url: str, clock: Clock) -> Iterator[App]:
+    """An app on each backend whose scheduler and definitions follow the test clock."""
     app = App(backend_url, clock=clock)
     yield app
     app.close()
@@ -55,7 +43,7 @@ def tick(app: App, scheduler: Scheduler) -> None:
 
 
 def test_hourly_job_fires_once_per_hour_across_the_autumn_dst_change(
-    clocked_app: App, clock: SteppedClock
+    clocked_app: App, clock: Clock
 ) -> None:
     @clocked_app.job(cron="30 * * * *", timezone="Europe/Berlin")
     def hourly() -> None: ...
@@ -66,7 +54,7 @@ def test_hourly_job_fires_once_per_hour_across_the_autumn_dst_change(
     scheduler = run_scheduler(clocked_app)
     for _ in range(48 * 6):  # two days in 10-minute steps, through 2026-10-25 03:00 CEST → CET
         tick(clocked_app, scheduler)
-        clock.advance(minutes=10)
+        clock.advance(timedelta(minutes=10))
     hourly_runs = local_fire_times(clocked_app, "hourly")
     assert len(hourly_runs) == 48, "one run per hour of real time"
     assert hourly_runs.count("10-25 02:30") == 2, (
@@ -132,9 +120,7 @@ def test_cron_options_without_cron_and_bad_policies_are_refused(clocked_app: App
         clocked_app.add_recurring("b", "@daily", b, overlap="sometimes")  # type: ignore[arg-type]
 
 
-def test_dynamic_definitions_list_toggle_trigger_and_remove(
-    clocked_app: App, clock: SteppedClock
-) -> None:
+def test_dynamic_definitions_list_toggle_trigger_and_remove(clocked_app: App, clock: Clock) -> None:
     @clocked_app.job
     def export(tenant: int) -> None: ...
 
@@ -147,7 +133,7 @@ def test_dynamic_definitions_list_toggle_trigger_and_remove(
 
     assert not clocked_app.toggle_recurring(rid).enabled
     scheduler = run_scheduler(clocked_app)
-    clock.advance(days=2)
+    clock.advance(timedelta(days=2))
     tick(clocked_app, scheduler)
     assert clocked_app.list(name="export") == [], "a disabled definition fires nothing"
     assert clocked_app.toggle_recurring(rid).enabled
@@ -160,7 +146,7 @@ def test_dynamic_definitions_list_toggle_trigger_and_remove(
 
 
 def test_overlap_skip_records_a_skipped_tick_with_the_reason(
-    clocked_app: App, clock: SteppedClock
+    clocked_app: App, clock: Clock
 ) -> None:
     @clocked_app.job
     def slow() -> None: ...
@@ -168,7 +154,7 @@ def test_overlap_skip_records_a_skipped_tick_with_the_reason(
     clocked_app.add_recurring("slow", "0 * * * *", slow)
     scheduler = run_scheduler(clocked_app)
     for _ in range(3):
-        clock.advance(hours=1)
+        clock.advance(timedelta(hours=1))
         tick(clocked_app, scheduler)
     jobs = sorted(clocked_app.list(name="slow"), key=lambda j: j.created_at)
     assert [j.state for j in jobs] == [JobState.PENDING, JobState.SKIPPED, JobState.SKIPPED]
@@ -178,7 +164,7 @@ def test_overlap_skip_records_a_skipped_tick_with_the_reason(
 
 @pytest.mark.parametrize(("overlap", "lane"), [("queue", True), ("allow", False)])
 def test_overlap_queue_and_allow_store_every_tick(
-    clocked_app: App, clock: SteppedClock, overlap: str, lane: bool
+    clocked_app: App, clock: Clock, overlap: str, lane: bool
 ) -> None:
     @clocked_app.job
     def slow() -> None: ...
@@ -186,7 +172,7 @@ def test_overlap_queue_and_allow_store_every_tick(
     clocked_app.add_recurring("slow", "0 * * * *", slow, overlap=overlap)  # type: ignore[arg-type]
     scheduler = run_scheduler(clocked_app)
     for _ in range(3):
-        clock.advance(hours=1)
+        clock.advance(timedelta(hours=1))
         tick(clocked_app, scheduler)
     jobs = clocked_app.list(name="slow")
     assert [j.state for j in jobs] == [JobState.PENDING] * 3
@@ -195,23 +181,23 @@ def test_overlap_queue_and_allow_store_every_tick(
 
 @pytest.mark.parametrize(("catch_up", "expected"), [("one", 1), ("none", 0)])
 def test_missed_ticks_give_one_catch_up_run_or_none(
-    clocked_app: App, clock: SteppedClock, catch_up: str, expected: int
+    clocked_app: App, clock: Clock, catch_up: str, expected: int
 ) -> None:
     @clocked_app.job
     def every_minute() -> None: ...
 
     clocked_app.add_recurring("m", "* * * * *", every_minute, catch_up=catch_up)  # type: ignore[arg-type]
-    clock.advance(hours=5, seconds=45)  # no scheduler ran; the last tick is 45 s old
+    clock.advance(timedelta(hours=5, seconds=45))  # no scheduler ran; the last tick is 45 s old
     scheduler = run_scheduler(clocked_app, grace=30)
     tick(clocked_app, scheduler)
     assert len(clocked_app.list(name="every_minute")) == expected
-    clock.advance(seconds=15)  # exactly on the next tick
+    clock.advance(timedelta(seconds=15))  # exactly on the next tick
     tick(clocked_app, scheduler)
     assert len(clocked_app.list(name="every_minute")) == expected + 1, "then the schedule resumes"
 
 
 def test_declared_definitions_sync_without_duplicates_and_removal_disables(
-    backend_url: str, clock: SteppedClock
+    backend_url: str, clock: Clock
 ) -> None:
     url = backend_url
 
@@ -245,7 +231,7 @@ def test_declared_definitions_sync_without_duplicates_and_removal_disables(
         app.close()
 
 
-async def test_many_schedulers_fire_each_tick_once(clocked_app: App, clock: SteppedClock) -> None:
+async def test_many_schedulers_fire_each_tick_once(clocked_app: App, clock: Clock) -> None:
     @clocked_app.job
     def tick_job() -> None: ...
 
@@ -255,7 +241,7 @@ async def test_many_schedulers_fire_each_tick_once(clocked_app: App, clock: Step
         backend: Backend = await clocked_app.backend()
         schedulers = [Scheduler(clocked_app, backend, 1, 30) for _ in range(5)]
         for _ in range(10):
-            clock.advance(minutes=1)
+            clock.advance(timedelta(minutes=1))
             await asyncio.gather(*(s.tick() for s in schedulers))
 
     await clocked_app.runtime.call_async(race())
