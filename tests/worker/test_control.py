@@ -20,8 +20,7 @@ from underway import (
     JobNotFound,
     JobState,
 )
-from underway.models import Lease
-from underway.testing import drain
+from underway.testing import TestContext, drain
 
 
 def test_cancelling_a_pending_job_is_immediate(app: App) -> None:
@@ -104,19 +103,8 @@ def test_a_sync_job_blocked_in_wait_cancelled_wakes_on_cancel(app: App) -> None:
     assert time.monotonic() - asked < 5
 
 
-def bare_context(job_id: str) -> JobContext:
-    """A context outside any worker: nothing is sent anywhere."""
-    return JobContext(
-        lease=Lease(job_id, 1, "w"),
-        name="n",
-        args={},
-        max_attempts=1,
-        sink=None,  # type: ignore[arg-type]
-    )
-
-
 def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() -> None:
-    ctx = bare_context("j")
+    ctx = TestContext(job_id="j")
     assert ctx.wait_cancelled(0.01) is False
     assert not ctx.cancelled
     ctx.request_cancel("cancelled by request")
@@ -124,7 +112,7 @@ def test_wait_cancelled_answers_at_once_after_a_cancel_and_times_out_before() ->
     assert ctx.cancelled
     assert ctx.cancel_reason == "cancelled by request"
     assert ctx.wait_cancelled(0) is True
-    fresh = bare_context("k")
+    fresh = TestContext(job_id="k")
     fresh.request_cancel("timed out")
     assert fresh.wait_cancelled(0) is True, "cancelled before anyone waited"
 
