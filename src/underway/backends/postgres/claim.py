@@ -150,12 +150,15 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
-#: Park every waiting job of keys that stay full a while, each until its key's next start.
+#: Park every waiting job of keys that stay full a while, each until its key's next start
+#: (each key's part of their index: OFFSET 0 keeps the planner from joining the keys to
+#: the whole index instead, which it would do with no statistics).
 PARK_KEYS = """
-UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
-FROM unnest(%(keys)b::text[], %(untils)b::float8[]) AS p(key, until)
-WHERE j.rate_key = p.key AND j.state IN ('pending', 'scheduled') AND j.rate_key IS NOT NULL
-  AND j.held_until IS NULL
+UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
+FROM (SELECT k.id, p.until FROM unnest(%(keys)b::text[], %(untils)b::float8[]) AS p(key, until),
+      LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.key
+               AND state IN ('pending', 'scheduled') AND held_until IS NULL OFFSET 0) AS k) AS w
+WHERE j.id = w.id
 """
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.

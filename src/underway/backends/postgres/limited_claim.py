@@ -89,13 +89,16 @@ recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
     + START_EXPIRY
     + """) FROM chosen AS c, t
              WHERE c.rate_key IS NOT NULL),
-parked AS (UPDATE {schema}.jobs AS j SET held_until = to_timestamp(p.until)
-           FROM (SELECT c.rate_key, min(c.rate_next) AS until FROM counted AS c, t
-                 WHERE c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
-                 GROUP BY c.rate_key) AS p
-           WHERE j.rate_key = p.rate_key AND j.state IN ('pending', 'scheduled')
-             AND j.rate_key IS NOT NULL AND j.held_until IS NULL
-             AND NOT (SELECT walk FROM verdict)),
+parking AS (SELECT c.rate_key, min(c.rate_next) AS until FROM counted AS c, t
+            WHERE c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
+            GROUP BY c.rate_key),
+parked AS (UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
+           FROM (SELECT k.id, p.until FROM parking AS p,
+                 LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.rate_key
+                          AND state IN ('pending', 'scheduled') AND held_until IS NULL
+                          OFFSET 0) AS k)
+                AS w
+           WHERE j.id = w.id AND NOT (SELECT walk FROM verdict)),
 claimed AS (UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1,
                 worker_id = %(worker)s, started_at = to_timestamp((SELECT now FROM t)),
                 heartbeat_at = now(), progress = 0, message = NULL
