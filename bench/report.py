@@ -266,7 +266,16 @@ def _measured_apart(measured: dict[str, Any] | None, only: str) -> str:
         return ""
     quick = " in quick mode" if measured.get("quick") else ""
     command = f"`python -m bench.run --only {only}`{quick}"
-    return f"Measured {measured['date']} with {command}, apart from the rest of this page.\n"
+    probe = measured.get("cpu_probe_ms")
+    speed = (
+        f" The machine's CPU probe (`bench.run.cpu_probe_ms`, a fixed pure-Python loop)"
+        f" read {probe} ms then: this machine kind has run the same code up to 3 times"
+        f" slower at some hours than at others, so figures measured at different probe"
+        f" readings compare only as ratios."
+        if probe
+        else ""
+    )
+    return f"Measured {measured['date']} with {command}, apart from the rest of this page.{speed}\n"
 
 
 def _in_process(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:

@@ -12,6 +12,7 @@ import argparse
 import contextlib
 import importlib
 import json
+import math
 import os
 import platform
 import shutil
@@ -197,7 +198,11 @@ def part_only(ctx: Context, plan: Plan, output: Path, part: str) -> None:
     only its figures (and errors) in the results.json that holds everything else."""
     figures, measured, tag, measure = PARTS[part]
     results = json.loads((output / "results.json").read_text())
-    results[measured] = {"date": machine_facts()["date"], "quick": plan.quick}
+    results[measured] = {
+        "date": machine_facts()["date"],
+        "quick": plan.quick,
+        "cpu_probe_ms": cpu_probe_ms(),
+    }
     for system in (Underway(ctx, "sqlite"), Underway(ctx, "postgresql")):
         name = key(system)
         data = results["systems"].setdefault(name, {"backend": system.backend})
@@ -212,9 +217,21 @@ def part_only(ctx: Context, plan: Plan, output: Path, part: str) -> None:
         _write(results, output)
 
 
+def cpu_probe_ms() -> float:
+    """The best of 5 times of a fixed pure-Python loop, in ms: this machine's speed when a
+    part was measured (the same machine kind has been seen here at up to 3 times slower)."""
+    best = math.inf
+    for _ in range(5):
+        began = time.perf_counter()
+        sum(i * i for i in range(1_000_000))
+        best = min(best, time.perf_counter() - began)
+    return round(best * 1000, 1)
+
+
 def machine_facts() -> dict[str, str]:
     facts = {
         "date": datetime.now(UTC).strftime("%Y-%m-%d %H:%M UTC"),
+        "cpu probe (ms, lower is faster)": str(cpu_probe_ms()),
         "cpus": str(os.cpu_count()),
         "python": platform.python_version(),
         "kernel": platform.release(),
