@@ -177,14 +177,3 @@ async def test_a_claim_under_a_queue_limit_parks_the_jobs_of_a_key_full_for_a_wh
     assert await backend.claim(WORKER, ["default"], 5) == []
 
     assert count_parked(backend) == 39
-
-
-async def test_a_start_counted_again_for_late_code_holds_its_key(backend: Backend) -> None:
-    await backend.count_late_start("job:send:a", 60.0, False)
-    job = rated("job:send:a", limit=1)
-    await backend.enqueue_many([job, rated("job:send:b", limit=1)])
-
-    claimed = await backend.claim(WORKER, ["default"], 5)
-
-    assert [j.rate_key for j in await backend.get_many([c.id for c in claimed])] == ["job:send:b"]
-    assert count_rate_starts(backend) == 2

@@ -9,13 +9,9 @@ import time
 from collections import defaultdict
 from typing import Any
 
-import pytest
-
-from tests.backends.flow_rows import count_rate_starts
 from tests.conftest import fast_settings
 from tests.waiting import wait_until
 from underway import App, JobState
-from underway.backends import claiming
 
 LIMIT, WINDOW_S = 4, 0.5
 
@@ -84,21 +80,3 @@ def test_a_held_key_starts_again_when_its_next_start_is_due_not_a_poll_later(app
 
     gaps = [later - earlier for earlier, later in itertools.pairwise(started)]
     assert all(0.35 < gap < 2.0 for gap in gaps), gaps
-
-
-def test_a_start_whose_code_runs_late_is_counted_again_from_then(
-    app: App, monkeypatch: pytest.MonkeyPatch
-) -> None:
-    """With no margin for handing jobs to their code, every start is late: each counts twice,
-    once from its claim and once from its code's start."""
-    monkeypatch.setattr(claiming, "DISPATCH_SHARE", 0.0)
-
-    @app.job(rate_limit="5/hour")
-    def digest(user: int) -> None: ...
-
-    handles = [digest.enqueue(user) for user in range(2)]
-    app.start_worker(fast_settings(poll_interval=0.05))
-    for handle in handles:
-        handle.result(timeout=30)
-
-    assert count_rate_starts(app.runtime.call(app.backend())) == 4

@@ -92,12 +92,6 @@ class Backend(Protocol):
         again (None: none known), so that an idle worker need not wait out its poll."""
         ...
 
-    async def count_late_start(self, key: str, window_s: float, fixed: bool) -> None:
-        """Count a start under rate key `key` again, from now: its job's code starts later
-        after its claim than the margin the claim counted it with (`claiming.DISPATCH_S`),
-        so that no window of code starts holds more than the limit."""
-        ...
-
     async def heartbeat(
         self, worker: WorkerInfo, leases: Sequence[Lease], *, max_age_s: float | None = None
     ) -> set[str]:

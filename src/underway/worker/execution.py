@@ -19,7 +19,6 @@ from ..faults import crash_point
 from ..jobs import JobDefinition
 from ..models import ClaimedJob, JobError, Lease, Outcome
 from .host import WorkerHost
-from .late_starts import LateStartCounter, count_if_late
 from .outcomes import OutcomeWriter
 from .progress import ProgressFlusher
 from .retry_rules import retry_ruling
@@ -52,9 +51,6 @@ class ExecutionOwner(Protocol):
 
     @property
     def outcomes(self) -> OutcomeWriter: ...
-
-    @property
-    def backend(self) -> LateStartCounter: ...
 
     def slot_stuck(self, execution: JobExecution) -> None: ...
 
@@ -254,7 +250,6 @@ class JobExecution:
 
     async def _call(self, definition: JobDefinition) -> Any:
         kwargs = definition.load_args(self.job.args)
-        await count_if_late(self.worker.backend, definition, self.job.args, self.claimed_at)
         crash_point("job_started")
         args = (self.ctx,) if definition.context_param else ()
         self._is_async = definition.is_async

@@ -26,7 +26,11 @@ from datetime import datetime
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from ...errors import ConfigurationError, RecurringNotFound, StorageUnavailable
+from ...errors import (
+    ConfigurationError,
+    RecurringNotFound,
+    StorageUnavailable,
+)
 from ...models import (
     ClaimedJob,
     EnqueueResult,
@@ -53,7 +57,6 @@ from . import leases as lease_sql
 from .blockers import PostgresBlockers
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
 from .enqueue import enqueue_one, enqueue_plain
-from .late_starts import PostgresLateStarts
 from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
 from .values import NUL, must_name_a_job, refused
@@ -62,7 +65,7 @@ from .wakeups import PostgresListener, send_wakeups
 IDLE = TransactionStatus.IDLE
 
 
-class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresLateStarts):
+class PostgresBackend(PostgresQueues, PostgresBlockers):
     """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
 
     def __init__(

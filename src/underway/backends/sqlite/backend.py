@@ -35,7 +35,6 @@ from . import claim, enqueue, finish, maintenance, manage, migrate, queues, read
 from . import leases as lease_sql
 from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
-from .late_starts import SQLiteLateStarts
 from .open_errors import check_database_path
 from .wakeups import WakeupReceiver, WakeupSender
 
@@ -52,7 +51,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SQLiteBackend(SQLiteBlockers, SQLiteLateStarts):
+class SQLiteBackend(SQLiteBlockers):
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
     def __init__(
