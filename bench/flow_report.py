@@ -38,15 +38,27 @@ def _table(header: list[str], rows: list[list[str]]) -> str:
     return "\n".join(lines + ["| " + " | ".join(row) + " |" for row in rows]) + "\n"
 
 
-def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
-    """The flow-control section: rate limit accuracy, the cost of limits, pausing."""
-    when = (
-        f"Measured {measured['date']} with `python -m bench.run --only flow`"
-        f"{' in quick mode' if measured.get('quick') else ''}, apart from the rest of this "
-        "page.\n"
-        if measured
+def measured_apart(measured: dict[str, Any] | None, only: str) -> str:
+    """When a section was measured by `bench.run --only {only}` apart from the page."""
+    if not measured:
+        return ""
+    quick = " in quick mode" if measured.get("quick") else ""
+    command = f"`python -m bench.run --only {only}`{quick}"
+    probe = measured.get("cpu_probe_ms")
+    speed = (
+        f" The machine's CPU probe (`bench.run.cpu_probe_ms`, a fixed pure-Python loop)"
+        f" read {probe} ms then: this machine kind has run the same code up to 3 times"
+        f" slower at some hours than at others, so figures measured at different probe"
+        f" readings compare only as ratios."
+        if probe
         else ""
     )
+    return f"Measured {measured['date']} with {command}, apart from the rest of this page.{speed}\n"
+
+
+def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
+    """The flow-control section: rate limit accuracy, the cost of limits, pausing."""
+    when = measured_apart(measured, "flow")
     return "\n".join(
         [
             "## Flow control (underway)\n",

@@ -260,31 +260,13 @@ def _rank(name: str) -> int:
     return ORDER.index(name) if name in ORDER else len(ORDER)
 
 
-def _measured_apart(measured: dict[str, Any] | None, only: str) -> str:
-    """When a section was measured by `bench.run --only {only}` apart from the page."""
-    if not measured:
-        return ""
-    quick = " in quick mode" if measured.get("quick") else ""
-    command = f"`python -m bench.run --only {only}`{quick}"
-    probe = measured.get("cpu_probe_ms")
-    speed = (
-        f" The machine's CPU probe (`bench.run.cpu_probe_ms`, a fixed pure-Python loop)"
-        f" read {probe} ms then: this machine kind has run the same code up to 3 times"
-        f" slower at some hours than at others, so figures measured at different probe"
-        f" readings compare only as ratios."
-        if probe
-        else ""
-    )
-    return f"Measured {measured['date']} with {command}, apart from the rest of this page.{speed}\n"
-
-
 def _in_process(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
     rows = []
     for name in UNDERWAY:
         for where, data in systems.get(name, {}).get("drain_in_process", {}).items():
             rows.append([where, _num(_get(data, "n")), _num(_get(data, "rate"))])
     table = _table(["database", "jobs", "jobs/s"], rows)
-    return f"{_measured_apart(measured, 'in-process')}\n{table}" if measured else table
+    return f"{flow_report.measured_apart(measured, 'in-process')}\n{table}" if measured else table
 
 
 def _depth(systems: dict[str, Any]) -> str:
