@@ -84,3 +84,14 @@ async def test_a_closed_queues_backlog_ahead_does_not_crowd_out_the_others(
     claimed = await backend.claim(WORKER, ["mail", "held", "reports"], 4)
 
     assert [j.id for j in claimed] == [j.id for j in reports]
+
+
+async def test_plain_due_reads_due_plain_jobs_of_open_queues_only(backend: Backend) -> None:
+    assert not await backend.plain_due(["mail", "default"])
+    await backend.enqueue_many([new_job(queue="mail"), new_job(queue="later", delay_s=3600)])
+    assert await backend.plain_due(["mail"])
+    assert await backend.plain_due(["mail"], names=["task"])
+    assert not await backend.plain_due(["mail"], names=["no_such_job"])
+    assert not await backend.plain_due(["later"])
+    await backend.pause_queue("mail", None)
+    assert not await backend.plain_due(["mail"])

@@ -1,14 +1,21 @@
 """PostgreSQL only: the limited claim's one round trip reckons a start's expiry in SQL, as
-`claiming.start_expiry` does in Python."""
+`claiming.start_expiry` does in Python; a burst is not ended by a row its claim skipped."""
 
 from __future__ import annotations
+
+import threading
+from typing import Any
 
 import psycopg
 import pytest
 
 from tests.conftest import POSTGRES_URL
+from tests.waiting import wait_until
+from underway import App, JobState
 from underway.backends import claiming
 from underway.backends.postgres.limited_claim import START_EXPIRY
+from underway.models import Job
+from underway.testing import drain
 
 #: (now, window, fixed): sliding windows, and fixed ones claimed well before, just inside and
 #: just outside the margin before the window's end, and with windows shorter than the margin
@@ -42,3 +49,41 @@ def test_the_sql_start_expiry_is_the_python_one(now: float, window_s: float, fix
         row = conn.execute(statement, params).fetchone()  # type: ignore[arg-type]
     assert row is not None
     assert row[0] == pytest.approx(claiming.start_expiry(now, window_s, fixed), abs=1e-9)
+
+
+def test_a_drain_does_not_end_while_a_due_job_is_held_by_another_transaction(
+    pg_url: str, pg_schema: str
+) -> None:
+    """A claim skips a row another transaction holds (FOR UPDATE SKIP LOCKED), as a heartbeat
+    waiting behind a finish holds it: the drain claims again instead of ending."""
+    app = App(pg_url)
+    try:
+
+        @app.job
+        def noop() -> None: ...
+
+        handle = noop.enqueue()
+        probes: list[bool] = []
+        backend = app.runtime.call(app.backend())
+        plain_due = backend.plain_due
+
+        async def counted(*args: Any) -> bool:
+            probes.append(await plain_due(*args))
+            return probes[-1]
+
+        backend.plain_due = counted  # type: ignore[method-assign]
+        with psycopg.connect(POSTGRES_URL) as locker:
+            locker.execute(
+                f'SELECT 1 FROM "{pg_schema}".jobs WHERE id = %s FOR UPDATE', (handle.id,)
+            )
+            drained: list[list[Job]] = []
+            thread = threading.Thread(target=lambda: drained.append(drain(app)))
+            thread.start()
+            wait_until(lambda: bool(probes), timeout=10)
+            locker.commit()
+        thread.join(timeout=10)
+
+        assert probes[0] is True
+        assert [job.state for job in drained[0]] == [JobState.COMPLETED]
+    finally:
+        app.close()

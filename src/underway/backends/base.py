@@ -87,6 +87,12 @@ class Backend(Protocol):
         """Mark up to `limit` ready jobs running for this worker, honouring priority and lanes;
         only jobs of these `names`, if given (a drain of some jobs)."""
 
+    async def plain_due(self, queues: Sequence[str], names: Sequence[str] | None = None) -> bool:
+        """Whether a job with no lane and no rate key is due in these queues (paused ones and
+        those with limits aside), read without row locks: a claim skips jobs another
+        transaction holds or waits on, so a burst claims again instead of ending."""
+        ...
+
     def next_slot_in(self) -> float | None:
         """Seconds until a rate key that this backend's claims found at its limit may start
         again (None: none known), so that an idle worker need not wait out its poll."""

@@ -229,13 +229,28 @@ class Worker:
                         self.claimed.extend(job.id for job in jobs)
                         # A job that ended during the claim may have made work due that the
                         # claim's snapshot missed (a retry or snooze due now): claim again.
-                        if not jobs and not self.executions and self._ended == ended_before:
+                        # And PostgreSQL's claims skip jobs whose rows another transaction
+                        # holds: the burst ends only once a plain read finds none due either.
+                        if (
+                            not jobs
+                            and not self.executions
+                            and self._ended == ended_before
+                            and not await self._plain_due()
+                        ):
                             return  # nothing due, nothing running: the burst is over
                     if len(jobs) == free:
                         continue
                 await self._sleep(idle_wait(self.backend, self.settings.poll_interval))
         finally:
             unsubscribe()
+
+    async def _plain_due(self) -> bool:
+        """Whether a plain job is due though the claim found none: PostgreSQL's claims skip
+        rows another transaction holds or waits on (a heartbeat behind a finish)."""
+        try:
+            return await self.backend.plain_due(self.queues, self.settings.jobs)
+        except StorageUnavailable:
+            return True  # the next claim meets the outage, and backs off
 
     async def _hand_back(self, jobs: list[ClaimedJob], took_s: float) -> None:
         """Give back at once jobs whose claim answered so late (the database was cut off

@@ -122,11 +122,35 @@ def _same(value: Any) -> Any:
     return value
 
 
+#: Whether a plain job is due in the queues, but paused ones and those with limits, of
+#: these names (NULL: any name); a plain read, which waits on no row lock and skips none.
+PLAIN_DUE = """
+SELECT EXISTS (
+    SELECT 1 FROM unnest(%(queues)s::text[]) AS q(name),
+    LATERAL (SELECT 1 FROM {schema}.jobs WHERE queue = q.name
+             AND state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+             AND run_at <= now() AND (%(names)s::text[] IS NULL OR name = ANY(%(names)s))
+             LIMIT 1) AS due
+    WHERE NOT EXISTS (SELECT 1 FROM {schema}.queues WHERE name = q.name
+                      AND (paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL))
+) AS due
+"""
+
+
 class PostgresQueues:
     """The Backend's queue methods on PostgreSQL (a part of PostgresBackend)."""
 
     _pool: PostgresPool
     _notifier: LocalNotifier
+
+    async def plain_due(self, queues: Sequence[str], names: Sequence[str] | None = None) -> bool:
+        params = {"queues": list(queues), "names": None if names is None else list(names)}
+
+        async def read(tx: Tx) -> bool:
+            row = await tx.row(PLAIN_DUE, params)
+            return bool(row and row["due"])
+
+        return await self._pool.statement(read)
 
     async def sync_queue_limits(self, declared: Sequence[QueueLimits]) -> None:
         await self._pool.transaction(lambda tx: sync_limits(tx, declared))

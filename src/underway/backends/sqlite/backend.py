@@ -212,6 +212,10 @@ class SQLiteBackend(SQLiteBlockers):
             )
         )
 
+    async def plain_due(self, queues: Sequence[str], names: Sequence[str] | None = None) -> bool:
+        args = ([*queues], None if names is None else list(names), self._clock.now())
+        return await self._reader.read(lambda c: claim.plain_due(c, *args))
+
     def next_slot_in(self) -> float | None:
         return self._held.next_in(self._clock.now())
 

@@ -106,6 +106,16 @@ WHERE seq IN (SELECT seq FROM underway_jobs INDEXED BY underway_jobs_ready
               ORDER BY priority DESC, run_at, seq LIMIT ?)
 RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts
 """
+#: Whether a plain job is due in the queues (QUEUES), but paused ones and those with limits,
+#: of the names in the JSON array ? (NULL: any name).
+PLAIN_DUE = """
+SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_ready
+WHERE queue IN (QUEUES) AND state IN ('pending', 'scheduled') AND lane IS NULL
+  AND rate_key IS NULL AND run_at <= ? AND (? IS NULL OR name IN (SELECT value FROM json_each(?)))
+  AND queue NOT IN (SELECT name FROM underway_queues
+                    WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL)
+LIMIT 1
+"""
 RECORD_START = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
 #: Parked jobs whose key may start again go back where claims read them.
 RELEASE_PARKED = """
@@ -201,6 +211,14 @@ def claim(
         claimed_from_row(row, json_text_to_data)
         for row in sorted(rows, key=lambda r: order[r["seq"]])
     ]
+
+
+def plain_due(
+    conn: sqlite3.Connection, queues: list[str], names: list[str] | None, now: float
+) -> bool:
+    of = None if names is None else json.dumps(names)
+    statement = listing(PLAIN_DUE, "QUEUES", len(queues))
+    return conn.execute(statement, (*queues, now, of, of)).fetchone() is not None
 
 
 def _claim_plain(
