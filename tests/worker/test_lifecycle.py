@@ -131,14 +131,14 @@ def test_failures_are_retried_with_backoff_then_succeed(clocked_app: App, clock:
 
 
 def test_exhausted_retries_fail_with_the_error_and_traceback(app: App) -> None:
-    @app.job(retries=1, backoff=Backoff(base=0.01))
+    @app.job(retries=1, backoff=Backoff(base=0, factor=1, maximum=0, jitter=0))
     def broken(x: int) -> None:
         raise ValueError(f"bad x={x}")
 
-    app.start_worker(fast_settings())
     handle = broken.enqueue(x=3)
+    drain(app)
     with pytest.raises(JobFailed, match="ValueError: bad x=3") as caught:
-        handle.result(timeout=10)
+        handle.result(timeout=0)
     assert "raise ValueError" in caught.value.traceback
     job = app.get(handle.id)
     assert (job.state, job.attempt, len(job.errors)) == (JobState.FAILED, 2, 2)

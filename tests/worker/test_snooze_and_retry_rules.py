@@ -67,9 +67,9 @@ def test_three_snoozes_spend_no_attempt(app: App) -> None:
             raise Snooze(0)
         return len(runs)
 
-    app.start_worker(fast_settings())
     handle = wait_for_export.enqueue()
-    assert handle.result(timeout=10) == 4
+    drain(app)
+    assert handle.result(timeout=0) == 4
     assert runs == [(1, 2), (2, 3), (3, 4), (4, 5)]
     job = app.get(handle.id)
     assert (job.state, job.attempt, job.max_attempts, job.snoozes) == (
@@ -102,8 +102,9 @@ def test_only_exceptions_in_retry_on_are_retried(app: App) -> None:
     def fetch() -> None:
         raise raised.pop(0)
 
-    app.start_worker(fast_settings())
-    job = finished(app, fetch.enqueue().id)
+    handle = fetch.enqueue()
+    drain(app)
+    job = app.get(handle.id)
     assert (job.state, job.attempt) == (JobState.FAILED, 2)
     assert [(e.type, e.rule) for e in job.errors] == [
         ("TimeoutError", "retry_on: TimeoutError"),
@@ -120,8 +121,9 @@ def test_a_job_timeout_meets_retry_on_and_discard_on(app: App) -> None:
     async def slower() -> None:
         await asyncio.sleep(30)
 
-    app.start_worker(fast_settings())
-    first, second = finished(app, slow.enqueue().id), finished(app, slower.enqueue().id)
+    first_id, second_id = slow.enqueue().id, slower.enqueue().id
+    drain(app)
+    first, second = app.get(first_id), app.get(second_id)
     assert (first.state, first.attempt) == (JobState.FAILED, 2)
     assert [(e.type, e.rule) for e in first.errors] == [
         ("JobTimeout", "retry_on: TimeoutError"),
