@@ -94,22 +94,23 @@ def test_a_key_full_for_a_while_has_its_jobs_parked_and_a_briefly_full_one_is_le
     brief = claiming.LimitedWalk(5, None, claiming.HeldKeys(), now=49.5)
     walk_rows(brief, [limited(2, rate_key="k", rate_free=0, rate_next=50.0)])
 
-    assert [(row["seq"], until) for row, until in walk.parked] == [(1, 50.0)]
-    assert brief.parked == []
-    # Held for long, its jobs are read (to be parked); briefly, left out; then free.
+    assert walk.parked_keys == {"k": 50.0}
+    assert brief.parked_keys == {}
+    # Held for long, its jobs are read (so that new ones get parked); briefly, left out;
+    # then free.
     assert claiming.LimitedWalk(5, None, held, now=30.0).full_keys == set()
     assert claiming.LimitedWalk(5, None, held, now=49.5).full_keys == {"k"}
     assert claiming.LimitedWalk(5, None, held, now=50.0).full_keys == set()
 
 
-def test_the_jobs_of_a_key_full_for_a_while_are_all_read_to_be_parked() -> None:
+def test_a_key_full_for_a_while_is_parked_whole_and_read_past() -> None:
     held = [limited(i, rate_key="h", rate_free=0, rate_next=90.0) for i in range(100)]
     walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)
 
     reads = walk_rows(walk, held)
 
-    assert [read.full_keys for read in reads] == [[], []]
-    assert [row["seq"] for row, _ in walk.parked] == list(range(100))
+    assert [read.full_keys for read in reads] == [[], ["h"]]
+    assert walk.parked_keys == {"h": 90.0}
     assert walk.fitting == []
 
 
@@ -252,11 +253,10 @@ def test_the_jobs_a_walk_fitted_are_taken_as_they_are_unless_plain_jobs_or_queue
 def test_parking_by_key_names_the_key_once_and_reads_past_its_jobs() -> None:
     held = [limited(i, rate_key="h", rate_free=0, rate_next=90.0) for i in range(100)]
     free = [limited(100 + i, rate_key=f"f{i}", rate_free=5) for i in range(3)]
-    walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0, by_key=True)
+    walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)
 
     reads = walk_rows(walk, held + free)
 
     assert walk.parked_keys == {"h": 90.0}
-    assert walk.parked == []
     assert reads[1].full_keys == ["h"]
     assert seqs(walk.fitting) == [100, 101, 102]

@@ -15,7 +15,7 @@ from typing import Any, Protocol
 FIRST_READ_MIN = 32
 READ_GROWTH = 4
 #: A rate-limited job whose key stays full at least this long is parked until then (see
-#: `LimitedWalk.parked`); a shorter hold only leaves the key out of reads.
+#: `LimitedWalk.parked_keys`); a shorter hold only leaves the key out of reads.
 PARK_FROM_S = 1.0
 #: How much later than its claim a job's code may start (the claim commits, the worker
 #: hands the job to a runner), at most DISPATCH_SHARE of a window: a start counts that much
@@ -142,20 +142,13 @@ class LimitedWalk:
 
     Each read leaves out the keys and lanes found full so far (and the keys `HeldKeys`
     knows to be held briefly), so a held-back backlog is read at most once per claim; the
-    jobs of keys held longer are `parked` until their key's next start, out of what claims
-    read. Rows carry `lane_free` and `rate_free`, the room their lane and key had
-    before this claim, and `rate_next`, when the key's earliest live start expires.
+    keys held longer are `parked_keys`, whose jobs the claim parks until the key's next
+    start, out of what claims read. Rows carry `lane_free` and `rate_free`, the room their
+    lane and key had before this claim, and `rate_next`, when the key's earliest live start
+    expires.
     """
 
-    def __init__(
-        self,
-        limit: int,
-        after: tuple[Any, ...] | None,
-        held: HeldKeys,
-        now: float,
-        *,
-        by_key: bool = False,
-    ):
+    def __init__(self, limit: int, after: tuple[Any, ...] | None, held: HeldKeys, now: float):
         self.limit = limit
         #: The last plain job chosen if plain jobs fill the claim: no limited job after it
         #: can be chosen.
@@ -165,12 +158,8 @@ class LimitedWalk:
         self.queues: set[str] | None = None
         self.now = now
         self.full_keys = held.briefly(now)
-        #: Jobs to park, and until when: those read of keys full before this claim for a
-        #: while (whose later jobs the claim's reads then go on reading, to park them too).
-        self.parked: list[tuple[ClaimRow, float]] = []
-        #: With `by_key`, instead: the keys full for a while, and until when, whose jobs the
-        #: claim parks all at once (its reads then leave them out, as full keys).
-        self.by_key = by_key
+        #: The keys found full for a while, and until when: the claim parks all their waiting
+        #: jobs at once, and its reads leave them out, as full keys.
         self.parked_keys: dict[str, float] = {}
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
@@ -220,20 +209,16 @@ class LimitedWalk:
         self.saw_both = self.saw_both or (lane is not None and key is not None)
         lane_left = None if lane is None else self._lane_left.setdefault(lane, row["lane_free"])
         rate_left = None if key is None else self._rate_left.setdefault(key, row["rate_free"])
-        parks = False
         if key is not None and row["rate_free"] <= 0 and row["rate_next"] is not None:
             until = float(row["rate_next"])
             self.held.hold(key, until)
-            parks = until - self.now >= PARK_FROM_S
-            if parks and self.by_key:
+            if until - self.now >= PARK_FROM_S:
                 self.parked_keys[key] = until
-            elif parks:
-                self.parked.append((row, until))
         lane_full = lane_left is not None and lane_left <= 0
         rate_full = rate_left is not None and rate_left <= 0
         if lane_full:
             self.full_lanes.add(lane)
-        if rate_full and (self.by_key or not parks):
+        if rate_full:
             self.full_keys.add(key)
         if lane_full or rate_full:
             return

@@ -233,7 +233,7 @@ async def claim(
     one batch; queues found closed are left out of what they read."""
     memory = memory or ClaimMemory()
     # The held keys are pruned by this host's clock: the database's is not read yet.
-    walk = claiming.LimitedWalk(limit, None, memory.held, time.time(), by_key=True)
+    walk = claiming.LimitedWalk(limit, None, memory.held, time.time())
     first = walk.next_read()
     assert first is not None
     params = {"queues": queues, "limit": limit, "names": names}

@@ -182,7 +182,7 @@ def claim(
     if len(room.open) > 1:
         plain = sorted(plain, key=claiming.claim_order)[:limit]
     walk = claiming.LimitedWalk(
-        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now, by_key=True
+        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now
     )
     if limited_ready:
         while (read := walk.next_read()) is not None:
