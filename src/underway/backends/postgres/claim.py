@@ -10,7 +10,7 @@ from typing import Any
 from ...models import ClaimedJob
 from .. import claiming
 from . import limited_claim, reads
-from .claim_lock import LOCK_AND_NOW, RELEASE_PARKED, ClaimMemory
+from .claim_lock import LOCK_AND_NOW, PARK_KEYS_OF, RELEASE_PARKED, ClaimMemory
 from .connection import PostgresPool
 from .tx import Row, Tx
 
@@ -150,16 +150,10 @@ READ_LIMITED_AFTER = _READ_LIMITED.replace(
     + _LIMITED_READY.replace("POSITION", "AND priority < %(priority)s")
     + " ORDER BY priority DESC, run_at, seq LIMIT %(size)s",
 )
-#: Park every waiting job of keys that stay full a while, each until its key's next start
-#: (each key's part of their index: OFFSET 0 keeps the planner from joining the keys to
-#: the whole index instead, which it would do with no statistics).
-PARK_KEYS = """
-UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
-FROM (SELECT k.id, p.until FROM unnest(%(keys)b::text[], %(untils)b::float8[]) AS p(key, until),
-      LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.key
-               AND state IN ('pending', 'scheduled') AND held_until IS NULL OFFSET 0) AS k) AS w
-WHERE j.id = w.id
-"""
+#: Park every waiting job of keys that stay full a while, each until its key's next start.
+PARK_KEYS = PARK_KEYS_OF.replace(
+    "KEYS", "unnest(%(keys)b::text[], %(untils)b::float8[]) AS p(rate_key, until)"
+)
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.
 START_CHOSEN = """

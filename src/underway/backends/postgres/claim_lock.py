@@ -34,6 +34,17 @@ WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
 SELECT count(*) AS n FROM released
 """
 
+#: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until),
+#: each until its key's time. Each key's part of their index is read apart: OFFSET 0 keeps
+#: the planner from joining the keys to the whole index instead, which it does with no
+#: statistics.
+PARK_KEYS_OF = """
+UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
+FROM (SELECT k.id, p.until FROM KEYS,
+      LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.rate_key
+               AND state IN ('pending', 'scheduled') AND held_until IS NULL OFFSET 0) AS k) AS w
+WHERE j.id = w.id"""
+
 
 @dataclass
 class ClaimMemory:

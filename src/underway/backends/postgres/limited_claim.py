@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from ...models import ClaimedJob
 from .. import claiming
 from . import reads
-from .claim_lock import LOCK_AND_NOW, RELEASE_PARKED, ClaimMemory
+from .claim_lock import LOCK_AND_NOW, PARK_KEYS_OF, RELEASE_PARKED, ClaimMemory
 from .connection import PostgresPool
 from .tx import Row, Tx
 
@@ -92,13 +92,9 @@ recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
 parking AS (SELECT c.rate_key, min(c.rate_next) AS until FROM counted AS c, t
             WHERE c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
             GROUP BY c.rate_key),
-parked AS (UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
-           FROM (SELECT k.id, p.until FROM parking AS p,
-                 LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.rate_key
-                          AND state IN ('pending', 'scheduled') AND held_until IS NULL
-                          OFFSET 0) AS k)
-                AS w
-           WHERE j.id = w.id AND NOT (SELECT walk FROM verdict)),
+parked AS ("""
+    + PARK_KEYS_OF.replace("KEYS", "parking AS p")
+    + """ AND NOT (SELECT walk FROM verdict)),
 claimed AS (UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1,
                 worker_id = %(worker)s, started_at = to_timestamp((SELECT now FROM t)),
                 heartbeat_at = now(), progress = 0, message = NULL
