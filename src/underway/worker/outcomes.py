@@ -11,7 +11,7 @@ from ..backends.base import Backend
 from ..errors import StorageUnavailable
 from ..faults import crash_point
 from ..log_throttling import ThrottledLog
-from ..models import Outcome
+from ..models import JobError, Outcome
 
 log = logging.getLogger("underway.worker")
 MAX_BACKOFF_S = 30.0
@@ -67,7 +67,7 @@ class OutcomeWriter:
             except Exception:
                 log.exception("job %s: error after its outcome was written", outcome.lease.job_id)
 
-    async def _write_with_retry(self, outcomes: list[Outcome]) -> list[bool]:
+    async def _write_with_retry(self, outcomes: list[Outcome]) -> Sequence[bool | None]:
         delay = 0.05
         while True:
             try:
@@ -79,6 +79,45 @@ class OutcomeWriter:
                 self._errors.error("finish", "cannot record job outcomes, retrying: %s", exc)
                 await asyncio.sleep(delay)
                 delay = min(MAX_BACKOFF_S, delay * 2)
+            except Exception as exc:
+                return await self._write_apart(outcomes, exc)
+
+    async def _write_apart(self, outcomes: list[Outcome], exc: Exception) -> list[bool | None]:
+        """After an error that retrying will not cure: each outcome alone, so that one the
+        database refuses (a result PostgreSQL cannot hold) fails only its own job, which is
+        then recorded as failed with the cause. An outcome even that cannot record stays
+        unsaved: its job is taken back by the sweeper and runs again."""
+        if len(outcomes) > 1:
+            return [held for outcome in outcomes for held in await self._write_alone(outcome)]
+        outcome = outcomes[0]
+        log.error(
+            "job %s: its outcome could not be stored: %r", outcome.lease.job_id, exc, exc_info=exc
+        )
+        if outcome.kind == "failed" and outcome.error and outcome.error.type == UNSTORABLE:
+            return [None]
+        return await self._write_alone(unstorable(outcome, exc))
+
+    async def _write_alone(self, outcome: Outcome) -> list[bool | None]:
+        return list(await self._write_with_retry([outcome]))
+
+
+#: The error type of a job failed because the database refused its outcome.
+UNSTORABLE = "UnstorableOutcome"
+
+
+def unstorable(outcome: Outcome, exc: Exception) -> Outcome:
+    """The failed outcome recorded instead of one the database refused: a permanent error,
+    so no retry, with the cause and the fix in its message."""
+    error = JobError(
+        type=UNSTORABLE,
+        message=(
+            f"the database refused this attempt's {outcome.kind} outcome "
+            f"({type(exc).__name__}: {exc}); return a result and raise errors whose text "
+            "the database can store (PostgreSQL's cannot hold the character U+0000)"
+        ),
+        attempt=outcome.lease.attempt,
+    )
+    return Outcome(outcome.lease, "failed", error=error)
 
 
 def claim_limits(concurrency: int, claims_overlap_writes: bool) -> tuple[int, int]:
