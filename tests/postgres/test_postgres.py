@@ -230,16 +230,34 @@ async def test_the_words_nan_and_infinity_in_strings_are_stored(pg: PostgresBack
     assert (await pg.get(stored.id)).args == args  # type: ignore[union-attr]
 
 
-async def test_a_result_postgres_cannot_store_fails_the_job_clearly(pg: PostgresBackend) -> None:
+@pytest.mark.parametrize("bad", ["a\x00b", float("nan")])
+async def test_a_result_postgres_cannot_store_fails_the_job_clearly(
+    pg: PostgresBackend, bad: object
+) -> None:
     await enqueue(pg)
     job = await claim_one(pg)
     lease = Lease(job.id, job.attempt, "worker-1")
-    assert await pg.finish([Outcome(lease, "completed", result={"x": float("nan")})]) == [True]
+    assert await pg.finish([Outcome(lease, "completed", result={"x": bad})]) == [True]
     failed = await pg.get(job.id)
     assert failed is not None
     assert failed.state is JobState.FAILED
     assert failed.error is not None
     assert failed.error.type == "UnstorableResult"
+
+
+async def test_the_text_of_an_escaped_nul_is_stored(pg: PostgresBackend) -> None:
+    """A backslash then "u0000" is text PostgreSQL stores, though its JSON holds `\\u0000`."""
+    args = {"text": "\\u0000", "more": "\\\\\\u0000 and \\\\u0000"}
+    stored = (await pg.enqueue(new_job(args=args))).job
+    assert (await pg.get(stored.id)).args == args  # type: ignore[union-attr]
+    job = await claim_one(pg)
+    lease = Lease(job.id, job.attempt, "worker-1")
+    error = JobError(type="E", message="the NUL character (\\u0000) cannot be stored")
+    assert await pg.finish([Outcome(lease, "failed", error=error)]) == [True]
+    failed = await pg.get(job.id)
+    assert failed is not None
+    assert failed.error is not None
+    assert failed.error.message == error.message
 
 
 async def test_nul_characters_in_free_text_are_replaced(pg: PostgresBackend) -> None:

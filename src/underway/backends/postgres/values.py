@@ -7,6 +7,7 @@ refused with a clear error; free text (log lines, messages, error details) has N
 from __future__ import annotations
 
 import json
+import re
 from typing import Any, TypeVar
 
 import psycopg
@@ -18,6 +19,9 @@ from ..codecs import data_to_json_text, error_to_data
 T = TypeVar("T")
 NUL = "\x00"
 REPLACEMENT = "\ufffd"
+#: A NUL character as JSON text writes it: `\u0000` after an even number of backslashes (an
+#: odd one makes it the text "\u0000", a backslash then "u0000", which is storable).
+ESCAPED_NUL = re.compile(r"(?<!\\)(?:\\\\)*\\u0000")
 
 
 class UnstorableValue(ValueError):
@@ -39,8 +43,11 @@ def jsonb_text(value: Any) -> str:
             raise UnstorableValue(
                 "NaN and Infinity cannot be stored as JSON on PostgreSQL"
             ) from None
-    if "\\u0000" in text:
-        raise UnstorableValue("the NUL character (\\u0000) cannot be stored on PostgreSQL")
+    if "\\u0000" in text and ESCAPED_NUL.search(text):
+        raise UnstorableValue(
+            "the NUL character (U+0000) cannot be stored on PostgreSQL: "
+            "leave it out, or send binary data as base64"
+        )
     return text
 
 
