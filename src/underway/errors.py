@@ -152,6 +152,14 @@ class QueueNotFound(UnderwayError, LookupError):
         super().__init__(f"no queue named {name!r}")
 
 
+class WorkflowNotFound(UnderwayError, LookupError):
+    """No workflow or batch with that id exists."""
+
+    def __init__(self, workflow_id: str) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(f"workflow {workflow_id} not found")
+
+
 class Snooze(Exception):
     """Raised by a job: put it back to run in `seconds`, spending no attempt (a 429 from an
     API is not a failure). `ctx.snooze(seconds)` raises it."""

@@ -7,7 +7,19 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
+# Re-exported: queues and workers were described here before they had a module of their own.
+from .queue_models import QueueInfo as QueueInfo
+from .queue_models import QueueLimits as QueueLimits
+from .queue_models import WorkerInfo as WorkerInfo
+
 UniqueMode = Literal["join", "skip", "queue"]
+#: When a job that depends on others runs once they ended: "completed": if all completed
+#: (beyond `tolerate` that did not, it is cancelled at once); "ended": whatever became of
+#: them; "failed": only if one or more did not complete (a batch's on_failure callback).
+DependencyRule = Literal["completed", "ended", "failed"]
+#: How dependencies' results are given: "value" (the one dependency's result), "list" (all
+#: results, in order; None for one that did not complete), "summary" (a batch's summary).
+ResultsShape = Literal["value", "list", "summary"]
 
 
 class JobState(enum.StrEnum):
@@ -20,6 +32,8 @@ class JobState(enum.StrEnum):
     FAILED = "failed"
     CANCELLED = "cancelled"
     SKIPPED = "skipped"
+    #: Waiting for the jobs it depends on to end.
+    WAITING = "waiting"
 
     @property
     def is_active(self) -> bool:
@@ -30,7 +44,9 @@ class JobState(enum.StrEnum):
         return self in FINISHED_STATES
 
 
-ACTIVE_STATES = frozenset({JobState.SCHEDULED, JobState.PENDING, JobState.RUNNING})
+ACTIVE_STATES = frozenset(
+    {JobState.WAITING, JobState.SCHEDULED, JobState.PENDING, JobState.RUNNING}
+)
 FINISHED_STATES = frozenset(
     {JobState.COMPLETED, JobState.FAILED, JobState.CANCELLED, JobState.SKIPPED}
 )
@@ -82,6 +98,17 @@ class NewJob:
     #: to a request beyond that: skipped, or refused with QueueFull.
     queue_limit: int | None = None
     queue_full: Literal["skip", "raise"] = "skip"
+    #: The workflow or batch it belongs to, if any.
+    workflow_id: str | None = None
+    #: The ids of the jobs it waits for, in the order their results are given to it.
+    after: tuple[str, ...] = ()
+    #: When it runs once they ended (`DependencyRule`), and how many that did not complete
+    #: `"completed"` tolerates.
+    dependency_rule: DependencyRule = "completed"
+    tolerate: int = 0
+    #: The parameter its dependencies' results are given in, and how: `ResultsShape`.
+    results_into: str | None = None
+    results_shape: ResultsShape = "list"
 
     @property
     def plain(self) -> bool:
@@ -93,6 +120,8 @@ class NewJob:
             and self.recurring_id is None
             and self.rate_key is None
             and self.queue_limit is None
+            and not self.after
+            and self.workflow_id is None
         )
 
 
@@ -137,6 +166,16 @@ class Job:
     snoozes: int = 0
     #: The key its starts are counted under for its rate limit (None: not rate-limited).
     rate_key: str | None = None
+    #: The workflow or batch it belongs to, if any.
+    workflow_id: str | None = None
+    #: Of the jobs it depends on: how many have not ended yet, and how many ended without
+    #: completing; `dependency_rule` is None for a job that depends on none.
+    waiting_on: int = 0
+    failed_dependencies: int = 0
+    dependency_rule: DependencyRule | None = None
+    tolerate: int = 0
+    results_into: str | None = None
+    results_shape: ResultsShape = "list"
 
 
 @dataclass(frozen=True, slots=True)
@@ -313,20 +352,6 @@ class SweepResult:
     lost: tuple[LostAttempt, ...] = ()
 
 
-@dataclass(frozen=True, slots=True)
-class WorkerInfo:
-    """A live worker process as registered in the database."""
-
-    id: str
-    hostname: str
-    pid: int
-    queues: tuple[str, ...]
-    concurrency: int
-    started_at: datetime
-    heartbeat_at: datetime
-    running: tuple[str, ...] = ()
-
-
 Overlap = Literal["skip", "queue", "allow"]
 CatchUp = Literal["one", "none"]
 
@@ -367,34 +392,3 @@ class Recurring:
     last_fire_at: datetime | None = None
     last_job_id: str | None = None
     last_job_state: JobState | None = None
-
-
-@dataclass(frozen=True, slots=True)
-class QueueLimits:
-    """Limits a queue declares in code (`app.queue(...)`), shared by all workers through the
-    database: running jobs at once, and starts per window."""
-
-    name: str
-    concurrency: int | None = None
-    rate_limit: int | None = None
-    rate_window_s: float | None = None
-    rate_fixed: bool = False
-
-
-@dataclass(frozen=True, slots=True)
-class QueueInfo:
-    """A queue as operators see it: its limits, whether it is paused, its jobs per state,
-    when its oldest ready job became due, its starts in the last minute, its live workers."""
-
-    name: str
-    paused: bool = False
-    paused_at: datetime | None = None
-    paused_by: str | None = None
-    concurrency: int | None = None
-    rate_limit: int | None = None
-    rate_window_s: float | None = None
-    rate_fixed: bool = False
-    counts: dict[str, int] = field(default_factory=dict)
-    oldest_waiting_at: datetime | None = None
-    started_last_minute: int = 0
-    workers: tuple[str, ...] = ()

@@ -27,6 +27,7 @@ from ..models import (
     SweepResult,
     WorkerInfo,
 )
+from ..workflow_models import DependencyOutcome, NewWorkflow, Workflow, WorkflowPage
 from .policy import MAX_LOSSES, LossBounds
 
 Unsubscribe = Callable[[], None]
@@ -129,6 +130,45 @@ class Backend(Protocol):
         """Remove a finished job with its logs; False if there was none."""
 
     async def get(self, job_id: str) -> Job | None: ...
+
+    # -- workflows and batches (rules: dependency_rules) -----------------------------------
+    #
+    # `enqueue` stores a job with `after` ids too: it waits for them, as a workflow's members
+    # wait for each other. Every change that ends a job (finish, cancel, sweep, requeue,
+    # delete) counts it on its dependents' edges in the same transaction, releasing or
+    # cancelling them there, so that no dependent waits for a job that already ended.
+
+    async def start_workflow(
+        self, workflow: NewWorkflow, jobs: Sequence[NewJob]
+    ) -> list[EnqueueResult]:
+        """Store a workflow or batch and its jobs in one transaction; each job's `after` ids
+        are earlier in `jobs` or already stored. An unknown `after` id raises JobNotFound
+        and nothing is stored."""
+
+    async def add_to_batch(self, batch_id: str, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+        """Add jobs to a batch whose callbacks have not been released yet (called from a
+        running member): the callbacks wait for them too. Raises WorkflowNotFound, or
+        InvalidStateError once the batch has ended."""
+
+    async def get_workflow(self, workflow_id: str) -> Workflow | None:
+        """A workflow with its members counted per state; None if there is none."""
+
+    async def list_workflows(self, limit: int = 50, offset: int = 0) -> WorkflowPage:
+        """Workflows and batches, newest first."""
+
+    async def workflow_jobs(self, workflow_id: str) -> list[Job]:
+        """A workflow's members in the order they were stored."""
+
+    async def dependencies(self, job_id: str) -> list[DependencyOutcome]:
+        """How the jobs a job depends on ended (or not yet), in the order given at enqueue;
+        a dependency pruned since reads as cancelled."""
+
+    async def cancel_workflow(self, workflow_id: str) -> Workflow:
+        """Cancel every member that has not started and ask running ones to stop."""
+
+    async def retry_workflow(self, workflow_id: str) -> Workflow:
+        """Run again the members that failed or were cancelled (and what waits on them);
+        completed members and released callbacks stay as they are."""
 
     async def get_many(self, job_ids: Sequence[str]) -> list[Job]:
         """The jobs of these ids that exist, in the order given, read at once."""

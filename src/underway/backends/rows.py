@@ -62,6 +62,13 @@ JOB_COLUMNS = (
     "losses",
     "snoozes",
     "rate_key",
+    "workflow_id",
+    "waiting_on",
+    "failed_dependencies",
+    "dependency_rule",
+    "tolerate",
+    "results_into",
+    "results_shape",
 )
 
 
@@ -93,7 +100,8 @@ def job_from_values(values: Sequence[Any], when: WhenReader, data: DataReader) -
         started, finished, heartbeat, worker_id, progress, message, result, error,
         errors, fingerprint, unique, lane, cancel_requested, retention_s,
         log_count, logs_dropped, duplicate_of, skip_reason, recurring_id,
-        fire_at, losses, snoozes, rate_key,
+        fire_at, losses, snoozes, rate_key, workflow_id, waiting_on, failed_dependencies,
+        dependency_rule, tolerate, results_into, results_shape,
     ) = values  # fmt: skip
     created, run_at = when(created), when(run_at)
     assert created is not None
@@ -132,6 +140,13 @@ def job_from_values(values: Sequence[Any], when: WhenReader, data: DataReader) -
         losses,
         snoozes,
         rate_key,
+        None if workflow_id is None else str(workflow_id),
+        waiting_on,
+        failed_dependencies,
+        dependency_rule,
+        tolerate,
+        results_into,
+        results_shape,
     )
 
 

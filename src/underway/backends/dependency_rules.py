@@ -1,0 +1,45 @@
+"""The rules of jobs that depend on others, which both dialects apply: what a dependent
+becomes as its dependencies end, and what it records when it will not run.
+
+A dependent waits (state `waiting`) while any dependency has not ended. Each dependency that
+ends is counted once, on its edge: `waiting_on` goes down by one, and `failed_dependencies`
+up by one if it did not complete. Then, in the same transaction as the dependency's end:
+- rule "completed": more failures than `tolerate` cancel it at once (and so, in turn, what
+  waits on it); else it runs once nothing is left to wait for;
+- rule "ended": it runs once nothing is left to wait for, whatever became of them;
+- rule "failed": once nothing is left to wait for, it runs if one or more did not complete,
+  and is recorded skipped if all completed (a batch's on_failure callback).
+"""
+
+from __future__ import annotations
+
+from typing import Literal
+
+from ..models import DependencyRule, JobError
+
+Verdict = Literal["waiting", "ready", "cancelled", "skipped"]
+
+DEPENDENCY_FAILED = "DependencyFailed"
+#: The skip reason of a rule "failed" dependent whose dependencies all completed.
+NONE_FAILED = "none of the jobs it depends on failed"
+
+
+def verdict(rule: DependencyRule, tolerate: int, waiting_on: int, failed: int) -> Verdict:
+    """What a dependent is, given what became of its dependencies so far."""
+    if rule == "completed" and failed > tolerate:
+        return "cancelled"
+    if waiting_on > 0:
+        return "waiting"
+    if rule == "failed" and failed == 0:
+        return "skipped"
+    return "ready"
+
+
+def dependency_failed(failed: int, tolerate: int) -> JobError:
+    """The error a dependent cancelled by its dependencies records (the dialects build the
+    same text in SQL: `failed_message`)."""
+    return JobError(type=DEPENDENCY_FAILED, message=failed_message(failed, tolerate))
+
+
+def failed_message(failed: int, tolerate: int) -> str:
+    return f"{failed} of the jobs it depends on did not complete (it tolerates {tolerate})"
