@@ -187,6 +187,8 @@ class ClaimedJob:
     args: dict[str, Any]
     attempt: int
     max_attempts: int
+    #: Whether it waited for other jobs (its dependencies' outcomes are read before it runs).
+    dependent: bool = False
 
 
 class EnqueueResult:

@@ -23,7 +23,12 @@ NO_ERRORS: tuple[Any, ...] = ("[]", [], None)
 def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
     """What a worker needs of a job it just claimed, from the claim's answer."""
     return ClaimedJob(
-        row["id"], row["name"], data(row["args"]), row["attempt"], row["max_attempts"]
+        row["id"],
+        row["name"],
+        data(row["args"]),
+        row["attempt"],
+        row["max_attempts"],
+        row["dependency_rule"] is not None,
     )
 
 
