@@ -1,6 +1,8 @@
 """underway: durable background jobs for Python."""
 
 from .app import App, JobHandle, RunningWorker
+from .app.workflow_handle import WorkflowHandle
+from .app.workflows import Chain, Group, Step, chain, group
 from .config import WorkerSettings
 from .context import JobContext
 from .errors import (
@@ -23,6 +25,8 @@ from .errors import (
     ValidationError,
     WaitTimeout,
     WorkerLost,
+    WorkflowNotFound,
+    WorkflowWaitTimeout,
 )
 from .explanations import Blocker, Explanation
 from .job_options import Backoff
@@ -39,15 +43,20 @@ from .models import (
     WorkerInfo,
 )
 from .rate_limits import RateLimit
+from .workflow_models import BatchSummary, DependencyOutcome, Workflow, WorkflowPage
 
 __all__ = [
     "App",
     "Backoff",
+    "BatchSummary",
     "Blocker",
+    "Chain",
     "ConfigurationError",
     "DatabaseConfigurationError",
+    "DependencyOutcome",
     "DuplicateJobError",
     "Explanation",
+    "Group",
     "InvalidStateError",
     "Job",
     "JobCancelled",
@@ -70,6 +79,7 @@ __all__ = [
     "RunningWorker",
     "Snooze",
     "Stats",
+    "Step",
     "StorageUnavailable",
     "UnderwayError",
     "UnknownJobError",
@@ -78,5 +88,12 @@ __all__ = [
     "WorkerInfo",
     "WorkerLost",
     "WorkerSettings",
+    "Workflow",
+    "WorkflowHandle",
+    "WorkflowNotFound",
+    "WorkflowPage",
+    "WorkflowWaitTimeout",
+    "chain",
     "fingerprint_of",
+    "group",
 ]

@@ -8,6 +8,7 @@ from typing import Any, NoReturn, Protocol
 
 from .errors import Snooze
 from .models import Lease, LogEntry
+from .workflow_models import DependencyOutcome
 
 #: Guards the rare cancellation hand-over between the worker's loop and job threads.
 _CANCEL_LOCK = threading.Lock()
@@ -40,6 +41,10 @@ class JobContext:
         self.max_attempts = max_attempts
         self.resources = resources
         self.scope: Any = None
+        #: How the jobs this one waited for ended, in the order given (empty if it waited
+        #: for none), and the workflow or batch it belongs to.
+        self.dependencies: list[DependencyOutcome] = []
+        self.workflow_id: str | None = None
         self._sink = sink
         self._cancelled = False
         # Made only when a sync job waits for cancellation: most jobs never do.

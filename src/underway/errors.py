@@ -152,6 +152,17 @@ class QueueNotFound(UnderwayError, LookupError):
         super().__init__(f"no queue named {name!r}")
 
 
+class WorkflowWaitTimeout(UnderwayError, TimeoutError):
+    """The workflow had members left to run after the time the caller was willing to wait."""
+
+    def __init__(self, workflow_id: str, timeout: float, ended: int, total: int) -> None:
+        self.workflow_id = workflow_id
+        super().__init__(
+            f"workflow {workflow_id} still active after waiting {timeout:g} s "
+            f"({ended} of {total} jobs ended)"
+        )
+
+
 class WorkflowNotFound(UnderwayError, LookupError):
     """No workflow or batch with that id exists."""
 

@@ -8,7 +8,7 @@ import random
 import re
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any, Literal
 
 from .errors import ConfigurationError
@@ -17,6 +17,8 @@ from .rate_limits import RateLimit, rate_limit_of
 
 UNIQUE_MODES: tuple[UniqueMode, ...] = ("join", "skip", "queue")
 DEFAULT_RETENTION = timedelta(days=7)
+EARLIEST_RUN_AT = datetime(1970, 1, 1, tzinfo=UTC)
+LATEST_RUN_AT = datetime(9999, 12, 30, tzinfo=UTC)
 
 Hook = Callable[..., Any]
 ConcurrencyKey = str | Callable[..., Any]
@@ -63,6 +65,18 @@ def seconds(value: Duration | None, option: str) -> float | None:
     if result < 0 or result != result:
         raise ConfigurationError(f"{option} must not be negative, got {value!r}")
     return result
+
+
+def aware_run_at(value: datetime | None) -> datetime | None:
+    """A run_at as an aware datetime (naive means UTC), within the range storage can hold."""
+    if value is None:
+        return None
+    if not isinstance(value, datetime):
+        raise ConfigurationError(f"run_at must be a datetime, got {value!r}")
+    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
+    if not EARLIEST_RUN_AT <= aware <= LATEST_RUN_AT:
+        raise ConfigurationError(f"run_at {value.isoformat()} is out of range (1970 to 9999)")
+    return aware
 
 
 def flow_options(options: dict[str, Any]) -> dict[str, Any]:

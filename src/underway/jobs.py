@@ -8,6 +8,7 @@ import hashlib
 import inspect
 import json
 from collections.abc import Callable, Iterable, Iterator, Mapping
+from dataclasses import dataclass
 from datetime import datetime
 from typing import Any, NotRequired, get_type_hints
 
@@ -23,7 +24,7 @@ from .job_options import (
     Backoff,
     JobOptions,
 )
-from .models import NewJob
+from .models import DependencyRule, NewJob, ResultsShape
 
 
 def canonical(value: Any) -> Any:
@@ -46,6 +47,21 @@ def fingerprint_of(name: str, args: dict[str, Any]) -> str:
         ensure_ascii=False,
     )
     return hashlib.sha256(text.encode()).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class Dependencies:
+    """What a job waits for, and how it takes their outcomes (see `NewJob`)."""
+
+    after: tuple[str, ...] = ()
+    workflow_id: str | None = None
+    rule: DependencyRule = "completed"
+    tolerate: int = 0
+    results_into: str | None = None
+    results_shape: ResultsShape = "list"
+
+
+NO_DEPENDENCIES = Dependencies()
 
 
 class JobDefinition:
@@ -118,11 +134,22 @@ class JobDefinition:
     def max_attempts(self) -> int:
         return self.options.retries + 1
 
-    def validate(self, args: Mapping[str, Any]) -> dict[str, Any]:
-        """Check arguments against the signature; return them as plain JSON data."""
+    def validate(self, args: Mapping[str, Any], given_later: str | None = None) -> dict[str, Any]:
+        """Check arguments against the signature; return them as plain JSON data. The
+        parameter `given_later` (one that receives dependencies' results) is left out."""
+        model = self.args_model if given_later is None else self._model_without(given_later)
         with self._validation_errors():
-            data: dict[str, Any] = self.args_model.model_validate(args).model_dump(mode="json")
+            data: dict[str, Any] = model.model_validate(args).model_dump(mode="json")
         return data
+
+    @functools.cache  # noqa: B019 (definitions live as long as their app)
+    def _model_without(self, parameter: str) -> type[pydantic.BaseModel]:
+        if parameter not in self._arg_names:
+            raise ConfigurationError(
+                f"job {self.name!r} has no parameter {parameter!r} to receive results in"
+            )
+        kept = [p for p in self.parameters if p.name != parameter]
+        return _arguments_model(f"{self.name}_without_{parameter}", kept, self._hints)
 
     def validate_many(self, arguments: Iterable[Mapping[str, Any]]) -> list[dict[str, Any]]:
         """`validate` for many calls in one pass; an error's location starts with the index."""
@@ -232,10 +259,12 @@ class JobDefinition:
         recurring_id: str | None = None,
         fire_at: datetime | None = None,
         serial_lane: str | None = None,
+        dependencies: Dependencies | None = None,
     ) -> NewJob:
         """Build the row `Backend.enqueue` stores, validating the arguments first unless
         `validated` says they are already the output of `validate` or `validate_many`."""
-        data = args if validated else self.validate(args)
+        waits = dependencies or NO_DEPENDENCIES
+        data = args if validated else self.validate(args, waits.results_into)
         unique = self.options.unique
         if force_join and unique != "queue":
             unique = "join"
@@ -267,6 +296,12 @@ class JobDefinition:
             rate_fixed=rate is not None and rate.fixed,
             queue_limit=self.options.queue_limit,
             queue_full=self.options.queue_full,
+            workflow_id=waits.workflow_id,
+            after=waits.after,
+            dependency_rule=waits.rule,
+            tolerate=waits.tolerate,
+            results_into=waits.results_into,
+            results_shape=waits.results_shape,
         )
 
     def new_jobs(self, arguments: Iterable[Mapping[str, Any]]) -> list[NewJob]:

@@ -80,3 +80,31 @@ class WorkflowPage:
 
     workflows: list[Workflow]
     total: int
+
+
+@dataclass(frozen=True, slots=True)
+class BatchSummary:
+    """What a batch's callback receives (`results_into`): how its members ended."""
+
+    batch_id: str
+    total: int
+    completed: int
+    failed: int
+    cancelled: int
+    skipped: int
+    failed_ids: list[str] = field(default_factory=list)
+
+    @classmethod
+    def of(cls, batch_id: str, members: list[DependencyOutcome]) -> BatchSummary:
+        def count(state: JobState) -> int:
+            return sum(1 for member in members if member.state is state)
+
+        return cls(
+            batch_id=batch_id,
+            total=len(members),
+            completed=count(JobState.COMPLETED),
+            failed=count(JobState.FAILED),
+            cancelled=count(JobState.CANCELLED),
+            skipped=count(JobState.SKIPPED),
+            failed_ids=[m.job_id for m in members if m.state is JobState.FAILED],
+        )

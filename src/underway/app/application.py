@@ -36,12 +36,13 @@ from .registry import JobRef
 from .running_worker import RunningWorker
 from .runtime import Runtime
 from .storage import Storage
+from .workflow_controls import WorkflowControls
 
 DEFAULT_DATABASE = "sqlite:///underway.db"
 R = TypeVar("R")
 
 
-class App(JobReads, JobExplanations, QueueControls):
+class App(JobReads, JobExplanations, QueueControls, WorkflowControls):
     """A set of jobs bound to one database. Sync methods block; `*_async` twins await.
 
     The jobs, their cron declarations and the worker hooks are the `JobRegistry` it extends;

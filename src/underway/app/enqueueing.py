@@ -4,19 +4,15 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass
-from datetime import UTC, datetime
 from typing import Any
 
 from ..backends.base import Backend
 from ..errors import ConfigurationError, DuplicateJobError
-from ..job_options import seconds
+from ..job_options import aware_run_at, seconds
 from ..jobs import JobDefinition
 from ..models import EnqueueResult, NewJob
 from .job_function import EnqueueOptions
 from .storage import Storage
-
-EARLIEST_RUN_AT = datetime(1970, 1, 1, tzinfo=UTC)
-LATEST_RUN_AT = datetime(9999, 12, 30, tzinfo=UTC)
 
 
 @dataclass(frozen=True, slots=True)
@@ -49,20 +45,9 @@ def enqueue_request(
         idempotency_key=options.idempotency_key,
         record_skipped=on_duplicate is None,
         force_join=force_join,
+        dependencies=options.dependencies(),
     )
     return EnqueueRequest(definition.name, new, options.connection, on_duplicate == "raise")
-
-
-def aware_run_at(value: datetime | None) -> datetime | None:
-    """A run_at as an aware datetime (naive means UTC), within the range storage can hold."""
-    if value is None:
-        return None
-    if not isinstance(value, datetime):
-        raise ConfigurationError(f"run_at must be a datetime, got {value!r}")
-    aware = value if value.tzinfo is not None else value.replace(tzinfo=UTC)
-    if not EARLIEST_RUN_AT <= aware <= LATEST_RUN_AT:
-        raise ConfigurationError(f"run_at {value.isoformat()} is out of range (1970 to 9999)")
-    return aware
 
 
 class Enqueuer:

@@ -13,7 +13,9 @@ from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, Ty
 
 from ..context import JobContext
 from ..errors import ConfigurationError
-from ..jobs import JobDefinition
+from ..jobs import Dependencies, JobDefinition
+from ..models import DependencyRule
+from .workflows import Step
 
 if TYPE_CHECKING:
     from typing import Self
@@ -22,6 +24,7 @@ if TYPE_CHECKING:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+DEPENDENCY_RULES: tuple[DependencyRule, ...] = ("completed", "ended", "failed")
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,13 +38,47 @@ class EnqueueOptions:
     idempotency_key: str | None = None
     on_duplicate: Literal["raise"] | None = None
     connection: Any = None
+    #: The ids of the jobs it waits for, and how it takes their outcomes.
+    after: tuple[str, ...] = ()
+    run_if: DependencyRule = "completed"
+    tolerate: int = 0
+    results_into: str | None = None
 
     def __post_init__(self) -> None:
         if self.delay is not None and self.run_at is not None:
             raise ConfigurationError("give delay= or run_at=, not both")
+        if self.run_if not in DEPENDENCY_RULES:
+            raise ConfigurationError(f"run_if must be one of {DEPENDENCY_RULES}")
+        if self.tolerate < 0:
+            raise ConfigurationError("tolerate must not be negative")
+
+    def dependencies(self) -> Dependencies | None:
+        """What an enqueue with these options waits for, if anything (a workflow's steps
+        get theirs from where they stand in it instead)."""
+        if not self.after:
+            if self.results_into or self.run_if != "completed" or self.tolerate:
+                raise ConfigurationError(
+                    "results_into, run_if and tolerate need after= (or a place in a workflow)"
+                )
+            return None
+        return Dependencies(self.after, None, self.run_if, self.tolerate, self.results_into, "list")
 
 
 NO_OPTIONS = EnqueueOptions()
+
+
+class HasId(Protocol):
+    """A job handle, or anything else naming a stored job by its `id`."""
+
+    @property
+    def id(self) -> str: ...
+
+
+def ids_of(jobs: Iterable[HasId | str]) -> tuple[str, ...]:
+    """The ids of jobs given as handles or ids."""
+    if isinstance(jobs, str):
+        raise ConfigurationError("after= takes a list of handles or ids, not one string")
+    return tuple(job if isinstance(job, str) else job.id for job in jobs)
 
 
 class JobHost(Protocol):
@@ -114,12 +151,20 @@ class JobFunction(Generic[P, R]):
         idempotency_key: str | None = None,
         on_duplicate: Literal["raise"] | None = None,
         connection: Any = None,
+        after: Iterable[HasId | str] | None = None,
+        run_if: DependencyRule | None = None,
+        tolerate: int | None = None,
+        results_into: str | None = None,
     ) -> Self:
         """This job with enqueue options set (the ones given replace earlier ones, and a
         `delay` replaces an earlier `run_at` and the reverse):
         `delay` (seconds or timedelta) or `run_at` (a datetime), `priority`, `queue`,
         `idempotency_key`, `on_duplicate="raise"` and a PostgreSQL `connection` whose
-        transaction the enqueue joins."""
+        transaction the enqueue joins. `after` (handles or ids): the job waits until those
+        jobs ended, and runs `run_if` they all "completed" (the default; beyond `tolerate`
+        that did not, it is cancelled), "ended" (whatever became of them) or "failed" (one
+        or more did not complete); `results_into` names the parameter given their results,
+        as a list in the order of `after`."""
         given = {
             "delay": delay,
             "run_at": run_at,
@@ -128,6 +173,10 @@ class JobFunction(Generic[P, R]):
             "idempotency_key": idempotency_key,
             "on_duplicate": on_duplicate,
             "connection": connection,
+            "after": None if after is None else ids_of(after),
+            "run_if": run_if,
+            "tolerate": tolerate,
+            "results_into": results_into,
         }
         changes = {k: v for k, v in given.items() if v is not None}
         # A later `when` replaces an earlier one; both in one call are refused as built.
@@ -137,6 +186,13 @@ class JobFunction(Generic[P, R]):
             changes["delay"] = None
         chosen = replace(self.enqueue_options, **changes)
         return type(self)(self._host, self.definition, chosen)
+
+    def step(self, *args: P.args, **kwargs: P.kwargs) -> Step[R]:
+        """This call as a step of a workflow (`app.start(chain(...))`) or batch, with this
+        job object's options; validated now, stored when the workflow starts."""
+        given_later = self.enqueue_options.results_into
+        data = self.definition.validate(self.definition.bind(args, kwargs), given_later)
+        return Step(self.definition, data, self.enqueue_options)
 
     def arguments(self, *args: P.args, **kwargs: P.kwargs) -> Arguments[P]:
         """One call's arguments for `enqueue_many`, checked by the type checker."""

@@ -12,12 +12,14 @@ from collections.abc import Coroutine
 from concurrent.futures import Executor
 from typing import Any, Protocol
 
+from ..backends.base import Backend
 from ..backends.policy import CANCELLED_BY_REQUEST
 from ..context import JobContext
 from ..errors import JobTimeout, Snooze, UnknownJobError
 from ..faults import crash_point
 from ..jobs import JobDefinition
 from ..models import ClaimedJob, JobError, Lease, Outcome
+from .dependencies import dependent_arguments
 from .host import WorkerHost
 from .outcomes import OutcomeWriter
 from .progress import ProgressFlusher
@@ -45,6 +47,9 @@ class ExecutionOwner(Protocol):
 
     @property
     def executor(self) -> Executor: ...
+
+    @property
+    def backend(self) -> Backend: ...
 
     @property
     def flusher(self) -> ProgressFlusher: ...
@@ -249,7 +254,11 @@ class JobExecution:
         return Outcome(self.lease, "completed", result=result)
 
     async def _call(self, definition: JobDefinition) -> Any:
-        kwargs = definition.load_args(self.job.args)
+        kwargs = (
+            await dependent_arguments(self.job.id, definition, self.worker.backend, self.ctx)
+            if self.job.dependent
+            else definition.load_args(self.job.args)
+        )
         crash_point("job_started")
         args = (self.ctx,) if definition.context_param else ()
         self._is_async = definition.is_async
