@@ -174,14 +174,18 @@ class JobDefinition:
             error = {"loc": (), "msg": f"not JSON-serialisable: {exc}", "type": "json"}
             raise ValidationError(self.name, [error]) from None
 
-    def bind(self, args: tuple[Any, ...], kwargs: dict[str, Any]) -> dict[str, Any]:
-        """Turn positional and keyword arguments into a dict keyed by parameter name."""
+    def bind(
+        self, args: tuple[Any, ...], kwargs: dict[str, Any], given_later: str | None = None
+    ) -> dict[str, Any]:
+        """Turn positional and keyword arguments into a dict keyed by parameter name (the
+        parameter `given_later` takes none of them)."""
         if not args:
             return kwargs
-        if len(args) > len(self.parameters):
-            error = {"loc": (), "msg": f"takes {len(self.parameters)} positional arguments"}
+        parameters = [p.name for p in self.parameters if p.name != given_later]
+        if len(args) > len(parameters):
+            error = {"loc": (), "msg": f"takes {len(parameters)} positional arguments"}
             raise ValidationError(self.name, [error])
-        named = dict(zip((p.name for p in self.parameters), args, strict=False))
+        named = dict(zip(parameters, args, strict=False))
         clash = named.keys() & kwargs.keys()
         if clash:
             error = {"loc": (sorted(clash)[0],), "msg": "given both by position and by name"}

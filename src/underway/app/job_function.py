@@ -9,7 +9,7 @@ import functools
 from collections.abc import Coroutine, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import datetime, timedelta
-from typing import TYPE_CHECKING, Any, Generic, Literal, ParamSpec, Protocol, TypeVar
+from typing import TYPE_CHECKING, Any, Concatenate, Generic, Literal, ParamSpec, Protocol, TypeVar
 
 from ..context import JobContext
 from ..errors import ConfigurationError
@@ -23,7 +23,9 @@ if TYPE_CHECKING:
     from .handle import JobHandle
 
 P = ParamSpec("P")
+Q = ParamSpec("Q")
 R = TypeVar("R")
+T = TypeVar("T")
 DEPENDENCY_RULES: tuple[DependencyRule, ...] = ("completed", "ended", "failed")
 
 
@@ -191,8 +193,17 @@ class JobFunction(Generic[P, R]):
         """This call as a step of a workflow (`app.start(chain(...))`) or batch, with this
         job object's options; validated now, stored when the workflow starts."""
         given_later = self.enqueue_options.results_into
-        data = self.definition.validate(self.definition.bind(args, kwargs), given_later)
+        data = self.definition.validate(
+            self.definition.bind(args, kwargs, given_later), given_later
+        )
         return Step(self.definition, data, self.enqueue_options)
+
+    def receiving(self: JobFunction[Concatenate[T, Q], R]) -> Receiving[T, Q, R]:
+        """This job with its first parameter given the results of what it waits for (one
+        result after a step, a list after a group, a `BatchSummary` as a batch callback):
+        its `step` and `enqueue` take the other parameters, as the type checker sees."""
+        first = self.definition.parameters[0].name if self.definition.parameters else ""
+        return Receiving(self.options(results_into=first))
 
     def arguments(self, *args: P.args, **kwargs: P.kwargs) -> Arguments[P]:
         """One call's arguments for `enqueue_many`, checked by the type checker."""
@@ -200,11 +211,11 @@ class JobFunction(Generic[P, R]):
 
     def enqueue(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
         """Validate the arguments and store the job; returns its handle at once."""
-        data = self.definition.bind(args, kwargs)
+        data = self.definition.bind(args, kwargs, self.enqueue_options.results_into)
         return self._host.enqueue_call(self.definition, data, self.enqueue_options)
 
     async def enqueue_async(self, *args: P.args, **kwargs: P.kwargs) -> JobHandle[R]:
-        data = self.definition.bind(args, kwargs)
+        data = self.definition.bind(args, kwargs, self.enqueue_options.results_into)
         return await self._host.enqueue_call_async(self.definition, data, self.enqueue_options)
 
     def schedule(
@@ -253,6 +264,24 @@ class JobFunction(Generic[P, R]):
         if isinstance(when, datetime):
             return self.options(run_at=when)
         return self.options(delay=when)
+
+
+class Receiving(Generic[T, Q, R]):
+    """A job whose first parameter, of type T, receives the results of what it waits for;
+    the other parameters are given as usual (`job.receiving()`)."""
+
+    def __init__(self, job: JobFunction[Any, R]) -> None:
+        self.job = job
+
+    def step(self, *args: Q.args, **kwargs: Q.kwargs) -> Step[R]:
+        """A step of a workflow that receives the previous part's results."""
+        return self.job.step(*args, **kwargs)
+
+    def enqueue(
+        self, after: Iterable[HasId | str], /, *args: Q.args, **kwargs: Q.kwargs
+    ) -> JobHandle[R]:
+        """Enqueue to run once the jobs `after` completed, with their results, in order."""
+        return self.job.options(after=after).enqueue(*args, **kwargs)
 
 
 def _plain(calls: Iterable[Arguments[Any] | Mapping[str, Any]]) -> Iterable[Mapping[str, Any]]:
