@@ -10,7 +10,7 @@ from collections.abc import Coroutine
 from datetime import UTC, datetime, timedelta
 from typing import Any, assert_type
 
-from underway import App, JobContext, JobHandle
+from underway import App, JobContext, JobHandle, Step, WorkflowHandle, chain, group
 from underway.app.job_function import AsyncContextJob, AsyncJob, SyncJob
 
 app = App("sqlite:///typing-never-opened.db")
@@ -84,3 +84,27 @@ def wrong_calls() -> None:
     handle: JobHandle[str] = add.enqueue(a=1, b=2)  # type: ignore[assignment]
     app.enqueue("add", a=1)  # type: ignore[call-arg]
     del handle
+
+
+def typed_workflows() -> None:
+    """A step is typed by its job's result; `receiving()` takes the first parameter out of
+    the call, so that what follows a step is checked against the other parameters."""
+    step = add.step(1, 2)
+    assert_type(step, Step[int])
+
+    @app.job
+    def total(counts: list[int], scale: int) -> int:
+        return sum(counts) * scale
+
+    fan_in = total.receiving().step(scale=10)
+    assert_type(fan_in, Step[int])
+    assert_type(app.start(chain(group(step, add.step(3, 4)), fan_in)), WorkflowHandle)
+    total.receiving().step(counts=[1], scale=1)  # type: ignore[call-arg]
+    total.receiving().step(scale="ten")  # type: ignore[arg-type]
+    add.step("one", 2)  # type: ignore[arg-type]
+    handle = total.receiving().enqueue([step_handle()], 2)
+    assert_type(handle, JobHandle[int])
+
+
+def step_handle() -> JobHandle[int]:
+    return add.enqueue(1, 2)
