@@ -12,14 +12,14 @@ from ..app.job_function import JobFunction
 from ..models import Job, JobState
 
 R = TypeVar("R")
-WAITING = [JobState.SCHEDULED, JobState.PENDING]
+WAITING = [JobState.WAITING, JobState.SCHEDULED, JobState.PENDING]
 #: How many waiting jobs a failure message shows.
 SHOWN = 5
 
 
 def enqueued(job: JobFunction[Any, R], /, **args: Any) -> list[JobHandle[R]]:
-    """The waiting (pending or scheduled) jobs of `job` whose arguments include `args`,
-    oldest first, as handles typed by the job's result."""
+    """The waiting jobs (pending, scheduled, or waiting for others) of `job` whose
+    arguments include `args`, oldest first, as handles typed by the job's result."""
     return [job.handle(found.id) for found in _matching(job, args)]
 
 
