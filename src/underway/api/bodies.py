@@ -13,6 +13,7 @@ from ..web.urls import absolute_url
 from . import schemas
 
 OPERATION_STATUS = {
+    JobState.WAITING: schemas.OperationStatus.NOT_STARTED,
     JobState.SCHEDULED: schemas.OperationStatus.NOT_STARTED,
     JobState.PENDING: schemas.OperationStatus.NOT_STARTED,
     JobState.RUNNING: schemas.OperationStatus.RUNNING,

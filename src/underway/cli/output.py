@@ -25,6 +25,7 @@ err_console = Console(stderr=True, highlight=False)
 UNLIMITED_WIDTH = 10_000
 
 STATE_STYLES = {
+    JobState.WAITING: "bright_black",
     JobState.SCHEDULED: "cyan",
     JobState.PENDING: "blue",
     JobState.RUNNING: "yellow",
