@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import asyncio
 from collections.abc import Iterable, Mapping
 from typing import Any, cast
 
+from ..backends.base import Backend
 from ..errors import ConfigurationError, WorkflowNotFound
 from ..models import DependencyRule, Job
 from ..workflow_models import Workflow, WorkflowPage
@@ -147,6 +149,21 @@ class WorkflowControls(JobRegistry):
     async def workflow_jobs_async(self, workflow_id: str) -> list[Job]:
         await self.workflow_status_async(workflow_id)
         return await self._storage.call(lambda b: b.workflow_jobs(workflow_id))
+
+    async def waits_for_async(self, jobs: Iterable[Job]) -> dict[str, tuple[str, ...]]:
+        """The ids each of these jobs waits for, in the order given at enqueue, read in one
+        storage call (one query per job that waits: the dashboard caches what it shows);
+        a job that waits for nothing is left out."""
+        waiting = [job.id for job in jobs if job.dependency_rule is not None]
+
+        async def read(backend: Backend) -> dict[str, tuple[str, ...]]:
+            found = await asyncio.gather(*(backend.dependencies(i) for i in waiting))
+            return {
+                i: tuple(o.job_id for o in outcomes)
+                for i, outcomes in zip(waiting, found, strict=True)
+            }
+
+        return await self._storage.call(read)
 
     async def cancel_workflow_async(self, workflow_id: str) -> Workflow:
         return await self._storage.call(lambda b: b.cancel_workflow(workflow_id))
