@@ -31,7 +31,8 @@ GET_MANY = """
 SELECT id, name, queue, priority, state, args, attempt, max_attempts, created_at, run_at,
     started_at, finished_at, heartbeat_at, worker_id, progress, message, result, error, errors,
     fingerprint, unique_mode, lane, cancel_requested, retention_s, log_count, logs_dropped,
-    duplicate_of, skip_reason, recurring_id, fire_at, losses, snoozes, rate_key
+    duplicate_of, skip_reason, recurring_id, fire_at, losses, snoozes, rate_key, workflow_id,
+    waiting_on, failed_dependencies, dependency_rule, tolerate, results_into, results_shape
 FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))
 """
 

@@ -29,7 +29,7 @@ WHERE r.enabled = 1 AND r.next_fire_at <= ? ORDER BY r.next_fire_at
 #: The run of a definition that is still active, if any.
 ACTIVE_RUN = """
 SELECT * FROM underway_jobs
-WHERE recurring_id = ? AND state IN ('pending', 'running', 'scheduled')
+WHERE recurring_id = ? AND state IN ('pending', 'running', 'scheduled', 'waiting')
 LIMIT 1
 """
 
