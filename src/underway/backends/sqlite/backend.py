@@ -37,6 +37,7 @@ from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
 from .open_errors import check_database_path
 from .wakeups import WakeupReceiver, WakeupSender
+from .workflows import SQLiteWorkflows
 
 
 def sqlite_path(url: str) -> str:
@@ -51,7 +52,7 @@ def sqlite_path(url: str) -> str:
     return path
 
 
-class SQLiteBackend(SQLiteBlockers):
+class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers):
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
     def __init__(
@@ -133,11 +134,12 @@ class SQLiteBackend(SQLiteBlockers):
 
         return unsubscribe_work
 
-    def _announce(self, wakeups: Wakeups) -> None:
+    def _announce(self, *changes: Wakeups) -> None:
         """Tell this process's subscribers what a committed write changed, and wake the
         workers of other processes on the same file if it brought work."""
-        self._notifier.announce(wakeups)
-        if wakeups.work:
+        for wakeups in changes:
+            self._notifier.announce(wakeups)
+        if any(wakeups.work for wakeups in changes):
             self._wake_others()
 
     def _wake_others(self) -> None:
@@ -237,24 +239,22 @@ class SQLiteBackend(SQLiteBlockers):
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         now = self._clock.now()
-        held = await self._db.write(lambda c: finish.finish_many(c, outcomes, now))
-        self._announce(policy.after_finish(outcomes, held))
+        held, settled = await self._db.write(lambda c: finish.finish_many(c, outcomes, now))
+        self._announce(policy.after_finish(outcomes, held), settled)
         return held
 
     async def requeue(self, leases: Sequence[Lease]) -> int:
         now = self._clock.now()
-        states = await self._db.write(
-            lambda c: [finish.requeue_one(c, lease, now) for lease in leases]
-        )
-        self._announce(policy.after_requeue(leases, states))
+        states, settled = await self._db.write(lambda c: finish.requeue_many(c, leases, now))
+        self._announce(policy.after_requeue(leases, states), settled)
         return states.count("pending")
 
     # -- management --------------------------------------------------------------------------
 
     async def cancel(self, job_id: str) -> Job:
         now = self._clock.now()
-        job = await self._db.write(lambda c: manage.cancel(c, job_id, now))
-        self._announce(policy.after_cancel(job))
+        job, settled = await self._db.write(lambda c: manage.cancel(c, job_id, now))
+        self._announce(policy.after_cancel(job), settled)
         return job
 
     async def retry(self, job_id: str) -> Job:
@@ -264,8 +264,10 @@ class SQLiteBackend(SQLiteBlockers):
         return job
 
     async def delete(self, job_id: str) -> bool:
-        deleted = await self._db.write(lambda c: manage.delete(c, job_id))
-        self._announce(policy.after_delete(job_id, deleted))
+        deleted, settled = await self._db.write(
+            lambda c: manage.delete(c, job_id, self._clock.now())
+        )
+        self._announce(policy.after_delete(job_id, deleted), settled)
         return deleted
 
     async def sweep(
@@ -275,10 +277,10 @@ class SQLiteBackend(SQLiteBlockers):
         spacing_s: float = 0.0,
     ) -> SweepResult:
         now = self._clock.now()
-        result = await self._db.write(
+        result, settled = await self._db.write(
             lambda c: maintenance.sweep(c, stall_timeout_s, max_losses, spacing_s, now)
         )
-        self._announce(policy.after_sweep(result))
+        self._announce(policy.after_sweep(result), settled)
         return result
 
     async def prune(self, batch_size: int = 1000) -> int:

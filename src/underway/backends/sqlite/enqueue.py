@@ -1,5 +1,6 @@
 """Storing new jobs on SQLite: plain jobs in one executemany per batch; jobs with an
-idempotency key, a join/skip policy or a cron tick resolved as policy says."""
+idempotency key, a join/skip policy or a cron tick resolved as policy says; jobs that wait
+for others stored with their edges, in the state their dependencies give them."""
 
 from __future__ import annotations
 
@@ -14,9 +15,9 @@ from ...models import (
     JobState,
     NewJob,
 )
-from .. import policy
-from ..codecs import data_to_json_text, epoch_to_datetime
-from . import reads
+from .. import dependency_rules, policy
+from ..codecs import data_to_json_text, epoch_to_datetime, error_to_data
+from . import dependencies, reads
 
 #: One job, of any kind, returned as stored; an IntegrityError if its id, idempotency key,
 #: cron tick or (join/skip) active fingerprint is taken.
@@ -24,8 +25,10 @@ INSERT = """
 INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
     expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
-    rate_limit, rate_window_s, rate_fixed)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+    rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies,
+    dependency_rule, tolerate, results_into, results_shape, error)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
+    ?, ?, ?, ?)
 RETURNING *
 """
 #: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
@@ -41,7 +44,7 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ACTIVE_DUPLICATE = """
 SELECT * FROM underway_jobs
 WHERE fingerprint = ? AND unique_mode IN ('join', 'skip')
-  AND (state IN ('pending', 'running', 'scheduled')
+  AND (state IN ('pending', 'running', 'scheduled', 'waiting')
        OR (state = 'completed' AND finished_at >= ?))
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
@@ -65,7 +68,7 @@ def enqueue_plain(
     created = epoch_to_datetime(now)
     assert created is not None
     for job in jobs:
-        state, run_at, values = _row_values(job, now)
+        state, run_at, values = row_values(job, now)
         params.append(values)
         when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
         stored.append(EnqueueResult.inserted(job, state, created, when))
@@ -81,17 +84,23 @@ def enqueue_plain(
 
 
 def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
-    """Store one job, or find the job it resolves to (writers are serialised: no races)."""
+    """Store one job, or find the job it resolves to (writers are serialised: no races); a
+    job that waits for others is stored with its edges (JobNotFound for an unknown id)."""
     existing = _existing(conn, job, now)
     if existing is not None:
         return existing
+    waits = None
+    if job.after:
+        waits = dependencies.waits_of(job, dependencies.states_of(conn, job.after))
     try:
-        stored = insert(conn, job, now)
+        stored = insert(conn, job, now, waits=waits)
     except sqlite3.IntegrityError:
         conflict = _conflict(conn, job)
         if conflict is None:
             raise
         return conflict
+    if waits is not None:
+        dependencies.insert_edges(conn, [(job, waits)])
     return EnqueueResult(job=stored)
 
 
@@ -160,14 +169,59 @@ def insert(
     state: JobState | None = None,
     duplicate_of: str | None = None,
     reason: str | None = None,
+    waits: dependencies.Waits | None = None,
 ) -> Job:
-    """Insert one job row and return it as stored."""
-    _, _, values = _row_values(job, now, state, duplicate_of, reason)
-    rate = (job.rate_key, job.rate_limit, job.rate_window_s, job.rate_fixed)
-    return reads.job(conn.execute(INSERT, (*values, *rate)).fetchone())
+    """Insert one job row and return it as stored; with `waits`, in the state they give."""
+    if waits is not None:
+        state, reason = start_of(waits)
+    _, _, values = row_values(job, now, state, duplicate_of, reason)
+    extra = dependency_values(job, waits, now)
+    return reads.job(conn.execute(INSERT, (*values, *rate_values(job), *extra)).fetchone())
 
 
-def _row_values(
+def rate_values(job: NewJob) -> tuple[Any, ...]:
+    """The values of the rate limit columns of a new job's row."""
+    return job.rate_key, job.rate_limit, job.rate_window_s, job.rate_fixed
+
+
+#: The state a new job that waits for others is stored in, by verdict (None: as any job).
+VERDICT_STATES: dict[str, JobState | None] = {
+    "waiting": JobState.WAITING,
+    "ready": None,
+    "cancelled": JobState.CANCELLED,
+    "skipped": JobState.SKIPPED,
+}
+
+
+def start_of(waits: dependencies.Waits | None) -> tuple[JobState | None, str | None]:
+    """The state (None: as any job) and skip reason a job starts with, given its
+    dependencies if it has any."""
+    if waits is None:
+        return None, None
+    reason = dependency_rules.NONE_FAILED if waits.verdict == "skipped" else None
+    return VERDICT_STATES[waits.verdict], reason
+
+
+def dependency_values(job: NewJob, waits: dependencies.Waits | None, now: float) -> tuple[Any, ...]:
+    """The values of the dependency columns, then error, of a new job's row: a job stored
+    without edges has no dependency rule."""
+    error = None
+    if waits is not None and waits.verdict == "cancelled":
+        failed = dependency_rules.dependency_failed(waits.failed, job.tolerate)
+        error = data_to_json_text(error_to_data(failed, now))
+    return (
+        job.workflow_id,
+        0 if waits is None else waits.waiting_on,
+        0 if waits is None else waits.failed,
+        None if waits is None else job.dependency_rule,
+        job.tolerate,
+        job.results_into,
+        job.results_shape,
+        error,
+    )
+
+
+def row_values(
     job: NewJob,
     now: float,
     state: JobState | None = None,
@@ -178,7 +232,7 @@ def _row_values(
     run_at = job.run_at.timestamp() if job.run_at is not None else now + job.delay_s
     if state is None:
         state = JobState.SCHEDULED if run_at > now else JobState.PENDING
-    finished = now if state is JobState.SKIPPED else None
+    finished = now if state.is_finished else None
     values = (
         job.id,
         job.name,

@@ -1,6 +1,6 @@
 """Ending attempts on SQLite: outcomes recorded in fenced statements with the target state
 policy chose (a cancel request that came in meanwhile wins), and running jobs handed back on
-shutdown."""
+shutdown; the jobs that ended are settled on what waits for them in the same transaction."""
 
 from __future__ import annotations
 
@@ -12,6 +12,8 @@ from pydantic_core import to_json
 from ...models import JobState, Lease, Outcome
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
+from ..policy import Wakeups
+from . import dependencies
 from .leases import fence
 
 COMPLETED = JobState.COMPLETED
@@ -89,18 +91,23 @@ RETURNING state
 """
 
 
-def finish_many(conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float) -> list[bool]:
+def finish_many(
+    conn: sqlite3.Connection, outcomes: Sequence[Outcome], now: float
+) -> tuple[list[bool], Wakeups]:
     """Record how attempts ended, each in the state policy chose; for each, False if its
-    lease was lost. Completions go in one statement; if it misses a lease, it is undone and
-    each outcome is written on its own, to learn which."""
+    lease was lost; and whom settling the jobs that ended wakes. Completions go in one
+    statement; if it misses a lease, it is undone and each outcome is written on its own,
+    to learn which."""
     cancelled = cancelled_error(now)
     states = [policy.outcome_state(outcome) for outcome in outcomes]
     completed = [o for o, state in zip(outcomes, states, strict=True) if state is COMPLETED]
     all_completed = len(completed) > 1 and _complete_all(conn, completed, cancelled, now)
-    return [
+    held = [
         (all_completed and state is COMPLETED) or _finish_one(conn, o, state, cancelled, now)
         for o, state in zip(outcomes, states, strict=True)
     ]
+    written = [o.lease.job_id for o, ok in zip(outcomes, held, strict=True) if ok]
+    return held, dependencies.settle(conn, written, now)
 
 
 def _complete_all(
@@ -149,6 +156,17 @@ def _finish_params(
         now,
         policy.spends_no_attempt(outcome),
     )
+
+
+def requeue_many(
+    conn: sqlite3.Connection, leases: Sequence[Lease], now: float
+) -> tuple[list[str], Wakeups]:
+    """Each job's new state (`requeue_one`), and whom settling those cancelled wakes."""
+    states = [requeue_one(conn, lease, now) for lease in leases]
+    cancelled = [
+        lease.job_id for lease, state in zip(leases, states, strict=True) if state == "cancelled"
+    ]
+    return states, dependencies.settle(conn, cancelled, now)
 
 
 def requeue_one(conn: sqlite3.Connection, lease: Lease, now: float) -> str:

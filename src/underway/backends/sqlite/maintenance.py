@@ -1,13 +1,17 @@
 """Upkeep on SQLite: staging due jobs, recovering the jobs of workers that stopped
-heartbeating (policy decides what each becomes), forgetting dead workers, pruning."""
+heartbeating (policy decides what each becomes; those that end are settled on what waits for
+them), forgetting dead workers, pruning (with the workflows left with no member)."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 
 from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
+from ..policy import Wakeups
+from . import dependencies
 from .leases import ADD_LOG
 
 STAGE_DUE = """
@@ -41,9 +45,17 @@ WHERE id = :id AND state = 'running'
 RETURNING log_count
 """
 FORGET_WORKERS = "DELETE FROM underway_workers WHERE heartbeat_at < ?"
+#: Expired jobs (their logs and edges go with them), with the workflows they were in.
 PRUNE_EXPIRED = """
 DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs
                                         WHERE expires_at <= ? LIMIT ?)
+RETURNING workflow_id
+"""
+#: The workflows of these ids (a JSON array) that have no member left.
+PRUNE_EMPTY_WORKFLOWS = """
+DELETE FROM underway_workflows
+WHERE id IN (SELECT value FROM json_each(?))
+  AND NOT EXISTS (SELECT 1 FROM underway_jobs WHERE workflow_id = underway_workflows.id)
 """
 
 
@@ -53,12 +65,14 @@ def sweep(
     max_losses: int | policy.LossBounds,
     spacing_s: float,
     now: float,
-) -> SweepResult:
-    """Stage due jobs, recover stalled ones, forget dead workers."""
+) -> tuple[SweepResult, Wakeups]:
+    """Stage due jobs, recover stalled ones (settling those that ended), forget dead
+    workers."""
     staged = conn.execute(STAGE_DUE, (now,)).rowcount
     lost = _recover_stalled(conn, now - stall_timeout_s, max_losses, spacing_s, now)
     conn.execute(FORGET_WORKERS, (now - 10 * stall_timeout_s,))
-    return policy.sweep_result(staged, lost)
+    ended = [attempt.job_id for attempt in lost if attempt.state.is_finished]
+    return policy.sweep_result(staged, lost), dependencies.settle(conn, ended, now)
 
 
 def _recover_stalled(
@@ -97,6 +111,10 @@ DELETE FROM underway_rate_starts WHERE rowid IN (SELECT rowid FROM underway_rate
 
 
 def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> tuple[int, int]:
-    """Delete up to `batch_size` expired jobs and as many spent rate starts; how many of each."""
-    jobs = int(conn.execute(PRUNE_EXPIRED, (now, batch_size)).rowcount)
-    return jobs, int(conn.execute(PRUNE_RATE_STARTS, (now, batch_size)).rowcount)
+    """Delete up to `batch_size` expired jobs (and the workflows they leave empty) and as
+    many spent rate starts; how many of each."""
+    pruned = conn.execute(PRUNE_EXPIRED, (now, batch_size)).fetchall()
+    workflows = sorted({row[0] for row in pruned if row[0] is not None})
+    if workflows:
+        conn.execute(PRUNE_EMPTY_WORKFLOWS, (json.dumps(workflows),))
+    return len(pruned), int(conn.execute(PRUNE_RATE_STARTS, (now, batch_size)).rowcount)

@@ -1,5 +1,5 @@
 """Managing jobs on SQLite: cancel, retry and delete, each one statement guarded by the
-states it may change."""
+states it may change; a job that ends (or goes) is settled on what waits for it."""
 
 from __future__ import annotations
 
@@ -8,10 +8,11 @@ import sqlite3
 from ...errors import JobNotFound
 from ...models import Job
 from .. import policy
-from . import reads
+from ..policy import NOBODY, Wakeups
+from . import dependencies, reads
 from .finish import cancelled_error
 
-#: A waiting job is cancelled now; a running one is flagged for its worker to stop.
+#: A job not running yet is cancelled now; a running one is flagged for its worker to stop.
 CANCEL = """
 UPDATE underway_jobs SET
     cancel_requested = cancel_requested OR state = 'running',
@@ -19,7 +20,7 @@ UPDATE underway_jobs SET
     finished_at = CASE WHEN state = 'running' THEN finished_at ELSE :now END,
     expires_at = CASE WHEN state = 'running' THEN expires_at ELSE :now + retention_s END,
     error = CASE WHEN state = 'running' THEN error ELSE :cancelled END
-WHERE id = :id AND state IN ('scheduled', 'pending', 'running')
+WHERE id = :id AND state IN ('waiting', 'scheduled', 'pending', 'running')
 RETURNING *
 """
 RETRY = """
@@ -33,12 +34,14 @@ RETURNING *
 DELETE = "DELETE FROM underway_jobs WHERE id = ?"
 
 
-def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
-    """Cancel a waiting job, or flag a running one for its worker to stop."""
+def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[Job, Wakeups]:
+    """Cancel a job not running yet (and settle it), or flag a running one for its worker
+    to stop."""
     params = {"id": job_id, "now": now, "cancelled": cancelled_error(now)}
     row = conn.execute(CANCEL, params).fetchone()
     if row is not None:
-        return reads.job(row)
+        job = reads.job(row)
+        return job, dependencies.settle(conn, [job_id], now) if job.state.is_finished else NOBODY
     job = _must_get(conn, job_id)
     raise policy.not_cancellable(job)
 
@@ -55,9 +58,12 @@ def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
     raise policy.not_retryable(job)
 
 
-def delete(conn: sqlite3.Connection, job_id: str) -> bool:
-    """Remove a job with its logs; False if there was none."""
-    return int(conn.execute(DELETE, (job_id,)).rowcount) > 0
+def delete(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[bool, Wakeups]:
+    """Remove a job with its logs and edges; False if there was none. Those still waiting
+    on it count it as cancelled."""
+    if int(conn.execute(DELETE, (job_id,)).rowcount) == 0:
+        return False, NOBODY
+    return True, dependencies.settle_deleted(conn, job_id, now)
 
 
 def _must_get(conn: sqlite3.Connection, job_id: str) -> Job:
