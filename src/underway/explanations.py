@@ -10,12 +10,13 @@ from typing import Any, Literal
 from .models import Job, JobState, WorkerInfo
 
 #: What a `Blocker` says holds a job, in the order an explanation lists them, most
-#: fundamental first: the job's own time, its queue's pause, the limits it shares with
-#: other jobs (its queue's concurrency, its key's, its own rate, its queue's rate), and last
-#: the deployment (no live worker serves its queue). "skipped", "not_waiting" and "ready"
-#: stand alone: a skipped job never runs, a running or finished one is not waiting, and
-#: nothing holds a ready one.
+#: fundamental first: the jobs it depends on (a waiting job), the job's own time, its
+#: queue's pause, the limits it shares with other jobs (its queue's concurrency, its key's,
+#: its own rate, its queue's rate), and last the deployment (no live worker serves its
+#: queue). "skipped", "not_waiting" and "ready" stand alone: a skipped job never runs, a
+#: running or finished one is not waiting, and nothing holds a ready one.
 BlockerKind = Literal[
+    "dependencies",
     "scheduled",
     "queue_paused",
     "queue_concurrency",
@@ -111,3 +112,6 @@ class BlockingFacts:
     live_workers: tuple[WorkerInfo, ...]
     #: Ready jobs ahead of it in its queue by claim order, counted up to a bound.
     ahead: int
+    #: Of a waiting job: the first of the jobs it depends on that have not ended yet, in the
+    #: order given (`Job.waiting_on` says how many there are).
+    waiting_for: tuple[str, ...] = ()

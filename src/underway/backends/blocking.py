@@ -19,6 +19,8 @@ from ..models import Job, JobState
 
 #: How many running jobs a blocker names; its count says how many more there are.
 NAMED_RUNNING = 10
+#: How many of the jobs a waiting job depends on its blocker names.
+NAMED_DEPENDENCIES = 10
 #: Ready jobs ahead of a job are counted up to this many, and then only said to be more.
 AHEAD_COUNTED = 1000
 #: Lanes whose one running job holds the next one with the same key: unique="queue" jobs
@@ -38,6 +40,9 @@ def explain(facts: BlockingFacts, stale_after_s: float) -> Explanation:
     job = facts.job
     if job.state is JobState.SKIPPED:
         reasons: tuple[Blocker, ...] = (skipped(job),)
+    elif job.state is JobState.WAITING:
+        later = (scheduled(facts), queue_paused(facts), no_worker(facts, stale_after_s))
+        reasons = (dependencies(facts), *(blocker for blocker in later if blocker is not None))
     elif job.state not in WAITING_STATES:
         reasons = (not_waiting(facts, stale_after_s),)
     else:
@@ -56,6 +61,32 @@ def holds(facts: BlockingFacts, stale_after_s: float) -> tuple[Blocker, ...]:
 
 
 # -- the holds -----------------------------------------------------------------------------
+
+
+def dependencies(facts: BlockingFacts) -> Blocker:
+    """A waiting job's dependencies that have not ended, and what its rule makes of those
+    that ended without completing."""
+    job = facts.job
+    waiting_for = RunningFacts(job.waiting_on, facts.waiting_for)
+    line = f"waiting for {plural(job.waiting_on, 'job')} it depends on {named(waiting_for)}"
+    failed = job.failed_dependencies
+    if job.dependency_rule == "ended":
+        line += "; it runs once they ended, whatever became of them"
+    elif job.dependency_rule == "failed":
+        line += f"; it runs only if one or more did not complete ({failed} so far)"
+    else:
+        line += f"; {failed} ended without completing (it tolerates {job.tolerate})"
+    return Blocker(
+        "dependencies",
+        line,
+        job_ids=facts.waiting_for,
+        details={
+            "waiting_on": job.waiting_on,
+            "failed": failed,
+            "rule": job.dependency_rule,
+            "tolerate": job.tolerate,
+        },
+    )
 
 
 def queue_paused(facts: BlockingFacts) -> Blocker | None:

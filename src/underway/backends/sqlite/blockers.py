@@ -31,6 +31,11 @@ RUNNING_IN_LANE = """
 SELECT id, count(*) OVER () AS n FROM underway_jobs
 WHERE lane = ? AND state = 'running' ORDER BY started_at, seq LIMIT ?
 """
+#: The first jobs a waiting job depends on that have not ended, in the order given.
+WAITING_FOR = """
+SELECT dependency_id FROM underway_dependencies
+WHERE job_id = ? AND ended IS NULL ORDER BY position LIMIT ?
+"""
 LIVE_STARTS = "SELECT count(*) FROM underway_rate_starts WHERE key = ? AND expires_at > ?"
 #: When the live start at a given position, soonest to expire first, leaves the window.
 START_EXPIRY = """
@@ -84,7 +89,13 @@ def read_facts(
         rate=rate,
         live_workers=tuple(reads.workers(conn, now - stale_after_s)),
         ahead=conn.execute(AHEAD, ahead_params(row, now)).fetchone()[0],
+        waiting_for=waiting_for(conn, job_id) if job.waiting_on else (),
     )
+
+
+def waiting_for(conn: sqlite3.Connection, job_id: str) -> tuple[str, ...]:
+    rows = conn.execute(WAITING_FOR, (job_id, blocking.NAMED_DEPENDENCIES))
+    return tuple(row[0] for row in rows)
 
 
 def queue_facts(conn: sqlite3.Connection, name: str, now: float) -> QueueFacts:
