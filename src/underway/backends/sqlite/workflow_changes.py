@@ -84,27 +84,29 @@ WHERE (job_id, position) IN (
       AND edge.ended IS NOT NULL
       AND edge.dependency_id IN (SELECT value FROM json_each(:retried)))
 """
-#: The retried jobs, reset as `manage.RETRY` resets a job, with their counts read from their
-#: edges: waiting, or pending, as `dependency_rules.verdict` says; one the verdict would
-#: cancel or skip again stays as it is.
+#: The retried jobs' counts, read again from their edges.
+RECOUNT_RETRIED = """
+UPDATE underway_jobs SET
+    waiting_on = (SELECT count(*) FROM underway_dependencies AS edge
+                  WHERE edge.job_id = underway_jobs.id AND edge.ended IS NULL),
+    failed_dependencies = (SELECT count(*) FROM underway_dependencies AS edge
+                           WHERE edge.job_id = underway_jobs.id AND edge.ended <> 'completed')
+WHERE id IN (SELECT value FROM json_each(:retried))
+"""
+#: The retried jobs reset as `manage.RETRY` resets a job, waiting or pending as
+#: `dependency_rules.verdict` says; one it would cancel or skip again stays as it is.
 RESET_RETRIED = """
 UPDATE underway_jobs SET
-    state = decided.state, waiting_on = decided.waiting_on,
-    failed_dependencies = decided.failed, run_at = :now, finished_at = NULL,
-    expires_at = NULL, cancel_requested = 0, worker_id = NULL, heartbeat_at = NULL,
-    result = NULL, progress = 0, message = NULL, max_attempts = max(max_attempts, attempt + 1)
-FROM (SELECT id, waiting_on, failed,
-             CASE WHEN dependency_rule = 'completed' AND failed > tolerate THEN 'cancelled'
+    state = decided.state, run_at = :now, finished_at = NULL, expires_at = NULL,
+    cancel_requested = 0, worker_id = NULL, heartbeat_at = NULL, result = NULL, progress = 0,
+    message = NULL, max_attempts = max(max_attempts, attempt + 1)
+FROM (SELECT id,
+             CASE WHEN dependency_rule = 'completed' AND failed_dependencies > tolerate
+                      THEN 'cancelled'
                   WHEN waiting_on > 0 THEN 'waiting'
-                  WHEN dependency_rule = 'failed' AND failed = 0 THEN 'skipped'
+                  WHEN dependency_rule = 'failed' AND failed_dependencies = 0 THEN 'skipped'
                   ELSE 'pending' END AS state
-      FROM (SELECT job.id, job.dependency_rule, job.tolerate,
-                   (SELECT count(*) FROM underway_dependencies AS edge
-                    WHERE edge.job_id = job.id AND edge.ended IS NULL) AS waiting_on,
-                   (SELECT count(*) FROM underway_dependencies AS edge
-                    WHERE edge.job_id = job.id AND edge.ended <> 'completed') AS failed
-            FROM underway_jobs AS job
-            WHERE job.id IN (SELECT value FROM json_each(:retried)))) AS decided
+      FROM underway_jobs WHERE id IN (SELECT value FROM json_each(:retried))) AS decided
 WHERE underway_jobs.id = decided.id AND decided.state IN ('waiting', 'pending')
 RETURNING state
 """
@@ -173,6 +175,7 @@ def retry(conn: sqlite3.Connection, workflow_id: str, now: float) -> Wakeups:
     params = {"retried": retried, "now": now}
     conn.execute(REOPEN_WAITING, params)
     conn.execute(REOPEN_EDGES, params)
+    conn.execute(RECOUNT_RETRIED, params)
     try:
         states = [row[0] for row in conn.execute(RESET_RETRIED, params).fetchall()]
     except sqlite3.IntegrityError:
