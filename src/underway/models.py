@@ -189,6 +189,8 @@ class ClaimedJob:
     max_attempts: int
     #: Whether it waited for other jobs (its dependencies' outcomes are read before it runs).
     dependent: bool = False
+    #: The workflow or batch it belongs to, if any.
+    workflow_id: str | None = None
 
 
 class EnqueueResult:

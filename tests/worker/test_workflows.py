@@ -79,10 +79,12 @@ def test_a_group_fans_in_to_a_step_that_receives_all_results_in_order(app: App) 
 
 
 def test_a_failure_cancels_what_waits_on_it_with_the_reason(app: App) -> None:
+    double = app.job(_double)
+    explode = app.job(_explode)
     flow = chain(
-        app.job(_explode).step("no"),
-        app.job(_double).receiving().step(),
-        app.job(_double).receiving().step(),
+        explode.step("no"),
+        double.receiving().step(),
+        double.receiving().step(),
     )
     workflow = app.start(flow)
     drain(app)
@@ -98,6 +100,8 @@ def test_a_failure_cancels_what_waits_on_it_with_the_reason(app: App) -> None:
 
 
 def test_a_step_told_to_run_anyway_sees_which_dependencies_failed(app: App) -> None:
+    explode = app.job(_explode)
+    length = app.job(_length)
     seen: list[list[tuple[str, JobState]]] = []
 
     @app.job
@@ -105,28 +109,32 @@ def test_a_step_told_to_run_anyway_sees_which_dependencies_failed(app: App) -> N
         seen.append([(d.name, d.state) for d in ctx.dependencies])
 
     flow = chain(
-        group(app.job(_length).step("ok"), app.job(_explode).step("no")),
+        group(length.step("ok"), explode.step("no")),
         report.options(run_if="ended").step(),
     )
     app.start(flow)
     drain(app)
-    assert seen == [[("length", JobState.COMPLETED), ("explode", JobState.FAILED)]]
+    assert seen == [[("_length", JobState.COMPLETED), ("_explode", JobState.FAILED)]]
 
 
 def test_a_group_tolerating_one_failure_still_fans_in(app: App) -> None:
+    explode = app.job(_explode)
+    length = app.job(_length)
     received: list[object] = []
 
     @app.job
     def collect(counts: list[int | None]) -> None:
         received.append(counts)
 
-    parts = (app.job(_length).step("aa"), app.job(_explode).step("x"))
+    parts = (length.step("aa"), explode.step("x"))
     app.start(chain(group(*parts, tolerate=1), collect.receiving().step()))
     drain(app)
     assert received == [[2, None]]
 
 
 def test_batch_callbacks_run_once_by_their_rules_with_the_summary(app: App) -> None:
+    explode = app.job(_explode)
+    length = app.job(_length)
     summaries: list[tuple[str, BatchSummary]] = []
 
     @app.job
@@ -141,7 +149,7 @@ def test_batch_callbacks_run_once_by_their_rules_with_the_summary(app: App) -> N
     def on_bad(summary: BatchSummary) -> None:
         summaries.append(("failure", summary))
 
-    members = [app.job(_length).step("a"), app.job(_explode).step("b")]
+    members = [length.step("a"), explode.step("b")]
     batch = app.batch(
         members,
         on_complete=on_done.receiving().step(),
@@ -183,9 +191,11 @@ def test_a_member_adds_jobs_to_its_open_batch(app: App) -> None:
 
 
 def test_after_makes_a_single_enqueue_wait_for_existing_jobs(app: App) -> None:
-    first = app.job(_length).enqueue("abc")
-    second = app.job(_length).enqueue("de")
-    waiting = app.job(_total).receiving().enqueue([first, second.id])
+    length = app.job(_length)
+    total = app.job(_total)
+    first = length.enqueue("abc")
+    second = length.enqueue("de")
+    waiting = total.receiving().enqueue([first, second.id])
     assert waiting.state is JobState.WAITING
     assert waiting.job.waiting_on == 2
     drain(app)
@@ -213,7 +223,9 @@ def test_bad_workflows_are_refused_before_anything_is_stored(app: App) -> None:
 
 
 def test_cancelling_a_workflow_cancels_what_has_not_run(app: App) -> None:
-    flow = chain(app.job(_length).step("a"), app.job(_double).receiving().step())
+    double = app.job(_double)
+    length = app.job(_length)
+    flow = chain(length.step("a"), double.receiving().step())
     workflow = app.start(flow)
     cancelled = workflow.cancel()
     assert cancelled.state == "cancelled"
@@ -248,7 +260,8 @@ def test_retrying_a_workflow_runs_again_only_what_failed_and_what_it_cancelled(a
 
 
 def test_waiting_on_a_workflow_times_out_with_its_progress(app: App) -> None:
-    workflow = app.start(app.job(_length).step("a"))
+    length = app.job(_length)
+    workflow = app.start(length.step("a"))
     with pytest.raises(WorkflowWaitTimeout, match="0 of 1 jobs ended"):
         workflow.wait(timeout=0.05)
     drain(app)

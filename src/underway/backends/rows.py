@@ -29,6 +29,7 @@ def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
         row["attempt"],
         row["max_attempts"],
         row["dependency_rule"] is not None,
+        None if row["workflow_id"] is None else str(row["workflow_id"]),
     )
 
 

@@ -17,12 +17,11 @@ async def dependent_arguments(
 ) -> dict[str, Any]:
     """The call arguments of a job that waited for others: its own, plus their results in
     the parameter it named (`results_into`), validated as its own are. The context learns
-    how they ended, and the job's workflow."""
+    how they ended."""
     job = await backend.get(job_id)
     assert job is not None, "a claimed job is running, so it exists"
     outcomes = await backend.dependencies(job_id)
     ctx.dependencies = outcomes
-    ctx.workflow_id = job.workflow_id
     if job.results_into is None:
         return definition.load_args(job.args)
     return definition.load_args({**job.args, job.results_into: received(job, outcomes)})

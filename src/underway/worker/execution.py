@@ -113,6 +113,7 @@ class JobExecution:
             sink=worker.flusher.buffer,
             resources=worker.resources,
         )
+        self.ctx.workflow_id = job.workflow_id
         self.lost = False
         #: Its outcome is being recorded: the row may already be finished, the lease is not lost.
         self.recording = False

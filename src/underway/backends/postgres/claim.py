@@ -48,7 +48,8 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
                 message = NULL
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
-            RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule, j.seq,
+            RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
+                j.workflow_id, j.seq,
                 j.priority, j.run_at)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
@@ -76,7 +77,8 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
                 message = NULL
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
-            RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule, j.seq,
+            RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
+                j.workflow_id, j.seq,
                 j.priority, j.run_at)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
@@ -163,7 +165,8 @@ WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
     started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)b::text[]) AND state IN ('pending', 'scheduled')
-RETURNING id, name, args, attempt, max_attempts, dependency_rule, seq, priority, run_at
+RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id, seq,
+    priority, run_at
 """
 
 

@@ -93,7 +93,8 @@ START_CHOSEN = """
 UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?,
     started_at = ?, heartbeat_at = ?, progress = 0, message = NULL
 WHERE seq IN (CHOSEN)
-RETURNING seq, id, name, args, attempt, max_attempts, dependency_rule
+RETURNING seq, id, name, args, attempt, max_attempts, dependency_rule,
+    workflow_id
 """
 #: START_CHOSEN of one queue's first `limit` plain jobs, chosen in the same statement (the
 #: claim when nothing limits it): their claim order and what a worker needs of them.
@@ -104,7 +105,8 @@ WHERE seq IN (SELECT seq FROM underway_jobs INDEXED BY underway_jobs_ready
               WHERE queue = ? AND state IN ('pending', 'scheduled') AND lane IS NULL
                 AND rate_key IS NULL AND run_at <= ?
               ORDER BY priority DESC, run_at, seq LIMIT ?)
-RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts, dependency_rule
+RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts, dependency_rule,
+    workflow_id
 """
 #: Whether a plain job is due in the queues (QUEUES), but paused ones and those with limits,
 #: of the names in the JSON array ? (NULL: any name).
@@ -231,8 +233,10 @@ def _claim_plain(
     rows = cursor.execute(CLAIM_PLAIN, (worker_id, now, now, queue, now, limit)).fetchall()
     rows.sort(key=_plain_order)
     return [
-        ClaimedJob(id_, name, json_text_to_data(args), attempt, max_attempts, rule is not None)
-        for _, _, _, id_, name, args, attempt, max_attempts, rule in rows
+        ClaimedJob(
+            id_, name, json_text_to_data(args), attempt, max_attempts, rule is not None, flow
+        )
+        for _, _, _, id_, name, args, attempt, max_attempts, rule, flow in rows
     ]
 
 
