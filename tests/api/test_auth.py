@@ -47,6 +47,13 @@ ENDPOINTS = [
     ("GET", "/api/queues/{name}", "view"),
     ("POST", "/api/queues/{name}/pause", "manage"),
     ("POST", "/api/queues/{name}/resume", "manage"),
+    ("POST", "/api/workflows", "manage"),
+    ("POST", "/api/batches", "manage"),
+    ("GET", "/api/workflows", "view"),
+    ("GET", "/api/workflows/{workflow_id}", "view"),
+    ("GET", "/api/workflows/{workflow_id}/jobs", "view"),
+    ("POST", "/api/workflows/{workflow_id}/cancel", "manage"),
+    ("POST", "/api/workflows/{workflow_id}/retry", "manage"),
 ]
 BODIES = {
     "/api/jobs/add": {"a": 1},

@@ -25,11 +25,16 @@ MAX_EXAMPLES = 10
 #: A recurring definition can be schema-valid yet meaningless (cron "61 * * * *", a timezone
 #: that does not exist, arguments that do not fit the chosen job): JSON Schema cannot say so,
 #: and the API answers those with 422 and field errors, which is right. So is a submit
-#: that gives both `delay` and `run_at`, which JSON Schema cannot forbid for query parameters.
+#: that gives both `delay` and `run_at`, which JSON Schema cannot forbid for query parameters,
+#: and a workflow or batch whose steps' arguments do not fit their jobs.
 CONFIG = """
 [[operations]]
 include-operation-id = "create_recurring"
 checks.positive_data_acceptance.expected-statuses = [201, 401, 403, 409, 422]
+
+[[operations]]
+include-operation-id = ["create_workflow", "create_batch"]
+checks.positive_data_acceptance.expected-statuses = [202, 401, 403, 422]
 
 [[operations]]
 include-tag = "submit"

@@ -81,6 +81,7 @@ def install_error_handlers(api: FastAPI) -> None:
     api.add_exception_handler(errors.RecurringNotFound, _on_recurring_not_found)
     api.add_exception_handler(errors.RecurringNameTaken, _on_recurring_name_taken)
     api.add_exception_handler(errors.QueueNotFound, _on_queue_not_found)
+    api.add_exception_handler(errors.WorkflowNotFound, _on_workflow_not_found)
     api.add_exception_handler(errors.QueueFull, _on_queue_full)
     api.add_exception_handler(errors.ConfigurationError, _on_bad_definition)
     api.add_exception_handler(RequestValidationError, _on_request_validation)
@@ -113,6 +114,10 @@ async def _on_recurring_not_found(request: Request, exc: Exception) -> Response:
 
 async def _on_queue_not_found(request: Request, exc: Exception) -> Response:
     return error_response(ApiError(404, "QueueNotFound", str(exc)))
+
+
+async def _on_workflow_not_found(request: Request, exc: Exception) -> Response:
+    return error_response(ApiError(404, "WorkflowNotFound", str(exc)))
 
 
 async def _on_recurring_name_taken(request: Request, exc: Exception) -> Response:

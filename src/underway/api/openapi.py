@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import FastAPI
+from pydantic.json_schema import models_json_schema
 from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..app import App
+from ..app.workflow_json import BatchDocument, WorkflowDocument
 from ..web.openapi import REF, document_for, install_document
 from .auth import can_view
 from .schemas import ErrorResponse
@@ -40,6 +42,19 @@ JOB_LINKS = {
     "GetJobBlocker": _link("get_job_blocker", "What holds the job, if it waits."),
     "CancelJob": _link("cancel_job", "Cancel the job."),
     "DeleteJob": _link("delete_job", "Remove the job."),
+}
+
+
+def _workflow_link(operation: str, description: str) -> dict[str, Any]:
+    parameters = {"workflow_id": "$response.body#/id"}
+    return {"operationId": operation, "parameters": parameters, "description": description}
+
+
+#: Where a client goes from an answer that carries a workflow.
+WORKFLOW_LINKS = {
+    "GetWorkflow": _workflow_link("get_workflow", "The workflow monitor."),
+    "ListWorkflowJobs": _workflow_link("list_workflow_jobs", "Its members."),
+    "CancelWorkflow": _workflow_link("cancel_workflow", "Cancel the workflow."),
 }
 
 
@@ -75,6 +90,7 @@ def install_openapi(api: FastAPI, app: App) -> None:
     """Build the document with the job argument schemas and serve it at /openapi.json to
     viewers only: it names every job and its arguments."""
     install_document(api, app)
+    _add_document_schemas(api, app)
     api.add_api_route(
         "/openapi.json", openapi_document, include_in_schema=False, dependencies=[can_view]
     )
@@ -96,3 +112,30 @@ def request_body(app: App, job_name: str) -> dict[str, Any]:
             "content": {"application/json": {"schema": schema}},
         }
     }
+
+
+def _add_document_schemas(api: FastAPI, app: App) -> None:
+    """Publish the workflow and batch documents' shapes as the components their routes refer
+    to, a step's `job` naming the registered jobs."""
+    build = api.openapi
+
+    def openapi() -> dict[str, Any]:
+        if api.openapi_schema is None:
+            components = build().setdefault("components", {}).setdefault("schemas", {})
+            components.update(document_schemas(app))
+        return api.openapi_schema or build()
+
+    api.openapi = openapi  # type: ignore[method-assign]
+
+
+def document_schemas(app: App) -> dict[str, Any]:
+    """The JSON Schemas of workflow and batch documents, by name, naming the app's jobs and
+    queues; references between them point into the document's components."""
+    models = [(WorkflowDocument, "validation"), (BatchDocument, "validation")]
+    _, top = models_json_schema(models, ref_template=REF)  # type: ignore[arg-type]
+    schemas: dict[str, Any] = dict(top.get("$defs", {}))
+    step = schemas["StepDocument"]["properties"]
+    step["queue"]["anyOf"][0]["enum"] = list(app.queues())
+    if app.registry:
+        step["job"]["enum"] = sorted(app.registry)
+    return schemas

@@ -127,8 +127,11 @@ def _submit_endpoint(
     return submit
 
 
-async def read_json_object(request: Request) -> dict[str, Any]:
-    """The body as a JSON object: 415 if not JSON, 400 if malformed, 422 if not an object."""
+async def read_json_object(
+    request: Request, holding: str = "the job's arguments"
+) -> dict[str, Any]:
+    """The body as a JSON object (of what it is `holding`): 415 if not JSON, 400 if malformed,
+    422 if not an object."""
     media = request.headers.get("content-type")
     if media is not None and not JSON_MEDIA.match(media):
         raise ApiError(415, "UnsupportedMediaType", f"send application/json, not {media}")
@@ -140,7 +143,7 @@ async def read_json_object(request: Request) -> dict[str, Any]:
         raise ApiError(
             422,
             "InvalidArguments",
-            "the body must be a JSON object of the job's arguments",
+            f"the body must be a JSON object of {holding}",
             details=field_errors([{"loc": (), "msg": "expected an object", "type": "dict_type"}]),
         )
     return data
