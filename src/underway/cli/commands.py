@@ -28,6 +28,7 @@ from .which_database import choose, opened
 from .why_command import register as register_why_command
 from .worker_command import configure_logging, run_worker
 from .worker_options import Seconds
+from .workflow_commands import register as register_workflow_commands
 
 DEFAULTS = WorkerSettings()
 #: The top-level modules of the server extra (pyproject.toml: [project.optional-dependencies]).
@@ -68,6 +69,7 @@ register_job_commands(cli)
 register_why_command(cli)
 register_recurring_commands(cli)
 register_queue_commands(cli)
+register_workflow_commands(cli)
 
 
 @cli.command(cls=UnderwayCommand)

@@ -14,7 +14,13 @@ from typing import Any
 import typer
 from typer.core import TyperCommand, TyperGroup
 
-from ..errors import JobNotFound, QueueNotFound, RecurringNotFound, UnderwayError
+from ..errors import (
+    JobNotFound,
+    QueueNotFound,
+    RecurringNotFound,
+    UnderwayError,
+    WorkflowNotFound,
+)
 from .output import print_error
 
 #: The exit status of a command line that cannot be parsed (click's, and getopt's, convention).
@@ -25,6 +31,7 @@ HINTS: dict[type[Exception], str] = {
     JobNotFound: "see `underway list`",
     RecurringNotFound: "see `underway recurring list`",
     QueueNotFound: "see `underway queues`",
+    WorkflowNotFound: "see `underway workflows`",
 }
 APP_PATH = re.compile(r"^[\w.]+:[\w.]+$")
 
