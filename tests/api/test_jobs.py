@@ -212,6 +212,7 @@ def test_stats_count_every_state(client: TestClient) -> None:
         "failed",
         "cancelled",
         "skipped",
+        "waiting",
     }
     assert body["counts"]["completed"] == 1
     assert body["throughput"]["lastMinute"] == 1
