@@ -7,7 +7,7 @@ import sqlite3
 from collections.abc import Callable, Sequence
 from datetime import UTC, datetime
 
-from ...errors import DatabaseConfigurationError, RecurringNotFound
+from ...errors import RecurringNotFound
 from ...models import (
     ClaimedJob,
     EnqueueResult,
@@ -35,21 +35,9 @@ from . import claim, enqueue, finish, maintenance, manage, migrate, queues, read
 from . import leases as lease_sql
 from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
-from .open_errors import check_database_path
+from .open_errors import check_database_path, sqlite_path
 from .wakeups import WakeupReceiver, WakeupSender
 from .workflows import SQLiteWorkflows
-
-
-def sqlite_path(url: str) -> str:
-    """The file path of a sqlite:///path URL (sqlite:////abs/path for absolute paths)."""
-    if not url.startswith("sqlite:///"):
-        raise DatabaseConfigurationError(
-            f"SQLite URLs look like sqlite:///path/to/file.db, got {url!r}"
-        )
-    path = url.removeprefix("sqlite:///").split("?", 1)[0]
-    if not path:
-        raise DatabaseConfigurationError(f"the SQLite URL {url!r} names no file")
-    return path
 
 
 class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers):
@@ -264,9 +252,8 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers):
         return job
 
     async def delete(self, job_id: str) -> bool:
-        deleted, settled = await self._db.write(
-            lambda c: manage.delete(c, job_id, self._clock.now())
-        )
+        now = self._clock.now()
+        deleted, settled = await self._db.write(lambda c: manage.delete(c, job_id, now))
         self._announce(policy.after_delete(job_id, deleted), settled)
         return deleted
 

@@ -1,4 +1,4 @@
-"""Why a SQLite file cannot be opened, and what to do about it.
+"""Which file a SQLite URL names, why it cannot be opened, and what to do about it.
 
 SQLite says only "unable to open database file" for a missing folder, a folder or file this
 user may not write, and a path that is a folder. Those fail the same way on every attempt, so
@@ -20,6 +20,18 @@ from ...errors import DatabaseConfigurationError, StorageUnavailable
 PATH_ERRORS = {sqlite3.SQLITE_CANTOPEN, sqlite3.SQLITE_READONLY, sqlite3.SQLITE_PERM}
 #: The files SQLite keeps beside a database in WAL mode.
 SIDE_FILES = ("-wal", "-shm")
+
+
+def sqlite_path(url: str) -> str:
+    """The file path of a sqlite:///path URL (sqlite:////abs/path for absolute paths)."""
+    if not url.startswith("sqlite:///"):
+        raise DatabaseConfigurationError(
+            f"SQLite URLs look like sqlite:///path/to/file.db, got {url!r}"
+        )
+    path = url.removeprefix("sqlite:///").split("?", 1)[0]
+    if not path:
+        raise DatabaseConfigurationError(f"the SQLite URL {url!r} names no file")
+    return path
 
 
 def check_database_path(path: str, *, create: bool) -> None:
