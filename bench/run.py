@@ -2,8 +2,8 @@
 
 `python -m bench.run` (what `make bench` runs); BENCH_QUICK=1 for smaller sizes and one run;
 `--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables); `--only flow`
-measures only underway's flow-control scenarios, and `--only in-process` only its in-process
-drains, into the existing results.json.
+measures only underway's flow-control scenarios, `--only workflows` only its workflow ones,
+and `--only in-process` only its in-process drains, into the existing results.json.
 """
 
 from __future__ import annotations
@@ -26,7 +26,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import floor, flow_cases, report
+from . import floor, flow_cases, report, workflow_cases
 from .measure import ROOT, Probe, median, say
 from .system import ENQUEUE_BUDGET_S, Context, System
 from .underway_cases import Underway
@@ -154,6 +154,7 @@ def measure_underway_only(system: Underway, plan: Plan, out: dict[str, Any]) -> 
     out["memory"] = attempt(out, f"{name} memory", lambda: system.memory(plan.memory_jobs)) or {}
     out["drain_in_process"] = measure_in_process(system, plan, out)
     out["flow"] = measure_flow(system, plan, out)
+    out["workflows"] = measure_workflows(system, plan, out)
 
 
 def measure_in_process(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
@@ -178,12 +179,18 @@ def measure_flow(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str,
     return flow_cases.measure(system, plan.quick, plan.runs, lambda n, fn: attempt(out, n, fn))
 
 
+def measure_workflows(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
+    """The workflow scenarios (bench/workflow_cases.py); failures go to `out`'s errors."""
+    return workflow_cases.measure(system, plan.quick, plan.runs, lambda n, fn: attempt(out, n, fn))
+
+
 #: `--only` parts measured apart from the rest: the key of their figures in each system's
 #: results, the key that says when they were measured, the words in their errors' names,
 #: and how to measure them.
 Part = tuple[str, str, str, Callable[[Underway, Plan, dict[str, Any]], dict[str, Any]]]
 PARTS: dict[str, Part] = {
     "flow": ("flow", "flow_measured", " flow ", measure_flow),
+    "workflows": ("workflows", "workflows_measured", " workflows ", measure_workflows),
     "in-process": (
         "drain_in_process",
         "in_process_measured",
@@ -194,8 +201,9 @@ PARTS: dict[str, Part] = {
 
 
 def part_only(ctx: Context, plan: Plan, output: Path, part: str) -> None:
-    """`--only flow` or `--only in-process`: that part of both underway systems, replacing
-    only its figures (and errors) in the results.json that holds everything else."""
+    """`--only flow`, `--only workflows` or `--only in-process`: that part of both underway
+    systems, replacing only its figures (and errors) in the results.json that holds
+    everything else."""
     figures, measured, tag, measure = PARTS[part]
     results = json.loads((output / "results.json").read_text())
     results[measured] = {

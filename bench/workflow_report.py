@@ -1,0 +1,127 @@
+"""The workflow part of RESULTS.md: its tables and its target lines (bench/workflow_cases.py)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from .flow_report import BACKEND, UNDERWAY, Check, _num, _table, measured_apart
+
+#: "A few milliseconds" per step over the plain enqueue→start latency, as a target.
+STEP_BUDGET_MS = 5.0
+
+
+def _part(systems: dict[str, Any], name: str) -> dict[str, Any]:
+    found = systems.get(name, {}).get("workflows", {})
+    return found if isinstance(found, dict) else {}
+
+
+def _ratio(part: dict[str, Any]) -> float | None:
+    plain = part.get("plain", {}).get("rate")
+    fan_out = part.get("fan_out", {}).get("rate")
+    return fan_out / plain if plain and fan_out else None
+
+
+def _over(chain: dict[str, Any]) -> float | None:
+    per_step, latency = chain.get("per_step_ms"), chain.get("latency_p50_ms")
+    return per_step - latency if per_step is not None and latency is not None else None
+
+
+def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
+    """The workflow section: a fan-out with its fan-in beside a plain drain, and a chain."""
+    return "\n".join(
+        [
+            "## Workflows (underway)\n",
+            measured_apart(measured, "workflows"),
+            "### A fan-out and its fan-in beside a plain drain (jobs/s, one worker)\n",
+            "In each run, a plain drain first: 10,001 no-op jobs stored with `enqueue_many`. "
+            "Then `app.start(chain(group(...), fanin.receiving().step()))`: 10,000 no-op "
+            "members and a fan-in that receives their 10,000 results, in one transaction. "
+            "One worker drains each; the clock runs from the first completion until the "
+            "database records all 10,001 completed (for the fan-out, that is the fan-in's "
+            "end). Stored: the time of the `enqueue_many` calls, or of `app.start`. (Quick "
+            "mode: 2,000 members and a chain of 200; the tables give the sizes.)\n",
+            _fan_outs(systems),
+            "### A chain of 1,000 steps\n",
+            "One worker, warmed up and idle: first the plain enqueue→start latency of single "
+            "no-op jobs sent 20 ms apart (as the latency table above), then, idle again, "
+            "`app.start` of a chain of 1,000 steps, each receiving the previous one's result. "
+            "Per step: from the `app.start` call to the last step's end, over the steps. "
+            "Hand-off: from a step's end to the next one's start (its outcome written, the "
+            "next step released in that transaction, claimed and started).\n",
+            _chains(systems),
+            "### Jobs without dependencies\n",
+            "The plain drains of this page (the drain table above) run with workflows in the "
+            "code and no job using them. That this costs a plain drain nothing measurable is "
+            "not shown by this part, whose plain drain has no other side to compare with, but "
+            "by an interleaved A/B of the same plain drain on the commit before workflows and "
+            "on one with them (`bench/ab_drain.py`).\n",
+        ]
+    )
+
+
+def _fan_outs(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        part = _part(systems, name)
+        plain, fan_out = part.get("plain", {}), part.get("fan_out", {})
+        if plain or fan_out:
+            ratio = _ratio(part)
+            rows.append(
+                [
+                    BACKEND[name],
+                    _num(fan_out.get("n") or plain.get("n")),
+                    _num(plain.get("rate")),
+                    _num(plain.get("store_s"), 2),
+                    _num(fan_out.get("rate")),
+                    _num(fan_out.get("store_s"), 2),
+                    _num(ratio and ratio * 100) + "%",
+                ]
+            )
+    header = ["backend", "jobs", "plain", "stored in s", "fan-out + fan-in", "stored in s"]
+    return _table([*header, "of plain"], rows)
+
+
+def _chains(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        chain = _part(systems, name).get("chain", {})
+        if chain:
+            rows.append(
+                [
+                    BACKEND[name],
+                    _num(chain.get("steps")),
+                    _num(chain.get("total_s"), 2),
+                    _num(chain.get("per_step_ms"), 2),
+                    _num(chain.get("handoff_p50_ms"), 2),
+                    _num(chain.get("handoff_p95_ms"), 2),
+                    _num(chain.get("latency_p50_ms"), 2),
+                    _num(chain.get("latency_p95_ms"), 2),
+                    _num(_over(chain), 2),
+                ]
+            )
+    header = ["backend", "steps", "start → last end, s", "per step ms", "hand-off p50 ms"]
+    header += ["p95 ms", "plain enqueue → start p50 ms", "p95 ms", "per step over p50, ms"]
+    return _table(header, rows)
+
+
+def checks(systems: dict[str, Any]) -> list[Check]:
+    """The workflow target lines, per backend."""
+    found: list[Check] = []
+    for name in UNDERWAY:
+        part, backend = _part(systems, name), BACKEND[name]
+        found += [
+            (
+                f"a fan-out of 10,000 and its fan-in drain at ≥ 80% of a plain drain, {backend}",
+                _ratio(part),
+                "{:.0%}",
+                lambda v: v >= 0.8,
+            ),
+            (
+                f"a chain of 1,000 steps: each step ≤ {STEP_BUDGET_MS:.0f} ms over the plain "
+                f"enqueue → start p50, {backend}",
+                _over(part.get("chain", {})),
+                "{:+.1f} ms",
+                lambda v: v <= STEP_BUDGET_MS,
+            ),
+        ]
+    return found
