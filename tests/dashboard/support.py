@@ -36,6 +36,8 @@ def hostile_pages(*job_ids: str) -> list[str]:
         "/dashboard/jobs",
         f"/dashboard/jobs?q={XSS}",
         "/dashboard/recurring",
+        "/dashboard/workflows",
+        "/dashboard/workflows/<img src=x onerror=alert(4)>",
         f"/dashboard/login?next={XSS}",
         "/dashboard/jobs/<img src=x onerror=alert(3)>",
         *[f"/dashboard/jobs/{job_id}" for job_id in job_ids],
@@ -84,6 +86,14 @@ def build_app(database_url: str) -> App:
         if key not in ALLOWED:
             raise RuntimeError(f"backend for {key} is down")
         return f"done {key}"
+
+    @app.job
+    async def held(key: str) -> str:
+        """Runs until the test allows its key."""
+        while True:
+            if key in ALLOWED:
+                return f"released {key}"
+            await asyncio.sleep(0.02)
 
     @app.job(queue="reports")
     async def hostile(ctx: JobContext, payload: str, nested: dict[str, Any]) -> None:

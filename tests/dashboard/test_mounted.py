@@ -12,13 +12,13 @@ import pytest
 from fastapi import FastAPI
 from playwright.sync_api import Browser, Page, Request, Response, expect
 
-from underway import App
+from underway import App, chain
 from underway.api import create_api, include_in
 from underway.dashboard.access import safe_next
 
 from ..api.support import LiveServer
 from .conftest import FAST_STREAMS, TIMEOUT_MS
-from .support import MANAGE_TOKEN, TOKENS
+from .support import ALLOWED, MANAGE_TOKEN, TOKENS
 
 PREFIXES = ["/jobs", "/internal/jobs"]
 #: What every element pointing somewhere points at, resolved by the browser.
@@ -168,6 +168,42 @@ def test_the_api_docs_under_a_prefix_load_the_prefixed_document(
 
     tab.get_by_role("link", name="underway dashboard").click()
     expect(tab).to_have_url(f"{prefix}/dashboard")
+    assert traffic.problems == []
+    assert [url for url in traffic.requested if not url.startswith(base)] == []
+
+
+def test_the_workflow_pages_under_a_prefix_stay_under_it_and_update_live(
+    tab: Page, mounted: LiveServer, prefix: str, traffic: Traffic, app: App
+) -> None:
+    base = f"{mounted.url}{prefix}/"
+    flow = chain(app.step("held", {"key": "mounted"}), app.step("add", {"a": 1}))
+    handle = app.start(flow, name="mounted flow")
+    held, after = (job.id for job in handle.jobs())
+    sign_in_under(tab, prefix)
+
+    tab.get_by_role("navigation").get_by_role("link", name="Workflows").click()
+    expect(tab).to_have_url(f"{prefix}/dashboard/workflows")
+    assert_everything_points_under(tab, base)
+    tab.get_by_role("link", name="mounted flow").click()
+    expect(tab).to_have_url(f"{prefix}/dashboard/workflows/{handle.id}")
+    expect(tab.locator("[data-live-status]")).to_have_class("live-dot on")
+    assert_everything_points_under(tab, base)
+
+    tab.get_by_role("button", name="Cancel").click()
+    expect(tab).to_have_url(f"{prefix}/dashboard/workflows/{handle.id}")
+    expect(tab.locator(".flash")).to_have_text(f"Cancel requested: workflow {handle.id}.")
+    head = tab.locator("[data-workflow-head] .job-title [data-state-badge]")
+    expect(head).to_have_text("cancelled")
+    ALLOWED.add("mounted")
+    tab.get_by_role("button", name="Retry").click()
+    expect(head).to_have_text("completed")
+
+    tab.locator(f'[data-member="{after}"] a').click()
+    expect(tab).to_have_url(f"{prefix}/dashboard/jobs/{after}")
+    assert_everything_points_under(tab, base)
+    tab.locator("[data-workflow-link] a").click()
+    expect(tab).to_have_url(f"{prefix}/dashboard/workflows/{handle.id}")
+    expect(tab.locator(f'[data-member="{held}"] [data-state-badge]')).to_have_text("completed")
     assert traffic.problems == []
     assert [url for url in traffic.requested if not url.startswith(base)] == []
 

@@ -2,11 +2,12 @@
 
 from fastapi import APIRouter
 
-from . import actions, api_docs, assets, pages, queue_page, streams
+from . import actions, api_docs, assets, pages, queue_page, streams, workflow_pages
 
 PARTS = (
     pages.router,
     queue_page.router,
+    workflow_pages.router,
     actions.router,
     streams.router,
     assets.router,

@@ -1,5 +1,5 @@
-"""Dashboard form posts: sign in and out, job, recurring and queue actions (manage scope and
-CSRF)."""
+"""Dashboard form posts: sign in and out, job, workflow, recurring and queue actions (manage
+scope and CSRF)."""
 
 from __future__ import annotations
 
@@ -147,6 +147,30 @@ async def job_action(request: Request, job_id: str, action: str) -> Response:
     )
 
 
+# -- workflow actions --------------------------------------------------------------------------
+
+WORKFLOW_DONE = {
+    "cancel": "Cancel requested",
+    "retry": "Running again what failed or was cancelled",
+}
+
+
+@router.post("/dashboard/workflows/{workflow_id}/{action}")
+@guarded
+async def workflow_action(request: Request, workflow_id: str, action: str) -> Response:
+    form = await Form.read(request)
+    viewer = await require_manage(request, form.get(CSRF_FIELD))
+    app = app_of(request)
+    if action == "cancel":
+        workflow = await app.cancel_workflow_async(workflow_id)
+    elif action == "retry":
+        workflow = await app.retry_workflow_async(workflow_id)
+    else:
+        raise Denied(404, f"There is no workflow action {action!r}.")
+    viewer.session.flash = f"{WORKFLOW_DONE[action]}: {workflow.kind} {workflow_id}."
+    return back_to(request, f"/dashboard/workflows/{workflow_id}")
+
+
 # -- recurring actions -------------------------------------------------------------------------
 
 
@@ -202,6 +226,7 @@ post_only = APIRouter(include_in_schema=False)
 
 @post_only.get("/dashboard/logout")
 @post_only.get("/dashboard/jobs/{job_id}/{action}")
+@post_only.get("/dashboard/workflows/{workflow_id}/{action}")
 @post_only.get("/dashboard/recurring/{recurring_id}/{action}")
 @post_only.get("/dashboard/queues/{action}")
 async def use_post(request: Request) -> Response:

@@ -9,7 +9,13 @@ from typing import ParamSpec
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import InvalidStateError, JobNotFound, QueueNotFound, RecurringNotFound
+from ..errors import (
+    InvalidStateError,
+    JobNotFound,
+    QueueNotFound,
+    RecurringNotFound,
+    WorkflowNotFound,
+)
 from ..web.urls import route_path
 from .access import Denied, login_url
 from .rendering import render, with_security_headers
@@ -37,7 +43,7 @@ def guarded(handler: Callable[P, Awaitable[Response]]) -> Callable[P, Awaitable[
             if denied.login and request.method == "GET" and not _is_background(request):
                 return with_security_headers(RedirectResponse(login_url(request), 303))
             return error_page(request, denied.status, denied.message)
-        except (JobNotFound, RecurringNotFound, QueueNotFound) as missing:
+        except (JobNotFound, RecurringNotFound, QueueNotFound, WorkflowNotFound) as missing:
             return error_page(request, 404, str(missing))
         except InvalidStateError as conflict:
             return error_page(request, 409, str(conflict))

@@ -13,9 +13,11 @@ from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
 from ..app import App
-from ..models import ACTIVE_STATES, JobFilter, JobState, Recurring
+from ..errors import WorkflowNotFound
+from ..models import ACTIVE_STATES, Job, JobFilter, JobState, Recurring
 from ..recurring import describe_cron
 from ..web.urls import root_path
+from ..workflow_models import Workflow
 from .access import require_view
 from .error_pages import guarded
 from .rendering import render
@@ -183,7 +185,18 @@ async def job_context(app: App, job_id: str) -> dict[str, Any]:
         "job": job,
         "can_retry": job.state in (JobState.FAILED, JobState.CANCELLED),
         "why_waiting": await why_waiting(app, job),
+        "workflow": await workflow_of(app, job),
     }
+
+
+async def workflow_of(app: App, job: Job) -> Workflow | None:
+    """The workflow or batch the job belongs to, if it has one that is still stored."""
+    if job.workflow_id is None:
+        return None
+    try:
+        return await app.workflow_status_async(job.workflow_id)
+    except WorkflowNotFound:
+        return None
 
 
 @router.get("/dashboard/jobs/{job_id}")

@@ -29,7 +29,8 @@ SECURITY_HEADERS = {
     "Referrer-Policy": "same-origin",
     "Cache-Control": "no-store",
 }
-STATE_ORDER = [s.value for s in JobState]
+#: States in the order of a job's life: waiting for other jobs comes before all the rest.
+STATE_ORDER = [JobState.WAITING.value] + [s.value for s in JobState if s is not JobState.WAITING]
 
 
 def when(moment: datetime | None, form: str = "full") -> Markup:

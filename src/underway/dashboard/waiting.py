@@ -10,7 +10,7 @@ from ..app import App
 from ..errors import JobNotFound
 from ..models import Job, JobState
 
-WAITING = frozenset({JobState.PENDING, JobState.SCHEDULED})
+WAITING = frozenset({JobState.WAITING, JobState.PENDING, JobState.SCHEDULED})
 
 
 @dataclass(frozen=True, slots=True)
