@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import asyncio
 from collections.abc import Iterable, Sequence
 from datetime import UTC, datetime
 from typing import Any, cast
@@ -15,6 +14,8 @@ from underway.dashboard.workflow_stages import (
     stages_of,
 )
 from underway.models import DependencyRule, Job, JobState
+
+from .test_units import on_own_loop
 
 NOW = datetime(2026, 1, 1, tzinfo=UTC)
 
@@ -95,7 +96,7 @@ def test_edges_are_read_again_only_when_the_members_change() -> None:
     members: Sequence[Job] = [job("a"), job("cb", "ended")]
 
     def get(workflow_id: str, jobs: Sequence[Job]) -> Any:
-        return asyncio.run(cache.get(cast(App, app), workflow_id, jobs))
+        return on_own_loop(cache.get(cast(App, app), workflow_id, jobs))
 
     assert get("w1", members) == {"cb": ("a",)}
     assert get("w1", members) == {"cb": ("a",)}
