@@ -17,7 +17,7 @@ from typing import Any
 
 from playwright.sync_api import Page, expect, sync_playwright
 
-from underway import App, JobContext
+from underway import App, JobContext, chain, group
 from underway.api import StreamSettings, create_api
 
 from ..api.support import LiveServer
@@ -103,7 +103,24 @@ def seed(app: App, database: Path) -> dict[str, str]:
         "hourly thumbnails", "@hourly", "resize_images", {"album": 1, "sizes": [320]}
     )
     wait_finished(app, app.trigger_recurring(hourly).id)
-    return {"running": running, "failed": failed[0]}
+    return {"running": running, "failed": failed[0], "workflow": seed_workflows(app)}
+
+
+def seed_workflows(app: App) -> str:
+    """A finished batch with a callback, and an import pipeline under way; its id."""
+    invoices = [
+        app.step("send_invoice", {"customer": f"cust-7{i:03d}", "amount_cents": 4_900})
+        for i in range(8)
+    ]
+    app.batch(
+        invoices, on_complete=app.step("nightly_cleanup", {"days": 1}), name="november invoices"
+    ).wait(timeout=30)
+    pipeline = chain(
+        app.step("import_csv", {"file": "s3://exports/2026-11/accounts.csv", "rows": 4_000}),
+        group(*[app.step("resize_images", {"album": i, "sizes": [320]}) for i in range(3)]),
+        app.step("nightly_cleanup", {"days": 7}),
+    )
+    return app.start(pipeline, name="accounts import").id
 
 
 def spread_over_last_hour(database: Path, rng: random.Random) -> None:
@@ -171,6 +188,10 @@ def take_all(url: str, out: Path, ids: dict[str, str]) -> None:
                 shoot(page, out, "job-failed")
                 page.goto("/dashboard/recurring")
                 shoot(page, out, "recurring")
+                page.goto("/dashboard/workflows")
+                shoot(page, out, "workflows")
+                page.goto(f"/dashboard/workflows/{ids['workflow']}")
+                shoot(page, out, "workflow")
             context.close()
         browser.close()
 
