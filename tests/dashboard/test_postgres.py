@@ -8,7 +8,7 @@ import httpx
 import pytest
 from playwright.sync_api import Page, expect
 
-from underway import App
+from underway import App, chain, group
 
 from ..api.support import LiveServer
 from .support import ALLOWED, MANAGE_TOKEN, build_app, wait_finished
@@ -46,3 +46,30 @@ def test_pages_counts_search_and_live_logs_on_postgres(
     page.wait_for_function("n => document.querySelectorAll('#logs li').length > n + 3", arg=shown)
     page.get_by_role("button", name="Cancel").click()
     expect(page.locator(".job-head [data-state-badge]")).to_have_text("cancelled")
+
+
+def test_a_workflow_by_stage_live_cancel_and_retry_on_postgres(page: Page, app: App) -> None:
+    page.on("dialog", lambda dialog: dialog.accept())
+    flow = chain(
+        app.step("held", {"key": "pg-flow"}),
+        group(app.step("add", {"a": 1}), app.step("add", {"a": 2})),
+        app.step("add", {"a": 3}),
+    )
+    handle = app.start(flow, name="pg flow")
+    held, *_, last = (job.id for job in handle.jobs())
+    head = page.locator("[data-workflow-head] .job-title [data-state-badge]")
+
+    page.goto("/dashboard/workflows")
+    page.get_by_role("link", name="pg flow").click()
+    expect(page.locator("[data-stage]")).to_have_count(3)
+    expect(page.locator(f'[data-member="{held}"] [data-state-badge]')).to_have_text("running")
+    expect(page.locator(f'[data-member="{last}"] [data-waiting-on]')).to_have_text(
+        "waits for 2 more"
+    )
+    page.get_by_role("button", name="Cancel").click()
+    expect(head).to_have_text("cancelled")
+
+    ALLOWED.add("pg-flow")
+    page.get_by_role("button", name="Retry").click()
+    expect(head).to_have_text("completed")
+    expect(page.locator(f'[data-member="{last}"] [data-state-badge]')).to_have_text("completed")
