@@ -25,10 +25,11 @@ from ..models import (
 )
 from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
+from .enqueue_options import NO_OPTIONS, EnqueueOptions
 from .enqueueing import Enqueuer, enqueue_request
 from .explaining import JobExplanations
 from .handle import JobHandle
-from .job_function import NO_OPTIONS, EnqueueOptions, JobFunction, JobHost
+from .job_function import JobFunction, JobHost
 from .job_reads import JobReads
 from .queue_controls import QueueControls
 from .recurring_jobs import RecurringJobs

@@ -11,7 +11,7 @@ from ..errors import ConfigurationError, DuplicateJobError
 from ..job_options import aware_run_at, seconds
 from ..jobs import JobDefinition
 from ..models import EnqueueResult, NewJob
-from .job_function import EnqueueOptions
+from .enqueue_options import EnqueueOptions
 from .storage import Storage
 
 

@@ -10,8 +10,8 @@ from ..backends.base import Backend
 from ..errors import ConfigurationError, WorkflowNotFound
 from ..models import DependencyRule, Job
 from ..workflow_models import Workflow, WorkflowPage
+from .enqueue_options import EnqueueOptions
 from .handle import HandleHost, JobHandle
-from .job_function import EnqueueOptions
 from .registry import JobRef, JobRegistry
 from .runtime import Runtime
 from .storage import Storage

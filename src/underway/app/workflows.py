@@ -6,7 +6,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, replace
-from typing import TYPE_CHECKING, Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar
 
 from uuid_utils import uuid7
 
@@ -15,9 +15,7 @@ from ..job_options import aware_run_at, seconds
 from ..jobs import Dependencies, JobDefinition
 from ..models import DependencyRule, NewJob, ResultsShape
 from ..workflow_models import NewWorkflow, WorkflowKind
-
-if TYPE_CHECKING:
-    from .job_function import EnqueueOptions
+from .enqueue_options import EnqueueOptions
 
 R = TypeVar("R")
 
