@@ -15,6 +15,7 @@ VALUES = (
     *("id-1", "noop", "default", 3, JobState.COMPLETED, {"x": 1}, 2, 5, AT, AT),
     *(AT, AT, None, "worker", 100.0, "done", [1], None, (), "fp", "queue", "lane"),
     *(True, 60.0, 4, 1, None, "why", "rec", AT, 1, 2, "key"),
+    *("workflow-1", 2, 1, "completed", 0, "counts", "list"),
 )
 
 
