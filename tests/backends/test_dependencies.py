@@ -265,6 +265,17 @@ async def test_a_waiting_job_can_be_cancelled_and_so_are_its_dependents(
     assert await states(backend, then) == [CANCELLED], "a cancelled job stays cancelled"
 
 
+async def test_a_job_cancelled_while_waiting_waits_again_when_retried(backend: Backend) -> None:
+    first = step()
+    then = step(first)
+    await backend.enqueue_many([first, then])
+    await backend.cancel(then.id)
+    retried = await backend.retry(then.id)
+    assert (retried.state, retried.waiting_on) == (WAITING, 1)
+    await end(backend, first)
+    assert await states(backend, then) == [PENDING]
+
+
 async def test_a_requeue_that_cancels_settles_the_job(backend: Backend) -> None:
     first = step()
     anyway = step(first, dependency_rule="ended")

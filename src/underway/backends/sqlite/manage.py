@@ -23,8 +23,10 @@ UPDATE underway_jobs SET
 WHERE id = :id AND state IN ('waiting', 'scheduled', 'pending', 'running')
 RETURNING *
 """
+#: A job cancelled before the jobs it depends on ended waits for them again.
 RETRY = """
-UPDATE underway_jobs SET state = 'pending', run_at = ?, finished_at = NULL,
+UPDATE underway_jobs SET state = CASE WHEN waiting_on > 0 THEN 'waiting' ELSE 'pending' END,
+    run_at = ?, finished_at = NULL,
     expires_at = NULL, cancel_requested = 0, worker_id = NULL, heartbeat_at = NULL,
     result = NULL, progress = 0, message = NULL,
     max_attempts = max(max_attempts, attempt + 1)
