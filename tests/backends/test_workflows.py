@@ -188,7 +188,7 @@ async def test_jobs_are_added_only_to_batches_that_exist(backend: Backend) -> No
         await backend.add_to_batch("no-such-batch", [step()])
     flow = workflow()
     await backend.start_workflow(flow, [member(flow)])
-    with pytest.raises(InvalidStateError, match="not a batch"):
+    with pytest.raises(InvalidStateError):
         await backend.add_to_batch(flow.id, [step()])
     assert len(await backend.workflow_jobs(flow.id)) == 1
 
