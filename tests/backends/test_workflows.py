@@ -251,7 +251,7 @@ async def test_cancelling_a_workflow_cancels_what_has_not_started(backend: Backe
     assert await states(backend, pending, later, waiting) == [CANCELLED] * 3
     still = await stored(backend, running)
     assert (still.state, still.cancel_requested) == (JobState.RUNNING, True)
-    assert asked == [running.id]
+    assert set(asked) == {running.id}
     assert {pending.id, later.id, waiting.id} <= set(finished)
     assert await states(backend, outside) == [PENDING], "what waits outside is settled"
     with pytest.raises(WorkflowNotFound):
