@@ -33,6 +33,7 @@ MIGRATIONS = [
     "0007_flow_control",
     "0008_parked_limited_jobs",
     "0009_parking_by_key",
+    "0010_workflows",
 ]
 
 
@@ -90,6 +91,7 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         pg_schema,
     )
     assert [t[0] for t in tables] == [
+        "dependencies",
         "job_logs",
         "jobs",
         "migrations",
@@ -97,6 +99,7 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         "rate_starts",
         "recurring",
         "workers",
+        "workflows",
     ]
     versions = query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version')
     assert [row[0] for row in versions] == MIGRATIONS

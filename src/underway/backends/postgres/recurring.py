@@ -34,7 +34,7 @@ WHERE r.enabled AND r.next_fire_at <= %s ORDER BY r.next_fire_at
 #: The run of a definition that is still active, if any.
 ACTIVE_RUN = """
 SELECT * FROM {schema}.jobs
-WHERE recurring_id = %s AND state IN ('pending', 'running', 'scheduled')
+WHERE recurring_id = %s AND state IN ('pending', 'running', 'scheduled', 'waiting')
 LIMIT 1
 """
 
