@@ -108,7 +108,8 @@ async def test_members_ended_as_they_are_stored_are_counted_on_those_after_them(
     flow = workflow()
     cancelled = member(flow, broken)
     then = member(flow, cancelled)
-    anyway = member(flow, cancelled, dependency_rule="ended")
+    rate = {"rate_key": "k", "rate_limit": 5, "rate_window_s": 1.0}
+    anyway = member(flow, cancelled, dependency_rule="ended", **rate)
     notice = member(flow, cancelled, dependency_rule="failed")
     stored_jobs = await backend.start_workflow(flow, [cancelled, then, anyway, notice])
     assert [r.state for r in stored_jobs] == [CANCELLED, CANCELLED, PENDING, PENDING]

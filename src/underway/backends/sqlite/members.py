@@ -88,8 +88,9 @@ class StoredMember(EnqueueResult):
     """`EnqueueResult.inserted` of a job stored with dependency columns: the Job built on
     its first read has them too (building one per member would slow a big fan-out)."""
 
-    __slots__ = ("_columns",)
-    _columns: dict[str, Any]
+    __slots__ = ("_values",)
+    #: The job's `dependency_values`, until its Job is built.
+    _values: tuple[Any, ...] | None
 
     @classmethod
     def of(
@@ -103,6 +104,21 @@ class StoredMember(EnqueueResult):
         """The result of inserting `new` in `state` with `values` (`dependency_values`)."""
         result = cls.inserted(new, state, created_at, run_at)
         assert isinstance(result, StoredMember)
+        result._values = values
+        return result
+
+    @property
+    def job(self) -> Job:
+        job = super().job
+        if self._values is not None and self._inserted is not None:
+            new = self._inserted[0]
+            self._job = job = dataclasses.replace(job, **self._columns(job, new, self._values))
+            self._values = None
+        return job
+
+    @staticmethod
+    def _columns(job: Job, new: NewJob, values: tuple[Any, ...]) -> dict[str, Any]:
+        """The fields of `job` that `EnqueueResult.inserted` leaves out, as stored."""
         workflow_id, waiting_on, failed, rule, tolerate, results_into, shape, error = values
         columns: dict[str, Any] = {
             "workflow_id": workflow_id,
@@ -114,18 +130,9 @@ class StoredMember(EnqueueResult):
             "results_shape": shape,
             "rate_key": new.rate_key,
         }
-        if state.is_finished:
-            columns["finished_at"] = created_at
+        if job.state.is_finished:
+            columns["finished_at"] = job.created_at
             columns["error"] = error_from_data(json_text_to_data(error))
-            if state is JobState.SKIPPED:
-                columns["skip_reason"] = dependency_rules.NONE_FAILED
-        result._columns = columns
-        return result
-
-    @property
-    def job(self) -> Job:
-        job = super().job
-        if self._columns:
-            self._job = job = dataclasses.replace(job, **self._columns)
-            self._columns = {}
-        return job
+        if job.state is JobState.SKIPPED:
+            columns["skip_reason"] = dependency_rules.NONE_FAILED
+        return columns
