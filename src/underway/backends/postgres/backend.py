@@ -56,6 +56,7 @@ from . import claim, claim_lock, finish, maintenance, manage, migrate, reads, re
 from . import leases as lease_sql
 from .blockers import PostgresBlockers
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
+from .dependencies import merged
 from .enqueue import enqueue_one, enqueue_plain
 from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
@@ -230,19 +231,17 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
         return await self._pool.transaction(save)
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
-        async def record(tx: Tx) -> list[bool]:
-            # The statement sends its own notifications.
-            rows = await finish.finish_many(tx, outcomes)
-            return [(o.lease.job_id, o.lease.attempt) in rows for o in outcomes]
-
-        held = await self._pool.statement(record)
-        self._notifier.announce(policy.after_finish(outcomes, held))
+        # The statements send their own notifications.
+        leases, settled = await finish.finish_many(self._pool, outcomes)
+        held = [(o.lease.job_id, o.lease.attempt) in leases for o in outcomes]
+        self._notifier.announce(merged(policy.after_finish(outcomes, held), settled))
         return held
 
     async def requeue(self, leases: Sequence[Lease]) -> int:
         async def give_back(tx: Tx) -> tuple[list[str], Wakeups]:
-            states = [await finish.requeue(tx, lease) for lease in leases]
-            return states, await send_wakeups(tx, policy.after_requeue(leases, states))
+            states, settled = await finish.requeue_many(tx, leases)
+            told = await send_wakeups(tx, policy.after_requeue(leases, states))
+            return states, merged(told, settled)
 
         states, wakeups = await self._pool.transaction(give_back)
         self._notifier.announce(wakeups)
@@ -254,8 +253,8 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
         must_name_a_job(job_id)
 
         async def cancel(tx: Tx) -> tuple[Job, Wakeups]:
-            job = await manage.cancel(tx, job_id)
-            return job, await send_wakeups(tx, policy.after_cancel(job))
+            job, settled = await manage.cancel(tx, job_id)
+            return job, merged(await send_wakeups(tx, policy.after_cancel(job)), settled)
 
         job, wakeups = await self._pool.transaction(cancel)
         self._notifier.announce(wakeups)
@@ -278,8 +277,9 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
             return False
 
         async def delete(tx: Tx) -> tuple[bool, Wakeups]:
-            deleted = await manage.delete(tx, job_id)
-            return deleted, await send_wakeups(tx, policy.after_delete(job_id, deleted))
+            deleted, settled = await manage.delete(tx, job_id)
+            told = await send_wakeups(tx, policy.after_delete(job_id, deleted))
+            return deleted, merged(told, settled)
 
         deleted, wakeups = await self._pool.transaction(delete)
         self._notifier.announce(wakeups)
@@ -292,8 +292,8 @@ class PostgresBackend(PostgresQueues, PostgresBlockers):
         spacing_s: float = 0.0,
     ) -> SweepResult:
         async def sweep(tx: Tx) -> tuple[SweepResult, Wakeups]:
-            result = await maintenance.sweep(tx, stall_timeout_s, max_losses, spacing_s)
-            return result, await send_wakeups(tx, policy.after_sweep(result))
+            result, settled = await maintenance.sweep(tx, stall_timeout_s, max_losses, spacing_s)
+            return result, merged(await send_wakeups(tx, policy.after_sweep(result)), settled)
 
         result, wakeups = await self._pool.transaction(sweep)
         self._notifier.announce(wakeups)

@@ -34,6 +34,11 @@ RUNNING_IN_LANE = """
 SELECT id, count(*) OVER () AS n FROM {schema}.jobs
 WHERE lane = %s AND state = 'running' ORDER BY started_at, seq LIMIT %s
 """
+#: The first jobs a waiting job depends on that have not ended, in the order given.
+WAITING_FOR = """
+SELECT dependency_id FROM {schema}.dependencies
+WHERE job_id = %s AND ended IS NULL ORDER BY position LIMIT %s
+"""
 LIVE_STARTS = "SELECT count(*) AS n FROM {schema}.rate_starts WHERE key = %s AND expires_at > now()"
 #: When the live start at a given position, soonest to expire first, leaves the window.
 START_EXPIRY = """
@@ -87,7 +92,13 @@ async def read_facts(tx: Tx, job_id: str, stale_after_s: float) -> BlockingFacts
         rate=rate,
         live_workers=tuple(await reads.workers(tx, stale_after_s)),
         ahead=await count(tx, AHEAD, ahead_params(row)),
+        waiting_for=await waiting_for(tx, job_id) if job.waiting_on else (),
     )
+
+
+async def waiting_for(tx: Tx, job_id: str) -> tuple[str, ...]:
+    rows = await tx.rows(WAITING_FOR, (job_id, blocking.NAMED_DEPENDENCIES))
+    return tuple(row["dependency_id"] for row in rows)
 
 
 async def now(tx: Tx) -> datetime:

@@ -1,5 +1,6 @@
 """Storing new jobs on PostgreSQL: plain jobs in one statement per batch; jobs with an
-idempotency key, a join/skip policy or a cron tick resolved as policy says, race-free."""
+idempotency key, a join/skip policy or a cron tick resolved as policy says, race-free; jobs
+that wait for others stored with their edges, in the state their dependencies give them."""
 
 from __future__ import annotations
 
@@ -8,11 +9,11 @@ from typing import Any
 
 from ...errors import StorageUnavailable, ValidationError
 from ...models import EnqueueResult, Job, JobState, NewJob
-from .. import policy
-from . import reads
+from .. import dependency_rules, policy
+from . import dependencies, reads
 from .connection import channel_name
 from .tx import Tx, batch_params, batch_select, with_batch
-from .values import UnstorableValue, jsonb_text
+from .values import UnstorableValue, error_jsonb, jsonb_text
 from .wakeups import notify
 
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
@@ -20,23 +21,30 @@ INSERT_ROUNDS = 5
 
 #: One job, of any kind (the only insert that writes a rate limit's columns: a rate-limited
 #: job is not plain); nothing if its id, idempotency key, cron tick or (join/skip) active
-#: fingerprint is taken.
+#: fingerprint is taken. `%(state)s`: NULL for pending or scheduled as run_at says, else the
+#: state it starts in: skipped (a duplicate, or a job its dependencies make needless),
+#: cancelled (one its dependencies failed) or waiting; the first two are finished at once.
 INSERT = """
 INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
     finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
     duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key, rate_limit,
-    rate_window_s, rate_fixed)
+    rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies, dependency_rule,
+    tolerate, results_into, results_shape, error)
 SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
-    CASE WHEN %(skipped)s::bool THEN 'skipped'
-         WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END,
+    coalesce(%(state)s::text, CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END),
     %(args)s::jsonb, %(max_attempts)s::int, t.run_at,
-    CASE WHEN %(skipped)s::bool THEN now() END,
+    CASE WHEN %(state)s::text IN ('skipped', 'cancelled') THEN now() END,
     %(fingerprint)s::text, %(unique)s::text, %(lane)s::text, %(lane_limit)s::int,
     %(retention_s)s::float8,
-    CASE WHEN %(skipped)s::bool THEN now() + make_interval(secs => %(retention_s)s::float8) END,
+    CASE WHEN %(state)s::text IN ('skipped', 'cancelled')
+         THEN now() + make_interval(secs => %(retention_s)s::float8) END,
     %(duplicate_of)s::text, %(reason)s::text, %(idempotency_key)s::text,
     %(recurring_id)s::text, %(fire_at)s::timestamptz, %(rate_key)s::text,
-    %(rate_limit)s::int, %(rate_window_s)s::float8, %(rate_fixed)s::bool
+    %(rate_limit)s::int, %(rate_window_s)s::float8, %(rate_fixed)s::bool,
+    %(workflow_id)s::text, %(waiting_on)s::int, %(failed_dependencies)s::int,
+    %(dependency_rule)s::text, %(tolerate)s::int, %(results_into)s::text,
+    %(results_shape)s::text,
+    %(error)s::jsonb || jsonb_build_object('at', extract(epoch FROM now())::float8)
 FROM (SELECT coalesce(%(run_at)s::timestamptz,
                       now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
 ON CONFLICT DO NOTHING
@@ -118,7 +126,7 @@ FINGERPRINT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 ACTIVE_DUPLICATE = """
 SELECT * FROM {schema}.jobs
 WHERE fingerprint = %s AND unique_mode IN ('join', 'skip')
-  AND (state IN ('pending', 'running', 'scheduled')
+  AND (state IN ('pending', 'running', 'scheduled', 'waiting')
        OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
@@ -165,7 +173,7 @@ def _plain_row(job: NewJob) -> tuple[Any, ...]:
         job.name,
         job.queue,
         job.priority,
-        _args(job),
+        args_text(job),
         job.max_attempts,
         job.run_at,
         float(job.delay_s),
@@ -178,18 +186,24 @@ def _plain_row(job: NewJob) -> tuple[Any, ...]:
 
 
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
-    """Store one job in the caller's transaction, or find the job it resolves to."""
-    args = _args(job)
+    """Store one job in the caller's transaction, or find the job it resolves to; a job
+    that waits for others is stored with its edges (JobNotFound for an unknown id)."""
+    args = args_text(job)
     if policy.checks_duplicates(job) or policy.checks_queue_limit(job):
         await tx.run(FINGERPRINT_LOCK, (f"underway:fingerprint:{job.fingerprint}",))
     for _ in range(INSERT_ROUNDS):
         existing = await _existing(tx, job, args)
         if existing is not None:
             return existing
-        row = await tx.row(INSERT, _insert_params(job, args))
+        waits = None
+        if job.after:
+            waits = dependencies.waits_of(job, await dependencies.states_of(tx, job.after))
+        row = await tx.row(INSERT, _insert_params(job, args, waits=waits))
         if row is not None:
             if row["state"] == JobState.PENDING.value:
                 await notify(tx, "work", job.queue)
+            if waits is not None:
+                await dependencies.insert_edges(tx, [(job, waits)])
             return EnqueueResult(job=reads.job(row))
         conflict = await _conflict(tx, job)
         if conflict is not None:
@@ -245,7 +259,8 @@ async def _same_tick(tx: Tx, job: NewJob) -> Job | None:
     return await reads.first(tx, SAME_TICK, (job.recurring_id, job.fire_at))
 
 
-def _args(job: NewJob) -> str:
+def args_text(job: NewJob) -> str:
+    """A job's arguments as jsonb text; ValidationError if PostgreSQL cannot store them."""
     try:
         return jsonb_text(job.args)
     except UnstorableValue as exc:
@@ -253,15 +268,24 @@ def _args(job: NewJob) -> str:
 
 
 def _insert_params(
-    job: NewJob, args: str, *, duplicate_of: str | None = None, reason: str | None = None
+    job: NewJob,
+    args: str,
+    *,
+    duplicate_of: str | None = None,
+    reason: str | None = None,
+    waits: dependencies.Waits | None = None,
 ) -> dict[str, Any]:
     skipped = duplicate_of is not None
+    state = JobState.SKIPPED if skipped else None if waits is None else waits.state
+    if waits is not None and waits.verdict == "skipped":
+        reason = dependency_rules.NONE_FAILED
     return {
+        **dependency_params(job, waits),
         "id": job.id,
         "name": job.name,
         "queue": job.queue,
         "priority": job.priority,
-        "skipped": skipped,
+        "state": None if state is None else state.value,
         "args": args,
         "max_attempts": job.max_attempts,
         "run_at": job.run_at,
@@ -280,4 +304,22 @@ def _insert_params(
         "rate_limit": job.rate_limit,
         "rate_window_s": job.rate_window_s,
         "rate_fixed": job.rate_fixed,
+    }
+
+
+def dependency_params(job: NewJob, waits: dependencies.Waits | None) -> dict[str, Any]:
+    """The values of the dependency columns of a new job's row, with the error of one that
+    its dependencies cancel: a job stored without edges has no dependency rule."""
+    error = None
+    if waits is not None and waits.verdict == "cancelled":
+        error = error_jsonb(dependency_rules.dependency_failed(waits.failed, job.tolerate))
+    return {
+        "workflow_id": job.workflow_id,
+        "waiting_on": 0 if waits is None else waits.waiting_on,
+        "failed_dependencies": 0 if waits is None else waits.failed,
+        "dependency_rule": None if waits is None else job.dependency_rule,
+        "tolerate": job.tolerate,
+        "results_into": job.results_into,
+        "results_shape": job.results_shape,
+        "error": error,
     }

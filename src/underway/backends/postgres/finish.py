@@ -1,26 +1,42 @@
 """Ending attempts on PostgreSQL: outcomes recorded in one fenced statement per batch, with
 the target state policy chose (a cancel request that came in meanwhile wins), and running
-jobs handed back on shutdown."""
+jobs handed back on shutdown; the jobs that ended are settled on what waits for them in the
+same transaction."""
 
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from ...models import JobError, Lease, Outcome
 from .. import policy
-from .connection import channel_name
+from ..policy import NOBODY, Wakeups
+from .connection import PostgresPool, channel_name
+from .dependencies import settle, settle_further, settle_statement
 from .leases import fence
 from .tx import Row, Tx, batch_params, batch_select, with_batch
 from .values import UnstorableValue, error_jsonb, jsonb_text
 
+#: The jobs of a batch of outcomes, locked (in id order) before FINISH reads who waits on
+#: them: an enqueue that adds an edge to one locks it FOR SHARE first (`dependencies`), so
+#: FINISH, whose snapshot is taken once these locks are held, sees every edge to them.
+LOCK_JOBS = "SELECT 1 FROM {schema}.jobs WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 #: A batch of outcomes, each fenced on its lease and found by its id, with its notifications
 #: in the same statement: the finished ids, comma-joined and 150 to a payload (well under
 #: its 8,000-byte limit), on "finished"; a "work" wake-up if a retry is due now or a lane slot
 #: was freed. The outcome columns are prefixed so that none shadows a column of jobs; `o_state`
 #: is policy's target, `o_snooze` whether the attempt spends none of the job's attempts (a
-#: snooze), `%(cancelled)s` the error a cancel request records.
+#: snooze), `%(cancelled)s` the error a cancel request records. `{unless_awaited}` is true
+#: or false (`finish_statement`): if true, the jobs that others wait on are left as they are
+#: and answered apart (`awaited` true), to be finished in a transaction that settles them.
 FINISH = """
-WITH done AS (
+WITH awaited AS (
+SELECT o_id FROM ({batch}) AS a(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error,
+                                o_snooze)
+WHERE {unless_awaited} AND (SELECT true FROM {schema}.dependencies
+                            WHERE dependency_id = o_id AND ended IS NULL LIMIT 1)
+),
+done AS (
 UPDATE {schema}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE o_state END,
     max_attempts = CASE WHEN o_snooze AND NOT cancel_requested
@@ -45,7 +61,9 @@ UPDATE {schema}.jobs SET
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
 FROM ({batch}) AS o(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error, o_snooze)
 WHERE id = o_id AND CASE WHEN attempt = o_attempt AND worker_id = o_worker
-                          AND state = 'running' THEN true ELSE false END
+                          AND state = 'running'
+                          AND NOT ({unless_awaited} AND o_id = ANY(ARRAY(SELECT o_id FROM awaited)))
+                          THEN true ELSE false END
 RETURNING id, attempt, state, lane
 ),
 told AS (SELECT pg_notify(%(finished_channel)s, string_agg(id, ','))
@@ -53,8 +71,12 @@ told AS (SELECT pg_notify(%(finished_channel)s, string_agg(id, ','))
                WHERE state IN ('completed', 'failed', 'cancelled')) finished GROUP BY part),
 woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
           WHERE state = 'pending' OR lane IS NOT NULL LIMIT 1)
-SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
+SELECT done.*, false AS awaited FROM done, (SELECT count(*) FROM told) t,
+    (SELECT count(*) FROM woken) w
+UNION ALL
+SELECT o_id, NULL, NULL, NULL, true FROM awaited
 """
+Statement = tuple[str, dict[str, Any]]
 #: The outcome columns and their types, in the order FINISH names them.
 OUTCOME_TYPES = {
     "ids": "text",
@@ -85,21 +107,65 @@ RETURNING state
 """
 
 
-def finish_statement(varying: tuple[str, ...]) -> str:
+def finish_statement(varying: tuple[str, ...], *, unless_awaited: bool = False) -> str:
     """FINISH with the `varying` outcome columns as arrays and the others as one value for
-    the whole batch (`batch_params`)."""
-    return with_batch(FINISH, batch_select(OUTCOME_TYPES, varying, numbered=False))
+    the whole batch (`batch_params`), leaving out the jobs others wait on if asked."""
+    statement = FINISH.replace("{unless_awaited}", "true" if unless_awaited else "false")
+    return with_batch(statement, batch_select(OUTCOME_TYPES, varying, numbered=False))
 
 
-async def finish_many(tx: Tx, outcomes: Sequence[Outcome]) -> dict[tuple[str, int], Row]:
-    """Record how attempts ended and notify, in one statement; rows by (id, attempt) of the
-    leases still held."""
+def finish_of(tx: Tx, outcomes: Sequence[Outcome], *, unless_awaited: bool) -> Statement:
+    """FINISH and its parameters for a batch of outcomes."""
     varying, params = batch_params(OUTCOME_TYPES, [_outcome_row(o) for o in outcomes])
     params["finished_channel"] = channel_name(tx.schema, "finished")
     params["work_channel"] = channel_name(tx.schema, "work")
     params["cancelled"] = CANCELLED
-    rows = await tx.rows(finish_statement(varying), params)
-    return {(row["id"], row["attempt"]): row for row in rows}
+    return finish_statement(varying, unless_awaited=unless_awaited), params
+
+
+async def finish_many(
+    pool: PostgresPool, outcomes: Sequence[Outcome]
+) -> tuple[set[tuple[str, int]], Wakeups]:
+    """Record how attempts ended and notify: the leases that still held, by (id, attempt),
+    and whom settling woke in this process.
+
+    A batch whose jobs nobody waits on costs one round trip: its jobs locked, FINISH, and
+    the COMMIT, sent together. FINISH leaves out the jobs others wait on; those are finished
+    again in a transaction of their own, with their settling (`dependencies.settle`)."""
+    rows = await pool.sent_together(lambda tx: _finish_unless_awaited(tx, outcomes))
+    held = {(row["id"], row["attempt"]) for row in rows if not row["awaited"]}
+    awaited = {row["id"] for row in rows if row["awaited"]}
+    if not awaited:
+        return held, NOBODY
+    waited_on = [outcome for outcome in outcomes if outcome.lease.job_id in awaited]
+    settled, wakeups = await pool.pipelined(lambda tx: _finish_and_settle(tx, waited_on))
+    return held | settled, wakeups
+
+
+async def _finish_unless_awaited(tx: Tx, outcomes: Sequence[Outcome]) -> list[Row]:
+    ids = sorted({outcome.lease.job_id for outcome in outcomes})
+    _, _, rows, _ = await tx.batch(
+        [
+            ("BEGIN", None),
+            (LOCK_JOBS, (ids,)),
+            finish_of(tx, outcomes, unless_awaited=True),
+            ("COMMIT", None),
+        ]
+    )
+    return rows
+
+
+async def _finish_and_settle(
+    tx: Tx, outcomes: Sequence[Outcome]
+) -> tuple[set[tuple[str, int]], Wakeups]:
+    """FINISH, then the first level of settling (a statement of its own: its snapshot sees
+    every edge to the jobs FINISH locked), sent together; then the further levels."""
+    ids = [outcome.lease.job_id for outcome in outcomes]
+    rows, moved = await tx.batch(
+        [finish_of(tx, outcomes, unless_awaited=False), settle_statement(tx, ids)]
+    )
+    wakeups = await settle_further(tx, moved)
+    return {(row["id"], row["attempt"]) for row in rows}, wakeups
 
 
 def _outcome_row(outcome: Outcome) -> tuple[object, ...]:
@@ -123,6 +189,15 @@ def _outcome_row(outcome: Outcome) -> tuple[object, ...]:
         error_jsonb(outcome.error),
         policy.spends_no_attempt(outcome),
     )
+
+
+async def requeue_many(tx: Tx, leases: Sequence[Lease]) -> tuple[list[str], Wakeups]:
+    """Each job's new state (`requeue`), and whom settling those cancelled wakes."""
+    states = [await requeue(tx, lease) for lease in leases]
+    cancelled = [
+        lease.job_id for lease, state in zip(leases, states, strict=True) if state == "cancelled"
+    ]
+    return states, await settle(tx, cancelled)
 
 
 async def requeue(tx: Tx, lease: Lease) -> str:

@@ -1,10 +1,14 @@
 """Upkeep on PostgreSQL: staging due jobs, recovering the jobs of workers that stopped
-heartbeating (policy decides what each becomes), forgetting dead workers, pruning."""
+heartbeating (policy decides what each becomes; those that end are settled on what waits for
+them), forgetting dead workers, pruning (with the edges of the jobs pruned and the workflows
+left with no member)."""
 
 from __future__ import annotations
 
 from ...models import LostAttempt, SweepResult
 from .. import policy
+from ..policy import Wakeups
+from . import dependencies
 from .tx import Tx
 from .values import clean_text, error_jsonb
 
@@ -54,22 +58,41 @@ FORGET_WORKERS = (
     "DELETE FROM {schema}.workers WHERE heartbeat_at < now() - make_interval(secs => %s)"
 )
 #: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the id's
-#: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT).
+#: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT). With them go
+#: their edges (only a job with a dependency rule has any) and the workflows they leave with
+#: no member; rows: one a job.
 PRUNE_EXPIRED = """
-DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
-                                              WHERE expires_at <= now() LIMIT %s
-                                              FOR UPDATE SKIP LOCKED))
+WITH pruned AS (
+    DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
+                                                  WHERE expires_at <= now() LIMIT %s
+                                                  FOR UPDATE SKIP LOCKED))
+    RETURNING id, workflow_id, dependency_rule
+),
+edges AS (
+    DELETE FROM {schema}.dependencies
+    WHERE job_id = ANY(ARRAY(SELECT id FROM pruned WHERE dependency_rule IS NOT NULL))
+),
+emptied AS (
+    DELETE FROM {schema}.workflows AS w
+    WHERE w.id = ANY(ARRAY(SELECT workflow_id FROM pruned WHERE workflow_id IS NOT NULL))
+      AND NOT EXISTS (SELECT 1 FROM {schema}.jobs AS j
+                      WHERE j.workflow_id = w.id
+                        AND j.id <> ALL(ARRAY(SELECT id FROM pruned)))
+)
+SELECT count(*) AS n FROM pruned
 """
 
 
 async def sweep(
     tx: Tx, stall_timeout_s: float, max_losses: int | policy.LossBounds, spacing_s: float
-) -> SweepResult:
-    """Stage due jobs, recover stalled ones, forget dead workers."""
+) -> tuple[SweepResult, Wakeups]:
+    """Stage due jobs, recover stalled ones (settling those that ended), forget dead
+    workers."""
     staged = await tx.run(STAGE_DUE)
     lost = await _recover_stalled(tx, float(stall_timeout_s), max_losses, spacing_s)
     await tx.run(FORGET_WORKERS, (10 * float(stall_timeout_s),))
-    return policy.sweep_result(staged, lost)
+    ended = [attempt.job_id for attempt in lost if attempt.state.is_finished]
+    return policy.sweep_result(staged, lost), await dependencies.settle(tx, ended)
 
 
 async def _recover_stalled(
@@ -106,5 +129,6 @@ DELETE FROM {schema}.rate_starts WHERE ctid = ANY(ARRAY(SELECT ctid FROM {schema
 
 async def prune_batch(tx: Tx, batch_size: int) -> tuple[int, int]:
     """Delete up to `batch_size` expired jobs and as many spent rate starts; how many of each."""
-    jobs = await tx.run(PRUNE_EXPIRED, (batch_size,))
+    pruned = await tx.row(PRUNE_EXPIRED, (batch_size,))
+    jobs = 0 if pruned is None else int(pruned["n"])
     return jobs, await tx.run(PRUNE_RATE_STARTS, (batch_size,))

@@ -1,5 +1,5 @@
 """Managing jobs on PostgreSQL: cancel, retry and delete, each one statement guarded by the
-states it may change."""
+states it may change; a job that ends (or goes) is settled on what waits for it."""
 
 from __future__ import annotations
 
@@ -8,11 +8,12 @@ from psycopg import errors as pg_errors
 from ...errors import JobNotFound
 from ...models import Job
 from .. import policy
-from . import reads
+from ..policy import NOBODY, Wakeups
+from . import dependencies, reads
 from .finish import CANCELLED
 from .tx import Tx
 
-#: A waiting job is cancelled now; a running one is flagged for its worker to stop.
+#: A job not running yet is cancelled now; a running one is flagged for its worker to stop.
 CANCEL = """
 UPDATE {schema}.jobs SET
     cancel_requested = cancel_requested OR state = 'running',
@@ -23,7 +24,7 @@ UPDATE {schema}.jobs SET
     error = CASE WHEN state = 'running' THEN error
                  ELSE %(cancelled)s::jsonb
                       || jsonb_build_object('at', extract(epoch FROM now())::float8) END
-WHERE id = %(id)s AND state IN ('scheduled', 'pending', 'running')
+WHERE id = %(id)s AND state IN ('waiting', 'scheduled', 'pending', 'running')
 RETURNING *
 """
 RETRY = """
@@ -34,14 +35,20 @@ UPDATE {schema}.jobs SET state = 'pending', run_at = now(), finished_at = NULL,
 WHERE id = %s AND state IN ('failed', 'cancelled')
 RETURNING *
 """
-DELETE = "DELETE FROM {schema}.jobs WHERE id = %s"
+#: A job and its own edges (its logs go with it).
+DELETE = """
+WITH edges AS (DELETE FROM {schema}.dependencies WHERE job_id = %(id)s)
+DELETE FROM {schema}.jobs WHERE id = %(id)s
+"""
 
 
-async def cancel(tx: Tx, job_id: str) -> Job:
-    """Cancel a waiting job, or flag a running one for its worker to stop."""
+async def cancel(tx: Tx, job_id: str) -> tuple[Job, Wakeups]:
+    """Cancel a job not running yet (and settle it), or flag a running one for its worker
+    to stop; whom settling wakes."""
     row = await tx.row(CANCEL, {"id": job_id, "cancelled": CANCELLED})
     if row is not None:
-        return reads.job(row)
+        job = reads.job(row)
+        return job, await dependencies.settle(tx, [job_id]) if job.state.is_finished else NOBODY
     job = await _must_get(tx, job_id)
     raise policy.not_cancellable(job)
 
@@ -59,9 +66,12 @@ async def retry(tx: Tx, job_id: str) -> Job:
     raise policy.not_retryable(job)
 
 
-async def delete(tx: Tx, job_id: str) -> bool:
-    """Remove a job with its logs; False if there was none."""
-    return await tx.run(DELETE, (job_id,)) > 0
+async def delete(tx: Tx, job_id: str) -> tuple[bool, Wakeups]:
+    """Remove a job with its logs and edges; False if there was none. Those still waiting
+    on it count it as cancelled."""
+    if await tx.run(DELETE, {"id": job_id}) == 0:
+        return False, NOBODY
+    return True, await dependencies.settle(tx, [job_id])
 
 
 async def _must_get(tx: Tx, job_id: str) -> Job:

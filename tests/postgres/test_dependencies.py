@@ -1,0 +1,173 @@
+"""PostgreSQL only: jobs that wait for others under concurrency (row locks keep the counts
+exact), the round trips of a finish, and the plans of the statements that settle."""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import AsyncIterator, Callable
+from typing import Any
+
+import psycopg
+import pytest
+
+from tests.backends.dependency_support import start, stored
+from tests.backends.support import new_job
+from tests.conftest import POSTGRES_URL
+from tests.postgres.test_postgres import _generic_plan
+from underway.backends.postgres import PostgresBackend
+from underway.backends.postgres.connection import PostgresPool
+from underway.backends.postgres.dependencies import SETTLE_LEVEL, STATES_OF
+from underway.backends.postgres.finish import CANCELLED, LOCK_JOBS, OUTCOME_TYPES, finish_statement
+from underway.backends.postgres.tx import AsyncTx
+from underway.models import JobState, Lease, NewJob, Outcome
+
+
+@pytest.fixture
+async def backends(pg_url: str) -> AsyncIterator[list[PostgresBackend]]:
+    """Four backends on one schema, as four worker processes would have."""
+    opened = [PostgresBackend(pg_url, migrate=i == 0) for i in range(4)]
+    for backend in opened:
+        await backend.open()
+    yield opened
+    for backend in opened:
+        await backend.close()
+
+
+def waits_for(*after: str, **overrides: Any) -> NewJob:
+    return new_job(after=after, queue="then", **overrides)
+
+
+async def test_a_fan_in_whose_members_end_at_once_on_four_workers_is_released_once(
+    backends: list[PostgresBackend],
+) -> None:
+    for _ in range(5):
+        members = [new_job(queue="members") for _ in range(12)]
+        fan_in = waits_for(*(m.id for m in members))
+        await backends[0].enqueue_many([*members, fan_in])
+        leases = []
+        for i in range(len(members)):
+            backend = backends[i % 4]
+            claimed = await backend.claim(f"w{i % 4}", ["members"], 1)
+            leases.append((backend, Lease(claimed[0].id, claimed[0].attempt, f"w{i % 4}")))
+        finished = await asyncio.gather(
+            *(backend.finish([Outcome(lease, "completed")]) for backend, lease in leases)
+        )
+        assert all(held == [True] for held in finished)
+        released = await stored(backends[0], fan_in)
+        assert (released.state, released.waiting_on) == (JobState.PENDING, 0)
+        claims = await asyncio.gather(
+            *(b.claim(f"c{i}", ["then"], 5) for i, b in enumerate(backends))
+        )
+        assert [job.id for claimed in claims for job in claimed] == [fan_in.id]
+
+
+async def test_a_dependent_stored_as_its_dependency_ends_is_counted_either_way(
+    backends: list[PostgresBackend],
+) -> None:
+    """The enqueue reads the dependency FOR SHARE, and the finish locks it before reading
+    who waits on it: whichever comes second sees what the first did."""
+    first, second = backends[0], backends[1]
+    for _ in range(30):
+        dependency = new_job(queue="first")
+        await first.enqueue(dependency)
+        _, lease = await start(first, dependency)
+        then = waits_for(dependency.id)
+        held, _ = await asyncio.gather(
+            first.finish([Outcome(lease, "completed")]), second.enqueue(then)
+        )
+        assert held == [True]
+        found = await stored(first, then)
+        assert (found.state, found.waiting_on) == (JobState.PENDING, 0)
+
+
+class Calls:
+    """The pool's transactions and the statements sent, in order."""
+
+    def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
+        self.made: list[str] = []
+        for name in ("transaction", "pipelined", "sent_together", "statement"):
+            monkeypatch.setattr(PostgresPool, name, self._counted(getattr(PostgresPool, name)))
+        for name in ("rows", "run", "batch"):
+            monkeypatch.setattr(AsyncTx, name, self._counted(getattr(AsyncTx, name)))
+
+    def _counted(self, method: Callable[..., Any]) -> Callable[..., Any]:
+        async def counted(owner: Any, *args: Any, **kwargs: Any) -> Any:
+            self.made.append(method.__name__)
+            return await method(owner, *args, **kwargs)
+
+        return counted
+
+
+async def test_a_finish_of_jobs_nobody_waits_on_is_one_round_trip(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    backend = PostgresBackend(pg_url)
+    await backend.open()
+    try:
+        dependency, plain = new_job(queue="q"), new_job(queue="q")
+        await backend.enqueue_many([dependency, plain, waits_for(dependency.id)])
+        claimed = await backend.claim("w", ["q"], 2)
+        leases = {c.id: Lease(c.id, c.attempt, "w") for c in claimed}
+        calls = Calls(monkeypatch)
+        assert await backend.finish([Outcome(leases[plain.id], "completed")]) == [True]
+        assert calls.made == ["sent_together", "batch"], "BEGIN, lock, FINISH, COMMIT"
+
+        calls.made.clear()
+        assert await backend.finish([Outcome(leases[dependency.id], "completed")]) == [True]
+        assert calls.made[:3] == ["sent_together", "batch", "pipelined"]
+        assert calls.made[3:] == ["batch"], "FINISH and the first level of settling"
+    finally:
+        await backend.close()
+
+
+def _deep_table(schema: str) -> None:
+    """50,000 finished jobs, and 10,000 open edges of one waiting job, with statistics."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
+        conn.execute(
+            f'INSERT INTO "{schema}".jobs (id, name, queue, state, args, max_attempts, run_at, '
+            "retention_s, finished_at) SELECT 'old-' || i, 'task', 'default', 'completed', "
+            "'{}', 3, now(), 3600, now() FROM generate_series(1, 50000) AS i"
+        )
+        conn.execute(
+            f'INSERT INTO "{schema}".jobs (id, name, queue, state, args, max_attempts, run_at, '
+            "retention_s, waiting_on, dependency_rule) VALUES ('fan-in', 'task', 'default', "
+            "'waiting', '{}', 3, now(), 3600, 10000, 'completed')"
+        )
+        conn.execute(
+            f'INSERT INTO "{schema}".dependencies (job_id, position, dependency_id) '
+            "SELECT 'fan-in', i, 'member-' || i FROM generate_series(1, 10000) AS i"
+        )
+        conn.execute(f'ANALYZE "{schema}".jobs')
+        conn.execute(f'ANALYZE "{schema}".dependencies')
+
+
+async def test_the_statements_that_settle_stay_on_indexes_with_deep_tables(
+    backends: list[PostgresBackend], pg_url: str, pg_schema: str
+) -> None:
+    _deep_table(pg_schema)
+    finish = _generic_plan(
+        pg_url,
+        pg_schema,
+        finish_statement(("ids",), unless_awaited=True),
+        "text[], int, text, text, float8, jsonb, jsonb, bool, text, text, jsonb",
+        f"'{{old-1,old-2}}', 1, 'w', 'completed', 0, 'null', NULL, false, 'f', 'w', '{CANCELLED}'",
+        (*OUTCOME_TYPES, "finished_channel", "work_channel", "cancelled"),
+    )
+    assert "Seq Scan" not in finish, finish
+    assert "Hash Join" not in finish, finish
+    assert "dependencies_waiting" in finish, finish
+    for statement in (LOCK_JOBS, STATES_OF):
+        plan = _generic_plan(pg_url, pg_schema, statement, "text[]", "'{old-1,old-2}'")
+        assert "Seq Scan" not in plan, plan
+        assert "jobs_id_key" in plan, plan
+    settle = _generic_plan(
+        pg_url,
+        pg_schema,
+        SETTLE_LEVEL,
+        "text[], text, text, text, text",
+        "'{old-1,member-1}', 'DependencyFailed', 'none', 'f', 'w'",
+        ("ids", "failed_type", "none_failed", "finished_channel", "work_channel"),
+    )
+    assert "Seq Scan" not in settle, settle
+    assert "Hash Join" not in settle, settle
+    assert "dependencies_waiting" in settle, settle
