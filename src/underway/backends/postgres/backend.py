@@ -62,11 +62,12 @@ from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
 from .values import NUL, must_name_a_job, refused
 from .wakeups import PostgresListener, send_wakeups
+from .workflows import PostgresWorkflows
 
 IDLE = TransactionStatus.IDLE
 
 
-class PostgresBackend(PostgresQueues, PostgresBlockers):
+class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows):
     """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
 
     def __init__(

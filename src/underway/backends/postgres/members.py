@@ -1,0 +1,220 @@
+"""Storing a workflow's jobs on PostgreSQL: in bulk, one statement per table, when none
+needs a lookup first, each in the state that the jobs it waits for give it (stored before,
+or earlier in the same call); else one by one, as `enqueue` stores any job."""
+
+from __future__ import annotations
+
+import dataclasses
+from collections.abc import Sequence
+from datetime import datetime
+from typing import Any
+
+from ...models import EnqueueResult, Job, JobState, NewJob
+from .. import dependency_rules, policy
+from ..codecs import error_from_data
+from . import dependencies
+from .connection import channel_name
+from .enqueue import args_text, dependency_params, enqueue_one
+from .tx import Row, Tx, batch_params, batch_select, with_batch
+
+#: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
+#: its dependencies give it (`state`: NULL for pending or scheduled as run_at says), with
+#: the NOTIFY of each queue that got pending work; nothing for a job whose id is taken.
+INSERT_MEMBERS = """
+WITH ins AS (
+    INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
+        finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
+        skip_reason, rate_key, rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on,
+        failed_dependencies, dependency_rule, tolerate, results_into, results_shape, error)
+    SELECT j.id, j.name, j.queue, j.priority,
+        coalesce(j.state, CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END),
+        j.args, j.max_attempts, j.run_at,
+        CASE WHEN j.state IN ('skipped', 'cancelled') THEN now() END,
+        j.fingerprint, j.unique_mode, j.lane, j.lane_limit, j.retention_s,
+        CASE WHEN j.state IN ('skipped', 'cancelled')
+             THEN now() + make_interval(secs => j.retention_s) END,
+        j.skip_reason, j.rate_key, j.rate_limit, j.rate_window_s, j.rate_fixed, j.workflow_id,
+        j.waiting_on, j.failed_dependencies, j.dependency_rule, j.tolerate, j.results_into,
+        j.results_shape, j.error || jsonb_build_object('at', extract(epoch FROM now())::float8)
+    FROM (SELECT t.*, coalesce(t.run_at_given, now() + make_interval(secs => t.delay_s))
+                      AS run_at
+          FROM ({batch})
+               AS t(id, name, queue, priority, args, max_attempts, run_at_given, delay_s,
+                    fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
+                    rate_limit, rate_window_s, rate_fixed, workflow_id, state, waiting_on,
+                    failed_dependencies, dependency_rule, tolerate, results_into,
+                    results_shape, error, skip_reason, n)
+          ORDER BY n) j
+    ON CONFLICT DO NOTHING
+    RETURNING id, state, queue, created_at, run_at, error
+),
+woken AS (
+    SELECT pg_notify(%(channel)s, queue) FROM (SELECT DISTINCT queue FROM ins
+                                               WHERE state = 'pending') q
+)
+SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
+"""
+#: INSERT_MEMBERS's input columns and their types, in the order it reads them.
+MEMBER_TYPES = {
+    "ids": "text",
+    "names": "text",
+    "queues": "text",
+    "priorities": "int",
+    "args": "jsonb",
+    "max_attempts": "int",
+    "run_ats": "timestamptz",
+    "delays": "float8",
+    "fingerprints": "text",
+    "uniques": "text",
+    "lanes": "text",
+    "lane_limits": "int",
+    "retentions": "float8",
+    "rate_keys": "text",
+    "rate_limits": "int",
+    "rate_windows": "float8",
+    "rate_fixeds": "bool",
+    "workflow_ids": "text",
+    "states": "text",
+    "waiting_ons": "int",
+    "faileds": "int",
+    "rules": "text",
+    "tolerates": "int",
+    "results_intos": "text",
+    "results_shapes": "text",
+    "errors": "jsonb",
+    "skip_reasons": "text",
+}
+
+
+class IdTaken(Exception):
+    """A job of the call has an id already stored (a retried call): store them one by one."""
+
+
+def needs_lookup(job: NewJob) -> bool:
+    """Whether storing `job` needs a lookup first: an idempotency key, join/skip, a cron
+    tick or a queue limit (what `NewJob.plain` checks but rate limits and dependencies)."""
+    return (
+        job.idempotency_key is not None
+        or job.unique in ("join", "skip")
+        or job.recurring_id is not None
+        or job.queue_limit is not None
+    )
+
+
+async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+    """Store jobs given in an order where each comes after those it waits for: in bulk if
+    none needs a lookup and no id is taken (else one by one: a retried call resolves to the
+    jobs it stored). JobNotFound for an `after` id that names no job before it."""
+    if not any(needs_lookup(job) for job in jobs):
+        try:
+            async with tx.savepoint():
+                return await _insert_members(tx, jobs)
+        except IdTaken:
+            pass
+    return [await enqueue_one(tx, job) for job in jobs]
+
+
+async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+    given = {job.id for job in jobs}
+    stored_before = [i for job in jobs for i in job.after if i not in given]
+    states = await dependencies.states_of(tx, stored_before) if stored_before else {}
+    waits: list[dependencies.Waits | None] = []
+    for job in jobs:
+        waited = dependencies.waits_of(job, states) if job.after else None
+        # Only whether it ended counts for the jobs after it: a ready one is not ended.
+        states[job.id] = ((waited and waited.state) or JobState.PENDING).value
+        waits.append(waited)
+    rows = [_member_row(job, waited) for job, waited in zip(jobs, waits, strict=True)]
+    varying, params = batch_params(MEMBER_TYPES, rows)
+    params["channel"] = channel_name(tx.schema, "work")
+    statement = with_batch(INSERT_MEMBERS, batch_select(MEMBER_TYPES, varying, numbered=True))
+    inserted = {row["id"]: row for row in await tx.rows(statement, params)}
+    if len(inserted) < len(jobs):
+        raise IdTaken
+    edges = [(job, waited) for job, waited in zip(jobs, waits, strict=True) if waited]
+    await dependencies.insert_edges(tx, edges)
+    return [
+        StoredMember.of(job, inserted[job.id], waited)
+        for job, waited in zip(jobs, waits, strict=True)
+    ]
+
+
+def _member_row(job: NewJob, waits: dependencies.Waits | None) -> tuple[Any, ...]:
+    """A job as the values of MEMBER_TYPES."""
+    values = dependency_params(job, waits)
+    state = None if waits is None else waits.state
+    skipped = waits is not None and waits.verdict == "skipped"
+    return (
+        job.id,
+        job.name,
+        job.queue,
+        job.priority,
+        args_text(job),
+        job.max_attempts,
+        job.run_at,
+        float(job.delay_s),
+        job.fingerprint,
+        job.unique,
+        job.lane,
+        job.lane_limit,
+        float(job.retention_s),
+        job.rate_key,
+        job.rate_limit,
+        job.rate_window_s,
+        job.rate_fixed,
+        values["workflow_id"],
+        None if state is None else state.value,
+        values["waiting_on"],
+        values["failed_dependencies"],
+        values["dependency_rule"],
+        values["tolerate"],
+        values["results_into"],
+        values["results_shape"],
+        values["error"],
+        dependency_rules.NONE_FAILED if skipped else None,
+    )
+
+
+class StoredMember(EnqueueResult):
+    """`EnqueueResult.inserted` of a job stored with dependency columns: the Job built on
+    its first read has them too (building one per member would slow a big fan-out)."""
+
+    __slots__ = ("_columns",)
+    _columns: dict[str, Any]
+
+    @classmethod
+    def of(cls, new: NewJob, row: Row, waits: dependencies.Waits | None) -> StoredMember:
+        """The result of inserting `new` as INSERT_MEMBERS answered (`row`)."""
+        state = policy.STATES[row["state"]]
+        created_at: datetime = row["created_at"]
+        result = cls.inserted(new, state, created_at, row["run_at"])
+        assert isinstance(result, StoredMember)
+        values = dependency_params(new, waits)
+        columns: dict[str, Any] = {
+            name: values[name]
+            for name in (
+                "workflow_id",
+                "waiting_on",
+                "failed_dependencies",
+                "dependency_rule",
+                "tolerate",
+                "results_into",
+                "results_shape",
+            )
+        }
+        columns["rate_key"] = new.rate_key
+        if state.is_finished:
+            columns["finished_at"] = created_at
+            columns["error"] = error_from_data(row["error"])
+            if state is JobState.SKIPPED:
+                columns["skip_reason"] = dependency_rules.NONE_FAILED
+        result._columns = columns
+        return result
+
+    @property
+    def job(self) -> Job:
+        job = super().job
+        if self._columns:
+            self._job = job = dataclasses.replace(job, **self._columns)
+            self._columns = {}
+        return job
