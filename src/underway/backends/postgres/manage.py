@@ -27,8 +27,10 @@ UPDATE {schema}.jobs SET
 WHERE id = %(id)s AND state IN ('waiting', 'scheduled', 'pending', 'running')
 RETURNING *
 """
+#: A job cancelled before the jobs it depends on ended waits for them again.
 RETRY = """
-UPDATE {schema}.jobs SET state = 'pending', run_at = now(), finished_at = NULL,
+UPDATE {schema}.jobs SET state = CASE WHEN waiting_on > 0 THEN 'waiting' ELSE 'pending' END,
+    run_at = now(), finished_at = NULL,
     expires_at = NULL, cancel_requested = false, worker_id = NULL, heartbeat_at = NULL,
     result = NULL, progress = 0, message = NULL,
     max_attempts = greatest(max_attempts, attempt + 1)
