@@ -159,6 +159,8 @@ def _count(conn: sqlite3.Connection, marked: list[sqlite3.Row], now: float) -> W
 def _count_level(
     conn: sqlite3.Connection, marked: list[sqlite3.Row], now: float
 ) -> list[tuple[str, str]]:
+    """Count the marked edges (job id, end state) on their jobs and move those the rules
+    decide; the (id, new state) of each job moved."""
     ended: Counter[str] = Counter()
     failed: Counter[str] = Counter()
     for job_id, state in marked:
