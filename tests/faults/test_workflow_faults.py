@@ -9,17 +9,19 @@ from __future__ import annotations
 import random
 import statistics
 import time
+from collections.abc import Callable
 from typing import Any
 
 from tests.faults import probe, workflow_probe
 from tests.faults.harness import FaultRun, check, report, violations_of
+from tests.faults.test_worker_faults import supervise
 from tests.faults.workflow_oracle import Tracked, WorkflowLedger, keys, violations
 from tests.waiting import wait_until
 from underway import chain, group
 from underway.app.workflows import Step
 
 MEMBERS = 10
-ROUNDS = 3
+ROUNDS = 4
 #: Crashes in the finish itself, before and after its commit, on every worker.
 FINISH_CRASHES = "before_finish:exit@p=0.1,after_finish:exit@p=0.1"
 WORKFLOW_APP = ("--app", "tests.faults.workflow_probe:app")
@@ -60,7 +62,7 @@ class LastMemberKiller:
                     self.kills += 1
 
 
-def restart_dead(run: FaultRun, start: Any) -> None:
+def restart_dead(run: FaultRun, start: Callable[[], Any]) -> None:
     """Start a worker for each one that died (as a process supervisor would)."""
     for process in list(run.workers):
         if process.poll() is not None:
@@ -73,7 +75,8 @@ def test_sigkills_as_the_last_members_of_fan_ins_and_batches_finish(
 ) -> None:
     """(a) Rounds of a fan-out of 10 with its fan-in and a batch of 10 with its callback; 2
     workers crash before or after 10% of their finish commits, and the worker that ends a
-    workflow's last (or second-to-last) member is SIGKILLed moments later. Every member completes;
+    workflow's last (or second-to-last) member is SIGKILLed moments later. A round starts
+    once the one before had its kills, so that recoveries overlap. Every member completes;
     each fan-in and callback runs once, after its members; nothing is left waiting."""
     rng = random.Random(seed)
     tracked = WorkflowLedger(run)
@@ -95,11 +98,16 @@ def test_sigkills_as_the_last_members_of_fan_ins_and_batches_finish(
         for flow in flows:
             killer.watch(flow)
 
-        def supervise() -> None:
-            killer()
-            restart_dead(run, start)
+        def killed(watched: list[Tracked] = flows) -> bool:
+            return not set(watched) & set(killer.targets)
 
-        tracked.wait_ended(flows, timeout=40, every=supervise)
+        supervise(run, killed, 40, start, killer)
+
+    def supervising() -> None:
+        killer()
+        restart_dead(run, start)
+
+    tracked.wait_ended(tracked.tracked, timeout=40, every=supervising)
     verdict = tracked.verdict()
     figures = check(run)
     figures.seed = seed

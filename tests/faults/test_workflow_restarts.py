@@ -54,6 +54,7 @@ def start_workflows(tracked: WorkflowLedger, rng: random.Random) -> list[str]:
 
 
 def group_ends(run: FaultRun, group_keys: list[str]) -> int:
+    """How many of the group's members' code has ended (counting re-runs)."""
     return sum(1 for r in run.ledger() if r["ev"] == "end" and r["key"] in group_keys)
 
 
@@ -81,11 +82,19 @@ def test_postgres_restarted_mid_workflow(
     run.start_worker()
     run.start_worker()
     wait_until(lambda: group_ends(run, group_keys) >= GROUP // 4, timeout=30)
-    server.restart(mode)
     ended_before = group_ends(run, group_keys)
+    server.restart(mode)
+    ended_during = group_ends(run, group_keys)
     tracked.wait_ended(tracked.tracked, timeout=60)
     exits = sum(1 for p in run.workers if p.poll() is not None)
-    found = judged(run, tracked, exits, mode=mode, group_ended_before_restart=ended_before)
+    found = judged(
+        run,
+        tracked,
+        exits,
+        mode=mode,
+        group_ended_before_restart=ended_before,
+        group_ended_when_back=ended_during,
+    )
     assert ended_before < GROUP, "the restart came after the group had ended"
     assert exits == 0
     assert not found
