@@ -266,3 +266,21 @@ def test_waiting_on_a_workflow_times_out_with_its_progress(app: App) -> None:
         workflow.wait(timeout=0.05)
     drain(app)
     assert workflow.wait(timeout=5).state == "completed"
+
+
+def test_a_member_that_joins_an_active_job_stands_for_it(app: App) -> None:
+    """unique="join" applies to members as to any job: the member joins the active run,
+    and what follows waits for that run and receives its result."""
+
+    @app.job(unique="join")
+    def fetch(n: int) -> int:
+        return n * 10
+
+    double = app.job(_double)
+    active = fetch.enqueue(4)
+    workflow = app.start(chain(fetch.step(4), double.receiving().step()))
+    (waiting,) = workflow.jobs()
+    assert (waiting.state, waiting.waiting_on) == (JobState.WAITING, 1)
+    drain(app)
+    assert active.result(timeout=5) == 40
+    assert workflow.jobs()[0].result == 80

@@ -13,9 +13,11 @@ up by one if it did not complete. Then, in the same transaction as the dependenc
 
 from __future__ import annotations
 
+import dataclasses
+from collections.abc import Mapping
 from typing import Literal
 
-from ..models import DependencyRule, JobError
+from ..models import DependencyRule, JobError, NewJob
 
 Verdict = Literal["waiting", "ready", "cancelled", "skipped"]
 
@@ -43,3 +45,12 @@ def dependency_failed(failed: int, tolerate: int) -> JobError:
 
 def failed_message(failed: int, tolerate: int) -> str:
     return f"{failed} of the jobs it depends on did not complete (it tolerates {tolerate})"
+
+
+def standing_in(job: NewJob, stored_as: Mapping[str, str]) -> NewJob:
+    """The job waiting for what each of its dependencies was stored as: a member that joined
+    an active job with the same arguments (unique="join") stands for that job, so what waits
+    for the member waits for it."""
+    if not any(dependency in stored_as for dependency in job.after):
+        return job
+    return dataclasses.replace(job, after=tuple(stored_as.get(i, i) for i in job.after))

@@ -46,16 +46,30 @@ def enqueue_members(
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
     jobs it stored). JobNotFound for an `after` id that names no job before it."""
     if any(needs_lookup(job) for job in jobs):
-        return [enqueue_one(conn, job, now) for job in jobs]
+        return _one_by_one(conn, jobs, now)
     conn.execute("SAVEPOINT members")
     try:
         stored = _insert_members(conn, jobs, now)
     except sqlite3.IntegrityError:
         conn.execute("ROLLBACK TO members")
-        stored = [enqueue_one(conn, job, now) for job in jobs]
+        stored = _one_by_one(conn, jobs, now)
     finally:
         conn.execute("RELEASE members")
     return stored
+
+
+def _one_by_one(
+    conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
+) -> list[EnqueueResult]:
+    """Each job stored on its own; one that joined an active job stands for it."""
+    stored_as: dict[str, str] = {}
+    results = []
+    for job in jobs:
+        result = enqueue_one(conn, dependency_rules.standing_in(job, stored_as), now)
+        if result.id != job.id:
+            stored_as[job.id] = result.id
+        results.append(result)
+    return results
 
 
 def _insert_members(
