@@ -32,9 +32,8 @@ SELECT id, state FROM {schema}.jobs WHERE id = ANY(%s) ORDER BY id FOR SHARE
 #: is set if that one had ended already (then it is counted on the job as stored).
 INSERT_EDGES = """
 INSERT INTO {schema}.dependencies (job_id, position, dependency_id, ended)
-SELECT * FROM unnest(%(job_ids)s::text[], %(positions)s::int[], %(dependency_ids)s::text[],
-                     %(ended)s::text[])
-ON CONFLICT DO NOTHING
+SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids)b::text[],
+                     %(ended)b::text[])
 """
 #: One level of settling, for the jobs of `ids` (a job no longer stored counts as cancelled):
 #: `marked`, their edges not yet counted, marked with the state they ended in (a job nobody

@@ -6,7 +6,6 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Sequence
-from datetime import datetime
 from typing import Any
 
 from ...models import EnqueueResult, Job, JobState, NewJob
@@ -179,42 +178,46 @@ class StoredMember(EnqueueResult):
     """`EnqueueResult.inserted` of a job stored with dependency columns: the Job built on
     its first read has them too (building one per member would slow a big fan-out)."""
 
-    __slots__ = ("_columns",)
-    _columns: dict[str, Any]
+    __slots__ = ("_completed", "_error", "_waits")
+    #: How its dependencies stood when it was stored, and its error as stored; whether its
+    #: Job has these columns yet.
+    _waits: dependencies.Waits | None
+    _error: Any
+    _completed: bool
 
     @classmethod
     def of(cls, new: NewJob, row: Row, waits: dependencies.Waits | None) -> StoredMember:
         """The result of inserting `new` as INSERT_MEMBERS answered (`row`)."""
-        state = policy.STATES[row["state"]]
-        created_at: datetime = row["created_at"]
-        result = cls.inserted(new, state, created_at, row["run_at"])
+        result = cls.inserted(new, policy.STATES[row["state"]], row["created_at"], row["run_at"])
         assert isinstance(result, StoredMember)
-        values = dependency_params(new, waits)
-        columns: dict[str, Any] = {
-            name: values[name]
-            for name in (
-                "workflow_id",
-                "waiting_on",
-                "failed_dependencies",
-                "dependency_rule",
-                "tolerate",
-                "results_into",
-                "results_shape",
-            )
-        }
-        columns["rate_key"] = new.rate_key
-        if state.is_finished:
-            columns["finished_at"] = created_at
-            columns["error"] = error_from_data(row["error"])
-            if state is JobState.SKIPPED:
-                columns["skip_reason"] = dependency_rules.NONE_FAILED
-        result._columns = columns
+        result._waits, result._error, result._completed = waits, row["error"], False
         return result
 
     @property
     def job(self) -> Job:
         job = super().job
-        if self._columns:
-            self._job = job = dataclasses.replace(job, **self._columns)
-            self._columns = {}
+        if not self._completed and self._inserted is not None:
+            new = self._inserted[0]
+            self._job = job = dataclasses.replace(job, **self._columns(job, new))
+            self._completed = True
         return job
+
+    def _columns(self, job: Job, new: NewJob) -> dict[str, Any]:
+        """The fields of `job` that `EnqueueResult.inserted` leaves out, as stored."""
+        waits = self._waits
+        columns: dict[str, Any] = {
+            "workflow_id": new.workflow_id,
+            "waiting_on": 0 if waits is None else waits.waiting_on,
+            "failed_dependencies": 0 if waits is None else waits.failed,
+            "dependency_rule": None if waits is None else new.dependency_rule,
+            "tolerate": new.tolerate,
+            "results_into": new.results_into,
+            "results_shape": new.results_shape,
+            "rate_key": new.rate_key,
+        }
+        if job.state.is_finished:
+            columns["finished_at"] = job.created_at
+            columns["error"] = error_from_data(self._error)
+        if job.state is JobState.SKIPPED:
+            columns["skip_reason"] = dependency_rules.NONE_FAILED
+        return columns
