@@ -18,10 +18,10 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from underway import App, chain, group
+from underway import App, Job, chain, group
 
 from . import workflow_app
-from .measure import median, percentile, say, workers
+from .measure import CpuMeter, median, percentile, say, workers
 from .underway_cases import Underway
 
 #: Jobs per enqueue_many call of the plain drain.
@@ -92,10 +92,12 @@ class WorkflowBench:
 
     def drain(self, n: int) -> dict[str, float]:
         """One worker runs the n jobs stored: jobs/s from the first completion to the n-th,
-        the clock stopping only once the database also records all n completed."""
+        the clock stopping only once the database also records all n completed; the CPU
+        of the worker and of the database server per job over that time."""
         with workers(self.command, self.env(), 1) as running:
+            cpu = CpuMeter(running.pids)
             try:
-                first, _ = self.probe.wait_count(n, max(120.0, n / 50), running)
+                first, _ = self.probe.wait_count(n, max(120.0, n / 50), running, cpu.start)
             except TimeoutError:
                 running.check()
                 raise
@@ -105,7 +107,8 @@ class WorkflowBench:
                     raise TimeoutError(f"{self.completed()} of {n} jobs recorded completed")
                 time.sleep(0.01)
             last = time.perf_counter()
-        return {"rate": n / (last - first), "n": n}
+            cost = cpu.per_job_us(n)
+        return {"rate": n / (last - first), "n": n, "seconds": last - first, **cost}
 
     def plain(self) -> dict[str, float]:
         """members + 1 no-op jobs stored with enqueue_many, then drained."""
@@ -130,7 +133,7 @@ class WorkflowBench:
         state = handle.status().state
         if state != "completed":
             raise RuntimeError(f"the fan-out workflow ended {state}")
-        return {**figures, "store_s": stored}
+        return {**figures, "store_s": stored, **fan_in_times(handle.jobs())}
 
     # -- chain -------------------------------------------------------------------------------
 
@@ -196,6 +199,19 @@ class WorkflowBench:
         if [p for p, _, _ in rows] != list(range(steps)):
             raise RuntimeError("the chain's steps did not each pass on the previous result")
         return rows
+
+
+def fan_in_times(jobs: list[Job]) -> dict[str, float]:
+    """From the rows (the database's clock): the fan-in's claim after its last member's
+    finish, and the fan-in's own run (its members' results read and validated)."""
+    *members, fan_in = jobs
+    last = max(j.finished_at for j in members if j.finished_at)
+    if fan_in.started_at is None or fan_in.finished_at is None:
+        raise RuntimeError("the fan-in has no start or end recorded")
+    return {
+        "fanin_claimed_after_ms": (fan_in.started_at - last).total_seconds() * 1000,
+        "fanin_run_ms": (fan_in.finished_at - fan_in.started_at).total_seconds() * 1000,
+    }
 
 
 def chain_figures(rows: list[tuple[int, float, float]], began: float) -> dict[str, float]:

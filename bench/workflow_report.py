@@ -41,6 +41,11 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "end). Stored: the time of the `enqueue_many` calls, or of `app.start`. (Quick "
             "mode: 2,000 members and a chain of 200; the tables give the sizes.)\n",
             _fan_outs(systems),
+            "Where the difference goes: the CPU per job of the worker and of the PostgreSQL "
+            "server processes (on SQLite, other processes' PostgreSQL) over each drain, and, "
+            "from the rows, the fan-in's claim after its last member's finish and its own "
+            "run (its members' results read and validated).\n",
+            _costs(systems),
             "### A chain of 1,000 steps\n",
             "One worker, warmed up and idle: first the plain enqueue→start latency of single "
             "no-op jobs sent 20 ms apart (as the latency table above), then, idle again, "
@@ -79,6 +84,30 @@ def _fan_outs(systems: dict[str, Any]) -> str:
             )
     header = ["backend", "jobs", "plain", "stored in s", "fan-out + fan-in", "stored in s"]
     return _table([*header, "of plain"], rows)
+
+
+def _costs(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        part = _part(systems, name)
+        plain, fan_out = part.get("plain", {}), part.get("fan_out", {})
+        if plain or fan_out:
+            rows.append(
+                [
+                    BACKEND[name],
+                    _num(plain.get("seconds"), 2),
+                    _num(fan_out.get("seconds"), 2),
+                    _num(plain.get("worker_cpu_us")),
+                    _num(fan_out.get("worker_cpu_us")),
+                    _num(plain.get("server_cpu_us")),
+                    _num(fan_out.get("server_cpu_us")),
+                    _num(fan_out.get("fanin_claimed_after_ms"), 1),
+                    _num(fan_out.get("fanin_run_ms"), 1),
+                ]
+            )
+    header = ["backend", "plain s", "fan-out s", "worker µs/job, plain", "fan-out"]
+    header += ["server µs/job, plain", "fan-out", "fan-in claimed after, ms", "fan-in run, ms"]
+    return _table(header, rows)
 
 
 def _chains(systems: dict[str, Any]) -> str:
