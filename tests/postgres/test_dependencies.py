@@ -17,7 +17,7 @@ from tests.postgres.test_postgres import _generic_plan
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import PostgresPool
 from underway.backends.postgres.dependencies import SETTLE_LEVEL, STATES_OF
-from underway.backends.postgres.finish import CANCELLED, LOCK_JOBS, OUTCOME_TYPES, finish_statement
+from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
 from underway.backends.postgres.tx import AsyncTx
 from underway.models import JobState, Lease, NewJob, Outcome
 
@@ -64,8 +64,8 @@ async def test_a_fan_in_whose_members_end_at_once_on_four_workers_is_released_on
 async def test_a_dependent_stored_as_its_dependency_ends_is_counted_either_way(
     backends: list[PostgresBackend],
 ) -> None:
-    """The enqueue reads the dependency FOR SHARE, and the finish locks it before reading
-    who waits on it: whichever comes second sees what the first did."""
+    """The enqueue locks the dependency and marks it awaited; the finish reads the mark on
+    the row it writes: whichever comes second sees what the first did."""
     first, second = backends[0], backends[1]
     for _ in range(30):
         dependency = new_job(queue="first")
@@ -110,11 +110,11 @@ async def test_a_finish_of_jobs_nobody_waits_on_is_one_round_trip(
         leases = {c.id: Lease(c.id, c.attempt, "w") for c in claimed}
         calls = Calls(monkeypatch)
         assert await backend.finish([Outcome(leases[plain.id], "completed")]) == [True]
-        assert calls.made == ["sent_together", "batch"], "BEGIN, lock, FINISH, COMMIT"
+        assert calls.made == ["statement", "rows"], "one statement, committed on its own"
 
         calls.made.clear()
         assert await backend.finish([Outcome(leases[dependency.id], "completed")]) == [True]
-        assert calls.made[:3] == ["sent_together", "batch", "pipelined"]
+        assert calls.made[:3] == ["statement", "rows", "pipelined"]
         assert calls.made[3:] == ["batch"], "FINISH and the first level of settling"
     finally:
         await backend.close()
@@ -155,11 +155,11 @@ async def test_the_statements_that_settle_stay_on_indexes_with_deep_tables(
     )
     assert "Seq Scan" not in finish, finish
     assert "Hash Join" not in finish, finish
-    assert "dependencies_waiting" in finish, finish
-    for statement in (LOCK_JOBS, STATES_OF):
-        plan = _generic_plan(pg_url, pg_schema, statement, "text[]", "'{old-1,old-2}'")
-        assert "Seq Scan" not in plan, plan
-        assert "jobs_id_key" in plan, plan
+    assert "jobs_id_key" in finish, finish
+    states = _generic_plan(pg_url, pg_schema, STATES_OF, "text[]", "'{old-1,old-2}'")
+    assert "Seq Scan" not in states, states
+    assert "Hash Join" not in states, states
+    assert "jobs_id_key" in states, states
     settle = _generic_plan(
         pg_url,
         pg_schema,

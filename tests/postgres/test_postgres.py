@@ -34,6 +34,7 @@ MIGRATIONS = [
     "0008_parked_limited_jobs",
     "0009_parking_by_key",
     "0010_workflows",
+    "0011_awaited_jobs",
 ]
 
 

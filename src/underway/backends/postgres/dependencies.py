@@ -3,11 +3,12 @@ settling, which counts the jobs that just ended on the edges of those waiting fo
 the transaction that ended them, and moves each dependent as `dependency_rules` says
 (released, cancelled or skipped; those that end are settled in turn, level by level).
 
-Locks keep the counts exact across transactions. An enqueue reads the jobs it will wait for
-FOR SHARE: a job cannot end until the edges to it commit, and one that ended first is read
-as ended. Settling locks each dependent before reading its counts (FOR NO KEY UPDATE, in id
-order): two jobs that end at once, each the last but one the dependent waits for, are
-counted one after the other, and only the second sees none left, so it alone releases it."""
+Row locks keep the counts exact across transactions. An enqueue locks the jobs it will wait
+for and marks those not ended `awaited`: one cannot end until the edges to it commit (a
+finish then sees the mark, and settles it), and one that ended first is read as ended.
+Settling locks each dependent before reading its counts (in id order): two jobs that end at
+once, each the last but one the dependent waits for, are counted one after the other, and
+only the second sees none left, so it alone releases it."""
 
 from __future__ import annotations
 
@@ -24,9 +25,19 @@ from .connection import channel_name
 from .tx import Row, Tx
 
 #: The states of the stored jobs of these ids, locked until the new edges to them commit
-#: (in id order, as every statement that locks several jobs).
+#: (in id order, as every statement that locks several jobs); those not ended are marked
+#: `awaited`, which tells their finish to settle them.
 STATES_OF = """
-SELECT id, state FROM {schema}.jobs WHERE id = ANY(%s) ORDER BY id FOR SHARE
+WITH locked AS (
+    SELECT id, state, awaited FROM {schema}.jobs WHERE id = ANY(%s)
+    ORDER BY id FOR NO KEY UPDATE
+),
+marked AS (
+    UPDATE {schema}.jobs SET awaited = true
+    WHERE id = ANY(ARRAY(SELECT id FROM locked WHERE NOT awaited
+                         AND state NOT IN ('completed', 'failed', 'cancelled', 'skipped')))
+)
+SELECT id, state FROM locked
 """
 #: Edges: job `job_id` waits for `dependency_id`, the position-th job it depends on; `ended`
 #: is set if that one had ended already (then it is counted on the job as stored).
@@ -122,7 +133,8 @@ class Waits:
 
 
 async def states_of(tx: Tx, ids: Sequence[str]) -> dict[str, str]:
-    """The state of each stored job of these ids, each locked until this transaction ends."""
+    """The state of each stored job of these ids, each locked until this transaction ends
+    and, if not ended, marked awaited: call it only to store edges to them."""
     rows = await tx.rows(STATES_OF, (sorted(set(ids)),))
     return {row["id"]: row["state"] for row in rows}
 

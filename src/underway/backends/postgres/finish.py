@@ -14,29 +14,20 @@ from ..policy import NOBODY, Wakeups
 from .connection import PostgresPool, channel_name
 from .dependencies import settle, settle_further, settle_statement
 from .leases import fence
-from .tx import Row, Tx, batch_params, batch_select, with_batch
+from .tx import Tx, batch_params, batch_select, with_batch
 from .values import UnstorableValue, error_jsonb, jsonb_text
 
-#: The jobs of a batch of outcomes, locked (in id order) before FINISH reads who waits on
-#: them: an enqueue that adds an edge to one locks it FOR SHARE first (`dependencies`), so
-#: FINISH, whose snapshot is taken once these locks are held, sees every edge to them.
-LOCK_JOBS = "SELECT 1 FROM {schema}.jobs WHERE id = ANY(%s) ORDER BY id FOR NO KEY UPDATE"
 #: A batch of outcomes, each fenced on its lease and found by its id, with its notifications
 #: in the same statement: the finished ids, comma-joined and 150 to a payload (well under
 #: its 8,000-byte limit), on "finished"; a "work" wake-up if a retry is due now or a lane slot
 #: was freed. The outcome columns are prefixed so that none shadows a column of jobs; `o_state`
 #: is policy's target, `o_snooze` whether the attempt spends none of the job's attempts (a
 #: snooze), `%(cancelled)s` the error a cancel request records. `{unless_awaited}` is true
-#: or false (`finish_statement`): if true, the jobs that others wait on are left as they are
-#: and answered apart (`awaited` true), to be finished in a transaction that settles them.
+#: or false (`finish_statement`): if true, the jobs that others wait on are left as they are,
+#: to be finished in a transaction that settles them (the fence reads the mark on the row it
+#: writes: one stored while the statement waited for the row's lock is seen).
 FINISH = """
-WITH awaited AS (
-SELECT o_id FROM ({batch}) AS a(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error,
-                                o_snooze)
-WHERE {unless_awaited} AND (SELECT true FROM {schema}.dependencies
-                            WHERE dependency_id = o_id AND ended IS NULL LIMIT 1)
-),
-done AS (
+WITH done AS (
 UPDATE {schema}.jobs SET
     state = CASE WHEN cancel_requested THEN 'cancelled' ELSE o_state END,
     max_attempts = CASE WHEN o_snooze AND NOT cancel_requested
@@ -61,8 +52,7 @@ UPDATE {schema}.jobs SET
                       THEN expires_at ELSE now() + make_interval(secs => retention_s) END
 FROM ({batch}) AS o(o_id, o_attempt, o_worker, o_state, o_delay, o_result, o_error, o_snooze)
 WHERE id = o_id AND CASE WHEN attempt = o_attempt AND worker_id = o_worker
-                          AND state = 'running'
-                          AND NOT ({unless_awaited} AND o_id = ANY(ARRAY(SELECT o_id FROM awaited)))
+                          AND state = 'running' AND NOT ({unless_awaited} AND awaited)
                           THEN true ELSE false END
 RETURNING id, attempt, state, lane
 ),
@@ -71,10 +61,7 @@ told AS (SELECT pg_notify(%(finished_channel)s, string_agg(id, ','))
                WHERE state IN ('completed', 'failed', 'cancelled')) finished GROUP BY part),
 woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
           WHERE state = 'pending' OR lane IS NOT NULL LIMIT 1)
-SELECT done.*, false AS awaited FROM done, (SELECT count(*) FROM told) t,
-    (SELECT count(*) FROM woken) w
-UNION ALL
-SELECT o_id, NULL, NULL, NULL, true FROM awaited
+SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
 """
 Statement = tuple[str, dict[str, Any]]
 #: The outcome columns and their types, in the order FINISH names them.
@@ -129,30 +116,16 @@ async def finish_many(
     """Record how attempts ended and notify: the leases that still held, by (id, attempt),
     and whom settling woke in this process.
 
-    A batch whose jobs nobody waits on costs one round trip: its jobs locked, FINISH, and
-    the COMMIT, sent together. FINISH leaves out the jobs others wait on; those are finished
-    again in a transaction of their own, with their settling (`dependencies.settle`)."""
-    rows = await pool.sent_together(lambda tx: _finish_unless_awaited(tx, outcomes))
-    held = {(row["id"], row["attempt"]) for row in rows if not row["awaited"]}
-    awaited = {row["id"] for row in rows if row["awaited"]}
-    if not awaited:
+    A batch whose jobs nobody waits on costs one statement, committed on its own. It leaves
+    out the jobs others wait on: those are finished again in a transaction that settles them
+    (`dependencies.settle`), and so are outcomes whose lease was lost (found lost again)."""
+    rows = await pool.statement(lambda tx: tx.rows(*finish_of(tx, outcomes, unless_awaited=True)))
+    held = {(row["id"], row["attempt"]) for row in rows}
+    rest = [o for o in outcomes if (o.lease.job_id, o.lease.attempt) not in held]
+    if not rest:
         return held, NOBODY
-    waited_on = [outcome for outcome in outcomes if outcome.lease.job_id in awaited]
-    settled, wakeups = await pool.pipelined(lambda tx: _finish_and_settle(tx, waited_on))
+    settled, wakeups = await pool.pipelined(lambda tx: _finish_and_settle(tx, rest))
     return held | settled, wakeups
-
-
-async def _finish_unless_awaited(tx: Tx, outcomes: Sequence[Outcome]) -> list[Row]:
-    ids = sorted({outcome.lease.job_id for outcome in outcomes})
-    _, _, rows, _ = await tx.batch(
-        [
-            ("BEGIN", None),
-            (LOCK_JOBS, (ids,)),
-            finish_of(tx, outcomes, unless_awaited=True),
-            ("COMMIT", None),
-        ]
-    )
-    return rows
 
 
 async def _finish_and_settle(

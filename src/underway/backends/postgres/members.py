@@ -17,14 +17,16 @@ from .enqueue import args_text, dependency_params, enqueue_one
 from .tx import Row, Tx, batch_params, batch_select, with_batch
 
 #: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
-#: its dependencies give it (`state`: NULL for pending or scheduled as run_at says), with
-#: the NOTIFY of each queue that got pending work; nothing for a job whose id is taken.
+#: its dependencies give it (`state`: NULL for pending or scheduled as run_at says) and
+#: marked `awaited` if a later one waits for it, with the NOTIFY of each queue that got
+#: pending work; nothing for a job whose id is taken.
 INSERT_MEMBERS = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
         finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
         skip_reason, rate_key, rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on,
-        failed_dependencies, dependency_rule, tolerate, results_into, results_shape, error)
+        failed_dependencies, dependency_rule, tolerate, results_into, results_shape, error,
+        awaited)
     SELECT j.id, j.name, j.queue, j.priority,
         coalesce(j.state, CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END),
         j.args, j.max_attempts, j.run_at,
@@ -34,7 +36,8 @@ WITH ins AS (
              THEN now() + make_interval(secs => j.retention_s) END,
         j.skip_reason, j.rate_key, j.rate_limit, j.rate_window_s, j.rate_fixed, j.workflow_id,
         j.waiting_on, j.failed_dependencies, j.dependency_rule, j.tolerate, j.results_into,
-        j.results_shape, j.error || jsonb_build_object('at', extract(epoch FROM now())::float8)
+        j.results_shape, j.error || jsonb_build_object('at', extract(epoch FROM now())::float8),
+        j.awaited
     FROM (SELECT t.*, coalesce(t.run_at_given, now() + make_interval(secs => t.delay_s))
                       AS run_at
           FROM ({batch})
@@ -42,7 +45,7 @@ WITH ins AS (
                     fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
                     rate_limit, rate_window_s, rate_fixed, workflow_id, state, waiting_on,
                     failed_dependencies, dependency_rule, tolerate, results_into,
-                    results_shape, error, skip_reason, n)
+                    results_shape, error, skip_reason, awaited, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at, error
@@ -82,7 +85,12 @@ MEMBER_TYPES = {
     "results_shapes": "text",
     "errors": "jsonb",
     "skip_reasons": "text",
+    "awaited": "bool",
 }
+
+
+#: The states a member is stored in that have not ended.
+READY_OR_WAITING = frozenset({JobState.PENDING.value, JobState.WAITING.value})
 
 
 class IdTaken(Exception):
@@ -123,7 +131,11 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
         # Only whether it ended counts for the jobs after it: a ready one is not ended.
         states[job.id] = ((waited and waited.state) or JobState.PENDING).value
         waits.append(waited)
-    rows = [_member_row(job, waited) for job, waited in zip(jobs, waits, strict=True)]
+    awaited = {i for job in jobs for i in job.after}
+    rows = [
+        _member_row(job, waited, job.id in awaited and states[job.id] in READY_OR_WAITING)
+        for job, waited in zip(jobs, waits, strict=True)
+    ]
     varying, params = batch_params(MEMBER_TYPES, rows)
     params["channel"] = channel_name(tx.schema, "work")
     statement = with_batch(INSERT_MEMBERS, batch_select(MEMBER_TYPES, varying, numbered=True))
@@ -138,7 +150,7 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
     ]
 
 
-def _member_row(job: NewJob, waits: dependencies.Waits | None) -> tuple[Any, ...]:
+def _member_row(job: NewJob, waits: dependencies.Waits | None, awaited: bool) -> tuple[Any, ...]:
     """A job as the values of MEMBER_TYPES."""
     values = dependency_params(job, waits)
     state = None if waits is None else waits.state
@@ -171,6 +183,7 @@ def _member_row(job: NewJob, waits: dependencies.Waits | None) -> tuple[Any, ...
         values["results_shape"],
         values["error"],
         dependency_rules.NONE_FAILED if skipped else None,
+        awaited,
     )
 
 

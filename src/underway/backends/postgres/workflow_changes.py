@@ -32,7 +32,8 @@ WHERE workflow_id = %s AND dependency_rule IS NOT NULL
 ORDER BY id FOR NO KEY UPDATE
 """
 #: Every callback of `callbacks` waits also for every job of `added`, after the jobs it
-#: waits for already; and for that many more jobs.
+#: waits for already, and so for that many more jobs; the added jobs are marked awaited (one
+#: that ended already is counted by the settling that follows).
 WAIT_ALSO_FOR = """
 WITH edges AS (
     INSERT INTO {schema}.dependencies (job_id, position, dependency_id)
@@ -40,6 +41,9 @@ WITH edges AS (
            a.id
     FROM unnest(%(callbacks)s::text[]) AS c(id),
          unnest(%(added)s::text[]) WITH ORDINALITY AS a(id, n)
+),
+marked AS (
+    UPDATE {schema}.jobs SET awaited = true WHERE id = ANY(%(added)s::text[]) AND NOT awaited
 )
 UPDATE {schema}.jobs SET waiting_on = waiting_on + cardinality(%(added)s::text[])
 WHERE id = ANY(%(callbacks)s::text[])
@@ -74,7 +78,8 @@ ORDER BY id FOR NO KEY UPDATE
 """
 #: The edges on which the retried jobs were counted, by one another or by jobs still waiting
 #: (found through their jobs: the index on dependency_id holds only edges not counted yet),
-#: not counted any more; the jobs still waiting count those jobs again as not ended.
+#: not counted any more; the jobs still waiting count those jobs again as not ended, and
+#: the retried jobs they wait for are marked awaited.
 REOPEN = """
 WITH reopened AS (
     UPDATE {schema}.dependencies AS d SET ended = NULL
@@ -85,7 +90,11 @@ WITH reopened AS (
                 SELECT id FROM {schema}.jobs WHERE state = 'waiting') AS w ON e.job_id = w.id
           WHERE e.ended IS NOT NULL AND e.dependency_id = ANY(%(retried)s::text[])) AS counted
     WHERE d.job_id = counted.job_id AND d.position = counted.position
-    RETURNING d.job_id, counted.ended AS was
+    RETURNING d.job_id, d.dependency_id, counted.ended AS was
+),
+marked AS (
+    UPDATE {schema}.jobs SET awaited = true
+    WHERE id = ANY(ARRAY(SELECT dependency_id FROM reopened)) AND NOT awaited
 ),
 counted AS (
     SELECT job_id, count(*)::int AS n, count(*) FILTER (WHERE was <> 'completed')::int AS failed
