@@ -10,7 +10,7 @@ from typing import Any
 import psycopg
 import pytest
 
-from tests.backends.dependency_support import start, stored
+from tests.backends.dependency_support import end, start, stored
 from tests.backends.support import new_job
 from tests.conftest import POSTGRES_URL
 from tests.postgres.test_postgres import _generic_plan
@@ -20,6 +20,7 @@ from underway.backends.postgres.dependencies import SETTLE_LEVEL, STATES_OF
 from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
 from underway.backends.postgres.tx import AsyncTx
 from underway.models import JobState, Lease, NewJob, Outcome
+from underway.workflow_models import NewWorkflow
 
 
 @pytest.fixture
@@ -171,3 +172,21 @@ async def test_the_statements_that_settle_stay_on_indexes_with_deep_tables(
     assert "Seq Scan" not in settle, settle
     assert "Hash Join" not in settle, settle
     assert "dependencies_waiting" in settle, settle
+
+
+async def test_a_retried_dependency_counted_at_enqueue_is_settled_when_it_ends_again(
+    backends: list[PostgresBackend],
+) -> None:
+    """An edge stored after its dependency failed is counted at once and marks nothing;
+    retrying the workflow opens it again, so the dependency must then be marked awaited."""
+    backend = backends[0]
+    flow = NewWorkflow("flow-1", None)
+    broken = new_job(queue="first", workflow_id=flow.id)
+    await backend.start_workflow(flow, [broken])
+    await end(backend, broken, "failed")
+    then = (await backend.enqueue(waits_for(broken.id, workflow_id=flow.id))).job
+    assert then.state is JobState.CANCELLED
+    retried = await backend.retry_workflow(flow.id)
+    assert retried.counts == {"pending": 1, "waiting": 1}
+    await end(backend, broken)
+    assert (await stored(backend, then)).state is JobState.PENDING
