@@ -118,7 +118,19 @@ async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
                 return await _insert_members(tx, jobs)
         except IdTaken:
             pass
-    return [await enqueue_one(tx, job) for job in jobs]
+    return await _one_by_one(tx, jobs)
+
+
+async def _one_by_one(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
+    """Each job stored on its own; one that joined an active job stands for it."""
+    stored_as: dict[str, str] = {}
+    results = []
+    for job in jobs:
+        result = await enqueue_one(tx, dependency_rules.standing_in(job, stored_as))
+        if result.id != job.id:
+            stored_as[job.id] = result.id
+        results.append(result)
+    return results
 
 
 async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
