@@ -47,8 +47,10 @@ SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids
                      %(ended)b::text[])
 """
 #: One level of settling, for the jobs of `ids` (a job no longer stored counts as cancelled):
-#: `marked`, their edges not yet counted, marked with the state they ended in (a job nobody
-#: waits on costs one probe of an empty part of dependencies_waiting); `decided`, each
+#: `marked`, the edges not yet counted of those that ended, marked with the state they ended
+#: in, each id's part of dependencies_waiting read apart (`= ANY(ARRAY(...))`: statistics
+#: taken before a big fan-in was stored once made the plan read all of its edges on every
+#: settling; a job nobody waits on costs one probe of an empty part); `decided`, each
 #: dependent locked, then read as it now is, with its new counts and what
 #: `dependency_rules.verdict` makes of them (only a waiting job moves); the counts written
 #: and the moves made, with the error a cancelled one records, the skip reason of a skipped
@@ -56,10 +58,14 @@ SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids
 #: queues on "work". Rows: the dependents that moved, with their new state.
 SETTLE_LEVEL = """
 WITH marked AS (
-    UPDATE {schema}.dependencies AS d SET ended = coalesce(j.state, 'cancelled')
-    FROM unnest(%(ids)s::text[]) AS e(id) LEFT JOIN {schema}.jobs AS j ON j.id = e.id
-    WHERE d.dependency_id = e.id AND d.ended IS NULL
-      AND (j.id IS NULL OR j.state IN ('completed', 'failed', 'cancelled', 'skipped'))
+    UPDATE {schema}.dependencies AS d
+    SET ended = coalesce((SELECT state FROM {schema}.jobs WHERE id = d.dependency_id),
+                         'cancelled')
+    WHERE d.dependency_id = ANY(ARRAY(
+              SELECT e.id FROM unnest(%(ids)s::text[]) AS e(id)
+              LEFT JOIN {schema}.jobs AS j ON j.id = e.id
+              WHERE j.id IS NULL OR j.state IN ('completed', 'failed', 'cancelled', 'skipped')))
+      AND d.ended IS NULL
     RETURNING d.job_id, d.ended
 ),
 counted AS (
