@@ -233,7 +233,7 @@ class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows):
 
     async def finish(self, outcomes: Sequence[Outcome]) -> list[bool]:
         # The statements send their own notifications.
-        leases, settled = await finish.finish_many(self._pool, outcomes)
+        leases, settled = await finish.finish_many(self._pool, outcomes, self._claims.awaited)
         held = [(o.lease.job_id, o.lease.attempt) in leases for o in outcomes]
         self._notifier.announce(merged(policy.after_finish(outcomes, held), settled))
         return held

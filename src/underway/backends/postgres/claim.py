@@ -49,8 +49,7 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
             RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
-                j.workflow_id, j.seq,
-                j.priority, j.run_at)
+                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 #: CLAIM_PLAIN for a worker that serves one queue: a generic plan does not know the length of
@@ -78,8 +77,7 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
             RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
-                j.workflow_id, j.seq,
-                j.priority, j.run_at)
+                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 
@@ -165,7 +163,7 @@ WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
     started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)b::text[]) AND state IN ('pending', 'scheduled')
-RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id, seq,
+RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id, awaited, seq,
     priority, run_at
 """
 
@@ -183,7 +181,7 @@ async def claim_ready(
     claim's one round trip; the rest, the ranked claim."""
     if names is None and not memory.limited:
         claimed, limited = await pool.statement(
-            lambda tx: claim_plain(tx, worker_id, queues, limit)
+            lambda tx: claim_plain(tx, worker_id, queues, limit, memory)
         )
         if not limited:
             return claimed
@@ -198,7 +196,7 @@ async def claim_ready(
 
 
 async def claim_plain(
-    tx: Tx, worker_id: str, queues: list[str], limit: int
+    tx: Tx, worker_id: str, queues: list[str], limit: int, memory: ClaimMemory | None = None
 ) -> tuple[list[ClaimedJob], bool]:
     """The common claim as one statement (one round trip, no transaction block needed).
 
@@ -212,7 +210,7 @@ async def claim_plain(
     else:
         rows = await tx.rows(CLAIM_PLAIN, {"worker": worker_id, "queues": queues, "limit": limit})
     limited = bool(rows and rows[0]["limited"])
-    return _in_claim_order([row for row in rows if row["seq"] is not None]), limited
+    return _in_claim_order([row for row in rows if row["seq"] is not None], memory), limited
 
 
 async def claim(
@@ -274,7 +272,7 @@ async def claim(
         "keys": [start.key for start in starts],
         "expiries": [start.expires_at for start in starts],
     }
-    return _in_claim_order(await tx.rows(START_CHOSEN, started))
+    return _in_claim_order(await tx.rows(START_CHOSEN, started), memory)
 
 
 def _many_left_out(read: claiming.LimitedRead) -> bool:
@@ -297,5 +295,7 @@ def _limited_statement(
     return READ_LIMITED_AFTER, {**read_params, "priority": priority, "run_at": run_at, "seq": seq}
 
 
-def _in_claim_order(rows: list[Row]) -> list[ClaimedJob]:
+def _in_claim_order(rows: list[Row], memory: ClaimMemory | None) -> list[ClaimedJob]:
+    if memory is not None:
+        memory.note_awaited(rows)
     return [reads.claimed(row) for row in sorted(rows, key=claiming.claim_order)]

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 from .. import claiming
 
@@ -46,16 +47,29 @@ FROM (SELECT k.id, p.until FROM KEYS,
 WHERE j.id = w.id"""
 
 
+#: Claimed jobs known awaited are forgotten past this many (a lease given up unfinished
+#: leaves its id behind): the set is a hint, which only saves a finish a statement.
+AWAITED_REMEMBERED = 100_000
+
+
 @dataclass
 class ClaimMemory:
     """What a backend's claims remember between them: the rate keys known held; whether the
     last claim met limits (then the next skips the one-statement claim of plain jobs, which
-    would only say so again); and whether it had to be ranked (a served queue has a limit,
-    or a job has both a lane and a rate key: then the next is ranked at once)."""
+    would only say so again); whether it had to be ranked (a served queue has a limit, or a
+    job has both a lane and a rate key: then the next is ranked at once); and which claimed
+    jobs others wait on (their finish goes straight to the transaction that settles them)."""
 
     held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
     limited: bool = False
     ranked: bool = False
+    awaited: set[str] = field(default_factory=set)
+
+    def note_awaited(self, claimed: list[dict[str, Any]]) -> None:
+        """Remember which of these claimed rows others wait on."""
+        if len(self.awaited) > AWAITED_REMEMBERED:
+            self.awaited.clear()
+        self.awaited.update(row["id"] for row in claimed if row["awaited"])
 
     def next_slot_in(self) -> float | None:
         """Seconds until the first held key may start again, by this host's clock."""

@@ -111,17 +111,26 @@ def finish_of(tx: Tx, outcomes: Sequence[Outcome], *, unless_awaited: bool) -> S
 
 
 async def finish_many(
-    pool: PostgresPool, outcomes: Sequence[Outcome]
+    pool: PostgresPool, outcomes: Sequence[Outcome], awaited: set[str]
 ) -> tuple[set[tuple[str, int]], Wakeups]:
     """Record how attempts ended and notify: the leases that still held, by (id, attempt),
     and whom settling woke in this process.
 
     A batch whose jobs nobody waits on costs one statement, committed on its own. It leaves
     out the jobs others wait on: those are finished again in a transaction that settles them
-    (`dependencies.settle`), and so are outcomes whose lease was lost (found lost again)."""
-    rows = await pool.statement(lambda tx: tx.rows(*finish_of(tx, outcomes, unless_awaited=True)))
-    held = {(row["id"], row["attempt"]) for row in rows}
-    rest = [o for o in outcomes if (o.lease.job_id, o.lease.attempt) not in held]
+    (`dependencies.settle`), and so are outcomes whose lease was lost (found lost again). A
+    batch with a job of `awaited` (claimed jobs others wait on; their ids are taken out) goes
+    to that transaction at once."""
+    ids = {outcome.lease.job_id for outcome in outcomes}
+    held: set[tuple[str, int]] = set()
+    rest = list(outcomes)
+    if awaited.isdisjoint(ids):
+        rows = await pool.statement(
+            lambda tx: tx.rows(*finish_of(tx, outcomes, unless_awaited=True))
+        )
+        held = {(row["id"], row["attempt"]) for row in rows}
+        rest = [o for o in outcomes if (o.lease.job_id, o.lease.attempt) not in held]
+    awaited.difference_update(ids)
     if not rest:
         return held, NOBODY
     settled, wakeups = await pool.pipelined(lambda tx: _finish_and_settle(tx, rest))

@@ -100,17 +100,18 @@ claimed AS (UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1,
                 heartbeat_at = now(), progress = 0, message = NULL
             WHERE id = ANY(ARRAY(SELECT id FROM chosen)) AND state IN ('pending', 'scheduled')
             RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id,
-                seq, priority, run_at)
+                awaited, seq, priority, run_at)
 SELECT 'job' AS kind, claimed.*, NULL::text AS rate_key, NULL::float8 AS rate_next,
     NULL::boolean AS walk, NULL::boolean AS partial, NULL::boolean AS saw_limited
 FROM claimed
 UNION ALL
-SELECT 'held', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, rate_key,
+SELECT 'held', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, rate_key,
     min(rate_next),
     NULL, NULL, NULL
 FROM counted WHERE rate_free <= 0 AND rate_next IS NOT NULL GROUP BY rate_key
 UNION ALL
 SELECT 'verdict', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    NULL,
     (SELECT walk FROM verdict),
     (SELECT count(*) FROM chosen) < %(limit)s AND EXISTS (SELECT 1 FROM last),
     EXISTS (SELECT 1 FROM limited) OR cardinality(%(held)b::text[]) > 0
@@ -164,5 +165,6 @@ async def claim_limited(
         if row["kind"] == "held":
             memory.held.hold(row["rate_key"], row["rate_next"])
     memory.limited = bool(verdict["saw_limited"])
+    memory.note_awaited(jobs)
     claimed = [reads.claimed(row) for row in sorted(jobs, key=claiming.claim_order)]
     return LimitedClaim(claimed, bool(verdict["walk"]), bool(verdict["partial"]))
