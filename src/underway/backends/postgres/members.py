@@ -112,6 +112,8 @@ async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
     """Store jobs given in an order where each comes after those it waits for: in bulk if
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
     jobs it stored). JobNotFound for an `after` id that names no job before it."""
+    if not jobs:
+        return []
     if not any(needs_lookup(job) for job in jobs):
         try:
             async with tx.savepoint():
