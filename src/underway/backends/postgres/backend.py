@@ -26,11 +26,7 @@ from datetime import datetime
 import psycopg
 from psycopg.pq import TransactionStatus
 
-from ...errors import (
-    ConfigurationError,
-    RecurringNotFound,
-    StorageUnavailable,
-)
+from ...errors import ConfigurationError, RecurringNotFound, StorageUnavailable
 from ...models import (
     ClaimedJob,
     EnqueueResult,
