@@ -15,9 +15,11 @@ from __future__ import annotations
 
 import dataclasses
 from collections.abc import Mapping
+from dataclasses import dataclass
 from typing import Literal
 
-from ..models import DependencyRule, JobError, NewJob
+from ..errors import JobNotFound
+from ..models import DependencyRule, JobError, JobState, NewJob
 
 Verdict = Literal["waiting", "ready", "cancelled", "skipped"]
 
@@ -35,6 +37,41 @@ def verdict(rule: DependencyRule, tolerate: int, waiting_on: int, failed: int) -
     if rule == "failed" and failed == 0:
         return "skipped"
     return "ready"
+
+
+@dataclass(frozen=True, slots=True)
+class Waits:
+    """What a new job with `after` ids starts as, given how its dependencies stand: its
+    verdict, its counts, and per dependency the end state its edge records (None: not yet)."""
+
+    verdict: Verdict
+    waiting_on: int
+    failed: int
+    ended: tuple[str | None, ...]
+
+    @property
+    def state(self) -> JobState | None:
+        """The state it is stored in (None: as any new job, pending or scheduled)."""
+        return None if self.verdict == "ready" else JobState(self.verdict)
+
+
+def waits_of(job: NewJob, states: Mapping[str, str]) -> Waits:
+    """How `job` starts, given the states of the jobs it waits for; JobNotFound for an id
+    that names no job."""
+    ended: list[str | None] = []
+    for dependency_id in job.after:
+        state = states.get(dependency_id)
+        if state is None:
+            raise JobNotFound(dependency_id)
+        ended.append(state if JobState(state).is_finished else None)
+    waiting_on = ended.count(None)
+    failed = sum(1 for state in ended if state is not None and state != JobState.COMPLETED)
+    return Waits(
+        verdict(job.dependency_rule, job.tolerate, waiting_on, failed),
+        waiting_on,
+        failed,
+        tuple(ended),
+    )
 
 
 def dependency_failed(failed: int, tolerate: int) -> JobError:

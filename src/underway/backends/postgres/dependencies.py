@@ -12,14 +12,12 @@ only the second sees none left, so it alone releases it."""
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 from typing import Any
 
-from ...errors import JobNotFound
 from ...models import JobState, NewJob
 from .. import dependency_rules
-from ..dependency_rules import Verdict
+from ..dependency_rules import Waits
 from ..policy import NOBODY, Wakeups
 from .connection import channel_name
 from .tx import Row, Tx
@@ -122,42 +120,11 @@ WHERE moved.moved
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Waits:
-    """What a new job with `after` ids starts as, given how its dependencies stand: its
-    verdict, its counts, and per dependency the end state its edge records (None: not yet)."""
-
-    verdict: Verdict
-    waiting_on: int
-    failed: int
-    ended: tuple[str | None, ...]
-
-    @property
-    def state(self) -> JobState | None:
-        """The state it is stored in (None: as any new job, pending or scheduled)."""
-        return None if self.verdict == "ready" else JobState(self.verdict)
-
-
 async def states_of(tx: Tx, ids: Sequence[str]) -> dict[str, str]:
     """The state of each stored job of these ids, each locked until this transaction ends
     and, if not ended, marked awaited: call it only to store edges to them."""
     rows = await tx.rows(STATES_OF, (sorted(set(ids)),))
     return {row["id"]: row["state"] for row in rows}
-
-
-def waits_of(job: NewJob, states: Mapping[str, str]) -> Waits:
-    """How `job` starts, given the states of the jobs it waits for; JobNotFound for an id
-    that names no job."""
-    ended: list[str | None] = []
-    for dependency_id in job.after:
-        state = states.get(dependency_id)
-        if state is None:
-            raise JobNotFound(dependency_id)
-        ended.append(state if JobState(state).is_finished else None)
-    waiting_on = ended.count(None)
-    failed = sum(1 for state in ended if state is not None and state != JobState.COMPLETED)
-    decided = dependency_rules.verdict(job.dependency_rule, job.tolerate, waiting_on, failed)
-    return Waits(decided, waiting_on, failed, tuple(ended))
 
 
 async def insert_edges(tx: Tx, jobs: Sequence[tuple[NewJob, Waits]]) -> None:

@@ -197,7 +197,7 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
             return existing
         waits = None
         if job.after:
-            waits = dependencies.waits_of(job, await dependencies.states_of(tx, job.after))
+            waits = dependency_rules.waits_of(job, await dependencies.states_of(tx, job.after))
         row = await tx.row(INSERT, _insert_params(job, args, waits=waits))
         if row is not None:
             if row["state"] == JobState.PENDING.value:
@@ -273,7 +273,7 @@ def _insert_params(
     *,
     duplicate_of: str | None = None,
     reason: str | None = None,
-    waits: dependencies.Waits | None = None,
+    waits: dependency_rules.Waits | None = None,
 ) -> dict[str, Any]:
     skipped = duplicate_of is not None
     state = JobState.SKIPPED if skipped else None if waits is None else waits.state
@@ -307,7 +307,7 @@ def _insert_params(
     }
 
 
-def dependency_params(job: NewJob, waits: dependencies.Waits | None) -> dict[str, Any]:
+def dependency_params(job: NewJob, waits: dependency_rules.Waits | None) -> dict[str, Any]:
     """The values of the dependency columns of a new job's row, with the error of one that
     its dependencies cancel: a job stored without edges has no dependency rule."""
     error = None

@@ -139,9 +139,9 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
     given = {job.id for job in jobs}
     stored_before = [i for job in jobs for i in job.after if i not in given]
     states = await dependencies.states_of(tx, stored_before) if stored_before else {}
-    waits: list[dependencies.Waits | None] = []
+    waits: list[dependency_rules.Waits | None] = []
     for job in jobs:
-        waited = dependencies.waits_of(job, states) if job.after else None
+        waited = dependency_rules.waits_of(job, states) if job.after else None
         # Only whether it ended counts for the jobs after it: a ready one is not ended.
         states[job.id] = ((waited and waited.state) or JobState.PENDING).value
         waits.append(waited)
@@ -164,7 +164,9 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
     ]
 
 
-def _member_row(job: NewJob, waits: dependencies.Waits | None, awaited: bool) -> tuple[Any, ...]:
+def _member_row(
+    job: NewJob, waits: dependency_rules.Waits | None, awaited: bool
+) -> tuple[Any, ...]:
     """A job as the values of MEMBER_TYPES."""
     values = dependency_params(job, waits)
     state = None if waits is None else waits.state
@@ -208,12 +210,12 @@ class StoredMember(EnqueueResult):
     __slots__ = ("_completed", "_error", "_waits")
     #: How its dependencies stood when it was stored, and its error as stored; whether its
     #: Job has these columns yet.
-    _waits: dependencies.Waits | None
+    _waits: dependency_rules.Waits | None
     _error: Any
     _completed: bool
 
     @classmethod
-    def of(cls, new: NewJob, row: Row, waits: dependencies.Waits | None) -> StoredMember:
+    def of(cls, new: NewJob, row: Row, waits: dependency_rules.Waits | None) -> StoredMember:
         """The result of inserting `new` as INSERT_MEMBERS answered (`row`)."""
         result = cls.inserted(new, policy.STATES[row["state"]], row["created_at"], row["run_at"])
         assert isinstance(result, StoredMember)

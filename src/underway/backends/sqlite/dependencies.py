@@ -8,13 +8,11 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from collections.abc import Sequence
 
-from ...errors import JobNotFound
 from ...models import JobState, NewJob
 from .. import dependency_rules
-from ..dependency_rules import Verdict
+from ..dependency_rules import Waits
 from ..policy import NOBODY, Wakeups
 
 #: The states of the stored jobs of these ids (a JSON array).
@@ -85,36 +83,10 @@ RETURNING id, state
 """
 
 
-@dataclass(frozen=True, slots=True)
-class Waits:
-    """What a new job with `after` ids starts as, given how its dependencies stand: its
-    verdict, its counts, and per dependency the end state its edge records (None: not yet)."""
-
-    verdict: Verdict
-    waiting_on: int
-    failed: int
-    ended: tuple[str | None, ...]
-
-
 def states_of(conn: sqlite3.Connection, ids: Sequence[str]) -> dict[str, str]:
     """The state of each stored job of these ids."""
     rows = conn.execute(STATES_OF, (json.dumps(list(ids)),))
     return {row[0]: row[1] for row in rows}
-
-
-def waits_of(job: NewJob, states: Mapping[str, str]) -> Waits:
-    """How `job` starts, given the states of the jobs it waits for; JobNotFound for an id
-    that names no job."""
-    ended: list[str | None] = []
-    for dependency_id in job.after:
-        state = states.get(dependency_id)
-        if state is None:
-            raise JobNotFound(dependency_id)
-        ended.append(state if JobState(state).is_finished else None)
-    waiting_on = ended.count(None)
-    failed = sum(1 for state in ended if state is not None and state != JobState.COMPLETED)
-    decided = dependency_rules.verdict(job.dependency_rule, job.tolerate, waiting_on, failed)
-    return Waits(decided, waiting_on, failed, tuple(ended))
 
 
 def insert_edges(conn: sqlite3.Connection, jobs: Sequence[tuple[NewJob, Waits]]) -> None:

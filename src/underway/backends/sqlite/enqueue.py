@@ -91,7 +91,7 @@ def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueRes
         return existing
     waits = None
     if job.after:
-        waits = dependencies.waits_of(job, dependencies.states_of(conn, job.after))
+        waits = dependency_rules.waits_of(job, dependencies.states_of(conn, job.after))
     try:
         stored = insert(conn, job, now, waits=waits)
     except sqlite3.IntegrityError:
@@ -169,7 +169,7 @@ def insert(
     state: JobState | None = None,
     duplicate_of: str | None = None,
     reason: str | None = None,
-    waits: dependencies.Waits | None = None,
+    waits: dependency_rules.Waits | None = None,
 ) -> Job:
     """Insert one job row and return it as stored; with `waits`, in the state they give."""
     if waits is not None:
@@ -193,7 +193,7 @@ VERDICT_STATES: dict[str, JobState | None] = {
 }
 
 
-def start_of(waits: dependencies.Waits | None) -> tuple[JobState | None, str | None]:
+def start_of(waits: dependency_rules.Waits | None) -> tuple[JobState | None, str | None]:
     """The state (None: as any job) and skip reason a job starts with, given its
     dependencies if it has any."""
     if waits is None:
@@ -202,7 +202,9 @@ def start_of(waits: dependencies.Waits | None) -> tuple[JobState | None, str | N
     return VERDICT_STATES[waits.verdict], reason
 
 
-def dependency_values(job: NewJob, waits: dependencies.Waits | None, now: float) -> tuple[Any, ...]:
+def dependency_values(
+    job: NewJob, waits: dependency_rules.Waits | None, now: float
+) -> tuple[Any, ...]:
     """The values of the dependency columns, then error, of a new job's row: a job stored
     without edges has no dependency rule."""
     error = None

@@ -81,10 +81,10 @@ def _insert_members(
     created = epoch_to_datetime(now)
     assert created is not None
     rows: list[tuple[Any, ...]] = []
-    edges: list[tuple[NewJob, dependencies.Waits]] = []
+    edges: list[tuple[NewJob, dependency_rules.Waits]] = []
     results: list[EnqueueResult] = []
     for job in jobs:
-        waits = dependencies.waits_of(job, states) if job.after else None
+        waits = dependency_rules.waits_of(job, states) if job.after else None
         state, run_at, values = row_values(job, now, *start_of(waits))
         extra = dependency_values(job, waits, now)
         rows.append((*values, *rate_values(job), *extra))
