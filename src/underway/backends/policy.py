@@ -69,6 +69,17 @@ def duplicate_result(job: NewJob, active: Job) -> EnqueueResult | RecordSkip:
     return RecordSkip(active.id, f"job {active.id} with the same arguments is {active.state.value}")
 
 
+def needs_lookup(job: NewJob) -> bool:
+    """Whether storing `job` needs a lookup first: an idempotency key, join/skip, a cron
+    tick or a queue limit (what `NewJob.plain` checks but rate limits and dependencies)."""
+    return (
+        job.idempotency_key is not None
+        or job.unique in ("join", "skip")
+        or job.recurring_id is not None
+        or job.queue_limit is not None
+    )
+
+
 def checks_queue_limit(job: NewJob) -> bool:
     """Whether the jobs waiting with the same fingerprint decide this request (a bounded
     unique="queue")."""

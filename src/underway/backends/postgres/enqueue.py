@@ -152,7 +152,7 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
     A job missing from the answer collided with a stored one (a retried call with the same
     id); `enqueue_one` resolves it.
     """
-    rows = [_plain_row(job) for job in jobs]
+    rows = [plain_row(job) for job in jobs]
     varying, params = batch_params(PLAIN_TYPES, rows)
     params["channel"] = channel_name(tx.schema, "work")
     statement = INSERT_ONE_PLAIN if len(jobs) == 1 else insert_plain(varying)
@@ -166,7 +166,7 @@ async def enqueue_plain(tx: Tx, jobs: Sequence[NewJob]) -> dict[str, EnqueueResu
     }
 
 
-def _plain_row(job: NewJob) -> tuple[Any, ...]:
+def plain_row(job: NewJob) -> tuple[Any, ...]:
     """A plain job as the values of PLAIN_TYPES."""
     return (
         job.id,

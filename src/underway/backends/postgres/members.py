@@ -13,7 +13,7 @@ from .. import dependency_rules, policy
 from ..codecs import error_from_data
 from . import dependencies
 from .connection import channel_name
-from .enqueue import args_text, dependency_params, enqueue_one
+from .enqueue import dependency_params, enqueue_one, plain_row
 from .tx import Row, Tx, batch_params, batch_select, with_batch
 
 #: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
@@ -97,24 +97,13 @@ class IdTaken(Exception):
     """A job of the call has an id already stored (a retried call): store them one by one."""
 
 
-def needs_lookup(job: NewJob) -> bool:
-    """Whether storing `job` needs a lookup first: an idempotency key, join/skip, a cron
-    tick or a queue limit (what `NewJob.plain` checks but rate limits and dependencies)."""
-    return (
-        job.idempotency_key is not None
-        or job.unique in ("join", "skip")
-        or job.recurring_id is not None
-        or job.queue_limit is not None
-    )
-
-
 async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
     """Store jobs given in an order where each comes after those it waits for: in bulk if
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
     jobs it stored). JobNotFound for an `after` id that names no job before it."""
     if not jobs:
         return []
-    if not any(needs_lookup(job) for job in jobs):
+    if not any(policy.needs_lookup(job) for job in jobs):
         try:
             async with tx.savepoint():
                 return await _insert_members(tx, jobs)
@@ -172,19 +161,7 @@ def _member_row(
     state = None if waits is None else waits.state
     skipped = waits is not None and waits.verdict == "skipped"
     return (
-        job.id,
-        job.name,
-        job.queue,
-        job.priority,
-        args_text(job),
-        job.max_attempts,
-        job.run_at,
-        float(job.delay_s),
-        job.fingerprint,
-        job.unique,
-        job.lane,
-        job.lane_limit,
-        float(job.retention_s),
+        *plain_row(job),
         job.rate_key,
         job.rate_limit,
         job.rate_window_s,

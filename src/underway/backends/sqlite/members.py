@@ -11,7 +11,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ...models import EnqueueResult, Job, JobState, NewJob
-from .. import dependency_rules
+from .. import dependency_rules, policy
 from ..codecs import epoch_to_datetime, error_from_data, json_text_to_data
 from . import dependencies
 from .enqueue import dependency_values, enqueue_one, rate_values, row_values, start_of
@@ -28,24 +28,13 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 """
 
 
-def needs_lookup(job: NewJob) -> bool:
-    """Whether storing `job` needs a lookup first: an idempotency key, join/skip, a cron
-    tick or a queue limit (what `NewJob.plain` checks but rate limits and dependencies)."""
-    return (
-        job.idempotency_key is not None
-        or job.unique in ("join", "skip")
-        or job.recurring_id is not None
-        or job.queue_limit is not None
-    )
-
-
 def enqueue_members(
     conn: sqlite3.Connection, jobs: Sequence[NewJob], now: float
 ) -> list[EnqueueResult]:
     """Store jobs given in an order where each comes after those it waits for: in bulk if
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
     jobs it stored). JobNotFound for an `after` id that names no job before it."""
-    if any(needs_lookup(job) for job in jobs):
+    if any(policy.needs_lookup(job) for job in jobs):
         return _one_by_one(conn, jobs, now)
     conn.execute("SAVEPOINT members")
     try:
