@@ -43,8 +43,8 @@ class Workflow:
 
     @property
     def progress(self) -> float:
-        """The share of members that ended, from 0.0 to 1.0."""
-        return self.ended / self.total if self.total else 1.0
+        """The share of members that ended, in percent (as a job's progress is)."""
+        return 100.0 * self.ended / self.total if self.total else 100.0
 
     @property
     def state(self) -> WorkflowState:

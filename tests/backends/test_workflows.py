@@ -53,7 +53,7 @@ async def test_a_workflow_is_stored_with_its_jobs_and_read_back(backend: Backend
     await end(backend, fan_in, result="sum")
     done = await backend.get_workflow(flow.id)
     assert done is not None
-    assert (done.counts, done.state, done.progress) == ({"completed": 5}, "completed", 1.0)
+    assert (done.counts, done.state, done.progress) == ({"completed": 5}, "completed", 100.0)
     outcomes = await backend.dependencies(fan_in.id)
     expected = [(job.id, i + 1) for i, job in enumerate(fan_out)]
     assert [(o.job_id, o.result) for o in outcomes] == expected

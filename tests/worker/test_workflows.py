@@ -59,7 +59,7 @@ def test_a_chain_passes_each_result_to_the_next_step(app: App) -> None:
     assert workflow.status().counts == {"pending": 1, "waiting": 2}
     drain(app)
     ended = workflow.status()
-    assert (ended.state, ended.progress, ended.name) == ("completed", 1.0, "doubling")
+    assert (ended.state, ended.progress, ended.name) == ("completed", 100.0, "doubling")
     assert [job.result for job in workflow.jobs()] == [4, 8, 16]
 
 

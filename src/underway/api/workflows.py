@@ -104,7 +104,7 @@ def workflow_status(request: Request, workflow: Workflow) -> WorkflowStatus:
         kind=workflow.kind,
         name=workflow.name,
         state=workflow.state,
-        progress=round(100 * workflow.progress, 2),
+        progress=round(workflow.progress, 2),
         counts={state.value: workflow.counts.get(state.value, 0) for state in JobState},
         total=workflow.total,
         ended=workflow.ended,

@@ -56,7 +56,7 @@ def workflow_document(workflow: Workflow, jobs: list[Job] | None = None) -> dict
 
 def percent(workflow: Workflow) -> float:
     """The share of members that ended, in percent as jobs' progress is."""
-    return round(100 * workflow.progress, 2)
+    return round(workflow.progress, 2)
 
 
 def state_text(state: WorkflowState) -> Text:
