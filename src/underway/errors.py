@@ -191,3 +191,18 @@ class Retry(Exception):
             raise ValueError(f"Retry takes after ≥ 0 seconds, not {after!r}")
         self.after = None if after is None else float(after)
         super().__init__(reason or ("retry" if after is None else f"retry in {after:g} s"))
+
+
+class WebhookSignatureError(UnderwayError, ValueError):
+    """A webhook's signature is missing, wrong, or its timestamp is too old or too new."""
+
+
+class WebhookRejected(UnderwayError):
+    """The webhook's receiver refused the delivery with a 4xx: retrying will not help."""
+
+    def __init__(self, url: str, status: int, body: str) -> None:
+        self.url, self.status = url, status
+        super().__init__(
+            f"{url} answered {status} to the webhook delivery: {body[:200]!r}; fix the receiver "
+            "or the URL, then retry this delivery job"
+        )

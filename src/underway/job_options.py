@@ -137,3 +137,5 @@ class JobOptions:
     #: unique="queue": at most this many wait at once; beyond, a request is skipped or refused.
     queue_limit: int | None = None
     queue_full: Literal["skip", "raise"] = "skip"
+    #: Where its outcome is POSTed, signed, once it ends (None: the app's webhook, if any).
+    webhook: str | None = None

@@ -37,13 +37,14 @@ from .registry import JobRef
 from .running_worker import RunningWorker
 from .runtime import Runtime
 from .storage import Storage
+from .webhook_delivery import WebhookControls
 from .workflow_controls import WorkflowControls
 
 DEFAULT_DATABASE = "sqlite:///underway.db"
 R = TypeVar("R")
 
 
-class App(JobReads, JobExplanations, QueueControls, WorkflowControls):
+class App(JobReads, JobExplanations, QueueControls, WorkflowControls, WebhookControls):
     """A set of jobs bound to one database. Sync methods block; `*_async` twins await.
 
     The jobs, their cron declarations and the worker hooks are the `JobRegistry` it extends;
@@ -57,17 +58,22 @@ class App(JobReads, JobExplanations, QueueControls, WorkflowControls):
         create: bool = True,
         clock: Clock | None = None,
         inline: bool = False,
+        webhook_url: str | None = None,
+        webhook_secret: str | None = None,
     ) -> None:
         """`create=False` refuses to create a missing SQLite file (a worker's choice).
         `inline=True` (for tests) runs each enqueued job at once, in this process, through
-        the same validation, storage and JSON round trip as a worker would."""
+        the same validation, storage and JSON round trip as a worker would. `webhook_secret`
+        signs webhook deliveries; `webhook_url` is every job's webhook (see `app.webhooks`)."""
         super().__init__()
         self.inline = inline
         self._draining = False
         url = database or os.environ.get("UNDERWAY_DATABASE_URL") or DEFAULT_DATABASE
         self.runtime = Runtime("app")
         self._storage = Storage(self.runtime, url, migrate=migrate, clock=clock, create=create)
-        self._enqueuer = Enqueuer(self._storage)
+        self._enqueuer = Enqueuer(self._storage, self.deliveries_for)
+        if webhook_secret is not None or webhook_url is not None:
+            self.webhooks(webhook_url, secret=webhook_secret or "")
         self._recurring = RecurringJobs(self._storage, self)
         self._workers: list[RunningWorker] = []
 

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Mapping
+from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from typing import Any
 
@@ -50,15 +50,23 @@ def enqueue_request(
     return EnqueueRequest(definition.name, new, options.connection, on_duplicate == "raise")
 
 
-class Enqueuer:
-    """Stores enqueue requests through the app's storage."""
+#: The jobs to store with a new job that wait for it (its webhook delivery), if any.
+Followers = Callable[[NewJob], list[NewJob]]
 
-    def __init__(self, storage: Storage) -> None:
+
+class Enqueuer:
+    """Stores enqueue requests through the app's storage, each with its followers."""
+
+    def __init__(self, storage: Storage, followers: Followers = lambda new: []) -> None:
         self._storage = storage
+        self._followers = followers
 
     def store_blocking(self, request: EnqueueRequest) -> EnqueueResult:
         """Store from a sync caller; a plain job goes straight to the backend, no loop hop."""
         runtime = self._storage.runtime
+        followers = self._followers(request.new)
+        if followers:
+            return runtime.call(self.store(request, followers))
         if request.connection is None and not runtime.in_loop_thread():
             backend = self._storage.opened or runtime.call(self._storage.backend())
             result = backend.enqueue_blocking(request.new)
@@ -66,12 +74,21 @@ class Enqueuer:
                 return checked(request, result)
         return runtime.call(self.store(request))
 
-    async def store(self, request: EnqueueRequest) -> EnqueueResult:
+    async def store(
+        self, request: EnqueueRequest, followers: list[NewJob] | None = None
+    ) -> EnqueueResult:
         new = request.new
-        if request.connection is None:
+        if followers is None:
+            followers = self._followers(new)
+        if request.connection is None and not followers:
             result = await self._storage.call(lambda b: b.enqueue(new))
+        elif request.connection is None:
+            result = (await self._store_rows([new], followers))[0]
         else:
             result = await self._store_on(request.connection, new)
+            if fresh(result, new):  # in the caller's transaction, as the job itself
+                for follower in followers:
+                    await self._store_on(request.connection, follower)
         return checked(request, result)
 
     async def store_many(
@@ -79,7 +96,20 @@ class Enqueuer:
     ) -> list[EnqueueResult]:
         """Validate and store many jobs of one kind in a single transaction."""
         rows = definition.new_jobs(arguments)
-        return await self._storage.call(lambda b: b.enqueue_many(rows))
+        return await self._store_rows(rows, [f for row in rows for f in self._followers(row)])
+
+    async def _store_rows(self, rows: list[NewJob], followers: list[NewJob]) -> list[EnqueueResult]:
+        """Store rows with their followers in one transaction where each row surely keeps its
+        own id; else the rows first, then the followers of those stored as themselves."""
+        if all(stored_as_given(row) for row in rows):
+            stored = await self._storage.call(lambda b: b.enqueue_many([*rows, *followers]))
+            return stored[: len(rows)]
+        stored = await self._storage.call(lambda b: b.enqueue_many(rows))
+        kept = {row.id for row, result in zip(rows, stored, strict=True) if fresh(result, row)}
+        later = [f for f in followers if f.after[0] in kept]
+        if later:
+            await self._storage.call(lambda b: b.enqueue_many(later))
+        return stored
 
     async def _store_on(self, connection: Any, new: NewJob) -> EnqueueResult:
         """Transactional enqueue on the caller's psycopg connection, in the caller's thread/loop."""
@@ -101,3 +131,15 @@ def checked(request: EnqueueRequest, result: EnqueueResult) -> EnqueueResult:
 
 async def _opened(backend: Backend) -> Backend:
     return backend
+
+
+def stored_as_given(new: NewJob) -> bool:
+    """Whether storing `new` surely inserts it under its own id (no uniqueness policy or
+    idempotency key could resolve it to another job): then its delivery goes in the same
+    transaction."""
+    return new.unique is None and new.idempotency_key is None and new.queue_limit is None
+
+
+def fresh(result: EnqueueResult, new: NewJob) -> bool:
+    """Whether an enqueue stored `new` itself (not joined to, nor skipped for, another)."""
+    return result.id == new.id and not result.joined and not result.skipped

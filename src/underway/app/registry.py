@@ -166,6 +166,7 @@ class JobRegistry:
         discard_on: Iterable[type[BaseException]] = (),
         queue_limit: int | None = None,
         queue_full: Literal["skip", "raise"] = "skip",
+        webhook: str | None = None,
         cron: str | None = None,
         timezone: str = "UTC",
         cron_args: dict[str, Any] | None = None,
