@@ -233,3 +233,25 @@ def test_a_worker_on_sqlite_delivers(receiver: Receiver, tmp_path: Path) -> None
         worker.stop()
         app.close()
     assert json.loads(receiver.received[0].body)["id"] == handle.id
+
+
+def test_every_backend_stores_and_releases_deliveries(receiver: Receiver, backend_url: str) -> None:
+    app = App(backend_url, webhook_url=receiver.url, webhook_secret=SECRET)
+
+    @app.job
+    def plain(x: int) -> int:
+        return x
+
+    @app.job(unique="join")
+    def joined(x: int) -> int:
+        return x
+
+    try:
+        ids = {plain.enqueue(1).id, joined.enqueue(2).id, joined.enqueue(2).id}
+        waiting = app.list(name="underway.webhook")
+        assert [job.state for job in waiting] == [JobState.WAITING] * 2
+        drain(app)
+        assert {json.loads(r.body)["id"] for r in receiver.received} == ids
+        assert len(receiver.received) == 2
+    finally:
+        app.close()
