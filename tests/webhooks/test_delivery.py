@@ -10,11 +10,13 @@ import json
 from datetime import timedelta
 from pathlib import Path
 
+import psycopg
 import pytest
 
 from tests.conftest import fast_settings
 from tests.waiting import wait_until
 from underway import App, ConfigurationError, JobState
+from underway.backends.postgres.connection import parse_postgres_url
 from underway.testing import Clock, drain
 from underway.webhooks import verify
 
@@ -253,5 +255,30 @@ def test_every_backend_stores_and_releases_deliveries(receiver: Receiver, backen
         drain(app)
         assert {json.loads(r.body)["id"] for r in receiver.received} == ids
         assert len(receiver.received) == 2
+    finally:
+        app.close()
+
+
+def test_a_transactional_enqueue_stores_the_delivery_in_the_callers_transaction(
+    receiver: Receiver, pg_url: str
+) -> None:
+    app = App(pg_url, webhook_url=receiver.url, webhook_secret=SECRET)
+
+    @app.job
+    def add(a: int, b: int) -> int:
+        return a + b
+
+    try:
+        with psycopg.connect(parse_postgres_url(pg_url).conninfo) as conn:
+            add.options(connection=conn).enqueue(1, 2)
+            conn.rollback()
+            assert app.list() == []
+            kept = add.options(connection=conn).enqueue(2, 3)
+            conn.commit()
+        [delivery] = app.list(name="underway.webhook")
+        assert delivery.state is JobState.WAITING
+        drain(app)
+        [request] = receiver.received
+        assert json.loads(request.body)["id"] == kept.id
     finally:
         app.close()
