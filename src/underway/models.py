@@ -7,10 +7,12 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any, Literal
 
-# Re-exported: queues and workers were described here before they had a module of their own.
+# Re-exported: queues, workers and sweeps were described here before they had modules.
 from .queue_models import QueueInfo as QueueInfo
 from .queue_models import QueueLimits as QueueLimits
 from .queue_models import WorkerInfo as WorkerInfo
+from .sweep_models import LostAttempt as LostAttempt
+from .sweep_models import SweepResult as SweepResult
 
 UniqueMode = Literal["join", "skip", "queue"]
 #: When a job that depends on others runs once they ended: "completed": if all completed
@@ -109,6 +111,7 @@ class NewJob:
     #: The parameter its dependencies' results are given in, and how: `ResultsShape`.
     results_into: str | None = None
     results_shape: ResultsShape = "list"
+    trace_context: str | None = None  # a tracing integration's, carried to each attempt
 
     @property
     def plain(self) -> bool:
@@ -122,6 +125,7 @@ class NewJob:
             and self.queue_limit is None
             and not self.after
             and self.workflow_id is None
+            and self.trace_context is None  # stored by the insert that writes every column
         )
 
 
@@ -191,6 +195,9 @@ class ClaimedJob:
     dependent: bool = False
     #: The workflow or batch it belongs to, if any.
     workflow_id: str | None = None
+    queue: str = "default"
+    due_at: float | None = None  # when it became due (epoch seconds), as stored
+    trace_context: str | None = None
 
 
 class EnqueueResult:
@@ -327,33 +334,6 @@ class Stats:
     counts: dict[str, int] = field(default_factory=dict)
     finished_last_minute: int = 0
     finished_last_hour: int = 0
-
-
-@dataclass(frozen=True, slots=True)
-class LostAttempt:
-    """An attempt a sweep took back from a worker that stopped heartbeating, and what its
-    job became (`losses` counts this loss; a job put back may wait `delay_s` to run)."""
-
-    job_id: str
-    name: str
-    attempt: int
-    worker_id: str | None
-    state: JobState
-    losses: int
-    error: JobError
-    delay_s: float = 0.0
-
-
-@dataclass(frozen=True, slots=True)
-class SweepResult:
-    """What one sweep changed."""
-
-    staged: int = 0
-    requeued: int = 0
-    failed: int = 0
-    cancelled: int = 0
-    pruned: int = 0
-    lost: tuple[LostAttempt, ...] = ()
 
 
 Overlap = Literal["skip", "queue", "allow"]

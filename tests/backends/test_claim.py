@@ -27,7 +27,12 @@ async def test_claim_marks_the_job_running_for_the_worker(backend: Backend) -> N
 async def test_a_claim_answers_what_the_attempt_needs(backend: Backend) -> None:
     job = await enqueue(backend, args={"n": 7}, max_attempts=4)
     [claimed] = await backend.claim(WORKER, ["default"], 1)
-    assert claimed == ClaimedJob(job.id, job.name, {"n": 7}, 1, 4)
+    due = job.run_at.timestamp()
+    assert claimed == ClaimedJob(job.id, job.name, {"n": 7}, 1, 4, due_at=claimed.due_at)
+    assert claimed.due_at is not None
+    assert abs(claimed.due_at - due) < 0.01
+    assert claimed.queue == "default"
+    assert claimed.trace_context is None
 
 
 async def test_claim_resets_progress_of_a_retried_attempt(backend: Backend) -> None:

@@ -35,6 +35,7 @@ MIGRATIONS = [
     "0009_parking_by_key",
     "0010_workflows",
     "0011_awaited_jobs",
+    "0012_trace_context",
 ]
 
 

@@ -30,7 +30,15 @@ def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
         row["max_attempts"],
         row["dependency_rule"] is not None,
         None if row["workflow_id"] is None else str(row["workflow_id"]),
+        row["queue"],
+        epoch_of(row["run_at"]),
+        row["trace_context"],
     )
+
+
+def epoch_of(when: datetime | float) -> float:
+    """Epoch seconds of a stored time: PostgreSQL answers a datetime, SQLite a number."""
+    return when.timestamp() if isinstance(when, datetime) else float(when)
 
 
 #: The columns of a stored job, in the order of Job's fields (see `job_from_values`).

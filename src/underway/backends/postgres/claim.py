@@ -49,7 +49,7 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
             RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
-                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at)
+                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at, j.queue, j.trace_context)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 #: CLAIM_PLAIN for a worker that serves one queue: a generic plan does not know the length of
@@ -77,7 +77,7 @@ claimed AS (UPDATE {schema}.jobs AS j SET state = 'running', attempt = attempt +
             WHERE j.id = ANY(ARRAY(SELECT id FROM chosen))
               AND j.state IN ('pending', 'scheduled') AND NOT (SELECT limited FROM held)
             RETURNING j.id, j.name, j.args, j.attempt, j.max_attempts, j.dependency_rule,
-                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at)
+                j.workflow_id, j.awaited, j.seq, j.priority, j.run_at, j.queue, j.trace_context)
 SELECT held.limited, claimed.* FROM held LEFT JOIN claimed ON true
 """
 
@@ -164,7 +164,7 @@ UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %
     started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)b::text[]) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id, awaited, seq,
-    priority, run_at
+    priority, run_at, queue, trace_context
 """
 
 

@@ -29,7 +29,7 @@ INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts,
     finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
     duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key, rate_limit,
     rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies, dependency_rule,
-    tolerate, results_into, results_shape, error)
+    tolerate, results_into, results_shape, error, trace_context)
 SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
     coalesce(%(state)s::text, CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END),
     %(args)s::jsonb, %(max_attempts)s::int, t.run_at,
@@ -44,7 +44,8 @@ SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
     %(workflow_id)s::text, %(waiting_on)s::int, %(failed_dependencies)s::int,
     %(dependency_rule)s::text, %(tolerate)s::int, %(results_into)s::text,
     %(results_shape)s::text,
-    %(error)s::jsonb || jsonb_build_object('at', extract(epoch FROM now())::float8)
+    %(error)s::jsonb || jsonb_build_object('at', extract(epoch FROM now())::float8),
+    %(trace_context)s::text
 FROM (SELECT coalesce(%(run_at)s::timestamptz,
                       now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
 ON CONFLICT DO NOTHING
@@ -304,6 +305,7 @@ def _insert_params(
         "rate_limit": job.rate_limit,
         "rate_window_s": job.rate_window_s,
         "rate_fixed": job.rate_fixed,
+        "trace_context": job.trace_context,
     }
 
 

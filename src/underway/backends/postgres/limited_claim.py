@@ -100,18 +100,19 @@ claimed AS (UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1,
                 heartbeat_at = now(), progress = 0, message = NULL
             WHERE id = ANY(ARRAY(SELECT id FROM chosen)) AND state IN ('pending', 'scheduled')
             RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id,
-                awaited, seq, priority, run_at)
+                awaited, seq, priority, run_at, queue, trace_context)
 SELECT 'job' AS kind, claimed.*, NULL::text AS rate_key, NULL::float8 AS rate_next,
     NULL::boolean AS walk, NULL::boolean AS partial, NULL::boolean AS saw_limited
 FROM claimed
 UNION ALL
-SELECT 'held', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, rate_key,
+SELECT 'held', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
+    rate_key,
     min(rate_next),
     NULL, NULL, NULL
 FROM counted WHERE rate_free <= 0 AND rate_next IS NOT NULL GROUP BY rate_key
 UNION ALL
 SELECT 'verdict', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-    NULL,
+    NULL, NULL, NULL,
     (SELECT walk FROM verdict),
     (SELECT count(*) FROM chosen) < %(limit)s AND EXISTS (SELECT 1 FROM last),
     EXISTS (SELECT 1 FROM limited) OR cardinality(%(held)b::text[]) > 0

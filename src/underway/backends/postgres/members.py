@@ -26,7 +26,7 @@ WITH ins AS (
         finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
         skip_reason, rate_key, rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on,
         failed_dependencies, dependency_rule, tolerate, results_into, results_shape, error,
-        awaited)
+        awaited, trace_context)
     SELECT j.id, j.name, j.queue, j.priority,
         coalesce(j.state, CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END),
         j.args, j.max_attempts, j.run_at,
@@ -37,7 +37,7 @@ WITH ins AS (
         j.skip_reason, j.rate_key, j.rate_limit, j.rate_window_s, j.rate_fixed, j.workflow_id,
         j.waiting_on, j.failed_dependencies, j.dependency_rule, j.tolerate, j.results_into,
         j.results_shape, j.error || jsonb_build_object('at', extract(epoch FROM now())::float8),
-        j.awaited
+        j.awaited, j.trace_context
     FROM (SELECT t.*, coalesce(t.run_at_given, now() + make_interval(secs => t.delay_s))
                       AS run_at
           FROM ({batch})
@@ -45,7 +45,7 @@ WITH ins AS (
                     fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
                     rate_limit, rate_window_s, rate_fixed, workflow_id, state, waiting_on,
                     failed_dependencies, dependency_rule, tolerate, results_into,
-                    results_shape, error, skip_reason, awaited, n)
+                    results_shape, error, skip_reason, awaited, trace_context, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at, error
@@ -86,6 +86,7 @@ MEMBER_TYPES = {
     "errors": "jsonb",
     "skip_reasons": "text",
     "awaited": "bool",
+    "trace_contexts": "text",
 }
 
 
@@ -177,6 +178,7 @@ def _member_row(
         values["error"],
         dependency_rules.NONE_FAILED if skipped else None,
         awaited,
+        job.trace_context,
     )
 
 

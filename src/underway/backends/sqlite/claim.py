@@ -94,7 +94,7 @@ UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?
     started_at = ?, heartbeat_at = ?, progress = 0, message = NULL
 WHERE seq IN (CHOSEN)
 RETURNING seq, id, name, args, attempt, max_attempts, dependency_rule,
-    workflow_id
+    workflow_id, queue, run_at, trace_context
 """
 #: START_CHOSEN of one queue's first `limit` plain jobs, chosen in the same statement (the
 #: claim when nothing limits it): their claim order and what a worker needs of them.
@@ -106,7 +106,7 @@ WHERE seq IN (SELECT seq FROM underway_jobs INDEXED BY underway_jobs_ready
                 AND rate_key IS NULL AND run_at <= ?
               ORDER BY priority DESC, run_at, seq LIMIT ?)
 RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts, dependency_rule,
-    workflow_id
+    workflow_id, queue, trace_context
 """
 #: Whether a plain job is due in the queues (QUEUES), but paused ones and those with limits,
 #: of the names in the JSON array ? (NULL: any name).
@@ -234,9 +234,18 @@ def _claim_plain(
     rows.sort(key=_plain_order)
     return [
         ClaimedJob(
-            id_, name, json_text_to_data(args), attempt, max_attempts, rule is not None, flow
+            id_,
+            name,
+            json_text_to_data(args),
+            attempt,
+            max_attempts,
+            rule is not None,
+            flow,
+            queue_,
+            due,
+            trace,
         )
-        for _, _, _, id_, name, args, attempt, max_attempts, rule, flow in rows
+        for _, due, _, id_, name, args, attempt, max_attempts, rule, flow, queue_, trace in rows
     ]
 
 

@@ -26,9 +26,9 @@ INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
     expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
     rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies,
-    dependency_rule, tolerate, results_into, results_shape, error)
+    dependency_rule, tolerate, results_into, results_shape, error, trace_context)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-    ?, ?, ?, ?)
+    ?, ?, ?, ?, ?)
 RETURNING *
 """
 #: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
@@ -176,7 +176,8 @@ def insert(
         state, reason = start_of(waits)
     _, _, values = row_values(job, now, state, duplicate_of, reason)
     extra = dependency_values(job, waits, now)
-    return reads.job(conn.execute(INSERT, (*values, *rate_values(job), *extra)).fetchone())
+    row = (*values, *rate_values(job), *extra, job.trace_context)
+    return reads.job(conn.execute(INSERT, row).fetchone())
 
 
 def rate_values(job: NewJob) -> tuple[Any, ...]:

@@ -22,9 +22,9 @@ INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
     expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
     rate_limit, rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies,
-    dependency_rule, tolerate, results_into, results_shape, error)
+    dependency_rule, tolerate, results_into, results_shape, error, trace_context)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?,
-    ?, ?, ?, ?)
+    ?, ?, ?, ?, ?)
 """
 
 
@@ -76,7 +76,7 @@ def _insert_members(
         waits = dependency_rules.waits_of(job, states) if job.after else None
         state, run_at, values = row_values(job, now, *start_of(waits))
         extra = dependency_values(job, waits, now)
-        rows.append((*values, *rate_values(job), *extra))
+        rows.append((*values, *rate_values(job), *extra, job.trace_context))
         states[job.id] = state.value
         if waits is not None:
             edges.append((job, waits))
