@@ -25,9 +25,20 @@ def fail(message: str) -> None:
     raise RuntimeError(message)
 
 
-@app.job
-def hold(ctx: JobContext, marker: str) -> str:
-    """Run until the file `marker` exists or the job is cancelled."""
+def wait_for(ctx: JobContext, marker: str) -> str:
+    """Return once the file `marker` exists or the job is cancelled."""
     while not Path(marker).exists() and not ctx.cancelled:
         time.sleep(0.02)
     return marker
+
+
+@app.job
+def hold(ctx: JobContext, marker: str) -> str:
+    """Run until the file `marker` exists or the job is cancelled."""
+    return wait_for(ctx, marker)
+
+
+@app.job(unique="skip")
+def solo(ctx: JobContext, marker: str) -> str:
+    """Like `hold`, one at a time: a second while one is active is refused."""
+    return wait_for(ctx, marker)

@@ -16,6 +16,7 @@ from tests.waiting import wait_until
 from underway import App, JobState
 from underway.client import AsyncClient, Client, NotAuthorized, ServerUnreachable
 from underway.errors import (
+    DuplicateJobError,
     InvalidStateError,
     JobCancelled,
     JobFailed,
@@ -153,6 +154,18 @@ def test_options_and_idempotency_key(client: Client) -> None:
     assert first.info.priority == 5
     assert again.id == first.id
     client.cancel(first.id)
+
+
+def test_a_single_instance_job_already_active_is_a_duplicate(
+    client: Client, tmp_path: Path
+) -> None:
+    first = client.enqueue("solo", {"marker": str(tmp_path / "never")})
+
+    with pytest.raises(DuplicateJobError) as raised:
+        client.enqueue("solo", {"marker": str(tmp_path / "never")})
+
+    assert (raised.value.name, raised.value.active_id) == ("solo", first.id)
+    first.cancel()
 
 
 def test_list_filters_by_name_and_state_newest_first(client: Client) -> None:

@@ -1,4 +1,5 @@
-"""The wait's steps, driven by hand: what it sleeps between polls and when it gives up."""
+"""The client's steps, driven by hand: what a wait sleeps between polls and when it gives up,
+how a listing pages."""
 
 from __future__ import annotations
 
@@ -8,7 +9,7 @@ from typing import Any
 import httpx
 import pytest
 
-from underway.client.protocol import Call, Finished, Sleep, Steps, wait
+from underway.client.protocol import Call, Sleep, Steps, list_jobs, wait
 from underway.errors import WaitTimeout
 
 MONITOR = "http://api/api/jobs/j1"
@@ -41,7 +42,7 @@ def completed() -> httpx.Response:
 
 
 def drive(
-    steps: Steps[Finished], replies: list[httpx.Response | Exception], sleep: bool = False
+    steps: Steps[Any], replies: list[httpx.Response | Exception], sleep: bool = False
 ) -> list[Any]:
     """Answer each Call with the next reply (sleeping only if asked); the steps taken, and the
     outcome last."""
@@ -94,3 +95,18 @@ def test_the_last_sleep_ends_at_the_deadline_and_then_the_wait_gives_up() -> Non
         drive(wait("j1", MONITOR, 0.2), [running("30"), running("30")], sleep=True)
 
     assert time.monotonic() - started < 1
+
+
+def test_a_long_listing_follows_next_link_until_the_limit() -> None:
+    def page(ids: range, next_link: str | None) -> httpx.Response:
+        items = [{**body("completed"), "id": f"j{i}"} for i in ids]
+        return httpx.Response(200, json={"items": items, "nextLink": next_link})
+
+    later = "http://api/api/jobs?page=2&per_page=200"
+    taken = drive(
+        list_jobs("completed", "add", 250), [page(range(200), later), page(range(200, 400), None)]
+    )
+
+    first = Call("GET", "/api/jobs", {"per_page": 200, "state": ["completed"], "name": "add"})
+    assert taken[:2] == [first, Call("GET", later)]
+    assert [job.id for job in taken[2]] == [f"j{i}" for i in range(250)]
