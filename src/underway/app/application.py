@@ -26,6 +26,7 @@ from ..models import (
 from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
 from .enqueue_options import NO_OPTIONS, EnqueueOptions
+from .enqueue_scopes import enqueue_scope
 from .enqueueing import Enqueuer, enqueue_request
 from .explaining import JobExplanations
 from .handle import JobHandle
@@ -212,7 +213,8 @@ class App(JobReads, JobExplanations, QueueControls, WorkflowControls, WebhookCon
     ) -> JobHandle[Any]:
         """Store one validated call from a sync caller (job objects enqueue through this)."""
         request = enqueue_request(definition, data, options, force_join=False)
-        handle = self._handle(self._enqueuer.store_blocking(request))
+        with enqueue_scope(self.enqueue_scopes, request) as request:
+            handle = self._handle(self._enqueuer.store_blocking(request))
         if self.inline and not self._draining:
             self.runtime.call(self._drain_inline())
             handle.refresh()
@@ -227,7 +229,8 @@ class App(JobReads, JobExplanations, QueueControls, WorkflowControls, WebhookCon
         force_join: bool = False,
     ) -> JobHandle[Any]:
         request = enqueue_request(definition, data, options, force_join=force_join)
-        handle = self._handle(await self._enqueuer.store(request))
+        with enqueue_scope(self.enqueue_scopes, request) as request:
+            handle = self._handle(await self._enqueuer.store(request))
         if self.inline and not self._draining:
             await self.runtime.call_async(self._drain_inline())
             await handle.refresh_async()

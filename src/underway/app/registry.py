@@ -22,7 +22,7 @@ from ..job_options import (
     seconds,
 )
 from ..jobs import JobDefinition
-from ..models import CatchUp, JobState, Overlap, QueueLimits, UniqueMode
+from ..models import CatchUp, ClaimedJob, JobState, NewJob, Overlap, QueueLimits, UniqueMode
 from ..rate_limits import RateLimit, Window, rate_limit_of
 from ..recurring import CronSchedule, Schedule, check_policies
 from .job_function import (
@@ -42,6 +42,10 @@ R = TypeVar("R")
 #: A job named by its registered name or given as its job object.
 JobRef = str | JobFunction[Any, Any]
 
+#: Wraps each attempt of a job, outside the app's job scope (an integration's, e.g. tracing).
+AttemptScope = Callable[[ClaimedJob], contextlib.AbstractAsyncContextManager[Any]]
+#: Wraps each enqueue in the caller's thread, yielding the row to store (which it may amend).
+EnqueueScope = Callable[[NewJob], contextlib.AbstractContextManager[NewJob]]
 #: The `@app.job` options that belong to a `cron=` declaration.
 CRON_OPTIONS = ("timezone", "cron_args", "overlap", "catch_up")
 #: Text a queue name may not hold: control characters (PostgreSQL stores no NUL at all).
@@ -120,6 +124,9 @@ class JobRegistry:
         self._lifespan: Callable[..., Any] | None = None
         self._job_scope: Callable[..., Any] | None = None
         self._finished_hooks: list[Hook] = []
+        #: Integrations' scopes around each attempt and each enqueue (`underway.contrib`).
+        self.attempt_scopes: list[AttemptScope] = []
+        self.enqueue_scopes: list[EnqueueScope] = []
 
     # The overloads overlap on purpose: the first that matches a function wins, so an async
     # function taking a JobContext first gets the narrowest job type.
@@ -287,12 +294,16 @@ class JobRegistry:
         return nothing() if self._lifespan is None else open_context(self._lifespan, self)
 
     def job_scope_context(
-        self, ctx: JobContext
+        self, ctx: JobContext, job: ClaimedJob
     ) -> contextlib.AbstractAsyncContextManager[Any] | None:
-        """The app's per-job scope around one attempt, or None if it has none."""
-        if self._job_scope is None:
-            return None
-        return _scoped(open_context(self._job_scope, ctx), ctx)
+        """The scopes around one attempt (integrations', then the app's job scope), or None
+        if there are none."""
+        scope = (
+            None if self._job_scope is None else _scoped(open_context(self._job_scope, ctx), ctx)
+        )
+        if not self.attempt_scopes:
+            return scope
+        return _nested([*(wrap(job) for wrap in self.attempt_scopes), scope])
 
     def finish_hooks(self, definition: JobDefinition | None, state: JobState | None) -> list[Hook]:
         """Hooks for a job that ended in `state` (all candidates when state is None)."""
@@ -303,6 +314,15 @@ class JobRegistry:
             if definition.options.on_failure and state in (None, JobState.FAILED):
                 hooks.append(definition.options.on_failure)
         return hooks + self._finished_hooks
+
+
+@contextlib.asynccontextmanager
+async def _nested(scopes: list[contextlib.AbstractAsyncContextManager[Any] | None]) -> Any:
+    async with contextlib.AsyncExitStack() as stack:
+        for scope in scopes:
+            if scope is not None:
+                await stack.enter_async_context(scope)
+        yield
 
 
 @contextlib.asynccontextmanager

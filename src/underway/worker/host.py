@@ -12,7 +12,7 @@ from ..backends.base import Backend
 from ..context import JobContext
 from ..job_options import Hook
 from ..jobs import JobDefinition
-from ..models import JobState, NewJob, NewRecurring, QueueLimits, Recurring
+from ..models import ClaimedJob, JobState, NewJob, NewRecurring, QueueLimits, Recurring
 from ..recurring import Schedule
 
 
@@ -31,7 +31,7 @@ class WorkerHost(Protocol):
     def lifespan_context(self) -> contextlib.AbstractAsyncContextManager[Any]: ...
 
     def job_scope_context(
-        self, ctx: JobContext
+        self, ctx: JobContext, job: ClaimedJob
     ) -> contextlib.AbstractAsyncContextManager[Any] | None: ...
 
     def finish_hooks(

@@ -374,7 +374,7 @@ class Worker:
         await self.backend.requeue([lease])
 
     def job_scope(self, ctx: JobContext) -> contextlib.AbstractAsyncContextManager[Any] | None:
-        return self.app.job_scope_context(ctx)
+        return self.app.job_scope_context(ctx, self.executions[ctx.job_id].job)
 
     async def after_finish(self, definition: JobDefinition | None, outcome: Outcome) -> None:
         await run_finish_hooks(self.app, self.backend, definition, outcome)
