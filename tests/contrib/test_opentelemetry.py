@@ -108,6 +108,24 @@ def test_a_trace_runs_from_the_callers_span_into_the_attempt_and_the_jobs_own_sp
     assert run.kind is SpanKind.CONSUMER
 
 
+def test_each_job_of_an_enqueue_many_has_its_own_span_under_the_callers(
+    otel_app: App, telemetry: Telemetry
+) -> None:
+    send, _ = declare(otel_app, telemetry.tracer)
+    telemetry.instrument(otel_app)
+    with telemetry.tracer.start_as_current_span("web request") as request:
+        handles = send.enqueue_many([{"to": "ada"}, {"to": "bob"}, {"to": "cy"}])
+    drain(otel_app)
+    assert [h.result() for h in handles] == ["sent to ada", "sent to bob", "sent to cy"]
+    finished = telemetry.spans.get_finished_spans()
+    enqueues = [s for s in finished if s.name == "underway enqueue send"]
+    runs = {s.parent.span_id: s for s in finished if s.name == "underway run send" and s.parent}
+    request_id = request.get_span_context().span_id
+    assert len(enqueues) == 3
+    assert all(s.parent is not None and s.parent.span_id == request_id for s in enqueues)
+    assert {s.context.span_id for s in enqueues} == set(runs)
+
+
 def test_the_spans_name_the_job_its_id_queue_attempt_and_outcome(
     otel_app: App, telemetry: Telemetry
 ) -> None:

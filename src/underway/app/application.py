@@ -26,7 +26,7 @@ from ..models import (
 from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
 from .enqueue_options import NO_OPTIONS, EnqueueOptions
-from .enqueue_scopes import enqueue_scope
+from .enqueue_scopes import amended_rows, enqueue_scope
 from .enqueueing import Enqueuer, enqueue_request
 from .explaining import JobExplanations
 from .handle import JobHandle
@@ -187,12 +187,22 @@ class App(JobReads, JobExplanations, QueueControls, WorkflowControls, WebhookCon
         self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
     ) -> builtins.list[JobHandle[Any]]:
         """Validate and store many jobs of one kind in a single transaction."""
-        return self.runtime.call(self.enqueue_many_async(job, arguments))
+        return self.runtime.call(self._store_many(self._new_rows(job, arguments)))
 
     async def enqueue_many_async(
         self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
     ) -> builtins.list[JobHandle[Any]]:
-        results = await self._enqueuer.store_many(self.definition(job), arguments)
+        return await self._store_many(self._new_rows(job, arguments))
+
+    def _new_rows(
+        self, job: JobRef, arguments: Iterable[Mapping[str, Any]]
+    ) -> builtins.list[NewJob]:
+        """The validated rows of many calls, amended by the integrations' enqueue scopes in the
+        caller's own thread and context."""
+        return amended_rows(self.enqueue_scopes, self.definition(job).new_jobs(arguments))
+
+    async def _store_many(self, rows: builtins.list[NewJob]) -> builtins.list[JobHandle[Any]]:
+        results = await self._enqueuer.store_many(rows)
         if self.inline and not self._draining:
             await self.runtime.call_async(self._drain_inline())
         return [self._handle(r) for r in results]

@@ -7,6 +7,7 @@ import contextlib
 import dataclasses
 from collections.abc import Iterator
 
+from ..models import NewJob
 from .enqueueing import EnqueueRequest
 from .registry import EnqueueScope
 
@@ -25,3 +26,18 @@ def _amended(scopes: list[EnqueueScope], request: EnqueueRequest) -> Iterator[En
         for scope in scopes:
             new = stack.enter_context(scope(new))
         yield dataclasses.replace(request, new=new)
+
+
+def amended_rows(scopes: list[EnqueueScope], rows: list[NewJob]) -> list[NewJob]:
+    """Many rows (`enqueue_many`) as the scopes amend them, each row's scopes entered and left
+    on their own, so that each row's record is a sibling under the caller's, not the child
+    of the row before it."""
+    if not scopes:
+        return rows
+    amended = []
+    for new in rows:
+        with contextlib.ExitStack() as stack:
+            for scope in scopes:
+                new = stack.enter_context(scope(new))
+        amended.append(new)
+    return amended

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable, Mapping
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -91,11 +91,8 @@ class Enqueuer:
                     await self._store_on(request.connection, follower)
         return checked(request, result)
 
-    async def store_many(
-        self, definition: JobDefinition, arguments: Iterable[Mapping[str, Any]]
-    ) -> list[EnqueueResult]:
-        """Validate and store many jobs of one kind in a single transaction."""
-        rows = definition.new_jobs(arguments)
+    async def store_many(self, rows: list[NewJob]) -> list[EnqueueResult]:
+        """Store many validated jobs (`JobDefinition.new_jobs`) in a single transaction."""
         return await self._store_rows(rows, [f for row in rows for f in self._followers(row)])
 
     async def _store_rows(self, rows: list[NewJob], followers: list[NewJob]) -> list[EnqueueResult]:
