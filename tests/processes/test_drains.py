@@ -57,6 +57,9 @@ def enqueue_probes(db: Database, count: int) -> None:
 
     try:
         app.migrate()
+        # Held until every worker is up (`running_workers`): else the first ones can drain
+        # them all before a worker slow to start under load claims any.
+        app.pause_queue("default", by="test_drains")
         db.sql(
             "CREATE TABLE {schema}.runs "
             "(job_id text, n int, attempt int, pid int, at timestamptz DEFAULT now())"
@@ -81,6 +84,12 @@ def running_workers(db: Database) -> Iterator[list[subprocess.Popen[str]]]:
         for _ in range(WORKERS)
     ]
     try:
+        app = App(db.url)
+        try:
+            wait_until(lambda: len(app.workers()) == WORKERS, 60, what="every worker registered")
+            app.resume_queue("default")
+        finally:
+            app.close()
         yield procs
     finally:
         stop_workers(procs)
