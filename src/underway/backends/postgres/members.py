@@ -13,7 +13,7 @@ from .. import dependency_rules, policy
 from ..codecs import error_from_data
 from . import dependencies
 from .connection import channel_name
-from .enqueue import dependency_params, enqueue_one, plain_row
+from .enqueue import PLAIN_TYPES, dependency_params, enqueue_one, plain_row
 from .tx import Row, Tx, batch_params, batch_select, with_batch
 
 #: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
@@ -56,21 +56,10 @@ woken AS (
 )
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
-#: INSERT_MEMBERS's input columns and their types, in the order it reads them.
+#: INSERT_MEMBERS's input columns and their types, in the order it reads them: the plain
+#: insert's (a member row extends `plain_row`), then the limits' and the dependencies'.
 MEMBER_TYPES = {
-    "ids": "text",
-    "names": "text",
-    "queues": "text",
-    "priorities": "int",
-    "args": "jsonb",
-    "max_attempts": "int",
-    "run_ats": "timestamptz",
-    "delays": "float8",
-    "fingerprints": "text",
-    "uniques": "text",
-    "lanes": "text",
-    "lane_limits": "int",
-    "retentions": "float8",
+    **PLAIN_TYPES,
     "rate_keys": "text",
     "rate_limits": "int",
     "rate_windows": "float8",
