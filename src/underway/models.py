@@ -22,6 +22,7 @@ DependencyRule = Literal["completed", "ended", "failed"]
 #: How dependencies' results are given: "value" (the one dependency's result), "list" (all
 #: results, in order; None for one that did not complete), "summary" (a batch's summary).
 ResultsShape = Literal["value", "list", "summary"]
+ListOrder = Literal["created", "started", "duration"]
 
 
 class JobState(enum.StrEnum):
@@ -317,6 +318,16 @@ class JobFilter:
     search: str | None = None
     limit: int = 50
     offset: int = 0
+    #: Newest stored first ("created"), most recently started first, or longest first
+    #: ("duration": a running job counts until now); the last two rank the newest
+    #: `policy.SORT_WINDOW` matches only, so that their cost does not grow with the table.
+    order: ListOrder = "created"
+    #: Keyset pagination: only jobs stored before this position (a page's `next_before`).
+    before: int | None = None
+    #: Look at no more than this many positions below `before`: bounds a search's cost.
+    scan: int | None = None
+    #: False: do not count every match (`JobPage.total` is then the jobs on the page).
+    count: bool = True
 
 
 @dataclass(frozen=True, slots=True)
@@ -325,6 +336,9 @@ class JobPage:
 
     jobs: list[Job]
     total: int
+    #: Where a keyset walk of the "created" order goes on (the next page's `before`);
+    #: None when nothing older is left to look at.
+    next_before: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -178,7 +178,7 @@ def test_listing_filters_name_each_condition_and_escape_the_search() -> None:
     assert policy.listing_filters(query) == [
         ("name", ("n",)),
         ("created_after", (NOW,)),
-        ("search", ("%50\\%\\_off\\\\%", "%50\\%\\_off\\\\%")),
+        ("search", ("%50\\%\\_off\\\\%",) * 3),
     ]
 
 

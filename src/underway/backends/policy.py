@@ -308,8 +308,27 @@ def listing_filters(query: JobFilter) -> list[tuple[str, tuple[Any, ...]]]:
             found.append((name, (value,)))
     if query.search:
         pattern = like_pattern(query.search)
-        found.append(("search", (pattern, pattern)))
+        found.append(("search", (pattern, pattern, pattern)))
     return found
+
+
+#: Sorting by start or duration ranks this many of the newest matches, not the whole table.
+SORT_WINDOW = 10_000
+
+
+def listing_floor(query: JobFilter, top: int) -> int | None:
+    """The lowest position a listing that starts below `top` may look at, when it is bounded."""
+    return None if query.scan is None else max(0, top - query.scan)
+
+
+def listing_next(query: JobFilter, positions: list[int], floor: int | None) -> int | None:
+    """Where a newest-first listing goes on: below its last job when the page is full, else
+    below the floor of a bounded scan that has older positions left."""
+    if query.order != "created":
+        return None
+    if len(positions) >= query.limit > 0:
+        return positions[-1]
+    return floor if floor is not None and floor > 1 else None
 
 
 def like_pattern(search: str) -> str:

@@ -55,16 +55,51 @@ async def running_leases(tx: Tx, worker_id: str) -> dict[str, tuple[int, bool]]:
 
 
 async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
-    clauses, params = _filter_clauses(query)
+    floor = None
+    if query.scan is not None:
+        top = query.before or await _top(tx)
+        floor = policy.listing_floor(query, top)
+    clauses, params = _filter_clauses(query, floor)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = await tx.row(f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params, planned=True)
-    rows = await tx.rows(
-        f"SELECT * FROM {{schema}}.jobs {where} ORDER BY seq DESC LIMIT %s OFFSET %s",
-        (*params, query.limit, query.offset),
-        planned=True,
+    if query.order == "created":
+        statement = f"SELECT * FROM {{schema}}.jobs {where} ORDER BY seq DESC LIMIT %s OFFSET %s"
+        page = (*params, query.limit, query.offset)
+    else:
+        statement = SORTED.format(where=where, order=ORDERS[query.order], schema="{schema}")
+        page = (*params, policy.SORT_WINDOW, query.limit, query.offset)
+    rows = await tx.rows(statement, page, planned=True)
+    total = len(rows)
+    if query.count:
+        counted = await tx.row(
+            f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params, planned=True
+        )
+        total = int(counted["n"] if counted else 0)
+    positions = [row["seq"] for row in rows]
+    return JobPage(
+        jobs=[job(row) for row in rows],
+        total=total,
+        next_before=policy.listing_next(query, positions, floor),
     )
-    return JobPage(jobs=[job(row) for row in rows], total=int(total["n"] if total else 0))
 
+
+async def _top(tx: Tx) -> int:
+    row = await tx.row(TOP)
+    return int(row["top"]) if row else 1
+
+
+#: The position above the newest job: where a bounded scan with no `before` starts.
+TOP = "SELECT coalesce(max(seq), 0) + 1 AS top FROM {schema}.jobs"
+#: The newest SORT_WINDOW matches, ranked by another order (a running job's duration counts
+#: until now).
+SORTED = """
+SELECT j.* FROM {schema}.jobs j JOIN (
+    SELECT id FROM {schema}.jobs {where} ORDER BY seq DESC LIMIT %s) recent USING (id)
+ORDER BY {order} DESC NULLS LAST, j.seq DESC LIMIT %s OFFSET %s
+"""
+ORDERS = {
+    "started": "j.started_at",
+    "duration": "coalesce(j.finished_at, now()) - j.started_at",
+}
 
 #: How each of policy's listing filters is written.
 LIST_FILTERS = {
@@ -72,16 +107,22 @@ LIST_FILTERS = {
     "queue": "queue = %s",
     "created_after": "created_at >= %s",
     "created_before": "created_at < %s",
-    "search": "(id ILIKE %s OR args::text ILIKE %s)",
+    "search": "(id ILIKE %s OR args::text ILIKE %s OR error::text ILIKE %s)",
 }
 
 
-def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
+def _filter_clauses(query: JobFilter, floor: int | None) -> tuple[list[str], list[Any]]:
     clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
     for name, values in policy.listing_filters(query):
         clauses.append(LIST_FILTERS[name])
         params.extend(values)
+    if query.before is not None:
+        clauses.append("seq < %s")
+        params.append(query.before)
+    if floor is not None:
+        clauses.append("seq >= %s")
+        params.append(floor)
     return clauses, params
 
 

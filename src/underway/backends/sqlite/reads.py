@@ -85,15 +85,43 @@ def running_leases(conn: sqlite3.Connection, worker_id: str) -> dict[str, tuple[
 
 
 def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
-    clauses, params = _filter_clauses(query)
+    floor = None
+    if query.scan is not None:
+        top = query.before or conn.execute(TOP).fetchone()[0]
+        floor = policy.listing_floor(query, top)
+    clauses, params = _filter_clauses(query, floor)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
-    total = conn.execute(f"SELECT count(*) FROM underway_jobs {where}", params).fetchone()[0]
-    rows = conn.execute(
-        f"SELECT * FROM underway_jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?",
-        (*params, query.limit, query.offset),
-    ).fetchall()
-    return JobPage(jobs=[job(row) for row in rows], total=int(total))
+    if query.order == "created":
+        statement = f"SELECT * FROM underway_jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
+        page = (*params, query.limit, query.offset)
+    else:
+        statement = SORTED.format(where=where, order=ORDERS[query.order])
+        page = (*params, policy.SORT_WINDOW, query.limit, query.offset)
+    rows = conn.execute(statement, page).fetchall()
+    total = len(rows)
+    if query.count:
+        total = conn.execute(f"SELECT count(*) FROM underway_jobs {where}", params).fetchone()[0]
+    positions = [row["seq"] for row in rows]
+    return JobPage(
+        jobs=[job(row) for row in rows],
+        total=int(total),
+        next_before=policy.listing_next(query, positions, floor),
+    )
 
+
+#: The position above the newest job: where a bounded scan with no `before` starts.
+TOP = "SELECT coalesce(max(seq), 0) + 1 FROM underway_jobs"
+#: The newest SORT_WINDOW matches, ranked by another order (a running job's duration counts
+#: until now, as epoch seconds).
+SORTED = """
+SELECT * FROM underway_jobs WHERE seq IN (
+    SELECT seq FROM underway_jobs {where} ORDER BY seq DESC LIMIT ?)
+ORDER BY {order} DESC NULLS LAST, seq DESC LIMIT ? OFFSET ?
+"""
+ORDERS = {
+    "started": "started_at",
+    "duration": "coalesce(finished_at, (julianday('now') - 2440587.5) * 86400.0) - started_at",
+}
 
 #: How each of policy's listing filters is written.
 LIST_FILTERS = {
@@ -101,17 +129,23 @@ LIST_FILTERS = {
     "queue": "queue = ?",
     "created_after": "created_at >= ?",
     "created_before": "created_at < ?",
-    "search": "(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\')",
+    "search": ("(id LIKE ? ESCAPE '\\' OR args LIKE ? ESCAPE '\\' OR error LIKE ? ESCAPE '\\')"),
 }
 
 
-def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
+def _filter_clauses(query: JobFilter, floor: int | None) -> tuple[list[str], list[Any]]:
     clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
     for name, values in policy.listing_filters(query):
         clauses.append(LIST_FILTERS[name])
         # Times are stored as epoch seconds.
         params.extend(v.timestamp() if isinstance(v, datetime) else v for v in values)
+    if query.before is not None:
+        clauses.append("seq < ?")
+        params.append(query.before)
+    if floor is not None:
+        clauses.append("seq >= ?")
+        params.append(floor)
     return clauses, params
 
 
