@@ -8,6 +8,7 @@ from datetime import datetime
 from typing import Protocol, runtime_checkable
 
 from ..explanations import Explanation
+from ..history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
 from ..models import (
     ClaimedJob,
     EnqueueResult,
@@ -28,6 +29,7 @@ from ..models import (
     WorkerInfo,
 )
 from ..workflow_models import DependencyOutcome, NewWorkflow, Workflow, WorkflowPage
+from .history_rules import SETTLE_S
 from .policy import MAX_LOSSES, LossBounds
 
 Unsubscribe = Callable[[], None]
@@ -198,6 +200,31 @@ class Backend(Protocol):
     async def prune(self, batch_size: int = 1000) -> int:
         """Delete finished jobs past their retention, and rate starts past their window;
         return how many jobs."""
+
+    # -- history (rules: history_rules) -------------------------------------------------------
+
+    async def roll_up_history(self, settle_s: float = SETTLE_S) -> int:
+        """Fold jobs that finished at least `settle_s` ago, past the rollup's watermark, into
+        per-minute buckets (a batch at a time; the watermark moves in the same transaction, so
+        concurrent rollups count each job once), fold minutes older than a day into hours and
+        delete old hours; return how many jobs were folded. `prune` folds what it deletes
+        that the rollup has not reached."""
+
+    async def history_series(
+        self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
+    ) -> list[HistoryPoint]:
+        """Jobs finished per state in steps of `step_s` seconds since `since`, oldest first."""
+
+    async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
+        """Jobs finished per queue, job name and state between two times."""
+
+    async def history_buckets(
+        self, name: str, since: datetime, queue: str | None = None
+    ) -> list[HistoryBucket]:
+        """One job name's buckets since `since`, with their histograms, oldest first."""
+
+    async def worker_losses(self, since: datetime, limit: int = 500) -> list[WorkerLoss]:
+        """Jobs taken back from lost workers since `since`, newest first."""
 
     async def unregister_worker(self, worker_id: str) -> None: ...
 

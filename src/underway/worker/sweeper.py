@@ -1,4 +1,5 @@
-"""StalledJobSweeper: returns jobs of dead workers to the queue and prunes expired jobs."""
+"""StalledJobSweeper: returns jobs of dead workers to the queue, keeps the history of finished
+jobs and prunes expired jobs."""
 
 from __future__ import annotations
 
@@ -14,7 +15,8 @@ log = logging.getLogger("underway.sweeper")
 
 
 class StalledJobSweeper(PeriodicService):
-    """Idempotent, so every worker may run one: stage due jobs, rescue stalled ones, prune."""
+    """Idempotent, so every worker may run one: stage due jobs, rescue stalled ones, fold
+    finished jobs into the history, prune."""
 
     name = "sweeper"
 
@@ -39,6 +41,9 @@ class StalledJobSweeper(PeriodicService):
         result = await self._backend.sweep(self._stall_timeout_s, self._max_losses, self._spacing_s)
         for lost in result.lost:
             log_lost(lost, self._max_losses.of(lost.name))
+        # The history folds finished jobs before retention may delete them (prune folds what
+        # it deletes that this has not reached, so this only keeps the charts current).
+        await self._backend.roll_up_history()
         if time.monotonic() - self._last_prune >= self._prune_interval_s:
             self._last_prune = began = time.monotonic()
             pruned = await self._backend.prune()

@@ -54,6 +54,7 @@ from .blockers import PostgresBlockers
 from .connection import BlockingPool, PostgresPool, parse_postgres_url
 from .dependencies import merged
 from .enqueue import enqueue_one, enqueue_plain
+from .history_reads import PostgresHistory
 from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
 from .values import NUL, must_name_a_job, refused
@@ -63,7 +64,7 @@ from .workflows import PostgresWorkflows
 IDLE = TransactionStatus.IDLE
 
 
-class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows):
+class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows, PostgresHistory):
     """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
 
     def __init__(

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..policy import Wakeups
-from . import dependencies
+from . import dependencies, history
 from .tx import Tx
 from .values import clean_text, error_jsonb
 
@@ -60,13 +60,15 @@ FORGET_WORKERS = (
 #: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the id's
 #: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT). With them go
 #: their edges (only a job with a dependency rule has any) and the workflows they leave with
-#: no member; rows: one a job.
+#: no member; rows: one a job, with what the history needs of it and whether the rollup has
+#: reached it.
 PRUNE_EXPIRED = """
 WITH pruned AS (
     DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
                                                   WHERE expires_at <= now() LIMIT %s
                                                   FOR UPDATE SKIP LOCKED))
-    RETURNING id, workflow_id, dependency_rule
+    RETURNING id, workflow_id, dependency_rule, seq, queue, name, state, run_at, started_at,
+        finished_at
 ),
 edges AS (
     DELETE FROM {schema}.dependencies
@@ -79,7 +81,12 @@ emptied AS (
                       WHERE j.workflow_id = w.id
                         AND j.id <> ALL(ARRAY(SELECT id FROM pruned)))
 )
-SELECT count(*) AS n FROM pruned
+SELECT seq, queue, name, state, extract(epoch FROM run_at)::float8 AS run_at,
+    extract(epoch FROM started_at)::float8 AS started_at,
+    extract(epoch FROM finished_at)::float8 AS finished_at,
+    finished_at IS NOT NULL AND (finished_at, seq) > (SELECT folded_at, folded_seq
+                                                      FROM {schema}.history_rollup) AS unfolded
+FROM pruned
 """
 
 
@@ -113,11 +120,11 @@ async def _recover_stalled(
         "lines": [clean_text(d.log_line) for d in decided],
     }
     recovered = {row["id"] for row in await tx.rows(RECOVER_STALLED, params)}
-    return [
-        policy.lost_attempt(row, d)
-        for row, d in zip(stalled, decided, strict=True)
-        if row["id"] in recovered
-    ]
+    lost = [(row, d) for row, d in zip(stalled, decided, strict=True) if row["id"] in recovered]
+    await history.record_losses(
+        tx, [(r["worker_id"], r["id"], r["name"], r["attempt"], d.state.value) for r, d in lost]
+    )
+    return [policy.lost_attempt(row, d) for row, d in lost]
 
 
 #: Rate starts that left their window and count no more.
@@ -128,7 +135,9 @@ DELETE FROM {schema}.rate_starts WHERE ctid = ANY(ARRAY(SELECT ctid FROM {schema
 
 
 async def prune_batch(tx: Tx, batch_size: int) -> tuple[int, int]:
-    """Delete up to `batch_size` expired jobs and as many spent rate starts; how many of each."""
-    pruned = await tx.row(PRUNE_EXPIRED, (batch_size,))
-    jobs = 0 if pruned is None else int(pruned["n"])
-    return jobs, await tx.run(PRUNE_RATE_STARTS, (batch_size,))
+    """Delete up to `batch_size` expired jobs (those the history's rollup has not reached are
+    folded in) and as many spent rate starts; how many of each."""
+    await history.hold_watermark(tx)
+    pruned = await tx.rows(PRUNE_EXPIRED, (batch_size,))
+    await history.fold_pruned(tx, pruned)
+    return len(pruned), await tx.run(PRUNE_RATE_STARTS, (batch_size,))

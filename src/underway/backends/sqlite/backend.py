@@ -35,12 +35,13 @@ from . import claim, enqueue, finish, maintenance, manage, migrate, queues, read
 from . import leases as lease_sql
 from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
+from .history_reads import SQLiteHistory
 from .open_errors import check_database_path, sqlite_path
 from .wakeups import WakeupReceiver, WakeupSender
 from .workflows import SQLiteWorkflows
 
 
-class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers):
+class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory):
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
     def __init__(

@@ -11,7 +11,7 @@ from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
 from ..policy import Wakeups
-from . import dependencies
+from . import dependencies, history
 from .leases import ADD_LOG
 
 STAGE_DUE = """
@@ -45,11 +45,12 @@ WHERE id = :id AND state = 'running'
 RETURNING log_count
 """
 FORGET_WORKERS = "DELETE FROM underway_workers WHERE heartbeat_at < ?"
-#: Expired jobs (their logs and edges go with them), with the workflows they were in.
+#: Expired jobs (their logs and edges go with them), with the workflows they were in and
+#: what the history needs of them (history.UNFOLDED's columns).
 PRUNE_EXPIRED = """
 DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs
                                         WHERE expires_at <= ? LIMIT ?)
-RETURNING workflow_id
+RETURNING workflow_id, seq, queue, name, state, run_at, started_at, finished_at
 """
 #: The workflows of these ids (a JSON array) that have no member left.
 PRUNE_EMPTY_WORKFLOWS = """
@@ -100,6 +101,15 @@ def _recover_stalled(
             line = (row["id"], recovered["log_count"], now, decided.log_level, decided.log_line)
             conn.execute(ADD_LOG, line)
             lost.append(policy.lost_attempt(row, decided))
+            history.record_loss(
+                conn,
+                row["worker_id"],
+                row["id"],
+                row["name"],
+                row["attempt"],
+                decided.state.value,
+                now,
+            )
     return lost
 
 
@@ -111,9 +121,11 @@ DELETE FROM underway_rate_starts WHERE rowid IN (SELECT rowid FROM underway_rate
 
 
 def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> tuple[int, int]:
-    """Delete up to `batch_size` expired jobs (and the workflows they leave empty) and as
-    many spent rate starts; how many of each."""
+    """Delete up to `batch_size` expired jobs (and the workflows they leave empty; those the
+    history's rollup has not reached are folded in first) and as many spent rate starts; how
+    many of each."""
     pruned = conn.execute(PRUNE_EXPIRED, (now, batch_size)).fetchall()
+    history.fold_pruned(conn, (row[1:] for row in pruned))
     workflows = sorted({row[0] for row in pruned if row[0] is not None})
     if workflows:
         conn.execute(PRUNE_EMPTY_WORKFLOWS, (json.dumps(workflows),))

@@ -1,0 +1,174 @@
+"""The history's rollup on every backend: each finished job folded once, by rollups racing
+each other and by pruning; minutes older than a day folded into hours; losses recorded."""
+
+from __future__ import annotations
+
+import asyncio
+from datetime import UTC, datetime, timedelta
+
+import pytest
+
+from underway.backends import history_rules as rules
+from underway.backends.base import Backend
+from underway.backends.history_rules import Tally
+from underway.backends.postgres import PostgresBackend
+from underway.backends.postgres import history as postgres_history
+from underway.backends.sqlite import SQLiteBackend
+from underway.backends.sqlite import history as sqlite_history
+from underway.models import WorkerInfo
+
+from .support import WORKER, claim_one, clock_moves_on, enqueue, run_to_end
+
+LONG_AGO = datetime(2000, 1, 1, tzinfo=UTC)
+
+
+async def totals(backend: Backend) -> dict[tuple[str, str], int]:
+    """Runs per (name, state) over all the history."""
+    found: dict[tuple[str, str], int] = {}
+    for total in await backend.history_totals(LONG_AGO, datetime.now(UTC) + timedelta(days=1)):
+        key = (total.name, total.state)
+        found[key] = found.get(key, 0) + total.runs
+    return found
+
+
+async def finish_jobs(backend: Backend, n: int, name: str = "task", **overrides: object) -> None:
+    for _ in range(n):
+        await enqueue(backend, name=name, **overrides)
+        await run_to_end(backend)
+
+
+async def test_a_rollup_folds_each_finished_job_once(backend: Backend) -> None:
+    await finish_jobs(backend, 3, name="send")
+    await enqueue(backend, name="charge", max_attempts=1)
+    await run_to_end(backend, "failed")
+    await enqueue(backend, name="send")  # still waiting: not in the history
+    await clock_moves_on()
+
+    assert await backend.roll_up_history(settle_s=0) == 4
+    assert await backend.roll_up_history(settle_s=0) == 0
+    assert await totals(backend) == {("send", "completed"): 3, ("charge", "failed"): 1}
+    buckets = await backend.history_buckets("send", LONG_AGO)
+    assert sum(b.runs for b in buckets) == sum(b.timed for b in buckets) == 3
+    assert sum(sum(b.durations) for b in buckets) == sum(sum(b.waits) for b in buckets) == 3
+    assert {b.span_s for b in buckets} == {60}
+    series = await backend.history_series(LONG_AGO, 60, name="charge")
+    assert [(point.state, point.runs) for point in series] == [("failed", 1)]
+
+
+async def test_a_rollup_leaves_jobs_that_finished_within_the_settle_time(
+    backend: Backend,
+) -> None:
+    await finish_jobs(backend, 2)
+    assert await backend.roll_up_history(settle_s=3600) == 0
+    assert await totals(backend) == {}
+    await clock_moves_on()
+    assert await backend.roll_up_history(settle_s=0) == 2
+
+
+async def test_concurrent_rollups_fold_each_job_exactly_once(
+    backend: Backend, other_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules, "FOLD_BATCH", 7)
+    await finish_jobs(backend, 60)
+    await clock_moves_on()
+
+    async def drain(on: Backend) -> int:
+        folded = 0
+        for _ in range(40):
+            folded += await on.roll_up_history(settle_s=0)
+        return folded
+
+    counts = await asyncio.gather(drain(backend), drain(other_backend), drain(backend))
+
+    assert sum(counts) == 60
+    assert await totals(backend) == {("task", "completed"): 60}
+
+
+async def test_pruning_folds_the_jobs_the_rollup_has_not_reached(backend: Backend) -> None:
+    await finish_jobs(backend, 2, retention_s=0.0)
+    await clock_moves_on()
+    assert await backend.roll_up_history(settle_s=0) == 2
+    await finish_jobs(backend, 3, retention_s=0.0)
+    await clock_moves_on()
+
+    assert await backend.prune() == 5
+
+    assert await totals(backend) == {("task", "completed"): 5}
+    assert await backend.roll_up_history(settle_s=0) == 0
+
+
+async def test_a_prune_racing_rollups_folds_each_job_exactly_once(
+    backend: Backend, other_backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(rules, "FOLD_BATCH", 5)
+    await finish_jobs(backend, 40, retention_s=0.0)
+    await clock_moves_on()
+
+    async def roll_up(on: Backend) -> None:
+        for _ in range(20):
+            await on.roll_up_history(settle_s=0)
+
+    async def prune() -> None:
+        for _ in range(10):
+            await backend.prune(batch_size=3)
+
+    await asyncio.gather(roll_up(other_backend), prune(), roll_up(backend))
+    await backend.prune()
+
+    assert await totals(backend) == {("task", "completed"): 40}
+
+
+async def test_minutes_older_than_a_day_become_hours_and_old_hours_go(backend: Backend) -> None:
+    now = datetime.now(UTC).timestamp()
+    two_days_ago = rules.bucket_start(now - 2 * 86400, rules.HOUR_S)
+    six_weeks_ago = rules.bucket_start(now - 42 * 86400, rules.HOUR_S)
+    await store(
+        backend,
+        {
+            (60, two_days_ago + 60, "default", "task", "completed"): tally(2, slot=3),
+            (60, two_days_ago + 120, "default", "task", "completed"): tally(1, slot=5),
+            (3600, six_weeks_ago, "default", "task", "completed"): tally(4, slot=1),
+        },
+    )
+
+    await backend.roll_up_history(settle_s=0)
+
+    buckets = await backend.history_buckets("task", LONG_AGO)
+    assert [(b.span_s, int(b.at.timestamp()), b.runs) for b in buckets] == [(3600, two_days_ago, 3)]
+    assert buckets[0].durations[3] == 2
+    assert buckets[0].durations[5] == 1
+
+
+async def test_a_sweep_records_the_jobs_it_took_back_from_a_lost_worker(
+    backend: Backend,
+) -> None:
+    now = datetime.now(UTC)
+    await backend.heartbeat(WorkerInfo(WORKER, "box-7", 4242, ("default",), 4, now, now), [])
+    job = await enqueue(backend, name="resize")
+    await claim_one(backend)
+    await clock_moves_on()
+
+    await backend.sweep(stall_timeout_s=0)
+
+    [loss] = await backend.worker_losses(now - timedelta(minutes=1))
+    assert (loss.worker_id, loss.hostname, loss.pid) == (WORKER, "box-7", 4242)
+    assert (loss.job_id, loss.name, loss.attempt, loss.became) == (job.id, "resize", 1, "pending")
+    assert loss.last_seen_at is not None
+
+
+def tally(runs: int, slot: int) -> Tally:
+    found = Tally(runs=runs, timed=runs, duration_sum_s=runs * 0.01)
+    found.durations[slot] = runs
+    found.waits[0] = runs
+    return found
+
+
+async def store(backend: Backend, tallies: dict[rules.Key, Tally]) -> None:
+    """Write buckets as a rollup would, one span at a time, through the dialect's writer."""
+    for span in (60, 3600):
+        some = {key: value for key, value in tallies.items() if key[0] == span}
+        if isinstance(backend, PostgresBackend):
+            await backend._pool.transaction(lambda tx, some=some: postgres_history.write(tx, some))
+        else:
+            assert isinstance(backend, SQLiteBackend)
+            await backend._db.write(lambda c, some=some: sqlite_history.write(c, some))
