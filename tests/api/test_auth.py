@@ -30,6 +30,8 @@ ENDPOINTS = [
     ("GET", f"/api/jobs/{JOB}/output", "view"),
     ("POST", f"/api/jobs/{JOB}/cancel", "manage"),
     ("POST", f"/api/jobs/{JOB}/retry", "manage"),
+    ("POST", "/api/bulk", "manage"),
+    ("GET", "/api/bulk/{run_id}", "manage"),
     ("GET", f"/api/jobs/{JOB}/logs", "view"),
     ("GET", f"/api/jobs/{JOB}/blocker", "view"),
     ("GET", f"/api/jobs/{JOB}/events", "view"),
@@ -59,6 +61,7 @@ BODIES = {
     "/api/jobs/add": {"a": 1},
     "/api/jobs/report": {"month": "m", "tenant": 1},
     "/api/recurring": {"name": "r", "cron": "@daily", "job": "add", "args": {"a": 1}},
+    "/api/bulk": {"action": "cancel", "filter": {}, "dry_run": True},
 }
 
 

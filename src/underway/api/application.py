@@ -9,7 +9,7 @@ from ..dashboard import router as dashboard_router
 from ..web.event_streams import StreamSettings
 from ..web.hosts import HostNames, allowed_hosts_for
 from ..web.tokens import Guard, TokenSpec, resolve_tokens
-from . import events, jobs, metrics, queues, recurring, system, workflows
+from . import bulk, events, jobs, metrics, queues, recurring, system, workflows
 from .auth import LocalOnly
 from .errors import install_error_handlers
 from .host_check import HostCheck
@@ -60,6 +60,7 @@ def create_api(
     install_submit_routes(api, app, max_wait_s=max_wait_s)
     routers = (
         jobs.router,
+        bulk.router,
         recurring.router,
         queues.router,
         workflows.router,
