@@ -65,3 +65,57 @@ class WorkerLoss:
     attempt: int
     became: str
     lost_at: datetime
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryWindow:
+    """A span of the history the pages and the API offer, read in steps of `step_s`."""
+
+    key: str
+    seconds: int
+    step_s: int
+    label: str
+
+
+@dataclass(frozen=True, slots=True)
+class HistoryStep:
+    """Jobs finished per final state within one step of a window, with the p95 duration and
+    queue wait of those timed (read back from the histograms; None when none was timed)."""
+
+    at: datetime
+    completed: int = 0
+    failed: int = 0
+    cancelled: int = 0
+    skipped: int = 0
+    p95_duration_s: float | None = None
+    p95_wait_s: float | None = None
+
+    @property
+    def total(self) -> int:
+        return self.completed + self.failed + self.cancelled + self.skipped
+
+
+@dataclass(frozen=True, slots=True)
+class NameSummary:
+    """One job name over a window: runs per final state, the failure rate (failed of
+    completed and failed) and the percentiles of its durations and queue waits."""
+
+    name: str
+    queues: tuple[str, ...]
+    completed: int
+    failed: int
+    cancelled: int
+    skipped: int
+    p50_duration_s: float | None
+    p95_duration_s: float | None
+    p50_wait_s: float | None
+    p95_wait_s: float | None
+
+    @property
+    def runs(self) -> int:
+        return self.completed + self.failed + self.cancelled + self.skipped
+
+    @property
+    def failure_rate(self) -> float | None:
+        ended = self.completed + self.failed
+        return self.failed / ended if ended else None

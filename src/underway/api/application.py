@@ -5,11 +5,12 @@ from __future__ import annotations
 from fastapi import FastAPI
 
 from ..app import App
+from ..app.alerts import AlertRules
 from ..dashboard import router as dashboard_router
 from ..web.event_streams import StreamSettings
 from ..web.hosts import HostNames, allowed_hosts_for
 from ..web.tokens import Guard, TokenSpec, resolve_tokens
-from . import bulk, events, jobs, metrics, queues, recurring, system, workflows
+from . import bulk, events, history, jobs, metrics, queues, recurring, system, workflows
 from .auth import LocalOnly
 from .errors import install_error_handlers
 from .host_check import HostCheck
@@ -34,13 +35,15 @@ def create_api(
     max_wait_s: float = DEFAULT_MAX_WAIT_S,
     streams: StreamSettings | None = None,
     allowed_hosts: HostNames | None = None,
+    alert_rules: AlertRules | None = None,
 ) -> FastAPI:
     """Build the HTTP API of `app`.
 
     `tokens` maps tokens to scopes (or is `"tok1:jobs:view,tok2:jobs:manage"`); None reads
     UNDERWAY_TOKENS. With no tokens only loopback clients are served, unless `insecure`.
     `allowed_hosts` names the hosts served besides localhost, 127.0.0.1 and [::1]; None means
-    any host with tokens and only those three without.
+    any host with tokens and only those three without. `alert_rules` sets the thresholds of
+    the overview's and `GET /api/alerts`' alerts.
     """
     # No open /openapi.json or /docs: install_openapi and the dashboard serve them under view.
     api = FastAPI(
@@ -55,6 +58,7 @@ def create_api(
     api.state.guard = Guard(resolve_tokens(tokens), insecure=insecure)
     api.state.hosts = allowed_hosts_for(allowed_hosts, tokens=api.state.guard.enabled)
     api.state.streams = streams or StreamSettings()
+    api.state.alert_rules = alert_rules or AlertRules()
     api.state.metrics = metrics.ApiMetrics()
     install_error_handlers(api)
     install_submit_routes(api, app, max_wait_s=max_wait_s)
@@ -66,6 +70,7 @@ def create_api(
         workflows.router,
         events.router,
         system.router,
+        history.router,
         metrics.router,
     )
     for router in routers:

@@ -30,9 +30,9 @@ from .enqueue_scopes import amended_rows, enqueue_scope
 from .enqueueing import Enqueuer, enqueue_request
 from .explaining import JobExplanations
 from .handle import JobHandle
+from .history import AppHistory
 from .job_function import JobFunction, JobHost
 from .job_reads import JobReads
-from .queue_controls import QueueControls
 from .recurring_jobs import RecurringJobs
 from .registry import JobRef
 from .running_worker import RunningWorker
@@ -45,7 +45,7 @@ DEFAULT_DATABASE = "sqlite:///underway.db"
 R = TypeVar("R")
 
 
-class App(JobReads, JobExplanations, QueueControls, WorkflowControls, WebhookControls):
+class App(JobReads, JobExplanations, AppHistory, WorkflowControls, WebhookControls):
     """A set of jobs bound to one database. Sync methods block; `*_async` twins await.
 
     The jobs, their cron declarations and the worker hooks are the `JobRegistry` it extends;
