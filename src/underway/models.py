@@ -113,6 +113,9 @@ class NewJob:
     results_into: str | None = None
     results_shape: ResultsShape = "list"
     trace_context: str | None = None  # a tracing integration's, carried to each attempt
+    #: Jobs that wait for it (its webhook delivery), stored in the same transaction if, and
+    #: only if, it is stored as itself (not resolved to another job, nor skipped).
+    followers: tuple[NewJob, ...] = ()
 
     @property
     def plain(self) -> bool:
@@ -127,6 +130,7 @@ class NewJob:
             and not self.after
             and self.workflow_id is None
             and self.trace_context is None  # stored by the insert that writes every column
+            and not self.followers
         )
 
 

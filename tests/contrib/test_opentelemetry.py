@@ -8,6 +8,7 @@ import json
 import subprocess
 import sys
 from collections.abc import Iterator
+from datetime import timedelta
 from typing import Any
 
 import pytest
@@ -19,9 +20,9 @@ from opentelemetry.sdk.trace.export import SimpleSpanProcessor
 from opentelemetry.sdk.trace.export.in_memory_span_exporter import InMemorySpanExporter
 from opentelemetry.trace import SpanKind, StatusCode
 
-from underway import App
+from underway import App, group
 from underway.contrib.opentelemetry import instrument, uninstrument
-from underway.testing import drain
+from underway.testing import Clock, drain
 
 
 class Telemetry:
@@ -124,6 +125,44 @@ def test_each_job_of_an_enqueue_many_has_its_own_span_under_the_callers(
     assert len(enqueues) == 3
     assert all(s.parent is not None and s.parent.span_id == request_id for s in enqueues)
     assert {s.context.span_id for s in enqueues} == set(runs)
+
+
+def test_a_workflows_jobs_each_have_an_enqueue_span_under_the_callers(
+    otel_app: App, telemetry: Telemetry
+) -> None:
+    send, _ = declare(otel_app, telemetry.tracer)
+    telemetry.instrument(otel_app)
+    with telemetry.tracer.start_as_current_span("web request") as request:
+        flow = otel_app.start(group(send.step("ada"), send.step("bob")))
+    drain(otel_app)
+    assert flow.status().state == "completed"
+    finished = telemetry.spans.get_finished_spans()
+    enqueues = [s for s in finished if s.name == "underway enqueue send"]
+    runs = [s for s in finished if s.name == "underway run send"]
+    request_id = request.get_span_context().span_id
+    assert len(enqueues) == len(runs) == 2
+    assert all(s.parent is not None and s.parent.span_id == request_id for s in enqueues)
+    assert {s.parent.span_id for s in runs if s.parent} == {s.context.span_id for s in enqueues}
+
+
+def test_a_cron_run_is_traced_from_its_enqueue_into_its_attempt(telemetry: Telemetry) -> None:
+    clock = Clock()
+    app = App("memory://", clock=clock)
+
+    @app.job(cron="*/5 * * * *")
+    def tick() -> None:
+        pass
+
+    telemetry.instrument(app)
+    try:
+        drain(app)
+        clock.advance(timedelta(minutes=5))
+        drain(app)
+    finally:
+        app.close()
+    enqueue, run = telemetry.span("underway enqueue tick"), telemetry.span("underway run tick")
+    assert run.parent is not None
+    assert run.parent.span_id == enqueue.context.span_id
 
 
 def test_the_spans_name_the_job_its_id_queue_attempt_and_outcome(

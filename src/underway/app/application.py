@@ -72,10 +72,10 @@ class App(JobReads, JobExplanations, AppHistory, WorkflowControls, WebhookContro
         url = database or os.environ.get("UNDERWAY_DATABASE_URL") or DEFAULT_DATABASE
         self.runtime = Runtime("app")
         self._storage = Storage(self.runtime, url, migrate=migrate, clock=clock, create=create)
-        self._enqueuer = Enqueuer(self._storage, self.deliveries_for)
+        self._enqueuer = Enqueuer(self._storage, self.deliveries_for, self.enqueue_scopes)
         if webhook_secret is not None or webhook_url is not None:
             self.webhooks(webhook_url, secret=webhook_secret or "")
-        self._recurring = RecurringJobs(self._storage, self)
+        self._recurring = RecurringJobs(self._storage, self, self._enqueuer.prepared)
         self._workers: list[RunningWorker] = []
 
     @property

@@ -6,10 +6,13 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
+from typing import TYPE_CHECKING
 
 from ..models import NewJob
-from .enqueueing import EnqueueRequest
 from .registry import EnqueueScope
+
+if TYPE_CHECKING:
+    from .enqueueing import EnqueueRequest
 
 
 def enqueue_scope(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
@@ -12,6 +13,8 @@ from ..job_options import aware_run_at, seconds
 from ..jobs import JobDefinition
 from ..models import EnqueueResult, NewJob
 from .enqueue_options import EnqueueOptions
+from .enqueue_scopes import amended_rows
+from .registry import EnqueueScope
 from .storage import Storage
 
 
@@ -55,58 +58,55 @@ Followers = Callable[[NewJob], list[NewJob]]
 
 
 class Enqueuer:
-    """Stores enqueue requests through the app's storage, each with its followers."""
+    """Stores enqueue requests through the app's storage, each with its followers, which
+    the backend stores in the same transaction if the job is stored as itself."""
 
-    def __init__(self, storage: Storage, followers: Followers = lambda new: []) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        followers: Followers = lambda new: [],
+        scopes: list[EnqueueScope] | None = None,
+    ) -> None:
         self._storage = storage
         self._followers = followers
+        #: The integrations' scopes around each enqueue (the app's list, as they add to it).
+        self._scopes = [] if scopes is None else scopes
+
+    def prepared(self, rows: list[NewJob]) -> list[NewJob]:
+        """Rows stored otherwise than by `enqueue` (a workflow's jobs, a cron run): amended
+        by the integrations' enqueue scopes, each carrying its followers."""
+        return [self.led(row) for row in amended_rows(self._scopes, rows)]
+
+    def led(self, new: NewJob) -> NewJob:
+        """`new` carrying the jobs to store with it."""
+        if new.followers:
+            return new
+        followers = self._followers(new)
+        return dataclasses.replace(new, followers=tuple(followers)) if followers else new
 
     def store_blocking(self, request: EnqueueRequest) -> EnqueueResult:
         """Store from a sync caller; a plain job goes straight to the backend, no loop hop."""
         runtime = self._storage.runtime
-        followers = self._followers(request.new)
-        if followers:
-            return runtime.call(self.store(request, followers))
-        if request.connection is None and not runtime.in_loop_thread():
+        new = self.led(request.new)
+        if new.plain and request.connection is None and not runtime.in_loop_thread():
             backend = self._storage.opened or runtime.call(self._storage.backend())
-            result = backend.enqueue_blocking(request.new)
+            result = backend.enqueue_blocking(new)
             if result is not None:
                 return checked(request, result)
-        return runtime.call(self.store(request))
+        return runtime.call(self.store(dataclasses.replace(request, new=new)))
 
-    async def store(
-        self, request: EnqueueRequest, followers: list[NewJob] | None = None
-    ) -> EnqueueResult:
-        new = request.new
-        if followers is None:
-            followers = self._followers(new)
-        if request.connection is None and not followers:
+    async def store(self, request: EnqueueRequest) -> EnqueueResult:
+        new = self.led(request.new)
+        if request.connection is None:
             result = await self._storage.call(lambda b: b.enqueue(new))
-        elif request.connection is None:
-            result = (await self._store_rows([new], followers))[0]
         else:
             result = await self._store_on(request.connection, new)
-            if fresh(result, new):  # in the caller's transaction, as the job itself
-                for follower in followers:
-                    await self._store_on(request.connection, follower)
         return checked(request, result)
 
     async def store_many(self, rows: list[NewJob]) -> list[EnqueueResult]:
         """Store many validated jobs (`JobDefinition.new_jobs`) in a single transaction."""
-        return await self._store_rows(rows, [f for row in rows for f in self._followers(row)])
-
-    async def _store_rows(self, rows: list[NewJob], followers: list[NewJob]) -> list[EnqueueResult]:
-        """Store rows with their followers in one transaction where each row surely keeps its
-        own id; else the rows first, then the followers of those stored as themselves."""
-        if all(stored_as_given(row) for row in rows):
-            stored = await self._storage.call(lambda b: b.enqueue_many([*rows, *followers]))
-            return stored[: len(rows)]
-        stored = await self._storage.call(lambda b: b.enqueue_many(rows))
-        kept = {row.id for row, result in zip(rows, stored, strict=True) if fresh(result, row)}
-        later = [f for f in followers if f.after[0] in kept]
-        if later:
-            await self._storage.call(lambda b: b.enqueue_many(later))
-        return stored
+        led = [self.led(row) for row in rows]
+        return await self._storage.call(lambda b: b.enqueue_many(led))
 
     async def _store_on(self, connection: Any, new: NewJob) -> EnqueueResult:
         """Transactional enqueue on the caller's psycopg connection, in the caller's thread/loop."""
@@ -128,15 +128,3 @@ def checked(request: EnqueueRequest, result: EnqueueResult) -> EnqueueResult:
 
 async def _opened(backend: Backend) -> Backend:
     return backend
-
-
-def stored_as_given(new: NewJob) -> bool:
-    """Whether storing `new` surely inserts it under its own id (no uniqueness policy or
-    idempotency key could resolve it to another job): then its delivery goes in the same
-    transaction."""
-    return new.unique is None and new.idempotency_key is None and new.queue_limit is None
-
-
-def fresh(result: EnqueueResult, new: NewJob) -> bool:
-    """Whether an enqueue stored `new` itself (not joined to, nor skipped for, another)."""
-    return result.id == new.id and not result.joined and not result.skipped

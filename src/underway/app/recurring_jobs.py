@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import uuid
+from collections.abc import Callable
 from datetime import datetime
 from typing import Any
 
@@ -17,10 +18,17 @@ from .storage import Storage
 class RecurringJobs:
     """Builds recurring rows (from declarations or at runtime) and their runs; manages them."""
 
-    def __init__(self, storage: Storage, jobs: JobRegistry) -> None:
+    def __init__(
+        self,
+        storage: Storage,
+        jobs: JobRegistry,
+        prepared: Callable[[list[NewJob]], list[NewJob]],
+    ) -> None:
         self._storage = storage
         #: The declared jobs, their cron declarations and the tick source (read at each use).
         self._jobs = jobs
+        #: A run's row as stored: traced, with its webhook delivery (`Enqueuer.prepared`).
+        self._prepared = prepared
 
     def declared_rows(self, now: datetime) -> list[NewRecurring]:
         """Rows for the declarations in code, named after their jobs."""
@@ -74,9 +82,10 @@ class RecurringJobs:
         """The job one run of a recurring definition stores."""
         definition = self._jobs.definition(recurring.job_name)
         lane = f"recurring:{recurring.id}" if recurring.overlap == "queue" else None
-        return definition.new_job(
+        run = definition.new_job(
             recurring.args, recurring_id=recurring.id, fire_at=fire_at, serial_lane=lane
         )
+        return self._prepared([run])[0]
 
     async def add(
         self,

@@ -11,6 +11,7 @@ from ..errors import ConfigurationError, WorkflowNotFound
 from ..models import DependencyRule, Job
 from ..workflow_models import Workflow, WorkflowPage
 from .enqueue_options import EnqueueOptions
+from .enqueueing import Enqueuer
 from .handle import HandleHost, JobHandle
 from .registry import JobRef, JobRegistry
 from .runtime import Runtime
@@ -25,6 +26,7 @@ class WorkflowControls(JobRegistry):
 
     runtime: Runtime
     _storage: Storage
+    _enqueuer: Enqueuer
     inline: bool
     _draining: bool
 
@@ -120,7 +122,7 @@ class WorkflowControls(JobRegistry):
     async def add_to_batch_async(
         self, batch_id: str, members: Iterable[Step[Any]]
     ) -> list[JobHandle[Any]]:
-        jobs = batch_members(batch_id, members)
+        jobs = self._enqueuer.prepared(batch_members(batch_id, members))
         stored = await self._storage.call(lambda b: b.add_to_batch(batch_id, jobs))
         await self._run_inline()
         host = cast(HandleHost, self)
@@ -172,7 +174,7 @@ class WorkflowControls(JobRegistry):
         return await self._storage.call(lambda b: b.retry_workflow(workflow_id))
 
     async def _store(self, jobs: WorkflowJobs) -> WorkflowHandle:
-        workflow, rows = jobs.workflow, jobs.jobs
+        workflow, rows = jobs.workflow, self._enqueuer.prepared(jobs.jobs)
         await self._storage.call(lambda b: b.start_workflow(workflow, rows))
         await self._run_inline()
         return await self.workflow_async(workflow.id)

@@ -2,11 +2,23 @@
 
 from fastapi import APIRouter
 
-from . import actions, api_docs, assets, pages, queue_page, streams, workflow_pages
+from . import (
+    actions,
+    api_docs,
+    assets,
+    history_pages,
+    pages,
+    queue_page,
+    streams,
+    workers_page,
+    workflow_pages,
+)
 
 PARTS = (
     pages.router,
     queue_page.router,
+    history_pages.router,
+    workers_page.router,
     workflow_pages.router,
     actions.router,
     streams.router,

@@ -18,6 +18,7 @@ ASSETS = (
     "dashboard.css",
     "dashboard.js",
     "favicon.svg",
+    "history.css",
     "api-docs.js",
     "swagger-ui/swagger-ui-bundle.js",
     "swagger-ui/swagger-ui.css",

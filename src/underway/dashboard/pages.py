@@ -20,6 +20,7 @@ from ..web.urls import root_path
 from ..workflow_models import Workflow
 from .access import require_view
 from .error_pages import guarded
+from .history_pages import Window, overview_history
 from .rendering import render
 from .throughput import MinuteCache, chart
 from .waiting import why_waiting
@@ -52,10 +53,13 @@ def minute_cache(request: Request) -> MinuteCache:
     return cache
 
 
-async def overview_context(request: Request) -> dict[str, Any]:
+async def overview_context(request: Request, window: str = "1h") -> dict[str, Any]:
     app = app_of(request)
-    stats, recurring, workers = await asyncio.gather(
-        app.stats_async(), app.list_recurring_async(), app.workers_async()
+    stats, recurring, workers, history = await asyncio.gather(
+        app.stats_async(),
+        app.list_recurring_async(),
+        app.workers_async(),
+        overview_history(request, window),
     )
     # The chart only displays; this host's clock is good enough and needs no database call.
     minutes = await minute_cache(request).get(app, datetime.now(UTC), stats)
@@ -71,22 +75,23 @@ async def overview_context(request: Request) -> dict[str, Any]:
         "workers": workers,
         "running": running,
         "chart": chart(minutes),
+        **history,
     }
 
 
 @router.get("/dashboard")
 @guarded
-async def overview(request: Request) -> Response:
+async def overview(request: Request, window: Window = Query("1h")) -> Response:
     viewer = require_view(request)
-    context = await overview_context(request)
+    context = await overview_context(request, window)
     return render(request, viewer, "overview.html", **context)
 
 
 @router.get("/dashboard/live/overview")
 @guarded
-async def overview_live(request: Request) -> Response:
+async def overview_live(request: Request, window: Window = Query("1h")) -> Response:
     viewer = require_view(request)
-    context = await overview_context(request)
+    context = await overview_context(request, window)
     return render(request, viewer, "_overview.html", **context)
 
 

@@ -188,7 +188,8 @@ def plain_row(job: NewJob) -> tuple[Any, ...]:
 
 async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
     """Store one job in the caller's transaction, or find the job it resolves to; a job
-    that waits for others is stored with its edges (JobNotFound for an unknown id)."""
+    that waits for others is stored with its edges (JobNotFound for an unknown id), one
+    stored as itself with its followers."""
     args = args_text(job)
     if policy.checks_duplicates(job) or policy.checks_queue_limit(job):
         await tx.run(FINGERPRINT_LOCK, (f"underway:fingerprint:{job.fingerprint}",))
@@ -205,6 +206,8 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
                 await notify(tx, "work", job.queue)
             if waits is not None:
                 await dependencies.insert_edges(tx, [(job, waits)])
+            for follower in job.followers:
+                await enqueue_one(tx, follower)
             return EnqueueResult(job=reads.job(row))
         conflict = await _conflict(tx, job)
         if conflict is not None:

@@ -90,7 +90,8 @@ class IdTaken(Exception):
 async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
     """Store jobs given in an order where each comes after those it waits for: in bulk if
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
-    jobs it stored). JobNotFound for an `after` id that names no job before it."""
+    jobs it stored); then the followers of those stored. JobNotFound for an `after` id that
+    names no job before it."""
     if not jobs:
         return []
     if not any(policy.needs_lookup(job) for job in jobs):
@@ -124,7 +125,8 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
         # Only whether it ended counts for the jobs after it: a ready one is not ended.
         states[job.id] = ((waited and waited.state) or JobState.PENDING).value
         waits.append(waited)
-    awaited = {i for job in jobs for i in job.after}
+    # Waited for by a later job, or by a follower (stored next, waiting for it).
+    awaited = {i for job in jobs for i in job.after} | {j.id for j in jobs if j.followers}
     rows = [
         _member_row(job, waited, job.id in awaited and states[job.id] in READY_OR_WAITING)
         for job, waited in zip(jobs, waits, strict=True)
@@ -137,6 +139,9 @@ async def _insert_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]
         raise IdTaken
     edges = [(job, waited) for job, waited in zip(jobs, waits, strict=True) if waited]
     await dependencies.insert_edges(tx, edges)
+    followers = [follower for job in jobs for follower in job.followers]
+    if followers:
+        await enqueue_members(tx, followers)
     return [
         StoredMember.of(job, inserted[job.id], waited)
         for job, waited in zip(jobs, waits, strict=True)

@@ -85,7 +85,8 @@ def enqueue_plain(
 
 def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResult:
     """Store one job, or find the job it resolves to (writers are serialised: no races); a
-    job that waits for others is stored with its edges (JobNotFound for an unknown id)."""
+    job that waits for others is stored with its edges (JobNotFound for an unknown id), one
+    stored as itself with its followers."""
     existing = _existing(conn, job, now)
     if existing is not None:
         return existing
@@ -101,6 +102,8 @@ def enqueue_one(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueRes
         return conflict
     if waits is not None:
         dependencies.insert_edges(conn, [(job, waits)])
+    for follower in job.followers:
+        enqueue_one(conn, follower, now)
     return EnqueueResult(job=stored)
 
 

@@ -33,7 +33,8 @@ def enqueue_members(
 ) -> list[EnqueueResult]:
     """Store jobs given in an order where each comes after those it waits for: in bulk if
     none needs a lookup and no id is taken (else one by one: a retried call resolves to the
-    jobs it stored). JobNotFound for an `after` id that names no job before it."""
+    jobs it stored); then the followers of those stored. JobNotFound for an `after` id that
+    names no job before it."""
     if any(policy.needs_lookup(job) for job in jobs):
         return _one_by_one(conn, jobs, now)
     conn.execute("SAVEPOINT members")
@@ -84,6 +85,9 @@ def _insert_members(
         results.append(StoredMember.of(job, state, created, when, extra))
     conn.executemany(INSERT_MEMBER, rows)
     dependencies.insert_edges(conn, edges)
+    followers = [follower for job in jobs for follower in job.followers]
+    if followers:
+        enqueue_members(conn, followers, now)
     return results
 
 
