@@ -40,6 +40,9 @@ def hostile_pages(*job_ids: str) -> list[str]:
         "/dashboard/workflows/<img src=x onerror=alert(4)>",
         f"/dashboard/login?next={XSS}",
         "/dashboard/jobs/<img src=x onerror=alert(3)>",
+        "/dashboard/history",
+        "/dashboard/history/<img src=x onerror=alert(5)>",
+        "/dashboard/workers",
         *[f"/dashboard/jobs/{job_id}" for job_id in job_ids],
     ]
 

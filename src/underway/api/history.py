@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import JSONResponse
 
 from ..app import App
-from ..app.alerts import AlertRules
+from ..app.alerts import AlertRules, normal_in_words
 from ..app.history_views import runs_by, window_of
 from ..history_models import HistoryStep, NameSummary
 from . import openapi
@@ -80,16 +80,6 @@ class AlertList(Body):
 def alert_rules_of(request: Request) -> AlertRules:
     rules: AlertRules | None = getattr(request.app.state, "alert_rules", None)
     return rules or AlertRules()
-
-
-def normal_in_words(rules: AlertRules) -> str:
-    """How the failure-rate alert defines normal, as the overview and the API say it."""
-    return (
-        f"a job name's failure rate over the {rules.recent_s // 60} minutes before now, once "
-        f"{rules.min_runs} or more ended, against its rate over the "
-        f"{rules.normal_s // 86400} days before that: above both {rules.factor:g} times "
-        f"and {rules.margin:.0%} points more"
-    )
 
 
 def step_body(step: HistoryStep) -> StepBody:

@@ -111,6 +111,16 @@ def ended_by_name(totals: Iterable[HistoryTotal]) -> dict[str, tuple[int, int]]:
     return found
 
 
+def normal_in_words(rules: AlertRules) -> str:
+    """How the failure-rate alert defines normal, as the overview and the API say it."""
+    return (
+        f"a job name's failure rate over the {rules.recent_s // 60} minutes before now, once "
+        f"{rules.min_runs} or more ended, against its rate over the "
+        f"{rules.normal_s // 86400} days before that: above both {rules.factor:g} times "
+        f"and {rules.margin:.0%} points more"
+    )
+
+
 def duration_in_words(seconds: float) -> str:
     """'45 s', '12 min', '3 h', '2 d'."""
     if seconds < 120:

@@ -1,0 +1,150 @@
+"""The History page (charts per queue and per job name over a window), a job name's page
+(runs, failure rate, p50/p95 duration and queue wait, with charts) and what the overview
+shows of the history: its alerts and its throughput over a day or weeks."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from typing import Any, Literal
+
+from fastapi import APIRouter, Query
+from starlette.requests import Request
+from starlette.responses import Response
+
+from ..app import App
+from ..app.alerts import AlertRules, normal_in_words
+from ..app.history_views import WINDOWS, runs_by, window_of
+from ..history_models import HistoryWindow
+from .access import require_view
+from .error_pages import guarded
+from .history_charts import runs_chart, seconds_in_words, value_chart
+from .rendering import render
+
+Window = Literal["1h", "24h", "7d", "28d"]
+#: The history changes only when a rollup runs: overviews refreshed on every finished job
+#: read it again at most this often.
+HISTORY_TTL_S = 10.0
+#: Charts drawn per page section; more queues or names are listed without a chart.
+MAX_CHARTS = 24
+
+router = APIRouter(include_in_schema=False)
+
+
+def app_of(request: Request) -> App:
+    app: App = request.app.state.underway
+    return app
+
+
+def alert_rules_of(request: Request) -> AlertRules:
+    rules: AlertRules | None = getattr(request.app.state, "alert_rules", None)
+    return rules or AlertRules()
+
+
+class HistoryCache:
+    """Values read from the history, each reused for HISTORY_TTL_S."""
+
+    def __init__(self) -> None:
+        self._values: dict[object, tuple[float, Any]] = {}
+
+    async def get(self, key: object, read: Any) -> Any:
+        found = self._values.get(key)
+        if found is not None and time.monotonic() - found[0] < HISTORY_TTL_S:
+            return found[1]
+        value = await read()
+        self._values[key] = (time.monotonic(), value)
+        return value
+
+
+def history_cache(request: Request) -> HistoryCache:
+    cache: HistoryCache | None = getattr(request.app.state, "dashboard_history", None)
+    if cache is None:
+        cache = request.app.state.dashboard_history = HistoryCache()
+    return cache
+
+
+async def overview_history(request: Request, window: str) -> dict[str, Any]:
+    """The overview's alerts, and its throughput chart from the history for a day or more
+    (None for the last hour, which the overview counts from the jobs themselves)."""
+    app, rules, cache = app_of(request), alert_rules_of(request), history_cache(request)
+    span = window_of(window)
+
+    async def steps() -> Any:
+        return runs_chart(await app.history_async(span.key), span)
+
+    alerts, chart = await asyncio.gather(
+        app.alerts_async(rules),
+        cache.get(("overview", span.key), steps) if span.key != "1h" else none(),
+    )
+    return {
+        "alerts": alerts,
+        "normal": normal_in_words(rules),
+        "window": span,
+        "windows": list(WINDOWS.values()),
+        "history_chart": chart,
+    }
+
+
+async def none() -> None:
+    return None
+
+
+async def history_context(app: App, span: HistoryWindow) -> dict[str, Any]:
+    totals = await app.history_totals_async(span.key)
+    by_queue, by_name = runs_by(totals, "queue"), runs_by(totals, "name")
+    queues = sorted(by_queue, key=lambda q: -sum(by_queue[q].values()))
+    names = sorted(by_name, key=lambda n: -sum(by_name[n].values()))
+    everything, *per_queue = await asyncio.gather(
+        app.history_async(span.key),
+        *[app.history_async(span.key, queue=q) for q in queues[:MAX_CHARTS]],
+    )
+    per_name = await asyncio.gather(
+        *[app.history_async(span.key, name=n) for n in names[:MAX_CHARTS]]
+    )
+    return {
+        "window": span,
+        "windows": list(WINDOWS.values()),
+        "all_chart": runs_chart(everything, span),
+        "queues": queues,
+        "names": names,
+        "by_queue": by_queue,
+        "by_name": by_name,
+        "queue_charts": {q: runs_chart(s, span) for q, s in zip(queues, per_queue, strict=False)},
+        "name_charts": {n: runs_chart(s, span) for n, s in zip(names, per_name, strict=False)},
+    }
+
+
+@router.get("/dashboard/history")
+@guarded
+async def history(request: Request, window: Window = Query("24h")) -> Response:
+    viewer = require_view(request)
+    context = await history_context(app_of(request), window_of(window))
+    return render(request, viewer, "history.html", **context)
+
+
+@router.get("/dashboard/history/{name:path}")
+@guarded
+async def job_name_history(
+    request: Request,
+    name: str,
+    window: Window = Query("24h"),
+    queue: str | None = Query(None, max_length=200),
+) -> Response:
+    viewer = require_view(request)
+    app, span = app_of(request), window_of(window)
+    summary, steps = await app.name_history_async(name, span.key, queue or None)
+    return render(
+        request,
+        viewer,
+        "history_name.html",
+        job_name=name,
+        queue=queue or "",
+        known=name in app.registry,
+        summary=summary,
+        window=span,
+        windows=list(WINDOWS.values()),
+        runs=runs_chart(steps, span),
+        durations=value_chart([s.p95_duration_s for s in steps], steps, span, "p95 duration"),
+        waits=value_chart([s.p95_wait_s for s in steps], steps, span, "p95 queue wait"),
+        in_words=seconds_in_words,
+    )
