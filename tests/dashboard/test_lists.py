@@ -26,7 +26,7 @@ def test_list_filters_by_state_and_paginates(page: Page, app: App) -> None:
     page.get_by_label("State").select_option("failed")
     page.get_by_role("button", name="Filter").click()
 
-    expect(page).to_have_url("/dashboard/jobs?state=failed&name=&queue=&q=")
+    expect(page).to_have_url("/dashboard/jobs?state=failed&name=&queue=&q=&sort=created")
     rows = page.locator("tr[data-job-row]")
     expect(rows).to_have_count(3)
     expect(rows.locator("[data-state-badge]")).to_have_text(["failed"] * 3)

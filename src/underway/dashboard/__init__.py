@@ -6,7 +6,9 @@ from . import (
     actions,
     api_docs,
     assets,
+    bulk_pages,
     history_pages,
+    job_list,
     pages,
     queue_page,
     streams,
@@ -16,6 +18,8 @@ from . import (
 
 PARTS = (
     pages.router,
+    job_list.router,
+    bulk_pages.router,
     queue_page.router,
     history_pages.router,
     workers_page.router,

@@ -17,6 +17,8 @@ TYPES = {
 ASSETS = (
     "dashboard.css",
     "dashboard.js",
+    "job-pages.css",
+    "job-pages.js",
     "favicon.svg",
     "history.css",
     "api-docs.js",

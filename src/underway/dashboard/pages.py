@@ -3,12 +3,10 @@
 from __future__ import annotations
 
 import asyncio
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import urlencode
 
-from fastapi import APIRouter, Depends, Query
+from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
@@ -25,10 +23,8 @@ from .rendering import render
 from .throughput import MinuteCache, chart
 from .waiting import why_waiting
 
-PER_PAGE = 20
 MAX_PAGE = 100_000
 MAX_RUNNING_SHOWN = 200
-STATES = frozenset(state.value for state in JobState)
 
 router = APIRouter(include_in_schema=False)
 
@@ -93,92 +89,6 @@ async def overview_live(request: Request, window: Window = Query("1h")) -> Respo
     viewer = require_view(request)
     context = await overview_context(request, window)
     return render(request, viewer, "_overview.html", **context)
-
-
-# -- job list ----------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True, slots=True)
-class ListFilters:
-    """The job list's filters as the page's form and links carry them."""
-
-    state: str = ""
-    name: str = ""
-    queue: str = ""
-    q: str = ""
-
-    def query(self, page: int) -> JobFilter:
-        states = (JobState(self.state),) if self.state in STATES else ()
-        return JobFilter(
-            states=states,
-            name=self.name or None,
-            queue=self.queue or None,
-            search=self.q or None,
-            limit=PER_PAGE,
-            offset=(page - 1) * PER_PAGE,
-        )
-
-    def url(self, page: int, base: str) -> str:
-        params = {k: v for k, v in self.params().items() if v}
-        if page > 1:
-            params["page"] = str(page)
-        return f"{base}?{urlencode(params)}" if params else base
-
-    def params(self) -> dict[str, str]:
-        return {"state": self.state, "name": self.name, "queue": self.queue, "q": self.q}
-
-
-async def jobs_context(request: Request, filters: ListFilters, page: int) -> dict[str, Any]:
-    app, root = app_of(request), root_path(request.scope)
-    found = await app.list_page_async(filters.query(page))
-    pages = max(1, -(-found.total // PER_PAGE))
-    return {
-        "jobs": found.jobs,
-        "total": found.total,
-        "page": page,
-        "pages": pages,
-        "first": (page - 1) * PER_PAGE + 1 if found.jobs else 0,
-        "last": (page - 1) * PER_PAGE + len(found.jobs),
-        "filters": filters,
-        "prev_url": filters.url(page - 1, f"{root}/dashboard/jobs") if page > 1 else None,
-        "next_url": filters.url(page + 1, f"{root}/dashboard/jobs") if page < pages else None,
-        "self_url": filters.url(page, f"{root}/dashboard/jobs"),
-        "live_url": filters.url(page, f"{root}/dashboard/live/jobs"),
-        "names": sorted(app.registry),
-        "queues": sorted(app.queues()),
-        "states": [s.value for s in JobState],
-    }
-
-
-def list_filters(
-    state: str = Query("", max_length=200),
-    name: str = Query("", max_length=200),
-    queue: str = Query("", max_length=200),
-    q: str = Query("", max_length=200),
-) -> ListFilters:
-    return ListFilters(state=state, name=name, queue=queue, q=q.strip())
-
-
-Filters = Depends(list_filters)
-Page = Query(1, ge=1, le=MAX_PAGE)
-
-
-@router.get("/dashboard/jobs")
-@guarded
-async def job_list(request: Request, filters: ListFilters = Filters, page: int = Page) -> Response:
-    viewer = require_view(request)
-    context = await jobs_context(request, filters, page)
-    return render(request, viewer, "jobs.html", **context)
-
-
-@router.get("/dashboard/live/jobs")
-@guarded
-async def job_list_live(
-    request: Request, filters: ListFilters = Filters, page: int = Page
-) -> Response:
-    viewer = require_view(request)
-    context = await jobs_context(request, filters, page)
-    return render(request, viewer, "_jobs.html", **context)
 
 
 # -- job detail --------------------------------------------------------------------------------
