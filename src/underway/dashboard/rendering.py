@@ -16,6 +16,7 @@ from ..models import JobState
 from ..web.urls import root_path, route_path
 from .access import CSRF_FIELD, Viewer
 from .sessions import remember
+from .tracebacks import traceback_parts
 
 #: No inline script or style anywhere: an injected tag can neither run nor restyle the page.
 CSP = (
@@ -77,6 +78,7 @@ def _environment() -> Environment:
     )
     env.filters.update(when=when, pretty=pretty, compact=compact)
     env.globals.update(duration=duration, csrf_field=CSRF_FIELD, state_order=STATE_ORDER)
+    env.globals.update(traceback_parts=traceback_parts)
     return env
 
 

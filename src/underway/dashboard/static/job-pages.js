@@ -1,0 +1,93 @@
+// underway dashboard, job pages: logs that follow the newest line, the finished state of the
+// live dot, and the progress of a bulk action. Loaded from our own origin only (CSP).
+"use strict";
+
+(function () {
+  var BULK_POLL_MS = 500;
+  var AT_BOTTOM_PX = 8;
+
+  // -- logs: follow the newest line unless the reader has scrolled up --------------------------
+
+  function followLogs(list) {
+    var following = true;
+    var button = document.querySelector("[data-follow-logs]");
+
+    function atBottom() {
+      return list.scrollHeight - list.scrollTop - list.clientHeight <= AT_BOTTOM_PX;
+    }
+    function show() {
+      list.dataset.following = following ? "yes" : "no";
+      if (button) button.hidden = following;
+    }
+    function toBottom() {
+      list.scrollTop = list.scrollHeight;
+    }
+
+    list.addEventListener("scroll", function () {
+      following = atBottom();
+      show();
+    }, { passive: true });
+    new MutationObserver(function () {
+      if (following) toBottom();
+    }).observe(list, { childList: true });
+    if (button) {
+      button.addEventListener("click", function () {
+        following = true;
+        toBottom();
+        show();
+      });
+    }
+    toBottom();
+    show();
+  }
+
+  // -- the live dot: a finished job sends nothing more, which is not a lost connection -------
+
+  function markFinished() {
+    Array.prototype.forEach.call(document.querySelectorAll("[data-live-status]"), function (dot) {
+      dot.classList.remove("on");
+      dot.classList.add("finished");
+      dot.textContent = "finished";
+      dot.title = "This job has finished: nothing about it will change, so no live updates are needed";
+    });
+  }
+
+  function watchFinished() {
+    if (!document.body.dataset.job) return;
+    if (document.body.hasAttribute("data-finished")) {
+      markFinished();
+      return;
+    }
+    var observer = new MutationObserver(function () {
+      if (!document.body.hasAttribute("data-finished")) return;
+      observer.disconnect();
+      // dashboard.js closes the stream and turns the dot off right after; mark it after that.
+      setTimeout(markFinished, 0);
+    });
+    observer.observe(document.body, { attributes: true, attributeFilter: ["data-finished"] });
+  }
+
+  // -- bulk actions: re-read the progress until the run has finished --------------------------
+
+  function followBulk(part) {
+    function poll() {
+      if (!part.querySelector("[data-running]")) return;
+      fetch(part.dataset.bulkLive, { credentials: "same-origin", headers: { Accept: "text/html" } })
+        .then(function (response) { return response.ok ? response.text() : null; })
+        .then(function (html) {
+          if (html !== null) part.innerHTML = html;
+          setTimeout(poll, BULK_POLL_MS);
+        })
+        .catch(function () { setTimeout(poll, BULK_POLL_MS * 4); });
+    }
+    setTimeout(poll, BULK_POLL_MS);
+  }
+
+  document.addEventListener("DOMContentLoaded", function () {
+    var logs = document.getElementById("logs");
+    if (logs) followLogs(logs);
+    watchFinished();
+    var bulk = document.querySelector("[data-bulk-live]");
+    if (bulk) followBulk(bulk);
+  });
+})();
