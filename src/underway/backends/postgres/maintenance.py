@@ -78,8 +78,10 @@ emptied AS (
     DELETE FROM {schema}.workflows AS w
     WHERE w.id = ANY(ARRAY(SELECT workflow_id FROM pruned WHERE workflow_id IS NOT NULL))
       AND NOT EXISTS (SELECT 1 FROM {schema}.jobs AS j
-                      WHERE j.workflow_id = w.id
+                      WHERE j.workflow_id = w.id AND j.state <> 'running'
                         AND j.id <> ALL(ARRAY(SELECT id FROM pruned)))
+      AND NOT EXISTS (SELECT 1 FROM {schema}.jobs AS j
+                      WHERE j.state = 'running' AND j.workflow_id = w.id)
 )
 SELECT seq, queue, name, state, extract(epoch FROM run_at)::float8 AS run_at,
     extract(epoch FROM started_at)::float8 AS started_at,

@@ -26,13 +26,26 @@ SELECT id, name, kind, created_at, count(*) OVER () AS total FROM {schema}.workf
 ORDER BY seq DESC LIMIT %s OFFSET %s
 """
 COUNT_WORKFLOWS = "SELECT count(*) AS n FROM {schema}.workflows"
-#: The members of the workflows of these ids, counted per state.
+#: The members of the workflows of these ids, counted per state: those not running through
+#: the index of members (which leaves running jobs out, so that a claim writes no entry to
+#: it), the running ones through the index of running jobs.
 MEMBER_COUNTS = """
 SELECT workflow_id, state, count(*) AS n FROM {schema}.jobs
-WHERE workflow_id = ANY(%s)
+WHERE workflow_id = ANY(%(ids)s) AND state <> 'running'
+GROUP BY workflow_id, state
+UNION ALL
+SELECT workflow_id, state, count(*) AS n FROM {schema}.jobs
+WHERE state = 'running' AND workflow_id = ANY(%(ids)s)
 GROUP BY workflow_id, state
 """
-MEMBERS = "SELECT * FROM {schema}.jobs WHERE workflow_id = %s ORDER BY seq"
+#: The members of a workflow in the order stored, found as MEMBER_COUNTS finds them.
+MEMBERS = """
+SELECT * FROM (SELECT * FROM {schema}.jobs WHERE workflow_id = %(id)s AND state <> 'running'
+               UNION ALL
+               SELECT * FROM {schema}.jobs WHERE state = 'running' AND workflow_id = %(id)s)
+     AS members
+ORDER BY seq
+"""
 #: The jobs a job depends on, in the order given; a pruned one has no row.
 DEPENDENCIES = """
 SELECT d.dependency_id, j.name, j.state, j.result, j.error
@@ -84,7 +97,7 @@ class PostgresWorkflows:
     async def workflow_jobs(self, workflow_id: str) -> list[Job]:
         if NUL in workflow_id:
             return []
-        rows = await self._pool.transaction(lambda tx: tx.rows(MEMBERS, (workflow_id,)))
+        rows = await self._pool.transaction(lambda tx: tx.rows(MEMBERS, {"id": workflow_id}))
         return [reads.job(row) for row in rows]
 
     async def dependencies(self, job_id: str) -> list[DependencyOutcome]:
@@ -130,7 +143,7 @@ async def list_newest_first(tx: Tx, limit: int, offset: int) -> WorkflowPage:
 async def with_counts(tx: Tx, rows: list[Row]) -> list[Workflow]:
     """The workflows of these rows, with their members counted per state."""
     counts: dict[str, dict[str, int]] = defaultdict(dict)
-    for count in await tx.rows(MEMBER_COUNTS, ([row["id"] for row in rows],)):
+    for count in await tx.rows(MEMBER_COUNTS, {"ids": [row["id"] for row in rows]}):
         counts[count["workflow_id"]][count["state"]] = int(count["n"])
     return [
         Workflow(row["id"], row["name"], row["kind"], row["created_at"], counts.get(row["id"], {}))
