@@ -26,8 +26,8 @@ from ..models import (
 from ..worker import Worker
 from .draining import DrainSettings, drain_app, names
 from .enqueue_options import NO_OPTIONS, EnqueueOptions
-from .enqueue_scopes import amended_rows, enqueue_scope
-from .enqueueing import Enqueuer, enqueue_request
+from .enqueue_scopes import enqueue_scope
+from .enqueueing import Enqueuer, amended_rows, enqueue_request
 from .explaining import JobExplanations
 from .handle import JobHandle
 from .history import AppHistory

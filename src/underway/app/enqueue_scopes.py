@@ -6,13 +6,9 @@ from __future__ import annotations
 import contextlib
 import dataclasses
 from collections.abc import Iterator
-from typing import TYPE_CHECKING
 
-from ..models import NewJob
+from .enqueueing import EnqueueRequest
 from .registry import EnqueueScope
-
-if TYPE_CHECKING:
-    from .enqueueing import EnqueueRequest
 
 
 def enqueue_scope(
@@ -29,18 +25,3 @@ def _amended(scopes: list[EnqueueScope], request: EnqueueRequest) -> Iterator[En
         for scope in scopes:
             new = stack.enter_context(scope(new))
         yield dataclasses.replace(request, new=new)
-
-
-def amended_rows(scopes: list[EnqueueScope], rows: list[NewJob]) -> list[NewJob]:
-    """Many rows (`enqueue_many`) as the scopes amend them, each row's scopes entered and left
-    on their own, so that each row's record is a sibling under the caller's, not the child
-    of the row before it."""
-    if not scopes:
-        return rows
-    amended = []
-    for new in rows:
-        with contextlib.ExitStack() as stack:
-            for scope in scopes:
-                new = stack.enter_context(scope(new))
-        amended.append(new)
-    return amended

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -13,7 +14,6 @@ from ..job_options import aware_run_at, seconds
 from ..jobs import JobDefinition
 from ..models import EnqueueResult, NewJob
 from .enqueue_options import EnqueueOptions
-from .enqueue_scopes import amended_rows
 from .registry import EnqueueScope
 from .storage import Storage
 
@@ -128,3 +128,18 @@ def checked(request: EnqueueRequest, result: EnqueueResult) -> EnqueueResult:
 
 async def _opened(backend: Backend) -> Backend:
     return backend
+
+
+def amended_rows(scopes: list[EnqueueScope], rows: list[NewJob]) -> list[NewJob]:
+    """Many rows (`enqueue_many`) as the scopes amend them, each row's scopes entered and left
+    on their own, so that each row's record is a sibling under the caller's, not the child
+    of the row before it."""
+    if not scopes:
+        return rows
+    amended = []
+    for new in rows:
+        with contextlib.ExitStack() as stack:
+            for scope in scopes:
+                new = stack.enter_context(scope(new))
+        amended.append(new)
+    return amended
