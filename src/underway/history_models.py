@@ -35,9 +35,12 @@ class HistoryBucket:
 
 @dataclass(frozen=True, slots=True)
 class HistoryPoint:
-    """How many jobs finished in one state within the step starting at `at`."""
+    """How many jobs of one queue and name finished in one state within the step starting
+    at `at`."""
 
     at: datetime
+    queue: str
+    name: str
     state: str
     runs: int
 

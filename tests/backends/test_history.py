@@ -15,6 +15,7 @@ from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres import history as postgres_history
 from underway.backends.sqlite import SQLiteBackend
 from underway.backends.sqlite import history as sqlite_history
+from underway.history_models import HistoryPoint
 from underway.models import WorkerInfo
 
 from .support import WORKER, claim_one, clock_moves_on, enqueue, run_to_end
@@ -52,7 +53,9 @@ async def test_a_rollup_folds_each_finished_job_once(backend: Backend) -> None:
     assert sum(sum(b.durations) for b in buckets) == sum(sum(b.waits) for b in buckets) == 3
     assert {b.span_s for b in buckets} == {60}
     series = await backend.history_series(LONG_AGO, 60, name="charge")
-    assert [(point.state, point.runs) for point in series] == [("failed", 1)]
+    assert [(p.queue, p.name, p.state, p.runs) for p in series] == [
+        ("default", "charge", "failed", 1)
+    ]
 
 
 async def test_a_rollup_leaves_jobs_that_finished_within_the_settle_time(
@@ -172,3 +175,38 @@ async def store(backend: Backend, tallies: dict[rules.Key, Tally]) -> None:
         else:
             assert isinstance(backend, SQLiteBackend)
             await backend._db.write(lambda c, some=some: sqlite_history.write(c, some))
+
+
+async def test_waiting_queues_count_only_the_jobs_that_wait(backend: Backend) -> None:
+    now = datetime.now(UTC)
+    await backend.heartbeat(WorkerInfo(WORKER, "box", 1, ("served",), 4, now, now), [])
+    await enqueue(backend, queue="lonely")
+    await enqueue(backend, queue="lonely", rate_key="api", priority=1)
+    await enqueue(backend, queue="lonely", run_at=now + timedelta(hours=1))
+    await enqueue(backend)
+    await run_to_end(backend)  # completed: not waiting
+    await clock_moves_on()
+
+    found = {q.name: q for q in await backend.waiting_queues(60.0)}
+
+    assert found["lonely"].counts == {"pending": 2}
+    assert found["lonely"].workers == ()
+    assert found["lonely"].oldest_waiting_at is not None
+    assert found["served"].workers == (WORKER,)
+    assert "default" not in found
+
+
+async def test_the_series_counts_jobs_not_folded_yet_once(backend: Backend) -> None:
+    await finish_jobs(backend, 2)
+    await clock_moves_on()
+    assert await backend.roll_up_history(settle_s=0) == 2
+    await finish_jobs(backend, 1)
+
+    def runs(points: list[HistoryPoint]) -> int:
+        return sum(point.runs for point in points)
+
+    assert runs(await backend.history_series(LONG_AGO, 60)) == 3
+    assert runs(await backend.history_series(LONG_AGO, 60, name="other")) == 0
+    await clock_moves_on()
+    await backend.roll_up_history(settle_s=0)
+    assert runs(await backend.history_series(LONG_AGO, 3600, queue="default")) == 3

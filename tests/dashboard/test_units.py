@@ -2,12 +2,9 @@
 
 from __future__ import annotations
 
-import asyncio
-from collections.abc import Coroutine
-from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import Any, TypeVar
+from typing import TypeVar
 
 import pytest
 
@@ -15,8 +12,7 @@ from underway import App
 from underway.dashboard.access import safe_next
 from underway.dashboard.rendering import CSP, templates, when
 from underway.dashboard.sessions import SessionStore
-from underway.dashboard.throughput import Minute, MinuteCache, chart, finished_per_minute
-from underway.models import JobFilter, JobPage, Stats
+from underway.dashboard.throughput import Minute, chart
 
 from .support import XSS, build_app, wait_finished
 
@@ -100,51 +96,19 @@ def test_chart_scales_bars_to_the_busiest_minute() -> None:
     assert drawn.bars[0].h_completed == 0
 
 
-def test_finished_jobs_are_counted_in_their_minute(tmp_path: Path) -> None:
+def test_the_hour_counts_finished_jobs_the_rollup_has_not_folded_yet(tmp_path: Path) -> None:
     app: App = build_app(f"sqlite:///{tmp_path / 'jobs.db'}")
     app.start_worker(concurrency=2, poll_interval=0.05)
     try:
         ids = [app.enqueue("add", {"a": i}).id for i in range(5)]
         ids += [app.enqueue("flaky", {"key": "x"}).id]
         wait_finished(app, *ids)
+        steps = app.history("1h")
         now = datetime.now(UTC)
-        minutes = app.runtime.call(finished_per_minute(app, now))
     finally:
         app.close()
 
-    assert len(minutes) == 60
-    assert sum(m.completed for m in minutes) == 5
-    assert sum(m.failed for m in minutes) == 1
-    assert minutes[-1].start <= now < minutes[-1].start + timedelta(minutes=1)
-
-
-class CountingApp:
-    """Stands in for App: counts how often the chart's listing is read."""
-
-    def __init__(self) -> None:
-        self.reads = 0
-
-    async def list_page_async(self, query: JobFilter) -> JobPage:
-        self.reads += 1
-        return JobPage(jobs=[], total=0)
-
-
-def on_own_loop(coro: Coroutine[Any, Any, T]) -> T:
-    """Run a coroutine in a thread of its own (Playwright's loop may be running in this one)."""
-    with ThreadPoolExecutor(max_workers=1) as pool:
-        return pool.submit(asyncio.run, coro).result()
-
-
-def test_minute_counts_are_read_again_only_when_a_job_finished_or_the_minute_turned() -> None:
-    app, cache = CountingApp(), MinuteCache()
-    now = datetime(2026, 11, 23, 10, 0, 5, tzinfo=UTC)
-    quiet = Stats(counts={"completed": 3}, finished_last_hour=3)
-
-    on_own_loop(cache.get(app, now, quiet))  # type: ignore[arg-type]
-    on_own_loop(cache.get(app, now + timedelta(seconds=30), quiet))  # type: ignore[arg-type]
-    assert app.reads == 1
-
-    finished = Stats(counts={"completed": 4}, finished_last_hour=4)
-    on_own_loop(cache.get(app, now + timedelta(seconds=31), finished))  # type: ignore[arg-type]
-    on_own_loop(cache.get(app, now + timedelta(minutes=1), finished))  # type: ignore[arg-type]
-    assert app.reads == 3
+    assert len(steps) == 60
+    assert sum(step.completed for step in steps) == 5
+    assert sum(step.failed for step in steps) == 1
+    assert steps[-1].at <= now < steps[-1].at + timedelta(minutes=1)

@@ -7,8 +7,9 @@ import asyncio
 import builtins
 from datetime import datetime, timedelta
 
+from ..backends.base import LIVE_WORKER_S
 from ..backends.history_rules import SETTLE_S
-from ..history_models import HistoryStep, HistoryTotal, NameSummary, WorkerLoss
+from ..history_models import HistoryPoint, HistoryStep, HistoryTotal, NameSummary, WorkerLoss
 from . import alerts, history_views
 from .alerts import Alert, AlertRules
 from .history_views import window_of
@@ -18,8 +19,8 @@ from .storage import Storage
 
 
 class AppHistory(QueueControls):
-    """History per window ("1h", "24h", "7d", "28d"), per job name, alerts (which read the
-    queues too, hence the base) and worker losses. Sync methods block; `*_async` twins
+    """History per window ("1h", "24h", "7d", "28d"), per job name, alerts and worker
+    losses; App takes its queue controls through it. Sync methods block; `*_async` twins
     await."""
 
     runtime: Runtime
@@ -48,6 +49,16 @@ class AppHistory(QueueControls):
             lambda b: b.history_series(since, span.step_s, queue, name)
         )
         return history_views.steps_of(points, span, now)
+
+    async def history_points_async(
+        self, window: str = "24h"
+    ) -> tuple[datetime, builtins.list[HistoryPoint]]:
+        """The time read and the window's counts per step, queue, job name and state (for
+        `history_views.steps_by` and `runs_by`)."""
+        span, now = window_of(window), await self._storage.now()
+        since = history_views.first_step(span, now)
+        points = await self._storage.call(lambda b: b.history_series(since, span.step_s))
+        return now, points
 
     async def history_totals_async(self, window: str = "24h") -> builtins.list[HistoryTotal]:
         """Jobs finished per queue, job name and state within the window."""
@@ -79,7 +90,7 @@ class AppHistory(QueueControls):
         now = await self._storage.now()
         normal_from, recent_from, until = alerts.windows(rules, now)
         queues, recent, normal = await asyncio.gather(
-            self.queues_info_async(),
+            self._storage.call(lambda b: b.waiting_queues(LIVE_WORKER_S)),
             self._storage.call(lambda b: b.history_totals(recent_from, until)),
             self._storage.call(lambda b: b.history_totals(normal_from, recent_from)),
         )

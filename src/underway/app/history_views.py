@@ -60,6 +60,16 @@ def steps_of(
     ]
 
 
+def steps_by(
+    points: Sequence[HistoryPoint], window: HistoryWindow, now: datetime, field: str
+) -> dict[str, list[HistoryStep]]:
+    """The steps of each queue or job name (`field`)."""
+    grouped: dict[str, list[HistoryPoint]] = {}
+    for point in points:
+        grouped.setdefault(point.queue if field == "queue" else point.name, []).append(point)
+    return {key: steps_of(some, window, now) for key, some in grouped.items()}
+
+
 def name_steps(
     buckets: Sequence[HistoryBucket], window: HistoryWindow, now: datetime
 ) -> list[HistoryStep]:
@@ -116,8 +126,8 @@ def added(histograms: Iterable[Sequence[int]]) -> list[int]:
     return total
 
 
-def runs_by(totals: Iterable[HistoryTotal], field: str) -> dict[str, dict[str, int]]:
-    """Runs per state of each queue or job name (`field`), from totals."""
+def runs_by(totals: Iterable[HistoryTotal | HistoryPoint], field: str) -> dict[str, dict[str, int]]:
+    """Runs per state of each queue or job name (`field`), from totals or points."""
     found: dict[str, dict[str, int]] = {}
     for total in totals:
         key = total.queue if field == "queue" else total.name

@@ -213,7 +213,9 @@ class Backend(Protocol):
     async def history_series(
         self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
     ) -> list[HistoryPoint]:
-        """Jobs finished per state in steps of `step_s` seconds since `since`, oldest first."""
+        """Jobs finished per queue, job name and state in steps of `step_s` seconds since
+        `since`: the history's buckets, then the jobs the rollup has not folded yet (so the
+        counts are exact); a step may come in several rows."""
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
         """Jobs finished per queue, job name and state between two times."""
@@ -222,6 +224,10 @@ class Backend(Protocol):
         self, name: str, since: datetime, queue: str | None = None
     ) -> list[HistoryBucket]:
         """One job name's buckets since `since`, with their histograms, oldest first."""
+
+    async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
+        """Every queue with its pause, live workers and waiting jobs (counted as pending,
+        with the oldest's due time) and no other count: read without scanning every job."""
 
     async def worker_losses(self, since: datetime, limit: int = 500) -> list[WorkerLoss]:
         """Jobs taken back from lost workers since `since`, newest first."""

@@ -5,7 +5,6 @@ shows of the history: its alerts and its throughput over a day or weeks."""
 from __future__ import annotations
 
 import asyncio
-import time
 from typing import Any, Literal
 
 from fastapi import APIRouter, Query
@@ -14,7 +13,7 @@ from starlette.responses import Response
 
 from ..app import App
 from ..app.alerts import AlertRules, normal_in_words
-from ..app.history_views import WINDOWS, runs_by, window_of
+from ..app.history_views import WINDOWS, runs_by, steps_by, steps_of, window_of
 from ..history_models import HistoryWindow
 from .access import require_view
 from .error_pages import guarded
@@ -22,9 +21,6 @@ from .history_charts import runs_chart, seconds_in_words, value_chart
 from .rendering import render
 
 Window = Literal["1h", "24h", "7d", "28d"]
-#: The history changes only when a rollup runs: overviews refreshed on every finished job
-#: read it again at most this often.
-HISTORY_TTL_S = 10.0
 #: Charts drawn per page section; more queues or names are listed without a chart.
 MAX_CHARTS = 24
 
@@ -41,76 +37,37 @@ def alert_rules_of(request: Request) -> AlertRules:
     return rules or AlertRules()
 
 
-class HistoryCache:
-    """Values read from the history, each reused for HISTORY_TTL_S."""
-
-    def __init__(self) -> None:
-        self._values: dict[object, tuple[float, Any]] = {}
-
-    async def get(self, key: object, read: Any) -> Any:
-        found = self._values.get(key)
-        if found is not None and time.monotonic() - found[0] < HISTORY_TTL_S:
-            return found[1]
-        value = await read()
-        self._values[key] = (time.monotonic(), value)
-        return value
-
-
-def history_cache(request: Request) -> HistoryCache:
-    cache: HistoryCache | None = getattr(request.app.state, "dashboard_history", None)
-    if cache is None:
-        cache = request.app.state.dashboard_history = HistoryCache()
-    return cache
-
-
 async def overview_history(request: Request, window: str) -> dict[str, Any]:
-    """The overview's alerts, and its throughput chart from the history for a day or more
-    (None for the last hour, which the overview counts from the jobs themselves)."""
-    app, rules, cache = app_of(request), alert_rules_of(request), history_cache(request)
-    span = window_of(window)
-
-    async def steps() -> Any:
-        return runs_chart(await app.history_async(span.key), span)
-
-    alerts, chart = await asyncio.gather(
-        app.alerts_async(rules),
-        cache.get(("overview", span.key), steps) if span.key != "1h" else none(),
-    )
+    """The overview's alerts, and its chart of finished jobs over the window."""
+    app, rules, span = app_of(request), alert_rules_of(request), window_of(window)
+    alerts, steps = await asyncio.gather(app.alerts_async(rules), app.history_async(span.key))
     return {
         "alerts": alerts,
         "normal": normal_in_words(rules),
         "window": span,
         "windows": list(WINDOWS.values()),
-        "history_chart": chart,
+        "history_chart": runs_chart(steps, span),
     }
 
 
-async def none() -> None:
-    return None
-
-
 async def history_context(app: App, span: HistoryWindow) -> dict[str, Any]:
-    totals = await app.history_totals_async(span.key)
-    by_queue, by_name = runs_by(totals, "queue"), runs_by(totals, "name")
+    """Charts of everything, of each queue and of each job name, from one read."""
+    now, points = await app.history_points_async(span.key)
+    by_queue, by_name = runs_by(points, "queue"), runs_by(points, "name")
     queues = sorted(by_queue, key=lambda q: -sum(by_queue[q].values()))
     names = sorted(by_name, key=lambda n: -sum(by_name[n].values()))
-    everything, *per_queue = await asyncio.gather(
-        app.history_async(span.key),
-        *[app.history_async(span.key, queue=q) for q in queues[:MAX_CHARTS]],
-    )
-    per_name = await asyncio.gather(
-        *[app.history_async(span.key, name=n) for n in names[:MAX_CHARTS]]
-    )
+    queue_steps = steps_by(points, span, now, "queue")
+    name_steps = steps_by(points, span, now, "name")
     return {
         "window": span,
         "windows": list(WINDOWS.values()),
-        "all_chart": runs_chart(everything, span),
+        "all_chart": runs_chart(steps_of(points, span, now), span),
         "queues": queues,
         "names": names,
         "by_queue": by_queue,
         "by_name": by_name,
-        "queue_charts": {q: runs_chart(s, span) for q, s in zip(queues, per_queue, strict=False)},
-        "name_charts": {n: runs_chart(s, span) for n, s in zip(names, per_name, strict=False)},
+        "queue_charts": {q: runs_chart(queue_steps[q], span) for q in queues[:MAX_CHARTS]},
+        "name_charts": {n: runs_chart(name_steps[n], span) for n in names[:MAX_CHARTS]},
     }
 
 

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from datetime import UTC, datetime
 from typing import Any
 
 from fastapi import APIRouter, Query
@@ -20,7 +19,6 @@ from .access import require_view
 from .error_pages import guarded
 from .history_pages import Window, overview_history
 from .rendering import render
-from .throughput import MinuteCache, chart
 from .waiting import why_waiting
 
 MAX_PAGE = 100_000
@@ -42,13 +40,6 @@ async def root(request: Request) -> Response:
 # -- overview ----------------------------------------------------------------------------------
 
 
-def minute_cache(request: Request) -> MinuteCache:
-    cache: MinuteCache | None = getattr(request.app.state, "dashboard_minutes", None)
-    if cache is None:
-        cache = request.app.state.dashboard_minutes = MinuteCache()
-    return cache
-
-
 async def overview_context(request: Request, window: str = "1h") -> dict[str, Any]:
     app = app_of(request)
     stats, recurring, workers, history = await asyncio.gather(
@@ -57,8 +48,6 @@ async def overview_context(request: Request, window: str = "1h") -> dict[str, An
         app.workers_async(),
         overview_history(request, window),
     )
-    # The chart only displays; this host's clock is good enough and needs no database call.
-    minutes = await minute_cache(request).get(app, datetime.now(UTC), stats)
     running_now = JobFilter(states=(JobState.RUNNING,), limit=MAX_RUNNING_SHOWN)
     running = {job.id: job for job in (await app.list_page_async(running_now)).jobs}
     counts = {state.value: stats.counts.get(state.value, 0) for state in JobState}
@@ -70,7 +59,6 @@ async def overview_context(request: Request, window: str = "1h") -> dict[str, An
         "recurring_enabled": sum(1 for r in recurring if r.enabled),
         "workers": workers,
         "running": running,
-        "chart": chart(minutes),
         **history,
     }
 

@@ -1,5 +1,6 @@
 """Reading the history on PostgreSQL: series of counts, totals per queue and job name, one job
-name's buckets with their histograms, and the jobs taken back from lost workers. Bucket
+name's buckets with their histograms, the jobs taken back from lost workers, and the
+waiting jobs of each queue (for the alerts). Bucket
 starts are epoch seconds; both spans are read, minutes for the last day and hours before."""
 
 from __future__ import annotations
@@ -7,19 +8,38 @@ from __future__ import annotations
 from datetime import UTC, datetime
 
 from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
+from ...queue_models import QueueInfo
 from ..history_rules import SETTLE_S
-from . import history
+from ..rows import queue_infos_from_rows
+from . import history, queues
+from .blockers import ONE_SNAPSHOT
 from .connection import PostgresPool
-from .tx import Row
+from .tx import Row, Tx
 from .values import NUL
 
-#: Counts per state in steps of `step` seconds, optionally of one queue and one job name.
+#: Counts per queue, job name and state in steps of `step` seconds, optionally of one queue
+#: and one job name.
 SERIES = """
-SELECT at - at %% %(step)s AS t, state, sum(runs) AS runs FROM {schema}.history
+SELECT at - at %% %(step)s AS t, queue, name, state, sum(runs) AS runs FROM {schema}.history
 WHERE span_s IN (60, 3600) AND at >= %(since)s
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
   AND (%(name)s::text IS NULL OR name = %(name)s)
-GROUP BY t, state ORDER BY t
+GROUP BY t, queue, name, state ORDER BY t
+"""
+#: The same counts of the jobs finished since `since` that the rollup has not folded yet (past
+#: the watermark), read through the index of finish times.
+TAIL = """
+SELECT t - t %% %(step)s AS t, queue, name, state, count(*) AS runs
+FROM (
+    SELECT floor(extract(epoch FROM j.finished_at))::bigint AS t, j.queue, j.name, j.state
+    FROM {schema}.jobs AS j, {schema}.history_rollup AS w
+    WHERE w.id = 1 AND j.finished_at IS NOT NULL
+      AND j.finished_at >= greatest(to_timestamp(%(since)s), w.folded_at)
+      AND (j.finished_at, j.seq) > (w.folded_at, w.folded_seq)
+      AND (%(queue)s::text IS NULL OR j.queue = %(queue)s)
+      AND (%(name)s::text IS NULL OR j.name = %(name)s)
+) AS tail
+GROUP BY 1, queue, name, state
 """
 #: Counts per queue, job name and state between two times.
 TOTALS = """
@@ -33,6 +53,25 @@ SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, dura
 FROM {schema}.history WHERE name = %(name)s AND at >= %(since)s
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
 ORDER BY at
+"""
+#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked), read
+#: through the partial indexes that hold only waiting jobs, never the whole table; rows as
+#: queues.JOB_COUNTS's, all counted as 'pending'.
+WAITING = """
+SELECT queue, 'pending' AS state, count(*) AS n, min(run_at) AS oldest_waiting_at, 0 AS started
+FROM (
+    SELECT queue, run_at FROM {schema}.jobs
+    WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+      AND run_at <= now()
+    UNION ALL
+    SELECT queue, run_at FROM {schema}.jobs
+    WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+      AND held_until IS NULL AND run_at <= now()
+    UNION ALL
+    SELECT queue, run_at FROM {schema}.jobs
+    WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled') AND run_at <= now()
+) AS waiting
+GROUP BY queue
 """
 LOSSES = """
 SELECT worker_id, hostname, pid, last_seen_at, job_id, name, attempt, became, lost_at
@@ -67,9 +106,20 @@ class PostgresHistory:
             "queue": no_nul(queue),
             "name": no_nul(name),
         }
-        rows = await self._pool.transaction(lambda tx: tx.rows(SERIES, params))
+
+        async def read(tx: Tx) -> list[Row]:
+            await tx.run(ONE_SNAPSHOT)  # a rollup between the two reads counts nothing twice
+            return [*await tx.rows(SERIES, params), *await tx.rows(TAIL, params)]
+
+        rows = await self._pool.transaction(read)
         return [
-            HistoryPoint(datetime.fromtimestamp(r["t"], UTC), r["state"], int(r["runs"]))
+            HistoryPoint(
+                datetime.fromtimestamp(r["t"], UTC),
+                r["queue"],
+                r["name"],
+                r["state"],
+                int(r["runs"]),
+            )
             for r in rows
         ]
 
@@ -84,6 +134,16 @@ class PostgresHistory:
         params = {"name": no_nul(name), "since": epoch(since), "queue": no_nul(queue)}
         rows = await self._pool.transaction(lambda tx: tx.rows(BUCKETS, params))
         return [bucket(row) for row in rows]
+
+    async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
+        async def read(tx: Tx) -> list[QueueInfo]:
+            settings = await tx.rows(queues.SETTINGS, {"name": None})
+            waiting = await tx.rows(WAITING)
+            alive = await tx.rows(queues.LIVE_WORKERS, (stale_after_s,))
+            workers = [(row["id"], row["queues"]) for row in alive]
+            return queue_infos_from_rows(settings, waiting, workers, lambda value: value)
+
+        return await self._pool.transaction(read)
 
     async def worker_losses(self, since: datetime, limit: int = 500) -> list[WorkerLoss]:
         rows = await self._pool.transaction(lambda tx: tx.rows(LOSSES, (since, limit)))

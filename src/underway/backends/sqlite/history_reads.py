@@ -1,25 +1,40 @@
 """Reading the history on SQLite: series of counts, totals per queue and job name, one job
-name's buckets with their histograms, and the jobs taken back from lost workers. Bucket
+name's buckets with their histograms, the jobs taken back from lost workers, and the
+waiting jobs of each queue (for the alerts). Bucket
 starts are epoch seconds; both spans are read, minutes for the last day and hours before."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from datetime import UTC, datetime
 
 from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
+from ...queue_models import QueueInfo
 from ..base import Clock
 from ..codecs import epoch_to_datetime
 from ..history_rules import SETTLE_S
-from . import history
+from ..rows import queue_infos_from_rows
+from . import history, queues
 from .connection import SQLiteConnection
 
-#: Counts per state in steps of `step` seconds, optionally of one queue and one job name.
+#: Counts per queue, job name and state in steps of `step` seconds, optionally of one queue
+#: and one job name.
 SERIES = """
-SELECT at - at % :step AS t, state, sum(runs) AS runs FROM underway_history
+SELECT at - at % :step AS t, queue, name, state, sum(runs) AS runs FROM underway_history
 WHERE span_s IN (60, 3600) AND at >= :since
   AND (:queue IS NULL OR queue = :queue) AND (:name IS NULL OR name = :name)
-GROUP BY t, state ORDER BY t
+GROUP BY t, queue, name, state ORDER BY t
+"""
+#: The same counts of the jobs finished since `lo` that the rollup has not folded yet (past
+#: the watermark), read through the index of finish times.
+TAIL = """
+SELECT CAST(finished_at AS INTEGER) - CAST(finished_at AS INTEGER) % :step AS t, queue, name,
+    state, count(*) AS runs
+FROM underway_jobs INDEXED BY underway_jobs_finished
+WHERE finished_at >= :lo AND (finished_at > :at OR seq > :seq)
+  AND (:queue IS NULL OR queue = :queue) AND (:name IS NULL OR name = :name)
+GROUP BY t, queue, name, state
 """
 #: Counts per queue, job name and state between two times.
 TOTALS = """
@@ -33,6 +48,25 @@ SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, dura
 FROM underway_history WHERE name = :name AND at >= :since
   AND (:queue IS NULL OR queue = :queue)
 ORDER BY at
+"""
+#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked), read
+#: through the partial indexes that hold only waiting jobs, never the whole table; rows as
+#: queues.JOB_COUNTS's, all counted as 'pending'.
+WAITING = """
+SELECT queue, 'pending' AS state, count(*) AS n, min(run_at) AS oldest_waiting_at, 0 AS started
+FROM (
+    SELECT queue, run_at FROM underway_jobs
+    WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+      AND run_at <= :now
+    UNION ALL
+    SELECT queue, run_at FROM underway_jobs
+    WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+      AND held_until IS NULL AND run_at <= :now
+    UNION ALL
+    SELECT queue, run_at FROM underway_jobs
+    WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled') AND run_at <= :now
+)
+GROUP BY queue
 """
 LOSSES = """
 SELECT worker_id, hostname, pid, last_seen_at, job_id, name, attempt, became, lost_at
@@ -61,9 +95,19 @@ class SQLiteHistory:
     async def history_series(
         self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
     ) -> list[HistoryPoint]:
-        params = {"since": epoch(since), "step": step_s, "queue": queue, "name": name}
-        rows = await self._reader.read(lambda c: c.execute(SERIES, params).fetchall())
-        return [HistoryPoint(datetime.fromtimestamp(t, UTC), s, int(n)) for t, s, n in rows]
+        start = epoch(since)
+        params = {"since": start, "step": step_s, "queue": queue, "name": name}
+
+        def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
+            at, seq = history.watermark(conn)
+            tail = {**params, "at": at, "seq": seq, "lo": max(at, start)}
+            return [*conn.execute(SERIES, params), *conn.execute(TAIL, tail)]
+
+        rows = await self._reader.read(read)
+        return [
+            HistoryPoint(datetime.fromtimestamp(t, UTC), q, n, s, int(runs))
+            for t, q, n, s, runs in rows
+        ]
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
         params = {"since": epoch(since), "until": epoch(until)}
@@ -76,6 +120,18 @@ class SQLiteHistory:
         params = {"name": name, "since": epoch(since), "queue": queue}
         rows = await self._reader.read(lambda c: c.execute(BUCKETS, params).fetchall())
         return [bucket(row) for row in rows]
+
+    async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
+        now = self._clock.now()
+
+        def read(conn: sqlite3.Connection) -> list[QueueInfo]:
+            settings = [dict(row) for row in conn.execute(queues.SETTINGS, {"name": None})]
+            waiting = [dict(row) for row in conn.execute(WAITING, {"now": now})]
+            alive = conn.execute(queues.LIVE_WORKERS, (now - stale_after_s,))
+            workers = [(row["id"], json.loads(row["queues"])) for row in alive]
+            return queue_infos_from_rows(settings, waiting, workers, epoch_to_datetime)
+
+        return await self._reader.read(read)
 
     async def worker_losses(self, since: datetime, limit: int = 500) -> list[WorkerLoss]:
         params = (since.timestamp(), limit)
