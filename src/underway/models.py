@@ -332,6 +332,8 @@ class JobFilter:
     scan: int | None = None
     #: False: do not count every match (`JobPage.total` is then the jobs on the page).
     count: bool = True
+    #: Count no further than this (`JobPage.total` is then at most this): bounds a count.
+    count_limit: int | None = None
 
 
 @dataclass(frozen=True, slots=True)

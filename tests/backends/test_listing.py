@@ -75,3 +75,11 @@ async def test_sorting_by_start_and_duration_ranks_the_newest_matches(backend: B
     page = await backend.list_jobs(JobFilter(order="duration", limit=1, offset=1))
     assert [job.id for job in page.jobs] == [second.id]
     assert page.total == 3
+
+
+async def test_a_bounded_count_stops_at_its_limit(backend: Backend) -> None:
+    for n in range(5):
+        await enqueue(backend, args={"n": n})
+    assert (await backend.list_jobs(JobFilter(limit=2, count_limit=3))).total == 3
+    assert (await backend.list_jobs(JobFilter(limit=2, count_limit=9))).total == 5
+    assert (await backend.list_jobs(JobFilter(limit=2, search='"n"', count_limit=4))).total == 4

@@ -70,10 +70,11 @@ async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
     rows = await tx.rows(statement, page, planned=True)
     total = len(rows)
     if query.count:
-        counted = await tx.row(
-            f"SELECT count(*) AS n FROM {{schema}}.jobs {where}", params, planned=True
-        )
-        total = int(counted["n"] if counted else 0)
+        statement, counted = f"SELECT 1 FROM {{schema}}.jobs {where}", params
+        if query.count_limit is not None:
+            statement, counted = f"{statement} LIMIT %s", [*params, query.count_limit]
+        found = await tx.row(f"SELECT count(*) AS n FROM ({statement}) m", counted, planned=True)
+        total = int(found["n"] if found else 0)
     positions = [row["seq"] for row in rows]
     return JobPage(
         jobs=[job(row) for row in rows],
@@ -92,13 +93,13 @@ TOP = "SELECT coalesce(max(seq), 0) + 1 AS top FROM {schema}.jobs"
 #: The newest SORT_WINDOW matches, ranked by another order (a running job's duration counts
 #: until now).
 SORTED = """
-SELECT j.* FROM {schema}.jobs j JOIN (
-    SELECT id FROM {schema}.jobs {where} ORDER BY seq DESC LIMIT %s) recent USING (id)
-ORDER BY {order} DESC NULLS LAST, j.seq DESC LIMIT %s OFFSET %s
+SELECT * FROM (
+    SELECT * FROM {schema}.jobs {where} ORDER BY seq DESC LIMIT %s) recent
+ORDER BY {order} DESC NULLS LAST, seq DESC LIMIT %s OFFSET %s
 """
 ORDERS = {
-    "started": "j.started_at",
-    "duration": "coalesce(j.finished_at, now()) - j.started_at",
+    "started": "started_at",
+    "duration": "coalesce(finished_at, now()) - started_at",
 }
 
 #: How each of policy's listing filters is written.

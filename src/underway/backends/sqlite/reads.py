@@ -100,7 +100,10 @@ def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
     rows = conn.execute(statement, page).fetchall()
     total = len(rows)
     if query.count:
-        total = conn.execute(f"SELECT count(*) FROM underway_jobs {where}", params).fetchone()[0]
+        statement, counted = f"SELECT 1 FROM underway_jobs {where}", params
+        if query.count_limit is not None:
+            statement, counted = f"{statement} LIMIT ?", [*params, query.count_limit]
+        total = conn.execute(f"SELECT count(*) FROM ({statement})", counted).fetchone()[0]
     positions = [row["seq"] for row in rows]
     return JobPage(
         jobs=[job(row) for row in rows],
