@@ -61,15 +61,20 @@ def test_a_dry_run_counts_and_a_run_cancels_every_match_in_batches(
     with caplog.at_level(logging.INFO, logger="underway.bulk"):
         started = bulk_client.post("/api/bulk", json=body)
         assert started.status_code == 202
-        assert started.json()["matched"] == 130
         done = finished_run(bulk_client, started.headers["Location"])
-    assert (done["state"], done["done"], done["skipped"]) == ("finished", 130, 0)
+    assert (done["state"], done["matched"], done["done"], done["skipped"]) == (
+        "finished",
+        130,
+        130,
+        0,
+    )
     assert {bulk_app.get(job_id).state.value for job_id in reports} == {"cancelled"}
     assert bulk_app.get(other).state.value == "pending"
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "bulk cancel" in logged
     assert "started by API token #" in logged
-    assert "130 matching jobs" in logged
+    assert "state=pending queue='reports'" in logged
+    assert ": 130 matching jobs" in logged
     assert "130 changed" in logged
     assert MANAGE_TOKEN not in logged
 

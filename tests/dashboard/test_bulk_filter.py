@@ -28,19 +28,24 @@ def test_cancel_all_matching_confirms_the_count_and_shows_the_run_finish(
 
     expect(page).to_have_url(re.compile(r"/dashboard/bulk\?.*action=cancel"))
     expect(page.locator("[data-bulk-matched]")).to_have_text("25")
+    expect(page.get_by_role("button", name="Cancel 25 jobs")).to_be_enabled()
     expect(page.locator("[data-bulk-filter]")).to_have_text("state=scheduled name='add'")
     with caplog.at_level(logging.INFO, logger="underway.bulk"):
         page.get_by_role("button", name="Cancel 25 jobs").click()
         expect(page).to_have_url(re.compile(r"/dashboard/bulk/[0-9a-f]+$"))
         expect(page.locator("[data-bulk-status]")).to_have_text(
-            "Finished: 25 changed, 0 left as they were."
+            "Finished: 25 changed, 0 left as they were, of the 25 that matched."
         )
 
+    page.locator("[data-bulk-list]").click()
+    expect(page).to_have_url(re.compile(r"/dashboard/jobs\?state=scheduled&name=add$"))
+    expect(page.locator("tr[data-job-row]")).to_have_count(0)
     assert {app.get(job_id).state.value for job_id in later} == {"cancelled"}
     assert app.get(other).state.value == "scheduled"
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "started by dashboard session #" in logged
-    assert "state=scheduled name='add', 25 matching jobs" in logged
+    assert ": 25 matching jobs" in logged
+    assert "state=scheduled name='add', 25 changed, 0 left as they were" in logged
 
 
 def test_a_view_only_session_gets_no_bulk_actions(page: Page, app: App) -> None:
@@ -52,6 +57,7 @@ def test_a_view_only_session_gets_no_bulk_actions(page: Page, app: App) -> None:
     expect(page.locator("tr[data-job-row]")).to_have_count(1)
     expect(page.locator("[data-bulk-all]")).to_have_count(0)
     assert page.request.get("/dashboard/bulk?action=cancel").status == 403
+    assert page.request.get("/dashboard/live/bulk/count?action=cancel").status == 403
     form = {"action": "cancel", "state": "scheduled"}
     assert page.request.post("/dashboard/bulk", form=form).status == 403
     assert app.list(state="scheduled") != []

@@ -120,3 +120,21 @@ def test_sorting_by_duration_and_start_reorders_the_list(page: Page, app: App) -
 
     page.goto("/dashboard/jobs?sort=size")
     expect(page.locator("main")).to_contain_text("Sort by created, started, duration, not 'size'.")
+
+
+def test_a_large_listing_counts_up_to_a_limit_and_still_pages_on(
+    page: Page, app: App, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(job_list, "PER_PAGE", 2)
+    monkeypatch.setattr(job_list, "COUNT_LIMIT", 3)
+    for n in range(5):
+        app.enqueue("add", {"a": n}, delay=3600)
+
+    page.goto("/dashboard/jobs")
+    pager = page.locator(".pager")
+    expect(pager).to_contain_text(re.compile(r"1\W2 of 3\+"))
+    expect(pager).to_contain_text("page 1 of 2+")
+    page.locator("a[rel=next]").click()
+    page.locator("a[rel=next]").click()
+    expect(page.locator("tr[data-job-row]")).to_have_count(1)
+    expect(page.locator("a[rel=next]")).to_have_count(0)

@@ -75,7 +75,9 @@ class BulkStatus(Body):
     action: str
     filter: str = Field(description="The filter in words.")
     state: Literal["running", "finished", "stopped"]
-    matched: int = Field(description="Jobs that matched when the run started.")
+    matched: int | None = Field(
+        description="Jobs that matched when the run started; null while they are counted."
+    )
     done: int = Field(description="Jobs changed so far.")
     skipped: int = Field(description="Jobs left as they were: in another state, or gone.")
     error: str | None = Field(None, description="Why a stopped run stopped.")
@@ -175,7 +177,7 @@ async def start(request: Request) -> JSONResponse:
     if asked.dry_run:
         matched = await count_matching(app, query)
         return JSONResponse(BulkCount(matched=matched, filter=describe(query)).wire())
-    run = await runs_of(request.app.state).start(app, asked.action, query, who_asked(request))
+    run = runs_of(request.app.state).start(app, asked.action, query, who_asked(request))
     location = absolute_url(request, f"/api/bulk/{run.id}")
     return JSONResponse(status_of(run).wire(), status_code=202, headers={"Location": location})
 

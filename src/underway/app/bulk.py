@@ -44,9 +44,9 @@ def operation(app: BulkHost, action: BulkAction) -> Callable[[str], Awaitable[An
     return operations[action]
 
 
-async def count_matching(app: BulkHost, query: JobFilter) -> int:
-    """How many jobs the filter matches now (the number a confirmation shows)."""
-    page = await app.list_page_async(whole(query, limit=1))
+async def count_matching(app: BulkHost, query: JobFilter, up_to: int | None = None) -> int:
+    """How many jobs the filter matches now, or `up_to` when at least that many do."""
+    page = await app.list_page_async(replace(whole(query, limit=1), count_limit=up_to))
     return page.total
 
 

@@ -16,7 +16,7 @@ from ..web.urls import root_path
 from .access import CSRF_FIELD, Denied, Viewer, require_manage, require_view
 from .actions import Form, back_to
 from .error_pages import guarded
-from .job_list import Filters, ListFilters, list_filters
+from .job_list import COUNT_LIMIT, Filters, ListFilters, list_filters
 from .pages import app_of
 from .rendering import render
 
@@ -52,12 +52,12 @@ def who_is(request: Request, viewer: Viewer) -> str:
 async def confirm(
     request: Request, filters: ListFilters = Filters, action: str = Query("", max_length=20)
 ) -> Response:
+    """The confirmation; the count of matching jobs comes in its own request, which may take
+    longer on a large table."""
     viewer = require_view(request)
-    if not viewer.can_manage:
-        raise Denied(403, "This needs a token with scope jobs:manage; yours may only view.")
-    chosen = action_of(action)
-    matched = await count_matching(app_of(request), filters.matching())
+    chosen = action_for(viewer, action)
     root = root_path(request.scope)
+    count_url = filters.url(f"{root}/dashboard/live/bulk/count")
     return render(
         request,
         viewer,
@@ -65,11 +65,37 @@ async def confirm(
         action=chosen,
         verb=VERBS[chosen],
         what_happens=WHAT_HAPPENS[chosen],
-        matched=matched,
         filters=filters,
         filter_text=describe(filters.matching()),
         back_url=filters.url(f"{root}/dashboard/jobs"),
+        count_url=f"{count_url}{'&' if '?' in count_url else '?'}action={chosen}",
     )
+
+
+@router.get("/dashboard/live/bulk/count")
+@guarded
+async def confirm_count(
+    request: Request, filters: ListFilters = Filters, action: str = Query("", max_length=20)
+) -> Response:
+    viewer = require_view(request)
+    chosen = action_for(viewer, action)
+    matched = await count_matching(app_of(request), filters.matching(), COUNT_LIMIT + 1)
+    shown = f"{COUNT_LIMIT:,}+" if matched > COUNT_LIMIT else f"{matched:,}"
+    return render(
+        request,
+        viewer,
+        "_bulk_count.html",
+        verb=VERBS[chosen],
+        action=chosen,
+        matched=matched,
+        shown=shown,
+    )
+
+
+def action_for(viewer: Viewer, action: str) -> BulkAction:
+    if not viewer.can_manage:
+        raise Denied(403, "This needs a token with scope jobs:manage; yours may only view.")
+    return action_of(action)
 
 
 @router.post("/dashboard/bulk")
@@ -83,9 +109,7 @@ async def start(request: Request) -> Response:
         raise Denied(400, f"A filter may be at most {FIELD_LIMIT} characters long.")
     filters = list_filters(**fields, sort="created", before=None)
     app = app_of(request)
-    run = await runs_of(request.app.state).start(
-        app, action, filters.matching(), who_is(request, viewer)
-    )
+    run = runs_of(request.app.state).start(app, action, filters.matching(), who_is(request, viewer))
     return back_to(request, f"/dashboard/bulk/{run.id}")
 
 
@@ -94,11 +118,19 @@ def run_context(request: Request, run_id: str) -> dict[str, Any]:
     if run is None:
         raise Denied(404, "There is no such bulk action on this server (it may have restarted).")
     handled = run.tally.done + run.tally.skipped
+    query = run.query
+    filters = ListFilters(
+        state=query.states[0].value if query.states else "",
+        name=query.name or "",
+        queue=query.queue or "",
+        q=query.search or "",
+    )
     return {
         "run": run,
+        "list_url": filters.url(f"{root_path(request.scope)}/dashboard/jobs"),
         "verb": VERBS[run.action],
         "handled": handled,
-        "percent": 100 if run.finished else min(99, 100 * handled // max(1, run.matched)),
+        "percent": 100 if run.finished else min(99, 100 * handled // max(1, run.matched or 0)),
     }
 
 

@@ -27,6 +27,8 @@ from .rendering import render
 
 PER_PAGE = 20
 SEARCH_SCAN = 100_000
+#: A plain listing counts its matches up to this many ("10,000+" beyond).
+COUNT_LIMIT = 10_000
 STATES = frozenset(state.value for state in JobState)
 SORTS: dict[str, str] = {
     "created": "newest first",
@@ -71,7 +73,7 @@ class ListFilters:
         offset = (page - 1) * PER_PAGE
         found = replace(self.matching(), limit=PER_PAGE, offset=offset, order=self.order)
         if not self.q:
-            return found
+            return replace(found, count_limit=COUNT_LIMIT + 1)
         offset = 0 if self.by_position else offset
         return replace(found, scan=SEARCH_SCAN, count=False, before=self.before, offset=offset)
 
@@ -96,15 +98,18 @@ def pager(
 ) -> dict[str, Any]:
     """The links and words of the pager, for a counted listing or a search."""
     if not filters.q:
-        ranked = min(total, SORT_WINDOW) if filters.order != "created" else total
+        capped = total > COUNT_LIMIT
+        ranked = min(total, SORT_WINDOW if filters.order != "created" else COUNT_LIMIT)
         pages = max(1, -(-ranked // PER_PAGE))
+        full = shown == PER_PAGE
         return {
             "counted": True,
-            "pages": pages,
+            "total_text": f"{COUNT_LIMIT:,}+" if capped else f"{total:,}",
+            "pages_text": f"{pages:,}+" if capped and filters.order == "created" else f"{pages:,}",
             "first": (page - 1) * PER_PAGE + 1 if shown else 0,
             "last": (page - 1) * PER_PAGE + shown,
             "prev_url": filters.url(base, page - 1) if page > 1 else None,
-            "next_url": filters.url(base, page + 1) if page < pages else None,
+            "next_url": filters.url(base, page + 1) if page < pages or (capped and full) else None,
             "windowed": filters.order != "created" and total > SORT_WINDOW,
         }
     matches = f"{shown} match{'es' if shown != 1 else ''} on this page"

@@ -37,7 +37,8 @@ class BulkRun:
     action: BulkAction
     query: JobFilter
     who: str
-    matched: int
+    #: Jobs the filter matched as the run began; None while they are being counted.
+    matched: int | None = None
     tally: BulkTally = field(default_factory=BulkTally)
     started_at: datetime = field(default_factory=lambda: datetime.now(UTC))
     finished_at: datetime | None = None
@@ -62,17 +63,13 @@ class BulkRuns:
     def get(self, run_id: str) -> BulkRun | None:
         return self._runs.get(run_id)
 
-    async def start(self, app: BulkHost, action: BulkAction, query: JobFilter, who: str) -> BulkRun:
-        """Count the matches, log who asked for what, and start the run in the background."""
-        matched = await count_matching(app, query)
-        run = BulkRun(secrets.token_hex(8), action, query, who, matched)
+    def start(self, app: BulkHost, action: BulkAction, query: JobFilter, who: str) -> BulkRun:
+        """Start the run in the background (it counts the matches first), and log who asked."""
+        run = BulkRun(secrets.token_hex(8), action, query, who)
         self._runs[run.id] = run
         while len(self._runs) > KEPT_RUNS:
             self._runs.popitem(last=False)
-        log.info(
-            "bulk %s %s started by %s: %s, %d matching jobs",
-            action, run.id, who, run.filter_text, matched,
-        )  # fmt: skip
+        log.info("bulk %s %s started by %s: %s", action, run.id, who, run.filter_text)
         task = asyncio.create_task(self._run(app, run))
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
@@ -80,6 +77,8 @@ class BulkRuns:
 
     async def _run(self, app: BulkHost, run: BulkRun) -> None:
         try:
+            run.matched = await count_matching(app, run.query)
+            log.info("bulk %s %s: %d matching jobs", run.action, run.id, run.matched)
             await run_bulk(app, run.action, run.query, run.tally)
         except Exception as error:  # the run stops; the page and the log say why
             run.error = f"{type(error).__name__}: {error}"

@@ -83,7 +83,26 @@
     setTimeout(poll, BULK_POLL_MS);
   }
 
+  // -- bulk confirmation: the count of matching jobs, then the button that names it ------------
+
+  function loadCount(cell) {
+    fetch(cell.dataset.bulkCount, { credentials: "same-origin", headers: { Accept: "text/html" } })
+      .then(function (response) { return response.ok ? response.text() : null; })
+      .then(function (html) {
+        if (html === null) throw new Error("no count");
+        cell.innerHTML = html;
+        var count = cell.querySelector("[data-bulk-matched]");
+        var button = document.querySelector("[data-bulk-submit] button");
+        var n = Number(count.dataset.count);
+        button.textContent = count.dataset.verb + " " + count.textContent + (n === 1 ? " job" : " jobs");
+        button.disabled = n === 0;
+      })
+      .catch(function () { cell.textContent = "could not be counted; reload the page"; });
+  }
+
   document.addEventListener("DOMContentLoaded", function () {
+    var count = document.querySelector("[data-bulk-count]");
+    if (count) loadCount(count);
     var logs = document.getElementById("logs");
     if (logs) followLogs(logs);
     watchFinished();
