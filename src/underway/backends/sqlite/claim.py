@@ -97,7 +97,8 @@ RETURNING seq, id, name, args, attempt, max_attempts, dependency_rule,
     workflow_id, queue, run_at, trace_context
 """
 #: START_CHOSEN of one queue's first `limit` plain jobs, chosen in the same statement (the
-#: claim when nothing limits it): their claim order and what a worker needs of them.
+#: claim when nothing limits it): their claim order and what a worker needs of them (their
+#: queue is the one claimed from).
 CLAIM_PLAIN = """
 UPDATE underway_jobs SET state = 'running', attempt = attempt + 1, worker_id = ?,
     started_at = ?, heartbeat_at = ?, progress = 0, message = NULL
@@ -106,7 +107,7 @@ WHERE seq IN (SELECT seq FROM underway_jobs INDEXED BY underway_jobs_ready
                 AND rate_key IS NULL AND run_at <= ?
               ORDER BY priority DESC, run_at, seq LIMIT ?)
 RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts, dependency_rule,
-    workflow_id, queue, trace_context
+    workflow_id, trace_context
 """
 #: Whether a plain job is due in the queues (QUEUES), but paused ones and those with limits,
 #: of the names in the JSON array ? (NULL: any name).
@@ -241,11 +242,11 @@ def _claim_plain(
             max_attempts,
             rule is not None,
             flow,
-            queue_,
+            queue,
             due,
             trace,
         )
-        for _, due, _, id_, name, args, attempt, max_attempts, rule, flow, queue_, trace in rows
+        for _, due, _, id_, name, args, attempt, max_attempts, rule, flow, trace in rows
     ]
 
 
