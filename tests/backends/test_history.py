@@ -15,7 +15,7 @@ from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres import history as postgres_history
 from underway.backends.sqlite import SQLiteBackend
 from underway.backends.sqlite import history as sqlite_history
-from underway.history_models import HistoryPoint
+from underway.history_models import HistoryBucket, HistoryPoint
 from underway.models import WorkerInfo
 
 from .support import WORKER, claim_one, clock_moves_on, enqueue, run_to_end
@@ -196,7 +196,7 @@ async def test_waiting_queues_count_only_the_jobs_that_wait(backend: Backend) ->
     assert "default" not in found
 
 
-async def test_the_series_counts_jobs_not_folded_yet_once(backend: Backend) -> None:
+async def test_series_and_buckets_count_jobs_not_folded_yet_once(backend: Backend) -> None:
     await finish_jobs(backend, 2)
     await clock_moves_on()
     assert await backend.roll_up_history(settle_s=0) == 2
@@ -205,8 +205,13 @@ async def test_the_series_counts_jobs_not_folded_yet_once(backend: Backend) -> N
     def runs(points: list[HistoryPoint]) -> int:
         return sum(point.runs for point in points)
 
+    def timed(buckets: list[HistoryBucket]) -> int:
+        return sum(sum(bucket.durations) for bucket in buckets)
+
     assert runs(await backend.history_series(LONG_AGO, 60)) == 3
     assert runs(await backend.history_series(LONG_AGO, 60, name="other")) == 0
+    assert timed(await backend.history_buckets("task", LONG_AGO)) == 3
     await clock_moves_on()
     await backend.roll_up_history(settle_s=0)
     assert runs(await backend.history_series(LONG_AGO, 3600, queue="default")) == 3
+    assert timed(await backend.history_buckets("task", LONG_AGO)) == 3

@@ -7,8 +7,9 @@ from __future__ import annotations
 import bisect
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 
-from ..history_models import HISTOGRAM_BOUNDS_S, HISTOGRAM_SIZE
+from ..history_models import HISTOGRAM_BOUNDS_S, HISTOGRAM_SIZE, HistoryBucket
 
 MINUTE_S = 60
 HOUR_S = 3600
@@ -126,6 +127,24 @@ def hours_cutoff(now: float) -> int:
 def unfolded(jobs: Sequence[FinishedJob], folded_at: float, folded_seq: int) -> list[FinishedJob]:
     """The jobs past the rollup's watermark (finish time, then seq): not folded yet."""
     return [job for job in jobs if (job.finished_at, job.seq) > (folded_at, folded_seq)]
+
+
+def bucket_of(key: Key, tally: Tally) -> HistoryBucket:
+    """A stored or folded bucket as the reads answer it."""
+    span, at, queue, name, state = key
+    return HistoryBucket(
+        span_s=span,
+        at=datetime.fromtimestamp(at, UTC),
+        queue=queue,
+        name=name,
+        state=state,
+        runs=tally.runs,
+        timed=tally.timed,
+        duration_sum_s=tally.duration_sum_s,
+        wait_sum_s=tally.wait_sum_s,
+        durations=tuple(tally.durations),
+        waits=tuple(tally.waits),
+    )
 
 
 def percentile(histogram: Sequence[int], fraction: float) -> float | None:

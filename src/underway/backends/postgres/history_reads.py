@@ -1,7 +1,8 @@
-"""Reading the history on PostgreSQL: series of counts, totals per queue and job name, one job
-name's buckets with their histograms, the jobs taken back from lost workers, and the
-waiting jobs of each queue (for the alerts). Bucket
-starts are epoch seconds; both spans are read, minutes for the last day and hours before."""
+"""Reading the history on PostgreSQL: series of counts, totals per queue and job name, and one
+job name's buckets with their histograms, each with the jobs the rollup has not folded yet;
+the jobs taken back from lost workers; the waiting jobs of each queue (for the alerts).
+Bucket starts are epoch seconds; both spans are read, minutes for the last day and hours
+before."""
 
 from __future__ import annotations
 
@@ -9,7 +10,7 @@ from datetime import UTC, datetime
 
 from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
 from ...queue_models import QueueInfo
-from ..history_rules import SETTLE_S
+from ..history_rules import SETTLE_S, bucket_of, fold
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .blockers import ONE_SNAPSHOT
@@ -40,6 +41,17 @@ FROM (
       AND (%(name)s::text IS NULL OR j.name = %(name)s)
 ) AS tail
 GROUP BY 1, queue, name, state
+"""
+#: One job name's finished jobs since `since` that the rollup has not folded yet.
+TAIL_JOBS = """
+SELECT j.seq, j.queue, j.name, j.state, extract(epoch FROM j.run_at)::float8 AS run_at,
+    extract(epoch FROM j.started_at)::float8 AS started_at,
+    extract(epoch FROM j.finished_at)::float8 AS finished_at
+FROM {schema}.jobs AS j, {schema}.history_rollup AS w
+WHERE w.id = 1 AND j.finished_at IS NOT NULL
+  AND j.finished_at >= greatest(to_timestamp(%(since)s), w.folded_at)
+  AND (j.finished_at, j.seq) > (w.folded_at, w.folded_seq) AND j.name = %(name)s
+  AND (%(queue)s::text IS NULL OR j.queue = %(queue)s)
 """
 #: Counts per queue, job name and state between two times.
 TOTALS = """
@@ -132,8 +144,14 @@ class PostgresHistory:
         self, name: str, since: datetime, queue: str | None = None
     ) -> list[HistoryBucket]:
         params = {"name": no_nul(name), "since": epoch(since), "queue": no_nul(queue)}
-        rows = await self._pool.transaction(lambda tx: tx.rows(BUCKETS, params))
-        return [bucket(row) for row in rows]
+
+        async def read(tx: Tx) -> list[HistoryBucket]:
+            await tx.run(ONE_SNAPSHOT)  # a rollup between the two reads counts nothing twice
+            stored = [bucket_of(*history.tally_of(row)) for row in await tx.rows(BUCKETS, params)]
+            jobs = [history.finished_job(row) for row in await tx.rows(TAIL_JOBS, params)]
+            return [*stored, *(bucket_of(*item) for item in fold(jobs).items())]
+
+        return await self._pool.transaction(read)
 
     async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
         async def read(tx: Tx) -> list[QueueInfo]:
@@ -161,20 +179,3 @@ class PostgresHistory:
             )
             for r in rows
         ]
-
-
-def bucket(row: Row) -> HistoryBucket:
-    (span, at, queue, name, state), tally = history.tally_of(row)
-    return HistoryBucket(
-        span_s=span,
-        at=datetime.fromtimestamp(at, UTC),
-        queue=queue,
-        name=name,
-        state=state,
-        runs=tally.runs,
-        timed=tally.timed,
-        duration_sum_s=tally.duration_sum_s,
-        wait_sum_s=tally.wait_sum_s,
-        durations=tuple(tally.durations),
-        waits=tuple(tally.waits),
-    )

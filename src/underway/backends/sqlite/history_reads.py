@@ -1,7 +1,8 @@
-"""Reading the history on SQLite: series of counts, totals per queue and job name, one job
-name's buckets with their histograms, the jobs taken back from lost workers, and the
-waiting jobs of each queue (for the alerts). Bucket
-starts are epoch seconds; both spans are read, minutes for the last day and hours before."""
+"""Reading the history on SQLite: series of counts, totals per queue and job name, and one
+job name's buckets with their histograms, each with the jobs the rollup has not folded yet;
+the jobs taken back from lost workers; the waiting jobs of each queue (for the alerts).
+Bucket starts are epoch seconds; both spans are read, minutes for the last day and hours
+before."""
 
 from __future__ import annotations
 
@@ -13,7 +14,7 @@ from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerL
 from ...queue_models import QueueInfo
 from ..base import Clock
 from ..codecs import epoch_to_datetime
-from ..history_rules import SETTLE_S
+from ..history_rules import SETTLE_S, bucket_of, fold
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .connection import SQLiteConnection
@@ -35,6 +36,13 @@ FROM underway_jobs INDEXED BY underway_jobs_finished
 WHERE finished_at >= :lo AND (finished_at > :at OR seq > :seq)
   AND (:queue IS NULL OR queue = :queue) AND (:name IS NULL OR name = :name)
 GROUP BY t, queue, name, state
+"""
+#: One job name's finished jobs since `lo` that the rollup has not folded yet.
+TAIL_JOBS = """
+SELECT seq, queue, name, state, run_at, started_at, finished_at
+FROM underway_jobs INDEXED BY underway_jobs_finished
+WHERE finished_at >= :lo AND (finished_at > :at OR seq > :seq) AND name = :name
+  AND (:queue IS NULL OR queue = :queue)
 """
 #: Counts per queue, job name and state between two times.
 TOTALS = """
@@ -117,9 +125,17 @@ class SQLiteHistory:
     async def history_buckets(
         self, name: str, since: datetime, queue: str | None = None
     ) -> list[HistoryBucket]:
-        params = {"name": name, "since": epoch(since), "queue": queue}
-        rows = await self._reader.read(lambda c: c.execute(BUCKETS, params).fetchall())
-        return [bucket(row) for row in rows]
+        start = epoch(since)
+        params = {"name": name, "since": start, "queue": queue}
+
+        def read(conn: sqlite3.Connection) -> list[HistoryBucket]:
+            at, seq = history.watermark(conn)
+            stored = [bucket_of(*history.tally_of(row)) for row in conn.execute(BUCKETS, params)]
+            tail = {**params, "at": at, "seq": seq, "lo": max(at, start)}
+            jobs = [history.finished_job(row) for row in conn.execute(TAIL_JOBS, tail)]
+            return [*stored, *(bucket_of(*item) for item in fold(jobs).items())]
+
+        return await self._reader.read(read)
 
     async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
         now = self._clock.now()
@@ -150,20 +166,3 @@ class SQLiteHistory:
             )
             for r in rows
         ]
-
-
-def bucket(row: sqlite3.Row) -> HistoryBucket:
-    (span, at, queue, name, state), tally = history.tally_of(row)
-    return HistoryBucket(
-        span_s=span,
-        at=datetime.fromtimestamp(at, UTC),
-        queue=queue,
-        name=name,
-        state=state,
-        runs=tally.runs,
-        timed=tally.timed,
-        duration_sum_s=tally.duration_sum_s,
-        wait_sum_s=tally.wait_sum_s,
-        durations=tuple(tally.durations),
-        waits=tuple(tally.waits),
-    )
