@@ -23,6 +23,8 @@ DependencyRule = Literal["completed", "ended", "failed"]
 #: results, in order; None for one that did not complete), "summary" (a batch's summary).
 ResultsShape = Literal["value", "list", "summary"]
 ListOrder = Literal["created", "started", "duration"]
+#: What a bulk action does to each job it matches.
+BulkAction = Literal["retry", "cancel", "delete"]
 
 
 class JobState(enum.StrEnum):

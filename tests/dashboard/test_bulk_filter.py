@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import logging
 import re
+from urllib.parse import quote
 
 import pytest
 from playwright.sync_api import Page, expect
@@ -12,7 +13,7 @@ from playwright.sync_api import Page, expect
 from underway import App
 
 from .conftest import sign_in
-from .support import VIEW_TOKEN
+from .support import VIEW_TOKEN, XSS
 
 
 def test_cancel_all_matching_confirms_the_count_and_shows_the_run_finish(
@@ -21,6 +22,12 @@ def test_cancel_all_matching_confirms_the_count_and_shows_the_run_finish(
     later = [app.enqueue("add", {"a": n}, delay=3600).id for n in range(25)]
     other = app.enqueue("flaky", {"key": "k"}, delay=3600).id
 
+    dialogs: list[str] = []
+    page.on("dialog", lambda dialog: (dialogs.append(dialog.message), dialog.dismiss()))
+    page.goto(f"/dashboard/bulk?action=delete&q={quote(XSS)}")
+    expect(page.locator("[data-bulk-filter]")).to_contain_text(XSS)
+    expect(page.locator("[data-bulk-matched]")).to_have_text("0")
+    expect(page.get_by_role("button", name="Delete 0 jobs")).to_be_disabled()
     assert page.request.get("/dashboard/bulk?action=explode").status == 400
     page.goto("/dashboard/jobs?state=scheduled&name=add")
     expect(page.locator("tr[data-job-row]")).to_have_count(20)
@@ -41,6 +48,7 @@ def test_cancel_all_matching_confirms_the_count_and_shows_the_run_finish(
     expect(page).to_have_url(re.compile(r"/dashboard/jobs\?state=scheduled&name=add$"))
     expect(page.locator("tr[data-job-row]")).to_have_count(0)
     assert {app.get(job_id).state.value for job_id in later} == {"cancelled"}
+    assert dialogs == []
     assert app.get(other).state.value == "scheduled"
     logged = " ".join(record.getMessage() for record in caplog.records)
     assert "started by dashboard session #" in logged

@@ -7,7 +7,7 @@ from collections.abc import Iterable
 from typing import Any
 
 from ..backends.base import LIVE_WORKER_S
-from ..models import Job, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
+from ..models import BulkAction, Job, JobFilter, JobPage, JobState, LogEntry, Stats, WorkerInfo
 from . import queries
 from .handle import JobHandle
 from .registry import JobRegistry
@@ -69,6 +69,15 @@ class JobReads(JobRegistry):
 
     async def delete_async(self, job_id: str) -> None:
         await self._storage.call(lambda b: queries.delete_job(b, job_id))
+
+    def apply_to_many(self, action: BulkAction, job_ids: builtins.list[str]) -> builtins.list[str]:
+        """Retry, cancel or delete these jobs in one transaction; returns the ids changed."""
+        return self.runtime.call(self.apply_to_many_async(action, job_ids))
+
+    async def apply_to_many_async(
+        self, action: BulkAction, job_ids: builtins.list[str]
+    ) -> builtins.list[str]:
+        return await self._storage.call(lambda b: b.apply_to_many(action, job_ids))
 
     def stats(self) -> Stats:
         """Counts per state (e.g. how many run now) and recent throughput."""

@@ -10,6 +10,7 @@ from typing import Protocol, runtime_checkable
 from ..explanations import Explanation
 from ..history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
 from ..models import (
+    BulkAction,
     ClaimedJob,
     EnqueueResult,
     Job,
@@ -130,6 +131,10 @@ class Backend(Protocol):
 
     async def delete(self, job_id: str) -> bool:
         """Remove a finished job with its logs; False if there was none."""
+
+    async def apply_to_many(self, action: BulkAction, job_ids: list[str]) -> list[str]:
+        """Retry, cancel or delete (cancelling first) each of these jobs that may be, in one
+        transaction; the ids changed. Jobs in another state, or gone, are left as they are."""
 
     async def get(self, job_id: str) -> Job | None: ...
 

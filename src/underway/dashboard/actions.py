@@ -11,7 +11,7 @@ from fastapi import APIRouter
 from starlette.requests import Request
 from starlette.responses import RedirectResponse, Response
 
-from ..errors import InvalidStateError, JobNotFound
+from ..models import BulkAction
 from ..web.urls import root_path
 from .access import CSRF_FIELD, Denied, check_form, guard_of, require_manage, safe_next, viewer_of
 from .error_pages import error_page, guarded
@@ -114,18 +114,11 @@ def _job_actions(request: Request) -> dict[str, JobAction]:
 async def bulk(request: Request) -> Response:
     form = await Form.read(request)
     viewer = await require_manage(request, form.get(CSRF_FIELD))
-    action = form.get("action") or ""
-    if action not in ("retry", "cancel"):
+    action: BulkAction = "retry" if form.get("action") == "retry" else "cancel"
+    if form.get("action") not in ("retry", "cancel"):
         raise Denied(400, "Choose retry or cancel for the selected jobs.")
     ids = form.all("ids")[:MAX_BULK]
-    run = _job_actions(request)[action]
-    done = 0
-    for job_id in ids:
-        try:
-            await run(job_id)
-            done += 1
-        except (InvalidStateError, JobNotFound):
-            continue
+    done = len(await app_of(request).apply_to_many_async(action, ids))
     verb = "Retried" if action == "retry" else "Cancelled"
     skipped = f"; {len(ids) - done} could not be" if done < len(ids) else ""
     viewer.session.flash = f"{verb} {done} of {len(ids)} selected jobs{skipped}."

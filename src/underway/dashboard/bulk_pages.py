@@ -10,7 +10,8 @@ from fastapi import APIRouter, Query
 from starlette.requests import Request
 from starlette.responses import Response
 
-from ..app.bulk import BULK_ACTIONS, BulkAction, count_matching
+from ..app.bulk import BULK_ACTIONS, count_matching
+from ..models import BulkAction
 from ..web.bulk_runs import BulkRun, describe, runs_of
 from ..web.urls import root_path
 from .access import CSRF_FIELD, Denied, Viewer, require_manage, require_view

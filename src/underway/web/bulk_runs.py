@@ -11,8 +11,8 @@ from collections import OrderedDict
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
-from ..app.bulk import BulkAction, BulkHost, BulkTally, count_matching, run_bulk
-from ..models import JobFilter
+from ..app.bulk import BulkHost, BulkTally, count_matching, run_bulk
+from ..models import BulkAction, JobFilter
 
 log = logging.getLogger("underway.bulk")
 KEPT_RUNS = 100

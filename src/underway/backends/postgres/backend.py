@@ -57,14 +57,16 @@ from .enqueue import enqueue_one, enqueue_plain
 from .history_reads import PostgresHistory
 from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
-from .values import NUL, must_name_a_job, refused
+from .values import NUL, refused
 from .wakeups import PostgresListener, send_wakeups
 from .workflows import PostgresWorkflows
 
 IDLE = TransactionStatus.IDLE
 
 
-class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows, PostgresHistory):
+class PostgresBackend(
+    PostgresQueues, PostgresBlockers, PostgresWorkflows, PostgresHistory, manage.PostgresManage
+):
     """Backend on PostgreSQL via a psycopg 3 async pool, used from one event loop."""
 
     def __init__(
@@ -246,42 +248,6 @@ class PostgresBackend(PostgresQueues, PostgresBlockers, PostgresWorkflows, Postg
         return states.count("pending")
 
     # -- management --------------------------------------------------------------------------
-
-    async def cancel(self, job_id: str) -> Job:
-        must_name_a_job(job_id)
-
-        async def cancel(tx: Tx) -> tuple[Job, Wakeups]:
-            job, settled = await manage.cancel(tx, job_id)
-            return job, merged(await send_wakeups(tx, policy.after_cancel(job)), settled)
-
-        job, wakeups = await self._pool.transaction(cancel)
-        self._notifier.announce(wakeups)
-        return job
-
-    async def retry(self, job_id: str) -> Job:
-        must_name_a_job(job_id)
-
-        async def retry(tx: Tx) -> Job:
-            job = await manage.retry(tx, job_id)
-            await send_wakeups(tx, policy.NEW_WORK)
-            return job
-
-        job = await self._pool.transaction(retry)
-        self._notifier.announce(policy.NEW_WORK)
-        return job
-
-    async def delete(self, job_id: str) -> bool:
-        if NUL in job_id:
-            return False
-
-        async def delete(tx: Tx) -> tuple[bool, Wakeups]:
-            deleted, settled = await manage.delete(tx, job_id)
-            told = await send_wakeups(tx, policy.after_delete(job_id, deleted))
-            return deleted, merged(told, settled)
-
-        deleted, wakeups = await self._pool.transaction(delete)
-        self._notifier.announce(wakeups)
-        return deleted
 
     async def sweep(
         self,

@@ -1,17 +1,26 @@
 """Managing jobs on PostgreSQL: cancel, retry and delete, each one statement guarded by the
-states it may change; a job that ends (or goes) is settled on what waits for it."""
+states it may change; a job that ends (or goes) is settled on what waits for it. A bulk
+action applies them to a batch of jobs in one transaction. `PostgresManage` holds the
+backend's methods for them."""
 
 from __future__ import annotations
 
+from functools import reduce
+
 from psycopg import errors as pg_errors
 
-from ...errors import JobNotFound
-from ...models import Job
+from ...errors import InvalidStateError, JobNotFound
+from ...models import BulkAction, Job
 from .. import policy
+from ..notifier import LocalNotifier
 from ..policy import NOBODY, Wakeups
 from . import dependencies, reads
+from .connection import PostgresPool
+from .dependencies import merged
 from .finish import CANCELLED
 from .tx import Tx
+from .values import NUL, must_name_a_job
+from .wakeups import send_wakeups
 
 #: A job not running yet is cancelled now; a running one is flagged for its worker to stop.
 CANCEL = """
@@ -76,8 +85,100 @@ async def delete(tx: Tx, job_id: str) -> tuple[bool, Wakeups]:
     return True, await dependencies.settle(tx, [job_id])
 
 
+async def apply_to_many(
+    tx: Tx, action: BulkAction, job_ids: list[str]
+) -> tuple[list[str], list[Wakeups], list[Wakeups]]:
+    """Retry, cancel or delete each of the jobs that may be, in the caller's one transaction;
+    the ids changed, whom the changes wake and whom settling their dependants woke. A job in
+    another state, or gone, is left as it is."""
+    changed: list[str] = []
+    woken: list[Wakeups] = []
+    settled: list[Wakeups] = []
+    for job_id in job_ids:
+        try:
+            told, settling = await _apply(tx, action, job_id)
+        except (InvalidStateError, JobNotFound):
+            continue
+        changed.append(job_id)
+        woken += told
+        settled += settling
+    return changed, woken, settled
+
+
+async def _apply(tx: Tx, action: BulkAction, job_id: str) -> tuple[list[Wakeups], list[Wakeups]]:
+    if action == "retry":
+        await retry(tx, job_id)
+        return [policy.NEW_WORK], []
+    if action == "cancel":
+        job, settled = await cancel(tx, job_id)
+        return [policy.after_cancel(job)], [settled]
+    told: list[Wakeups] = []
+    settling: list[Wakeups] = []
+    if (await _must_get(tx, job_id)).state.is_active:  # as App.delete: cancel it first
+        job, settled = await cancel(tx, job_id)
+        told, settling = [policy.after_cancel(job)], [settled]
+    deleted, settled = await delete(tx, job_id)
+    return [*told, policy.after_delete(job_id, deleted)], [*settling, settled]
+
+
 async def _must_get(tx: Tx, job_id: str) -> Job:
     job = await reads.get(tx, job_id)
     if job is None:
         raise JobNotFound(job_id)
     return job
+
+
+class PostgresManage:
+    """The Backend's cancel, retry and delete on PostgreSQL, one job or a batch (a part of
+    PostgresBackend)."""
+
+    _pool: PostgresPool
+    _notifier: LocalNotifier
+
+    async def cancel(self, job_id: str) -> Job:
+        must_name_a_job(job_id)
+
+        async def cancel_in(tx: Tx) -> tuple[Job, Wakeups]:
+            job, settled = await cancel(tx, job_id)
+            return job, merged(await send_wakeups(tx, policy.after_cancel(job)), settled)
+
+        job, wakeups = await self._pool.transaction(cancel_in)
+        self._notifier.announce(wakeups)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        must_name_a_job(job_id)
+
+        async def retry_in(tx: Tx) -> Job:
+            job = await retry(tx, job_id)
+            await send_wakeups(tx, policy.NEW_WORK)
+            return job
+
+        job = await self._pool.transaction(retry_in)
+        self._notifier.announce(policy.NEW_WORK)
+        return job
+
+    async def delete(self, job_id: str) -> bool:
+        if NUL in job_id:
+            return False
+
+        async def delete_in(tx: Tx) -> tuple[bool, Wakeups]:
+            deleted, settled = await delete(tx, job_id)
+            told = await send_wakeups(tx, policy.after_delete(job_id, deleted))
+            return deleted, merged(told, settled)
+
+        deleted, wakeups = await self._pool.transaction(delete_in)
+        self._notifier.announce(wakeups)
+        return deleted
+
+    async def apply_to_many(self, action: BulkAction, job_ids: list[str]) -> list[str]:
+        job_ids = [job_id for job_id in job_ids if NUL not in job_id]
+
+        async def apply(tx: Tx) -> tuple[list[str], Wakeups]:
+            changed, woken, settled = await apply_to_many(tx, action, job_ids)
+            told = await send_wakeups(tx, reduce(merged, woken, policy.NOBODY))
+            return changed, reduce(merged, settled, told)
+
+        changed, wakeups = await self._pool.transaction(apply)
+        self._notifier.announce(wakeups)
+        return changed

@@ -41,7 +41,7 @@ from .wakeups import WakeupReceiver, WakeupSender
 from .workflows import SQLiteWorkflows
 
 
-class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory):
+class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLiteManage):
     """Backend on a SQLite file: WAL, synchronous=FULL, writes serialised by BEGIN IMMEDIATE."""
 
     def __init__(
@@ -239,24 +239,6 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory):
         return states.count("pending")
 
     # -- management --------------------------------------------------------------------------
-
-    async def cancel(self, job_id: str) -> Job:
-        now = self._clock.now()
-        job, settled = await self._db.write(lambda c: manage.cancel(c, job_id, now))
-        self._announce(policy.after_cancel(job), settled)
-        return job
-
-    async def retry(self, job_id: str) -> Job:
-        now = self._clock.now()
-        job = await self._db.write(lambda c: manage.retry(c, job_id, now))
-        self._announce(policy.NEW_WORK)
-        return job
-
-    async def delete(self, job_id: str) -> bool:
-        now = self._clock.now()
-        deleted, settled = await self._db.write(lambda c: manage.delete(c, job_id, now))
-        self._announce(policy.after_delete(job_id, deleted), settled)
-        return deleted
 
     async def sweep(
         self,

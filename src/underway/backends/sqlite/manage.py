@@ -1,15 +1,20 @@
 """Managing jobs on SQLite: cancel, retry and delete, each one statement guarded by the
-states it may change; a job that ends (or goes) is settled on what waits for it."""
+states it may change; a job that ends (or goes) is settled on what waits for it. A bulk
+action applies them to a batch of jobs in one transaction. `SQLiteManage` holds the backend's
+methods for them."""
 
 from __future__ import annotations
 
 import sqlite3
+from collections.abc import Callable
 
-from ...errors import JobNotFound
-from ...models import Job
+from ...errors import InvalidStateError, JobNotFound
+from ...models import BulkAction, Job
 from .. import policy
+from ..base import Clock
 from ..policy import NOBODY, Wakeups
 from . import dependencies, reads
+from .connection import SQLiteConnection
 from .finish import cancelled_error
 
 #: A job not running yet is cancelled now; a running one is flagged for its worker to stop.
@@ -68,8 +73,81 @@ def delete(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[bool, Wak
     return True, dependencies.settle_deleted(conn, job_id, now)
 
 
+def apply_to_many(
+    conn: sqlite3.Connection, action: BulkAction, job_ids: list[str], now: float
+) -> tuple[list[str], list[Wakeups], list[Wakeups]]:
+    """Retry, cancel or delete each of the jobs that may be, in the caller's one transaction;
+    the ids changed, whom the changes wake and whom settling their dependants woke. A job in
+    another state, or gone, is left as it is."""
+    changed: list[str] = []
+    woken: list[Wakeups] = []
+    settled: list[Wakeups] = []
+    for job_id in job_ids:
+        try:
+            told, settling = _apply(conn, action, job_id, now)
+        except (InvalidStateError, JobNotFound):
+            continue
+        changed.append(job_id)
+        woken += told
+        settled += settling
+    return changed, woken, settled
+
+
+def _apply(
+    conn: sqlite3.Connection, action: BulkAction, job_id: str, now: float
+) -> tuple[list[Wakeups], list[Wakeups]]:
+    if action == "retry":
+        retry(conn, job_id, now)
+        return [policy.NEW_WORK], []
+    if action == "cancel":
+        job, settled = cancel(conn, job_id, now)
+        return [policy.after_cancel(job)], [settled]
+    told: list[Wakeups] = []
+    settling: list[Wakeups] = []
+    if _must_get(conn, job_id).state.is_active:  # as App.delete: cancel it first
+        job, settled = cancel(conn, job_id, now)
+        told, settling = [policy.after_cancel(job)], [settled]
+    deleted, settled = delete(conn, job_id, now)
+    return [*told, policy.after_delete(job_id, deleted)], [*settling, settled]
+
+
 def _must_get(conn: sqlite3.Connection, job_id: str) -> Job:
     job = reads.get(conn, job_id)
     if job is None:
         raise JobNotFound(job_id)
     return job
+
+
+class SQLiteManage:
+    """The Backend's cancel, retry and delete on SQLite, one job or a batch (a part of
+    SQLiteBackend)."""
+
+    _db: SQLiteConnection
+    _clock: Clock
+    _announce: Callable[..., None]
+
+    async def cancel(self, job_id: str) -> Job:
+        now = self._clock.now()
+        job, settled = await self._db.write(lambda c: cancel(c, job_id, now))
+        self._announce(policy.after_cancel(job), settled)
+        return job
+
+    async def retry(self, job_id: str) -> Job:
+        now = self._clock.now()
+        job = await self._db.write(lambda c: retry(c, job_id, now))
+        self._announce(policy.NEW_WORK)
+        return job
+
+    async def delete(self, job_id: str) -> bool:
+        now = self._clock.now()
+        deleted, settled = await self._db.write(lambda c: delete(c, job_id, now))
+        self._announce(policy.after_delete(job_id, deleted), settled)
+        return deleted
+
+    async def apply_to_many(self, action: BulkAction, job_ids: list[str]) -> list[str]:
+        now = self._clock.now()
+        changed, woken, settled = await self._db.write(
+            lambda c: apply_to_many(c, action, job_ids, now)
+        )
+        self._announce(*woken, *settled)
+        return changed
