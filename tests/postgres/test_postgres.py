@@ -36,6 +36,9 @@ MIGRATIONS = [
     "0010_workflows",
     "0011_awaited_jobs",
     "0012_trace_context",
+    "0013_history",
+    "0014_workflow_members_not_running",
+    "0015_jobs_listing_order",
 ]
 
 
