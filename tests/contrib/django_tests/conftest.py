@@ -44,6 +44,7 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         "SHOP_PG_URL": POSTGRES_URL,
         "SHOP_PG_SCHEMA": schema,
     }
+    before = {name: os.environ.get(name) for name in environment}
     os.environ.update(environment)
     sys.path.insert(0, str(PROJECT))
     import django
@@ -62,6 +63,12 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         connections.close_all()
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
+        sys.path.remove(str(PROJECT))
+        for name, value in before.items():
+            if value is None:
+                os.environ.pop(name, None)
+            else:
+                os.environ[name] = value
 
 
 @pytest.fixture(params=ALIASES)
@@ -103,3 +110,9 @@ def reconfigure() -> None:
 
     underway_settings.cache_clear()
     app.use_database(underway_settings().database_url)
+
+
+def clean_environment() -> dict[str, str]:
+    """The user's environment, without this run's underway and test-shop settings."""
+    ours = ("UNDERWAY_", "SHOP_", "DJANGO_SETTINGS_MODULE")
+    return {k: v for k, v in os.environ.items() if not k.startswith(ours)}
