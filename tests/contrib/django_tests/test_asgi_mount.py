@@ -5,6 +5,7 @@ the site is Django's."""
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
+from typing import Any
 
 import httpx
 import pytest
@@ -103,3 +104,34 @@ def test_allowed_hosts_are_djangos(shop: object) -> None:
     with pytest.MonkeyPatch.context() as patch:
         patch.setattr(settings, "ALLOWED_HOSTS", [".example.com", "api.test"])
         assert django_hosts() == ["example.com", "*.example.com", "api.test"]
+
+
+@pytest.mark.parametrize(
+    ("root", "path", "goes_to", "api_root"),
+    [
+        ("", "/jobs/dashboard", "api", "/jobs"),
+        ("", "/jobs", "api", "/jobs"),
+        ("", "/jobsx/dashboard", "django", None),
+        ("", "/orders", "django", None),
+        ("/shop", "/shop/jobs/api/jobs", "api", "/shop/jobs"),
+        ("/shop", "/shop/orders", "django", None),
+    ],
+)
+async def test_requests_under_the_prefix_go_to_underway(
+    shop: object, root: str, path: str, goes_to: str, api_root: str | None
+) -> None:
+    from underway.contrib.django.asgi import UnderwayMount
+
+    seen: list[tuple[str, dict[str, Any]]] = []
+
+    def recorder(name: str) -> Any:
+        async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
+            seen.append((name, scope))
+
+        return app
+
+    site = UnderwayMount(recorder("django"), recorder("api"), "/jobs", staff_only=False)
+    await site({"type": "http", "path": path, "root_path": root}, None, None)  # type: ignore[arg-type]
+    await site({"type": "lifespan"}, None, None)  # type: ignore[arg-type]
+    assert [name for name, _ in seen] == [goes_to, "api"]
+    assert seen[0][1]["root_path"] == (api_root or root)

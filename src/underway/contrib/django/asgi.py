@@ -25,6 +25,7 @@ try:
     from ...api import create_api
     from ...api.errors import ApiError, error_response
     from ...api.mount import mount_path
+    from ...web.urls import route_path
 except ModuleNotFoundError as missing:  # pragma: no cover - depends on what is installed
     raise ImproperlyConfigured(
         f"the underway dashboard needs the server extra ({missing.name} is missing): "
@@ -50,7 +51,7 @@ class UnderwayMount:
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] == "lifespan":  # Django's handler serves HTTP and nothing else
             await self.api(scope, receive, send)
-        elif scope["type"] == "http" and self._is_ours(scope["path"]):
+        elif scope["type"] == "http" and self._is_ours(route_path(scope)):
             if self.staff_only and not await self._admitted(scope, receive, send):
                 return
             root = scope.get("root_path", "").rstrip("/")

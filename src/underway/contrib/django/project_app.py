@@ -20,6 +20,6 @@ def underway_settings() -> UnderwaySettings:
     return read_settings(settings)
 
 
-def configure(target: App = app) -> None:
+def configure() -> None:
     """Point the app at the database of `settings.UNDERWAY` (before it first opens it)."""
-    target.database_url = underway_settings().database_url
+    app.database_url = underway_settings().database_url
