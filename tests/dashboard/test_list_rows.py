@@ -95,11 +95,14 @@ def test_a_search_finds_error_text_one_bounded_scan_at_a_time(
 
 
 def test_sorting_by_duration_and_start_reorders_the_list(page: Page, app: App) -> None:
-    delayed = app.enqueue("add", {"a": 1}, delay=0.8).id
+    app.pause_queue("reports")  # so that the first job stored starts last
+    delayed = app.enqueue("add", {"a": 1}, queue="reports").id
     slow = app.enqueue("crunch", {"steps": 3, "pause": 0.1}).id
     wait_finished(app, slow)
     quick = app.enqueue("add", {"a": 2}).id
-    wait_finished(app, quick, delayed)
+    wait_finished(app, quick)
+    app.resume_queue("reports")
+    wait_finished(app, delayed)
     shown = page.locator("tr[data-job-row]")
 
     def order() -> list[str]:
