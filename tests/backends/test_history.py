@@ -48,7 +48,7 @@ async def test_a_rollup_folds_each_finished_job_once(backend: Backend) -> None:
     assert await backend.roll_up_history(settle_s=0) == 4
     assert await backend.roll_up_history(settle_s=0) == 0
     assert await totals(backend) == {("send", "completed"): 3, ("charge", "failed"): 1}
-    buckets = await backend.history_buckets("send", LONG_AGO)
+    buckets = await backend.history_buckets("send", LONG_AGO, 60)
     assert sum(b.runs for b in buckets) == sum(b.timed for b in buckets) == 3
     assert sum(sum(b.durations) for b in buckets) == sum(sum(b.waits) for b in buckets) == 3
     assert {b.span_s for b in buckets} == {60}
@@ -121,7 +121,9 @@ async def test_a_prune_racing_rollups_folds_each_job_exactly_once(
     assert await totals(backend) == {("task", "completed"): 40}
 
 
-async def test_minutes_older_than_a_day_become_hours_and_old_hours_go(backend: Backend) -> None:
+async def test_a_rollup_writes_minutes_and_hours_and_deletes_old_ones(backend: Backend) -> None:
+    await finish_jobs(backend, 2)
+    await clock_moves_on()
     now = datetime.now(UTC).timestamp()
     two_days_ago = rules.bucket_start(now - 2 * 86400, rules.HOUR_S)
     six_weeks_ago = rules.bucket_start(now - 42 * 86400, rules.HOUR_S)
@@ -129,17 +131,21 @@ async def test_minutes_older_than_a_day_become_hours_and_old_hours_go(backend: B
         backend,
         {
             (60, two_days_ago + 60, "default", "task", "completed"): tally(2, slot=3),
-            (60, two_days_ago + 120, "default", "task", "completed"): tally(1, slot=5),
+            (3600, two_days_ago, "default", "task", "completed"): tally(2, slot=3),
             (3600, six_weeks_ago, "default", "task", "completed"): tally(4, slot=1),
         },
     )
 
     await backend.roll_up_history(settle_s=0)
 
-    buckets = await backend.history_buckets("task", LONG_AGO)
-    assert [(b.span_s, int(b.at.timestamp()), b.runs) for b in buckets] == [(3600, two_days_ago, 3)]
-    assert buckets[0].durations[3] == 2
-    assert buckets[0].durations[5] == 1
+    minutes = await backend.history_buckets("task", LONG_AGO, 60)
+    hours = await backend.history_buckets("task", LONG_AGO, 3600)
+    assert [(b.span_s, b.runs) for b in minutes] == [(60, 2)], "the old minute is gone"
+    assert [(int(b.at.timestamp()), b.runs) for b in hours] == [
+        (two_days_ago, 2),
+        (rules.bucket_start(minutes[0].at.timestamp(), rules.HOUR_S), 2),
+    ], "the old hour is gone; the jobs' hour was written with their minute"
+    assert hours[0].durations[3] == 2
 
 
 async def test_a_sweep_records_the_jobs_it_took_back_from_a_lost_worker(
@@ -210,8 +216,8 @@ async def test_series_and_buckets_count_jobs_not_folded_yet_once(backend: Backen
 
     assert runs(await backend.history_series(LONG_AGO, 60)) == 3
     assert runs(await backend.history_series(LONG_AGO, 60, name="other")) == 0
-    assert timed(await backend.history_buckets("task", LONG_AGO)) == 3
+    assert timed(await backend.history_buckets("task", LONG_AGO, 60)) == 3
     await clock_moves_on()
     await backend.roll_up_history(settle_s=0)
     assert runs(await backend.history_series(LONG_AGO, 3600, queue="default")) == 3
-    assert timed(await backend.history_buckets("task", LONG_AGO)) == 3
+    assert timed(await backend.history_buckets("task", LONG_AGO, 60)) == 3

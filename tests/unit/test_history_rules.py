@@ -41,3 +41,10 @@ def test_percentiles_read_the_upper_bound_of_their_bucket() -> None:
     assert rules.percentile(histogram, 0.5) == 0.005
     assert rules.percentile(histogram, 0.95) == 2.0
     assert rules.percentile([0] * len(histogram), 0.5) is None
+
+
+def test_reads_add_up_minutes_within_a_day_and_hours_beyond() -> None:
+    assert (rules.span_for_step(60), rules.span_for_step(600)) == (60, 60)
+    assert (rules.span_for_step(3600), rules.span_for_step(21600)) == (3600, 3600)
+    assert rules.span_for_range(0, 900) == 60
+    assert rules.span_for_range(0, 7 * 86400) == 3600

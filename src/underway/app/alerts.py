@@ -8,6 +8,7 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 
+from ..backends.history_rules import HOUR_S, bucket_start
 from ..history_models import HistoryTotal
 from ..queue_models import QueueInfo
 
@@ -116,7 +117,8 @@ def normal_in_words(rules: AlertRules) -> str:
     return (
         f"a job name's failure rate over the {rules.recent_s // 60} minutes before now, once "
         f"{rules.min_runs} or more ended, against its rate over the "
-        f"{rules.normal_s // 86400} days before that: above both {rules.factor:g} times "
+        f"{rules.normal_s // 86400} days before that (to the whole hour): above both "
+        f"{rules.factor:g} times "
         f"and {rules.margin:.0%} points more"
     )
 
@@ -132,7 +134,11 @@ def duration_in_words(seconds: float) -> str:
     return f"{seconds / 86400:.0f} d"
 
 
-def windows(rules: AlertRules, now: datetime) -> tuple[datetime, datetime, datetime]:
-    """(start of normal, start of recent, now)."""
+def windows(
+    rules: AlertRules, now: datetime
+) -> tuple[tuple[datetime, datetime], tuple[datetime, datetime]]:
+    """The normal window and the recent one. Normal ends at the whole hour before the recent
+    window starts: read from hour buckets, it must not hold a bucket the recent jobs are in."""
     recent = now - timedelta(seconds=rules.recent_s)
-    return recent - timedelta(seconds=rules.normal_s), recent, now
+    normal_end = datetime.fromtimestamp(bucket_start(recent.timestamp(), HOUR_S), now.tzinfo)
+    return (normal_end - timedelta(seconds=rules.normal_s), normal_end), (recent, now)

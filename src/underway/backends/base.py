@@ -226,9 +226,10 @@ class Backend(Protocol):
         """Jobs finished per queue, job name and state between two times."""
 
     async def history_buckets(
-        self, name: str, since: datetime, queue: str | None = None
+        self, name: str, since: datetime, step_s: int, queue: str | None = None
     ) -> list[HistoryBucket]:
-        """One job name's buckets since `since`, with their histograms, oldest first."""
+        """One job name's buckets since `since` (minutes for steps under an hour, else hours),
+        with their histograms, then those of the jobs the rollup has not folded yet."""
 
     async def waiting_queues(self, stale_after_s: float) -> list[QueueInfo]:
         """Every queue with its pause, live workers and waiting jobs (counted as pending,

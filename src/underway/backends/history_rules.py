@@ -1,6 +1,6 @@
-"""The history's rules, above the dialects: which bucket a finished job counts in, how
-buckets add up, when minutes become hours and when hours go. The dialects read the jobs and
-stored buckets these functions need and write what they return."""
+"""The history's rules, above the dialects: which buckets a finished job counts in (its minute
+and its hour), how buckets add up, which a read adds up, and when minutes and hours go. The
+dialects read the jobs and stored buckets these functions need and write what they return."""
 
 from __future__ import annotations
 
@@ -13,7 +13,7 @@ from ..history_models import HISTOGRAM_BOUNDS_S, HISTOGRAM_SIZE, HistoryBucket
 
 MINUTE_S = 60
 HOUR_S = 3600
-#: Minute buckets are kept this long, then folded into hours.
+#: Minute buckets are kept this long (hours are written beside them).
 KEEP_MINUTES_S = 24 * HOUR_S
 #: Hour buckets are kept this long.
 KEEP_HOURS_S = 35 * 24 * HOUR_S
@@ -92,7 +92,8 @@ def fold(jobs: Iterable[FinishedJob]) -> dict[Key, Tally]:
 
 
 def coarsen(minutes: Iterable[tuple[Key, Tally]]) -> dict[Key, Tally]:
-    """Hour buckets of these buckets."""
+    """Hour buckets of these buckets (new tallies: adding to them leaves these alone). A
+    rollup writes both, so that reads of days or weeks need not add up minutes."""
     hours: dict[Key, Tally] = {}
     for (_, at, queue, name, state), tally in minutes:
         key = (HOUR_S, bucket_start(at, HOUR_S), queue, name, state)
@@ -114,8 +115,19 @@ def span_of(keys: Iterable[Key]) -> tuple[int, int]:
     return min(starts), max(starts)
 
 
+def span_for_step(step_s: int) -> int:
+    """The buckets a read in steps of `step_s` adds up: hours for steps of an hour or more
+    (kept five weeks), else minutes (kept a day)."""
+    return HOUR_S if step_s >= HOUR_S else MINUTE_S
+
+
+def span_for_range(since: float, until: float) -> int:
+    """The buckets a total between two times adds up: minutes within a day, else hours."""
+    return MINUTE_S if until - since <= KEEP_MINUTES_S else HOUR_S
+
+
 def minutes_cutoff(now: float) -> int:
-    """Minute buckets that start before this are folded into hours."""
+    """Minute buckets that start before this are deleted (their hours stay)."""
     return bucket_start(now - KEEP_MINUTES_S, HOUR_S)
 
 

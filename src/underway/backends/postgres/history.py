@@ -1,8 +1,8 @@
-"""Writing the history on PostgreSQL: the rollup that folds finished jobs into minute buckets
-past its watermark (one transaction holding the watermark's row; a rollup that finds it held
-skips its turn), the folding of jobs pruned before the rollup reached them (pruning waits for
-the row), minutes into hours, and the records of jobs taken back from lost workers.
-`history_rules` decides; this module reads and writes."""
+"""Writing the history on PostgreSQL: the rollup that folds finished jobs into minute and hour
+buckets past its watermark (one transaction holding the watermark's row; a rollup that finds
+it held skips its turn), the folding of jobs pruned before the rollup reached them (pruning
+waits for the row), and the records of jobs taken back from lost workers. `history_rules`
+decides; this module reads and writes."""
 
 from __future__ import annotations
 
@@ -20,15 +20,16 @@ SELECT folded_at, folded_seq FROM {schema}.history_rollup WHERE id = 1 FOR UPDAT
 #: The watermark's row, waited for: a prune folds what the rollup has not reached.
 HOLD_WATERMARK = "SELECT 1 FROM {schema}.history_rollup WHERE id = 1 FOR UPDATE"
 ADVANCE = "UPDATE {schema}.history_rollup SET folded_at = %s, folded_seq = %s WHERE id = 1"
-#: Finished jobs past the watermark, in its order, that finished `settle` seconds ago or more.
+#: Finished jobs past the watermark, in its order (the table's own finished_at, not the epoch
+#: of the same name), that finished `settle` seconds ago or more.
 UNFOLDED = """
-SELECT seq, queue, name, state, extract(epoch FROM run_at)::float8 AS run_at,
-    extract(epoch FROM started_at)::float8 AS started_at,
-    extract(epoch FROM finished_at)::float8 AS finished_at, finished_at AS finished_stamp
-FROM {schema}.jobs
-WHERE finished_at IS NOT NULL AND (finished_at, seq) > (%(at)s, %(seq)s)
-  AND finished_at <= now() - make_interval(secs => %(settle)s)
-ORDER BY finished_at, seq LIMIT %(n)s
+SELECT j.seq, j.queue, j.name, j.state, extract(epoch FROM j.run_at)::float8 AS run_at,
+    extract(epoch FROM j.started_at)::float8 AS started_at,
+    extract(epoch FROM j.finished_at)::float8 AS finished_at, j.finished_at AS finished_stamp
+FROM {schema}.jobs AS j
+WHERE j.finished_at IS NOT NULL AND (j.finished_at, j.seq) > (%(at)s, %(seq)s)
+  AND j.finished_at <= now() - make_interval(secs => %(settle)s)
+ORDER BY j.finished_at, j.seq LIMIT %(n)s
 """
 NOW = "SELECT extract(epoch FROM now())::float8 AS now"
 #: Buckets of one span whose start lies in a range (to add new counts to).
@@ -36,17 +37,19 @@ STORED = """
 SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits
 FROM {schema}.history WHERE span_s = %s AND at BETWEEN %s AND %s
 """
+#: Buckets to store, one array a column (a histogram as its array's text): one statement.
 UPSERT = """
 INSERT INTO {schema}.history
     (span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits)
-VALUES (%s, %s, %s, %s, %s, %s, %s, %s, %s, %s::bigint[], %s::bigint[])
+SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum,
+    durations::bigint[], waits::bigint[]
+FROM unnest(%s::int[], %s::bigint[], %s::text[], %s::text[], %s::text[], %s::bigint[],
+            %s::bigint[], %s::float8[], %s::float8[], %s::text[], %s::text[])
+     AS r(span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations,
+          waits)
 ON CONFLICT (span_s, at, queue, name, state) DO UPDATE SET
     runs = excluded.runs, timed = excluded.timed, duration_sum = excluded.duration_sum,
     wait_sum = excluded.wait_sum, durations = excluded.durations, waits = excluded.waits
-"""
-OLD_MINUTES = """
-SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits
-FROM {schema}.history WHERE span_s = 60 AND at < %s
 """
 DELETE_OLD_MINUTES = "DELETE FROM {schema}.history WHERE span_s = 60 AND at < %s"
 DELETE_OLD_HOURS = "DELETE FROM {schema}.history WHERE span_s = 3600 AND at < %s"
@@ -78,8 +81,8 @@ def finished_job(row: Row) -> FinishedJob:
 
 
 async def roll_up(tx: Tx, settle_s: float) -> int:
-    """Fold up to a batch of finished jobs past the watermark into minute buckets and move the
-    watermark past them; fold old minutes into hours; delete old hours and loss records.
+    """Fold up to a batch of finished jobs past the watermark into minute and hour buckets and
+    move the watermark past them; delete old minutes, old hours and old loss records.
     Returns how many jobs were folded (0 if another rollup holds the watermark)."""
     mark = await tx.row(TAKE_WATERMARK)
     if mark is None:
@@ -92,12 +95,12 @@ async def roll_up(tx: Tx, settle_s: float) -> int:
     }
     rows = await tx.rows(UNFOLDED, params)
     if rows:
-        await write(tx, rules.fold(finished_job(row) for row in rows))
+        await write_folded(tx, rules.fold(finished_job(row) for row in rows))
         await tx.run(ADVANCE, (rows[-1]["finished_stamp"], rows[-1]["seq"]))
     now_row = await tx.row(NOW)
     assert now_row is not None
     now = float(now_row["now"])
-    await _coarsen(tx, now)
+    await tx.run(DELETE_OLD_MINUTES, (rules.minutes_cutoff(now),))
     await tx.run(DELETE_OLD_HOURS, (rules.hours_cutoff(now),))
     await tx.run(DELETE_OLD_LOSSES, (float(rules.KEEP_LOSSES_S),))
     return len(rows)
@@ -113,7 +116,14 @@ async def fold_pruned(tx: Tx, pruned: Iterable[Row]) -> None:
     `unfolded`, computed against the watermark this transaction holds)."""
     jobs = [finished_job(row) for row in pruned if row["unfolded"]]
     if jobs:
-        await write(tx, rules.fold(jobs))
+        await write_folded(tx, rules.fold(jobs))
+
+
+async def write_folded(tx: Tx, minutes: dict[Key, Tally]) -> None:
+    """Add folded minutes, and the hours they make, to the stored buckets."""
+    hours = rules.coarsen(minutes.items())
+    await write(tx, minutes)
+    await write(tx, hours)
 
 
 async def write(tx: Tx, tallies: dict[Key, Tally]) -> None:
@@ -124,15 +134,8 @@ async def write(tx: Tx, tallies: dict[Key, Tally]) -> None:
     first, last = rules.span_of(tallies)
     stored = await tx.rows(STORED, (span, first, last))
     rows = rules.merged(tallies, (tally_of(row) for row in stored))
-    await tx.many(UPSERT, [row_of(key, tally) for key, tally in rows.items()])
-
-
-async def _coarsen(tx: Tx, now: float) -> None:
-    cutoff = rules.minutes_cutoff(now)
-    minutes = await tx.rows(OLD_MINUTES, (cutoff,))
-    if minutes:
-        await write(tx, rules.coarsen(tally_of(row) for row in minutes))
-        await tx.run(DELETE_OLD_MINUTES, (cutoff,))
+    columns = zip(*(row_of(key, tally) for key, tally in rows.items()), strict=True)
+    await tx.run(UPSERT, [list(column) for column in columns])
 
 
 async def record_losses(tx: Tx, losses: list[tuple[str | None, str, str, int, str]]) -> None:
@@ -163,6 +166,6 @@ def row_of(key: Key, tally: Tally) -> tuple[Any, ...]:
         tally.timed,
         tally.duration_sum_s,
         tally.wait_sum_s,
-        tally.durations,
-        tally.waits,
+        "{" + ",".join(map(str, tally.durations)) + "}",
+        "{" + ",".join(map(str, tally.waits)) + "}",
     )

@@ -1,8 +1,8 @@
 """Reading the history on PostgreSQL: series of counts, totals per queue and job name, and one
 job name's buckets with their histograms, each with the jobs the rollup has not folded yet;
 the jobs taken back from lost workers; the waiting jobs of each queue (for the alerts).
-Bucket starts are epoch seconds; both spans are read, minutes for the last day and hours
-before."""
+Bucket starts are epoch seconds; a read adds up minutes for steps under an hour and ranges
+within a day, hours otherwise (history_rules.span_for_step, span_for_range)."""
 
 from __future__ import annotations
 
@@ -10,7 +10,7 @@ from datetime import UTC, datetime
 
 from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
 from ...queue_models import QueueInfo
-from ..history_rules import SETTLE_S, bucket_of, fold
+from ..history_rules import SETTLE_S, bucket_of, fold, span_for_range, span_for_step
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .blockers import ONE_SNAPSHOT
@@ -22,7 +22,7 @@ from .values import NUL
 #: and one job name.
 SERIES = """
 SELECT at - at %% %(step)s AS t, queue, name, state, sum(runs) AS runs FROM {schema}.history
-WHERE span_s IN (60, 3600) AND at >= %(since)s
+WHERE span_s = %(span)s AND at >= %(since)s
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
   AND (%(name)s::text IS NULL OR name = %(name)s)
 GROUP BY t, queue, name, state ORDER BY t
@@ -56,13 +56,13 @@ WHERE w.id = 1 AND j.finished_at IS NOT NULL
 #: Counts per queue, job name and state between two times.
 TOTALS = """
 SELECT queue, name, state, sum(runs) AS runs FROM {schema}.history
-WHERE span_s IN (60, 3600) AND at >= %(since)s AND at < %(until)s
+WHERE span_s = %(span)s AND at >= %(since)s AND at < %(until)s
 GROUP BY queue, name, state
 """
 #: One job name's buckets, with their histograms, oldest first.
 BUCKETS = """
 SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits
-FROM {schema}.history WHERE name = %(name)s AND at >= %(since)s
+FROM {schema}.history WHERE name = %(name)s AND span_s = %(span)s AND at >= %(since)s
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
 ORDER BY at
 """
@@ -115,6 +115,7 @@ class PostgresHistory:
         params = {
             "since": epoch(since),
             "step": step_s,
+            "span": span_for_step(step_s),
             "queue": no_nul(queue),
             "name": no_nul(name),
         }
@@ -136,14 +137,20 @@ class PostgresHistory:
         ]
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
-        params = {"since": epoch(since), "until": epoch(until)}
+        span = span_for_range(since.timestamp(), until.timestamp())
+        params = {"since": epoch(since), "until": epoch(until), "span": span}
         rows = await self._pool.transaction(lambda tx: tx.rows(TOTALS, params))
         return [HistoryTotal(r["queue"], r["name"], r["state"], int(r["runs"])) for r in rows]
 
     async def history_buckets(
-        self, name: str, since: datetime, queue: str | None = None
+        self, name: str, since: datetime, step_s: int, queue: str | None = None
     ) -> list[HistoryBucket]:
-        params = {"name": no_nul(name), "since": epoch(since), "queue": no_nul(queue)}
+        params = {
+            "name": no_nul(name),
+            "since": epoch(since),
+            "span": span_for_step(step_s),
+            "queue": no_nul(queue),
+        }
 
         async def read(tx: Tx) -> list[HistoryBucket]:
             await tx.run(ONE_SNAPSHOT)  # a rollup between the two reads counts nothing twice

@@ -1,7 +1,7 @@
-"""Writing the history on SQLite: the rollup that folds finished jobs into minute buckets past
-its watermark (one write transaction: BEGIN IMMEDIATE serialises rollups), the folding of
-jobs pruned before the rollup reached them, minutes into hours, and the records of jobs taken
-back from lost workers. `history_rules` decides; this module reads and writes."""
+"""Writing the history on SQLite: the rollup that folds finished jobs into minute and hour
+buckets past its watermark (one write transaction: BEGIN IMMEDIATE serialises rollups), the
+folding of jobs pruned before the rollup reached them, and the records of jobs taken back
+from lost workers. `history_rules` decides; this module reads and writes."""
 
 from __future__ import annotations
 
@@ -38,10 +38,6 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 ON CONFLICT (span_s, at, queue, name, state) DO UPDATE SET
     runs = excluded.runs, timed = excluded.timed, duration_sum = excluded.duration_sum,
     wait_sum = excluded.wait_sum, durations = excluded.durations, waits = excluded.waits
-"""
-OLD_MINUTES = """
-SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits
-FROM underway_history WHERE span_s = 60 AND at < ?
 """
 ANY_OLD_MINUTES = "SELECT 1 FROM underway_history WHERE span_s = 60 AND at < ? LIMIT 1"
 DELETE_OLD_MINUTES = "DELETE FROM underway_history WHERE span_s = 60 AND at < ?"
@@ -84,16 +80,16 @@ def rollup_due(conn: sqlite3.Connection, now: float, settle_s: float) -> bool:
 
 
 def roll_up(conn: sqlite3.Connection, now: float, settle_s: float) -> int:
-    """Fold up to a batch of finished jobs past the watermark into minute buckets and move the
-    watermark past them; fold old minutes into hours; delete old hours and loss records.
+    """Fold up to a batch of finished jobs past the watermark into minute and hour buckets and
+    move the watermark past them; delete old minutes, old hours and old loss records.
     Returns how many jobs were folded."""
     at, seq = watermark(conn)
     params = {"at": at, "seq": seq, "upto": now - settle_s, "n": rules.FOLD_BATCH}
     jobs = [finished_job(row) for row in conn.execute(UNFOLDED, params).fetchall()]
     if jobs:
-        write(conn, rules.fold(jobs))
+        write_folded(conn, rules.fold(jobs))
         conn.execute(ADVANCE, (jobs[-1].finished_at, jobs[-1].seq))
-    _coarsen(conn, now)
+    conn.execute(DELETE_OLD_MINUTES, (rules.minutes_cutoff(now),))
     conn.execute(DELETE_OLD_HOURS, (rules.hours_cutoff(now),))
     conn.execute(DELETE_OLD_LOSSES, (now - rules.KEEP_LOSSES_S,))
     return len(jobs)
@@ -105,7 +101,14 @@ def fold_pruned(conn: sqlite3.Connection, pruned: Iterable[Sequence[Any]]) -> No
     jobs = [finished_job(row) for row in pruned if row[-1] is not None]
     jobs = rules.unfolded(jobs, at, seq)
     if jobs:
-        write(conn, rules.fold(jobs))
+        write_folded(conn, rules.fold(jobs))
+
+
+def write_folded(conn: sqlite3.Connection, minutes: dict[Key, Tally]) -> None:
+    """Add folded minutes, and the hours they make, to the stored buckets."""
+    hours = rules.coarsen(minutes.items())
+    write(conn, minutes)
+    write(conn, hours)
 
 
 def write(conn: sqlite3.Connection, tallies: dict[Key, Tally]) -> None:
@@ -117,14 +120,6 @@ def write(conn: sqlite3.Connection, tallies: dict[Key, Tally]) -> None:
     stored = conn.execute(STORED, (span, first, last)).fetchall()
     rows = rules.merged(tallies, (tally_of(row) for row in stored))
     conn.executemany(UPSERT, [row_of(key, tally) for key, tally in rows.items()])
-
-
-def _coarsen(conn: sqlite3.Connection, now: float) -> None:
-    cutoff = rules.minutes_cutoff(now)
-    minutes = conn.execute(OLD_MINUTES, (cutoff,)).fetchall()
-    if minutes:
-        write(conn, rules.coarsen(tally_of(row) for row in minutes))
-        conn.execute(DELETE_OLD_MINUTES, (cutoff,))
 
 
 def record_loss(

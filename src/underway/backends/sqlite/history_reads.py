@@ -1,8 +1,8 @@
 """Reading the history on SQLite: series of counts, totals per queue and job name, and one
 job name's buckets with their histograms, each with the jobs the rollup has not folded yet;
 the jobs taken back from lost workers; the waiting jobs of each queue (for the alerts).
-Bucket starts are epoch seconds; both spans are read, minutes for the last day and hours
-before."""
+Bucket starts are epoch seconds; a read adds up minutes for steps under an hour and ranges
+within a day, hours otherwise (history_rules.span_for_step, span_for_range)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerL
 from ...queue_models import QueueInfo
 from ..base import Clock
 from ..codecs import epoch_to_datetime
-from ..history_rules import SETTLE_S, bucket_of, fold
+from ..history_rules import SETTLE_S, bucket_of, fold, span_for_range, span_for_step
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .connection import SQLiteConnection
@@ -23,7 +23,7 @@ from .connection import SQLiteConnection
 #: and one job name.
 SERIES = """
 SELECT at - at % :step AS t, queue, name, state, sum(runs) AS runs FROM underway_history
-WHERE span_s IN (60, 3600) AND at >= :since
+WHERE span_s = :span AND at >= :since
   AND (:queue IS NULL OR queue = :queue) AND (:name IS NULL OR name = :name)
 GROUP BY t, queue, name, state ORDER BY t
 """
@@ -47,13 +47,13 @@ WHERE finished_at >= :lo AND (finished_at > :at OR seq > :seq) AND name = :name
 #: Counts per queue, job name and state between two times.
 TOTALS = """
 SELECT queue, name, state, sum(runs) AS runs FROM underway_history
-WHERE span_s IN (60, 3600) AND at >= :since AND at < :until
+WHERE span_s = :span AND at >= :since AND at < :until
 GROUP BY queue, name, state
 """
 #: One job name's buckets, with their histograms, oldest first.
 BUCKETS = """
 SELECT span_s, at, queue, name, state, runs, timed, duration_sum, wait_sum, durations, waits
-FROM underway_history WHERE name = :name AND at >= :since
+FROM underway_history WHERE name = :name AND span_s = :span AND at >= :since
   AND (:queue IS NULL OR queue = :queue)
 ORDER BY at
 """
@@ -104,7 +104,8 @@ class SQLiteHistory:
         self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
     ) -> list[HistoryPoint]:
         start = epoch(since)
-        params = {"since": start, "step": step_s, "queue": queue, "name": name}
+        span = span_for_step(step_s)
+        params = {"since": start, "step": step_s, "span": span, "queue": queue, "name": name}
 
         def read(conn: sqlite3.Connection) -> list[sqlite3.Row]:
             at, seq = history.watermark(conn)
@@ -118,15 +119,16 @@ class SQLiteHistory:
         ]
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
-        params = {"since": epoch(since), "until": epoch(until)}
+        span = span_for_range(since.timestamp(), until.timestamp())
+        params = {"since": epoch(since), "until": epoch(until), "span": span}
         rows = await self._reader.read(lambda c: c.execute(TOTALS, params).fetchall())
         return [HistoryTotal(q, n, s, int(runs)) for q, n, s, runs in rows]
 
     async def history_buckets(
-        self, name: str, since: datetime, queue: str | None = None
+        self, name: str, since: datetime, step_s: int, queue: str | None = None
     ) -> list[HistoryBucket]:
         start = epoch(since)
-        params = {"name": name, "since": start, "queue": queue}
+        params = {"name": name, "since": start, "span": span_for_step(step_s), "queue": queue}
 
         def read(conn: sqlite3.Connection) -> list[HistoryBucket]:
             at, seq = history.watermark(conn)
