@@ -60,6 +60,7 @@ def test_rows_say_why_a_job_failed_or_retries_its_attempt_and_duration(
     )
     expect(row(page, failed).locator("[data-attempt]")).to_have_text("attempt 1 of 1")
     expect(row(page, done).locator("[data-row-error]")).to_have_count(0)
+    expect(row(page, done).locator("[data-attempt]")).to_have_count(0)  # no retries to count
     expect(row(page, done).locator("[data-duration]")).to_have_text(re.compile(r"^\d+ ms$"))
     expect(page.get_by_text(re.compile(r"#\d"))).to_have_count(0)
 
