@@ -15,6 +15,10 @@ EXTRAS = {
     "opentelemetry": "import opentelemetry.trace, underway.contrib.opentelemetry",
     "postgres": "import psycopg, psycopg_pool",
     "server": "import fastapi, uvicorn, jinja2, underway.api",
+    "django": "import django; from django.conf import settings; settings.configure("
+    "INSTALLED_APPS=['underway.contrib.django'], DATABASES={'default': {'ENGINE': "
+    "'django.db.backends.sqlite3', 'NAME': 'shop.db'}}); django.setup(); "
+    "from underway.contrib.django import app; assert app.database_url.endswith('/shop.db')",
 }
 
 
