@@ -98,36 +98,22 @@ def pager(
 ) -> dict[str, Any]:
     """The links and words of the pager, for a counted listing or a search."""
     if not filters.q:
-        capped = total > COUNT_LIMIT
-        ranked = min(total, SORT_WINDOW if filters.order != "created" else COUNT_LIMIT)
-        pages = max(1, -(-ranked // PER_PAGE))
-        full = shown == PER_PAGE
-        return {
-            "counted": True,
-            "total_text": f"{COUNT_LIMIT:,}+" if capped else f"{total:,}",
-            "pages_text": f"{pages:,}+" if capped and filters.order == "created" else f"{pages:,}",
-            "first": (page - 1) * PER_PAGE + 1 if shown else 0,
-            "last": (page - 1) * PER_PAGE + shown,
-            "prev_url": filters.url(base, page - 1) if page > 1 else None,
-            "next_url": filters.url(base, page + 1) if page < pages or (capped and full) else None,
-            "windowed": filters.order != "created" and total > SORT_WINDOW,
-        }
-    matches = f"{shown} match{'es' if shown != 1 else ''} on this page"
+        return counted_pager(filters, page, total, shown, base)
     if not filters.by_position:
         return {
             "counted": False,
-            "note": f"{matches}, ranked among the matches in the newest {SEARCH_SCAN:,} jobs",
+            "note": f"{matches(shown)}, ranked among matches in the newest {SEARCH_SCAN:,} jobs",
             "prev_url": filters.url(base, page - 1) if page > 1 else None,
             "next_url": filters.url(base, page + 1) if shown == PER_PAGE else None,
             "next_label": "Next",
             "windowed": False,
         }
     if more is None:
-        note = f"{matches}; searched back to the oldest job"
+        note = f"{matches(shown)}; searched back to the oldest job"
     elif shown < PER_PAGE:
-        note = f"{matches}; searched {SEARCH_SCAN:,} jobs, older ones not yet"
+        note = f"{matches(shown)}; searched {SEARCH_SCAN:,} jobs, older ones not yet"
     else:
-        note = matches
+        note = matches(shown)
     return {
         "counted": False,
         "note": note,
@@ -136,6 +122,30 @@ def pager(
         "next_label": "Search older" if shown < PER_PAGE else "Next",
         "windowed": False,
     }
+
+
+def counted_pager(
+    filters: ListFilters, page: int, total: int, shown: int, base: str
+) -> dict[str, Any]:
+    """Pages by number; past the count's limit, a newest-first list pages on while full."""
+    capped = total > COUNT_LIMIT
+    sorted_ = filters.order != "created"
+    pages = max(1, -(-min(total, SORT_WINDOW if sorted_ else COUNT_LIMIT) // PER_PAGE))
+    goes_on = capped and not sorted_ and shown == PER_PAGE
+    return {
+        "counted": True,
+        "total_text": f"{COUNT_LIMIT:,}+" if capped else f"{total:,}",
+        "pages_text": f"{pages:,}+" if capped and not sorted_ else f"{pages:,}",
+        "first": (page - 1) * PER_PAGE + 1 if shown else 0,
+        "last": (page - 1) * PER_PAGE + shown,
+        "prev_url": filters.url(base, page - 1) if page > 1 else None,
+        "next_url": filters.url(base, page + 1) if page < pages or goes_on else None,
+        "windowed": sorted_ and total > SORT_WINDOW,
+    }
+
+
+def matches(shown: int) -> str:
+    return f"{shown} match{'es' if shown != 1 else ''} on this page"
 
 
 async def jobs_context(request: Request, filters: ListFilters, page: int) -> dict[str, Any]:
