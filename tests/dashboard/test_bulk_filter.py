@@ -29,6 +29,8 @@ def test_cancel_all_matching_confirms_the_count_and_shows_the_run_finish(
     expect(page.locator("[data-bulk-matched]")).to_have_text("0")
     expect(page.get_by_role("button", name="Delete 0 jobs")).to_be_disabled()
     assert page.request.get("/dashboard/bulk?action=explode").status == 400
+    assert page.request.get("/dashboard/bulk?action=delete&state=faild").status == 400
+    assert page.request.get("/dashboard/jobs?state=faild").status == 400
     page.goto("/dashboard/jobs?state=scheduled&name=add")
     expect(page.locator("tr[data-job-row]")).to_have_count(20)
     page.get_by_role("link", name="Cancel all…").click()

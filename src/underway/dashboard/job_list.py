@@ -62,9 +62,17 @@ class ListFilters:
         """A search in the stored order pages by position; everything else by number."""
         return bool(self.q) and self.order == "created"
 
+    def check(self) -> None:
+        """Refuse a state or sort that is not one: it would otherwise widen the filter."""
+        if self.state and self.state not in STATES:
+            raise Denied(400, f"There is no job state {self.state!r}: {', '.join(sorted(STATES))}.")
+        if self.sort not in SORTS:
+            raise Denied(400, f"Sort by {', '.join(SORTS)}, not {self.sort!r}.")
+
     def matching(self) -> JobFilter:
         """Every job these filters match (a bulk action's filter)."""
-        states = (JobState(self.state),) if self.state in STATES else ()
+        self.check()
+        states = (JobState(self.state),) if self.state else ()
         return JobFilter(
             states=states, name=self.name or None, queue=self.queue or None, search=self.q or None
         )
@@ -149,8 +157,6 @@ def matches(shown: int) -> str:
 
 
 async def jobs_context(request: Request, filters: ListFilters, page: int) -> dict[str, Any]:
-    if filters.sort not in SORTS:
-        raise Denied(400, f"Sort by {', '.join(SORTS)}, not {filters.sort!r}.")
     app, root = app_of(request), root_path(request.scope)
     found = await app.list_page_async(filters.query(page))
     base = f"{root}/dashboard/jobs"
