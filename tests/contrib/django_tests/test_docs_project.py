@@ -1,6 +1,7 @@
 """docs/django.md's project files (its `python file=PATH` blocks), written out as a project
 and run: migrations, an order placed through the view with its receipt job run, a rolled-back
-order without one, and the dashboard mount sending an anonymous visitor to the login page."""
+order without one, the dashboard mount sending an anonymous visitor to the login page, and
+the page's own tests under `manage.py test`."""
 
 from __future__ import annotations
 
@@ -42,7 +43,6 @@ call_command("underway", "migrate")
 
 placed = Client().post("/orders", {"item": "tea"})
 assert placed.status_code == 201, placed.content
-job_id = placed.json()["receipt_job"]
 resent = Client().post(f"/orders/{placed.json()['order']}/receipt")
 assert resent.status_code == 202, resent.content
 
@@ -58,9 +58,7 @@ try:
 except RuntimeError:
     pass
 
-drain(app)
-assert app.handle(job_id).result() == "receipt for tea"
-assert [job.result for job in app.list(name="send_receipt")] == ["receipt for tea"] * 2
+assert [job.result for job in drain(app)] == ["receipt for tea"] * 2
 
 
 async def anonymous_visit() -> httpx.Response:
@@ -91,6 +89,7 @@ def test_the_page_shows_the_files_of_a_whole_project() -> None:
         "shop/views.py",
         "shop/urls.py",
         "shop/asgi.py",
+        "shop/tests.py",
     }
 
 
@@ -110,3 +109,13 @@ def test_the_project_of_the_page_runs(tmp_path: Path) -> None:
     )
     assert done.returncode == 0, done.stdout + done.stderr
     assert "the project of docs/django.md works" in done.stdout
+    tested = subprocess.run(
+        [sys.executable, "manage.py", "test", "shop", "-v", "2"],
+        cwd=tmp_path,
+        env=clean_environment(),
+        capture_output=True,
+        text=True,
+        timeout=90,
+    )
+    assert tested.returncode == 0, tested.stdout + tested.stderr
+    assert "Ran 3 tests" in tested.stderr

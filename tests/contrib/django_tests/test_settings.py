@@ -58,6 +58,11 @@ def test_a_url_of_its_own() -> None:
     )
 
 
+def test_a_memory_database_for_tests() -> None:
+    read = read_settings(settings({"DATABASE": "memory://shop-tests"}))
+    assert (read.database_url, read.alias, read.is_postgres) == ("memory://shop-tests", None, False)
+
+
 @pytest.mark.parametrize(
     ("underway", "databases", "message"),
     [

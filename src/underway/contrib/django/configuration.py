@@ -1,8 +1,8 @@
 """The `UNDERWAY` setting: which database the project's jobs live in and where its jobs are.
 
 `DATABASE` names an alias of `DATABASES` (PostgreSQL or SQLite, reused as it is: on
-PostgreSQL in a schema of its own) or is an underway database URL. Every mistake raises
-`ImproperlyConfigured` naming the setting and the fix.
+PostgreSQL in a schema of its own) or is an underway database URL (`memory://` for tests).
+Every mistake raises `ImproperlyConfigured` naming the setting and the fix.
 """
 
 from __future__ import annotations
@@ -23,7 +23,7 @@ DEFAULT_SCHEMA = "underway"
 DEFAULT_JOBS_MODULE = "jobs"
 POSTGRES_ENGINES = ("django.db.backends.postgresql", "django.contrib.gis.db.backends.postgis")
 SQLITE_ENGINES = ("django.db.backends.sqlite3", "django.contrib.gis.db.backends.spatialite")
-URL_SCHEMES = ("sqlite:///", "postgresql://", "postgres://")
+URL_SCHEMES = ("sqlite:///", "postgresql://", "postgres://", "memory://")
 #: Keys of a PostgreSQL entry's OPTIONS that Django reads itself; libpq would refuse them.
 DJANGO_ONLY_OPTIONS = frozenset(
     {"isolation_level", "server_side_binding", "pool", "assume_role", "cursor_factory", "context"}
@@ -70,7 +70,8 @@ def read_settings(settings: Any) -> UnderwaySettings:
                 f"settings.{SETTING}['SCHEMA'] applies to a DATABASES alias; with a URL, "
                 f"write the schema in it: {database.split('?')[0]}?schema={schema}"
             )
-        return UnderwaySettings(database, None, not database.startswith("sqlite"), jobs_module)
+        is_postgres = database.startswith(("postgresql://", "postgres://"))
+        return UnderwaySettings(database, None, is_postgres, jobs_module)
     url, is_postgres = alias_url(settings, database, _schema(schema))
     return UnderwaySettings(url, database, is_postgres, jobs_module)
 
