@@ -67,7 +67,7 @@ BENCH_STAMP := $(BENCH_VENV)/.installed
 $(BENCH_STAMP): pyproject.toml bench/requirements-peers.txt
 	$(PYTHON) -m venv $(BENCH_VENV)
 	$(BENCH_VENV)/bin/pip install --quiet --upgrade pip
-	$(BENCH_VENV)/bin/pip install --quiet -e '.[postgres]' -r bench/requirements-peers.txt
+	$(BENCH_VENV)/bin/pip install --quiet -e '.[postgres,server]' httpx -r bench/requirements-peers.txt
 	touch $(BENCH_STAMP)
 
 bench-env: $(BENCH_STAMP)

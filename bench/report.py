@@ -5,7 +5,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
-from . import flow_report, workflow_report
+from . import dashboard_report, flow_report, workflow_report
 
 COMPARE = {
     "sqlite": "underway-sqlite",
@@ -250,6 +250,7 @@ def render(results: dict[str, Any]) -> str:
         _in_process(systems, results.get("in_process_measured")),
         flow_report.section(systems, results.get("flow_measured")),
         workflow_report.section(systems, results.get("workflows_measured")),
+        dashboard_report.section(systems, results.get("dashboard_measured")),
     ]
     errors = [(n, e) for n, d in systems.items() for e in d.get("errors", [])]
     if errors:
@@ -422,6 +423,7 @@ def _targets(systems: dict[str, Any], enqueue_floor: dict[str, float] | None) ->
         ),
         *flow_report.checks(systems),
         *workflow_report.checks(systems),
+        *dashboard_report.checks(systems),
     ]
     rows = []
     for label, value, fmt, ok in checks:

@@ -3,7 +3,8 @@
 `python -m bench.run` (what `make bench` runs); BENCH_QUICK=1 for smaller sizes and one run;
 `--only underway-sqlite,pgqueuer` to measure a subset (names as in the tables); `--only flow`
 measures only underway's flow-control scenarios, `--only workflows` only its workflow ones,
-and `--only in-process` only its in-process drains, into the existing results.json.
+`--only in-process` only its in-process drains and `--only dashboard` only its dashboard
+pages over 1,000,000 jobs, into the existing results.json.
 """
 
 from __future__ import annotations
@@ -26,7 +27,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from . import floor, flow_cases, report, workflow_cases
+from . import dashboard_cases, floor, flow_cases, report, workflow_cases
 from .measure import ROOT, Probe, median, say
 from .system import ENQUEUE_BUDGET_S, Context, System
 from .underway_cases import Underway
@@ -184,6 +185,14 @@ def measure_workflows(system: Underway, plan: Plan, out: dict[str, Any]) -> dict
     return workflow_cases.measure(system, plan.quick, plan.runs, lambda n, fn: attempt(out, n, fn))
 
 
+def measure_dashboard(system: Underway, plan: Plan, out: dict[str, Any]) -> dict[str, Any]:
+    """The dashboard's pages over 1,000,000 jobs (bench/dashboard_cases.py)."""
+    found = attempt(
+        out, f"{key(system)} dashboard ", lambda: dashboard_cases.measure(system, plan.quick)
+    )
+    return found or {}
+
+
 #: `--only` parts measured apart from the rest: the key of their figures in each system's
 #: results, the key that says when they were measured, the words in their errors' names,
 #: and how to measure them.
@@ -197,6 +206,7 @@ PARTS: dict[str, Part] = {
         " drain in-process ",
         measure_in_process,
     ),
+    "dashboard": ("dashboard", "dashboard_measured", " dashboard ", measure_dashboard),
 }
 
 
