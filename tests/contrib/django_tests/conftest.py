@@ -44,14 +44,13 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         "SHOP_PG_URL": POSTGRES_URL,
         "SHOP_PG_SCHEMA": schema,
     }
-    before = {name: os.environ.get(name) for name in environment}
-    os.environ.update(environment)
     sys.path.insert(0, str(PROJECT))
     import django
     from django.core.management import call_command
     from django.db import connections
 
-    django.setup()
+    with environment_of(environment):  # read by the shop's settings module as Django sets up
+        django.setup()
     for alias in ALIASES:
         call_command("migrate", database=alias, verbosity=0)
     try:
@@ -64,6 +63,16 @@ def shop(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shop]:
         with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
             conn.execute(f'DROP SCHEMA IF EXISTS "{schema}" CASCADE')
         sys.path.remove(str(PROJECT))
+
+
+@contextlib.contextmanager
+def environment_of(variables: dict[str, str]) -> Iterator[None]:
+    """`variables` in os.environ for a while, then as they were."""
+    before = {name: os.environ.get(name) for name in variables}
+    os.environ.update(variables)
+    try:
+        yield
+    finally:
         for name, value in before.items():
             if value is None:
                 os.environ.pop(name, None)
