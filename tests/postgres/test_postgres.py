@@ -97,12 +97,15 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
     )
     assert [t[0] for t in tables] == [
         "dependencies",
+        "history",
+        "history_rollup",
         "job_logs",
         "jobs",
         "migrations",
         "queues",
         "rate_starts",
         "recurring",
+        "worker_losses",
         "workers",
         "workflows",
     ]
