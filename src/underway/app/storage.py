@@ -81,10 +81,11 @@ class Storage:
         return self._backend
 
     async def now(self) -> datetime:
-        """The current time: the injected clock's if there is one, else the database's."""
+        """The current time: the injected clock's if there is one, else the database's (asked
+        on the runtime loop, whichever loop the caller is on)."""
         if self.clock is not None:
             return datetime.fromtimestamp(self.clock.now(), UTC)
-        return await (await self.backend()).now()
+        return await self.call(lambda backend: backend.now())
 
     def new_backend(self) -> Backend:
         """A separate, unopened connection to the same database (e.g. for heartbeats)."""
