@@ -38,6 +38,8 @@ ENDPOINTS = [
     ("GET", "/api/events", "view"),
     ("GET", "/api/stats", "view"),
     ("GET", "/api/workers", "view"),
+    ("GET", "/api/history", "view"),
+    ("GET", "/api/alerts", "view"),
     ("GET", "/metrics", "view"),
     ("GET", "/api/recurring", "view"),
     ("POST", "/api/recurring", "manage"),
