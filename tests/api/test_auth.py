@@ -40,6 +40,8 @@ ENDPOINTS = [
     ("GET", "/api/workers", "view"),
     ("GET", "/api/history", "view"),
     ("GET", "/api/alerts", "view"),
+    ("GET", "/api/history", "view"),
+    ("GET", "/api/alerts", "view"),
     ("GET", "/metrics", "view"),
     ("GET", "/api/recurring", "view"),
     ("POST", "/api/recurring", "manage"),
