@@ -186,6 +186,9 @@ def take_all(url: str, out: Path, ids: dict[str, str]) -> None:
             if not suffix:
                 page.goto(f"/dashboard/jobs/{ids['failed']}")
                 shoot(page, out, "job-failed")
+                page.goto("/dashboard/bulk?state=failed&action=retry")
+                expect(page.locator("[data-bulk-matched]")).to_be_visible()
+                shoot(page, out, "bulk-confirm")
                 page.goto("/dashboard/recurring")
                 shoot(page, out, "recurring")
                 page.goto("/dashboard/workflows")
