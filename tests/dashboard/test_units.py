@@ -2,9 +2,12 @@
 
 from __future__ import annotations
 
+import asyncio
+from collections.abc import Coroutine
+from concurrent.futures import ThreadPoolExecutor
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
-from typing import TypeVar
+from typing import Any, TypeVar
 
 import pytest
 
@@ -94,6 +97,12 @@ def test_chart_scales_bars_to_the_busiest_minute() -> None:
     assert drawn.bars[10].h_completed + drawn.bars[10].h_failed == pytest.approx(100)
     assert drawn.bars[59].h_completed == pytest.approx(50)
     assert drawn.bars[0].h_completed == 0
+
+
+def on_own_loop(coro: Coroutine[Any, Any, T]) -> T:
+    """Run a coroutine in a thread of its own (Playwright's loop may be running in this one)."""
+    with ThreadPoolExecutor(max_workers=1) as pool:
+        return pool.submit(asyncio.run, coro).result()
 
 
 def test_the_hour_counts_finished_jobs_the_rollup_has_not_folded_yet(tmp_path: Path) -> None:
