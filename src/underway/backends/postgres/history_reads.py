@@ -66,9 +66,9 @@ FROM {schema}.history WHERE name = %(name)s AND span_s = %(span)s AND at >= %(si
   AND (%(queue)s::text IS NULL OR queue = %(queue)s)
 ORDER BY at
 """
-#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked), read
-#: through the partial indexes that hold only waiting jobs, never the whole table; rows as
-#: queues.JOB_COUNTS's, all counted as 'pending'.
+#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked: three
+#: parts that no job is in twice), read through the partial indexes that hold only waiting
+#: jobs, never the whole table; rows as queues.JOB_COUNTS's, all counted as 'pending'.
 WAITING = """
 SELECT queue, 'pending' AS state, count(*) AS n, min(run_at) AS oldest_waiting_at, 0 AS started
 FROM (
@@ -82,6 +82,7 @@ FROM (
     UNION ALL
     SELECT queue, run_at FROM {schema}.jobs
     WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled') AND run_at <= now()
+      AND (lane IS NOT NULL OR rate_key IS NOT NULL)
 ) AS waiting
 GROUP BY queue
 """

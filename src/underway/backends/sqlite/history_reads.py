@@ -57,9 +57,9 @@ FROM underway_history WHERE name = :name AND span_s = :span AND at >= :since
   AND (:queue IS NULL OR queue = :queue)
 ORDER BY at
 """
-#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked), read
-#: through the partial indexes that hold only waiting jobs, never the whole table; rows as
-#: queues.JOB_COUNTS's, all counted as 'pending'.
+#: Waiting jobs per queue (pending, or scheduled and due; plain, limited and parked: three
+#: parts that no job is in twice), read through the partial indexes that hold only waiting
+#: jobs, never the whole table; rows as queues.JOB_COUNTS's, all counted as 'pending'.
 WAITING = """
 SELECT queue, 'pending' AS state, count(*) AS n, min(run_at) AS oldest_waiting_at, 0 AS started
 FROM (
@@ -73,6 +73,7 @@ FROM (
     UNION ALL
     SELECT queue, run_at FROM underway_jobs
     WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled') AND run_at <= :now
+      AND (lane IS NOT NULL OR rate_key IS NOT NULL)
 )
 GROUP BY queue
 """
