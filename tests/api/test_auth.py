@@ -40,8 +40,6 @@ ENDPOINTS = [
     ("GET", "/api/workers", "view"),
     ("GET", "/api/history", "view"),
     ("GET", "/api/alerts", "view"),
-    ("GET", "/api/history", "view"),
-    ("GET", "/api/alerts", "view"),
     ("GET", "/metrics", "view"),
     ("GET", "/api/recurring", "view"),
     ("POST", "/api/recurring", "manage"),
