@@ -173,3 +173,20 @@ def test_serve_without_the_server_extra_says_what_to_install(database: str) -> N
         "error: underway serve needs the server extra, which is not installed "
         '(pip install "underway[server]")'
     )
+
+
+def test_serve_sets_the_oldest_waiting_alert_and_refuses_a_threshold_of_zero(
+    database: str, tmp_path: Path
+) -> None:
+    refused = run("serve", "--app", "sample_jobs:app", "--alert-oldest-waiting", "0")
+    assert refused.returncode == 2
+    assert "--alert-oldest-waiting" in refused.stderr
+    port, log = free_port(), tmp_path / "serve.log"
+    server = start_serve(database, port, "--alert-oldest-waiting", "90", log=log)
+    try:
+        wait_until(lambda: fetch(f"http://127.0.0.1:{port}/healthz")[0] == 200, timeout=30)
+        status, alerts = fetch(f"http://127.0.0.1:{port}/api/alerts")
+    finally:
+        server.send_signal(signal.SIGTERM)
+        assert server.wait(20) == 0, log.read_text()
+    assert (status, alerts["oldestWaitingS"]) == (200, 90.0)

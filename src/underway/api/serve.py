@@ -11,6 +11,7 @@ from typing import Any
 import uvicorn
 
 from ..app import App
+from ..app.alerts import AlertRules
 from ..config import WorkerSettings
 from ..errors import ConfigurationError
 from ..web.hosts import HostNames
@@ -51,18 +52,25 @@ def serve(
     worker_settings: WorkerSettings | None = None,
     allowed_hosts: HostNames | None = None,
     forwarded_allow_ips: str | Sequence[str] | None = None,
+    alert_rules: AlertRules | None = None,
     **uvicorn_options: Any,
 ) -> None:
     """Serve the API until interrupted; stop the in-process worker gracefully afterwards.
 
     Without tokens only a loopback `host` is allowed, unless `insecure`. `allowed_hosts` as in
     `create_api`. X-Forwarded-For and -Proto are believed only from the proxy addresses in
-    `forwarded_allow_ips`. `worker=False` serves a producer-only web tier. Extra keyword
-    arguments go to `uvicorn.run`.
+    `forwarded_allow_ips`. `worker=False` serves a producer-only web tier. `alert_rules` as in
+    `create_api`. Extra keyword arguments go to `uvicorn.run`.
     """
     resolved = resolve_tokens(tokens)
     address = bind_host(host, bool(resolved), insecure)
-    api = create_api(app, tokens=resolved, insecure=insecure, allowed_hosts=allowed_hosts)
+    api = create_api(
+        app,
+        tokens=resolved,
+        insecure=insecure,
+        allowed_hosts=allowed_hosts,
+        alert_rules=alert_rules,
+    )
     if not resolved:
         log.warning(
             "no API tokens configured: the API on %s:%s is open to %s, under the host names %s",

@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 
+from ..app.alerts import AlertRules
 from ..config import WorkerSettings
 from . import worker_options as options
 from .common_options import (
@@ -170,6 +171,14 @@ def serve(
     concurrency: Annotated[int, typer.Option(help="Jobs the worker runs at once.")] = (
         DEFAULTS.concurrency
     ),
+    alert_oldest_waiting: Annotated[
+        float,
+        typer.Option(
+            min=0.001,
+            metavar="SECONDS",
+            help="Alert when a queue's oldest waiting job has been due this long.",
+        ),
+    ] = AlertRules().oldest_waiting_s,
     app_path: AppOption = None,
     database: DatabaseOption = None,
     create: CreateOption = False,
@@ -193,6 +202,7 @@ def serve(
             forwarded_allow_ips=forwarded_allow_ips,
             worker=worker,
             worker_settings=WorkerSettings(concurrency=concurrency),
+            alert_rules=AlertRules(oldest_waiting_s=alert_oldest_waiting),
             log_level=log_level,
             **uvicorn_logging,
         )
