@@ -26,11 +26,6 @@ class AppHistory(QueueControls):
     runtime: Runtime
     _storage: Storage
 
-    async def time_async(self) -> datetime:
-        """The current time (the injected clock's, else the database's), read on the app's
-        own loop, so that any event loop may ask."""
-        return await self._storage.call(lambda _: self._storage.now())
-
     def roll_up_history(self, settle_s: float = SETTLE_S) -> int:
         """Fold finished jobs into the history now (workers' sweepers do it every sweep);
         how many were folded in this batch."""
@@ -48,7 +43,7 @@ class AppHistory(QueueControls):
     async def history_async(
         self, window: str = "24h", queue: str | None = None, name: str | None = None
     ) -> builtins.list[HistoryStep]:
-        span, now = window_of(window), await self.time_async()
+        span, now = window_of(window), await self._storage.now()
         since = history_views.first_step(span, now)
         points = await self._storage.call(
             lambda b: b.history_series(since, span.step_s, queue, name)
@@ -60,14 +55,14 @@ class AppHistory(QueueControls):
     ) -> tuple[datetime, builtins.list[HistoryPoint]]:
         """The time read and the window's counts per step, queue, job name and state (for
         `history_views.steps_by` and `runs_by`)."""
-        span, now = window_of(window), await self.time_async()
+        span, now = window_of(window), await self._storage.now()
         since = history_views.first_step(span, now)
         points = await self._storage.call(lambda b: b.history_series(since, span.step_s))
         return now, points
 
     async def history_totals_async(self, window: str = "24h") -> builtins.list[HistoryTotal]:
         """Jobs finished per queue, job name and state within the window."""
-        span, now = window_of(window), await self.time_async()
+        span, now = window_of(window), await self._storage.now()
         since = history_views.first_step(span, now)
         until = now + timedelta(seconds=span.step_s)
         return await self._storage.call(lambda b: b.history_totals(since, until))
@@ -81,7 +76,7 @@ class AppHistory(QueueControls):
     async def name_history_async(
         self, name: str, window: str = "24h", queue: str | None = None
     ) -> tuple[NameSummary, builtins.list[HistoryStep]]:
-        span, now = window_of(window), await self.time_async()
+        span, now = window_of(window), await self._storage.now()
         since = history_views.first_step(span, now)
         buckets = await self._storage.call(
             lambda b: b.history_buckets(name, since, span.step_s, queue)
@@ -94,7 +89,7 @@ class AppHistory(QueueControls):
 
     async def alerts_async(self, rules: AlertRules | None = None) -> builtins.list[Alert]:
         rules = rules or AlertRules()
-        now = await self.time_async()
+        now = await self._storage.now()
         (normal_from, normal_to), (recent_from, recent_to) = alerts.windows(rules, now)
         queues, recent, normal = await asyncio.gather(
             self._storage.call(lambda b: b.waiting_queues(LIVE_WORKER_S)),

@@ -64,7 +64,7 @@ def lost_since(worker: WorkerInfo, swept: dict[str, datetime]) -> bool:
 
 
 async def workers_context(app: App) -> dict[str, Any]:
-    now = await app.time_async()
+    now = await app.now()
     every = await app.workers_async(ANY_AGE_S)
     losses = await app.worker_losses_async(now - LOST_SHOWN)
     live_since = now - timedelta(seconds=LIVE_WORKER_S)
