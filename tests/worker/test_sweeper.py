@@ -13,6 +13,7 @@ from tests.conftest import fast_settings
 from tests.logs import logged
 from tests.waiting import wait_until
 from underway import App, JobState
+from underway.models import Lease, Outcome
 from underway.worker.sweeper import StalledJobSweeper
 
 
@@ -78,3 +79,23 @@ def test_a_jobs_own_max_losses_overrides_the_workers(app: App) -> None:
     assert failed.error.type == "WorkerLost"
     assert "max_losses is 1" in failed.error.message
     assert (failed.losses, sturdy_handle.refresh().losses) == (1, 1)
+
+
+def test_a_failing_history_rollup_does_not_stop_pruning(
+    app: App, caplog: pytest.LogCaptureFixture
+) -> None:
+    backend = app.runtime.call(app.backend())
+    handle = app.runtime.call(backend.enqueue(new_job(retention_s=0.0))).job
+    [claimed] = app.runtime.call(backend.claim("w-1", ("default",), 1))
+    lease = Lease(claimed.id, claimed.attempt, "w-1")
+    app.runtime.call(backend.finish([Outcome(lease=lease, kind="completed")]))
+
+    async def broken(settle_s: float = 0.0) -> int:
+        raise RuntimeError("no history today")
+
+    backend.roll_up_history = broken  # type: ignore[method-assign]
+    sweeper = StalledJobSweeper(backend, interval_s=60, stall_timeout_s=30, prune_interval_s=0)
+    app.runtime.call(sweeper.tick())
+
+    assert app.runtime.call(backend.get(handle.id)) is None, "pruned all the same"
+    assert "the history's rollup failed: no history today" in caplog.text

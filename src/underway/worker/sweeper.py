@@ -41,9 +41,12 @@ class StalledJobSweeper(PeriodicService):
         result = await self._backend.sweep(self._stall_timeout_s, self._max_losses, self._spacing_s)
         for lost in result.lost:
             log_lost(lost, self._max_losses.of(lost.name))
-        # The history folds finished jobs before retention may delete them (prune folds what
-        # it deletes that this has not reached, so this only keeps the charts current).
-        await self._backend.roll_up_history()
+        # Prune folds what it deletes that the rollup has not reached: the rollup only keeps
+        # the history current, and its failing must not stop pruning.
+        try:
+            await self._backend.roll_up_history()
+        except Exception as exc:
+            self._errors.error(type(exc).__name__, "the history's rollup failed: %s", exc)
         if time.monotonic() - self._last_prune >= self._prune_interval_s:
             self._last_prune = began = time.monotonic()
             pruned = await self._backend.prune()
