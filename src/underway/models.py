@@ -328,9 +328,10 @@ class JobFilter:
     #: ("duration": a running job counts until now); the last two rank the newest
     #: `policy.SORT_WINDOW` matches only, so that their cost does not grow with the table.
     order: ListOrder = "created"
-    #: Keyset pagination: only jobs stored before this position (a page's `next_before`).
-    before: int | None = None
-    #: Look at no more than this many positions below `before`: bounds a search's cost.
+    #: Keyset pagination: only jobs stored before this position (a page's `next_before`,
+    #: opaque: each backend writes its own).
+    before: str | None = None
+    #: Look at no more than this many jobs below `before`: bounds a search's cost.
     scan: int | None = None
     #: False: do not count every match (`JobPage.total` is then the jobs on the page).
     count: bool = True
@@ -346,7 +347,7 @@ class JobPage:
     total: int
     #: Where a keyset walk of the "created" order goes on (the next page's `before`);
     #: None when nothing older is left to look at.
-    next_before: int | None = None
+    next_before: str | None = None
 
 
 @dataclass(frozen=True, slots=True)

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import asyncio
-import uuid
 from typing import Any, TypeVar
+
+from uuid_utils import uuid7
 
 from underway.backends.base import Backend
 from underway.models import Job, JobState, Lease, NewJob, Outcome
@@ -16,7 +17,7 @@ WORKER = "worker-1"
 def new_job(**overrides: Any) -> NewJob:
     """A plain job with test defaults; any NewJob field can be overridden."""
     fields: dict[str, Any] = {
-        "id": str(uuid.uuid4()),
+        "id": str(uuid7()),  # as the app makes them: time-ordered
         "name": "task",
         "queue": "default",
         "priority": 0,

@@ -38,7 +38,7 @@ MIGRATIONS = [
     "0012_trace_context",
     "0013_history",
     "0014_workflow_members_not_running",
-    "0015_jobs_listing_order",
+    "0015_listing_by_id",
 ]
 
 

@@ -23,10 +23,11 @@ class FakeApp:
     async def list_page_async(self, query: JobFilter) -> JobPage:
         if self.fail:
             raise StorageUnavailable("the database is down")
-        top = min(self.n + 1, query.before or self.n + 1)
+        top = min(self.n + 1, int(query.before or self.n + 1))
         positions = list(range(top - 1, max(0, top - 1 - query.limit), -1))
         jobs = [job(p) for p in positions]
-        more = positions[-1] if len(positions) == query.limit and positions[-1] > 1 else None
+        full = len(positions) == query.limit and positions[-1] > 1
+        more = str(positions[-1]) if full else None
         return JobPage(jobs=jobs, total=self.n if query.count else len(jobs), next_before=more)
 
     async def apply_to_many_async(self, action: BulkAction, job_ids: list[str]) -> list[str]:

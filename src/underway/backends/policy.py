@@ -316,19 +316,14 @@ def listing_filters(query: JobFilter) -> list[tuple[str, tuple[Any, ...]]]:
 SORT_WINDOW = 10_000
 
 
-def listing_floor(query: JobFilter, top: int) -> int | None:
-    """The lowest position a listing that starts below `top` may look at, when it is bounded."""
-    return None if query.scan is None else max(0, top - query.scan)
-
-
-def listing_next(query: JobFilter, positions: list[int], floor: int | None) -> int | None:
+def listing_next(query: JobFilter, positions: list[str], floor: str | None) -> str | None:
     """Where a newest-first listing goes on: below its last job when the page is full, else
-    below the floor of a bounded scan that has older positions left."""
+    below `floor`, where a bounded scan stopped with older jobs left (None: none left)."""
     if query.order != "created":
         return None
     if len(positions) >= query.limit > 0:
         return positions[-1]
-    return floor if floor is not None and floor > 1 else None
+    return floor
 
 
 def like_pattern(search: str) -> str:

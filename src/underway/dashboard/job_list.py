@@ -35,7 +35,8 @@ SORTS: dict[str, str] = {
     "started": "latest started",
     "duration": "longest running",
 }
-MAX_POSITION = 2**62
+#: A listing position as the backends write them: a seq (SQLite) or a job id (PostgreSQL).
+POSITION = r"^[0-9A-Za-z-]{1,64}$"
 
 router = APIRouter(include_in_schema=False)
 
@@ -50,7 +51,7 @@ class ListFilters:
     q: str = ""
     sort: str = "created"
     #: A search's next page starts below this position.
-    before: int | None = None
+    before: str | None = None
 
     @property
     def order(self) -> ListOrder:
@@ -92,17 +93,17 @@ class ListFilters:
             shown["sort"] = self.sort
         return {key: value for key, value in shown.items() if value}
 
-    def url(self, base: str, page: int = 1, before: int | None = None) -> str:
+    def url(self, base: str, page: int = 1, before: str | None = None) -> str:
         params = self.params()
         if page > 1:
             params["page"] = str(page)
         if before is not None:
-            params["before"] = str(before)
+            params["before"] = before
         return f"{base}?{urlencode(params)}" if params else base
 
 
 def pager(
-    filters: ListFilters, page: int, total: int, shown: int, more: int | None, base: str
+    filters: ListFilters, page: int, total: int, shown: int, more: str | None, base: str
 ) -> dict[str, Any]:
     """The links and words of the pager, for a counted listing or a search."""
     if not filters.q:
@@ -184,7 +185,7 @@ def list_filters(
     queue: str = Query("", max_length=200),
     q: str = Query("", max_length=200),
     sort: str = Query("created", max_length=20),
-    before: int | None = Query(None, ge=1, le=MAX_POSITION),
+    before: str | None = Query(None, pattern=POSITION),
 ) -> ListFilters:
     return ListFilters(state=state, name=name, queue=queue, q=q.strip(), sort=sort, before=before)
 

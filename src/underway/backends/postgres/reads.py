@@ -55,14 +55,19 @@ async def running_leases(tx: Tx, worker_id: str) -> dict[str, tuple[int, bool]]:
 
 
 async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
+    """A page of jobs, newest first by id (a uuid7, which begins with its creation time):
+    its unique index orders them, where an index on seq would cost every new version of a
+    job's row, at each claim and finish, one more entry. Positions are ids."""
+    clauses, params = _filter_clauses(query)
     floor = None
     if query.scan is not None:
-        top = query.before or await _top(tx)
-        floor = policy.listing_floor(query, top)
-    clauses, params = _filter_clauses(query, floor)
+        window, window_params = _window(query)
+        clauses.append(f"id IN ({window})")
+        params.extend(window_params)
+        floor = await _floor(tx, query, window, window_params)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     if query.order == "created":
-        statement = f"SELECT * FROM {{schema}}.jobs {where} ORDER BY seq DESC LIMIT %s OFFSET %s"
+        statement = f"SELECT * FROM {{schema}}.jobs {where} ORDER BY id DESC LIMIT %s OFFSET %s"
         page = (*params, query.limit, query.offset)
     else:
         statement = SORTED.format(where=where, order=ORDERS[query.order], schema="{schema}")
@@ -75,27 +80,32 @@ async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
             statement, counted = f"{statement} LIMIT %s", [*params, query.count_limit]
         found = await tx.row(f"SELECT count(*) AS n FROM ({statement}) m", counted, planned=True)
         total = int(found["n"] if found else 0)
-    positions = [row["seq"] for row in rows]
     return JobPage(
         jobs=[job(row) for row in rows],
         total=total,
-        next_before=policy.listing_next(query, positions, floor),
+        next_before=policy.listing_next(query, [row["id"] for row in rows], floor),
     )
 
 
-async def _top(tx: Tx) -> int:
-    row = await tx.row(TOP)
-    return int(row["top"]) if row else 1
+def _window(query: JobFilter) -> tuple[str, list[Any]]:
+    """The ids a bounded scan looks at: the newest `scan` below `before`."""
+    below = "WHERE id < %s " if query.before is not None else ""
+    params = [query.before] if query.before is not None else []
+    return f"SELECT id FROM {{schema}}.jobs {below}ORDER BY id DESC LIMIT %s", [*params, query.scan]
 
 
-#: The position above the newest job: where a bounded scan with no `before` starts.
-TOP = "SELECT coalesce(max(seq), 0) + 1 AS top FROM {schema}.jobs"
+async def _floor(tx: Tx, query: JobFilter, window: str, params: list[Any]) -> str | None:
+    """The oldest id of a full scan window, below which older jobs are left (else None)."""
+    row = await tx.row(f"SELECT min(id) AS floor, count(*) AS n FROM ({window}) w", params)
+    return str(row["floor"]) if row and query.scan and row["n"] >= query.scan else None
+
+
 #: The newest SORT_WINDOW matches, ranked by another order (a running job's duration counts
 #: until now).
 SORTED = """
 SELECT * FROM (
-    SELECT * FROM {schema}.jobs {where} ORDER BY seq DESC LIMIT %s) recent
-ORDER BY {order} DESC NULLS LAST, seq DESC LIMIT %s OFFSET %s
+    SELECT * FROM {schema}.jobs {where} ORDER BY id DESC LIMIT %s) recent
+ORDER BY {order} DESC NULLS LAST, id DESC LIMIT %s OFFSET %s
 """
 ORDERS = {
     "started": "started_at",
@@ -112,18 +122,15 @@ LIST_FILTERS = {
 }
 
 
-def _filter_clauses(query: JobFilter, floor: int | None) -> tuple[list[str], list[Any]]:
+def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
     for name, values in policy.listing_filters(query):
         clauses.append(LIST_FILTERS[name])
         params.extend(values)
     if query.before is not None:
-        clauses.append("seq < %s")
+        clauses.append("id < %s")
         params.append(query.before)
-    if floor is not None:
-        clauses.append("seq >= %s")
-        params.append(floor)
     return clauses, params
 
 

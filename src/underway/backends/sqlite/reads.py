@@ -85,11 +85,13 @@ def running_leases(conn: sqlite3.Connection, worker_id: str) -> dict[str, tuple[
 
 
 def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
+    """A page of jobs; positions are seq, the order of insertion (the table's rowid)."""
+    before = _position(query.before)
     floor = None
     if query.scan is not None:
-        top = query.before or conn.execute(TOP).fetchone()[0]
-        floor = policy.listing_floor(query, top)
-    clauses, params = _filter_clauses(query, floor)
+        top = before or conn.execute(TOP).fetchone()[0]
+        floor = max(0, top - query.scan)
+    clauses, params = _filter_clauses(query, before, floor)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     if query.order == "created":
         statement = f"SELECT * FROM underway_jobs {where} ORDER BY seq DESC LIMIT ? OFFSET ?"
@@ -104,12 +106,18 @@ def list_jobs(conn: sqlite3.Connection, query: JobFilter) -> JobPage:
         if query.count_limit is not None:
             statement, counted = f"{statement} LIMIT ?", [*params, query.count_limit]
         total = conn.execute(f"SELECT count(*) FROM ({statement})", counted).fetchone()[0]
-    positions = [row["seq"] for row in rows]
+    positions = [str(row["seq"]) for row in rows]
+    older = str(floor) if floor is not None and floor > 1 else None
     return JobPage(
         jobs=[job(row) for row in rows],
         total=int(total),
-        next_before=policy.listing_next(query, positions, floor),
+        next_before=policy.listing_next(query, positions, older),
     )
+
+
+def _position(before: str | None) -> int | None:
+    """A listing's `before` as a seq (one this backend did not write lists from the top)."""
+    return int(before) if before is not None and before.isdigit() else None
 
 
 #: The position above the newest job: where a bounded scan with no `before` starts.
@@ -136,16 +144,18 @@ LIST_FILTERS = {
 }
 
 
-def _filter_clauses(query: JobFilter, floor: int | None) -> tuple[list[str], list[Any]]:
+def _filter_clauses(
+    query: JobFilter, before: int | None, floor: int | None
+) -> tuple[list[str], list[Any]]:
     clauses = [policy.state_condition(query.states)] if query.states else []
     params: list[Any] = []
     for name, values in policy.listing_filters(query):
         clauses.append(LIST_FILTERS[name])
         # Times are stored as epoch seconds.
         params.extend(v.timestamp() if isinstance(v, datetime) else v for v in values)
-    if query.before is not None:
+    if before is not None:
         clauses.append("seq < ?")
-        params.append(query.before)
+        params.append(before)
     if floor is not None:
         clauses.append("seq >= ?")
         params.append(floor)
