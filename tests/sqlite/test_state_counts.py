@@ -1,6 +1,6 @@
-"""SQLite counts jobs per state on indexes (a count of every row's state reads the whole
-table): the counts it derives match a plain count per state, for jobs in every state and on
-every claim index (plain, laned, rate-keyed, parked)."""
+"""SQLite counts jobs per state, and per queue and state, on indexes (a count of every row's
+state reads the whole table): the counts it derives match a plain count, for jobs in every
+state and on every claim index (plain, laned, rate-keyed, parked)."""
 
 from __future__ import annotations
 
@@ -10,15 +10,25 @@ from pathlib import Path
 
 from tests.backends.support import claim_one, lease, new_job
 from underway.backends.base import SystemClock
-from underway.backends.sqlite import SQLiteBackend, reads
+from underway.backends.sqlite import SQLiteBackend, queue_counts, reads
 from underway.models import JobError, Outcome
+
+PER_QUEUE = "SELECT queue, state, count(*) FROM underway_jobs GROUP BY queue, state"
 
 
 def counted(path: Path) -> tuple[dict[str, int], dict[str, int]]:
-    """(what stats() derives, a plain count per state) of the database at `path`."""
+    """(what stats() derives, a plain count per state) of the database at `path`; per queue
+    and state, the derived counts must match a plain count too."""
     conn = sqlite3.connect(path)
     try:
         plain = dict(conn.execute("SELECT state, count(*) FROM underway_jobs GROUP BY state"))
+        per_queue = {(q, s): n for q, s, n in conn.execute(PER_QUEUE)}
+        rows = queue_counts.job_counts(conn, None, time.time())
+        assert {(row["queue"], row["state"]): row["n"] for row in rows} == per_queue
+        one = queue_counts.job_counts(conn, "other", time.time())
+        assert {(row["queue"], row["state"]) for row in one} == {
+            key for key in per_queue if key[0] == "other"
+        }
         return reads.stats(conn, time.time()).counts, plain
     finally:
         conn.close()
@@ -31,6 +41,8 @@ async def test_the_counts_on_indexes_match_a_count_of_every_row(tmp_path: Path) 
     try:
         await backend.enqueue(new_job(max_attempts=1))  # claimed first, then fails
         await backend.enqueue_many([new_job() for _ in range(4)])
+        await backend.enqueue_many([new_job(queue="other") for _ in range(2)])
+        await backend.enqueue(new_job(queue="other", lane="tenant-2", lane_limit=1))
         await backend.enqueue(new_job(lane="tenant-1", lane_limit=1))
         await backend.enqueue(new_job(rate_key="k", rate_limit=5, rate_window_s=1.0))
         parked = await backend.enqueue(new_job(rate_key="k2", rate_limit=1, rate_window_s=60.0))

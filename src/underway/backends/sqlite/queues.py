@@ -11,6 +11,7 @@ from ...models import QueueInfo, QueueLimits
 from ..base import LIVE_WORKER_S
 from ..codecs import epoch_to_datetime
 from ..rows import queue_infos_from_rows
+from . import queue_counts
 
 #: A declared queue's limits, on its row (added if it has none); its pause is left alone.
 SET_LIMITS = """
@@ -45,17 +46,6 @@ UPDATE underway_queues SET paused = 0, paused_at = NULL, paused_by = NULL WHERE 
 """
 #: The queues table's rows: every one, or the one named.
 SETTINGS = "SELECT * FROM underway_queues WHERE :name IS NULL OR name = :name"
-#: Jobs per queue and state; of the waiting ones (pending, or scheduled and due) the
-#: earliest run_at; and the attempts started in the last minute.
-JOB_COUNTS = """
-SELECT queue, state, count(*) AS n,
-       min(run_at) FILTER (WHERE state = 'pending'
-                           OR (state = 'scheduled' AND run_at <= :now)) AS oldest_waiting_at,
-       count(*) FILTER (WHERE started_at >= :now - 60) AS started
-FROM underway_jobs
-WHERE :name IS NULL OR queue = :name
-GROUP BY queue, state
-"""
 LIVE_WORKERS = """
 SELECT id, queues FROM underway_workers WHERE heartbeat_at >= ? ORDER BY started_at, id
 """
@@ -94,7 +84,7 @@ def list_queues(
 ) -> list[QueueInfo]:
     """Every queue (or the one named) with its limits, pause, jobs and live workers."""
     settings = [dict(row) for row in conn.execute(SETTINGS, {"name": name})]
-    counts = [dict(row) for row in conn.execute(JOB_COUNTS, {"name": name, "now": now})]
+    counts = queue_counts.job_counts(conn, name, now)
     workers = [
         (row["id"], json.loads(row["queues"]))
         for row in conn.execute(LIVE_WORKERS, (now - stale_after_s,))
