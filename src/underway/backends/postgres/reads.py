@@ -57,27 +57,28 @@ async def running_leases(tx: Tx, worker_id: str) -> dict[str, tuple[int, bool]]:
 async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
     """A page of jobs, newest first by id (a uuid7, which begins with its creation time):
     its unique index orders them, where an index on seq would cost every new version of a
-    job's row, at each claim and finish, one more entry. Positions are ids."""
+    job's row, at each claim and finish, one more entry. Positions are ids. A bounded scan
+    reads the newest `scan` jobs below `before` and filters those."""
     clauses, params = _filter_clauses(query)
-    floor = None
+    source, floor = "{schema}.jobs", None
+    source_params: list[Any] = []
     if query.scan is not None:
-        window, window_params = _window(query)
-        clauses.append(f"id IN ({window})")
-        params.extend(window_params)
-        floor = await _floor(tx, query, window, window_params)
+        window, source_params = _window(query)
+        source = f"({window}) AS jobs"
+        floor = await _floor(tx, query, window, source_params)
     where = f"WHERE {' AND '.join(clauses)}" if clauses else ""
     if query.order == "created":
-        statement = f"SELECT * FROM {{schema}}.jobs {where} ORDER BY id DESC LIMIT %s OFFSET %s"
-        page = (*params, query.limit, query.offset)
+        statement = f"SELECT * FROM {source} {where} ORDER BY id DESC LIMIT %s OFFSET %s"
+        page = (*source_params, *params, query.limit, query.offset)
     else:
-        statement = SORTED.format(where=where, order=ORDERS[query.order], schema="{schema}")
-        page = (*params, policy.SORT_WINDOW, query.limit, query.offset)
+        statement = SORTED.format(where=where, order=ORDERS[query.order], source=source)
+        page = (*source_params, *params, policy.SORT_WINDOW, query.limit, query.offset)
     rows = await tx.rows(statement, page, planned=True)
     total = len(rows)
     if query.count:
-        statement, counted = f"SELECT 1 FROM {{schema}}.jobs {where}", params
+        statement, counted = f"SELECT 1 FROM {source} {where}", [*source_params, *params]
         if query.count_limit is not None:
-            statement, counted = f"{statement} LIMIT %s", [*params, query.count_limit]
+            statement, counted = f"{statement} LIMIT %s", [*counted, query.count_limit]
         found = await tx.row(f"SELECT count(*) AS n FROM ({statement}) m", counted, planned=True)
         total = int(found["n"] if found else 0)
     return JobPage(
@@ -88,15 +89,16 @@ async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
 
 
 def _window(query: JobFilter) -> tuple[str, list[Any]]:
-    """The ids a bounded scan looks at: the newest `scan` below `before`."""
+    """The jobs a bounded scan looks at: the newest `scan` below `before`."""
     below = "WHERE id < %s " if query.before is not None else ""
     params = [query.before] if query.before is not None else []
-    return f"SELECT id FROM {{schema}}.jobs {below}ORDER BY id DESC LIMIT %s", [*params, query.scan]
+    return f"SELECT * FROM {{schema}}.jobs {below}ORDER BY id DESC LIMIT %s", [*params, query.scan]
 
 
 async def _floor(tx: Tx, query: JobFilter, window: str, params: list[Any]) -> str | None:
     """The oldest id of a full scan window, below which older jobs are left (else None)."""
-    row = await tx.row(f"SELECT min(id) AS floor, count(*) AS n FROM ({window}) w", params)
+    ids = window.replace("SELECT *", "SELECT id", 1)
+    row = await tx.row(f"SELECT min(id) AS floor, count(*) AS n FROM ({ids}) w", params)
     return str(row["floor"]) if row and query.scan and row["n"] >= query.scan else None
 
 
@@ -104,7 +106,7 @@ async def _floor(tx: Tx, query: JobFilter, window: str, params: list[Any]) -> st
 #: until now).
 SORTED = """
 SELECT * FROM (
-    SELECT * FROM {schema}.jobs {where} ORDER BY id DESC LIMIT %s) recent
+    SELECT * FROM {source} {where} ORDER BY id DESC LIMIT %s) recent
 ORDER BY {order} DESC NULLS LAST, id DESC LIMIT %s OFFSET %s
 """
 ORDERS = {
@@ -128,7 +130,7 @@ def _filter_clauses(query: JobFilter) -> tuple[list[str], list[Any]]:
     for name, values in policy.listing_filters(query):
         clauses.append(LIST_FILTERS[name])
         params.extend(values)
-    if query.before is not None:
+    if query.before is not None and query.scan is None:  # a scan's window has it
         clauses.append("id < %s")
         params.append(query.before)
     return clauses, params
