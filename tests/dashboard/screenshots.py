@@ -103,6 +103,9 @@ def seed(app: App, database: Path) -> dict[str, str]:
         "hourly thumbnails", "@hourly", "resize_images", {"album": 1, "sizes": [320]}
     )
     wait_finished(app, app.trigger_recurring(hourly).id)
+    # A queue no worker serves, for the overview's alert.
+    app.enqueue("nightly_cleanup", {"days": 90}, queue="reports")
+    app.roll_up_history()
     return {"running": running, "failed": failed[0], "workflow": seed_workflows(app)}
 
 
@@ -150,7 +153,9 @@ def main(out: Path) -> None:
     with tempfile.TemporaryDirectory() as folder:
         database = Path(folder) / "demo.db"
         app = demo_app(f"sqlite:///{database}")
-        app.start_worker(concurrency=4, poll_interval=0.05, flush_interval=0.1)
+        app.start_worker(
+            concurrency=4, poll_interval=0.05, flush_interval=0.1, queues=["default", "media"]
+        )
         try:
             ids = seed(app, database)
             streams = StreamSettings(poll_s=0.25, max_s=60.0)
@@ -195,6 +200,14 @@ def take_all(url: str, out: Path, ids: dict[str, str]) -> None:
                 shoot(page, out, "workflows")
                 page.goto(f"/dashboard/workflows/{ids['workflow']}")
                 shoot(page, out, "workflow")
+                for path, name in (
+                    ("/dashboard/queues", "queues"),
+                    ("/dashboard/workers", "workers"),
+                    ("/dashboard/history?window=1h", "history"),
+                    ("/dashboard/history/send_invoice?window=1h", "job-name"),
+                ):
+                    page.goto(path)
+                    shoot(page, out, name)
             context.close()
         browser.close()
 

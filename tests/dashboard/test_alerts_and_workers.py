@@ -51,7 +51,7 @@ def test_the_overview_warns_of_a_queue_nobody_serves_and_a_job_waiting_too_long(
     page.reload()
 
     lonely = page.locator('[data-alert="no_live_worker"][data-subject="nobody-serves-this"]')
-    expect(lonely).to_contain_text("1 jobs wait in queue 'nobody-serves-this'")
+    expect(lonely).to_contain_text("1 job waits in queue 'nobody-serves-this'")
     expect(page.locator('[data-alert="oldest_waiting"]')).to_contain_text("threshold 0 s")
     lonely.get_by_role("link").click()
     expect(page).to_have_url(re.compile(r"/dashboard/queues$"))

@@ -58,7 +58,8 @@ def queue_alerts(queues: Sequence[QueueInfo], rules: AlertRules, now: datetime) 
                 Alert(
                     "no_live_worker",
                     queue.name,
-                    f"{waiting} jobs wait in queue {queue.name!r} and no live worker serves it",
+                    f"{waiting} {'job waits' if waiting == 1 else 'jobs wait'} in queue "
+                    f"{queue.name!r} and no live worker serves it",
                 )
             )
         if queue.oldest_waiting_at is not None:
