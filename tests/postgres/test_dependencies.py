@@ -13,7 +13,7 @@ import pytest
 from tests.backends.dependency_support import end, start, stored
 from tests.backends.support import new_job
 from tests.conftest import POSTGRES_URL
-from tests.postgres.test_postgres import _generic_plan
+from tests.postgres.test_query_plans import _generic_plan
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import PostgresPool
 from underway.backends.postgres.dependencies import SETTLE_LEVEL, STATES_OF
