@@ -82,8 +82,11 @@ async def test_concurrent_rollups_fold_each_job_exactly_once(
         return folded
 
     counts = await asyncio.gather(drain(backend), drain(other_backend), drain(backend))
+    # A rollup that finds another one at work skips its turn: on a loaded machine all of
+    # them may run out of turns before the last batch; what is left is folded now, once.
+    rest = await drain(backend)
 
-    assert sum(counts) == 60
+    assert sum(counts) + rest == 60
     assert await totals(backend) == {("task", "completed"): 60}
 
 

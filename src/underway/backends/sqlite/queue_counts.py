@@ -15,7 +15,7 @@ ONE_QUEUE = "AND (:name IS NULL OR queue = :name)"
 ALL_JOBS = f"""
 SELECT queue, count(*) FROM underway_jobs WHERE queue IS NOT NULL {ONE_QUEUE} GROUP BY queue
 """
-#: Jobs in the states few jobs are in, but running, on the index by state and queue.
+#: Jobs in the states few jobs are in, but running, on the index by queue and state.
 FEW_STATES = f"""
 SELECT queue, state, count(*) FROM underway_jobs
 WHERE (state = 'scheduled' OR state = 'failed' OR state = 'cancelled' OR state = 'skipped'
