@@ -12,7 +12,6 @@ from typing import Any
 from ...models import ClaimedJob
 from .. import claiming
 from ..codecs import json_text_to_data
-from ..rows import claimed_from_row
 
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted (most queues have no row: the statement finds nothing).
@@ -201,7 +200,9 @@ def claim(
         return []
     seqs = [row["seq"] for row in chosen]
     started = listing(START_CHOSEN, "CHOSEN", len(seqs))
-    rows = conn.execute(started, (worker_id, now, now, *seqs)).fetchall()
+    cursor = conn.cursor()
+    cursor.row_factory = None  # tuples, as the plain claim reads them, not a Row per job
+    rows = cursor.execute(started, (worker_id, now, now, *seqs)).fetchall()
     starts = (
         claiming.rate_starts(chosen, claiming.queue_rates(controlled), now, dispatch_s)
         if limited or controlled
@@ -210,9 +211,21 @@ def claim(
     if starts:
         conn.executemany(RECORD_START, [(start.key, start.expires_at) for start in starts])
     order = {seq: i for i, seq in enumerate(seqs)}
+    rows.sort(key=lambda row: order[row[0]])
     return [
-        claimed_from_row(row, json_text_to_data)
-        for row in sorted(rows, key=lambda r: order[r["seq"]])
+        ClaimedJob(
+            id_,
+            name,
+            json_text_to_data(args),
+            attempt,
+            max_attempts,
+            rule is not None,
+            flow,
+            queue,
+            due,
+            trace,
+        )
+        for _, id_, name, args, attempt, max_attempts, rule, flow, queue, due, trace in rows
     ]
 
 
