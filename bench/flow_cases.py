@@ -301,6 +301,17 @@ def clock_second_rate(times: list[float]) -> float:
     return inside / (last - first - 1) if last - first > 1 else float("nan")
 
 
+def of_plain(plain: list[dict[str, float]], other: list[dict[str, float]]) -> float | None:
+    """The median of each round's rate over the same round's plain rate: a drift of the
+    machine's speed between rounds weighs on both sides of each ratio alike."""
+    ratios = [
+        o["rate"] / p["rate"]
+        for p, o in zip(plain, other, strict=True)
+        if p.get("rate") and o.get("rate")
+    ]
+    return median(ratios) if ratios else None
+
+
 def medians(runs: list[dict[str, float]]) -> dict[str, float]:
     runs = [r for r in runs if r]
     return {k: median([r[k] for r in runs if k in r]) for k in runs[0]} if runs else {}
@@ -323,14 +334,16 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             "rate_keys": lambda: bench.drain_of("keyed_rate"),
             "lane_keys": lambda: bench.drain_of("keyed_lane"),
             "paused_backlog": bench.beside_paused_backlog,
+            "half_at_limit": bench.half_at_limit,
         }
         rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
         for _ in range(plan.runs):
             for case, fn in cases.items():
                 rounds[case].append(attempt(f"{name} {case}", fn) or {})
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
-        # Once: it holds 10,000 jobs back for an hour.
-        out["drain"]["half_at_limit"] = attempt(f"{name} half_at_limit", bench.half_at_limit) or {}
+        for case, found in rounds.items():
+            if case != "plain":
+                out["drain"][case]["of_plain"] = of_plain(rounds["plain"], found)
     finally:
         bench.close()
     say(f"  {name}: done")
