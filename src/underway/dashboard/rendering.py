@@ -15,6 +15,7 @@ from starlette.responses import HTMLResponse, Response
 from ..models import JobState
 from ..web.urls import root_path, route_path
 from .access import CSRF_FIELD, Viewer
+from .history_charts import seconds_in_words
 from .sessions import remember
 from .tracebacks import traceback_parts
 
@@ -48,14 +49,7 @@ def when(moment: datetime | None, form: str = "full") -> Markup:
 def duration(start: datetime | None, end: datetime | None) -> str:
     if start is None or end is None:
         return ""
-    seconds = max(0.0, (end - start).total_seconds())
-    if seconds < 1:
-        return f"{seconds * 1000:.0f} ms"
-    if seconds < 120:
-        return f"{seconds:.1f} s"
-    if seconds < 7200:
-        return f"{seconds / 60:.1f} min"
-    return f"{seconds / 3600:.1f} h"
+    return seconds_in_words(max(0.0, (end - start).total_seconds()))
 
 
 def pretty(value: Any) -> str:
