@@ -213,19 +213,8 @@ def claim(
     order = {seq: i for i, seq in enumerate(seqs)}
     rows.sort(key=lambda row: order[row[0]])
     return [
-        ClaimedJob(
-            id_,
-            name,
-            json_text_to_data(args),
-            attempt,
-            max_attempts,
-            rule is not None,
-            flow,
-            queue,
-            due,
-            trace,
-        )
-        for _, id_, name, args, attempt, max_attempts, rule, flow, queue, due, trace in rows
+        _claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
+        for _, id_, name, args, attempt, most, rule, flow, queue, due, trace in rows
     ]
 
 
@@ -247,20 +236,36 @@ def _claim_plain(
     rows = cursor.execute(CLAIM_PLAIN, (worker_id, now, now, queue, now, limit)).fetchall()
     rows.sort(key=_plain_order)
     return [
-        ClaimedJob(
-            id_,
-            name,
-            json_text_to_data(args),
-            attempt,
-            max_attempts,
-            rule is not None,
-            flow,
-            queue,
-            due,
-            trace,
-        )
-        for _, due, _, id_, name, args, attempt, max_attempts, rule, flow, trace in rows
+        _claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
+        for _, due, _, id_, name, args, attempt, most, rule, flow, trace in rows
     ]
+
+
+def _claimed(
+    job_id: str,
+    name: str,
+    args: str,
+    attempt: int,
+    max_attempts: int,
+    rule: str | None,
+    workflow_id: str | None,
+    queue: str,
+    due: float,
+    trace_context: str | None,
+) -> ClaimedJob:
+    """A claimed job from the columns a claim's statement returns, as plain values."""
+    return ClaimedJob(
+        job_id,
+        name,
+        json_text_to_data(args),
+        attempt,
+        max_attempts,
+        rule is not None,
+        workflow_id,
+        queue,
+        due,
+        trace_context,
+    )
 
 
 def _plain_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
