@@ -28,21 +28,24 @@ SELECT queue, count(*), count(*) FILTER (WHERE started_at >= :now - 60) FROM und
 WHERE state = 'running' {ONE_QUEUE}
 GROUP BY queue
 """
-#: Pending and scheduled jobs, on the claim indexes, which split them (plain; with a lane or a
-#: rate key; parked), and the earliest due run_at among them.
+#: Pending and scheduled jobs, on the claim indexes, which split them: plain; with a lane or a
+#: rate key; parked.
+READY_JOBS = """
+SELECT queue, run_at FROM underway_jobs
+WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
+UNION ALL
+SELECT queue, run_at FROM underway_jobs
+WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+  AND held_until IS NULL
+UNION ALL
+SELECT queue, run_at FROM underway_jobs
+WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled')
+  AND (lane IS NOT NULL OR rate_key IS NOT NULL)
+"""
+#: READY_JOBS per queue, and the earliest due run_at among them.
 READY = f"""
-SELECT queue, count(*), min(run_at) FILTER (WHERE run_at <= :now) FROM (
-    SELECT queue, run_at FROM underway_jobs
-    WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL
-    UNION ALL
-    SELECT queue, run_at FROM underway_jobs
-    WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-      AND held_until IS NULL
-    UNION ALL
-    SELECT queue, run_at FROM underway_jobs
-    WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled')
-      AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-) WHERE 1 {ONE_QUEUE}
+SELECT queue, count(*), min(run_at) FILTER (WHERE run_at <= :now) FROM ({READY_JOBS})
+WHERE 1 {ONE_QUEUE}
 GROUP BY queue
 """
 #: Jobs that started in the last minute and have ended since, on the index of finish times.

@@ -12,6 +12,7 @@ from ...models import Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
 from .. import policy
 from ..codecs import epoch_to_datetime, json_text_to_data
 from ..rows import job_from_row, job_from_values
+from . import queue_counts
 
 
 def data(value: str | None) -> Any:
@@ -185,18 +186,10 @@ WHERE state = 'running' OR state = 'scheduled' OR state = 'failed' OR state = 'c
    OR state = 'skipped' OR state = 'waiting'
 GROUP BY state
 """
-#: Pending and scheduled jobs, from the claim indexes, which split them (plain; with a lane
-#: or a rate key; those parked until their key frees up); and all jobs, counted on the
-#: narrowest index. Neither reads the table's rows.
-READY_AND_ALL = """
-SELECT (SELECT count(*) FROM underway_jobs
-        WHERE state IN ('pending', 'scheduled') AND lane IS NULL AND rate_key IS NULL)
-     + (SELECT count(*) FROM underway_jobs
-        WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-          AND held_until IS NULL)
-     + (SELECT count(*) FROM underway_jobs
-        WHERE held_until IS NOT NULL AND state IN ('pending', 'scheduled')
-          AND (lane IS NOT NULL OR rate_key IS NOT NULL)),
+#: Pending and scheduled jobs, from the claim indexes (`queue_counts.READY_JOBS`); and all
+#: jobs, counted on the narrowest index. Neither reads the table's rows.
+READY_AND_ALL = f"""
+SELECT (SELECT count(*) FROM ({queue_counts.READY_JOBS})),
        (SELECT count(*) FROM underway_jobs)
 """
 
