@@ -11,6 +11,7 @@ from typing import Any
 import pytest
 from typer.testing import CliRunner, Result
 
+from tests.api.workflow_support import SUMS
 from tests.waiting import wait_until
 from underway import App, JobState
 from underway.cli import cli
@@ -20,22 +21,6 @@ from .conftest import FAST
 from .workflow_jobs import OPEN, make_app
 
 APP = "tests.cli.workflow_jobs:app"
-#: 1+2, then 3+10 and 3+20 side by side, then their sum: 36.
-SUMS = {
-    "name": "sums",
-    "flow": {
-        "chain": [
-            {"job": "add", "args": {"a": 1, "b": 2}},
-            {
-                "group": [
-                    {"job": "add", "args": {"b": 10}, "results_into": "a"},
-                    {"job": "add", "args": {"b": 20}, "results_into": "a"},
-                ]
-            },
-            {"job": "total", "results_into": "numbers"},
-        ]
-    },
-}
 SLOW = {
     "flow": {
         "chain": [

@@ -4,7 +4,6 @@ from __future__ import annotations
 
 import asyncio
 import os
-from collections.abc import AsyncIterator
 from datetime import UTC, datetime
 
 import psycopg
@@ -53,14 +52,6 @@ def terminate_own_connections() -> int:
         own_connections(),
     )
     return len(rows)
-
-
-@pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[PostgresBackend]:
-    backend = PostgresBackend(pg_url)
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 def test_schema_parameter_is_taken_off_the_url() -> None:

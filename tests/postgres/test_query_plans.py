@@ -3,10 +3,7 @@ on their indexes, with deep tables and busy workers."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
-
 import psycopg
-import pytest
 
 from tests.backends.support import enqueue, new_job
 from tests.conftest import POSTGRES_URL
@@ -15,14 +12,6 @@ from underway.backends.postgres.claim import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
 from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
 from underway.backends.postgres.leases import LOCK_HELD_LEASE, RENEW_LEASES
 from underway.backends.postgres.maintenance import FIND_STALLED, PRUNE_EXPIRED
-
-
-@pytest.fixture
-async def pg(pg_url: str) -> AsyncIterator[PostgresBackend]:
-    backend = PostgresBackend(pg_url)
-    await backend.open()
-    yield backend
-    await backend.close()
 
 
 def _generic_plan(
