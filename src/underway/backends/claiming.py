@@ -8,7 +8,7 @@ from __future__ import annotations
 import math
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
-from typing import Any, Protocol
+from typing import Any, NamedTuple, Protocol
 
 #: A claim's first read of limited jobs takes as many as the claim's limit, at least
 #: FIRST_READ_MIN; each further read, READ_GROWTH times more than the one before.
@@ -303,8 +303,7 @@ def start_expiry(now: float, window_s: float, fixed: bool, dispatch_s: float = D
     return end + window_s if end - now < margin else end
 
 
-@dataclass(frozen=True, slots=True)
-class RateStart:
+class RateStart(NamedTuple):
     """A start to record: its key, and when it stops counting (epoch seconds)."""
 
     key: str
@@ -320,10 +319,12 @@ def rate_starts(
     """The starts the chosen jobs add: one under a job's rate key, one under its queue's
     key if the queue has a rate limit (`queue_rates`: queue → window, fixed)."""
     starts = []
+    expiries: dict[tuple[float, bool], float] = {}  # one per window: the claim has one `now`
     for row in chosen:
         if (key := _get(row, "rate_key")) is not None:
-            fixed = bool(row["rate_fixed"])
-            expiry = start_expiry(now, row["rate_window_s"], fixed, dispatch_s)
+            window = (row["rate_window_s"], bool(row["rate_fixed"]))
+            if (expiry := expiries.get(window)) is None:
+                expiry = expiries[window] = start_expiry(now, *window, dispatch_s)
             starts.append(RateStart(key, expiry))
         if (rate := queue_rates.get(row["queue"])) is not None:
             expiry = start_expiry(now, *rate, dispatch_s)

@@ -209,7 +209,7 @@ def claim(
         else []
     )
     if starts:
-        conn.executemany(RECORD_START, [(start.key, start.expires_at) for start in starts])
+        conn.executemany(RECORD_START, starts)
     order = {seq: i for i, seq in enumerate(seqs)}
     rows.sort(key=lambda row: order[row[0]])
     return [
