@@ -45,10 +45,9 @@ ORDER BY priority DESC, run_at, seq LIMIT ?
 """
 #: Ready jobs with a lane or a rate key of the queues in `(QUEUES)`, in claim order, but
 #: those of the full keys and lanes (JSON arrays ?3 and ?4); of the names in the JSON array
-#: ?2 only (NULL: any name).
+#: ?2 only (NULL: any name). COLUMNS: what each read returns of them.
 _LIMITED_READY = """
-SELECT seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit, rate_window_s,
-    rate_fixed FROM underway_jobs INDEXED BY underway_jobs_ready_laned
+SELECT COLUMNS FROM underway_jobs AS ready INDEXED BY underway_jobs_ready_laned
 WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
   AND held_until IS NULL AND run_at <= ?1 AND queue IN (QUEUES) POSITION
   AND (?2 IS NULL OR name IN (SELECT value FROM json_each(?2)))
@@ -56,30 +55,32 @@ WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT
   AND (lane IS NULL OR lane NOT IN (SELECT value FROM json_each(?4)))
 ORDER BY priority DESC, run_at, seq LIMIT ?5
 """
-#: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had,
-#: and when the key's earliest live start expires.
-_READ_LIMITED = """
-SELECT seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fixed,
-    lane_limit - (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running_lanes
-                  WHERE state = 'running' AND lane IS NOT NULL AND lane = ready.lane)
-        AS lane_free,
+#: What one read of `claiming.LimitedWalk` returns of each job: its place, lane and key,
+#: the room its lane and key had, and when the key's earliest live start expires.
+_ROOM = """seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fixed,
+    CASE WHEN lane IS NOT NULL THEN lane_limit - (
+        SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running_lanes
+        WHERE state = 'running' AND lane IS NOT NULL AND lane = ready.lane) END AS lane_free,
     rate_limit - (SELECT count(*) FROM underway_rate_starts
                   WHERE key = ready.rate_key AND expires_at > ?1) AS rate_free,
     (SELECT min(expires_at) FROM underway_rate_starts
-     WHERE key = ready.rate_key AND expires_at > ?1) AS rate_next
-FROM (READY) AS ready
-ORDER BY priority DESC, run_at, seq
-"""
-READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
+     WHERE key = ready.rate_key AND expires_at > ?1) AS rate_next"""
+#: The first read counts the room of the jobs it returns only, in the statement that walks
+#: the index (no second sort of them).
+READ_LIMITED_FIRST = _LIMITED_READY.replace("COLUMNS", _ROOM).replace("POSITION", "")
 #: After a cursor (?6, ?7, ?8): the rest of its priority, then the lower ones (two index
 #: ranges, where one condition on the three columns would be a filter over the index).
-READ_LIMITED_AFTER = _READ_LIMITED.replace(
-    "READY",
-    "SELECT * FROM ("
-    + _LIMITED_READY.replace("POSITION", "AND priority = ?6 AND (run_at, seq) > (?7, ?8)")
-    + ") UNION ALL SELECT * FROM ("
-    + _LIMITED_READY.replace("POSITION", "AND priority < ?6")
-    + ") ORDER BY priority DESC, run_at, seq LIMIT ?5",
+_READY_AFTER = """
+SELECT * FROM (PART1) UNION ALL SELECT * FROM (PART2) ORDER BY priority DESC, run_at, seq LIMIT ?5
+""".replace(
+    "PART1", _LIMITED_READY.replace("POSITION", "AND priority = ?6 AND (run_at, seq) > (?7, ?8)")
+).replace("PART2", _LIMITED_READY.replace("POSITION", "AND priority < ?6"))
+READ_LIMITED_AFTER = (
+    f"SELECT {_ROOM} FROM ({_READY_AFTER}) AS ready ORDER BY priority DESC, run_at, seq"
+).replace(
+    "COLUMNS",
+    "seq, priority, run_at, queue, lane, lane_limit, rate_key, rate_limit, rate_window_s, "
+    "rate_fixed",
 )
 #: Whether any job with a lane or a rate key is ready (most claims: none, and no read).
 ANY_LIMITED = """
