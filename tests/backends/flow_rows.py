@@ -65,7 +65,10 @@ def write_queue(
 def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) -> None:
     """Record one start under `key` per expiry time."""
     if isinstance(backend, PostgresBackend):
-        statement = "INSERT INTO {schema}.rate_starts (key, expires_at) VALUES (%s, %s)"
+        statement = """
+            INSERT INTO {schema}.rate_keys AS k (key, starts) VALUES (%s, ARRAY[%s])
+            ON CONFLICT (key) DO UPDATE
+            SET starts = ARRAY(SELECT e FROM unnest(k.starts || excluded.starts) AS e ORDER BY e)"""
         _on_postgres(backend, statement, [(key, at) for at in expires_at])
     else:
         statement = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
@@ -73,8 +76,9 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
 
 
 def count_rate_starts(backend: Backend) -> int:
-    """How many rate start rows the database holds, spent or not."""
-    return _count(backend, "{schema}.rate_starts", "underway_rate_starts", "true")
+    """How many rate starts the database holds, spent or not."""
+    pg_starts = "{schema}.rate_keys, unnest(starts)"
+    return _count(backend, pg_starts, "underway_rate_starts", "true")
 
 
 def count_parked(backend: Backend) -> int:

@@ -52,6 +52,22 @@ async def test_starts_leave_the_window_and_the_key_claims_again(backend: Backend
     assert [j.id for j in later] == [jobs[1].id]
 
 
+async def test_a_start_recorded_later_that_leaves_its_window_first_frees_its_slot(
+    backend: Backend,
+) -> None:
+    """A key's window can change between deploys: then a start recorded after another can
+    leave the window before it, and frees its slot then, not when the other does."""
+    long = rated(limit=2, window_s=60.0, args={"n": 0})
+    await backend.enqueue_many([long])
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [long.id]
+    short = [rated(limit=2, window_s=0.3, args={"n": i}) for i in (1, 2, 3)]
+    await backend.enqueue_many(short)
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [short[0].id]
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+    assert [j.id for j in later] == [short[1].id], "the 60 s start still counts"
+
+
 async def test_a_rate_limit_and_a_lane_both_hold(backend: Backend) -> None:
     both = [rated("job:x", limit=5, lane="job:x", lane_limit=1, args={"n": i}) for i in range(3)]
     await backend.enqueue_many(both)

@@ -34,6 +34,7 @@ MIGRATIONS = [
     "0013_history",
     "0014_workflow_members_not_running",
     "0015_listing_by_id",
+    "0016_rate_starts_per_key",
 ]
 
 
@@ -90,7 +91,7 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         "jobs",
         "migrations",
         "queues",
-        "rate_starts",
+        "rate_keys",
         "recurring",
         "worker_losses",
         "workers",

@@ -15,7 +15,7 @@ from ...explanations import (
     RunningFacts,
 )
 from .. import blocking, claiming
-from . import reads
+from . import rate_keys, reads
 from .connection import PostgresPool
 from .tx import Row, Tx
 from .values import NUL
@@ -39,12 +39,9 @@ WAITING_FOR = """
 SELECT dependency_id FROM {schema}.dependencies
 WHERE job_id = %s AND ended IS NULL ORDER BY position LIMIT %s
 """
-LIVE_STARTS = "SELECT count(*) AS n FROM {schema}.rate_starts WHERE key = %s AND expires_at > now()"
+LIVE_STARTS = "SELECT " + rate_keys.count_live("%(key)s") + " AS n"
 #: When the live start at a given position, soonest to expire first, leaves the window.
-START_EXPIRY = """
-SELECT expires_at FROM {schema}.rate_starts WHERE key = %s AND expires_at > now()
-ORDER BY expires_at LIMIT 1 OFFSET %s
-"""
+START_EXPIRY = "SELECT " + rate_keys.expiry_at("%(key)s", "%(offset)s") + " AS expires_at"
 #: Ready jobs of the queue a claim takes before this one (priority, run_at, seq), up to a bound.
 AHEAD = """
 SELECT count(*) AS n FROM (
@@ -133,11 +130,11 @@ async def running_jobs(tx: Tx, statement: str, key: str) -> RunningFacts:
 
 
 async def rate_facts(tx: Tx, key: str, limit: int, window_s: float, fixed: bool) -> RateFacts:
-    live = await count(tx, LIVE_STARTS, (key,))
+    live = await count(tx, LIVE_STARTS, {"key": key})
     offset = blocking.next_slot_offset(live, limit)
     next_slot_at = None
     if offset is not None:
-        expiry = await tx.row(START_EXPIRY, (key, offset))
+        expiry = await tx.row(START_EXPIRY, {"key": key, "offset": offset})
         next_slot_at = None if expiry is None else expiry["expires_at"]
     return RateFacts(key, limit, window_s, fixed, live, next_slot_at)
 

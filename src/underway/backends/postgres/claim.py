@@ -9,7 +9,7 @@ from typing import Any
 
 from ...models import ClaimedJob
 from .. import claiming
-from . import limited_claim, reads
+from . import limited_claim, rate_keys, reads
 from .claim_lock import LOCK_AND_NOW, PARK_KEYS_OF, RELEASE_PARKED, ClaimMemory
 from .connection import PostgresPool
 from .tx import Row, Tx
@@ -90,15 +90,18 @@ GENERIC = "force_generic_plan"
 CUSTOM_PLANS = f"SELECT set_config('plan_cache_mode', '{CUSTOM}', true)"
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted.
-QUEUE_CONTROLS = """
+QUEUE_CONTROLS = (
+    """
 SELECT q.name, q.paused, q.concurrency, q.rate_limit, q.rate_window_s, q.rate_fixed,
     (SELECT count(*) FROM {schema}.jobs WHERE state = 'running' AND queue = q.name) AS running,
-    (SELECT count(*) FROM {schema}.rate_starts
-     WHERE key = 'queue:' || q.name AND expires_at > now()) AS started
+    """
+    + rate_keys.count_live("'queue:' || q.name")
+    + """ AS started
 FROM {schema}.queues AS q
 WHERE q.name = ANY(%(queues)s)
   AND (q.paused OR q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL)
 """
+)
 #: Each unpaused queue's first `limit` plain jobs, in claim order (queue first in the ready
 #: index, so other queues' backlogs cost nothing); the claim leaves out the queues it finds
 #: at a limit, so one queue's jobs must not crowd the others' out here. This statement and
@@ -127,17 +130,21 @@ _LIMITED_READY = """
 #: One read of `claiming.LimitedWalk`: `READY`'s jobs with the room their lane and key had
 #: (running jobs and live starts counted for these lanes and keys only), and when the key's
 #: earliest live start expires.
-_READ_LIMITED = """
+_READ_LIMITED = (
+    """
 SELECT id, seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fixed,
     lane_limit - (SELECT count(*) FROM {schema}.jobs AS r
                   WHERE r.state = 'running' AND r.lane = ready.lane) AS lane_free,
-    rate_limit - (SELECT count(*) FROM {schema}.rate_starts AS s
-                  WHERE s.key = ready.rate_key AND s.expires_at > now()) AS rate_free,
-    (SELECT extract(epoch FROM min(s.expires_at))::float8 FROM {schema}.rate_starts AS s
-     WHERE s.key = ready.rate_key AND s.expires_at > now()) AS rate_next
+    rate_limit - """
+    + rate_keys.count_live("ready.rate_key")
+    + """ AS rate_free,
+    """
+    + rate_keys.next_expiry("ready.rate_key")
+    + """ AS rate_next
 FROM (READY) AS ready
 ORDER BY priority DESC, run_at, seq
 """
+)
 READ_LIMITED_FIRST = _READ_LIMITED.replace("READY", _LIMITED_READY.replace("POSITION", ""))
 #: After a cursor: the rest of its priority, then the lower ones (two index ranges, where
 #: one condition on the three columns would be a filter over the whole index).
@@ -156,16 +163,20 @@ PARK_KEYS = PARK_KEYS_OF.replace(
 )
 #: Mark the chosen jobs running, and record the starts they add to rate keys and queues;
 #: a job's start is the time its rate starts are counted at.
-START_CHOSEN = """
-WITH recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
-                  SELECT key, to_timestamp(expires_at)
-                  FROM unnest(%(keys)b::text[], %(expiries)b::float8[]) AS s(key, expires_at))
+START_CHOSEN = (
+    "WITH recorded AS ("
+    + rate_keys.record(
+        "SELECT key, to_timestamp(expires_at) "
+        "FROM unnest(%(keys)b::text[], %(expiries)b::float8[]) AS s(key, expires_at)"
+    )
+    + """)
 UPDATE {schema}.jobs SET state = 'running', attempt = attempt + 1, worker_id = %(worker)s,
     started_at = to_timestamp(%(now)s), heartbeat_at = now(), progress = 0, message = NULL
 WHERE id = ANY(%(ids)b::text[]) AND state IN ('pending', 'scheduled')
 RETURNING id, name, args, attempt, max_attempts, dependency_rule, workflow_id, awaited, seq,
     priority, run_at, queue, trace_context
 """
+)
 
 
 async def claim_ready(

@@ -11,7 +11,7 @@ from dataclasses import dataclass
 
 from ...models import ClaimedJob
 from .. import claiming
-from . import reads
+from . import rate_keys, reads
 from .claim_lock import LOCK_AND_NOW, PARK_KEYS_OF, RELEASE_PARKED, ClaimMemory
 from .connection import PostgresPool
 from .tx import Row, Tx
@@ -50,17 +50,18 @@ counted AS (SELECT l.*,
     CASE WHEN l.lane IS NOT NULL
          THEN l.lane_limit - (SELECT count(*) FROM {schema}.jobs AS r
                               WHERE r.state = 'running' AND r.lane = l.lane) END AS lane_free,
-    l.rate_limit - s.started AS rate_free, s.next AS rate_next,
+    l.rate_limit - coalesce(s.started, 0) AS rate_free, s.next AS rate_next,
     row_number() OVER (PARTITION BY l.lane ORDER BY l.priority DESC, l.run_at, l.seq)
         AS lane_rank,
     row_number() OVER (PARTITION BY l.rate_key ORDER BY l.priority DESC, l.run_at, l.seq)
         AS key_rank
     FROM limited AS l
-    LEFT JOIN LATERAL (SELECT count(*) AS started,
-                              extract(epoch FROM min(expires_at))::float8 AS next
-                       FROM {schema}.rate_starts
-                       WHERE l.rate_key IS NOT NULL AND key = l.rate_key
-                         AND expires_at > now()) AS s ON true),
+    LEFT JOIN LATERAL (SELECT """
+    + rate_keys.LIVE_COUNT
+    + " AS started, "
+    + rate_keys.NEXT_EXPIRY
+    + """ AS next
+                       FROM {schema}.rate_keys AS k WHERE k.key = l.rate_key) AS s ON true),
 verdict AS (SELECT EXISTS (SELECT 1 FROM {schema}.queues WHERE name IN (SELECT name FROM open)
                            AND (concurrency IS NOT NULL OR rate_limit IS NOT NULL))
                    OR EXISTS (SELECT 1 FROM limited
@@ -84,11 +85,12 @@ chosen AS (SELECT * FROM (SELECT id, seq, priority, run_at, rate_key, rate_windo
                           UNION ALL SELECT * FROM plain) AS fitting
            WHERE NOT (SELECT walk FROM verdict)
            ORDER BY priority DESC, run_at, seq LIMIT %(limit)s),
-recorded AS (INSERT INTO {schema}.rate_starts (key, expires_at)
-             SELECT c.rate_key, to_timestamp("""
-    + START_EXPIRY
-    + """) FROM chosen AS c, t
-             WHERE c.rate_key IS NOT NULL),
+recorded AS ("""
+    + rate_keys.record(
+        "SELECT c.rate_key, to_timestamp(" + START_EXPIRY + ") FROM chosen AS c, t "
+        "WHERE c.rate_key IS NOT NULL"
+    )
+    + """),
 parking AS (SELECT c.rate_key, min(c.rate_next) AS until FROM counted AS c, t
             WHERE c.rate_free <= 0 AND c.rate_next >= t.now + %(park_from)s
             GROUP BY c.rate_key),

@@ -8,7 +8,7 @@ from __future__ import annotations
 from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..policy import Wakeups
-from . import dependencies, history
+from . import dependencies, history, rate_keys
 from .tx import Tx
 from .values import clean_text, error_jsonb
 
@@ -129,17 +129,12 @@ async def _recover_stalled(
     return [policy.lost_attempt(row, d) for row, d in lost]
 
 
-#: Rate starts that left their window and count no more.
-PRUNE_RATE_STARTS = """
-DELETE FROM {schema}.rate_starts WHERE ctid = ANY(ARRAY(SELECT ctid FROM {schema}.rate_starts
-                                                      WHERE expires_at <= now() LIMIT %s))
-"""
-
-
 async def prune_batch(tx: Tx, batch_size: int) -> tuple[int, int]:
     """Delete up to `batch_size` expired jobs (those the history's rollup has not reached are
-    folded in) and as many spent rate starts; how many of each."""
+    folded in) and the spent starts of as many rate keys; how many jobs and keys."""
     await history.hold_watermark(tx)
     pruned = await tx.rows(PRUNE_EXPIRED, (batch_size,))
     await history.fold_pruned(tx, pruned)
-    return len(pruned), await tx.run(PRUNE_RATE_STARTS, (batch_size,))
+    spent = await tx.run(rate_keys.PRUNE_SPENT, (batch_size,))
+    await tx.run(rate_keys.PRUNE_EXPIRED, (batch_size,))
+    return len(pruned), spent
