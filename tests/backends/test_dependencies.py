@@ -241,6 +241,24 @@ async def test_a_job_cancelled_by_request_as_it_finishes_cancels_its_dependents(
     assert await states(backend, first, then) == [CANCELLED, CANCELLED]
 
 
+async def test_a_cancel_request_wins_in_a_batch_of_completions_for_the_dependents_too(
+    backend: Backend,
+) -> None:
+    a, b = step(queue="both"), step(queue="both")
+    after_a, after_b = step(a), step(b)
+    await backend.enqueue_many([a, b, after_a, after_b])
+    claimed = await backend.claim("w", ["both"], 2)
+    await backend.cancel(a.id)
+    outcomes = [Outcome(Lease(c.id, c.attempt, "w"), "completed") for c in claimed]
+    assert await backend.finish(outcomes) == [True, True]
+    assert await states(backend, a, after_a, b, after_b) == [
+        CANCELLED,
+        CANCELLED,
+        JobState.COMPLETED,
+        PENDING,
+    ]
+
+
 async def test_cancel_settles_the_job_it_cancels(backend: Backend) -> None:
     first = step()
     then = step(first)

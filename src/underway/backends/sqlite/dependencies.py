@@ -8,7 +8,7 @@ from __future__ import annotations
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Sequence
+from collections.abc import Collection, Sequence
 
 from ...models import JobState, NewJob
 from .. import dependency_rules
@@ -31,6 +31,14 @@ SET ended = (SELECT state FROM underway_jobs WHERE id = dependency_id)
 WHERE dependency_id IN (SELECT value FROM json_each(?1)) AND ended IS NULL
   AND (SELECT state FROM underway_jobs WHERE id = dependency_id)
       IN ('completed', 'failed', 'cancelled', 'skipped')
+RETURNING job_id, ended
+"""
+#: MARK_ENDED for jobs the caller knows have ended (a JSON array of ids): their state is
+#: read once, for the edge it is written to, not also to learn whether they ended.
+MARK_KNOWN_ENDED = """
+UPDATE underway_dependencies
+SET ended = (SELECT state FROM underway_jobs WHERE id = dependency_id)
+WHERE dependency_id IN (SELECT value FROM json_each(?1)) AND ended IS NULL
 RETURNING job_id, ended
 """
 #: Whether any edge is still to be counted: with none (no job waits for another), settling
@@ -104,12 +112,25 @@ def insert_edges(conn: sqlite3.Connection, jobs: Sequence[tuple[NewJob, Waits]])
     )
 
 
-def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> Wakeups:
+def any_waiting(conn: sqlite3.Connection) -> bool:
+    """Whether any job waits for another (then settling has work)."""
+    return bool(conn.execute(ANY_WAITING).fetchone()[0])
+
+
+def settle(
+    conn: sqlite3.Connection, ids: Sequence[str], now: float, ended: Collection[str] = ()
+) -> Wakeups:
     """Count the jobs of these ids that have ended on what waits for them, and move those
-    dependents as the rules say; whom that wakes. Call it in the transaction that ended them."""
-    if not ids or not conn.execute(ANY_WAITING).fetchone()[0]:
+    dependents as the rules say; whom that wakes. Call it in the transaction that ended them.
+    `ended`: those of `ids` the caller knows have ended (the others' rows say whether)."""
+    if not ids or not any_waiting(conn):
         return NOBODY
-    return _count(conn, conn.execute(MARK_ENDED, (json.dumps(list(ids)),)).fetchall(), now)
+    known = [job_id for job_id in ids if job_id in ended]
+    others = [job_id for job_id in ids if job_id not in ended] if known else list(ids)
+    marked = conn.execute(MARK_KNOWN_ENDED, (json.dumps(known),)).fetchall() if known else []
+    if others:
+        marked += conn.execute(MARK_ENDED, (json.dumps(others),)).fetchall()
+    return _count(conn, marked, now)
 
 
 def settle_deleted(conn: sqlite3.Connection, job_id: str, now: float) -> Wakeups:

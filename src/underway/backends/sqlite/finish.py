@@ -107,7 +107,11 @@ def finish_many(
         for o, state in zip(outcomes, states, strict=True)
     ]
     written = [o.lease.job_id for o, ok in zip(outcomes, held, strict=True) if ok]
-    return held, dependencies.settle(conn, written, now)
+    # A completion ends its job (completed, or cancelled if that was asked meanwhile).
+    ended = {
+        o.lease.job_id for o, state in zip(outcomes, states, strict=True) if state is COMPLETED
+    }
+    return held, dependencies.settle(conn, written, now, ended)
 
 
 def _complete_all(
