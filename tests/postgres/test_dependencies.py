@@ -176,7 +176,7 @@ async def test_the_statements_that_settle_stay_on_indexes_with_deep_tables(
     )
     assert "Seq Scan" not in settle, settle
     assert "Hash Join" not in settle, settle
-    assert "dependencies_waiting" in settle, settle
+    assert "dependencies_by_dependency" in settle, settle
 
 
 async def test_a_retried_dependency_counted_at_enqueue_is_settled_when_it_ends_again(

@@ -35,6 +35,7 @@ MIGRATIONS = [
     "0014_workflow_members_not_running",
     "0015_listing_by_id",
     "0016_rate_starts_per_key",
+    "0017_edges_updated_in_place",
 ]
 
 

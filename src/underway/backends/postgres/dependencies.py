@@ -46,9 +46,9 @@ SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids
 """
 #: One level of settling, for the jobs of `ids` (a job no longer stored counts as cancelled):
 #: `marked`, the edges not yet counted of those that ended, marked with the state they ended
-#: in, each id's part of dependencies_waiting read apart (`= ANY(ARRAY(...))`: statistics
-#: taken before a big fan-in was stored once made the plan read all of its edges on every
-#: settling; a job nobody waits on costs one probe of an empty part); `decided`, each
+#: in, each id's part of dependencies_by_dependency read apart (`= ANY(ARRAY(...))`:
+#: statistics taken before a big fan-in was stored once made the plan read all of its edges
+#: on every settling; a job nobody waits on costs one probe that finds nothing); `decided`, each
 #: dependent locked, then read as it now is, with its new counts and what
 #: `dependency_rules.verdict` makes of them (only a waiting job moves); the counts written
 #: and the moves made, with the error a cancelled one records, the skip reason of a skipped
