@@ -103,6 +103,19 @@ def test_a_key_full_for_a_while_has_its_jobs_parked_and_a_briefly_full_one_is_le
     assert claiming.LimitedWalk(5, None, held, now=50.0).full_keys == set()
 
 
+def test_held_keys_answer_the_briefly_held_ones_among_long_held_ones() -> None:
+    held = claiming.HeldKeys()
+    held.hold("long", 3600.0)
+    held.hold("brief", 10.5)
+    held.hold("spent", 5.0)
+    assert held.briefly(4.0) == set()
+    assert held.briefly(10.0) == {"brief"}
+    assert held.next_in(10.0) == 0.5
+    assert held.briefly(11.0) == set()
+    assert held.next_in(11.0) == 3589.0
+    assert held.briefly(3599.5) == {"long"}
+
+
 def test_a_key_full_for_a_while_is_parked_whole_and_read_past() -> None:
     held = [limited(i, rate_key="h", rate_free=0, rate_next=90.0) for i in range(100)]
     walk = claiming.LimitedWalk(3, None, claiming.HeldKeys(), now=10.0)

@@ -118,9 +118,13 @@ class HeldKeys:
 
     def briefly(self, now: float) -> set[str]:
         """The keys held at `now` for less than PARK_FROM_S more (the others are forgotten
-        once free; those held longer are read, so that their jobs get parked)."""
-        self._until = {key: until for key, until in self._until.items() if until > now}
-        self.earliest = min(self._until.values(), default=None)
+        once free; those held longer are read, so that their jobs get parked). Each claim
+        asks: the keys are looked through only when one is free or held briefly."""
+        if self.earliest is not None and self.earliest <= now:
+            self._until = {key: until for key, until in self._until.items() if until > now}
+            self.earliest = min(self._until.values(), default=None)
+        if self.earliest is None or self.earliest - now >= PARK_FROM_S:
+            return set()
         return {key for key, until in self._until.items() if until - now < PARK_FROM_S}
 
 
