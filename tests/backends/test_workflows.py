@@ -3,6 +3,7 @@ backend."""
 
 from __future__ import annotations
 
+import dataclasses
 import uuid
 
 import pytest
@@ -10,7 +11,7 @@ import pytest
 from underway.backends.base import Backend
 from underway.errors import InvalidStateError, JobNotFound, WorkflowNotFound
 from underway.models import JobState, Lease, NewJob, Outcome
-from underway.workflow_models import NewWorkflow
+from underway.workflow_models import DependencyOutcome, NewWorkflow
 
 from .dependency_support import end, start, states, step, stored
 from .support import clock_moves_on
@@ -227,6 +228,23 @@ async def test_dependencies_read_how_each_stands_in_order(backend: Backend) -> N
     assert outcomes[2].error is not None
     assert outcomes[2].error.message == "broken"
     assert outcomes[0].name == c.name
+
+
+async def test_dependencies_read_every_result_as_stored_null_and_falsy_ones_too(
+    backend: Backend,
+) -> None:
+    values: list[object] = [None, 0, False, "", [], {}, "null", 0.5]
+    jobs = [step() for _ in values]
+    then = step(*jobs)
+    await backend.enqueue_many([*jobs, then])
+    for job, value in zip(jobs, values, strict=True):
+        await end(backend, job, result=value)
+    outcomes = await backend.dependencies(then.id)
+    assert [o.result for o in outcomes] == values
+    assert [type(o.result) for o in outcomes] == [type(v) for v in values]
+    assert all(type(o) is DependencyOutcome and o.completed for o in outcomes)
+    with pytest.raises(dataclasses.FrozenInstanceError):
+        outcomes[0].result = 1  # type: ignore[misc]
 
 
 # -- cancel and retry ----------------------------------------------------------------------

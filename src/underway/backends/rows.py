@@ -6,9 +6,10 @@ import dataclasses
 from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from datetime import datetime
-from typing import Any, cast
+from typing import Any, TypeVar, cast
 
 from ..models import ClaimedJob, Job, JobError, JobState, QueueInfo, Recurring
+from ..workflow_models import DependencyOutcome
 from .codecs import error_from_data
 from .policy import STATES
 
@@ -86,19 +87,40 @@ JOB_COLUMNS = (
 )
 
 
-#: Job's fields, in their order, on a class of Job's layout that is not frozen: a frozen
-#: dataclass sets each field through `object.__setattr__`, several times slower than a plain
-#: attribute store, which told on reads of thousands of jobs (a drain's).
-_JobFields = dataclasses.make_dataclass(
-    "_JobFields", [(f.name, f.type) for f in dataclasses.fields(Job)], slots=True
-)
+T = TypeVar("T")
 
 
-def new_job(*values: Any) -> Job:
-    """`Job(*values)`, built on `_JobFields` and then made the frozen Job it is."""
-    job = _JobFields(*values)
-    job.__class__ = Job
-    return cast(Job, job)
+def unfrozen_builder(cls: type[T]) -> Callable[..., T]:
+    """`cls(*values)` for a frozen, slotted dataclass, built on a class of its layout that is
+    not frozen and then made the `cls` it is: a frozen dataclass sets each field through
+    `object.__setattr__`, several times slower than a plain attribute store, which told on
+    reads of thousands of rows (a drain's jobs, a fan-in's dependencies)."""
+    fields = [(f.name, f.type) for f in dataclasses.fields(cast(Any, cls))]
+    unfrozen: Any = dataclasses.make_dataclass(f"_{cls.__name__}Fields", fields, slots=True)
+
+    def build(*values: Any) -> T:
+        built = unfrozen(*values)
+        built.__class__ = cls
+        return cast(T, built)
+
+    return build
+
+
+#: `Job(*values)`, through `unfrozen_builder`.
+new_job: Callable[..., Job] = unfrozen_builder(Job)
+#: `DependencyOutcome(*values)`, through `unfrozen_builder`.
+new_dependency_outcome: Callable[..., DependencyOutcome] = unfrozen_builder(DependencyOutcome)
+
+
+def dependency_outcome(
+    dependency_id: str, name: str | None, state: str | None, result: Any, error: Any
+) -> DependencyOutcome:
+    """How one job another depends on stands, from its row's values (result and error
+    decoded); a pruned one (no row: no state) reads as cancelled."""
+    if state is None:
+        return new_dependency_outcome(dependency_id, "?", JobState.CANCELLED, None, None)
+    failure = None if error is None else error_from_data(error)
+    return new_dependency_outcome(dependency_id, name, STATES[state], result, failure)
 
 
 def job_from_row(row: Mapping[str, Any], when: WhenReader, data: DataReader) -> Job:

@@ -74,6 +74,11 @@ class Tx:
         the values, such as a rare or a common state)."""
         raise NotImplementedError
 
+    async def tuples(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:
+        """The statement's rows as tuples, in the order of its columns: a dict per row cost
+        as much as reading it, on reads of thousands of rows."""
+        raise NotImplementedError
+
     async def run(self, text: str, params: Any = None) -> int:
         """Execute a statement and return how many rows it changed."""
         raise NotImplementedError
@@ -105,6 +110,11 @@ class AsyncTx(Tx):
     async def rows(self, text: str, params: Any = None, *, planned: bool = False) -> list[Row]:
         async with self.conn.cursor(row_factory=dict_row) as cur:
             await cur.execute(self.sql(text), params, prepare=False if planned else None)
+            return await cur.fetchall()
+
+    async def tuples(self, text: str, params: Any = None) -> list[tuple[Any, ...]]:
+        async with self.conn.cursor() as cur:
+            await cur.execute(self.sql(text), params)
             return await cur.fetchall()
 
     async def run(self, text: str, params: Any = None) -> int:

@@ -9,11 +9,12 @@ from collections import defaultdict
 from collections.abc import Callable, Sequence
 
 from ...errors import WorkflowNotFound
-from ...models import EnqueueResult, Job, JobState, NewJob
+from ...models import EnqueueResult, Job, NewJob
 from ...workflow_models import DependencyOutcome, NewWorkflow, Workflow, WorkflowPage
 from .. import policy
 from ..base import Clock
-from ..codecs import epoch_to_datetime, error_from_data, json_text_to_data
+from ..codecs import epoch_to_datetime, json_text_to_data
+from ..rows import dependency_outcome
 from . import reads, workflow_changes
 from .connection import SQLiteConnection
 
@@ -130,18 +131,13 @@ def dependency_outcomes(conn: sqlite3.Connection, job_id: str) -> list[Dependenc
     fan-in reads thousands."""
     cursor = conn.cursor()
     cursor.row_factory = None
-    outcomes = []
-    for dependency_id, name, state, result, error in cursor.execute(DEPENDENCIES, (job_id,)):
-        if state is None:
-            outcomes.append(DependencyOutcome(dependency_id, "?", JobState.CANCELLED))
-            continue
-        outcomes.append(
-            DependencyOutcome(
-                dependency_id,
-                name,
-                policy.STATES[state],
-                None if result is None or result == "null" else json_text_to_data(result),
-                None if error is None else error_from_data(json_text_to_data(error)),
-            )
+    return [
+        dependency_outcome(
+            dependency_id,
+            name,
+            state,
+            None if result is None or result == "null" else json_text_to_data(result),
+            None if error is None else json_text_to_data(error),
         )
-    return outcomes
+        for dependency_id, name, state, result, error in cursor.execute(DEPENDENCIES, (job_id,))
+    ]
