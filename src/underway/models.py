@@ -121,17 +121,15 @@ class NewJob:
 
     @property
     def plain(self) -> bool:
-        """Whether storing it needs no lookup first (no idempotency key, join/skip, cron tick
-        or queue limit) and no column of a rate limit."""
+        """Whether a bulk insert can store it: no lookup first (no idempotency key,
+        join/skip, cron tick or queue limit), and no edges or workflow to store with it."""
         return (
             self.idempotency_key is None
             and self.unique not in ("join", "skip")
             and self.recurring_id is None
-            and self.rate_key is None
             and self.queue_limit is None
             and not self.after
             and self.workflow_id is None
-            and self.trace_context is None  # stored by the insert that writes every column
             and not self.followers
         )
 
@@ -261,6 +259,7 @@ class EnqueueResult:
                 unique=new.unique,
                 lane=new.lane,
                 retention_s=new.retention_s,
+                rate_key=new.rate_key,
             )
         return self._job
 

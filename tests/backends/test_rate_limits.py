@@ -31,6 +31,27 @@ async def test_a_key_starts_at_most_its_limit_per_window(backend: Backend) -> No
     assert await backend.claim(WORKER, ["default"], 10) == []
 
 
+async def test_a_bulk_enqueue_stores_each_jobs_own_rate_limit(backend: Backend) -> None:
+    """A batch mixing plain, traced and rate-limited jobs (limits, windows and kinds of
+    window differing): each answered as stored, and each key held to its own limit."""
+    jobs = [
+        new_job(args={"n": 0}),
+        rated("job:send:a", limit=1, args={"n": 1}, trace_context="t"),
+        rated("job:send:b", limit=2, window_s=30.0, rate_fixed=True, args={"n": 2}),
+        rated("job:send:a", limit=1, args={"n": 3}),
+        rated("job:send:b", limit=2, window_s=30.0, rate_fixed=True, args={"n": 4}),
+        rated("job:send:b", limit=2, window_s=30.0, rate_fixed=True, args={"n": 5}),
+    ]
+    results = await backend.enqueue_many(jobs)
+    for result in results:
+        assert result.job == await backend.get(result.id)
+    assert [r.job.rate_key for r in results] == [None, *(j.rate_key for j in jobs[1:])]
+    claimed = await backend.claim(WORKER, ["default"], 10)
+    assert [c.args["n"] for c in claimed] == [0, 1, 2, 4]
+    assert [c.trace_context for c in claimed] == [None, "t", None, None]
+    assert count_rate_starts(backend) == 3
+
+
 async def test_a_key_at_its_limit_holds_back_only_its_own_jobs(backend: Backend) -> None:
     held = [rated("job:send:a", limit=1, args={"n": i}) for i in range(3)]
     await backend.enqueue_many(held)

@@ -71,7 +71,7 @@ def duplicate_result(job: NewJob, active: Job) -> EnqueueResult | RecordSkip:
 
 def needs_lookup(job: NewJob) -> bool:
     """Whether storing `job` needs a lookup first: an idempotency key, join/skip, a cron
-    tick or a queue limit (what `NewJob.plain` checks but rate limits and dependencies)."""
+    tick or a queue limit (what `NewJob.plain` checks but dependencies)."""
     return (
         job.idempotency_key is not None
         or job.unique in ("join", "skip")

@@ -19,8 +19,7 @@ from .wakeups import notify
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
 INSERT_ROUNDS = 5
 
-#: One job, of any kind (the only insert that writes a rate limit's columns: a rate-limited
-#: job is not plain); nothing if its id, idempotency key, cron tick or (join/skip) active
+#: One job, of any kind; nothing if its id, idempotency key, cron tick or (join/skip) active
 #: fingerprint is taken. `%(state)s`: NULL for pending or scheduled as run_at says, else the
 #: state it starts in: skipped (a duplicate, or a job its dependencies make needless),
 #: cancelled (one its dependencies failed) or waiting; the first two are finished at once.
@@ -56,17 +55,20 @@ RETURNING *
 INSERT_PLAIN = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
-        fingerprint, unique_mode, lane, lane_limit, retention_s)
+        fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key, rate_limit,
+        rate_window_s, rate_fixed, trace_context)
     SELECT j.id, j.name, j.queue, j.priority,
         CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END,
         j.args, j.max_attempts, j.run_at, j.fingerprint, j.unique_mode, j.lane, j.lane_limit,
-        j.retention_s
+        j.retention_s, j.rate_key, j.rate_limit, j.rate_window_s, j.rate_fixed, j.trace_context
     FROM (SELECT id, name, queue, priority, args, max_attempts,
                  coalesce(run_at, now() + make_interval(secs => delay_s)) AS run_at,
-                 fingerprint, unique_mode, lane, lane_limit, retention_s
+                 fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key, rate_limit,
+                 rate_window_s, rate_fixed, trace_context
           FROM ({batch})
                AS t(id, name, queue, priority, args, max_attempts, run_at, delay_s,
-                    fingerprint, unique_mode, lane, lane_limit, retention_s, n)
+                    fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
+                    rate_limit, rate_window_s, rate_fixed, trace_context, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at
@@ -83,20 +85,25 @@ SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 INSERT_ONE_PLAIN = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
-        fingerprint, unique_mode, lane, lane_limit, retention_s)
+        fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key, rate_limit,
+        rate_window_s, rate_fixed, trace_context)
     SELECT j.id, j.name, j.queue, j.priority,
         CASE WHEN j.run_at > now() THEN 'scheduled' ELSE 'pending' END,
         j.args, j.max_attempts, j.run_at, j.fingerprint, j.unique_mode, j.lane, j.lane_limit,
-        j.retention_s
+        j.retention_s, j.rate_key, j.rate_limit, j.rate_window_s, j.rate_fixed, j.trace_context
     FROM (SELECT id, name, queue, priority, args, max_attempts,
                  coalesce(run_at, now() + make_interval(secs => delay_s)) AS run_at,
-                 fingerprint, unique_mode, lane, lane_limit, retention_s
+                 fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key, rate_limit,
+                 rate_window_s, rate_fixed, trace_context
           FROM (SELECT %(ids)s::text, %(names)s::text, %(queues)s::text, %(priorities)s::int,
                        %(args)s::jsonb, %(max_attempts)s::int, %(run_ats)s::timestamptz,
                        %(delays)s::float8, %(fingerprints)s::text, %(uniques)s::text,
-                       %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8)
+                       %(lanes)s::text, %(lane_limits)s::int, %(retentions)s::float8,
+                       %(rate_keys)s::text, %(rate_limits)s::int, %(rate_windows)s::float8,
+                       %(rate_fixeds)s::bool, %(trace_contexts)s::text)
                AS t(id, name, queue, priority, args, max_attempts, run_at, delay_s,
-                    fingerprint, unique_mode, lane, lane_limit, retention_s)) j
+                    fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
+                    rate_limit, rate_window_s, rate_fixed, trace_context)) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at
 )
@@ -119,6 +126,11 @@ PLAIN_TYPES = {
     "lanes": "text",
     "lane_limits": "int",
     "retentions": "float8",
+    "rate_keys": "text",
+    "rate_limits": "int",
+    "rate_windows": "float8",
+    "rate_fixeds": "bool",
+    "trace_contexts": "text",
 }
 #: Same-fingerprint join/skip (and bounded unique="queue") enqueuers queue up here, so each
 #: sees the one before it commit.
@@ -183,6 +195,11 @@ def plain_row(job: NewJob) -> tuple[Any, ...]:
         job.lane,
         job.lane_limit,
         float(job.retention_s),
+        job.rate_key,
+        job.rate_limit,
+        None if job.rate_window_s is None else float(job.rate_window_s),
+        job.rate_fixed,
+        job.trace_context,
     )
 
 

@@ -43,9 +43,9 @@ WITH ins AS (
           FROM ({batch})
                AS t(id, name, queue, priority, args, max_attempts, run_at_given, delay_s,
                     fingerprint, unique_mode, lane, lane_limit, retention_s, rate_key,
-                    rate_limit, rate_window_s, rate_fixed, workflow_id, state, waiting_on,
-                    failed_dependencies, dependency_rule, tolerate, results_into,
-                    results_shape, error, skip_reason, awaited, trace_context, n)
+                    rate_limit, rate_window_s, rate_fixed, trace_context, workflow_id, state,
+                    waiting_on, failed_dependencies, dependency_rule, tolerate, results_into,
+                    results_shape, error, skip_reason, awaited, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
     RETURNING id, state, queue, created_at, run_at, error
@@ -57,13 +57,9 @@ woken AS (
 SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
 #: INSERT_MEMBERS's input columns and their types, in the order it reads them: the plain
-#: insert's (a member row extends `plain_row`), then the limits' and the dependencies'.
+#: insert's (a member row extends `plain_row`), then the dependencies'.
 MEMBER_TYPES = {
     **PLAIN_TYPES,
-    "rate_keys": "text",
-    "rate_limits": "int",
-    "rate_windows": "float8",
-    "rate_fixeds": "bool",
     "workflow_ids": "text",
     "states": "text",
     "waiting_ons": "int",
@@ -75,7 +71,6 @@ MEMBER_TYPES = {
     "errors": "jsonb",
     "skip_reasons": "text",
     "awaited": "bool",
-    "trace_contexts": "text",
 }
 
 
@@ -157,10 +152,6 @@ def _member_row(
     skipped = waits is not None and waits.verdict == "skipped"
     return (
         *plain_row(job),
-        job.rate_key,
-        job.rate_limit,
-        job.rate_window_s,
-        job.rate_fixed,
         values["workflow_id"],
         None if state is None else state.value,
         values["waiting_on"],
@@ -172,7 +163,6 @@ def _member_row(
         values["error"],
         dependency_rules.NONE_FAILED if skipped else None,
         awaited,
-        job.trace_context,
     )
 
 

@@ -32,13 +32,21 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
 RETURNING *
 """
 #: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
-#: per batch size, and their results need no read back. A plain job has no rate limit: its
-#: columns are left out (binding them cost a bulk enqueue a tenth of its speed).
+#: per batch size, and their results need no read back. The rate limit and trace columns are
+#: left out (binding them cost a bulk enqueue a tenth of its speed)...
 INSERT_PLAIN = """
 INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
     created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
     expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
 VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
+"""
+#: ...but in a batch with a rate-limited or traced job, which this statement writes.
+INSERT_PLAIN_LIMITED = """
+INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
+    created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
+    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
+    rate_limit, rate_window_s, rate_fixed, trace_context)
+VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
 """
 #: The job of an active (or, with unique_for, recently completed) duplicate.
 ACTIVE_DUPLICATE = """
@@ -67,14 +75,15 @@ def enqueue_plain(
     stored = []
     created = epoch_to_datetime(now)
     assert created is not None
+    limited = any(job.rate_key is not None or job.trace_context is not None for job in jobs)
     for job in jobs:
         state, run_at, values = row_values(job, now)
-        params.append(values)
+        params.append((*values, *rate_values(job), job.trace_context) if limited else values)
         when = created if run_at == now else datetime.fromtimestamp(run_at, UTC)
         stored.append(EnqueueResult.inserted(job, state, created, when))
     conn.execute("SAVEPOINT plain")
     try:
-        conn.executemany(INSERT_PLAIN, params)
+        conn.executemany(INSERT_PLAIN_LIMITED if limited else INSERT_PLAIN, params)
     except sqlite3.IntegrityError:
         conn.execute("ROLLBACK TO plain")
         return None
