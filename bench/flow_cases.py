@@ -161,11 +161,15 @@ class FlowBench:
         return [{"key": f"{prefix}{i}"} for _ in range(per_key) for i in range(keys)]
 
     def drain_of(self, name: str) -> dict[str, float]:
-        """The plan's drain of jobs of `name` over its keys, none of them held back."""
+        """The plan's drain of jobs of `name` over its keys, none of them held back; and
+        how fast `enqueue_many` stored them (jobs/s)."""
         p = self.plan
         self.fresh()
-        self.enqueue(name, self.keyed_rows(p.drain_keys, p.drain_jobs // p.drain_keys))
-        return self.drain(name, p.drain_jobs)
+        rows = self.keyed_rows(p.drain_keys, p.drain_jobs // p.drain_keys)
+        began = time.perf_counter()
+        self.enqueue(name, rows)
+        stored = time.perf_counter() - began
+        return {**self.drain(name, p.drain_jobs), "store_rate": len(rows) / stored}
 
     def half_at_limit(self) -> dict[str, float]:
         """Half the keys are at their limit: 500 keys of `hourly` (one start per hour) made

@@ -98,6 +98,9 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "other 500 keys are queued and timed until all are done. Paused backlog: the "
             "worker also serves a paused queue holding 100,000 jobs (queued first).\n",
             _drains(systems),
+            "Storing them: the same jobs, `enqueue_many` in chunks of 10,000 (jobs/s; "
+            "medians of the runs).\n",
+            _stores(systems),
             "### Pausing a queue\n",
             "3 worker processes busy with the queue's jobs (0.1 to 1 s each, so claims keep "
             "coming); `app.pause_queue` is called, then, 1.5 s later, `app.resume_queue`, "
@@ -145,6 +148,20 @@ def _drains(systems: dict[str, Any]) -> str:
     for _, label in DRAINS:
         header += [label, "of plain"]
     return _table(header, rows)
+
+
+#: The drains whose jobs' storing is timed, with what their jobs carry.
+STORES = (("plain", "plain"), ("rate_keys", "rate keys"), ("lane_keys", "concurrency keys"))
+
+
+def _stores(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        drain = _flow(systems, name).get("drain", {})
+        if drain:
+            cells = [_num(drain.get(case, {}).get("store_rate")) for case, _ in STORES]
+            rows.append([BACKEND[name], *cells])
+    return _table(["backend", *(label for _, label in STORES)], rows)
 
 
 def _pauses(systems: dict[str, Any]) -> str:
