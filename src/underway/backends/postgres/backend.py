@@ -44,7 +44,7 @@ from ...models import (
     SweepResult,
     WorkerInfo,
 )
-from .. import policy
+from .. import lookup_batches, policy
 from ..base import Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
@@ -55,6 +55,7 @@ from .connection import BlockingPool, PostgresPool, parse_postgres_url
 from .dependencies import merged
 from .enqueue import enqueue_one, enqueue_plain
 from .history_reads import PostgresHistory
+from .lookup_batch import enqueue_looked_up
 from .queues import PostgresQueues
 from .tx import AsyncTx, SyncTx, Tx
 from .values import NUL, refused
@@ -139,6 +140,12 @@ class PostgresBackend(
             if stored is None:  # the plain jobs are not inserted yet
                 plain = [job for job in jobs if job.plain]
                 stored = await enqueue_plain(tx, plain) if plain else {}
+            rest = [job for job in jobs if job.id not in stored]
+            if lookup_batches.batchable(rest):
+                resolved = await enqueue_looked_up(tx, rest)
+                if resolved is not None:
+                    by_request = zip((job.id for job in rest), resolved, strict=True)
+                    stored = {**stored, **dict(by_request)}
             return [stored.get(job.id) or await enqueue_one(tx, job) for job in jobs]
 
         try:

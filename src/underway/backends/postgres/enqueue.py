@@ -135,6 +135,8 @@ PLAIN_TYPES = {
 #: Same-fingerprint join/skip (and bounded unique="queue") enqueuers queue up here, so each
 #: sees the one before it commit.
 FINGERPRINT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
+#: What FINGERPRINT_LOCK locks: this, then the fingerprint.
+FINGERPRINT_LOCK_PREFIX = "underway:fingerprint:"
 #: The job of an active (or, with unique_for, recently completed) duplicate.
 ACTIVE_DUPLICATE = """
 SELECT * FROM {schema}.jobs
@@ -209,7 +211,7 @@ async def enqueue_one(tx: Tx, job: NewJob) -> EnqueueResult:
     stored as itself with its followers."""
     args = args_text(job)
     if policy.checks_duplicates(job) or policy.checks_queue_limit(job):
-        await tx.run(FINGERPRINT_LOCK, (f"underway:fingerprint:{job.fingerprint}",))
+        await tx.run(FINGERPRINT_LOCK, (f"{FINGERPRINT_LOCK_PREFIX}{job.fingerprint}",))
     for _ in range(INSERT_ROUNDS):
         existing = await _existing(tx, job, args)
         if existing is not None:

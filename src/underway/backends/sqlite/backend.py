@@ -27,7 +27,7 @@ from ...models import (
     SweepResult,
     WorkerInfo,
 )
-from .. import claiming, policy
+from .. import claiming, lookup_batches, policy
 from ..base import Clock, SystemClock, Unsubscribe
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
@@ -36,6 +36,7 @@ from . import leases as lease_sql
 from .blockers import SQLiteBlockers
 from .connection import SQLiteConnection
 from .history_reads import SQLiteHistory
+from .lookup_batch import enqueue_looked_up
 from .open_errors import check_database_path, sqlite_path
 from .wakeups import WakeupReceiver, WakeupSender
 from .workflows import SQLiteWorkflows
@@ -170,6 +171,10 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
                 stored = enqueue.enqueue_plain(conn, jobs, now)
                 if stored is not None:
                     return stored
+            if lookup_batches.batchable(jobs):
+                resolved = enqueue_looked_up(conn, jobs, now)
+                if resolved is not None:
+                    return resolved
             return [enqueue.enqueue_one(conn, job, now) for job in jobs]
 
         results = await self._db.write(store)
