@@ -59,6 +59,18 @@ async def keyed_lane(key: str) -> None:
     done()
 
 
+@app.job(unique="queue", queue_limit=100)
+async def bounded(key: str) -> None:
+    """At most 100 runs per key wait: the bench stores 20 a key, all of them."""
+    done()
+
+
+@app.job(unique="join")
+async def joined(key: str) -> None:
+    """One run per key at a time: requests for a key with a run waiting join it."""
+    done()
+
+
 @app.job(rate_limit="1/hour", rate_key="key")
 async def hourly(key: str) -> None:
     """One start per key per hour: a key that made it holds its other jobs back."""

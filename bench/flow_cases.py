@@ -171,6 +171,15 @@ class FlowBench:
         stored = time.perf_counter() - began
         return {**self.drain(name, p.drain_jobs), "store_rate": len(rows) / stored}
 
+    def store_of(self, name: str) -> dict[str, float]:
+        """How fast `enqueue_many` stores the plan's jobs of `name` over its keys (not run)."""
+        p = self.plan
+        self.fresh()
+        rows = self.keyed_rows(p.drain_keys, p.drain_jobs // p.drain_keys)
+        began = time.perf_counter()
+        self.enqueue(name, rows)
+        return {"store_rate": len(rows) / (time.perf_counter() - began)}
+
     def half_at_limit(self) -> dict[str, float]:
         """Half the keys are at their limit: 500 keys of `hourly` (one start per hour) made
         their start and hold 20 jobs each back, ahead in claim order; the other 500 keys'
@@ -339,6 +348,8 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             "lane_keys": lambda: bench.drain_of("keyed_lane"),
             "paused_backlog": bench.beside_paused_backlog,
             "half_at_limit": bench.half_at_limit,
+            "bounded_queue": lambda: bench.store_of("bounded"),
+            "joined": lambda: bench.store_of("joined"),
         }
         rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
         for _ in range(plan.runs):
@@ -346,7 +357,7 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
                 rounds[case].append(attempt(f"{name} {case}", fn) or {})
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
         for case, found in rounds.items():
-            if case != "plain":
+            if case != "plain" and "rate" in out["drain"][case]:
                 out["drain"][case]["of_plain"] = of_plain(rounds["plain"], found)
     finally:
         bench.close()

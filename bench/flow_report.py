@@ -99,7 +99,9 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "worker also serves a paused queue holding 100,000 jobs (queued first).\n",
             _drains(systems),
             "Storing them: the same jobs, `enqueue_many` in chunks of 10,000 (jobs/s; "
-            "medians of the runs).\n",
+            "medians of the runs); and, stored only, 20,000 requests over the 1,000 keys of "
+            'a `unique="queue", queue_limit=100` job (all stored) and of a `unique="join"` '
+            "job (1,000 stored, the others join them).\n",
             _stores(systems),
             "### Pausing a queue\n",
             "3 worker processes busy with the queue's jobs (0.1 to 1 s each, so claims keep "
@@ -151,7 +153,13 @@ def _drains(systems: dict[str, Any]) -> str:
 
 
 #: The drains whose jobs' storing is timed, with what their jobs carry.
-STORES = (("plain", "plain"), ("rate_keys", "rate keys"), ("lane_keys", "concurrency keys"))
+STORES = (
+    ("plain", "plain"),
+    ("rate_keys", "rate keys"),
+    ("lane_keys", "concurrency keys"),
+    ("bounded_queue", "bounded queue"),
+    ("joined", "join"),
+)
 
 
 def _stores(systems: dict[str, Any]) -> str:
