@@ -135,6 +135,19 @@ class WorkflowBench:
             raise RuntimeError(f"the fan-out workflow ended {state}")
         return {**figures, "store_s": stored, **fan_in_times(handle.jobs())}
 
+    def manage(self) -> dict[str, float]:
+        """The fan-out's workflow stored (no worker), then cancelled and retried through its
+        handle: each call's time, and its status read after it."""
+        app = self.fresh()
+        members = [workflow_app.member.step(i) for i in range(self.plan.members)]
+        handle = app.start(chain(group(*members), workflow_app.fanin.receiving().step()))
+        figures: dict[str, float] = {"members": self.plan.members}
+        for action in ("cancel", "retry", "status"):
+            began = time.perf_counter()
+            getattr(handle, action)()
+            figures[f"{action}_ms"] = (time.perf_counter() - began) * 1000
+        return figures
+
     # -- chain -------------------------------------------------------------------------------
 
     def latency(self) -> dict[str, float]:
@@ -239,7 +252,12 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
     plan = WorkflowPlan.of(quick, runs)
     bench = WorkflowBench(system, plan)
     name = f"underway-{system.backend} workflows"
-    cases = {"plain": bench.plain, "fan_out": bench.fan_out, "chain": bench.chain}
+    cases = {
+        "plain": bench.plain,
+        "fan_out": bench.fan_out,
+        "chain": bench.chain,
+        "manage": bench.manage,
+    }
     rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
     try:
         for _ in range(plan.runs):

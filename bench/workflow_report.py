@@ -54,6 +54,12 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "Hand-off: from a step's end to the next one's start (its outcome written, the "
             "next step released in that transaction, claimed and started).\n",
             _chains(systems),
+            "### Cancelling and retrying a big workflow\n",
+            "The fan-out's workflow (10,000 members and the fan-in) stored with no worker "
+            "running, then `handle.cancel()` (every member pending or waiting is cancelled), "
+            "`handle.retry()` (every one runs again) and `handle.status()`; each call's "
+            "time, ms (medians of the runs).\n",
+            _manages(systems),
             "### Jobs without dependencies\n",
             "The plain drains of this page (the drain table above) run with workflows in the "
             "code and no job using them. That this costs a plain drain nothing measurable is "
@@ -108,6 +114,23 @@ def _costs(systems: dict[str, Any]) -> str:
     header = ["backend", "plain s", "fan-out s", "worker µs/job, plain", "fan-out"]
     header += ["server µs/job, plain", "fan-out", "fan-in claimed after, ms", "fan-in run, ms"]
     return _table(header, rows)
+
+
+def _manages(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        manage = _part(systems, name).get("manage", {})
+        if manage:
+            rows.append(
+                [
+                    BACKEND[name],
+                    _num(manage.get("members")),
+                    _num(manage.get("cancel_ms")),
+                    _num(manage.get("retry_ms")),
+                    _num(manage.get("status_ms"), 1),
+                ]
+            )
+    return _table(["backend", "members", "cancel ms", "retry ms", "status ms"], rows)
 
 
 def _chains(systems: dict[str, Any]) -> str:

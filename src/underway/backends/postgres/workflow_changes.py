@@ -86,18 +86,21 @@ ORDER BY id FOR NO KEY UPDATE
 #: The edges on which the retried jobs were counted, by one another or by jobs still waiting
 #: (found through their jobs: the index on dependency_id holds only edges not counted yet),
 #: not counted any more; the jobs still waiting count those jobs again as not ended, and
-#: the retried jobs they wait for are marked awaited.
+#: the retried jobs they wait for are marked awaited. Each edge says whether its job is
+#: retried too (a retried job is failed or cancelled, never waiting): matching the edges
+#: against the retried ids instead took time in the square of their number.
 REOPEN = """
 WITH reopened AS (
     UPDATE {schema}.dependencies AS d SET ended = NULL
-    FROM (SELECT e.job_id, e.position, e.ended
+    FROM (SELECT e.job_id, e.position, e.ended, w.retried
           FROM {schema}.dependencies AS e
-          JOIN (SELECT unnest(%(retried)s::text[]) AS id
-                UNION
-                SELECT id FROM {schema}.jobs WHERE state = 'waiting') AS w ON e.job_id = w.id
+          JOIN (SELECT unnest(%(retried)s::text[]) AS id, true AS retried
+                UNION ALL
+                SELECT id, false FROM {schema}.jobs WHERE state = 'waiting') AS w
+            ON e.job_id = w.id
           WHERE e.ended IS NOT NULL AND e.dependency_id = ANY(%(retried)s::text[])) AS counted
     WHERE d.job_id = counted.job_id AND d.position = counted.position
-    RETURNING d.job_id, d.dependency_id, counted.ended AS was
+    RETURNING d.job_id, d.dependency_id, counted.ended AS was, counted.retried
 ),
 marked AS (
     UPDATE {schema}.jobs SET awaited = true
@@ -105,7 +108,7 @@ marked AS (
 ),
 counted AS (
     SELECT job_id, count(*)::int AS n, count(*) FILTER (WHERE was <> 'completed')::int AS failed
-    FROM reopened WHERE job_id <> ALL(%(retried)s::text[])
+    FROM reopened WHERE NOT retried
     GROUP BY job_id
 )
 UPDATE {schema}.jobs AS j SET
@@ -115,7 +118,8 @@ FROM counted AS c WHERE j.id = c.job_id
 """
 #: The retried jobs' counts, read again from their edges, and each reset as `manage.RETRY`
 #: resets a job, waiting or pending as `dependency_rules.verdict` says; one it would cancel
-#: or skip again stays as it is.
+#: or skip again stays as it is. `decided` is materialized: inlined, each of the columns set
+#: below counted the edges again.
 RESET_RETRIED = """
 WITH counted AS (
     SELECT j.id,
@@ -125,7 +129,7 @@ WITH counted AS (
          WHERE job_id = j.id AND ended <> 'completed')::int AS failed
     FROM {schema}.jobs AS j WHERE j.id = ANY(%(retried)s::text[])
 ),
-decided AS (
+decided AS MATERIALIZED (
     SELECT c.id, c.waiting_on, c.failed,
         CASE WHEN j.dependency_rule = 'completed' AND c.failed > j.tolerate THEN 'cancelled'
              WHEN c.waiting_on > 0 THEN 'waiting'
