@@ -13,7 +13,7 @@ from underway.backends.base import Backend
 from underway.backends.postgres import backend as postgres_backend
 from underway.backends.sqlite import enqueue as sqlite_enqueue
 from underway.errors import QueueFull
-from underway.models import JobFilter, JobState
+from underway.models import JobFilter, JobState, NewJob
 
 from .support import run_to_end, unique_job
 
@@ -114,7 +114,7 @@ async def test_a_retried_batch_answers_the_jobs_it_stored(backend: Backend) -> N
 async def test_racing_batches_store_one_job_per_arguments(
     backend: Backend, other_backend: Backend
 ) -> None:
-    def batch() -> list:  # type: ignore[type-arg]
+    def batch() -> list[NewJob]:
         return [unique_job("join", f"fp-{i % 5}") for i in range(20)]
 
     results = await asyncio.gather(
