@@ -81,12 +81,14 @@ def resolve(
         fingerprint = job.fingerprint
         assert fingerprint is not None
         if policy.checks_duplicates(job):
-            found = active.get(window_of(job))
-            if found is None and fingerprint in first_of:
+            # A job stored earlier in the batch is active: it comes first, as an active
+            # duplicate comes before a completed one in ACTIVE_DUPLICATE's order.
+            if fingerprint in first_of:
                 if job.unique == "skip" and job.record_skipped:
                     return None
                 same_as[i] = (first_of[fingerprint], job.unique == "join")
                 continue
+            found = active.get(window_of(job))
             if found is not None:
                 decided = policy.duplicate_result(job, found)
                 if isinstance(decided, policy.RecordSkip):
