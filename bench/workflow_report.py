@@ -116,20 +116,16 @@ def _costs(systems: dict[str, Any]) -> str:
     return _table(header, rows)
 
 
+#: The columns of the cancel-and-retry table: figure, digits.
+MANAGE_FIGURES = (("members", 0), ("cancel_ms", 0), ("retry_ms", 0), ("status_ms", 1))
+
+
 def _manages(systems: dict[str, Any]) -> str:
-    rows = []
-    for name in UNDERWAY:
-        manage = _part(systems, name).get("manage", {})
-        if manage:
-            rows.append(
-                [
-                    BACKEND[name],
-                    _num(manage.get("members")),
-                    _num(manage.get("cancel_ms")),
-                    _num(manage.get("retry_ms")),
-                    _num(manage.get("status_ms"), 1),
-                ]
-            )
+    rows = [
+        [BACKEND[name], *(_num(manage.get(key), digits) for key, digits in MANAGE_FIGURES)]
+        for name in UNDERWAY
+        if (manage := _part(systems, name).get("manage"))
+    ]
     return _table(["backend", "members", "cancel ms", "retry ms", "status ms"], rows)
 
 
