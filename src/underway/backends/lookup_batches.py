@@ -12,8 +12,8 @@ from dataclasses import dataclass
 from ..models import EnqueueResult, Job, NewJob
 from . import policy
 
-#: A duplicate's lookup key: its fingerprint and its unique_for window (-1: none).
-Window = tuple[str, float]
+#: A duplicate's lookup key: its fingerprint and its unique_for window (None: none).
+Window = tuple[str, float | None]
 
 
 def batchable(jobs: Sequence[NewJob]) -> bool:
@@ -34,7 +34,18 @@ def batchable(jobs: Sequence[NewJob]) -> bool:
 def window_of(job: NewJob) -> Window:
     """The lookup key of a join/skip request's active duplicate."""
     assert job.fingerprint is not None
-    return job.fingerprint, -1.0 if job.unique_for_s is None else float(job.unique_for_s)
+    return job.fingerprint, job.unique_for_s
+
+
+def windows_of(jobs: Sequence[NewJob]) -> list[Window]:
+    """The lookup keys of the join/skip requests among `jobs`, each once, in their order."""
+    return list(dict.fromkeys(window_of(job) for job in jobs if policy.checks_duplicates(job)))
+
+
+def queued_of(jobs: Sequence[NewJob]) -> list[str]:
+    """The fingerprints of the bounded unique="queue" requests among `jobs`, each once."""
+    queued = (str(job.fingerprint) for job in jobs if policy.checks_queue_limit(job))
+    return list(dict.fromkeys(queued))
 
 
 @dataclass(frozen=True, slots=True)

@@ -137,22 +137,36 @@ PLAIN_TYPES = {
 FINGERPRINT_LOCK = "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))"
 #: What FINGERPRINT_LOCK locks: this, then the fingerprint.
 FINGERPRINT_LOCK_PREFIX = "underway:fingerprint:"
-#: The job of an active (or, with unique_for, recently completed) duplicate.
-ACTIVE_DUPLICATE = """
+#: The job of an active (or, with unique_for, recently completed) duplicate: of fingerprint
+#: FINGERPRINT, completed within WINDOW seconds (negative: none).
+DUPLICATE_OF = """
 SELECT * FROM {schema}.jobs
-WHERE fingerprint = %s AND unique_mode IN ('join', 'skip')
+WHERE fingerprint = FINGERPRINT AND unique_mode IN ('join', 'skip')
   AND (state IN ('pending', 'running', 'scheduled', 'waiting')
-       OR (state = 'completed' AND finished_at >= now() - make_interval(secs => %s)))
+       OR (state = 'completed' AND finished_at >= now() - make_interval(secs => WINDOW)))
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
 """
+ACTIVE_DUPLICATE = DUPLICATE_OF.replace("FINGERPRINT", "%s").replace("WINDOW", "%s")
+#: The runs of a unique="queue" job of fingerprint FINGERPRINT that wait.
+WAITING_RUNS = """{schema}.jobs
+WHERE fingerprint = FINGERPRINT AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')"""
 #: How many runs of a unique="queue" job wait with these arguments, and the first of them.
-WAITING_SAME = """
-SELECT count(*) AS n, min(id) AS first FROM {schema}.jobs
-WHERE fingerprint = %s AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')
-"""
+WAITING_SAME = "SELECT count(*) AS n, min(id) AS first FROM " + WAITING_RUNS.replace(
+    "FINGERPRINT", "%s"
+)
 BY_IDEMPOTENCY_KEY = "SELECT * FROM {schema}.jobs WHERE idempotency_key = %s"
 SAME_TICK = "SELECT * FROM {schema}.jobs WHERE recurring_id = %s AND fire_at = %s"
+
+
+class IdTaken(Exception):
+    """A job of a bulk insert has an id (or an active fingerprint) stored already, as by a
+    retried call: store the jobs one by one."""
+
+
+def duplicate_window(unique_for_s: float | None) -> float:
+    """DUPLICATE_OF's WINDOW for a job's unique_for (None: only active jobs count)."""
+    return -1.0 if unique_for_s is None else float(unique_for_s)
 
 
 def insert_plain(varying: tuple[str, ...]) -> str:
@@ -249,7 +263,7 @@ async def _existing(tx: Tx, job: NewJob, args: str) -> EnqueueResult | None:
         return None if full is None else await record_skip(tx, job, args, full)
     if not policy.checks_duplicates(job):
         return None
-    window = job.unique_for_s if job.unique_for_s is not None else -1.0
+    window = duplicate_window(job.unique_for_s)
     active = await reads.first(tx, ACTIVE_DUPLICATE, (job.fingerprint, window))
     if active is None:
         return None

@@ -8,9 +8,16 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from ...models import EnqueueResult, NewJob
-from .. import lookup_batches, policy
+from .. import lookup_batches
 from . import reads
-from .enqueue import FINGERPRINT_LOCK_PREFIX, enqueue_plain
+from .enqueue import (
+    DUPLICATE_OF,
+    FINGERPRINT_LOCK_PREFIX,
+    WAITING_RUNS,
+    IdTaken,
+    duplicate_window,
+    enqueue_plain,
+)
 from .tx import Tx
 
 #: The fingerprints' locks, as `enqueue_one` takes each, in the order given (sorted, so two
@@ -20,44 +27,32 @@ SELECT count(pg_advisory_xact_lock(hashtextextended(f, 0)))
 FROM unnest(%s::text[]) WITH ORDINALITY AS l(f, n)
 """
 #: Each (fingerprint, window)'s active duplicate, as ACTIVE_DUPLICATE finds one.
-ACTIVE_DUPLICATES = f"""
-SELECT w.n AS lookup, d.* FROM unnest(%s::text[], %s::float8[]) WITH ORDINALITY
-    AS w(fp, win, n)
-CROSS JOIN LATERAL (
-    SELECT * FROM {{schema}}.jobs
-    WHERE fingerprint = w.fp AND unique_mode IN ('join', 'skip')
-      AND (state IN {policy.ACTIVE}
-           OR (state = 'completed' AND finished_at >= now() - make_interval(secs => w.win)))
-    ORDER BY (state = 'completed'), finished_at DESC
-    LIMIT 1) AS d
-"""
+ACTIVE_DUPLICATES = (
+    "SELECT w.n AS lookup, d.* FROM unnest(%s::text[], %s::float8[]) WITH ORDINALITY"
+    " AS w(fp, win, n) CROSS JOIN LATERAL ("
+    + DUPLICATE_OF.replace("FINGERPRINT", "w.fp").replace("WINDOW", "w.win")
+    + ") AS d"
+)
 #: How many runs of each unique="queue" fingerprint wait, as WAITING_SAME counts them.
-WAITING_ALL = """
-SELECT w.fp, (SELECT count(*) FROM {schema}.jobs
-              WHERE fingerprint = w.fp AND unique_mode = 'queue'
-                AND state IN ('pending', 'scheduled')) AS n
-FROM unnest(%s::text[]) AS w(fp)
-"""
-
-
-class StoredApart(Exception):
-    """A job of the batch was stored already (a retried call): store them one by one."""
+WAITING_ALL = (
+    "SELECT w.fp, (SELECT count(*) FROM "
+    + WAITING_RUNS.replace("FINGERPRINT", "w.fp")
+    + ") AS n FROM unnest(%s::text[]) AS w(fp)"
+)
 
 
 async def enqueue_looked_up(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult] | None:
     """Store a `lookup_batches.batchable` batch, each job resolved as `enqueue_one` would
     have; None, with nothing stored, when it must go one by one (its locks stay taken)."""
     fingerprints = sorted({job.fingerprint for job in jobs if job.fingerprint is not None})
-    windows = sorted(
-        {lookup_batches.window_of(job) for job in jobs if policy.checks_duplicates(job)}
-    )
-    queued = sorted({str(job.fingerprint) for job in jobs if policy.checks_queue_limit(job)})
+    windows = lookup_batches.windows_of(jobs)
     locks = [f"{FINGERPRINT_LOCK_PREFIX}{fingerprint}" for fingerprint in fingerprints]
+    lookups = ([fp for fp, _ in windows], [duplicate_window(window) for _, window in windows])
     _, found, counts = await tx.batch(
         [
             (LOCK_ALL, (locks,)),
-            (ACTIVE_DUPLICATES, ([w[0] for w in windows], [w[1] for w in windows])),
-            (WAITING_ALL, (queued,)),
+            (ACTIVE_DUPLICATES, lookups),
+            (WAITING_ALL, (lookup_batches.queued_of(jobs),)),
         ]
     )
     active = {windows[row["lookup"] - 1]: reads.job(row) for row in found}
@@ -79,7 +74,7 @@ async def _insert_all(tx: Tx, jobs: list[NewJob]) -> dict[str, EnqueueResult] | 
         async with tx.savepoint():
             inserted = await enqueue_plain(tx, jobs)
             if len(inserted) < len(jobs):
-                raise StoredApart
-    except StoredApart:
+                raise IdTaken
+    except IdTaken:
         return None
     return inserted

@@ -13,7 +13,7 @@ from .. import dependency_rules, policy
 from ..codecs import error_from_data
 from . import dependencies
 from .connection import channel_name
-from .enqueue import PLAIN_TYPES, dependency_params, enqueue_one, plain_row
+from .enqueue import PLAIN_TYPES, IdTaken, dependency_params, enqueue_one, plain_row
 from .tx import Row, Tx, batch_params, batch_select, with_batch
 
 #: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
@@ -76,10 +76,6 @@ MEMBER_TYPES = {
 
 #: The states a member is stored in that have not ended.
 READY_OR_WAITING = frozenset({JobState.PENDING.value, JobState.WAITING.value})
-
-
-class IdTaken(Exception):
-    """A job of the call has an id already stored (a retried call): store them one by one."""
 
 
 async def enqueue_members(tx: Tx, jobs: Sequence[NewJob]) -> list[EnqueueResult]:

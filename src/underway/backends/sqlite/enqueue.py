@@ -31,39 +31,52 @@ VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, 
     ?, ?, ?, ?, ?)
 RETURNING *
 """
-#: A batch of plain jobs, one executemany: SQLite's inserts need no statement of their own
-#: per batch size, and their results need no read back. The rate limit and trace columns are
-#: left out (binding them cost a bulk enqueue a tenth of its speed)...
-INSERT_PLAIN = """
-INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
-    created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
-    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-#: ...but in a batch with a rate-limited or traced job, which this statement writes.
-INSERT_PLAIN_LIMITED = """
-INSERT INTO underway_jobs (id, name, queue, priority, state, args, max_attempts,
-    created_at, run_at, finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s,
-    expires_at, duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key,
-    rate_limit, rate_window_s, rate_fixed, trace_context)
-VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)
-"""
-#: The job of an active (or, with unique_for, recently completed) duplicate.
-ACTIVE_DUPLICATE = """
+#: The columns a batch of plain jobs writes, and the rate limit and trace columns, written
+#: only in a batch with a rate-limited or traced job (binding them cost a bulk enqueue a
+#: tenth of its speed).
+PLAIN_COLUMNS = (
+    "id, name, queue, priority, state, args, max_attempts, created_at, run_at, finished_at, "
+    "fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at, duplicate_of, "
+    "skip_reason, idempotency_key, recurring_id, fire_at"
+)
+LIMIT_COLUMNS = "rate_key, rate_limit, rate_window_s, rate_fixed, trace_context"
+
+
+def insert_of(columns: str) -> str:
+    """An INSERT of one job's `columns`, each a parameter: a batch of plain jobs is one
+    executemany of it (SQLite's inserts need no statement of their own per batch size, and
+    their results need no read back)."""
+    count = len(columns.split(","))
+    return f"INSERT INTO underway_jobs ({columns}) VALUES ({', '.join('?' * count)})"
+
+
+INSERT_PLAIN = insert_of(PLAIN_COLUMNS)
+INSERT_PLAIN_LIMITED = insert_of(f"{PLAIN_COLUMNS}, {LIMIT_COLUMNS}")
+#: The job of an active (or, with unique_for, recently completed) duplicate: of fingerprint
+#: FINGERPRINT, completed at SINCE or later (`duplicates_since`).
+DUPLICATE_OF = """
 SELECT * FROM underway_jobs
-WHERE fingerprint = ? AND unique_mode IN ('join', 'skip')
+WHERE fingerprint = FINGERPRINT AND unique_mode IN ('join', 'skip')
   AND (state IN ('pending', 'running', 'scheduled', 'waiting')
-       OR (state = 'completed' AND finished_at >= ?))
+       OR (state = 'completed' AND finished_at >= SINCE))
 ORDER BY (state = 'completed'), finished_at DESC
 LIMIT 1
 """
+ACTIVE_DUPLICATE = DUPLICATE_OF.replace("FINGERPRINT", "?").replace("SINCE", "?")
+#: The runs of a unique="queue" job of fingerprint FINGERPRINT that wait.
+WAITING_RUNS = """underway_jobs
+WHERE fingerprint = FINGERPRINT AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')"""
 #: How many runs of a unique="queue" job wait with these arguments, and the first of them.
-WAITING_SAME = """
-SELECT count(*) AS n, min(id) AS first FROM underway_jobs
-WHERE fingerprint = ? AND unique_mode = 'queue' AND state IN ('pending', 'scheduled')
-"""
+WAITING_SAME = "SELECT count(*) AS n, min(id) AS first FROM " + WAITING_RUNS.replace(
+    "FINGERPRINT", "?"
+)
 BY_IDEMPOTENCY_KEY = "SELECT * FROM underway_jobs WHERE idempotency_key = ?"
 SAME_TICK = "SELECT * FROM underway_jobs WHERE recurring_id = ? AND fire_at = ?"
+
+
+def duplicates_since(unique_for_s: float | None, now: float) -> float:
+    """DUPLICATE_OF's SINCE for a job's unique_for (None: only active jobs count)."""
+    return now - unique_for_s if unique_for_s is not None else now + 1
 
 
 def enqueue_plain(
@@ -130,8 +143,8 @@ def _existing(conn: sqlite3.Connection, job: NewJob, now: float) -> EnqueueResul
         return None if full is None else record_skip(conn, job, now, full)
     if not policy.checks_duplicates(job):
         return None
-    window_start = now - job.unique_for_s if job.unique_for_s is not None else now + 1
-    active = reads.first(conn, ACTIVE_DUPLICATE, (job.fingerprint, window_start))
+    since = duplicates_since(job.unique_for_s, now)
+    active = reads.first(conn, ACTIVE_DUPLICATE, (job.fingerprint, since))
     if active is None:
         return None
     decided = policy.duplicate_result(job, active)

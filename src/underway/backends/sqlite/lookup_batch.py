@@ -10,30 +10,26 @@ import sqlite3
 from collections.abc import Sequence
 
 from ...models import EnqueueResult, NewJob
-from .. import lookup_batches, policy
+from .. import lookup_batches
 from . import reads
-from .enqueue import enqueue_plain
+from .enqueue import DUPLICATE_OF, WAITING_RUNS, duplicates_since, enqueue_plain
 
 #: Each (fingerprint, window start)'s active duplicate, as ACTIVE_DUPLICATE finds one; the
 #: lookups a JSON array of [fingerprint, window start] arrays.
-ACTIVE_DUPLICATES = f"""
-SELECT w.key AS lookup, d.* FROM json_each(?) AS w
-JOIN underway_jobs AS d ON d.id = (
-    SELECT id FROM underway_jobs
-    WHERE fingerprint = json_extract(w.value, '$[0]') AND unique_mode IN ('join', 'skip')
-      AND (state IN {policy.ACTIVE}
-           OR (state = 'completed' AND finished_at >= json_extract(w.value, '$[1]')))
-    ORDER BY (state = 'completed'), finished_at DESC
-    LIMIT 1)
-"""
+ACTIVE_DUPLICATES = (
+    "SELECT w.key AS lookup, d.* FROM json_each(?) AS w JOIN underway_jobs AS d ON d.id = ("
+    + DUPLICATE_OF.replace("SELECT *", "SELECT id", 1)
+    .replace("FINGERPRINT", "json_extract(w.value, '$[0]')")
+    .replace("SINCE", "json_extract(w.value, '$[1]')")
+    + ")"
+)
 #: How many runs of each unique="queue" fingerprint (a JSON array) wait, as WAITING_SAME
 #: counts them.
-WAITING_ALL = """
-SELECT w.value AS fp, (SELECT count(*) FROM underway_jobs
-                       WHERE fingerprint = w.value AND unique_mode = 'queue'
-                         AND state IN ('pending', 'scheduled')) AS n
-FROM json_each(?) AS w
-"""
+WAITING_ALL = (
+    "SELECT w.value AS fp, (SELECT count(*) FROM "
+    + WAITING_RUNS.replace("FINGERPRINT", "w.value")
+    + ") AS n FROM json_each(?) AS w"
+)
 
 
 def enqueue_looked_up(
@@ -41,13 +37,11 @@ def enqueue_looked_up(
 ) -> list[EnqueueResult] | None:
     """Store a `lookup_batches.batchable` batch, each job resolved as `enqueue_one` would
     have; None, with nothing stored, when it must go one by one."""
-    windows = sorted(
-        {lookup_batches.window_of(job) for job in jobs if policy.checks_duplicates(job)}
-    )
-    starts = [[fp, now - win if win >= 0 else now + 1] for fp, win in windows]
+    windows = lookup_batches.windows_of(jobs)
+    starts = [[fp, duplicates_since(window, now)] for fp, window in windows]
     found = conn.execute(ACTIVE_DUPLICATES, (json.dumps(starts),)).fetchall()
     active = {windows[row["lookup"]]: reads.job(row) for row in found}
-    queued = sorted({str(job.fingerprint) for job in jobs if policy.checks_queue_limit(job)})
+    queued = lookup_batches.queued_of(jobs)
     counts = conn.execute(WAITING_ALL, (json.dumps(queued),)).fetchall() if queued else []
     resolution = lookup_batches.resolve(jobs, active, {row["fp"]: row["n"] for row in counts})
     if resolution is None:
