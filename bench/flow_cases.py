@@ -163,13 +163,8 @@ class FlowBench:
     def drain_of(self, name: str) -> dict[str, float]:
         """The plan's drain of jobs of `name` over its keys, none of them held back; and
         how fast `enqueue_many` stored them (jobs/s)."""
-        p = self.plan
-        self.fresh()
-        rows = self.keyed_rows(p.drain_keys, p.drain_jobs // p.drain_keys)
-        began = time.perf_counter()
-        self.enqueue(name, rows)
-        stored = time.perf_counter() - began
-        return {**self.drain(name, p.drain_jobs), "store_rate": len(rows) / stored}
+        stored = self.store_of(name)
+        return {**self.drain(name, self.plan.drain_jobs), **stored}
 
     def store_of(self, name: str) -> dict[str, float]:
         """How fast `enqueue_many` stores the plan's jobs of `name` over its keys (not run)."""
