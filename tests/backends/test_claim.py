@@ -105,6 +105,17 @@ async def test_lane_limit_is_honoured_and_order_kept(backend: Backend) -> None:
     assert [j.id for j in nxt] == [jobs[2].id]
 
 
+async def test_a_lane_counts_its_running_jobs_in_later_claims(backend: Backend) -> None:
+    jobs = [new_job(lane="job:two", lane_limit=2, args={"n": i}) for i in range(4)]
+    await backend.enqueue_many(jobs)
+    first = await backend.claim(WORKER, ["default"], 1)
+    second = await backend.claim(WORKER, ["default"], 1)
+    assert [j.id for j in first + second] == [jobs[0].id, jobs[1].id]
+    assert await backend.claim(WORKER, ["default"], 1) == []
+    await backend.finish([Outcome(lease(first[0]), "completed")])
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [jobs[2].id]
+
+
 async def test_lanes_are_independent(backend: Backend) -> None:
     a = [new_job(lane="job:x:a", lane_limit=1) for _ in range(2)]
     b = [new_job(lane="job:x:b", lane_limit=1) for _ in range(2)]

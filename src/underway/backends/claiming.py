@@ -322,17 +322,33 @@ def rate_starts(
 ) -> list[RateStart]:
     """The starts the chosen jobs add: one under a job's rate key, one under its queue's
     key if the queue has a rate limit (`queue_rates`: queue → window, fixed)."""
-    starts = []
-    expiries: dict[tuple[float, bool], float] = {}  # one per window: the claim has one `now`
+    keyed = (_keyed(row) for row in chosen)
+    starts = key_starts(keyed, now, dispatch_s)
     for row in chosen:
-        if (key := _get(row, "rate_key")) is not None:
-            window = (row["rate_window_s"], bool(row["rate_fixed"]))
-            if (expiry := expiries.get(window)) is None:
-                expiry = expiries[window] = start_expiry(now, *window, dispatch_s)
-            starts.append(RateStart(key, expiry))
         if (rate := queue_rates.get(row["queue"])) is not None:
             expiry = start_expiry(now, *rate, dispatch_s)
             starts.append(RateStart(queue_key(row["queue"]), expiry))
+    return starts
+
+
+def _keyed(row: ClaimRow) -> tuple[str | None, float, bool]:
+    if (key := _get(row, "rate_key")) is None:
+        return None, 0.0, False
+    return key, row["rate_window_s"], row["rate_fixed"]
+
+
+def key_starts(
+    keyed: Iterable[tuple[str | None, float, bool]], now: float, dispatch_s: float = DISPATCH_S
+) -> list[RateStart]:
+    """The starts jobs given as (rate key or None, window, fixed) add under their keys."""
+    starts = []
+    expiries: dict[tuple[float, bool], float] = {}  # one per window: the claim has one `now`
+    for key, window_s, fixed in keyed:
+        if key is not None:
+            window = (window_s, bool(fixed))
+            if (expiry := expiries.get(window)) is None:
+                expiry = expiries[window] = start_expiry(now, *window, dispatch_s)
+            starts.append(RateStart(key, expiry))
     return starts
 
 

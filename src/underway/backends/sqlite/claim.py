@@ -1,17 +1,18 @@
 """Claiming ready jobs on SQLite: the order, the ranking and the limits are `claiming`'s; the
 statements here read the candidates and the counts, mark the chosen ones running and record
-their rate starts. INDEXED BY: without statistics the planner would pick the state index and
-sort every pending row."""
+their rate starts (`limited_claim` first tries a claim of limited jobs in one statement).
+INDEXED BY: without statistics the planner would pick the state index and sort every pending
+row."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
-from typing import Any
 
 from ...models import ClaimedJob
 from .. import claiming
-from ..codecs import json_text_to_data
+from . import limited_claim
+from .claimed_rows import claimed, in_claim_order
 
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted (most queues have no row: the statement finds nothing).
@@ -119,7 +120,6 @@ WHERE queue IN (QUEUES) AND state IN ('pending', 'scheduled') AND lane IS NULL
                     WHERE paused OR concurrency IS NOT NULL OR rate_limit IS NOT NULL)
 LIMIT 1
 """
-RECORD_START = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
 #: Parked jobs whose key may start again go back where claims read them.
 RELEASE_PARKED = """
 UPDATE underway_jobs INDEXED BY underway_jobs_held SET held_until = NULL
@@ -173,8 +173,16 @@ def claim(
     open_queues = list(room.open)
     any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
     limited_ready = conn.execute(any_limited, (now, *open_queues)).fetchone() is not None
-    if not limited_ready and not room.free and of is None and len(open_queues) == 1:
-        return _claim_plain(conn, worker_id, open_queues[0], limit, now)
+    held = claiming.HeldKeys() if held is None else held
+    if not room.free and of is None and len(open_queues) == 1:
+        if not limited_ready:
+            return _claim_plain(conn, worker_id, open_queues[0], limit, now)
+        briefly = sorted(held.briefly(now))
+        fitting = limited_claim.claim_fitting(
+            conn, worker_id, open_queues[0], limit, now, briefly, dispatch_s
+        )
+        if fitting:
+            return fitting
     plain = []
     for queue in room.open:
         most = room.limit_for(queue, limit)
@@ -184,9 +192,7 @@ def claim(
             plain += conn.execute(FIRST_PLAIN_OF_NAMES, (queue, now, of, most)).fetchall()
     if len(room.open) > 1:
         plain = sorted(plain, key=claiming.claim_order)[:limit]
-    walk = claiming.LimitedWalk(
-        limit, claiming.last_if_full(plain, limit), held or claiming.HeldKeys(), now
-    )
+    walk = claiming.LimitedWalk(limit, claiming.last_if_full(plain, limit), held, now)
     if limited_ready:
         while (read := walk.next_read()) is not None:
             walk.take(_read_limited(conn, read, open_queues, now, of))
@@ -210,11 +216,11 @@ def claim(
         else []
     )
     if starts:
-        conn.executemany(RECORD_START, starts)
+        conn.executemany(limited_claim.RECORD_START, starts)
     order = {seq: i for i, seq in enumerate(seqs)}
     rows.sort(key=lambda row: order[row[0]])
     return [
-        _claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
+        claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
         for _, id_, name, args, attempt, most, rule, flow, queue, due, trace in rows
     ]
 
@@ -235,42 +241,11 @@ def _claim_plain(
     cursor = conn.cursor()
     cursor.row_factory = None
     rows = cursor.execute(CLAIM_PLAIN, (worker_id, now, now, queue, now, limit)).fetchall()
-    rows.sort(key=_plain_order)
+    in_claim_order(rows)
     return [
-        _claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
+        claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
         for _, due, _, id_, name, args, attempt, most, rule, flow, trace in rows
     ]
-
-
-def _claimed(
-    job_id: str,
-    name: str,
-    args: str,
-    attempt: int,
-    max_attempts: int,
-    rule: str | None,
-    workflow_id: str | None,
-    queue: str,
-    due: float,
-    trace_context: str | None,
-) -> ClaimedJob:
-    """A claimed job from the columns a claim's statement returns, as plain values."""
-    return ClaimedJob(
-        job_id,
-        name,
-        json_text_to_data(args),
-        attempt,
-        max_attempts,
-        rule is not None,
-        workflow_id,
-        queue,
-        due,
-        trace_context,
-    )
-
-
-def _plain_order(row: tuple[Any, ...]) -> tuple[Any, ...]:
-    return (-row[0], row[1], row[2])
 
 
 def _read_limited(
