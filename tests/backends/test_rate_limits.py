@@ -31,6 +31,16 @@ async def test_a_key_starts_at_most_its_limit_per_window(backend: Backend) -> No
     assert await backend.claim(WORKER, ["default"], 10) == []
 
 
+async def test_a_claim_records_every_start_however_many_it_makes(backend: Backend) -> None:
+    """More starts than SQLite records in one statement: all of them count."""
+    await backend.enqueue_many([rated(limit=1000, args={"n": i}) for i in range(1100)])
+    first = await backend.claim(WORKER, ["default"], 600)
+    assert len(first) == 600
+    assert count_rate_starts(backend) == 600
+    assert len(await backend.claim(WORKER, ["default"], 600)) == 400
+    assert count_rate_starts(backend) == 1000
+
+
 async def test_a_bulk_enqueue_stores_each_jobs_own_rate_limit(backend: Backend) -> None:
     """A batch mixing plain, traced and rate-limited jobs (limits, windows and kinds of
     window differing): each answered as stored, and each key held to its own limit."""

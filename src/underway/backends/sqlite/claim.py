@@ -215,8 +215,7 @@ def claim(
         if limited or controlled
         else []
     )
-    if starts:
-        conn.executemany(limited_claim.RECORD_START, starts)
+    limited_claim.record_starts(conn, starts)
     order = {seq: i for i, seq in enumerate(seqs)}
     rows.sort(key=lambda row: order[row[0]])
     return [

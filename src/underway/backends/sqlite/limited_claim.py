@@ -48,7 +48,10 @@ WHERE seq IN (SELECT seq FROM (SELECT seq, priority, run_at FROM limited
 RETURNING priority, run_at, seq, id, name, args, attempt, max_attempts, dependency_rule,
     workflow_id, trace_context, rate_key, rate_window_s, rate_fixed
 """
-RECORD_START = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
+#: Rate starts, STARTS rows of (key, expires_at) in one statement: a row each of
+#: `executemany` costs more than the row's insert.
+STARTS_PER_STATEMENT = 400
+RECORD_STARTS = "INSERT INTO underway_rate_starts (key, expires_at) VALUES STARTS"
 
 
 def claim_fitting(
@@ -69,9 +72,17 @@ def claim_fitting(
     rows = cursor.execute(CLAIM_FITTING, params).fetchall()
     in_claim_order(rows)
     starts = claiming.key_starts((row[-3:] for row in rows), now, dispatch_s)
-    if starts:
-        conn.executemany(RECORD_START, starts)
+    record_starts(conn, starts)
     return [
         claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
         for _, due, _, id_, name, args, attempt, most, rule, flow, trace, *_ in rows
     ]
+
+
+def record_starts(conn: sqlite3.Connection, starts: list[claiming.RateStart]) -> None:
+    """Record these rate starts, STARTS_PER_STATEMENT at most to a statement (SQLite binds
+    a bounded number of values)."""
+    for first in range(0, len(starts), STARTS_PER_STATEMENT):
+        part = starts[first : first + STARTS_PER_STATEMENT]
+        statement = RECORD_STARTS.replace("STARTS", ",".join(["(?, ?)"] * len(part)))
+        conn.execute(statement, [value for start in part for value in start])
