@@ -168,3 +168,17 @@ async def test_claim_order_holds_across_queues_plain_and_laned_jobs(backend: Bac
     assert await backend.claim(WORKER, ["a", "b"], 5) == []
     await backend.finish([Outcome(lease(first[0]), "completed")])
     assert [j.id for j in await backend.claim(WORKER, ["a", "b"], 5)] == [top.id]
+
+
+async def test_a_claim_of_several_queues_takes_plain_and_limited_jobs_of_each(
+    backend: Backend,
+) -> None:
+    a_plain = await enqueue(backend, queue="a", priority=0)
+    b_laned = await enqueue(backend, queue="b", priority=3, lane="job:l", lane_limit=5)
+    b_plain = await enqueue(backend, queue="b", priority=2)
+    a_rated = await enqueue(
+        backend, queue="a", priority=1, rate_key="job:r", rate_limit=5, rate_window_s=60.0
+    )
+    claimed = await backend.claim(WORKER, ["a", "b"], 10)
+    assert [j.id for j in claimed] == [b_laned.id, b_plain.id, a_rated.id, a_plain.id]
+    assert [j.queue for j in claimed] == ["b", "b", "a", "a"]

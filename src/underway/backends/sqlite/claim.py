@@ -174,15 +174,16 @@ def claim(
     any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
     limited_ready = conn.execute(any_limited, (now, *open_queues)).fetchone() is not None
     held = claiming.HeldKeys() if held is None else held
-    if not room.free and of is None and len(open_queues) == 1:
-        if not limited_ready:
+    if not room.free and of is None:
+        if not limited_ready and len(open_queues) == 1:
             return _claim_plain(conn, worker_id, open_queues[0], limit, now)
-        briefly = sorted(held.briefly(now))
-        fitting = limited_claim.claim_fitting(
-            conn, worker_id, open_queues[0], limit, now, briefly, dispatch_s
-        )
-        if fitting:
-            return fitting
+        if limited_ready:
+            briefly = sorted(held.briefly(now))
+            fitting = limited_claim.claim_fitting(
+                conn, worker_id, open_queues, limit, now, briefly, dispatch_s
+            )
+            if fitting:
+                return fitting
     plain = []
     for queue in room.open:
         most = room.limit_for(queue, limit)
