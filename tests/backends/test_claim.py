@@ -170,6 +170,17 @@ async def test_claim_order_holds_across_queues_plain_and_laned_jobs(backend: Bac
     assert [j.id for j in await backend.claim(WORKER, ["a", "b"], 5)] == [top.id]
 
 
+async def test_a_claim_of_several_queues_takes_their_plain_jobs_in_claim_order(
+    backend: Backend,
+) -> None:
+    low = await enqueue(backend, queue="a", priority=0)
+    top = await enqueue(backend, queue="b", priority=5)
+    mid = await enqueue(backend, queue="a", priority=1)
+    first = await backend.claim(WORKER, ["a", "b"], 2)
+    assert [(j.id, j.queue) for j in first] == [(top.id, "b"), (mid.id, "a")]
+    assert [j.id for j in await backend.claim(WORKER, ["a", "b"], 5)] == [low.id]
+
+
 async def test_a_claim_of_several_queues_takes_plain_and_limited_jobs_of_each(
     backend: Backend,
 ) -> None:

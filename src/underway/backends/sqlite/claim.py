@@ -177,13 +177,12 @@ def claim(
     if not room.free and of is None:
         if not limited_ready and len(open_queues) == 1:
             return _claim_plain(conn, worker_id, open_queues[0], limit, now)
-        if limited_ready:
-            briefly = sorted(held.briefly(now))
-            fitting = limited_claim.claim_fitting(
-                conn, worker_id, open_queues, limit, now, briefly, dispatch_s
-            )
-            if fitting:
-                return fitting
+        briefly = sorted(held.briefly(now)) if limited_ready else []
+        fitting = limited_claim.claim_fitting(
+            conn, worker_id, open_queues, limit, now, briefly, dispatch_s
+        )
+        if fitting or not limited_ready:
+            return fitting
     plain = []
     for queue in room.open:
         most = room.limit_for(queue, limit)
