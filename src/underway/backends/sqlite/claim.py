@@ -1,6 +1,6 @@
 """Claiming ready jobs on SQLite: the order, the ranking and the limits are `claiming`'s; the
 statements here read the candidates and the counts, mark the chosen ones running and record
-their rate starts (`limited_claim` first tries a claim of limited jobs in one statement).
+their rate starts (`limited_claim` first tries a claim in one statement).
 INDEXED BY: without statistics the planner would pick the state index and sort every pending
 row."""
 

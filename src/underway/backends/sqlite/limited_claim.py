@@ -1,7 +1,8 @@
-"""SQLite's claim of laned and rate-limited jobs in one statement, for the common case: when
-every limited job it would take fits its lane and its key, it reads, counts and marks them
-running at once, as `claiming.choose` would have chosen them. When one does not fit, it takes
-nothing, and the walk (`claim.claim`) decides: it parks and holds the keys found full."""
+"""SQLite's claim in one statement of the plain, laned and rate-limited jobs of queues with no
+limits of their own, for the common case: when every limited job it would take fits its lane
+and its key, it reads, counts and marks them running at once, as `claiming.choose` would have
+chosen them. When one does not fit, it takes nothing, and the walk (`claim.claim`) decides:
+it parks and holds the keys found full."""
 
 from __future__ import annotations
 
