@@ -40,6 +40,11 @@ CHUNK = 10_000
 Attempt = Callable[[str, Callable[[], Any]], Any]
 
 
+#: Rounds of the drains at least, in a full run: a drain lasts about a second, over which
+#: this machine's speed can change by a tenth, so ratios of single drains spread widely.
+DRAIN_ROUNDS = 5
+
+
 @dataclass(frozen=True)
 class FlowPlan:
     """Sizes: the full run's, or the quick run's."""
@@ -59,7 +64,7 @@ class FlowPlan:
     def of(cls, quick: bool, runs: int) -> FlowPlan:
         if quick:
             return cls(1, jobs_per_key=150, drain_jobs=5_000, pauses=2, backlog=20_000)
-        return cls(runs)
+        return cls(max(runs, DRAIN_ROUNDS))
 
 
 class FlowBench:
@@ -351,6 +356,7 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             for case, fn in cases.items():
                 rounds[case].append(attempt(f"{name} {case}", fn) or {})
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
+        out["drain_rounds"] = plan.runs
         for case, found in rounds.items():
             if case != "plain" and "rate" in out["drain"][case]:
                 out["drain"][case]["of_plain"] = of_plain(rounds["plain"], found)

@@ -88,9 +88,10 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "one second of the jobs' own start times; the margin is why a sliding key gets "
             "about 47 of its 50 a second.\n",
             "### What limits cost a drain (jobs/s, one worker)\n",
-            "The plain drain and each other one are run in turn, in each of the runs (medians); "
-            'the held-back one too; each "of plain" is the median of the runs\' ratios to '
-            "their own plain drain. Plain: 20,000 no-op jobs over 1,000 keys, no limit. Rate "
+            "The plain drain and each other one are run in turn, in each of "
+            f'{_rounds(systems)} rounds (medians); the held-back one too; each "of plain" is '
+            "the median of the rounds' ratios to their own plain drain. Plain: 20,000 no-op "
+            "jobs over 1,000 keys, no limit. Rate "
             'keys: the same with `rate_limit="100/second", rate_key="key"` (20 jobs per '
             'key). Concurrency keys: `concurrency=1000, concurrency_key="key"`. Half the keys '
             "at their limit: 500 keys of a job limited to 1 start per hour made theirs and hold "
@@ -134,6 +135,11 @@ def _accuracy(systems: dict[str, Any]) -> str:
     header = ["backend", "window", "jobs", "most in 1 s", "most in 0.95 s", "most in a clock s"]
     header += ["key rate min /s", "key rate mean /s", "claim → start p50 ms", "max ms"]
     return _table(header, rows)
+
+
+def _rounds(systems: dict[str, Any]) -> str:
+    """How many rounds the drains ran in (the most of the two backends')."""
+    return str(max(_flow(systems, name).get("drain_rounds", 3) for name in UNDERWAY))
 
 
 def _drains(systems: dict[str, Any]) -> str:
