@@ -26,7 +26,7 @@ async def apply_migrations(tx: Tx) -> list[str]:
     for version, script in migration_scripts("underway.backends.postgres"):
         if version in done:
             continue
-        await tx.run(script)
+        await tx.script(script)
         await tx.run(RECORD, (version,))
         applied.append(version)
     return applied

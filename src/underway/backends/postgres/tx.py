@@ -83,6 +83,11 @@ class Tx:
         """Execute a statement and return how many rows it changed."""
         raise NotImplementedError
 
+    async def script(self, text: str) -> None:
+        """Execute several statements at once (a migration): never prepared, which only a
+        single statement can be."""
+        raise NotImplementedError
+
     async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
         """The rows of each statement (none for one that returns no rows, as BEGIN), all
         sent before any is read: one round trip."""
@@ -121,6 +126,9 @@ class AsyncTx(Tx):
         cur = await self.conn.execute(self.sql(text), params)
         return cur.rowcount
 
+    async def script(self, text: str) -> None:
+        await self.conn.execute(self.sql(text), prepare=False)
+
     async def batch(self, statements: Sequence[tuple[str, Any]]) -> list[list[Row]]:
         async with contextlib.AsyncExitStack() as cursors:
             sent = []
@@ -155,6 +163,9 @@ class SyncTx(Tx):
 
     async def run(self, text: str, params: Any = None) -> int:
         return self.conn.execute(self.sql(text), params).rowcount
+
+    async def script(self, text: str) -> None:
+        self.conn.execute(self.sql(text), prepare=False)
 
     async def many(self, text: str, params: Sequence[Any]) -> None:
         if params:
