@@ -9,6 +9,7 @@ from tests.backends.support import enqueue, new_job
 from tests.conftest import POSTGRES_URL
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.claim import CLAIM_PLAIN, CLAIM_PLAIN_ONE_QUEUE
+from underway.backends.postgres.connection import PostgresPool, parse_postgres_url
 from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
 from underway.backends.postgres.leases import LOCK_HELD_LEASE, RENEW_LEASES
 from underway.backends.postgres.maintenance import FIND_STALLED, PRUNE_EXPIRED
@@ -138,3 +139,20 @@ async def test_a_one_queue_claim_is_planned_once_not_for_every_claim(
         row = conn.execute("SELECT generic_plans FROM pg_prepared_statements").fetchone()
     assert row is not None
     assert row[0] > 0
+
+
+async def test_a_pool_connection_prepares_a_statement_the_first_time_it_sends_it() -> None:
+    """Not after psycopg's default of five runs, each planned afresh for its values (the
+    claim of limited jobs took milliseconds to plan)."""
+    pool = PostgresPool(parse_postgres_url(POSTGRES_URL), min_size=1, max_size=1, timeout_s=5)
+    await pool.open()
+    try:
+        assert await pool.statement(lambda tx: tx.rows("SELECT 41 + 1 AS answer")) == [
+            {"answer": 42}
+        ]
+        prepared = await pool.statement(
+            lambda tx: tx.rows("SELECT statement FROM pg_prepared_statements", planned=True)
+        )
+    finally:
+        await pool.close()
+    assert "SELECT 41 + 1 AS answer" in [row["statement"] for row in prepared]
