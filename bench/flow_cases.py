@@ -26,7 +26,7 @@ from typing import Any
 from underway import App
 
 from . import flow_app
-from .measure import median, percentile, say, workers
+from .measure import Workers, median, percentile, say, workers
 from .underway_cases import Underway
 
 #: `paced` and `paced_fixed`: starts per key per second.
@@ -182,7 +182,7 @@ class FlowBench:
 
     def half_at_limit(self) -> dict[str, float]:
         """Half the keys are at their limit: 500 keys of `hourly` (one start per hour) made
-        their start and hold 20 jobs each back, ahead in claim order; the other 500 keys'
+        their start and hold 20 jobs each back, ahead in claim order, parked; the other 500 keys'
         jobs (`keyed_rate`, whose limit they never reach) are queued, and timed until all of
         them are done: as many as the plain drain it is compared with, so that the fixed cost
         at each end of a drain weighs on both alike."""
@@ -192,9 +192,21 @@ class FlowBench:
         self.enqueue("hourly", self.keyed_rows(held, 21, prefix="held"))
         with workers(self.command, self.env(), 1) as running:
             self.probe.wait_count(held, 120, running)
+            self._wait_parked(held * 20, running)
         self.enqueue("keyed_rate", self.keyed_rows(free, p.drain_jobs // free, prefix="free"))
         figures = self.drain("keyed_rate", p.drain_jobs)
         return {**figures, "queued": p.drain_jobs, "held_keys": held, "held_jobs": held * 20}
+
+    def _wait_parked(self, n: int, running: Workers) -> None:
+        """Until `n` jobs are parked: the claims that met their full keys park them, and
+        the timed drain starts once they are (whether the parking fell into it depended on
+        when the worker was stopped)."""
+        deadline = time.monotonic() + 60
+        while self.system._count("SELECT count(*) FROM {jobs} WHERE held_until IS NOT NULL") < n:
+            running.check()
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"the held keys' {n} waiting jobs were not parked")
+            time.sleep(0.01)
 
     def beside_paused_backlog(self) -> dict[str, float]:
         """Plain jobs drained by a worker that also serves a paused queue holding the

@@ -95,8 +95,9 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             'keys: the same with `rate_limit="100/second", rate_key="key"` (20 jobs per '
             'key). Concurrency keys: `concurrency=1000, concurrency_key="key"`. Half the keys '
             "at their limit: 500 keys of a job limited to 1 start per hour made theirs and hold "
-            "20 jobs each back (10,000, ahead in claim order); 20,000 rate-key jobs of the "
-            "other 500 keys are queued and timed until all are done. Paused backlog: the "
+            "20 jobs each back (10,000, ahead in claim order), which the claims that met "
+            "their full keys parked; then 20,000 rate-key jobs of the other 500 keys are "
+            "queued and timed until all are done. Paused backlog: the "
             "worker also serves a paused queue holding 100,000 jobs (queued first).\n",
             _drains(systems),
             "Storing them: the same jobs, `enqueue_many` in chunks of 10,000 (jobs/s; "
