@@ -164,9 +164,6 @@ class SyncTx(Tx):
     async def run(self, text: str, params: Any = None) -> int:
         return self.conn.execute(self.sql(text), params).rowcount
 
-    async def script(self, text: str) -> None:
-        self.conn.execute(self.sql(text), prepare=False)
-
     async def many(self, text: str, params: Sequence[Any]) -> None:
         if params:
             with self.conn.cursor() as cur:

@@ -13,6 +13,7 @@ from ...models import ClaimedJob
 from .. import claiming
 from . import limited_claim
 from .claimed_rows import claimed, in_claim_order
+from .listing import listing
 
 #: The served queues an operator paused or that declare limits, with their running jobs and
 #: their live rate starts counted (most queues have no row: the statement finds nothing).
@@ -262,12 +263,3 @@ def _read_limited(
     statement = listing(READ_LIMITED_AFTER, "QUEUES", len(queues), first=9)
     params = (now, of, *full, read.size, *read.cursor, *queues)
     return conn.execute(statement, params).fetchall()
-
-
-def listing(statement: str, name: str, count: int, first: int | None = None) -> str:
-    """`statement` with `count` parameters where it names the list `name`: SQLite binds no
-    arrays, so a list of values takes one `?` each (numbered from `first` in a statement
-    whose other parameters are numbered)."""
-    if first is None:
-        return statement.replace(name, ",".join("?" * count))
-    return statement.replace(name, ",".join(f"?{first + i}" for i in range(count)))

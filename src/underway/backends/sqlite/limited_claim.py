@@ -12,10 +12,11 @@ import sqlite3
 from ...models import ClaimedJob
 from .. import claiming
 from .claimed_rows import claimed, in_claim_order
+from .listing import listing
 
 #: `limited`: the first ?3 ready jobs with a lane or a rate key of the queues `(QUEUES)` in
 #: claim order, but those of the keys held briefly (JSON array ?2); `plain`: each queue's
-#: first ?3 plain jobs (`PLAIN`: a part per queue, see `plain_of`). The claim takes the
+#: first ?3 plain jobs (`PLAIN`: a part per queue, see `claim_statement`). The claim takes the
 #: first ?3 of both, unless a key or a lane has more jobs among the limited ones read than
 #: it has room for (then it takes nothing): the room of the least of the limits its jobs
 #: declare.
@@ -60,8 +61,7 @@ def claim_statement(queues: int) -> str:
     """CLAIM_FITTING for this many queues."""
     numbers = range(FIRST_QUEUE, FIRST_QUEUE + queues)
     plain = " UNION ALL ".join(PLAIN_OF_QUEUE.replace("?N", f"?{n}") for n in numbers)
-    listed = ", ".join(f"?{n}" for n in numbers)
-    return CLAIM_FITTING.replace("PLAIN", plain, 1).replace("QUEUES", listed)
+    return listing(CLAIM_FITTING.replace("PLAIN", plain, 1), "QUEUES", queues, FIRST_QUEUE)
 
 
 #: Rate starts, STARTS rows of (key, expires_at) in one statement: a row each of
