@@ -68,6 +68,8 @@ def test_a_queue_not_deployed_yet_may_be_paused_without_a_body(client: TestClien
 
 
 def test_limits_are_shown_with_the_rate_in_words(client: TestClient, app: App) -> None:
+    # A listed worker has stored the limits declared in code; these replace them.
+    wait_until(lambda: queue(client, "reports")["workers"])
     app.run_blocking(_limits_stored(app, QueueLimits("reports", 4, 10, 1.0, False)))
 
     shown = queue(client, "reports")

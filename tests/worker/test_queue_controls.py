@@ -61,9 +61,8 @@ def test_a_starting_worker_stores_the_declared_limits_and_serves_the_queue(app: 
 
     running = app.start_worker(fast_settings())
 
-    # The worker registers itself, then stores the limits.
-    wait_until(lambda: app.queue_info("email").concurrency == 3)
-    email = app.queue_info("email")
+    # The worker stores the limits, then registers itself.
+    email = wait_until(lambda: served(app, "email"))
     assert email.workers == (running.worker.id,)
     assert (email.concurrency, email.rate_limit, email.rate_window_s, email.rate_fixed) == (
         3,
@@ -74,6 +73,12 @@ def test_a_starting_worker_stores_the_declared_limits_and_serves_the_queue(app: 
     assert (email.paused, email.paused_by) == (True, "ops")
     old = app.queue_info("old")
     assert (old.paused, old.concurrency) == (True, None)
+
+
+def served(app: App, name: str) -> QueueInfo | None:
+    """The queue once a worker serves it, else None."""
+    info = app.queue_info(name)
+    return info if info.workers else None
 
 
 async def limit_stored(app: App, limits: QueueLimits) -> None:

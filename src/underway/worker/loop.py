@@ -164,14 +164,14 @@ class Worker:
         return logging.DEBUG if self.settings.burst else logging.INFO
 
     async def _register(self) -> bool:
-        """Record this worker as alive and store the queue limits declared in code, retrying
-        while the database cannot be reached (a connection killed as the worker starts);
-        False if a stop came first."""
+        """Store the queue limits declared in code, then record this worker as alive (so a
+        listed worker's limits are in force), retrying while the database cannot be reached
+        (a connection killed as the worker starts); False if a stop came first."""
         backoff = self.settings.poll_interval
         while not self._stopping.is_set():
             try:
-                await self.backend.heartbeat(self.info(), [])
                 await self.backend.sync_queue_limits(self.app.declared_queues())
+                await self.backend.heartbeat(self.info(), [])
                 return True
             except StorageUnavailable as exc:
                 self._errors.error("register", "cannot register the worker, retrying: %s", exc)
