@@ -36,6 +36,7 @@ MIGRATIONS = [
     "0015_listing_by_id",
     "0016_rate_starts_per_key",
     "0017_edges_updated_in_place",
+    "0018_settle_function",
 ]
 
 

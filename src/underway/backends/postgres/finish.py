@@ -12,7 +12,7 @@ from ...models import JobError, Lease, Outcome
 from .. import policy
 from ..policy import NOBODY, Wakeups
 from .connection import PostgresPool, channel_name
-from .dependencies import settle, settle_further, settle_statement
+from .dependencies import settle, settle_statement, wakeups_of
 from .leases import fence
 from .tx import Tx, batch_params, batch_select, with_batch
 from .values import UnstorableValue, error_jsonb, jsonb_text
@@ -133,21 +133,25 @@ async def finish_many(
     awaited.difference_update(ids)
     if not rest:
         return held, NOBODY
-    settled, wakeups = await pool.pipelined(lambda tx: _finish_and_settle(tx, rest))
+    settled, wakeups = await pool.sent_together(lambda tx: _finish_and_settle(tx, rest))
     return held | settled, wakeups
 
 
 async def _finish_and_settle(
     tx: Tx, outcomes: Sequence[Outcome]
 ) -> tuple[set[tuple[str, int]], Wakeups]:
-    """FINISH, then the first level of settling (a statement of its own: its snapshot sees
-    every edge to the jobs FINISH locked), sent together; then the further levels."""
+    """One transaction in one round trip: FINISH, then settling (a statement of its own: its
+    snapshot sees every edge to the jobs FINISH locked), then COMMIT."""
     ids = [outcome.lease.job_id for outcome in outcomes]
-    rows, moved = await tx.batch(
-        [finish_of(tx, outcomes, unless_awaited=False), settle_statement(tx, ids)]
+    _, rows, moved, _ = await tx.batch(
+        [
+            ("BEGIN", None),
+            finish_of(tx, outcomes, unless_awaited=False),
+            settle_statement(tx, ids),
+            ("COMMIT", None),
+        ]
     )
-    wakeups = await settle_further(tx, moved)
-    return {(row["id"], row["attempt"]) for row in rows}, wakeups
+    return {(row["id"], row["attempt"]) for row in rows}, wakeups_of(moved)
 
 
 def _outcome_row(outcome: Outcome) -> tuple[object, ...]:

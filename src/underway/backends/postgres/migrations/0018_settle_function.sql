@@ -1,0 +1,102 @@
+-- Settling as a function of the database, so that a finish sends its transaction in one
+-- round trip (BEGIN, the finish, settling, COMMIT): the levels after the first (dependents
+-- that ended, whose own dependents count them in turn) no longer need the client between
+-- them. Each level is one statement, with a snapshot of its own: the first sees every edge
+-- to the jobs the finish before it locked.
+--
+-- One level, for the jobs of `level` (a job no longer stored counts as cancelled): `marked`,
+-- the edges not yet counted of those that ended, marked with the state they ended in, each
+-- id's part of dependencies_by_dependency read apart (`= ANY(ARRAY(...))`: statistics taken
+-- before a big fan-in was stored once made the plan read all of its edges on every
+-- settling; a job nobody waits on costs one probe that finds nothing); `decided`, each
+-- dependent locked, then read as it now is, with its new counts and what
+-- `dependency_rules.verdict` makes of them (only a waiting job moves); the counts written
+-- and the moves made, with the error a cancelled one records, the skip reason of a skipped
+-- one. The ended ones are announced on `finished_channel` (150 ids a payload), the released
+-- ones' queues on `work_channel`. Returned: every dependent that moved, with its new state.
+CREATE FUNCTION {schema}.settle(
+    ids text[], failed_type text, none_failed text, finished_channel text, work_channel text
+) RETURNS TABLE (id text, state text) LANGUAGE plpgsql AS $$
+DECLARE
+    level text[] := ids;
+    moved_ids text[];
+    moved_states text[];
+BEGIN
+    WHILE cardinality(level) > 0 LOOP
+        WITH marked AS (
+            UPDATE {schema}.dependencies AS d
+            SET ended = coalesce((SELECT j.state FROM {schema}.jobs AS j
+                                  WHERE j.id = d.dependency_id), 'cancelled')
+            WHERE d.dependency_id = ANY(ARRAY(
+                      SELECT e.id FROM unnest(level) AS e(id)
+                      LEFT JOIN {schema}.jobs AS j ON j.id = e.id
+                      WHERE j.id IS NULL
+                         OR j.state IN ('completed', 'failed', 'cancelled', 'skipped')))
+              AND d.ended IS NULL
+            RETURNING d.job_id, d.ended
+        ),
+        counted AS (
+            SELECT c.job_id, count(*)::int AS n,
+                count(*) FILTER (WHERE c.ended <> 'completed')::int AS failed
+            FROM marked AS c GROUP BY c.job_id
+        ),
+        decided AS (
+            SELECT w.id, w.state = 'waiting' AS moves, w.waiting_on - c.n AS waiting_on,
+                w.failed_dependencies + c.failed AS failed,
+                CASE WHEN w.state <> 'waiting' THEN w.state
+                     WHEN w.dependency_rule = 'completed'
+                          AND w.failed_dependencies + c.failed > w.tolerate THEN 'cancelled'
+                     WHEN w.waiting_on - c.n > 0 THEN 'waiting'
+                     WHEN w.dependency_rule = 'failed' AND w.failed_dependencies + c.failed = 0
+                          THEN 'skipped'
+                     WHEN w.run_at > now() THEN 'scheduled'
+                     ELSE 'pending' END AS state
+            FROM {schema}.jobs AS w JOIN counted AS c ON c.job_id = w.id
+            WHERE w.id = ANY(ARRAY(SELECT counted.job_id FROM counted))
+            ORDER BY w.id
+            FOR NO KEY UPDATE OF w
+        ),
+        moved AS (
+            UPDATE {schema}.jobs AS w SET
+                waiting_on = v.waiting_on,
+                failed_dependencies = v.failed,
+                state = v.state,
+                error = CASE WHEN v.moves AND v.state = 'cancelled'
+                             THEN jsonb_build_object('type', failed_type,
+                                 'message', v.failed
+                                            || ' of the jobs it depends on did not complete'
+                                            || ' (it tolerates ' || w.tolerate || ')',
+                                 'traceback', '', 'attempt', w.attempt,
+                                 'at', extract(epoch FROM now())::float8)
+                             ELSE w.error END,
+                skip_reason = CASE WHEN v.moves AND v.state = 'skipped' THEN none_failed
+                                   ELSE w.skip_reason END,
+                finished_at = CASE WHEN v.moves AND v.state IN ('cancelled', 'skipped')
+                                   THEN now() ELSE w.finished_at END,
+                expires_at = CASE WHEN v.moves AND v.state IN ('cancelled', 'skipped')
+                                  THEN now() + make_interval(secs => w.retention_s)
+                                  ELSE w.expires_at END
+            FROM decided AS v
+            WHERE w.id = v.id AND w.id = ANY(ARRAY(SELECT decided.id FROM decided))
+            RETURNING w.id, w.state, w.queue, v.moves AND v.state <> 'waiting' AS moved
+        ),
+        told AS (SELECT pg_notify(finished_channel, string_agg(e.id, ','))
+                 FROM (SELECT m.id, (row_number() OVER ()) / 150 AS part FROM moved AS m
+                       WHERE m.moved AND m.state IN ('cancelled', 'skipped')) AS e
+                 GROUP BY e.part),
+        woken AS (SELECT pg_notify(work_channel, r.queue)
+                  FROM (SELECT DISTINCT m.queue FROM moved AS m
+                        WHERE m.moved AND m.state = 'pending') AS r)
+        SELECT coalesce(array_agg(m.id), '{}'), coalesce(array_agg(m.state), '{}')
+        INTO moved_ids, moved_states
+        FROM moved AS m, (SELECT count(*) FROM told) AS t, (SELECT count(*) FROM woken) AS k
+        WHERE m.moved;
+
+        RETURN QUERY SELECT * FROM unnest(moved_ids, moved_states);
+        -- Dependents that ended are settled in turn: the next level.
+        SELECT coalesce(array_agg(e.id), '{}') INTO level
+        FROM unnest(moved_ids, moved_states) AS e(id, state)
+        WHERE e.state IN ('completed', 'failed', 'cancelled', 'skipped');
+    END LOOP;
+END
+$$;
