@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import time
 
 from underway import App, JobContext
@@ -35,6 +36,12 @@ def make_app(database: str | None = None) -> App:
     @app.job
     def fail(message: str) -> None:
         raise RuntimeError(message)
+
+    @app.job
+    def collector() -> list[int]:
+        """How the worker process paces the garbage collector: its young threshold, and
+        how many objects it set apart for good."""
+        return [gc.get_threshold()[0], gc.get_freeze_count()]
 
     return app
 

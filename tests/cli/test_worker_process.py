@@ -11,6 +11,7 @@ from typing import Any
 
 from tests.waiting import wait_until
 from underway import App, JobState
+from underway.worker.collector import YOUNG_THRESHOLD
 
 from .commands import run
 
@@ -43,6 +44,20 @@ def test_worker_runs_jobs_enqueued_from_the_command_line(
     worker.send_signal(signal.SIGTERM)
     assert worker.wait(timeout=EXIT_LEEWAY_S) == 0
     assert "started on queues default, other, third" in log.read_text()
+
+
+def test_the_worker_process_sets_its_loaded_code_apart_from_the_garbage_collector(
+    start_worker: StartWorker, app: App, database: str
+) -> None:
+    worker, _ = start_worker()
+    job_id = enqueue(database, "collector", "{}")
+
+    threshold, frozen = app.handle(job_id).result(timeout=30)
+
+    assert threshold == YOUNG_THRESHOLD
+    assert frozen > 10_000  # modules, the app and its jobs, loaded before the worker started
+    worker.send_signal(signal.SIGTERM)
+    assert worker.wait(timeout=EXIT_LEEWAY_S) == 0
 
 
 def test_sigterm_hands_a_long_job_back_without_counting_the_attempt(

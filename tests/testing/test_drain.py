@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import gc
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
@@ -12,6 +13,7 @@ import pytest
 from tests.conftest import fast_settings
 from underway import App, Backoff, ConfigurationError, JobFailed, JobState, UnknownJobError
 from underway.testing import Clock, drain
+from underway.worker.collector import YOUNG_THRESHOLD
 
 START = datetime(2026, 12, 4, 9, 0, tzinfo=UTC)
 MINUTE = Backoff(base=60, factor=1, maximum=60, jitter=0)
@@ -220,3 +222,19 @@ def test_a_database_change_after_first_use_is_refused_and_use_database_swaps(
     app.use_database(f"sqlite:///{tmp_path / 'one.db'}")
     assert len(app.list()) == 1
     app.close()
+
+
+def test_drain_collects_garbage_less_often_while_it_runs_and_as_before_after(
+    app: App,
+) -> None:
+    before = gc.get_threshold()
+
+    @app.job
+    def collector() -> int:
+        return gc.get_threshold()[0]
+
+    collector.enqueue()
+    ran = drain(app)
+
+    assert [job.result for job in ran] == [max(before[0], YOUNG_THRESHOLD)]
+    assert gc.get_threshold() == before

@@ -11,6 +11,7 @@ from ..config import WorkerSettings
 from ..errors import ConfigurationError
 from ..models import Job
 from ..worker import Worker
+from ..worker.collector import fewer_collections
 from ..worker.host import Host
 from ..worker.scheduler import Scheduler
 
@@ -59,8 +60,9 @@ async def drain_app(app: DrainHost, settings: DrainSettings) -> list[Job]:
     await Scheduler(app, backend, 1.0, worker_settings.misfire_grace).tick()
     await backend.sweep(worker_settings.stall_timeout, worker_settings.max_losses)
     worker = Worker(app, backend, worker_settings)
-    await worker.run()
-    return await backend.get_many(list(dict.fromkeys(worker.claimed)))
+    with fewer_collections():
+        await worker.run()
+        return await backend.get_many(list(dict.fromkeys(worker.claimed)))
 
 
 def names(queues: Iterable[str] | None) -> tuple[str, ...] | None:

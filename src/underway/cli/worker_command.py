@@ -15,6 +15,7 @@ from ..app import App, RunningWorker
 from ..config import WorkerSettings
 from ..errors import StorageUnavailable
 from ..worker import MAX_BACKOFF_S
+from ..worker.collector import pace_for_worker_process
 from .common_options import LogFormat
 from .json_logs import JsonLogFormatter
 from .loading import CommandError
@@ -89,6 +90,7 @@ class ShutdownSignals:
 
 def run_worker(app: App, settings: WorkerSettings) -> None:
     """Run until a signal stops the worker and its jobs are finished or handed back."""
+    pace_for_worker_process()
     signals = ShutdownSignals(settings.shutdown_grace)
     signals.install()
     running = None
