@@ -19,19 +19,21 @@ CREATE FUNCTION {schema}.settle(
 ) RETURNS TABLE (id text, state text) LANGUAGE plpgsql AS $$
 DECLARE
     level text[] := ids;
+    ended_ids text[];
+    ended_states text[];
     moved_ids text[];
     moved_states text[];
 BEGIN
     WHILE cardinality(level) > 0 LOOP
+        SELECT coalesce(array_agg(e.id), '{}'), coalesce(array_agg(coalesce(j.state, 'cancelled')), '{}')
+        INTO ended_ids, ended_states
+        FROM unnest(level) AS e(id) LEFT JOIN {schema}.jobs AS j ON j.id = e.id
+        WHERE j.id IS NULL OR j.state IN ('completed', 'failed', 'cancelled', 'skipped');
+
         WITH marked AS (
-            UPDATE {schema}.dependencies AS d
-            SET ended = coalesce((SELECT j.state FROM {schema}.jobs AS j
-                                  WHERE j.id = d.dependency_id), 'cancelled')
-            WHERE d.dependency_id = ANY(ARRAY(
-                      SELECT e.id FROM unnest(level) AS e(id)
-                      LEFT JOIN {schema}.jobs AS j ON j.id = e.id
-                      WHERE j.id IS NULL
-                         OR j.state IN ('completed', 'failed', 'cancelled', 'skipped')))
+            UPDATE {schema}.dependencies AS d SET ended = s.state
+            FROM unnest(ended_ids, ended_states) AS s(id, state)
+            WHERE d.dependency_id = ANY(ended_ids) AND d.dependency_id = s.id
               AND d.ended IS NULL
             RETURNING d.job_id, d.ended
         ),
