@@ -81,6 +81,25 @@ async def test_a_dependent_stored_as_its_dependency_ends_is_counted_either_way(
         assert (found.state, found.waiting_on) == (JobState.PENDING, 0)
 
 
+async def test_a_dependent_stored_as_an_awaited_dependency_ends_is_counted_either_way(
+    backends: list[PostgresBackend],
+) -> None:
+    """A finish that settles in the same statement (its dependency already awaited) sees an
+    edge whose enqueue it waited for: settling's own statements take snapshots after it."""
+    first, second = backends[0], backends[1]
+    for _ in range(30):
+        dependency = new_job(queue="first")
+        await first.enqueue_many([dependency, waits_for(dependency.id)])
+        _, lease = await start(first, dependency)
+        then = waits_for(dependency.id)
+        held, _ = await asyncio.gather(
+            first.finish([Outcome(lease, "completed")]), second.enqueue(then)
+        )
+        assert held == [True]
+        found = await stored(first, then)
+        assert (found.state, found.waiting_on) == (JobState.PENDING, 0)
+
+
 class Calls:
     """The pool's transactions and the statements sent, in order."""
 
@@ -93,7 +112,8 @@ class Calls:
 
     def _counted(self, method: Callable[..., Any]) -> Callable[..., Any]:
         async def counted(owner: Any, *args: Any, **kwargs: Any) -> Any:
-            self.made.append(method.__name__)
+            settles = isinstance(args[0], str) and ".settle(" in args[0]
+            self.made.append(method.__name__ + (" and settle" if settles else ""))
             return await method(owner, *args, **kwargs)
 
         return counted
@@ -116,11 +136,11 @@ async def test_a_finish_of_jobs_nobody_waits_on_is_one_statement(
 
         calls.made.clear()
         assert await backend.finish([Outcome(leases[awaited.id], "completed")]) == [True]
-        assert calls.made == ["sent_together", "batch"], "FINISH and settling in one round trip"
+        assert calls.made == ["statement", "rows and settle"], "FINISH and settling at once"
 
         calls.made.clear()
         assert await backend.finish([Outcome(leases[later.id], "completed")]) == [True]
-        assert calls.made == ["statement", "rows", "sent_together", "batch"], "left out, settled"
+        assert calls.made == ["statement", "rows", "statement", "rows and settle"], "then settled"
     finally:
         await backend.close()
 

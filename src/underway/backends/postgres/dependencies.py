@@ -44,12 +44,20 @@ INSERT INTO {schema}.dependencies (job_id, position, dependency_id, ended)
 SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids)b::text[],
                      %(ended)b::text[])
 """
-#: Settling the jobs of `ids`, level by level (migration 0018's function `settle`): rows, every
-#: dependent that moved, with its new state.
-SETTLE = """
-SELECT id, state FROM {schema}.settle(%(ids)s::text[], %(failed_type)s::text,
-    %(none_failed)s::text, %(finished_channel)s::text, %(work_channel)s::text)
-"""
+
+
+def settle_call(ids: str) -> str:
+    """A call of migration 0018's function `settle`, which settles the jobs of the `ids`
+    expression level by level; its rows: every dependent that moved, with its new state.
+    Its parameters: `settle_params`."""
+    return (
+        f"{{schema}}.settle({ids}, %(failed_type)s::text, %(none_failed)s::text, "
+        "%(finished_channel)s::text, %(work_channel)s::text)"
+    )
+
+
+#: Settling the jobs of `ids`.
+SETTLE = "SELECT id, state FROM " + settle_call("%(ids)s::text[]")
 
 
 async def states_of(tx: Tx, ids: Sequence[str]) -> dict[str, str]:
@@ -73,10 +81,9 @@ async def insert_edges(tx: Tx, jobs: Sequence[tuple[NewJob, Waits]]) -> None:
         await tx.run(INSERT_EDGES, params)
 
 
-def settle_statement(tx: Tx, ids: Sequence[str]) -> tuple[str, dict[str, Any]]:
-    """SETTLE and its parameters for the jobs of these ids (to send in a batch)."""
-    return SETTLE, {
-        "ids": list(ids),
+def settle_params(tx: Tx) -> dict[str, Any]:
+    """The parameters of `settle_call` but its ids."""
+    return {
         "failed_type": dependency_rules.DEPENDENCY_FAILED,
         "none_failed": dependency_rules.NONE_FAILED,
         "finished_channel": channel_name(tx.schema, "finished"),
@@ -91,7 +98,7 @@ async def settle(tx: Tx, ids: Sequence[str]) -> Wakeups:
     ended them."""
     if not ids:
         return NOBODY
-    return wakeups_of(await tx.rows(*settle_statement(tx, ids)))
+    return wakeups_of(await tx.rows(SETTLE, {"ids": list(ids), **settle_params(tx)}))
 
 
 def wakeups_of(moved: list[Row]) -> Wakeups:

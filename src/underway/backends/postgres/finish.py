@@ -12,7 +12,7 @@ from ...models import JobError, Lease, Outcome
 from .. import policy
 from ..policy import NOBODY, Wakeups
 from .connection import PostgresPool, channel_name
-from .dependencies import settle, settle_statement, wakeups_of
+from .dependencies import settle, settle_call, settle_params, wakeups_of
 from .leases import fence
 from .tx import Tx, batch_params, batch_select, with_batch
 from .values import UnstorableValue, error_jsonb, jsonb_text
@@ -61,8 +61,26 @@ told AS (SELECT pg_notify(%(finished_channel)s, string_agg(id, ','))
                WHERE state IN ('completed', 'failed', 'cancelled')) finished GROUP BY part),
 woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
           WHERE state = 'pending' OR lane IS NOT NULL LIMIT 1)
+"""
+#: FINISH's rows.
+FINISHED = """
 SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
 """
+#: FINISH of jobs others may wait on, settled in the same statement: `settle` is a volatile
+#: function, so each statement in it takes a snapshot of its own, which sees the finish's
+#: writes (its argument reads them all before it runs) and every edge committed to the jobs
+#: the finish locked. Rows: FINISH's (`kind` 'finished'), then settle's ('moved').
+FINISHED_AND_SETTLED = (
+    """,
+settled AS (SELECT s.id, s.state FROM """
+    + settle_call("ARRAY(SELECT done.id FROM done)")
+    + """ AS s)
+SELECT 'finished' AS kind, done.id, done.attempt, done.state
+FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
+UNION ALL
+SELECT 'moved', settled.id, NULL, settled.state FROM settled
+"""
+)
 Statement = tuple[str, dict[str, Any]]
 #: The outcome columns and their types, in the order FINISH names them.
 OUTCOME_TYPES = {
@@ -94,10 +112,14 @@ RETURNING state
 """
 
 
-def finish_statement(varying: tuple[str, ...], *, unless_awaited: bool = False) -> str:
+def finish_statement(
+    varying: tuple[str, ...], *, unless_awaited: bool = False, settled: bool = False
+) -> str:
     """FINISH with the `varying` outcome columns as arrays and the others as one value for
-    the whole batch (`batch_params`), leaving out the jobs others wait on if asked."""
+    the whole batch (`batch_params`), leaving out the jobs others wait on if asked, or
+    settling them in the same statement (`settled`)."""
     statement = FINISH.replace("{unless_awaited}", "true" if unless_awaited else "false")
+    statement += FINISHED_AND_SETTLED if settled else FINISHED
     return with_batch(statement, batch_select(OUTCOME_TYPES, varying, numbered=False))
 
 
@@ -108,6 +130,14 @@ def finish_of(tx: Tx, outcomes: Sequence[Outcome], *, unless_awaited: bool) -> S
     params["work_channel"] = channel_name(tx.schema, "work")
     params["cancelled"] = CANCELLED
     return finish_statement(varying, unless_awaited=unless_awaited), params
+
+
+def finish_and_settle_of(tx: Tx, outcomes: Sequence[Outcome]) -> Statement:
+    """FINISH settled in the same statement (FINISHED_AND_SETTLED), and its parameters."""
+    varying, params = batch_params(OUTCOME_TYPES, [_outcome_row(o) for o in outcomes])
+    params.update(settle_params(tx))
+    params["cancelled"] = CANCELLED
+    return finish_statement(varying, settled=True), params
 
 
 async def finish_many(
@@ -133,25 +163,17 @@ async def finish_many(
     awaited.difference_update(ids)
     if not rest:
         return held, NOBODY
-    settled, wakeups = await pool.sent_together(lambda tx: _finish_and_settle(tx, rest))
+    settled, wakeups = await pool.statement(lambda tx: _finish_and_settle(tx, rest))
     return held | settled, wakeups
 
 
 async def _finish_and_settle(
     tx: Tx, outcomes: Sequence[Outcome]
 ) -> tuple[set[tuple[str, int]], Wakeups]:
-    """One transaction in one round trip: FINISH, then settling (a statement of its own: its
-    snapshot sees every edge to the jobs FINISH locked), then COMMIT."""
-    ids = [outcome.lease.job_id for outcome in outcomes]
-    _, rows, moved, _ = await tx.batch(
-        [
-            ("BEGIN", None),
-            finish_of(tx, outcomes, unless_awaited=False),
-            settle_statement(tx, ids),
-            ("COMMIT", None),
-        ]
-    )
-    return {(row["id"], row["attempt"]) for row in rows}, wakeups_of(moved)
+    """FINISH and settling, in one statement that commits on its own."""
+    rows = await tx.rows(*finish_and_settle_of(tx, outcomes))
+    finished = {(row["id"], row["attempt"]) for row in rows if row["kind"] == "finished"}
+    return finished, wakeups_of([row for row in rows if row["kind"] == "moved"])
 
 
 def _outcome_row(outcome: Outcome) -> tuple[object, ...]:

@@ -1,18 +1,22 @@
--- Settling as a function of the database, so that a finish sends its transaction in one
--- round trip (BEGIN, the finish, settling, COMMIT): the levels after the first (dependents
--- that ended, whose own dependents count them in turn) no longer need the client between
--- them. Each level is one statement, with a snapshot of its own: the first sees every edge
--- to the jobs the finish before it locked.
+-- Settling as a function of the database, so that a finish of jobs others wait on settles
+-- them in its own statement (one round trip, committed on its own, as any other finish):
+-- the levels after the first (dependents that ended, whose own dependents count them in
+-- turn) no longer need the client between them. The function is volatile: each statement in
+-- it takes a snapshot of its own, which sees the writes of the statement that called it
+-- (the finish) and every edge committed to the jobs that statement locked.
 --
--- One level, for the jobs of `level` (a job no longer stored counts as cancelled): `marked`,
--- the edges not yet counted of those that ended, marked with the state they ended in, each
--- id's part of dependencies_by_dependency read apart (`= ANY(ARRAY(...))`: statistics taken
--- before a big fan-in was stored once made the plan read all of its edges on every
--- settling; a job nobody waits on costs one probe that finds nothing); `decided`, each
--- dependent locked, then read as it now is, with its new counts and what
--- `dependency_rules.verdict` makes of them (only a waiting job moves); the counts written
--- and the moves made, with the error a cancelled one records, the skip reason of a skipped
--- one. The ended ones are announced on `finished_channel` (150 ids a payload), the released
+-- One level, for the jobs of `level`: those that ended (a job no longer stored counts as
+-- cancelled) read once, with their states; `marked`, the edges to them not yet counted,
+-- marked with those states, each id's part of dependencies_by_dependency read apart
+-- (`= ANY(ended_ids)`: statistics taken before a big fan-in was stored once made the plan
+-- read all of its edges on every settling; a job nobody waits on costs one probe that finds
+-- nothing); `decided`, each dependent locked, then read as it now is, with its new counts
+-- and what `dependency_rules.verdict` makes of them (only a waiting job moves); the counts
+-- written and the moves made, with the error a cancelled one records, the skip reason of a
+-- skipped one. A released job whose run_at is still ahead is scheduled: ahead of the clock
+-- as it settles, not of the statement's start (a dependent stored while the finish waited
+-- for its lock has a later run_at than that, and would miss the wake-up of pending ones).
+-- The ended ones are announced on `finished_channel` (150 ids a payload), the released
 -- ones' queues on `work_channel`. Returned: every dependent that moved, with its new state.
 CREATE FUNCTION {schema}.settle(
     ids text[], failed_type text, none_failed text, finished_channel text, work_channel text
@@ -25,7 +29,8 @@ DECLARE
     moved_states text[];
 BEGIN
     WHILE cardinality(level) > 0 LOOP
-        SELECT coalesce(array_agg(e.id), '{}'), coalesce(array_agg(coalesce(j.state, 'cancelled')), '{}')
+        SELECT coalesce(array_agg(e.id), '{}'),
+               coalesce(array_agg(coalesce(j.state, 'cancelled')), '{}')
         INTO ended_ids, ended_states
         FROM unnest(level) AS e(id) LEFT JOIN {schema}.jobs AS j ON j.id = e.id
         WHERE j.id IS NULL OR j.state IN ('completed', 'failed', 'cancelled', 'skipped');
@@ -51,7 +56,7 @@ BEGIN
                      WHEN w.waiting_on - c.n > 0 THEN 'waiting'
                      WHEN w.dependency_rule = 'failed' AND w.failed_dependencies + c.failed = 0
                           THEN 'skipped'
-                     WHEN w.run_at > now() THEN 'scheduled'
+                     WHEN w.run_at > clock_timestamp() THEN 'scheduled'
                      ELSE 'pending' END AS state
             FROM {schema}.jobs AS w JOIN counted AS c ON c.job_id = w.id
             WHERE w.id = ANY(ARRAY(SELECT counted.job_id FROM counted))
