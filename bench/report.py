@@ -221,7 +221,9 @@ def render(results: dict[str, Any]) -> str:
             ],
         ),
         "## Drain in-process (underway.testing.drain)\n",
-        "What a test runs: no-op jobs enqueued in bulk, then `drain(app, concurrency=200)` in "
+        "What a test runs: no-op jobs (an async function that does nothing; the drain's "
+        "return counts them, all completed) enqueued in bulk, then "
+        "`drain(app, concurrency=200)` in "
         "the same process until none is left, on the memory backend (`memory://`), the SQLite "
         "file and PostgreSQL. The whole worker path runs for each job (claim, the job's code, "
         "the outcome written with the lease checked).\n",

@@ -13,3 +13,7 @@ app = App()
 async def noop(sent: float = 0.0) -> None:
     """Does nothing but tell the benchmark it ran (and when it started)."""
     done(sent)
+
+
+async def nothing() -> None:
+    """The in-process drain's job: does nothing at all (the drain's return counts the jobs)."""

@@ -9,6 +9,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+from underway import JobState
+
 from .measure import Probe, rss_mb, say, workers
 from .system import Context, System
 
@@ -188,10 +190,8 @@ class Underway(System):
 
         if where != "memory":
             self.reset()
-        self.ctx.probe.reset()
-        os.environ.update(self.ctx.probe.env())
         app = underway_app.App("memory://" if where == "memory" else self.url)
-        noop = app.job(underway_app.noop)
+        noop = app.job(underway_app.nothing)
         try:
             app.migrate()
             for start in range(0, n, 10_000):
@@ -201,8 +201,8 @@ class Underway(System):
             seconds = time.perf_counter() - began
         finally:
             app.close()
-        if len(ran) != n:
-            raise RuntimeError(f"drained {len(ran)} of {n} jobs")
+        if len(ran) != n or any(job.state is not JobState.COMPLETED for job in ran):
+            raise RuntimeError(f"drained {len(ran)} of {n} jobs, not all completed")
         return {"rate": n / seconds, "n": n, "seconds": seconds}
 
     def fill_depth(self, rows: int) -> None:
