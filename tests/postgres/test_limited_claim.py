@@ -13,7 +13,9 @@ from tests.conftest import POSTGRES_URL
 from tests.waiting import wait_until
 from underway import App, JobState
 from underway.backends import claiming
-from underway.backends.postgres.limited_claim import START_EXPIRY
+from underway.backends.postgres import PostgresBackend
+from underway.backends.postgres.claim_lock import LOCK_AND_NOW
+from underway.backends.postgres.limited_claim import CLAIM
 from underway.models import Job
 from underway.testing import drain
 
@@ -33,10 +35,12 @@ CASES = [
 
 
 @pytest.mark.parametrize(("now", "window_s", "fixed"), CASES)
-def test_the_sql_start_expiry_is_the_python_one(now: float, window_s: float, fixed: bool) -> None:
+async def test_the_sql_start_expiry_is_the_python_one(
+    pg: PostgresBackend, pg_schema: str, now: float, window_s: float, fixed: bool
+) -> None:
     statement = (
-        f"SELECT {START_EXPIRY} FROM (SELECT %(now)s::float8 AS now) AS t,"
-        " (SELECT %(window)s::float8 AS rate_window_s, %(fixed)s AS rate_fixed) AS c"
+        f'SELECT "{pg_schema}".start_expiry(%(now)s::float8, %(window)s::float8, %(fixed)s,'
+        " %(dispatch)s::float8, %(share)s::float8)"
     )
     params = {
         "now": now,
@@ -49,6 +53,42 @@ def test_the_sql_start_expiry_is_the_python_one(now: float, window_s: float, fix
         row = conn.execute(statement, params).fetchone()  # type: ignore[arg-type]
     assert row is not None
     assert row[0] == pytest.approx(claiming.start_expiry(now, window_s, fixed), abs=1e-9)
+
+
+async def test_the_claim_of_limited_jobs_waits_for_the_lock_the_ranked_claim_holds(
+    pg: PostgresBackend, pg_schema: str
+) -> None:
+    """Both claims of limited jobs take one lock, so that neither counts starts or running
+    lanes that the other is about to change."""
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as holder:
+        holder.execute("BEGIN")
+        holder.execute(LOCK_AND_NOW, {"schema": pg_schema, "plans": "force_generic_plan"})
+        with psycopg.connect(POSTGRES_URL, autocommit=True) as claimer:
+            claimer.execute("SET statement_timeout = '300ms'")
+            with pytest.raises(psycopg.errors.QueryCanceled):
+                claimer.execute(
+                    CLAIM.replace("{schema}", f'"{pg_schema}"'), _claim_params(pg_schema)
+                )
+        holder.execute("ROLLBACK")
+    with psycopg.connect(POSTGRES_URL, autocommit=True) as claimer:
+        verdict = claimer.execute(
+            CLAIM.replace("{schema}", f'"{pg_schema}"'), _claim_params(pg_schema)
+        ).fetchall()
+    assert [row[0] for row in verdict] == ["verdict"]
+
+
+def _claim_params(schema: str) -> dict[str, Any]:
+    return {
+        "schema": schema,
+        "worker": "w",
+        "queues": ["default"],
+        "limit": 10,
+        "size": 10,
+        "held": [],
+        "park_from": claiming.PARK_FROM_S,
+        "dispatch": claiming.DISPATCH_S,
+        "share": claiming.DISPATCH_SHARE,
+    }
 
 
 def test_a_drain_does_not_end_while_a_due_job_is_held_by_another_transaction(

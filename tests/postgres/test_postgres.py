@@ -37,6 +37,7 @@ MIGRATIONS = [
     "0016_rate_starts_per_key",
     "0017_edges_updated_in_place",
     "0018_settle_function",
+    "0019_claim_limited_function",
 ]
 
 
