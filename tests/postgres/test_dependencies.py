@@ -62,34 +62,19 @@ async def test_a_fan_in_whose_members_end_at_once_on_four_workers_is_released_on
         assert [job.id for claimed in claims for job in claimed] == [fan_in.id]
 
 
+@pytest.mark.parametrize("awaited_before", [False, True])
 async def test_a_dependent_stored_as_its_dependency_ends_is_counted_either_way(
-    backends: list[PostgresBackend],
+    backends: list[PostgresBackend], awaited_before: bool
 ) -> None:
     """The enqueue locks the dependency and marks it awaited; the finish reads the mark on
-    the row it writes: whichever comes second sees what the first did."""
+    the row it writes: whichever comes second sees what the first did. A dependency awaited
+    already is finished and settled in one statement, whose settling sees the edge whose
+    enqueue the finish waited for (its statements take snapshots of their own)."""
     first, second = backends[0], backends[1]
     for _ in range(30):
         dependency = new_job(queue="first")
-        await first.enqueue(dependency)
-        _, lease = await start(first, dependency)
-        then = waits_for(dependency.id)
-        held, _ = await asyncio.gather(
-            first.finish([Outcome(lease, "completed")]), second.enqueue(then)
-        )
-        assert held == [True]
-        found = await stored(first, then)
-        assert (found.state, found.waiting_on) == (JobState.PENDING, 0)
-
-
-async def test_a_dependent_stored_as_an_awaited_dependency_ends_is_counted_either_way(
-    backends: list[PostgresBackend],
-) -> None:
-    """A finish that settles in the same statement (its dependency already awaited) sees an
-    edge whose enqueue it waited for: settling's own statements take snapshots after it."""
-    first, second = backends[0], backends[1]
-    for _ in range(30):
-        dependency = new_job(queue="first")
-        await first.enqueue_many([dependency, waits_for(dependency.id)])
+        earlier = [waits_for(dependency.id)] if awaited_before else []
+        await first.enqueue_many([dependency, *earlier])
         _, lease = await start(first, dependency)
         then = waits_for(dependency.id)
         held, _ = await asyncio.gather(
