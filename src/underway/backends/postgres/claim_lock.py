@@ -58,7 +58,7 @@ class ClaimMemory:
     last claim met limits (then the next skips the one-statement claim of plain jobs, which
     would only say so again); whether it had to be ranked (a served queue has a limit, or a
     job has both a lane and a rate key: then the next is ranked at once); and which claimed
-    jobs others wait on (their finish goes straight to the transaction that settles them)."""
+    jobs others wait on (their finish goes straight to the statement that settles them)."""
 
     held: claiming.HeldKeys = field(default_factory=claiming.HeldKeys)
     limited: bool = False

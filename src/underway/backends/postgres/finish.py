@@ -24,8 +24,8 @@ from .values import UnstorableValue, error_jsonb, jsonb_text
 #: is policy's target, `o_snooze` whether the attempt spends none of the job's attempts (a
 #: snooze), `%(cancelled)s` the error a cancel request records. `{unless_awaited}` is true
 #: or false (`finish_statement`): if true, the jobs that others wait on are left as they are,
-#: to be finished in a transaction that settles them (the fence reads the mark on the row it
-#: writes: one stored while the statement waited for the row's lock is seen).
+#: to be finished by a statement that also settles them (the fence reads the mark on the row
+#: it writes: one stored while the statement waited for the row's lock is seen).
 FINISH = """
 WITH done AS (
 UPDATE {schema}.jobs SET
@@ -147,10 +147,10 @@ async def finish_many(
     and whom settling woke in this process.
 
     A batch whose jobs nobody waits on costs one statement, committed on its own. It leaves
-    out the jobs others wait on: those are finished again in a transaction that settles them
-    (`dependencies.settle`), and so are outcomes whose lease was lost (found lost again). A
-    batch with a job of `awaited` (claimed jobs others wait on; their ids are taken out) goes
-    to that transaction at once."""
+    out the jobs others wait on: those are finished again by a statement that also settles
+    them (FINISHED_AND_SETTLED), and so are outcomes whose lease was lost (found lost again).
+    A batch with a job of `awaited` (claimed jobs others wait on; their ids are taken out)
+    goes to that statement at once."""
     ids = {outcome.lease.job_id for outcome in outcomes}
     held: set[tuple[str, int]] = set()
     rest = list(outcomes)
