@@ -90,7 +90,7 @@ class Calls:
 
     def __init__(self, monkeypatch: pytest.MonkeyPatch) -> None:
         self.made: list[str] = []
-        for name in ("transaction", "pipelined", "sent_together", "statement"):
+        for name in ("transaction", "pipelined", "statement"):
             monkeypatch.setattr(PostgresPool, name, self._counted(getattr(PostgresPool, name)))
         for name in ("rows", "run", "batch"):
             monkeypatch.setattr(AsyncTx, name, self._counted(getattr(AsyncTx, name)))

@@ -191,11 +191,6 @@ class PostgresPool:
         the BEGIN before them) in one round trip."""
         return await self._run(fn, block=True, pipeline=True)
 
-    async def sent_together(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
-        """Run `fn`, which sends its own BEGIN and COMMIT in one `Tx.batch`: a transaction
-        in one round trip, where `pipelined` waits for its results before the COMMIT."""
-        return await self._run(fn, block=False, pipeline=True)
-
     async def statement(self, fn: Callable[[Tx], Awaitable[T]]) -> T:
         """Run `fn`, whose one statement commits on its own: no BEGIN and COMMIT round trips."""
         return await self._run(fn, block=False)

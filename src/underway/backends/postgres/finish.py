@@ -123,21 +123,17 @@ def finish_statement(
     return with_batch(statement, batch_select(OUTCOME_TYPES, varying, numbered=False))
 
 
-def finish_of(tx: Tx, outcomes: Sequence[Outcome], *, unless_awaited: bool) -> Statement:
-    """FINISH and its parameters for a batch of outcomes."""
+def finish_of(
+    tx: Tx, outcomes: Sequence[Outcome], *, unless_awaited: bool = False, settled: bool = False
+) -> Statement:
+    """FINISH and its parameters for a batch of outcomes (`finish_statement`'s options)."""
     varying, params = batch_params(OUTCOME_TYPES, [_outcome_row(o) for o in outcomes])
     params["finished_channel"] = channel_name(tx.schema, "finished")
     params["work_channel"] = channel_name(tx.schema, "work")
     params["cancelled"] = CANCELLED
-    return finish_statement(varying, unless_awaited=unless_awaited), params
-
-
-def finish_and_settle_of(tx: Tx, outcomes: Sequence[Outcome]) -> Statement:
-    """FINISH settled in the same statement (FINISHED_AND_SETTLED), and its parameters."""
-    varying, params = batch_params(OUTCOME_TYPES, [_outcome_row(o) for o in outcomes])
-    params.update(settle_params(tx))
-    params["cancelled"] = CANCELLED
-    return finish_statement(varying, settled=True), params
+    if settled:
+        params.update(settle_params(tx))
+    return finish_statement(varying, unless_awaited=unless_awaited, settled=settled), params
 
 
 async def finish_many(
@@ -171,7 +167,7 @@ async def _finish_and_settle(
     tx: Tx, outcomes: Sequence[Outcome]
 ) -> tuple[set[tuple[str, int]], Wakeups]:
     """FINISH and settling, in one statement that commits on its own."""
-    rows = await tx.rows(*finish_and_settle_of(tx, outcomes))
+    rows = await tx.rows(*finish_of(tx, outcomes, settled=True))
     finished = {(row["id"], row["attempt"]) for row in rows if row["kind"] == "finished"}
     return finished, wakeups_of([row for row in rows if row["kind"] == "moved"])
 
