@@ -191,11 +191,11 @@ class Underway(System):
         if where != "memory":
             self.reset()
         app = underway_app.App("memory://" if where == "memory" else self.url)
-        noop = app.job(underway_app.nothing)
+        nothing = app.job(underway_app.nothing)
         try:
             app.migrate()
             for start in range(0, n, 10_000):
-                noop.enqueue_many([{}] * min(10_000, n - start))
+                nothing.enqueue_many([{}] * min(10_000, n - start))
             began = time.perf_counter()
             ran = drain(app, concurrency=CONCURRENCY)
             seconds = time.perf_counter() - began

@@ -15,7 +15,7 @@ from underway import App, JobState
 from underway.backends import claiming
 from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.claim_lock import LOCK_AND_NOW
-from underway.backends.postgres.limited_claim import CLAIM
+from underway.backends.postgres.limited_claim import CLAIM, claim_params
 from underway.models import Job
 from underway.testing import drain
 
@@ -60,35 +60,19 @@ async def test_the_claim_of_limited_jobs_waits_for_the_lock_the_ranked_claim_hol
 ) -> None:
     """Both claims of limited jobs take one lock, so that neither counts starts or running
     lanes that the other is about to change."""
+    claim = CLAIM.replace("{schema}", f'"{pg_schema}"')
+    params = claim_params(pg_schema, "w", ["default"], 10, [])
     with psycopg.connect(POSTGRES_URL, autocommit=True) as holder:
         holder.execute("BEGIN")
         holder.execute(LOCK_AND_NOW, {"schema": pg_schema, "plans": "force_generic_plan"})
         with psycopg.connect(POSTGRES_URL, autocommit=True) as claimer:
             claimer.execute("SET statement_timeout = '300ms'")
             with pytest.raises(psycopg.errors.QueryCanceled):
-                claimer.execute(
-                    CLAIM.replace("{schema}", f'"{pg_schema}"'), _claim_params(pg_schema)
-                )
+                claimer.execute(claim, params)
         holder.execute("ROLLBACK")
     with psycopg.connect(POSTGRES_URL, autocommit=True) as claimer:
-        verdict = claimer.execute(
-            CLAIM.replace("{schema}", f'"{pg_schema}"'), _claim_params(pg_schema)
-        ).fetchall()
+        verdict = claimer.execute(claim, params).fetchall()
     assert [row[0] for row in verdict] == ["verdict"]
-
-
-def _claim_params(schema: str) -> dict[str, Any]:
-    return {
-        "schema": schema,
-        "worker": "w",
-        "queues": ["default"],
-        "limit": 10,
-        "size": 10,
-        "held": [],
-        "park_from": claiming.PARK_FROM_S,
-        "dispatch": claiming.DISPATCH_S,
-        "share": claiming.DISPATCH_SHARE,
-    }
 
 
 def test_a_drain_does_not_end_while_a_due_job_is_held_by_another_transaction(

@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass
+from typing import Any
 
 from ...models import ClaimedJob
 from .. import claiming
@@ -37,23 +38,33 @@ class LimitedClaim:
     partial: bool
 
 
+def claim_params(
+    schema: str, worker_id: str, queues: list[str], limit: int, held: list[str]
+) -> dict[str, Any]:
+    """CLAIM's parameters: the first read takes `claiming.FIRST_READ_MIN` jobs at least, and
+    leaves out the jobs of the `held` keys."""
+    return {
+        "schema": schema,
+        "worker": worker_id,
+        "queues": queues,
+        "limit": limit,
+        "size": max(claiming.FIRST_READ_MIN, limit),
+        "held": held,
+        "park_from": claiming.PARK_FROM_S,
+        "dispatch": claiming.DISPATCH_S,
+        "share": claiming.DISPATCH_SHARE,
+    }
+
+
 async def claim_limited(
     pool: PostgresPool, memory: ClaimMemory, worker_id: str, queues: list[str], limit: int
 ) -> LimitedClaim:
     """Claim up to `limit` ready jobs, limited ones among them, in one round trip."""
     # Held keys are pruned by this host's clock: the database's is not read yet.
-    now = time.time()
-    params = {
-        "worker": worker_id,
-        "queues": queues,
-        "limit": limit,
-        "size": max(claiming.FIRST_READ_MIN, limit),
-        "held": sorted(memory.held.briefly(now)),
-        "park_from": claiming.PARK_FROM_S,
-        "dispatch": claiming.DISPATCH_S,
-        "share": claiming.DISPATCH_SHARE,
-    }
-    rows = await pool.statement(lambda tx: tx.rows(CLAIM, {**params, "schema": tx.schema}))
+    held = sorted(memory.held.briefly(time.time()))
+    rows = await pool.statement(
+        lambda tx: tx.rows(CLAIM, claim_params(tx.schema, worker_id, queues, limit, held))
+    )
     jobs = [row for row in rows if row["kind"] == "job"]
     verdict = next(row for row in rows if row["kind"] == "verdict")
     for row in rows:
