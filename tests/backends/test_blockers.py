@@ -157,6 +157,23 @@ async def test_a_key_at_its_rate_limit_says_when_the_next_slot_opens(backend: Ba
     )
 
 
+async def test_starts_that_share_an_expiry_each_count_toward_the_next_slot(
+    backend: Backend,
+) -> None:
+    await serve(backend, "default")
+    now = datetime.now(UTC)
+    together, later = now + timedelta(seconds=10), now + timedelta(seconds=20)
+    # One claim's two starts leave the window together, the third later: at a limit of 2,
+    # the second of the three opens the next slot, and it expires with the first.
+    add_rate_starts(backend, SEND_KEY, [together, together, later])
+    job = await enqueue(backend, rate_key=SEND_KEY, rate_limit=2, rate_window_s=30.0)
+
+    reason = only(await explained(backend, job.id), "rate_limit")
+
+    assert close(reason.until, together)
+    assert reason.details["starts"] == 3
+
+
 async def test_a_fixed_window_rate_limit_opens_when_its_window_ends(backend: Backend) -> None:
     await serve(backend, "default")
     window_end = datetime.now(UTC) + timedelta(seconds=40)

@@ -41,6 +41,20 @@ async def test_a_claim_records_every_start_however_many_it_makes(backend: Backen
     assert count_rate_starts(backend) == 1000
 
 
+async def test_starts_of_separate_claims_that_expire_together_all_count(
+    backend: Backend,
+) -> None:
+    """A fixed window's starts all expire as it ends, claim after claim: each counts."""
+    day = 86_400.0
+    await backend.enqueue_many(
+        [rated(limit=3, window_s=day, rate_fixed=True, args={"n": i}) for i in range(4)]
+    )
+    for _ in range(3):
+        assert len(await backend.claim(WORKER, ["default"], 1)) == 1
+    assert await backend.claim(WORKER, ["default"], 1) == []
+    assert count_rate_starts(backend) == 3
+
+
 async def test_a_bulk_enqueue_stores_each_jobs_own_rate_limit(backend: Backend) -> None:
     """A batch mixing plain, traced and rate-limited jobs (limits, windows and kinds of
     window differing): each answered as stored, and each key held to its own limit."""
