@@ -8,7 +8,6 @@ stopped.
 
 from __future__ import annotations
 
-import os
 import re
 import subprocess
 import sys
@@ -18,6 +17,8 @@ import urllib.request
 from pathlib import Path
 
 import pytest
+
+from tests.user_environment import user_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 DOCUMENTS = [ROOT / "README.md", *sorted((ROOT / "docs").glob("*.md"))]
@@ -35,11 +36,6 @@ def code_blocks() -> list[object]:
             name = f"{document.relative_to(ROOT)}:{line}"
             found.append(pytest.param(match.group(1), id=name))
     return found
-
-
-def clean_environment() -> dict[str, str]:
-    """The user's environment, without this test run's underway settings."""
-    return {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
 
 
 def test_the_documents_have_python_blocks() -> None:
@@ -60,7 +56,7 @@ def test_block_runs_as_pasted(code: str, tmp_path: Path) -> None:
     done = subprocess.run(
         [sys.executable, *run],
         cwd=tmp_path,
-        env=clean_environment(),
+        env=user_environment(),
         capture_output=True,
         text=True,
         timeout=RUN_TIMEOUT_S,
@@ -74,7 +70,7 @@ def serve_until_it_answers(script: Path) -> None:
     process = subprocess.Popen(
         [sys.executable, str(script)],
         cwd=script.parent,
-        env=clean_environment(),
+        env=user_environment(),
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
         text=True,

@@ -2,21 +2,21 @@
 
 from __future__ import annotations
 
-import os
 import subprocess
 import sys
 from pathlib import Path
+
+from tests.user_environment import user_environment
 
 ROOT = Path(__file__).resolve().parents[2]
 SHOP = ROOT / "examples" / "shop"
 
 
 def test_the_example_projects_tests_pass() -> None:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
     done = subprocess.run(
         [sys.executable, "-m", "pytest", "-q", "-p", "no:cacheprovider"],
         cwd=SHOP,
-        env=env,
+        env=user_environment(),
         capture_output=True,
         text=True,
         timeout=120,

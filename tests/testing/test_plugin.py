@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import pytest
 
+from tests.user_environment import USER_PYTEST_ADDOPTS
+
 pytest_plugins = ["pytester"]
 
 JOBS = """
@@ -30,6 +32,7 @@ def test_runs_a_job(underway_app):
 @pytest.fixture
 def project(pytester: pytest.Pytester, monkeypatch: pytest.MonkeyPatch) -> pytest.Pytester:
     monkeypatch.delenv("UNDERWAY_APP", raising=False)
+    monkeypatch.setenv("PYTEST_ADDOPTS", USER_PYTEST_ADDOPTS)
     pytester.makepyfile(myjobs=JOBS, otherjobs=JOBS)
     pytester.syspathinsert()
     return pytester
