@@ -11,8 +11,11 @@ import os
 USER_PYTEST_ADDOPTS = "-p no:hypothesispytest -p no:schemathesis"
 
 
+def without_underway_settings() -> dict[str, str]:
+    """This process's environment, without this run's UNDERWAY_ settings."""
+    return {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
+
+
 def user_environment() -> dict[str, str]:
-    """This process's environment, without UNDERWAY_ settings, for a user's pytest run."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
-    env["PYTEST_ADDOPTS"] = USER_PYTEST_ADDOPTS
-    return env
+    """`without_underway_settings`, for a user's pytest run."""
+    return {**without_underway_settings(), "PYTEST_ADDOPTS": USER_PYTEST_ADDOPTS}

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import os
 import socket
 import subprocess
 import sys
@@ -12,6 +11,7 @@ from typing import Any
 import httpx
 
 import underway
+from tests.user_environment import without_underway_settings
 from tests.waiting import wait_until
 
 HERE = Path(__file__).resolve().parent
@@ -30,8 +30,7 @@ def free_port() -> int:
 
 def start(*args: str, log: Path) -> subprocess.Popen[Any]:
     """`python -m underway ARGS` from this directory, its stderr going to `log`."""
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
-    env.update(PYTHONPATH=str(SRC), PYTHONUNBUFFERED="1")
+    env = {**without_underway_settings(), "PYTHONPATH": str(SRC), "PYTHONUNBUFFERED": "1"}
     with log.open("a") as stderr:
         return subprocess.Popen(
             [sys.executable, "-m", "underway", *args, "--app", "remote_jobs:app"],

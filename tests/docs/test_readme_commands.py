@@ -4,7 +4,6 @@ that run a worker beside it and read what ran from the same database."""
 from __future__ import annotations
 
 import json
-import os
 import re
 import shlex
 import signal
@@ -12,6 +11,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from tests.user_environment import without_underway_settings
 from tests.waiting import wait_until
 
 ROOT = Path(__file__).resolve().parents[2]
@@ -30,9 +30,13 @@ def first_steps() -> list[list[str]]:
 
 
 def run(command: list[str], cwd: Path) -> subprocess.CompletedProcess[str]:
-    env = {k: v for k, v in os.environ.items() if not k.startswith("UNDERWAY_")}
     return subprocess.run(
-        [*UNDERWAY, *command[1:]], cwd=cwd, env=env, capture_output=True, text=True, timeout=60
+        [*UNDERWAY, *command[1:]],
+        cwd=cwd,
+        env=without_underway_settings(),
+        capture_output=True,
+        text=True,
+        timeout=60,
     )
 
 
