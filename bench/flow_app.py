@@ -15,6 +15,9 @@ from .probe import done
 STARTS_ENV = "BENCH_STARTS"
 #: The queue the pause scenarios pause.
 PAUSED_QUEUE = "email"
+#: `saturated`: starts per key per window of this many seconds.
+SATURATED_LIMIT = 4
+SATURATED_WINDOW_S = 2.0
 app = App()
 _fd: list[int] = []
 
@@ -74,6 +77,12 @@ async def joined(key: str) -> None:
 @app.job(rate_limit="1/hour", rate_key="key")
 async def hourly(key: str) -> None:
     """One start per key per hour: a key that made it holds its other jobs back."""
+    done()
+
+
+@app.job(rate_limit=f"{SATURATED_LIMIT}/{SATURATED_WINDOW_S:g}s", rate_key="key")
+async def saturated(key: str) -> None:
+    """Every key at its limit while it has work: its starts open one slot at a time."""
     done()
 
 

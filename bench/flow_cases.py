@@ -7,6 +7,8 @@
   lanes are never reached, then with half the keys at their limit (their jobs wait, ahead
   of the others in claim order), then beside a paused queue holding a backlog; each against
   a plain drain of the same size in the same round;
+- saturation: 2,000 keys, every one at its rate limit while it has work, their slots opening
+  one at a time; the pace they get after their first window, against what their limits allow;
 - pause: 3 busy workers; from `app.pause_queue` to the last start in that queue.
 """
 
@@ -59,11 +61,20 @@ class FlowPlan:
     pauses: int = 3
     pause_jobs: int = 15_000
     backlog: int = 100_000
+    saturated_keys: int = 2_000
+    saturated_per_key: int = 16
 
     @classmethod
     def of(cls, quick: bool, runs: int) -> FlowPlan:
         if quick:
-            return cls(1, jobs_per_key=150, drain_jobs=5_000, pauses=2, backlog=20_000)
+            return cls(
+                1,
+                jobs_per_key=150,
+                drain_jobs=5_000,
+                pauses=2,
+                backlog=20_000,
+                saturated_keys=500,
+            )
         return cls(max(runs, DRAIN_ROUNDS))
 
 
@@ -196,6 +207,24 @@ class FlowBench:
         self.enqueue("keyed_rate", self.keyed_rows(free, p.drain_jobs // free, prefix="free"))
         figures = self.drain("keyed_rate", p.drain_jobs)
         return {**figures, "queued": p.drain_jobs, "held_keys": held, "held_jobs": held * 20}
+
+    def saturated(self) -> dict[str, float]:
+        """Every key at its limit (`saturated`: 4 starts per 2 s) with a backlog of 16 jobs; the
+        keys take turns in enqueue order, so a key's starts fall in different claims and its
+        slots open one at a time, each found full and held or parked until the next. `pace`:
+        the starts after each key's first window (which the limit lets start at once) per
+        second of the drain, as a share of what the limits allow (ideal: a little under 1,
+        as each start counts a few ms longer than its window)."""
+        p = self.plan
+        keys, per_key = p.saturated_keys, p.saturated_per_key
+        self.fresh()
+        self.enqueue("saturated", self.keyed_rows(keys, per_key, prefix="busy"))
+        n = keys * per_key
+        figures = self.drain("saturated", n)
+        span = n / figures["rate"]
+        allowed = keys * flow_app.SATURATED_LIMIT / flow_app.SATURATED_WINDOW_S
+        after_first = n - keys * flow_app.SATURATED_LIMIT
+        return {**figures, "allowed": allowed, "pace": after_first / span / allowed}
 
     def _wait_parked(self, n: int, running: Workers) -> None:
         """Until `n` jobs are parked: the claims that met their full keys park them, and
@@ -360,6 +389,7 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             "lane_keys": lambda: bench.drain_of("keyed_lane"),
             "paused_backlog": bench.beside_paused_backlog,
             "half_at_limit": bench.half_at_limit,
+            "saturated": bench.saturated,
             "bounded_queue": lambda: bench.store_of("bounded"),
             "joined": lambda: bench.store_of("joined"),
         }
@@ -370,7 +400,7 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
         out["drain_rounds"] = plan.runs
         for case, found in rounds.items():
-            if case != "plain" and "rate" in out["drain"][case]:
+            if case not in ("plain", "saturated") and "rate" in out["drain"][case]:
                 out["drain"][case]["of_plain"] = of_plain(rounds["plain"], found)
     finally:
         bench.close()

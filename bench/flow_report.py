@@ -105,6 +105,15 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             'a `unique="queue", queue_limit=100` job (all stored) and of a `unique="join"` '
             "job (1,000 stored, the others join them).\n",
             _stores(systems),
+            "### Every key at its limit\n",
+            "One worker; 2,000 keys of a job limited to 4 starts per 2 s (sliding), 16 jobs "
+            "each, the keys taking turns in enqueue order, so that a key's starts fall in "
+            "different claims and its slots open one at a time, each found full and held or "
+            "parked until the next. Pace: the starts after each key's first 4 (which may "
+            "start at once) per second of the drain, as a share of the 4,000 a second the "
+            "limits allow; a little under 100% is ideal, as each start counts 50 ms beyond "
+            "its window (medians of the rounds).\n",
+            _saturated(systems),
             "### Pausing a queue\n",
             "3 worker processes busy with the queue's jobs (0.1 to 1 s each, so claims keep "
             "coming); `app.pause_queue` is called, then, 1.5 s later, `app.resume_queue`, "
@@ -177,6 +186,17 @@ def _stores(systems: dict[str, Any]) -> str:
             cells = [_num(drain.get(case, {}).get("store_rate")) for case, _ in STORES]
             rows.append([BACKEND[name], *cells])
     return _table(["backend", *(label for _, label in STORES)], rows)
+
+
+def _saturated(systems: dict[str, Any]) -> str:
+    rows = []
+    for name in UNDERWAY:
+        saturated = _flow(systems, name).get("drain", {}).get("saturated", {})
+        if saturated:
+            pace = saturated.get("pace")
+            cells = [_num(saturated.get("rate")), _num(saturated.get("allowed"))]
+            rows.append([BACKEND[name], *cells, _num(pace and pace * 100) + "%"])
+    return _table(["backend", "jobs/s, first to last", "starts/s allowed", "pace"], rows)
 
 
 def _pauses(systems: dict[str, Any]) -> str:
