@@ -11,8 +11,9 @@ from typing import Any
 import psycopg
 
 from underway.backends.base import Backend
+from underway.backends.claiming import RateStart
 from underway.backends.postgres import PostgresBackend
-from underway.backends.sqlite import SQLiteBackend
+from underway.backends.sqlite import SQLiteBackend, rate_starts
 
 QUEUE_COLUMNS = (
     "name",
@@ -71,14 +72,27 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
             SET starts = ARRAY(SELECT e FROM unnest(k.starts || excluded.starts) AS e ORDER BY e)"""
         _on_postgres(backend, statement, [(key, at) for at in expires_at])
     else:
-        statement = "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)"
-        _on_sqlite(backend, statement, [(key, at.timestamp()) for at in expires_at])
+        assert isinstance(backend, SQLiteBackend)
+        conn = sqlite3.connect(backend.path, timeout=10)
+        try:
+            with conn:
+                for at in sorted(expires_at):
+                    rate_starts.record(conn, [RateStart(key, at.timestamp())])
+        finally:
+            conn.close()
 
 
 def count_rate_starts(backend: Backend) -> int:
     """How many rate starts the database holds, spent or not."""
-    pg_starts = "{schema}.rate_keys, unnest(starts)"
-    return _count(backend, pg_starts, "underway_rate_starts", "true")
+    if isinstance(backend, PostgresBackend):
+        return _count(backend, "{schema}.rate_keys, unnest(starts)", "", "true")
+    assert isinstance(backend, SQLiteBackend)
+    conn = sqlite3.connect(backend.path, timeout=10)
+    try:
+        row = conn.execute("SELECT coalesce(sum(starts), 0) FROM underway_rate_log").fetchone()
+    finally:
+        conn.close()
+    return int(row[0])
 
 
 def count_parked(backend: Backend) -> int:

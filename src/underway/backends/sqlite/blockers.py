@@ -17,7 +17,7 @@ from ...explanations import (
 from .. import blocking, claiming
 from ..base import Clock
 from ..codecs import epoch_to_datetime
-from . import reads
+from . import rate_starts, reads
 from .connection import SQLiteConnection
 
 JOB = "SELECT * FROM underway_jobs WHERE id = ?"
@@ -35,12 +35,6 @@ WHERE lane = ? AND state = 'running' ORDER BY started_at, seq LIMIT ?
 WAITING_FOR = """
 SELECT dependency_id FROM underway_dependencies
 WHERE job_id = ? AND ended IS NULL ORDER BY position LIMIT ?
-"""
-LIVE_STARTS = "SELECT count(*) FROM underway_rate_starts WHERE key = ? AND expires_at > ?"
-#: When the live start at a given position, soonest to expire first, leaves the window.
-START_EXPIRY = """
-SELECT expires_at FROM underway_rate_starts WHERE key = ? AND expires_at > ?
-ORDER BY expires_at LIMIT 1 OFFSET ?
 """
 #: Ready jobs of the queue a claim takes before this one (priority, run_at, seq), up to a bound.
 AHEAD = """
@@ -125,12 +119,11 @@ def running_jobs(conn: sqlite3.Connection, statement: str, key: str) -> RunningF
 def rate_facts(
     conn: sqlite3.Connection, key: str, limit: int, window_s: float, fixed: bool, now: float
 ) -> RateFacts:
-    count = conn.execute(LIVE_STARTS, (key, now)).fetchone()[0]
+    count = rate_starts.live(conn, key, now)
     offset = blocking.next_slot_offset(count, limit)
     next_slot_at = None
     if offset is not None:
-        expiry = conn.execute(START_EXPIRY, (key, now, offset)).fetchone()
-        next_slot_at = None if expiry is None else epoch_to_datetime(expiry[0])
+        next_slot_at = epoch_to_datetime(rate_starts.expiry_at(conn, key, now, offset))
     return RateFacts(key, limit, window_s, fixed, count, next_slot_at)
 
 

@@ -11,7 +11,7 @@ import sqlite3
 
 from ...models import ClaimedJob
 from .. import claiming
-from . import limited_claim
+from . import limited_claim, rate_starts
 from .claimed_rows import claimed, in_claim_order
 from .listing import listing
 
@@ -23,8 +23,8 @@ QUEUE_CONTROLS = """
 SELECT q.name, q.paused, q.concurrency, q.rate_limit, q.rate_window_s, q.rate_fixed,
     (SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running
      WHERE state = 'running' AND queue = q.name) AS running,
-    (SELECT count(*) FROM underway_rate_starts
-     WHERE key = 'queue:' || q.name AND expires_at > ?) AS started
+    coalesce((SELECT starts FROM underway_rate_keys WHERE key = 'queue:' || q.name), 0)
+        AS started
 FROM underway_queues AS q
 WHERE q.name IN (QUEUES)
   AND (q.paused OR q.concurrency IS NOT NULL OR q.rate_limit IS NOT NULL)
@@ -63,10 +63,9 @@ _ROOM = """seq, priority, run_at, queue, lane, rate_key, rate_window_s, rate_fix
     CASE WHEN lane IS NOT NULL THEN lane_limit - (
         SELECT count(*) FROM underway_jobs INDEXED BY underway_jobs_running_lanes
         WHERE state = 'running' AND lane IS NOT NULL AND lane = ready.lane) END AS lane_free,
-    rate_limit - (SELECT count(*) FROM underway_rate_starts
-                  WHERE key = ready.rate_key AND expires_at > ?1) AS rate_free,
-    (SELECT min(expires_at) FROM underway_rate_starts
-     WHERE key = ready.rate_key AND expires_at > ?1) AS rate_next"""
+    rate_limit - coalesce((SELECT starts FROM underway_rate_keys
+                           WHERE key = ready.rate_key), 0) AS rate_free,
+    (SELECT oldest FROM underway_rate_keys WHERE key = ready.rate_key) AS rate_next"""
 #: The first read counts the room of the jobs it returns only, in the statement that walks
 #: the index (no second sort of them).
 READ_LIMITED_FIRST = _LIMITED_READY.replace("COLUMNS", _ROOM).replace("POSITION", "")
@@ -166,7 +165,8 @@ def claim(
     of = None if names is None else json.dumps(names)
     if conn.execute(ANY_PARKED_DUE, (now,)).fetchone() is not None:
         conn.execute(RELEASE_PARKED, (now,))
-    controls = conn.execute(listing(QUEUE_CONTROLS, "QUEUES", len(queues)), (now, *queues))
+    rate_starts.settle(conn, now)
+    controls = conn.execute(listing(QUEUE_CONTROLS, "QUEUES", len(queues)), queues)
     controlled = controls.fetchall()
     room = claiming.queue_room(queues, controlled)
     if not room.open:
@@ -216,7 +216,7 @@ def claim(
         if limited or controlled
         else []
     )
-    limited_claim.record_starts(conn, starts)
+    rate_starts.record(conn, starts)
     order = {seq: i for i, seq in enumerate(seqs)}
     rows.sort(key=lambda row: order[row[0]])
     return [

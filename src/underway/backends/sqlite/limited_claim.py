@@ -11,6 +11,7 @@ import sqlite3
 
 from ...models import ClaimedJob
 from .. import claiming
+from . import rate_starts
 from .claimed_rows import claimed, in_claim_order
 from .listing import listing
 
@@ -31,8 +32,8 @@ WITH limited AS MATERIALIZED (
 plain AS (PLAIN),
 unfit AS (
     SELECT 1 FROM limited WHERE rate_key IS NOT NULL GROUP BY rate_key
-    HAVING count(*) > min(rate_limit) - (SELECT count(*) FROM underway_rate_starts
-                                         WHERE key = limited.rate_key AND expires_at > ?1)
+    HAVING count(*) > min(rate_limit) - coalesce((SELECT starts FROM underway_rate_keys
+                                                  WHERE key = limited.rate_key), 0)
     UNION ALL
     SELECT 1 FROM limited WHERE lane IS NOT NULL GROUP BY lane
     HAVING count(*) > min(lane_limit) - (
@@ -64,12 +65,6 @@ def claim_statement(queues: int) -> str:
     return listing(CLAIM_FITTING.replace("PLAIN", plain, 1), "QUEUES", queues, FIRST_QUEUE)
 
 
-#: Rate starts, STARTS rows of (key, expires_at) in one statement: a row each of
-#: `executemany` costs more than the row's insert.
-STARTS_PER_STATEMENT = 400
-RECORD_STARTS = "INSERT INTO underway_rate_starts (key, expires_at) VALUES STARTS"
-
-
 def claim_fitting(
     conn: sqlite3.Connection,
     worker_id: str,
@@ -88,17 +83,8 @@ def claim_fitting(
     rows = cursor.execute(claim_statement(len(queues)), params).fetchall()
     in_claim_order(rows)
     starts = claiming.key_starts((row[-3:] for row in rows), now, dispatch_s)
-    record_starts(conn, starts)
+    rate_starts.record(conn, starts)
     return [
         claimed(id_, name, args, attempt, most, rule, flow, queue, due, trace)
         for _, due, _, id_, name, args, attempt, most, rule, flow, queue, trace, *_ in rows
     ]
-
-
-def record_starts(conn: sqlite3.Connection, starts: list[claiming.RateStart]) -> None:
-    """Record these rate starts, STARTS_PER_STATEMENT at most to a statement (SQLite binds
-    a bounded number of values)."""
-    for first in range(0, len(starts), STARTS_PER_STATEMENT):
-        part = starts[first : first + STARTS_PER_STATEMENT]
-        statement = RECORD_STARTS.replace("STARTS", ",".join(["(?, ?)"] * len(part)))
-        conn.execute(statement, [value for start in part for value in start])

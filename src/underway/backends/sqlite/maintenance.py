@@ -11,7 +11,7 @@ from ...models import LostAttempt, SweepResult
 from .. import policy
 from ..codecs import data_to_json_text, error_to_data
 from ..policy import Wakeups
-from . import dependencies, history
+from . import dependencies, history, rate_starts
 from .leases import ADD_LOG
 
 STAGE_DUE = """
@@ -113,20 +113,13 @@ def _recover_stalled(
     return lost
 
 
-#: Rate starts that left their window and count no more.
-PRUNE_RATE_STARTS = """
-DELETE FROM underway_rate_starts WHERE rowid IN (SELECT rowid FROM underway_rate_starts
-                                                WHERE expires_at <= ? LIMIT ?)
-"""
-
-
 def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> tuple[int, int]:
     """Delete up to `batch_size` expired jobs (and the workflows they leave empty; those the
     history's rollup has not reached are folded in first) and as many spent rate starts; how
-    many of each."""
+    many of each (rate starts settled: see rate_starts)."""
     pruned = conn.execute(PRUNE_EXPIRED, (now, batch_size)).fetchall()
     history.fold_pruned(conn, (row[1:] for row in pruned))
     workflows = sorted({row[0] for row in pruned if row[0] is not None})
     if workflows:
         conn.execute(PRUNE_EMPTY_WORKFLOWS, (json.dumps(workflows),))
-    return len(pruned), int(conn.execute(PRUNE_RATE_STARTS, (now, batch_size)).rowcount)
+    return len(pruned), rate_starts.settle(conn, now, batch_size)

@@ -1,0 +1,153 @@
+"""SQLite's record of rate starts: a log in expiry order and a row per key with its count.
+
+A claim appends its starts to the log (a row per key, with how many it started) and adds them
+to their keys' counts; once they expire, a claim or the pruner settles them: it takes them off
+the counts and out of the log, oldest first. Both writes land near the end of what they
+change, where an index by key would take a write in the middle of it per key started.
+
+A key's rows are linked, each to when the key's next one expires, so that the key's row keeps
+its oldest live expiry (when a full key may start again) with no index by key. That holds
+while the key's rows expire in the order they were recorded: a start that would expire a
+little before the key's newest (claims read the time before they wait for the write lock)
+counts until that one expires. One that expires well before it (the key's window changed)
+marks the key disordered: until its starts are all spent, settling finds its oldest by
+reading the log."""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Iterable
+
+from .. import claiming
+
+#: How much earlier than its key's newest a start may expire and still be made to expire with
+#: it: more than the time a claim waits for the write lock, less than rate limits notice.
+ORDER_SLACK_S = 0.05
+#: The keys' newest rows (id and expiry), and whether their rows are disordered.
+KNOWN = """
+SELECT key, newest, newest_expiry, disordered FROM underway_rate_keys
+WHERE key IN (SELECT value FROM json_each(?))
+"""
+#: Rows of (expiry, key, starts), ROWS of them in one statement: a row each of `executemany`
+#: costs more than the row's insert.
+APPEND = """
+INSERT INTO underway_rate_log (expires_at, key, starts) VALUES ROWS RETURNING id, key
+"""
+ROWS_PER_STATEMENT = 300
+LINK = "UPDATE underway_rate_log SET next_expiry = ? WHERE id = ?"
+COUNT = """
+INSERT INTO underway_rate_keys (key, starts, oldest, newest, newest_expiry, disordered)
+VALUES (?, ?, ?, ?, ?, ?)
+ON CONFLICT (key) DO UPDATE SET starts = starts + excluded.starts,
+    oldest = min(oldest, excluded.oldest), newest = excluded.newest,
+    newest_expiry = max(newest_expiry, excluded.newest_expiry),
+    disordered = disordered OR excluded.disordered
+"""
+#: The expired rows a settle takes, oldest first (?2 of them; -1: all).
+_EXPIRED = """
+SELECT id, key, starts FROM underway_rate_log INDEXED BY underway_rate_log_expiry
+WHERE expires_at <= ?1 ORDER BY expires_at, id LIMIT ?2
+"""
+ANY_EXPIRED = """
+SELECT 1 FROM underway_rate_log INDEXED BY underway_rate_log_expiry WHERE expires_at <= ? LIMIT 1
+"""
+#: Take the expired rows off their keys' counts: each key's oldest becomes the expiry its
+#: last expired row links to (NULL: it has none left), but a disordered key's (see REORDER).
+SPEND = f"""
+UPDATE underway_rate_keys
+SET starts = starts - spent.n,
+    oldest = CASE WHEN disordered THEN oldest
+                  ELSE (SELECT next_expiry FROM underway_rate_log WHERE id = spent.last) END
+FROM (SELECT key, sum(starts) AS n, max(id) AS last FROM ({_EXPIRED}) GROUP BY key) AS spent
+WHERE underway_rate_keys.key = spent.key
+RETURNING underway_rate_keys.key, starts, disordered
+"""
+#: A disordered key's oldest, from its rows left once the settled ones are gone.
+REORDER = """
+UPDATE underway_rate_keys
+SET oldest = (SELECT min(expires_at) FROM underway_rate_log WHERE key = ?1) WHERE key = ?1
+"""
+FORGET_KEYS = "DELETE FROM underway_rate_keys WHERE key IN (SELECT value FROM json_each(?))"
+FORGET_ROWS = f"DELETE FROM underway_rate_log WHERE id IN (SELECT id FROM ({_EXPIRED}))"
+#: Every key's live starts, and when its oldest expires, for the rate key ?1 (none: NULL).
+LIVE = "SELECT starts, oldest FROM underway_rate_keys WHERE key = ?"
+#: A key's starts that expired but are not settled yet (?1 key, ?2 now).
+UNSETTLED = """
+SELECT coalesce(sum(starts), 0) FROM underway_rate_log INDEXED BY underway_rate_log_expiry
+WHERE expires_at <= ?2 AND key = ?1
+"""
+#: When the key's live start at a position (?3, 0-based), soonest to expire first, expires.
+EXPIRY_AT = """
+SELECT expires_at FROM (
+    SELECT expires_at, id, sum(starts) OVER (ORDER BY expires_at, id) AS upto
+    FROM underway_rate_log INDEXED BY underway_rate_log_expiry
+    WHERE expires_at > ?2 AND key = ?1)
+WHERE upto > ?3 ORDER BY expires_at, id LIMIT 1
+"""
+
+
+def record(conn: sqlite3.Connection, starts: Iterable[claiming.RateStart]) -> None:
+    """Record these starts (after `settle`: a key's newest row is then live)."""
+    per_key: dict[str, list[float]] = {}  # key -> [expiry, starts]
+    for key, expiry in starts:
+        if (found := per_key.get(key)) is None:
+            per_key[key] = [expiry, 1]
+        else:
+            found[0] = max(found[0], expiry)
+            found[1] += 1
+    if not per_key:
+        return
+    known = conn.execute(KNOWN, (json.dumps(list(per_key)),)).fetchall()
+    links, disordered = [], set()
+    for key, newest, newest_expiry, was_disordered in known:
+        found = per_key[key]
+        if found[0] < newest_expiry:
+            if newest_expiry - found[0] <= ORDER_SLACK_S:
+                found[0] = newest_expiry
+            else:
+                disordered.add(key)
+        if was_disordered:
+            disordered.add(key)
+        else:
+            links.append((found[0], newest))
+    rows = [(expiry, key, int(n)) for key, (expiry, n) in per_key.items()]
+    ids: dict[str, int] = {}
+    for first in range(0, len(rows), ROWS_PER_STATEMENT):
+        part = rows[first : first + ROWS_PER_STATEMENT]
+        statement = APPEND.replace("ROWS", ",".join(["(?, ?, ?)"] * len(part)))
+        values = [value for row in part for value in row]
+        ids.update((key, id_) for id_, key in conn.execute(statement, values))
+    if links:
+        conn.executemany(LINK, links)
+    counts = [(key, n, at, ids[key], at, key in disordered) for at, key, n in rows]
+    conn.executemany(COUNT, counts)
+
+
+def settle(conn: sqlite3.Connection, now: float, most: int = -1) -> int:
+    """Settle the first `most` expired rows (-1: all of them); how many it settled."""
+    if conn.execute(ANY_EXPIRED, (now,)).fetchone() is None:
+        return 0
+    spent = conn.execute(SPEND, (now, most)).fetchall()
+    emptied = [key for key, starts, _ in spent if starts <= 0]
+    if emptied:
+        conn.execute(FORGET_KEYS, (json.dumps(emptied),))
+    settled = int(conn.execute(FORGET_ROWS, (now, most)).rowcount)
+    conn.executemany(
+        REORDER, [(key,) for key, starts, disordered in spent if disordered and starts > 0]
+    )
+    return settled
+
+
+def live(conn: sqlite3.Connection, key: str, now: float) -> int:
+    """How many starts of `key` count at `now` (settled or not: a read does not settle)."""
+    row = conn.execute(LIVE, (key,)).fetchone()
+    if row is None:
+        return 0
+    return int(row[0]) - int(conn.execute(UNSETTLED, (key, now)).fetchone()[0])
+
+
+def expiry_at(conn: sqlite3.Connection, key: str, now: float, position: int) -> float | None:
+    """When `key`'s live start at `position` (0-based, soonest to expire first) expires."""
+    row = conn.execute(EXPIRY_AT, (key, now, position)).fetchone()
+    return None if row is None else float(row[0])
