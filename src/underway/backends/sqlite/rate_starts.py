@@ -24,25 +24,35 @@ from .. import claiming
 #: How much earlier than its key's newest a start may expire and still be made to expire with
 #: it: more than the time a claim waits for the write lock, less than rate limits notice.
 ORDER_SLACK_S = 0.05
-#: The keys' newest rows (id and expiry), and whether their rows are disordered.
-KNOWN = """
-SELECT key, newest, newest_expiry, disordered FROM underway_rate_keys
-WHERE key IN (SELECT value FROM json_each(?))
-"""
-#: Rows of (expiry, key, starts), ROWS of them in one statement: a row each of `executemany`
-#: costs more than the row's insert.
+#: The log's last row before a record's (the rows it appends follow it).
+LAST = "SELECT coalesce(max(id), 0) FROM underway_rate_log"
+#: Rows of (key, expiry, starts), ROWS of them, appended: each expires when given, or when
+#: its key's newest does if that is at most ?1 later.
 APPEND = """
-INSERT INTO underway_rate_log (expires_at, key, starts) VALUES ROWS RETURNING id, key
+INSERT INTO underway_rate_log (expires_at, key, starts)
+SELECT CASE WHEN k.newest_expiry > s.expiry AND k.newest_expiry - s.expiry <= ?1
+            THEN k.newest_expiry ELSE s.expiry END,
+    s.key, s.starts
+FROM (SELECT column1 AS key, column2 AS expiry, column3 AS starts FROM (VALUES ROWS)) AS s
+LEFT JOIN underway_rate_keys AS k ON k.key = s.key
 """
+#: Rows per APPEND: SQLite binds a bounded number of values to a statement.
 ROWS_PER_STATEMENT = 300
-LINK = "UPDATE underway_rate_log SET next_expiry = ? WHERE id = ?"
+#: Link each key's newest row to the one appended after row ?1.
+LINK = """
+UPDATE underway_rate_log SET next_expiry = added.expires_at
+FROM underway_rate_log AS added JOIN underway_rate_keys AS k ON k.key = added.key
+WHERE added.id > ?1 AND underway_rate_log.id = k.newest AND NOT k.disordered
+"""
+#: Count the rows appended after row ?1 under their keys; a key whose newest expires later
+#: than its new row becomes disordered.
 COUNT = """
-INSERT INTO underway_rate_keys (key, starts, oldest, newest, newest_expiry, disordered)
-VALUES (?, ?, ?, ?, ?, ?)
+INSERT INTO underway_rate_keys (key, starts, oldest, newest, newest_expiry)
+SELECT key, starts, expires_at, id, expires_at FROM underway_rate_log WHERE id > ?1
 ON CONFLICT (key) DO UPDATE SET starts = starts + excluded.starts,
     oldest = min(oldest, excluded.oldest), newest = excluded.newest,
     newest_expiry = max(newest_expiry, excluded.newest_expiry),
-    disordered = disordered OR excluded.disordered
+    disordered = disordered OR excluded.newest_expiry < newest_expiry
 """
 #: The expired rows a settle takes, oldest first (?2 of them; -1: all).
 _EXPIRED = """
@@ -89,7 +99,7 @@ WHERE upto > ?3 ORDER BY expires_at, id LIMIT 1
 
 def record(conn: sqlite3.Connection, starts: Iterable[claiming.RateStart]) -> None:
     """Record these starts (after `settle`: a key's newest row is then live)."""
-    per_key: dict[str, list[float]] = {}  # key -> [expiry, starts]
+    per_key: dict[str, list[float]] = {}  # key -> [the latest expiry, starts]
     for key, expiry in starts:
         if (found := per_key.get(key)) is None:
             per_key[key] = [expiry, 1]
@@ -98,30 +108,14 @@ def record(conn: sqlite3.Connection, starts: Iterable[claiming.RateStart]) -> No
             found[1] += 1
     if not per_key:
         return
-    known = conn.execute(KNOWN, (json.dumps(list(per_key)),)).fetchall()
-    links, disordered = [], set()
-    for key, newest, newest_expiry, was_disordered in known:
-        found = per_key[key]
-        if found[0] < newest_expiry:
-            if newest_expiry - found[0] <= ORDER_SLACK_S:
-                found[0] = newest_expiry
-            else:
-                disordered.add(key)
-        if was_disordered:
-            disordered.add(key)
-        else:
-            links.append((found[0], newest))
-    rows = [(expiry, key, int(n)) for key, (expiry, n) in per_key.items()]
-    ids: dict[str, int] = {}
+    rows = [(key, *found) for key, found in per_key.items()]
+    last = conn.execute(LAST).fetchone()[0]
     for first in range(0, len(rows), ROWS_PER_STATEMENT):
         part = rows[first : first + ROWS_PER_STATEMENT]
         statement = APPEND.replace("ROWS", ",".join(["(?, ?, ?)"] * len(part)))
-        values = [value for row in part for value in row]
-        ids.update((key, id_) for id_, key in conn.execute(statement, values))
-    if links:
-        conn.executemany(LINK, links)
-    counts = [(key, n, at, ids[key], at, key in disordered) for at, key, n in rows]
-    conn.executemany(COUNT, counts)
+        conn.execute(statement, [ORDER_SLACK_S, *(value for row in part for value in row)])
+    conn.execute(LINK, (last,))
+    conn.execute(COUNT, (last,))
 
 
 def settle(conn: sqlite3.Connection, now: float, most: int = -1) -> int:
