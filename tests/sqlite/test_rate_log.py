@@ -132,6 +132,22 @@ def test_a_key_whose_window_shrank_finds_its_oldest_by_reading_the_log(
     assert conn.execute("SELECT count(*) FROM underway_rate_keys").fetchone()[0] == 0
 
 
+def test_a_disordered_key_is_linked_again_once_its_rows_are_in_order(
+    conn: sqlite3.Connection,
+) -> None:
+    """A key that never runs out of starts (the wall clock stepped back, or its window
+    changed) reads the log only until its early start is spent."""
+    rate_starts.record(conn, [RateStart("a", 60.0)])
+    rate_starts.record(conn, [RateStart("a", 1.0)])
+    rate_starts.record(conn, [RateStart("a", 61.0)])
+    rate_starts.settle(conn, 1.5)
+    keys = "SELECT starts, oldest, disordered FROM underway_rate_keys"
+    assert conn.execute(keys).fetchall() == [(2, 60.0, 0)]
+    rate_starts.record(conn, [RateStart("a", 62.0)])
+    rate_starts.settle(conn, 60.5)
+    assert conn.execute(keys).fetchall() == [(2, 61.0, 0)]
+
+
 def migrate_before(path: Path) -> None:
     """The schema as the migrations before 0013 left it."""
     conn = sqlite3.connect(path, isolation_level=None)

@@ -7,22 +7,23 @@ change, where an index by key would take a write in the middle of it per key sta
 
 A key's rows are linked, each to when the key's next one expires, so that the key's row keeps
 its oldest live expiry (when a full key may start again) with no index by key. That holds
-while the key's rows expire in the order they were recorded: a start that would expire a
-little before the key's newest (claims read the time before they wait for the write lock)
-counts until that one expires. One that expires well before it (the key's window changed)
-marks the key disordered: until its starts are all spent, settling finds its oldest by
-reading the log."""
+while the key's rows expire in the order they were recorded, as claims do read the time once
+they hold the write lock. A start that would expire a little before the key's newest (the
+wall clock stepped back) counts until that one expires; one that expires well before it (the
+key's window changed) marks the key disordered: settling then finds the key's oldest by
+reading the log, and links its rows again once they are in order."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections.abc import Iterable
+from itertools import pairwise
 
 from .. import claiming
 
 #: How much earlier than its key's newest a start may expire and still be made to expire with
-#: it: more than the time a claim waits for the write lock, less than rate limits notice.
+#: it: a step back of the wall clock, less than rate limits notice.
 ORDER_SLACK_S = 0.05
 #: The log's last row before a record's (the rows it appends follow it).
 LAST = "SELECT coalesce(max(id), 0) FROM underway_rate_log"
@@ -63,7 +64,7 @@ ANY_EXPIRED = """
 SELECT 1 FROM underway_rate_log INDEXED BY underway_rate_log_expiry WHERE expires_at <= ? LIMIT 1
 """
 #: Take the expired rows off their keys' counts: each key's oldest becomes the expiry its
-#: last expired row links to (NULL: it has none left), but a disordered key's (see REORDER).
+#: last expired row links to (NULL: it has none left), but a disordered key's (`_reorder`).
 SPEND = f"""
 UPDATE underway_rate_keys
 SET starts = starts - spent.n,
@@ -73,15 +74,15 @@ FROM (SELECT key, sum(starts) AS n, max(id) AS last FROM ({_EXPIRED}) GROUP BY k
 WHERE underway_rate_keys.key = spent.key
 RETURNING underway_rate_keys.key, starts, disordered
 """
-#: A disordered key's oldest, from its rows left once the settled ones are gone.
-REORDER = """
-UPDATE underway_rate_keys
-SET oldest = (SELECT min(expires_at) FROM underway_rate_log WHERE key = ?1) WHERE key = ?1
-"""
+#: A disordered key's rows, in the order they were recorded.
+ROWS_OF_KEY = "SELECT id, expires_at FROM underway_rate_log WHERE key = ? ORDER BY id"
+LINK_ONE = "UPDATE underway_rate_log SET next_expiry = ? WHERE id = ?"
+#: A key's oldest expiry, and whether its rows are still disordered.
+REORDERED = "UPDATE underway_rate_keys SET oldest = ?, disordered = ? WHERE key = ?"
 FORGET_KEYS = "DELETE FROM underway_rate_keys WHERE key IN (SELECT value FROM json_each(?))"
 FORGET_ROWS = f"DELETE FROM underway_rate_log WHERE id IN (SELECT id FROM ({_EXPIRED}))"
-#: Every key's live starts, and when its oldest expires, for the rate key ?1 (none: NULL).
-LIVE = "SELECT starts, oldest FROM underway_rate_keys WHERE key = ?"
+#: A key's counted starts (no row: none).
+LIVE = "SELECT starts FROM underway_rate_keys WHERE key = ?"
 #: A key's starts that expired but are not settled yet (?1 key, ?2 now).
 UNSETTLED = """
 SELECT coalesce(sum(starts), 0) FROM underway_rate_log INDEXED BY underway_rate_log_expiry
@@ -127,10 +128,23 @@ def settle(conn: sqlite3.Connection, now: float, most: int = -1) -> int:
     if emptied:
         conn.execute(FORGET_KEYS, (json.dumps(emptied),))
     settled = int(conn.execute(FORGET_ROWS, (now, most)).rowcount)
-    conn.executemany(
-        REORDER, [(key,) for key, starts, disordered in spent if disordered and starts > 0]
-    )
+    for key, starts, disordered in spent:
+        if disordered and starts > 0:
+            _reorder(conn, key)
     return settled
+
+
+def _reorder(conn: sqlite3.Connection, key: str) -> None:
+    """Set a disordered key's oldest from its rows left (a read of the whole log); if they
+    are in order now, link them again and clear the mark."""
+    rows = conn.execute(ROWS_OF_KEY, (key,)).fetchall()
+    expiries = [expiry for _, expiry in rows]
+    if all(earlier <= later for earlier, later in pairwise(expiries)):
+        links = [(expiry, id_) for (id_, _), (_, expiry) in pairwise(rows)]
+        conn.executemany(LINK_ONE, links)
+        conn.execute(REORDERED, (expiries[0], False, key))
+    else:
+        conn.execute(REORDERED, (min(expiries), True, key))
 
 
 def live(conn: sqlite3.Connection, key: str, now: float) -> int:
