@@ -38,6 +38,7 @@ MIGRATIONS = [
     "0017_edges_updated_in_place",
     "0018_settle_function",
     "0019_claim_limited_function",
+    "0020_claim_limited_hashes_held_keys",
 ]
 
 

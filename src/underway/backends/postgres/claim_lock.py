@@ -1,6 +1,6 @@
 """What every PostgreSQL claim of limited jobs starts with: the lock that serialises them,
 with the time, and the release of parked jobs that are due back; and what a backend's claims
-remember between them. Migration 0019's function `claim_limited` takes the same lock (a test
+remember between them. Migration 0020's function `claim_limited` takes the same lock (a test
 holds one and sees the other wait) and releases parked jobs the same way."""
 
 from __future__ import annotations
