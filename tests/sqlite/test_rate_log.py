@@ -70,7 +70,7 @@ RECORD = st.tuples(
 SETTLE = st.tuples(st.just("settle"), st.floats(0.0, 3.0), st.sampled_from([-1, 1, 2]))
 
 
-@settings(max_examples=300, deadline=None)
+@settings(max_examples=600, deadline=None)
 @given(steps=st.lists(st.one_of(RECORD, SETTLE), max_size=25))
 def test_counts_and_oldest_match_the_model(steps: list[tuple[object, ...]]) -> None:
     conn = sqlite3.connect(":memory:", isolation_level=None)
@@ -146,6 +146,20 @@ def test_a_disordered_key_is_linked_again_once_its_rows_are_in_order(
     rate_starts.record(conn, [RateStart("a", 62.0)])
     rate_starts.settle(conn, 60.5)
     assert conn.execute(keys).fetchall() == [(2, 61.0, 0)]
+
+
+def test_a_key_linked_again_links_its_next_start_after_its_last_row(
+    conn: sqlite3.Connection,
+) -> None:
+    """The start that made the key disordered was its newest when it was spent first: the
+    key's next start links to the last of its rows left, not to that one."""
+    rate_starts.record(conn, [RateStart("a", 10.0)])
+    rate_starts.record(conn, [RateStart("a", 5.0)])
+    rate_starts.settle(conn, 6.0)
+    rate_starts.record(conn, [RateStart("a", 11.0)])
+    rate_starts.settle(conn, 10.5)
+    keys = "SELECT starts, oldest, disordered FROM underway_rate_keys"
+    assert conn.execute(keys).fetchall() == [(1, 11.0, 0)]
 
 
 def migrate_before(path: Path) -> None:

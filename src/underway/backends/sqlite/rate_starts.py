@@ -77,8 +77,14 @@ RETURNING underway_rate_keys.key, starts, disordered
 #: A disordered key's rows, in the order they were recorded.
 ROWS_OF_KEY = "SELECT id, expires_at FROM underway_rate_log WHERE key = ? ORDER BY id"
 LINK_ONE = "UPDATE underway_rate_log SET next_expiry = ? WHERE id = ?"
-#: A key's oldest expiry, and whether its rows are still disordered.
-REORDERED = "UPDATE underway_rate_keys SET oldest = ?, disordered = ? WHERE key = ?"
+#: A disordered key's oldest expiry, its rows still out of order.
+STILL_DISORDERED = "UPDATE underway_rate_keys SET oldest = ? WHERE key = ?"
+#: A key whose rows are in order again: its oldest, and its newest row (the last recorded of
+#: its rows left, where the one noted may have been spent before it).
+REORDERED = """
+UPDATE underway_rate_keys SET oldest = ?, newest = ?, newest_expiry = ?, disordered = 0
+WHERE key = ?
+"""
 FORGET_KEYS = "DELETE FROM underway_rate_keys WHERE key IN (SELECT value FROM json_each(?))"
 FORGET_ROWS = f"DELETE FROM underway_rate_log WHERE id IN (SELECT id FROM ({_EXPIRED}))"
 #: A key's counted starts (no row: none).
@@ -136,15 +142,15 @@ def settle(conn: sqlite3.Connection, now: float, most: int = -1) -> int:
 
 def _reorder(conn: sqlite3.Connection, key: str) -> None:
     """Set a disordered key's oldest from its rows left (a read of the whole log); if they
-    are in order now, link them again and clear the mark."""
+    are in order now, link them again (the last to none) and clear the mark."""
     rows = conn.execute(ROWS_OF_KEY, (key,)).fetchall()
     expiries = [expiry for _, expiry in rows]
-    if all(earlier <= later for earlier, later in pairwise(expiries)):
-        links = [(expiry, id_) for (id_, _), (_, expiry) in pairwise(rows)]
-        conn.executemany(LINK_ONE, links)
-        conn.execute(REORDERED, (expiries[0], False, key))
-    else:
-        conn.execute(REORDERED, (min(expiries), True, key))
+    if not all(earlier <= later for earlier, later in pairwise(expiries)):
+        conn.execute(STILL_DISORDERED, (min(expiries), key))
+        return
+    links = [(expiry, id_) for (id_, _), (_, expiry) in pairwise(rows)]
+    conn.executemany(LINK_ONE, [*links, (None, rows[-1][0])])
+    conn.execute(REORDERED, (expiries[0], rows[-1][0], expiries[-1], key))
 
 
 def live(conn: sqlite3.Connection, key: str, now: float) -> int:
