@@ -4,7 +4,8 @@ paused or limited queue, or rate starts, whatever backend calls exist to make th
 from __future__ import annotations
 
 import sqlite3
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
 from datetime import datetime
 from typing import Any
 
@@ -72,26 +73,17 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
             SET starts = ARRAY(SELECT e FROM unnest(k.starts || excluded.starts) AS e ORDER BY e)"""
         _on_postgres(backend, statement, [(key, at) for at in expires_at])
     else:
-        assert isinstance(backend, SQLiteBackend)
-        conn = sqlite3.connect(backend.path, timeout=10)
-        try:
-            with conn:
-                for at in sorted(expires_at):
-                    rate_starts.record(conn, [RateStart(key, at.timestamp())])
-        finally:
-            conn.close()
+        with _sqlite(backend) as conn, conn:
+            for at in sorted(expires_at):
+                rate_starts.record(conn, [RateStart(key, at.timestamp())])
 
 
 def count_rate_starts(backend: Backend) -> int:
     """How many rate starts the database holds, spent or not."""
     if isinstance(backend, PostgresBackend):
         return _count(backend, "{schema}.rate_keys, unnest(starts)", "", "true")
-    assert isinstance(backend, SQLiteBackend)
-    conn = sqlite3.connect(backend.path, timeout=10)
-    try:
+    with _sqlite(backend) as conn:
         row = conn.execute("SELECT coalesce(sum(starts), 0) FROM underway_rate_log").fetchone()
-    finally:
-        conn.close()
     return int(row[0])
 
 
@@ -106,12 +98,8 @@ def _count(backend: Backend, pg_table: str, sqlite_table: str, where: str) -> in
         with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
             row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
     else:
-        assert isinstance(backend, SQLiteBackend)
-        conn = sqlite3.connect(backend.path, timeout=10)
-        try:
+        with _sqlite(backend) as conn:
             row = conn.execute(f"SELECT count(*) FROM {sqlite_table} WHERE {where}").fetchone()
-        finally:
-            conn.close()
     assert row is not None
     return int(row[0])
 
@@ -122,10 +110,17 @@ def _on_postgres(backend: PostgresBackend, statement: str, rows: list[tuple[Any,
 
 
 def _on_sqlite(backend: Backend, statement: str, rows: list[tuple[Any, ...]]) -> None:
+    with _sqlite(backend) as conn, conn:
+        conn.executemany(statement, rows)
+
+
+@contextmanager
+def _sqlite(backend: Backend) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to the SQLite backend's file, closed after use (`with conn`
+    inside it commits)."""
     assert isinstance(backend, SQLiteBackend)
     conn = sqlite3.connect(backend.path, timeout=10)
     try:
-        with conn:
-            conn.executemany(statement, rows)
+        yield conn
     finally:
         conn.close()
