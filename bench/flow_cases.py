@@ -6,7 +6,7 @@
 - cost: one worker drains no-op jobs spread over 1,000 keys whose rate limits or concurrency
   lanes are never reached, then with half the keys at their limit (their jobs wait, ahead
   of the others in claim order), then beside a paused queue holding a backlog; each against
-  a plain drain of the same size in the same round;
+  a plain drain of the same size run just before or after it;
 - saturation: 2,000 keys, every one at its rate limit while it has work, their slots opening
   one at a time; the pace they get after their first window, against what their limits allow;
 - pause: 3 busy workers; from `app.pause_queue` to the last start in that queue.
@@ -44,7 +44,10 @@ Attempt = Callable[[str, Callable[[], Any]], Any]
 
 #: Rounds of the drains at least, in a full run: a drain lasts about a second, over which
 #: this machine's speed can change by a tenth, so ratios of single drains spread widely.
-DRAIN_ROUNDS = 5
+DRAIN_ROUNDS = 7
+#: The drains compared with a plain one: each is paired with a plain drain run just before
+#: it in odd rounds and just after it in even ones, and its ratio is to that one.
+COMPARED = ("rate_keys", "lane_keys", "paused_backlog", "half_at_limit")
 
 
 @dataclass(frozen=True)
@@ -355,14 +358,10 @@ def clock_second_rate(times: list[float]) -> float:
     return inside / (last - first - 1) if last - first > 1 else float("nan")
 
 
-def of_plain(plain: list[dict[str, float]], other: list[dict[str, float]]) -> float | None:
-    """The median of each round's rate over the same round's plain rate: a drift of the
-    machine's speed between rounds weighs on both sides of each ratio alike."""
-    ratios = [
-        o["rate"] / p["rate"]
-        for p, o in zip(plain, other, strict=True)
-        if p.get("rate") and o.get("rate")
-    ]
+def of_plain(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> float | None:
+    """The median of each pair's rate over its own plain drain's: a drift of the machine's
+    speed weighs on both drains of a pair alike, as they run back to back."""
+    ratios = [o["rate"] / p["rate"] for p, o in pairs if p.get("rate") and o.get("rate")]
     return median(ratios) if ratios else None
 
 
@@ -372,7 +371,7 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[str, Any]:
-    """Every flow scenario on one system; drains in rounds, each round's plain drain first."""
+    """Every flow scenario on one system; drains in rounds, each compared one beside a plain."""
     plan = FlowPlan.of(quick, runs)
     bench = FlowBench(system, plan)
     name = f"underway-{system.backend} flow"
@@ -394,14 +393,24 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
             "joined": lambda: bench.store_of("joined"),
         }
         rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
-        for _ in range(plan.runs):
+        pairs: dict[str, list[tuple[dict[str, float], dict[str, float]]]] = defaultdict(list)
+        for number in range(plan.runs):
             for case, fn in cases.items():
-                rounds[case].append(attempt(f"{name} {case}", fn) or {})
+                if case == "plain":
+                    continue
+                if case not in COMPARED:
+                    rounds[case].append(attempt(f"{name} {case}", fn) or {})
+                    continue
+                order = [case, "plain"] if number % 2 else ["plain", case]
+                got = {each: attempt(f"{name} {each}", cases[each]) or {} for each in order}
+                rounds[case].append(got[case])
+                rounds["plain"].append(got["plain"])
+                pairs[case].append((got["plain"], got[case]))
         out["drain"] = {case: medians(found) for case, found in rounds.items()}
         out["drain_rounds"] = plan.runs
-        for case, found in rounds.items():
-            if case not in ("plain", "saturated") and "rate" in out["drain"][case]:
-                out["drain"][case]["of_plain"] = of_plain(rounds["plain"], found)
+        for case, found in pairs.items():
+            if "rate" in out["drain"][case]:
+                out["drain"][case]["of_plain"] = of_plain(found)
     finally:
         bench.close()
     say(f"  {name}: done")

@@ -88,9 +88,10 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "one second of the jobs' own start times; the margin is why a sliding key gets "
             "about 47 of its 50 a second.\n",
             "### What limits cost a drain (jobs/s, one worker)\n",
-            "The plain drain and each other one are run in turn, in each of "
-            f'{_rounds(systems)} rounds (medians); the held-back one too; each "of plain" is '
-            "the median of the rounds' ratios to their own plain drain. Plain: 20,000 no-op "
+            "Each drain compared with the plain one runs beside a plain drain of its own "
+            "(just before it in odd rounds, just after it in even ones), in each of "
+            f'{_rounds(systems)} rounds (medians); each "of plain" is the median of the '
+            "ratios to the paired plain drain. Plain: 20,000 no-op "
             "jobs over 1,000 keys, no limit. Rate "
             'keys: the same with `rate_limit="100/second", rate_key="key"` (20 jobs per '
             'key). Concurrency keys: `concurrency=1000, concurrency_key="key"`. Half the keys '
