@@ -92,6 +92,22 @@ def count_parked(backend: Backend) -> int:
     return _count(backend, "{schema}.jobs", "underway_jobs", "held_until IS NOT NULL")
 
 
+def parked_until(backend: Backend) -> dict[str, float]:
+    """Each parked job's id, and until when (epoch seconds) it is parked."""
+    if isinstance(backend, PostgresBackend):
+        with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
+            sql = (
+                "SELECT id::text, extract(epoch FROM held_until)::float8 "
+                f'FROM "{backend.schema}".jobs WHERE held_until IS NOT NULL'
+            )
+            rows = conn.execute(sql).fetchall()
+    else:
+        with _sqlite(backend) as conn:
+            sql = "SELECT id, held_until FROM underway_jobs WHERE held_until IS NOT NULL"
+            rows = conn.execute(sql).fetchall()
+    return {job_id: float(until) for job_id, until in rows}
+
+
 def _count(backend: Backend, pg_table: str, sqlite_table: str, where: str) -> int:
     if isinstance(backend, PostgresBackend):
         table = pg_table.replace("{schema}", f'"{backend.schema}"')

@@ -13,7 +13,7 @@ from underway.backends import claiming
 from underway.backends.base import Backend
 from underway.models import NewJob, Outcome, QueueLimits
 
-from .flow_rows import count_parked, count_rate_starts
+from .flow_rows import count_parked, count_rate_starts, parked_until
 from .support import WORKER, lease, new_job
 
 
@@ -238,3 +238,36 @@ async def test_a_claim_under_a_queue_limit_parks_the_jobs_of_a_key_full_for_a_wh
     assert await backend.claim(WORKER, ["default"], 5) == []
 
     assert count_parked(backend) == 39
+
+
+@pytest.mark.parametrize("queue_limit", [False, True], ids=["one-statement", "ranked"])
+async def test_a_full_key_parks_its_jobs_a_window_apart_per_limit_and_releases_them_so(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch, queue_limit: bool
+) -> None:
+    """Each parked job waits until its key could first start it (`claiming.parked_until`):
+    a slot that opens brings back only the jobs it and the others of its window can take,
+    and the claim that takes them parks none again. Both claims (one statement, and ranked
+    under a queue limit) park so; the jobs still start in order."""
+    monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
+    if queue_limit:
+        await backend.sync_queue_limits([QueueLimits("default", concurrency=50)])
+    jobs = [rated("job:slow", limit=2, window_s=0.6, args={"n": i}) for i in range(9)]
+    await backend.enqueue_many(jobs)
+    assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [j.id for j in jobs[:2]]
+    assert await backend.claim(WORKER, ["default"], 5) == []
+
+    parked = parked_until(backend)
+    first = parked[jobs[2].id]
+    expected = [claiming.parked_until(first, 0.6, 2, position) for position in range(7)]
+    assert [parked[j.id] for j in jobs[2:]] == pytest.approx(expected, abs=1e-3)
+
+    later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+    assert [j.id for j in later] == [j.id for j in jobs[2:4]]
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    assert parked_until(backend) == {j.id: parked[j.id] for j in jobs[4:]}
+    started = [j.id for j in jobs[:4]]
+    while len(started) < len(jobs):
+        started += [
+            j.id for j in await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+        ]
+    assert started == [j.id for j in jobs]

@@ -163,7 +163,7 @@ class LimitedWalk:
         self.now = now
         self.full_keys = held.briefly(now)
         #: The keys found full for a while, and until when: the claim parks all their waiting
-        #: jobs at once, and its reads leave them out, as full keys.
+        #: jobs at once (each until `parked_until`), and its reads leave them out, as full keys.
         self.parked_keys: dict[str, float] = {}
         #: Whether the claim met any limited job (a held one included).
         self.saw_limited = bool(self.full_keys)
@@ -294,6 +294,17 @@ def _get(row: ClaimRow, column: str) -> Any:
 
 
 # -- rate starts --------------------------------------------------------------------------
+
+
+def parked_until(until: float, window_s: float, limit: int, position: int) -> float:
+    """How long a parked job waits, the rule both dialects park by in SQL: a key full until
+    `until` (when its oldest live start expires) opens at most `limit` slots per window, so
+    its waiting job at `position` in claim order (from 0, among those due; a job not yet due
+    takes 0) cannot start earlier than this. A key's jobs come back a window's worth at a
+    time, where one time for all of them would bring back every one for each slot that
+    opened, and park the rest again. Jobs of one key with different limits take the longest
+    limit and the shortest window: never later than they could start."""
+    return until + window_s * (position // limit)
 
 
 def start_expiry(now: float, window_s: float, fixed: bool, dispatch_s: float = DISPATCH_S) -> float:

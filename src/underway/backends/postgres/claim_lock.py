@@ -1,6 +1,6 @@
 """What every PostgreSQL claim of limited jobs starts with: the lock that serialises them,
 with the time, and the release of parked jobs that are due back; and what a backend's claims
-remember between them. Migration 0020's function `claim_limited` takes the same lock (a test
+remember between them. Migration 0021's function `claim_limited` takes the same lock (a test
 holds one and sees the other wait) and releases parked jobs the same way."""
 
 from __future__ import annotations
@@ -36,14 +36,21 @@ WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
 SELECT count(*) AS n FROM released
 """
 
-#: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until),
-#: each until its key's time. Each key's part of their index is read apart: OFFSET 0 keeps
-#: the planner from joining the keys to the whole index instead, which it does with no
-#: statistics.
+#: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until), each
+#: until the earliest its key could start it (`claiming.parked_until`). Each key's part of
+#: their index is read apart: OFFSET 0 keeps the planner from joining the keys to the whole
+#: index instead, which it does with no statistics.
 PARK_KEYS_OF = """
-UPDATE {schema}.jobs AS j SET held_until = to_timestamp(w.until)
-FROM (SELECT k.id, p.until FROM KEYS,
-      LATERAL (SELECT id FROM {schema}.jobs WHERE rate_key = p.rate_key
+UPDATE {schema}.jobs AS j
+SET held_until = to_timestamp(w.until + w.window_s * ((w.position - 1) / w.per_window))
+FROM (SELECT k.id, p.until, k.window_s, k.per_window, k.position FROM KEYS,
+      LATERAL (SELECT id, min(rate_window_s) OVER () AS window_s,
+                      max(rate_limit) OVER () AS per_window,
+                      CASE WHEN run_at <= now()
+                           THEN row_number() OVER (PARTITION BY run_at <= now()
+                                                   ORDER BY priority DESC, run_at, seq)
+                           ELSE 1 END AS position
+               FROM {schema}.jobs WHERE rate_key = p.rate_key
                AND state IN ('pending', 'scheduled') AND held_until IS NULL OFFSET 0) AS k) AS w
 WHERE j.id = w.id"""
 

@@ -1,4 +1,4 @@
-"""PostgreSQL's claim of rate-limited and laned jobs in one statement (migration 0020's
+"""PostgreSQL's claim of rate-limited and laned jobs in one statement (migration 0021's
 function `claim_limited`): the lane lock, the reads, the counts, the fitting, the rate starts
 and the claim itself. It fits jobs as `claiming.choose` does when no job has both a lane and
 a rate key and no served queue has a limit; otherwise, or when it could not look far enough,
@@ -16,7 +16,7 @@ from . import reads
 from .claim_lock import ClaimMemory
 from .connection import PostgresPool
 
-#: The claim, migration 0020's function `claim_limited`: the lock, the release of parked
+#: The claim, migration 0021's function `claim_limited`: the lock, the release of parked
 #: jobs and the claim, in one statement that commits on its own. Rows: the claimed jobs
 #: (`kind` 'job'), each key found full with its next start ('held'), and one 'verdict'.
 CLAIM = """

@@ -1,7 +1,7 @@
 """The starts rate keys count on PostgreSQL: one row per key (table rate_keys) holding the
 expiries of its starts, soonest first; a start counts until its expiry (migration 0016).
 Kept sorted, the array answers how many starts are live and when the next one expires by a
-binary search, width_bucket (the number of expiries at or before now()). Migration 0020's
+binary search, width_bucket (the number of expiries at or before now()). Migration 0021's
 function `claim_limited` holds these expressions written out: a change to them here needs a
 migration that replaces that function too."""
 

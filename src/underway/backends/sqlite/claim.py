@@ -130,21 +130,32 @@ ANY_PARKED_DUE = """
 SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_held
 WHERE held_until IS NOT NULL AND held_until <= ? LIMIT 1
 """
-#: Park every waiting job of the keys in `temp.underway_parking` (key, until), read or not:
-#: the laned ready index carries the rate key, so one pass over it finds them. The keys go
-#: in a table with a primary key of this connection's own (temp), so that each job finds
-#: its key's time by a lookup, where a JSON argument is read again for each job.
+#: Park every waiting job of the keys in `temp.underway_parking` (key, until), read or not,
+#: each until the earliest its key could start it (`claiming.parked_until`; ?1: now): the
+#: laned ready index carries the rate key, so one pass over it finds them. The keys go in a
+#: table with a primary key of this connection's own (temp), so that each job finds its
+#: key's time by a lookup, where a JSON argument is read again for each job.
 PARKING = """
 CREATE TEMP TABLE IF NOT EXISTS underway_parking (rate_key TEXT PRIMARY KEY, until REAL)
 WITHOUT ROWID
 """
 PARKING_KEY = "INSERT INTO temp.underway_parking (rate_key, until) VALUES (?, ?)"
 PARK_KEYS = """
-UPDATE underway_jobs INDEXED BY underway_jobs_ready_laned
-SET held_until = (SELECT until FROM temp.underway_parking AS p
-                  WHERE p.rate_key = underway_jobs.rate_key)
-WHERE state IN ('pending', 'scheduled') AND (lane IS NOT NULL OR rate_key IS NOT NULL)
-  AND held_until IS NULL AND rate_key IN (SELECT rate_key FROM temp.underway_parking)
+UPDATE underway_jobs SET held_until = parking.until
+    + parking.window_s * ((parking.position - 1) / parking.per_window)
+FROM (SELECT j.seq, p.until,
+             min(j.rate_window_s) OVER by_key AS window_s,
+             max(j.rate_limit) OVER by_key AS per_window,
+             CASE WHEN j.run_at <= ?1
+                  THEN row_number() OVER (PARTITION BY j.rate_key, j.run_at <= ?1
+                                          ORDER BY j.priority DESC, j.run_at, j.seq)
+                  ELSE 1 END AS position
+      FROM underway_jobs AS j INDEXED BY underway_jobs_ready_laned
+      JOIN temp.underway_parking AS p ON p.rate_key = j.rate_key
+      WHERE j.state IN ('pending', 'scheduled') AND (j.lane IS NOT NULL OR j.rate_key IS NOT NULL)
+        AND j.held_until IS NULL
+      WINDOW by_key AS (PARTITION BY j.rate_key)) AS parking
+WHERE underway_jobs.seq = parking.seq
 """
 PARKED = "DELETE FROM temp.underway_parking"
 
@@ -200,7 +211,7 @@ def claim(
     if walk.parked_keys:
         conn.execute(PARKING)
         conn.executemany(PARKING_KEY, walk.parked_keys.items())
-        conn.execute(PARK_KEYS)
+        conn.execute(PARK_KEYS, (now,))
         conn.execute(PARKED)
     limited = walk.fitting
     chosen = claiming.choose_walked(plain, walk, limit, room)
