@@ -4,6 +4,7 @@ across claimers, counting starts (not running jobs); other keys and plain jobs g
 from __future__ import annotations
 
 import asyncio
+import time
 from typing import Any
 
 import pytest
@@ -271,3 +272,24 @@ async def test_a_full_key_parks_its_jobs_a_window_apart_per_limit_and_releases_t
             j.id for j in await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
         ]
     assert started == [j.id for j in jobs]
+
+
+async def test_an_idle_claimer_knows_when_the_next_parked_job_comes_back(
+    backend: Backend, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Once the jobs of a key that came back are claimed, no key is held, but its later jobs
+    are still parked: the next slot names when the first of them comes back, so that an
+    idle worker claims then, not a poll later."""
+    monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
+    jobs = [rated("job:slow", limit=1, window_s=0.6, args={"n": i}) for i in range(3)]
+    await backend.enqueue_many(jobs)
+    await backend.claim(WORKER, ["default"], 5)
+    assert await backend.claim(WORKER, ["default"], 5) == []
+    parked = parked_until(backend)
+
+    later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
+
+    assert [j.id for j in later] == [jobs[1].id]
+    slot = backend.next_slot_in()
+    assert slot is not None
+    assert slot == pytest.approx(parked[jobs[2].id] - time.time(), abs=0.1)

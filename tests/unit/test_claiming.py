@@ -273,3 +273,21 @@ def test_parking_by_key_names_the_key_once_and_reads_past_its_jobs() -> None:
     assert walk.parked_keys == {"h": 90.0}
     assert reads[1].full_keys == ["h"]
     assert seqs(walk.fitting) == [100, 101, 102]
+
+
+def test_the_next_slot_is_the_first_held_key_s_or_parked_job_s_whichever_comes_first() -> None:
+    held = claiming.HeldKeys()
+    assert held.next_in(10.0) is None
+    held.parked_next = 13.0
+    assert held.next_in(10.0) == 3.0
+    held.hold("k", 12.0)
+    assert held.next_in(10.0) == 2.0
+
+
+def test_a_parked_time_found_past_with_none_due_is_forgotten_and_a_later_one_kept() -> None:
+    held = claiming.HeldKeys()
+    held.parked_next = 13.0
+    held.none_parked_due(12.0)
+    assert held.parked_next == 13.0
+    held.none_parked_due(13.0)
+    assert held.parked_next is None

@@ -106,15 +106,28 @@ class HeldKeys:
         self._until: dict[str, float] = {}
         #: When the first of the keys held may start again (None: none is held).
         self.earliest: float | None = None
+        #: When the first parked job comes back, as the last claim read it (None: none is
+        #: parked). A key's jobs come back a window apart (`parked_until`), at times that
+        #: no key held here may name once its last jobs back were claimed.
+        self.parked_next: float | None = None
 
     def hold(self, key: str, until: float) -> None:
         self._until[key] = until
         if self.earliest is None or until < self.earliest:
             self.earliest = until
 
+    def none_parked_due(self, now: float) -> None:
+        """A claim found no parked job due at `now`: a time of `parked_next` up to then was
+        another claimer's to bring back, and is forgotten (else an idle worker would claim
+        again and again at the least wait)."""
+        if self.parked_next is not None and self.parked_next <= now:
+            self.parked_next = None
+
     def next_in(self, now: float) -> float | None:
-        """Seconds from `now` until the first held key may start again (None: none held)."""
-        return None if self.earliest is None else self.earliest - now
+        """Seconds from `now` until the first held key may start again or the first parked
+        job comes back (None: neither is known)."""
+        times = [at for at in (self.earliest, self.parked_next) if at is not None]
+        return min(times) - now if times else None
 
     def briefly(self, now: float) -> set[str]:
         """The keys held at `now` for less than PARK_FROM_S more (the others are forgotten

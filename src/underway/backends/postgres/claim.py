@@ -195,6 +195,7 @@ async def claim_ready(
             lambda tx: claim_plain(tx, worker_id, queues, limit, memory)
         )
         if not limited:
+            memory.held.none_parked_due(time.time())
             return claimed
     taken: list[ClaimedJob] = []
     if names is None and not memory.ranked:
@@ -244,7 +245,7 @@ async def claim(
     assert first is not None
     params = {"queues": queues, "limit": limit, "names": names}
     plans = CUSTOM if _many_left_out(first) else GENERIC
-    locked, _, controlled, plain, limited = await tx.batch(
+    locked, released, controlled, plain, limited = await tx.batch(
         [
             (LOCK_AND_NOW, {"schema": tx.schema, "plans": plans}),
             (RELEASE_PARKED, None),
@@ -254,6 +255,7 @@ async def claim(
         ]
     )
     now = locked[0]["now"]
+    memory.note_parked(released[0]["n"], released[0]["next"], now)
     room = claiming.queue_room(queues, controlled)
     memory.limited = bool(room.free)
     if not room.open:

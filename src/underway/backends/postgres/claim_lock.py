@@ -25,16 +25,21 @@ SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
 FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %(schema)s, 0))
       OFFSET 0) AS locked
 """
-#: Parked jobs whose key may start again go back where claims read them (counted, so that
-#: the statement has rows to read in a batch).
+#: Parked jobs whose key may start again go back where claims read them, RELEASED_MOST at
+#: most; `n`: how many, and `next`: when the first of the others comes back (epoch seconds;
+#: NULL: none is parked).
 RELEASE_PARKED = """
 WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
                   WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
                                        ORDER BY held_until LIMIT 10000))
                     AND (SELECT min(held_until) FROM {schema}.jobs) <= now()
                   RETURNING 1)
-SELECT count(*) AS n FROM released
+SELECT count(*) AS n,
+    (SELECT extract(epoch FROM min(held_until))::float8 FROM {schema}.jobs
+     WHERE held_until > now()) AS next
+FROM released
 """
+RELEASED_MOST = 10_000
 
 #: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until), each
 #: until the earliest its key could start it (`claiming.parked_until`). Each key's part of
@@ -78,6 +83,10 @@ class ClaimMemory:
         if len(self.awaited) > AWAITED_REMEMBERED:
             self.awaited.clear()
         self.awaited.update(row["id"] for row in claimed if row["awaited"])
+
+    def note_parked(self, released: int, parked_next: float | None, now: float) -> None:
+        """What a release of parked jobs said: a release cut short leaves some due now."""
+        self.held.parked_next = now if released >= RELEASED_MOST else parked_next
 
     def next_slot_in(self) -> float | None:
         """Seconds until the first held key may start again, by this host's clock."""

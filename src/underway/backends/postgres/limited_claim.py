@@ -18,7 +18,8 @@ from .connection import PostgresPool
 
 #: The claim, migration 0021's function `claim_limited`: the lock, the release of parked
 #: jobs and the claim, in one statement that commits on its own. Rows: the claimed jobs
-#: (`kind` 'job'), each key found full with its next start ('held'), and one 'verdict'.
+#: (`kind` 'job'), each key found full with its next start ('held'), and one 'verdict' (its
+#: `rate_next`: when the first parked job comes back).
 CLAIM = """
 SELECT * FROM {schema}.claim_limited(%(schema)s, %(worker)s, %(queues)s::text[], %(limit)s::int,
     %(size)s::int, %(held)b::text[], %(park_from)s::float8, %(dispatch)s::float8,
@@ -70,6 +71,7 @@ async def claim_limited(
     for row in rows:
         if row["kind"] == "held":
             memory.held.hold(row["rate_key"], row["rate_next"])
+    memory.held.parked_next = verdict["rate_next"]
     memory.limited = bool(verdict["saw_limited"])
     memory.note_awaited(jobs)
     claimed = [reads.claimed(row) for row in sorted(jobs, key=claiming.claim_order)]

@@ -125,10 +125,11 @@ RELEASE_PARKED = """
 UPDATE underway_jobs INDEXED BY underway_jobs_held SET held_until = NULL
 WHERE held_until IS NOT NULL AND held_until <= ?
 """
-#: Whether any parked job is due back (most claims: none, and no write).
-ANY_PARKED_DUE = """
-SELECT 1 FROM underway_jobs INDEXED BY underway_jobs_held
-WHERE held_until IS NOT NULL AND held_until <= ? LIMIT 1
+#: When the first parked job comes back (NULL: none is parked); most claims find none due,
+#: and write nothing.
+NEXT_PARKED = """
+SELECT min(held_until) FROM underway_jobs INDEXED BY underway_jobs_held
+WHERE held_until IS NOT NULL
 """
 #: Park every waiting job of the keys in `temp.underway_parking` (key, until), read or not,
 #: each until the earliest its key could start it (`claiming.parked_until`; ?1: now): the
@@ -174,8 +175,8 @@ def claim(
     order, each within its queue's, lane's and rate key's limits (one write transaction:
     SQLite's writers take turns, so the claim needs no lock of its own)."""
     of = None if names is None else json.dumps(names)
-    if conn.execute(ANY_PARKED_DUE, (now,)).fetchone() is not None:
-        conn.execute(RELEASE_PARKED, (now,))
+    held = claiming.HeldKeys() if held is None else held
+    held.parked_next = _release_parked(conn, now)
     rate_starts.settle(conn, now)
     controls = conn.execute(listing(QUEUE_CONTROLS, "QUEUES", len(queues)), queues)
     controlled = controls.fetchall()
@@ -185,7 +186,6 @@ def claim(
     open_queues = list(room.open)
     any_limited = listing(ANY_LIMITED, "QUEUES", len(open_queues))
     limited_ready = conn.execute(any_limited, (now, *open_queues)).fetchone() is not None
-    held = claiming.HeldKeys() if held is None else held
     if not room.free and of is None:
         if not limited_ready and len(open_queues) == 1:
             return _claim_plain(conn, worker_id, open_queues[0], limit, now)
@@ -242,6 +242,15 @@ def plain_due(
     of = None if names is None else json.dumps(names)
     statement = listing(PLAIN_DUE, "QUEUES", len(queues))
     return conn.execute(statement, (*queues, now, of, of)).fetchone() is not None
+
+
+def _release_parked(conn: sqlite3.Connection, now: float) -> float | None:
+    """Bring back the parked jobs due; when the next one comes back (None: none is parked)."""
+    parked_next: float | None = conn.execute(NEXT_PARKED).fetchone()[0]
+    if parked_next is not None and parked_next <= now:
+        conn.execute(RELEASE_PARKED, (now,))
+        parked_next = conn.execute(NEXT_PARKED).fetchone()[0]
+    return parked_next
 
 
 def _claim_plain(

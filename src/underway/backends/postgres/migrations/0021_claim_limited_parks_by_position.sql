@@ -1,7 +1,8 @@
 -- claim_limited parks each waiting job of a key it finds full for a while until the earliest
 -- its key could start it (`claiming.parked_until`), where it parked them all until the key's
 -- next start: each slot that opened then brought all of them back, and the claim that took
--- one parked the others again. The function is otherwise 0020's.
+-- one parked the others again. Its verdict row tells when the first parked job comes back
+-- (`rate_next`: the worker's idle wait ends then). The function is otherwise 0020's.
 
 -- The claim (`limited_claim.claim_limited` calls it). Its lock is the ranked claim's too
 -- (`claim_lock.LOCK_AND_NOW`, with the same key), and so are the settings it plans under and
@@ -14,7 +15,7 @@
 -- starts, and parks every waiting job of the keys it found full for a while (each until
 -- `claiming.parked_until`). It claims nothing when the ranked claim must decide (`walk`).
 -- Rows: the claimed jobs (`kind` 'job'), each key found full with its next start ('held'),
--- and one 'verdict'.
+-- and one 'verdict' (with when the first parked job comes back).
 CREATE OR REPLACE FUNCTION {schema}.claim_limited(
     p_schema text, p_worker text, p_queues text[], p_limit int, p_size int, p_held text[],
     p_park_from float8, p_dispatch float8, p_share float8
@@ -25,6 +26,8 @@ CREATE OR REPLACE FUNCTION {schema}.claim_limited(
     out_queue text, out_trace_context text, out_rate_key text, out_rate_next float8,
     out_walk boolean, out_partial boolean, out_saw_limited boolean
 ) LANGUAGE plpgsql AS $$
+DECLARE
+    v_released bigint;
 BEGIN
     PERFORM pg_advisory_xact_lock(hashtextextended('underway:lanes:' || p_schema, 0));
     PERFORM set_config('enable_bitmapscan', 'off', true), set_config('jit', 'off', true),
@@ -33,6 +36,7 @@ BEGIN
     WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
                          ORDER BY held_until LIMIT 10000))
       AND (SELECT min(held_until) FROM {schema}.jobs) <= now();
+    GET DIAGNOSTICS v_released = ROW_COUNT;
     RETURN QUERY
         WITH t AS (SELECT extract(epoch FROM clock_timestamp())::float8 AS now),
         open AS (SELECT q.name FROM unnest(p_queues) AS q(name)
@@ -128,7 +132,9 @@ BEGIN
         FROM counted WHERE rate_free <= 0 AND rate_next IS NOT NULL GROUP BY rate_key
         UNION ALL
         SELECT 'verdict', NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
-            NULL, NULL, NULL,
+            NULL, NULL,
+            CASE WHEN v_released >= 10000 THEN extract(epoch FROM now())::float8
+                 ELSE (SELECT extract(epoch FROM min(held_until))::float8 FROM {schema}.jobs) END,
             (SELECT walk FROM verdict),
             (SELECT count(*) FROM chosen) < p_limit AND EXISTS (SELECT 1 FROM last),
             EXISTS (SELECT 1 FROM limited) OR cardinality(p_held) > 0;
