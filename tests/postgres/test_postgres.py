@@ -39,6 +39,7 @@ MIGRATIONS = [
     "0018_settle_function",
     "0019_claim_limited_function",
     "0020_claim_limited_hashes_held_keys",
+    "0021_claim_limited_parks_by_position",
 ]
 
 
