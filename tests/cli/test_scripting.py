@@ -4,13 +4,16 @@ for recurring jobs, one-line usage errors and completion."""
 from __future__ import annotations
 
 import json
+import shlex
+import subprocess
+import sys
 from importlib.metadata import version
 
 import pytest
 
 from underway import App, JobState
 
-from .commands import invoke
+from .commands import invoke, subprocess_env
 
 APP = "tests.cli.sample_jobs:app"
 
@@ -182,9 +185,19 @@ def test_help_shows_no_type_for_flags(command: list[str]) -> None:
 
 
 def test_shell_completion_can_be_shown_and_installed() -> None:
+    """Run from bash, as a user runs it: the shell is found among the command's parent
+    processes (`--show-completion` takes no shell name), which a test runner started
+    outside a shell does not have."""
     help_text = invoke("--help").stdout
-    shown = invoke("--show-completion", "bash")
+    command = f"{shlex.quote(sys.executable)} -m underway --show-completion; exit $?"
+    shown = subprocess.run(
+        ["bash", "-c", command],
+        env=subprocess_env(),
+        capture_output=True,
+        text=True,
+        timeout=60,
+    )
 
     assert "--install-completion" in help_text
-    assert shown.exit_code == 0, shown.output
+    assert shown.returncode == 0, shown.stderr
     assert "_UNDERWAY_COMPLETE" in shown.stdout
