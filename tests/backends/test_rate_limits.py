@@ -252,14 +252,14 @@ async def test_a_full_key_parks_its_jobs_a_window_apart_per_limit_and_releases_t
     monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
     if queue_limit:
         await backend.sync_queue_limits([QueueLimits("default", concurrency=50)])
-    jobs = [rated("job:slow", limit=2, window_s=0.6, args={"n": i}) for i in range(9)]
+    jobs = [rated("job:slow", limit=2, window_s=0.5, args={"n": i}) for i in range(7)]
     await backend.enqueue_many(jobs)
     assert [j.id for j in await backend.claim(WORKER, ["default"], 5)] == [j.id for j in jobs[:2]]
     assert await backend.claim(WORKER, ["default"], 5) == []
 
     parked = parked_until(backend)
     first = parked[jobs[2].id]
-    expected = [claiming.parked_until(first, 0.6, 2, position) for position in range(7)]
+    expected = [claiming.parked_until(first, 0.5, 2, position) for position in range(5)]
     assert [parked[j.id] for j in jobs[2:]] == pytest.approx(expected, abs=1e-3)
 
     later = await eventually(lambda: backend.claim(WORKER, ["default"], 5), timeout=5)
@@ -281,7 +281,7 @@ async def test_an_idle_claimer_knows_when_the_next_parked_job_comes_back(
     are still parked: the next slot names when the first of them comes back, so that an
     idle worker claims then, not a poll later."""
     monkeypatch.setattr(claiming, "PARK_FROM_S", 0.1)
-    jobs = [rated("job:slow", limit=1, window_s=0.6, args={"n": i}) for i in range(3)]
+    jobs = [rated("job:slow", limit=1, window_s=0.3, args={"n": i}) for i in range(3)]
     await backend.enqueue_many(jobs)
     await backend.claim(WORKER, ["default"], 5)
     assert await backend.claim(WORKER, ["default"], 5) == []
