@@ -44,7 +44,9 @@ RELEASED_MOST = 10_000
 #: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until), each
 #: until the earliest its key could start it (`claiming.parked_until`). Each key's part of
 #: their index is read apart: OFFSET 0 keeps the planner from joining the keys to the whole
-#: index instead, which it does with no statistics.
+#: index instead, which it does with no statistics. Migration 0021's function `claim_limited`
+#: holds this statement written out (its `parked` step): a change to it here needs a
+#: migration that replaces that function too.
 PARK_KEYS_OF = """
 UPDATE {schema}.jobs AS j
 SET held_until = to_timestamp(w.until + w.window_s * ((w.position - 1) / w.per_window))
