@@ -25,21 +25,22 @@ SELECT extract(epoch FROM clock_timestamp())::float8 AS now,
 FROM (SELECT pg_advisory_xact_lock(hashtextextended('underway:lanes:' || %(schema)s, 0))
       OFFSET 0) AS locked
 """
+#: The most parked jobs one claim brings back.
+RELEASED_MOST = 10_000
 #: Parked jobs whose key may start again go back where claims read them, RELEASED_MOST at
 #: most; `n`: how many, and `next`: when the first of the others comes back (epoch seconds;
 #: NULL: none is parked).
-RELEASE_PARKED = """
-WITH released AS (UPDATE {schema}.jobs SET held_until = NULL
-                  WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs WHERE held_until <= now()
-                                       ORDER BY held_until LIMIT 10000))
-                    AND (SELECT min(held_until) FROM {schema}.jobs) <= now()
+RELEASE_PARKED = f"""
+WITH released AS (UPDATE {{schema}}.jobs SET held_until = NULL
+                  WHERE id = ANY(ARRAY(SELECT id FROM {{schema}}.jobs WHERE held_until <= now()
+                                       ORDER BY held_until LIMIT {RELEASED_MOST}))
+                    AND (SELECT min(held_until) FROM {{schema}}.jobs) <= now()
                   RETURNING 1)
 SELECT count(*) AS n,
-    (SELECT extract(epoch FROM min(held_until))::float8 FROM {schema}.jobs
+    (SELECT extract(epoch FROM min(held_until))::float8 FROM {{schema}}.jobs
      WHERE held_until > now()) AS next
 FROM released
 """
-RELEASED_MOST = 10_000
 
 #: Parks every waiting job of the keys that `KEYS` names (rows `p` of rate_key, until), each
 #: until the earliest its key could start it (`claiming.parked_until`). Each key's part of
