@@ -94,30 +94,28 @@ def count_parked(backend: Backend) -> int:
 
 def parked_until(backend: Backend) -> dict[str, float]:
     """Each parked job's id, and until when (epoch seconds) it is parked."""
-    if isinstance(backend, PostgresBackend):
-        with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
-            sql = (
-                "SELECT id::text, extract(epoch FROM held_until)::float8 "
-                f'FROM "{backend.schema}".jobs WHERE held_until IS NOT NULL'
-            )
-            rows = conn.execute(sql).fetchall()
-    else:
-        with _sqlite(backend) as conn:
-            sql = "SELECT id, held_until FROM underway_jobs WHERE held_until IS NOT NULL"
-            rows = conn.execute(sql).fetchall()
+    rows = _rows(
+        backend,
+        "SELECT id::text, extract(epoch FROM held_until)::float8 FROM {schema}.jobs "
+        "WHERE held_until IS NOT NULL",
+        "SELECT id, held_until FROM underway_jobs WHERE held_until IS NOT NULL",
+    )
     return {job_id: float(until) for job_id, until in rows}
 
 
 def _count(backend: Backend, pg_table: str, sqlite_table: str, where: str) -> int:
+    pg_sql = f"SELECT count(*) FROM {pg_table} WHERE {where}"
+    [(count,)] = _rows(backend, pg_sql, f"SELECT count(*) FROM {sqlite_table} WHERE {where}")
+    return int(count)
+
+
+def _rows(backend: Backend, pg_sql: str, sqlite_sql: str) -> list[tuple[Any, ...]]:
+    """The rows of a read in the backend's dialect ({schema}: PostgreSQL's schema)."""
     if isinstance(backend, PostgresBackend):
-        table = pg_table.replace("{schema}", f'"{backend.schema}"')
         with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
-            row = conn.execute(f"SELECT count(*) FROM {table} WHERE {where}").fetchone()
-    else:
-        with _sqlite(backend) as conn:
-            row = conn.execute(f"SELECT count(*) FROM {sqlite_table} WHERE {where}").fetchone()
-    assert row is not None
-    return int(row[0])
+            return conn.execute(pg_sql.replace("{schema}", f'"{backend.schema}"')).fetchall()
+    with _sqlite(backend) as conn:
+        return conn.execute(sqlite_sql).fetchall()
 
 
 def _on_postgres(backend: PostgresBackend, statement: str, rows: list[tuple[Any, ...]]) -> None:
