@@ -180,6 +180,17 @@ async def test_the_statements_that_settle_stay_on_indexes_with_deep_tables(
     assert "Seq Scan" not in settle, settle
     assert "Index Scan on dependencies_by_dependency" in settle, settle
     assert "jobs_id_key" in settle, settle
+    # Given their states (as a finish gives them), the jobs settled are not read again: only
+    # the dependent is, by its id.
+    known = _plans_inside(
+        pg_schema,
+        f"""SELECT * FROM "{pg_schema}".settle('{{old-1,member-1}}', '{{completed,completed}}',
+                                               'DependencyFailed', 'none', 'f', 'w')""",
+    )
+    assert "Seq Scan" not in known, known
+    assert "Index Scan on dependencies_by_dependency" in known, known
+    assert "on jobs j " in settle, settle
+    assert "on jobs j " not in known, known
 
 
 def _plans_inside(schema: str, call: str) -> str:

@@ -40,6 +40,7 @@ MIGRATIONS = [
     "0019_claim_limited_function",
     "0020_claim_limited_hashes_held_keys",
     "0021_claim_limited_parks_by_position",
+    "0022_settle_takes_known_states",
 ]
 
 

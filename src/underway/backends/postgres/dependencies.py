@@ -46,17 +46,18 @@ SELECT * FROM unnest(%(job_ids)b::text[], %(positions)b::int[], %(dependency_ids
 """
 
 
-def settle_call(ids: str) -> str:
-    """A call of migration 0018's function `settle`, which settles the jobs of the `ids`
-    expression level by level; its rows: every dependent that moved, with its new state.
-    Its parameters: `settle_params`."""
+def settle_call(ids: str, states: str = "NULL::text[]") -> str:
+    """A call of migration 0022's function `settle`, which settles the jobs of the `ids`
+    expression level by level, taking their states from the `states` expression (in the
+    same order) or, if NULL, from their rows; its rows: every dependent that moved, with its
+    new state. Its parameters: `settle_params`."""
     return (
-        f"{{schema}}.settle({ids}, %(failed_type)s::text, %(none_failed)s::text, "
+        f"{{schema}}.settle({ids}, {states}, %(failed_type)s::text, %(none_failed)s::text, "
         "%(finished_channel)s::text, %(work_channel)s::text)"
     )
 
 
-#: Settling the jobs of `ids`.
+#: Settling the jobs of `ids`, their states read from their rows.
 SETTLE = "SELECT id, state FROM " + settle_call("%(ids)s::text[]")
 
 

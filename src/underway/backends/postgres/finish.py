@@ -66,14 +66,17 @@ woken AS (SELECT pg_notify(%(work_channel)s, '') FROM done
 FINISHED = """
 SELECT done.* FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
 """
-#: FINISH of jobs others may wait on, settled in the same statement: `settle` is a volatile
-#: function, so each statement in it takes a snapshot of its own, which sees the finish's
-#: writes (its argument reads them all before it runs) and every edge committed to the jobs
-#: the finish locked. Rows: FINISH's (`kind` 'finished'), then settle's ('moved').
+#: FINISH of jobs others may wait on, settled in the same statement, with the states it
+#: wrote: `settle` is a volatile function, so each statement in it takes a snapshot of its
+#: own, which sees the finish's writes and every edge committed to the jobs the finish
+#: locked. Rows: FINISH's (`kind` 'finished'), then settle's ('moved').
 FINISHED_AND_SETTLED = (
     """,
 settled AS (SELECT s.id, s.state FROM """
-    + settle_call("ARRAY(SELECT done.id FROM done)")
+    + settle_call(
+        "ARRAY(SELECT done.id FROM done ORDER BY done.id)",
+        "ARRAY(SELECT done.state FROM done ORDER BY done.id)",
+    )
     + """ AS s)
 SELECT 'finished' AS kind, done.id, done.attempt, done.state
 FROM done, (SELECT count(*) FROM told) t, (SELECT count(*) FROM woken) w
