@@ -8,8 +8,10 @@ from typing import Any
 from ..backends.base import Backend
 from ..context import JobContext
 from ..jobs import JobDefinition
-from ..models import Job
+from ..models import Job, JobState
 from ..workflow_models import BatchSummary, DependencyOutcome
+
+COMPLETED = JobState.COMPLETED
 
 
 async def dependent_arguments(
@@ -30,7 +32,7 @@ async def dependent_arguments(
 def received(job: Job, outcomes: list[DependencyOutcome]) -> Any:
     """The dependencies' results as the job takes them: one result, a list of results (None
     for one that did not complete), or a batch's summary."""
-    results = [outcome.result if outcome.completed else None for outcome in outcomes]
+    results = [outcome.result if outcome.state is COMPLETED else None for outcome in outcomes]
     if job.results_shape == "value":
         return results[0] if results else None
     if job.results_shape == "summary":
