@@ -21,12 +21,17 @@ from typing import Any
 from underway import App, Job, chain, group
 
 from . import workflow_app
+from .flow_cases import of_plain
 from .measure import CpuMeter, median, percentile, say, workers
 from .underway_cases import Underway
 
 #: Jobs per enqueue_many call of the plain drain.
 CHUNK = 10_000
 WARMUP_JOBS = 20
+#: Rounds of the fan-out at least, in a full run, each beside a plain drain of its own (just
+#: before it in odd rounds, just after it in even ones): a drain lasts under a second, over
+#: which this machine's speed can change by a tenth, so ratios of single drains spread widely.
+FAN_ROUNDS = 9
 
 Attempt = Callable[[str, Callable[[], Any]], Any]
 
@@ -36,6 +41,7 @@ class WorkflowPlan:
     """Sizes: the full run's, or the quick run's."""
 
     runs: int
+    fan_rounds: int = FAN_ROUNDS
     members: int = 10_000
     steps: int = 1_000
     latency_n: int = 200
@@ -44,8 +50,8 @@ class WorkflowPlan:
     @classmethod
     def of(cls, quick: bool, runs: int) -> WorkflowPlan:
         if quick:
-            return cls(1, members=2_000, steps=200, latency_n=100)
-        return cls(runs)
+            return cls(1, fan_rounds=1, members=2_000, steps=200, latency_n=100)
+        return cls(runs, fan_rounds=max(runs, FAN_ROUNDS))
 
 
 class WorkflowBench:
@@ -248,7 +254,8 @@ def medians(runs: list[dict[str, float]]) -> dict[str, float]:
 
 
 def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[str, Any]:
-    """The workflow scenarios on one system, in rounds: plain drain, fan-out, chain."""
+    """The workflow scenarios on one system: the fan-out in rounds, each beside a plain
+    drain of its own; then the chain and the cancel-and-retry, in rounds."""
     plan = WorkflowPlan.of(quick, runs)
     bench = WorkflowBench(system, plan)
     name = f"underway-{system.backend} workflows"
@@ -259,11 +266,22 @@ def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[
         "manage": bench.manage,
     }
     rounds: dict[str, list[dict[str, float]]] = defaultdict(list)
+    pairs: list[tuple[dict[str, float], dict[str, float]]] = []
     try:
+        for number in range(plan.fan_rounds):
+            order = ("fan_out", "plain") if number % 2 else ("plain", "fan_out")
+            got = {case: attempt(f"{name} {case}", cases[case]) or {} for case in order}
+            for case, figures in got.items():
+                rounds[case].append(figures)
+            pairs.append((got["plain"], got["fan_out"]))
         for _ in range(plan.runs):
-            for case, fn in cases.items():
-                rounds[case].append(attempt(f"{name} {case}", fn) or {})
+            for case in ("chain", "manage"):
+                rounds[case].append(attempt(f"{name} {case}", cases[case]) or {})
     finally:
         bench.close()
     say(f"  {name}: done")
-    return {case: medians(found) for case, found in rounds.items()}
+    out: dict[str, Any] = {case: medians(found) for case, found in rounds.items()}
+    if "rate" in out["fan_out"]:
+        out["fan_out"]["of_plain"] = of_plain(pairs)
+    out["fan_rounds"] = plan.fan_rounds
+    return out

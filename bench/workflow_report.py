@@ -16,9 +16,19 @@ def _part(systems: dict[str, Any], name: str) -> dict[str, Any]:
 
 
 def _ratio(part: dict[str, Any]) -> float | None:
+    """The fan-out's rate over its paired plain drains' (the median of the pairs' ratios)."""
+    paired = part.get("fan_out", {}).get("of_plain")
+    if paired is not None:
+        return float(paired)
     plain = part.get("plain", {}).get("rate")
     fan_out = part.get("fan_out", {}).get("rate")
     return fan_out / plain if plain and fan_out else None
+
+
+def _rounds(systems: dict[str, Any]) -> str:
+    """The fan-out rounds of the run (the same for every system)."""
+    found = {_part(systems, name).get("fan_rounds") for name in UNDERWAY} - {None}
+    return "/".join(str(n) for n in sorted(found)) or "?"
 
 
 def _over(chain: dict[str, Any]) -> float | None:
@@ -33,13 +43,16 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "## Workflows (underway)\n",
             measured_apart(measured, "workflows"),
             "### A fan-out and its fan-in beside a plain drain (jobs/s, one worker)\n",
-            "In each run, a plain drain first: 10,001 no-op jobs stored with `enqueue_many`. "
-            "Then `app.start(chain(group(...), fanin.receiving().step()))`: 10,000 no-op "
-            "members and a fan-in that receives their 10,000 results, in one transaction. "
-            "One worker drains each; the clock runs from the first completion until the "
-            "database records all 10,001 completed (for the fan-out, that is the fan-in's "
-            "end). Stored: the time of the `enqueue_many` calls, or of `app.start`. (Quick "
-            "mode: 2,000 members and a chain of 200; the tables give the sizes.)\n",
+            "Plain: 10,001 no-op jobs stored with `enqueue_many`. Fan-out: "
+            "`app.start(chain(group(...), fanin.receiving().step()))`, 10,000 no-op members "
+            "and a fan-in that receives their 10,000 results, in one transaction. One worker "
+            "drains each; the clock runs from the first completion until the database "
+            "records all 10,001 completed (for the fan-out, that is the fan-in's end). "
+            "Stored: the time of the `enqueue_many` calls, or of `app.start`. Each fan-out "
+            "runs beside a plain drain of its own (just before it in odd rounds, just after "
+            f'it in even ones), in each of {_rounds(systems)} rounds (medians); "of plain" '
+            "is the median of the ratios to the paired plain drain. (Quick mode: 2,000 "
+            "members, one round, and a chain of 200; the tables give the sizes.)\n",
             _fan_outs(systems),
             "Where the difference goes: the CPU per job of the worker and of the PostgreSQL "
             "server processes (on SQLite, other processes' PostgreSQL) over each drain, and, "
