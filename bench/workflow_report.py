@@ -50,7 +50,7 @@ def section(systems: dict[str, Any], measured: dict[str, Any] | None) -> str:
             "records all 10,001 completed (for the fan-out, that is the fan-in's end). "
             "Stored: the time of the `enqueue_many` calls, or of `app.start`. Each fan-out "
             "runs beside a plain drain of its own (just before it in odd rounds, just after "
-            f'it in even ones), in each of {_rounds(systems)} rounds (medians); "of plain" '
+            f'it in even ones); rounds: {_rounds(systems)} (medians); "of plain" '
             "is the median of the ratios to the paired plain drain. (Quick mode: 2,000 "
             "members, one round, and a chain of 200; the tables give the sizes.)\n",
             _fan_outs(systems),
