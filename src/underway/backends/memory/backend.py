@@ -1,5 +1,6 @@
-"""The memory backend: the SQLite backend, statements and threads unchanged, on a file in
-RAM that belongs to this process and goes when the last backend on it closes."""
+"""The memory backend: the SQLite backend, statements unchanged, on a file in RAM that
+belongs to this process and goes when the last backend on it closes; its transactions run in
+the thread that asks for them (`SQLiteConnection`'s `inline`)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ class MemoryBackend(SQLiteBackend):
         databases.refuse_other_process(database)
         self.name = database.name
         path = databases.folder.path_of(database.name)
-        super().__init__(f"sqlite:///{path}", clock=clock, synchronous="OFF")
+        super().__init__(f"sqlite:///{path}", clock=clock, synchronous="OFF", inline=True)
         self.url = database.url
         self._in_use = False
 

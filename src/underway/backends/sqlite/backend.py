@@ -55,6 +55,7 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
         synchronous: str = "FULL",
         busy_timeout_s: float = 5.0,
         lock_wait_s: float = 120.0,
+        inline: bool = False,
     ) -> None:
         self.url = url
         self.claims_overlap_writes = False
@@ -72,6 +73,7 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
             synchronous=synchronous,
             lock_wait_s=lock_wait_s,
             create=create,
+            inline=inline,
         )
         self._reader = SQLiteConnection(
             self.path,
@@ -79,6 +81,7 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
             synchronous=synchronous,
             lock_wait_s=lock_wait_s,
             create=create,
+            inline=inline,
         )
         self._notifier = LocalNotifier()
         self._wakeups = WakeupSender(self.path)

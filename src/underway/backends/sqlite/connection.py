@@ -21,7 +21,11 @@ BUSY_MESSAGES = ("database is locked", "database table is locked", "database is 
 
 
 class SQLiteConnection:
-    """Runs functions against one connection in its own thread, so the event loop never blocks."""
+    """Runs functions against one connection in its own thread, so the event loop never blocks.
+
+    `inline`: runs them in the calling thread instead, one at a time (a lock serialises
+    callers of other threads), for a database in RAM, whose transactions wait for no disk:
+    the hop to a thread of its own and back then cost more than the transaction."""
 
     def __init__(
         self,
@@ -31,6 +35,7 @@ class SQLiteConnection:
         synchronous: str,
         lock_wait_s: float,
         create: bool = True,
+        inline: bool = False,
     ):
         self._path = path
         #: Whether connecting may create the file; if not, a missing file is an error.
@@ -38,6 +43,8 @@ class SQLiteConnection:
         self._busy_timeout_s = busy_timeout_s
         self._synchronous = synchronous
         self._lock_wait_s = lock_wait_s
+        #: Held while an inline connection runs a call (None: calls go to `_executor`).
+        self._inline = threading.RLock() if inline else None
         self._executor = ThreadPoolExecutor(1, thread_name_prefix="underway-sqlite")
         self._connection: sqlite3.Connection | None = None
         self._closed = threading.Event()
@@ -101,6 +108,9 @@ class SQLiteConnection:
             committed(result)
             return result
 
+        if self._inline is not None:
+            with self._inline:
+                return write_then_tell()
         try:
             future = self._executor.submit(write_then_tell)
         except RuntimeError as exc:  # the executor shut down as we submitted
@@ -117,6 +127,9 @@ class SQLiteConnection:
     async def _submit(self, call: Callable[[], T]) -> T:
         if self._closed.is_set():
             raise StorageUnavailable("the SQLite backend is closed")
+        if self._inline is not None:
+            with self._inline:
+                return call()
         loop = asyncio.get_running_loop()
         return await loop.run_in_executor(self._executor, call)
 
@@ -164,11 +177,15 @@ class SQLiteConnection:
                 self._connection.close()
                 self._connection = None
 
-        loop = asyncio.get_running_loop()
-        try:
-            await loop.run_in_executor(self._executor, shut)
-        except RuntimeError:  # the interpreter is exiting: its executors take no more work
-            shut()
+        if self._inline is not None:
+            with self._inline:
+                shut()
+        else:
+            loop = asyncio.get_running_loop()
+            try:
+                await loop.run_in_executor(self._executor, shut)
+            except RuntimeError:  # the interpreter is exiting: its executors take no more work
+                shut()
         self._closed.set()
         self._executor.shutdown(wait=False)
 
