@@ -368,6 +368,41 @@ async def test_a_retry_leaves_a_released_callback_as_it_is(backend: Backend) -> 
 # -- pruning -------------------------------------------------------------------------------
 
 
+async def test_a_member_deleted_leaves_its_workflow_which_goes_once_the_rest_are_pruned(
+    backend: Backend,
+) -> None:
+    flow = workflow()
+    deleted, finished, done_too = (member(flow, retention_s=0.0) for _ in range(3))
+    await backend.start_workflow(flow, [deleted, finished, done_too])
+    assert await backend.delete(deleted.id)
+    listed = await backend.get_workflow(flow.id)
+    assert listed is not None
+    assert (listed.counts, listed.total) == ({"pending": 2}, 2)
+    assert [job.id for job in await backend.workflow_jobs(flow.id)] == [finished.id, done_too.id]
+    await end(backend, finished)
+    await end(backend, done_too)
+    await clock_moves_on()
+    assert await backend.prune() == 2
+    assert await backend.get_workflow(flow.id) is None
+    assert await backend.workflow_jobs(flow.id) == []
+
+
+async def test_a_workflow_pruned_over_two_rounds_goes_with_its_last_member(
+    backend: Backend,
+) -> None:
+    flow = workflow()
+    early, late = member(flow, retention_s=0.0), member(flow, retention_s=0.0)
+    await backend.start_workflow(flow, [early, late])
+    await end(backend, early)
+    await clock_moves_on()
+    assert await backend.prune() == 1
+    assert [job.id for job in await backend.workflow_jobs(flow.id)] == [late.id]
+    await end(backend, late)
+    await clock_moves_on()
+    assert await backend.prune() == 1
+    assert await backend.get_workflow(flow.id) is None
+
+
 async def test_prune_removes_edges_and_the_workflows_left_empty(backend: Backend) -> None:
     gone, kept = workflow(), workflow()
     first = member(gone, retention_s=0.0)

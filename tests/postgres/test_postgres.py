@@ -41,6 +41,7 @@ MIGRATIONS = [
     "0020_claim_limited_hashes_held_keys",
     "0021_claim_limited_parks_by_position",
     "0022_settle_takes_known_states",
+    "0023_workflow_members_table",
 ]
 
 
@@ -101,6 +102,7 @@ async def test_tables_live_in_the_configured_schema(pg: PostgresBackend, pg_sche
         "recurring",
         "worker_losses",
         "workers",
+        "workflow_members",
         "workflows",
     ]
     versions = query(f'SELECT version FROM "{pg_schema}".migrations ORDER BY version')

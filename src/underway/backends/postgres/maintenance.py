@@ -59,9 +59,9 @@ FORGET_WORKERS = (
 )
 #: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the id's
 #: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT). With them go
-#: their edges (only a job with a dependency rule has any) and the workflows they leave with
-#: no member; rows: one a job, with what the history needs of it and whether the rollup has
-#: reached it.
+#: their edges (only a job with a dependency rule has any), their rows in the list of their
+#: workflow's members, and the workflows they leave with no member; rows: one a job, with
+#: what the history needs of it and whether the rollup has reached it.
 PRUNE_EXPIRED = """
 WITH pruned AS (
     DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
@@ -74,14 +74,16 @@ edges AS (
     DELETE FROM {schema}.dependencies
     WHERE job_id = ANY(ARRAY(SELECT id FROM pruned WHERE dependency_rule IS NOT NULL))
 ),
+unlisted AS (
+    DELETE FROM {schema}.workflow_members
+    WHERE seq = ANY(ARRAY(SELECT seq FROM pruned WHERE workflow_id IS NOT NULL))
+),
 emptied AS (
     DELETE FROM {schema}.workflows AS w
     WHERE w.id = ANY(ARRAY(SELECT workflow_id FROM pruned WHERE workflow_id IS NOT NULL))
-      AND NOT EXISTS (SELECT 1 FROM {schema}.jobs AS j
-                      WHERE j.workflow_id = w.id AND j.state <> 'running'
-                        AND j.id <> ALL(ARRAY(SELECT id FROM pruned)))
-      AND NOT EXISTS (SELECT 1 FROM {schema}.jobs AS j
-                      WHERE j.state = 'running' AND j.workflow_id = w.id)
+      AND NOT EXISTS (SELECT 1 FROM {schema}.workflow_members AS m
+                      WHERE m.workflow_id = w.id
+                        AND m.job_id <> ALL(ARRAY(SELECT id FROM pruned)))
 )
 SELECT seq, queue, name, state, extract(epoch FROM run_at)::float8 AS run_at,
     extract(epoch FROM started_at)::float8 AS started_at,

@@ -49,8 +49,8 @@ UPDATE {schema}.jobs SET waiting_on = waiting_on + cardinality(%(added)s::text[]
 WHERE id = ANY(%(callbacks)s::text[])
 """
 #: Members not running yet are cancelled now; running ones are flagged for their workers,
-#: each told on "cancel" (found as `workflows.MEMBERS` finds them, their state checked again
-#: as each is locked); the cancelled ones are announced on "finished" (150 ids a payload).
+#: each told on "cancel" (found through the table that lists them, their state checked as
+#: each is locked); the cancelled ones are announced on "finished" (150 ids a payload).
 CANCEL_MEMBERS = """
 WITH changed AS (
     UPDATE {schema}.jobs SET
@@ -62,12 +62,7 @@ WITH changed AS (
         error = CASE WHEN state = 'running' THEN error
                      ELSE %(cancelled)s::jsonb
                           || jsonb_build_object('at', extract(epoch FROM now())::float8) END
-    WHERE id = ANY(ARRAY(
-        SELECT id FROM {schema}.jobs
-        WHERE workflow_id = %(workflow)s AND state <> 'running'
-          AND state IN ('waiting', 'scheduled', 'pending')
-        UNION ALL
-        SELECT id FROM {schema}.jobs WHERE state = 'running' AND workflow_id = %(workflow)s))
+    WHERE id IN (SELECT job_id FROM {schema}.workflow_members WHERE workflow_id = %(workflow)s)
       AND state IN ('waiting', 'scheduled', 'pending', 'running')
     RETURNING id, state
 ),
@@ -80,7 +75,8 @@ SELECT changed.* FROM changed, (SELECT count(*) FROM told) t, (SELECT count(*) F
 #: The members that run again on a retry, locked.
 RETRIED = """
 SELECT id FROM {schema}.jobs
-WHERE workflow_id = %s AND state <> 'running' AND state IN ('failed', 'cancelled')
+WHERE id IN (SELECT job_id FROM {schema}.workflow_members WHERE workflow_id = %s)
+  AND state IN ('failed', 'cancelled')
 ORDER BY id FOR NO KEY UPDATE
 """
 #: The edges on which the retried jobs were counted, by one another or by jobs still waiting

@@ -26,25 +26,19 @@ SELECT id, name, kind, created_at, count(*) OVER () AS total FROM {schema}.workf
 ORDER BY seq DESC LIMIT %s OFFSET %s
 """
 COUNT_WORKFLOWS = "SELECT count(*) AS n FROM {schema}.workflows"
-#: The members of the workflows of these ids, counted per state: those not running through
-#: the index of members (which leaves running jobs out, so that a claim writes no entry to
-#: it), the running ones through the index of running jobs.
+#: The members of the workflows of these ids, counted per state (found through the table
+#: that lists them, which a member's claim and finish do not write).
 MEMBER_COUNTS = """
-SELECT workflow_id, state, count(*) AS n FROM {schema}.jobs
-WHERE workflow_id = ANY(%(ids)s) AND state <> 'running'
-GROUP BY workflow_id, state
-UNION ALL
-SELECT workflow_id, state, count(*) AS n FROM {schema}.jobs
-WHERE state = 'running' AND workflow_id = ANY(%(ids)s)
-GROUP BY workflow_id, state
+SELECT m.workflow_id, j.state, count(*) AS n
+FROM {schema}.workflow_members AS m JOIN {schema}.jobs AS j ON j.id = m.job_id
+WHERE m.workflow_id = ANY(%(ids)s)
+GROUP BY m.workflow_id, j.state
 """
 #: The members of a workflow in the order stored, found as MEMBER_COUNTS finds them.
 MEMBERS = """
-SELECT * FROM (SELECT * FROM {schema}.jobs WHERE workflow_id = %(id)s AND state <> 'running'
-               UNION ALL
-               SELECT * FROM {schema}.jobs WHERE state = 'running' AND workflow_id = %(id)s)
-     AS members
-ORDER BY seq
+SELECT j.* FROM {schema}.workflow_members AS m JOIN {schema}.jobs AS j ON j.id = m.job_id
+WHERE m.workflow_id = %(id)s
+ORDER BY m.seq
 """
 #: The jobs a job depends on, in the order given; a pruned one has no row. A result that
 #: is JSON null is answered as SQL NULL, which the client need not parse (a fan-in reads
