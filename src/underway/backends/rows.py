@@ -23,7 +23,7 @@ NO_ERRORS: tuple[Any, ...] = ("[]", [], None)
 
 def claimed_from_row(row: Mapping[str, Any], data: DataReader) -> ClaimedJob:
     """What a worker needs of a job it just claimed, from the claim's answer."""
-    return ClaimedJob(
+    return new_claimed_job(
         row["id"],
         row["name"],
         data(row["args"]),
@@ -108,6 +108,8 @@ def unfrozen_builder(cls: type[T]) -> Callable[..., T]:
 
 #: `Job(*values)`, through `unfrozen_builder`.
 new_job: Callable[..., Job] = unfrozen_builder(Job)
+#: `ClaimedJob(*values)`, through `unfrozen_builder`: built for every job a worker claims.
+new_claimed_job: Callable[..., ClaimedJob] = unfrozen_builder(ClaimedJob)
 #: `DependencyOutcome(*values)`, through `unfrozen_builder`.
 new_dependency_outcome: Callable[..., DependencyOutcome] = unfrozen_builder(DependencyOutcome)
 

@@ -7,6 +7,7 @@ from typing import Any
 
 from ...models import ClaimedJob
 from ..codecs import json_text_to_data
+from ..rows import new_claimed_job
 
 
 def in_claim_order(rows: list[tuple[Any, ...]]) -> None:
@@ -27,7 +28,7 @@ def claimed(
     trace_context: str | None,
 ) -> ClaimedJob:
     """A claimed job from the columns a claim's statement returns, as plain values."""
-    return ClaimedJob(
+    return new_claimed_job(
         job_id,
         name,
         json_text_to_data(args),
