@@ -19,45 +19,36 @@ from .wakeups import notify
 #: Rounds of "insert, find what it conflicted with"; each ends unless a rival job finished.
 INSERT_ROUNDS = 5
 
-#: One job, of any kind, listed under its workflow if it has one; nothing if its id,
-#: idempotency key, cron tick or (join/skip) active fingerprint is taken. `%(state)s`: NULL
-#: for pending or scheduled as run_at says, else the state it starts in: skipped (a
-#: duplicate, or a job its dependencies make needless), cancelled (one its dependencies
-#: failed) or waiting; the first two are finished at once.
+#: One job, of any kind; nothing if its id, idempotency key, cron tick or (join/skip) active
+#: fingerprint is taken. `%(state)s`: NULL for pending or scheduled as run_at says, else the
+#: state it starts in: skipped (a duplicate, or a job its dependencies make needless),
+#: cancelled (one its dependencies failed) or waiting; the first two are finished at once.
 INSERT = """
-WITH ins AS (
-    INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
-        finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
-        duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key, rate_limit,
-        rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies, dependency_rule,
-        tolerate, results_into, results_shape, error, trace_context)
-    SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
-        coalesce(%(state)s::text,
-                 CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END),
-        %(args)s::jsonb, %(max_attempts)s::int, t.run_at,
-        CASE WHEN %(state)s::text IN ('skipped', 'cancelled') THEN now() END,
-        %(fingerprint)s::text, %(unique)s::text, %(lane)s::text, %(lane_limit)s::int,
-        %(retention_s)s::float8,
-        CASE WHEN %(state)s::text IN ('skipped', 'cancelled')
-             THEN now() + make_interval(secs => %(retention_s)s::float8) END,
-        %(duplicate_of)s::text, %(reason)s::text, %(idempotency_key)s::text,
-        %(recurring_id)s::text, %(fire_at)s::timestamptz, %(rate_key)s::text,
-        %(rate_limit)s::int, %(rate_window_s)s::float8, %(rate_fixed)s::bool,
-        %(workflow_id)s::text, %(waiting_on)s::int, %(failed_dependencies)s::int,
-        %(dependency_rule)s::text, %(tolerate)s::int, %(results_into)s::text,
-        %(results_shape)s::text,
-        %(error)s::jsonb || jsonb_build_object('at', extract(epoch FROM now())::float8),
-        %(trace_context)s::text
-    FROM (SELECT coalesce(%(run_at)s::timestamptz,
-                          now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
-    ON CONFLICT DO NOTHING
-    RETURNING *
-),
-listed AS (
-    INSERT INTO {schema}.workflow_members (seq, workflow_id, job_id)
-    SELECT seq, workflow_id, id FROM ins WHERE workflow_id IS NOT NULL
-)
-SELECT * FROM ins
+INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
+    finished_at, fingerprint, unique_mode, lane, lane_limit, retention_s, expires_at,
+    duplicate_of, skip_reason, idempotency_key, recurring_id, fire_at, rate_key, rate_limit,
+    rate_window_s, rate_fixed, workflow_id, waiting_on, failed_dependencies, dependency_rule,
+    tolerate, results_into, results_shape, error, trace_context)
+SELECT %(id)s::text, %(name)s::text, %(queue)s::text, %(priority)s::int,
+    coalesce(%(state)s::text, CASE WHEN t.run_at > now() THEN 'scheduled' ELSE 'pending' END),
+    %(args)s::jsonb, %(max_attempts)s::int, t.run_at,
+    CASE WHEN %(state)s::text IN ('skipped', 'cancelled') THEN now() END,
+    %(fingerprint)s::text, %(unique)s::text, %(lane)s::text, %(lane_limit)s::int,
+    %(retention_s)s::float8,
+    CASE WHEN %(state)s::text IN ('skipped', 'cancelled')
+         THEN now() + make_interval(secs => %(retention_s)s::float8) END,
+    %(duplicate_of)s::text, %(reason)s::text, %(idempotency_key)s::text,
+    %(recurring_id)s::text, %(fire_at)s::timestamptz, %(rate_key)s::text,
+    %(rate_limit)s::int, %(rate_window_s)s::float8, %(rate_fixed)s::bool,
+    %(workflow_id)s::text, %(waiting_on)s::int, %(failed_dependencies)s::int,
+    %(dependency_rule)s::text, %(tolerate)s::int, %(results_into)s::text,
+    %(results_shape)s::text,
+    %(error)s::jsonb || jsonb_build_object('at', extract(epoch FROM now())::float8),
+    %(trace_context)s::text
+FROM (SELECT coalesce(%(run_at)s::timestamptz,
+                      now() + make_interval(secs => %(delay_s)s::float8)) AS run_at) t
+ON CONFLICT DO NOTHING
+RETURNING *
 """
 #: A batch of plain jobs from the rows of `{batch}`, inserted in batch order, with the NOTIFY
 #: of each queue that got pending work sent by the same statement.

@@ -46,14 +46,9 @@ UPDATE {schema}.jobs SET state = CASE WHEN waiting_on > 0 THEN 'waiting' ELSE 'p
 WHERE id = %s AND state IN ('failed', 'cancelled')
 RETURNING *
 """
-#: A job, its own edges and its row in the list of its workflow's members (its logs go
-#: with it).
+#: A job and its own edges (its logs go with it).
 DELETE = """
-WITH edges AS (DELETE FROM {schema}.dependencies WHERE job_id = %(id)s),
-unlisted AS (
-    DELETE FROM {schema}.workflow_members
-    WHERE seq = (SELECT seq FROM {schema}.jobs WHERE id = %(id)s AND workflow_id IS NOT NULL)
-)
+WITH edges AS (DELETE FROM {schema}.dependencies WHERE job_id = %(id)s)
 DELETE FROM {schema}.jobs WHERE id = %(id)s
 """
 

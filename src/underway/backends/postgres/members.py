@@ -18,8 +18,8 @@ from .tx import Row, Tx, batch_params, batch_select, with_batch
 
 #: Jobs of a workflow from the rows of `{batch}`, inserted in batch order, each in the state
 #: its dependencies give it (`state`: NULL for pending or scheduled as run_at says) and
-#: marked `awaited` if a later one waits for it, listed under its workflow, with the NOTIFY of
-#: each queue that got pending work; nothing for a job whose id is taken.
+#: marked `awaited` if a later one waits for it, with the NOTIFY of each queue that got
+#: pending work; nothing for a job whose id is taken.
 INSERT_MEMBERS = """
 WITH ins AS (
     INSERT INTO {schema}.jobs (id, name, queue, priority, state, args, max_attempts, run_at,
@@ -48,18 +48,13 @@ WITH ins AS (
                     results_shape, error, skip_reason, awaited, n)
           ORDER BY n) j
     ON CONFLICT DO NOTHING
-    RETURNING id, state, queue, created_at, run_at, error, workflow_id, seq
-),
-listed AS (
-    INSERT INTO {schema}.workflow_members (seq, workflow_id, job_id)
-    SELECT seq, workflow_id, id FROM ins WHERE workflow_id IS NOT NULL
+    RETURNING id, state, queue, created_at, run_at, error
 ),
 woken AS (
     SELECT pg_notify(%(channel)s, queue) FROM (SELECT DISTINCT queue FROM ins
                                                WHERE state = 'pending') q
 )
-SELECT ins.id, ins.state, ins.queue, ins.created_at, ins.run_at, ins.error
-FROM ins, (SELECT count(*) FROM woken) w
+SELECT ins.* FROM ins, (SELECT count(*) FROM woken) w
 """
 #: INSERT_MEMBERS's input columns and their types, in the order it reads them: the plain
 #: insert's (a member row extends `plain_row`), then the dependencies'.

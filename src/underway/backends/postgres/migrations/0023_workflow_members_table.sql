@@ -1,10 +1,11 @@
--- A workflow's members are listed by a table of their own, written once as each member is
--- stored, instead of by an index on jobs: a member's finish writes a new version of its row
--- (state is in the claim indexes' conditions), and every index on jobs whose condition the
--- new version meets takes an entry for it, which a plain job's finish does not pay. A row
--- is keyed by its job's seq, by which it is deleted with the job (prune, delete); the index
--- by workflow orders a workflow's members as stored and holds their ids, so that they are
--- read from it alone.
+-- A workflow's members are listed by a table of their own instead of by an index on jobs: a
+-- member's finish writes a new version of its row (state is in the claim indexes'
+-- conditions), and every index on jobs whose condition the new version meets takes an entry
+-- for it, which a plain job's finish does not pay. A row is keyed by its job's seq; the
+-- index by workflow orders a workflow's members as stored and holds their ids, so that they
+-- are read from it alone. Triggers keep the list in step with the jobs on every path that
+-- stores or deletes one, a worker's of the release before included; a plain job pays only
+-- their conditions.
 CREATE TABLE {schema}.workflow_members (
     seq         bigint PRIMARY KEY,
     workflow_id text NOT NULL,
@@ -14,3 +15,24 @@ CREATE INDEX workflow_members_of ON {schema}.workflow_members (workflow_id, seq)
 INSERT INTO {schema}.workflow_members (seq, workflow_id, job_id)
 SELECT seq, workflow_id, id FROM {schema}.jobs WHERE workflow_id IS NOT NULL;
 DROP INDEX {schema}.jobs_workflow;
+
+CREATE FUNCTION {schema}.list_workflow_member() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    INSERT INTO {schema}.workflow_members (seq, workflow_id, job_id)
+    VALUES (NEW.seq, NEW.workflow_id, NEW.id);
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_list_workflow_member AFTER INSERT ON {schema}.jobs
+FOR EACH ROW WHEN (NEW.workflow_id IS NOT NULL)
+EXECUTE FUNCTION {schema}.list_workflow_member();
+
+CREATE FUNCTION {schema}.unlist_workflow_member() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    DELETE FROM {schema}.workflow_members WHERE seq = OLD.seq;
+    RETURN NULL;
+END
+$$;
+CREATE TRIGGER jobs_unlist_workflow_member AFTER DELETE ON {schema}.jobs
+FOR EACH ROW WHEN (OLD.workflow_id IS NOT NULL)
+EXECUTE FUNCTION {schema}.unlist_workflow_member();
