@@ -24,9 +24,11 @@ lint: $(STAMP)
 	$(BIN)/mypy --strict --warn-unused-ignores tests/typing
 	$(BIN)/lint-imports
 
-# Everything but the fault suite, which takes minutes of its own: `make faults`.
+# Everything but the fault suite, which takes minutes of its own: `make faults`. Two test
+# processes: much of the suite waits on worker processes, servers and a browser, and each
+# test has a database of its own (a schema, a file, or a private PostgreSQL server).
 test: lint chromium
-	$(BIN)/pytest --ignore=tests/faults --ignore=tests/soak
+	$(BIN)/pytest -n 2 --ignore=tests/faults --ignore=tests/soak
 
 # The dashboard tests drive Debian's Chromium through Playwright (no browser download).
 CHROMIUM := /usr/bin/chromium
