@@ -340,6 +340,42 @@ async def test_a_deleted_dependency_counts_as_cancelled(backend: Backend) -> Non
     ]
 
 
+async def test_a_deleted_dependency_that_had_ended_is_not_counted_again(
+    backend: Backend,
+) -> None:
+    first, second = step(), step()
+    then = step(first, second)
+    await backend.enqueue_many([first, second, then])
+    await end(backend, first)
+    assert await backend.delete(first.id)
+    waiting = await stored(backend, then)
+    assert (waiting.state, waiting.waiting_on, waiting.failed_dependencies) == (WAITING, 1, 0)
+    await end(backend, second)
+    assert await states(backend, then) == [PENDING]
+
+
+async def test_a_dependency_retried_on_its_own_is_waited_for_again_and_counted_once_more(
+    backend: Backend,
+) -> None:
+    first, second = step(), step()
+    tolerant = step(first, second, tolerate=1)
+    await backend.enqueue_many([first, second, tolerant])
+    await end(backend, first, "failed")
+    waiting = await stored(backend, tolerant)
+    assert (waiting.waiting_on, waiting.failed_dependencies) == (1, 1)
+    await backend.retry(first.id)
+    waiting = await stored(backend, tolerant)
+    assert (waiting.state, waiting.waiting_on, waiting.failed_dependencies) == (WAITING, 2, 0)
+    await end(backend, first)
+    waiting = await stored(backend, tolerant)
+    assert (waiting.state, waiting.waiting_on, waiting.failed_dependencies) == (WAITING, 1, 0)
+    await end(backend, second)
+    released = await stored(backend, tolerant)
+    assert (released.state, released.waiting_on, released.failed_dependencies) == (PENDING, 0, 0)
+    outcomes = await backend.dependencies(tolerant.id)
+    assert [o.state for o in outcomes] == [JobState.COMPLETED, JobState.COMPLETED]
+
+
 async def test_a_deleted_dependent_leaves_nothing_behind(backend: Backend) -> None:
     first = step()
     then = step(first)

@@ -403,6 +403,25 @@ async def test_a_workflow_pruned_over_two_rounds_goes_with_its_last_member(
     assert await backend.get_workflow(flow.id) is None
 
 
+async def test_a_pruned_dependency_counts_as_it_ended_when_the_workflow_is_retried(
+    backend: Backend,
+) -> None:
+    flow = workflow()
+    early, late = member(flow, retention_s=0.0), member(flow)
+    fan_in = member(flow, early, late)
+    await backend.start_workflow(flow, [early, late, fan_in])
+    await end(backend, early)
+    await clock_moves_on()
+    assert await backend.prune() == 1
+    await end(backend, late, "failed")
+    assert await states(backend, fan_in) == [CANCELLED]
+    await backend.retry_workflow(flow.id)
+    waiting = await stored(backend, fan_in)
+    assert (waiting.state, waiting.waiting_on, waiting.failed_dependencies) == (WAITING, 1, 0)
+    await end(backend, late)
+    assert await states(backend, fan_in) == [PENDING]
+
+
 async def test_prune_removes_edges_and_the_workflows_left_empty(backend: Backend) -> None:
     gone, kept = workflow(), workflow()
     first = member(gone, retention_s=0.0)

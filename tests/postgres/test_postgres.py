@@ -42,6 +42,7 @@ MIGRATIONS = [
     "0021_claim_limited_parks_by_position",
     "0022_settle_takes_known_states",
     "0023_workflow_members_table",
+    "0024_counted_by_transition",
 ]
 
 

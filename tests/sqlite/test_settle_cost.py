@@ -1,8 +1,9 @@
-"""Settling on SQLite costs a finish nothing per job while no job waits for another: one probe
-of the empty index of uncounted edges, not one update per job that ended."""
+"""Settling on SQLite costs a finish nothing per job while no job waits for another (one probe
+of the empty index of jobs waiting for one not ended), and writes no edge once one does."""
 
 from __future__ import annotations
 
+import json
 import sqlite3
 from pathlib import Path
 
@@ -12,11 +13,16 @@ from underway.backends.sqlite import SQLiteBackend, dependencies
 
 
 def statements_of_settling(path: Path, ids: list[str]) -> list[str]:
-    """The statements `dependencies.settle` runs for these ids, rolled back afterwards."""
+    """The statements `dependencies.settle` runs for these ids, ended as completed in the
+    same transaction, all of it rolled back afterwards."""
     conn = sqlite3.connect(path, isolation_level=None)
     conn.row_factory = sqlite3.Row
     ran: list[str] = []
     conn.execute("BEGIN")
+    conn.execute(
+        "UPDATE underway_jobs SET state = 'completed' WHERE id IN (SELECT value FROM json_each(?))",
+        (json.dumps(ids),),
+    )
     conn.set_trace_callback(ran.append)
     dependencies.settle(conn, ids, 0.0)
     conn.set_trace_callback(None)
@@ -25,7 +31,7 @@ def statements_of_settling(path: Path, ids: list[str]) -> list[str]:
     return [" ".join(statement.split()) for statement in ran]
 
 
-async def test_settling_probes_once_while_nothing_waits_and_marks_edges_once_a_job_does(
+async def test_settling_probes_once_while_nothing_waits_and_writes_no_edge_once_a_job_does(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "jobs.db"
@@ -40,5 +46,6 @@ async def test_settling_probes_once_while_nothing_waits_and_marks_edges_once_a_j
         waited_on = statements_of_settling(path, [awaited.id])
     finally:
         await backend.close()
-    assert quiet == [" ".join(dependencies.ANY_WAITING.split())]
-    assert any(s.startswith("UPDATE underway_dependencies") for s in waited_on), waited_on
+    assert quiet == [" ".join(dependencies.ANY_AWAITING.split())]
+    assert any(s.startswith("UPDATE underway_jobs SET waiting_on") for s in waited_on), waited_on
+    assert not any("UPDATE underway_dependencies" in s for s in waited_on), waited_on

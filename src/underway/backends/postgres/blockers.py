@@ -17,6 +17,7 @@ from ...explanations import (
 from .. import blocking, claiming
 from . import rate_keys, reads
 from .connection import PostgresPool
+from .dependencies import ENDS, STANDS
 from .tx import Row, Tx
 from .values import NUL
 
@@ -35,9 +36,10 @@ SELECT id, count(*) OVER () AS n FROM {schema}.jobs
 WHERE lane = %s AND state = 'running' ORDER BY started_at, seq LIMIT %s
 """
 #: The first jobs a waiting job depends on that have not ended, in the order given.
-WAITING_FOR = """
-SELECT dependency_id FROM {schema}.dependencies
-WHERE job_id = %s AND ended IS NULL ORDER BY position LIMIT %s
+WAITING_FOR = f"""
+SELECT e.dependency_id FROM {{schema}}.dependencies AS e
+LEFT JOIN {{schema}}.jobs AS d ON d.id = e.dependency_id
+WHERE e.job_id = %s AND {STANDS} NOT IN {ENDS} ORDER BY e.position LIMIT %s
 """
 LIVE_STARTS = "SELECT " + rate_keys.count_live("%(key)s") + " AS n"
 #: When the live start at a given position, soonest to expire first, leaves the window.

@@ -3,6 +3,12 @@ settling, which counts the jobs that just ended on the edges of those waiting fo
 the transaction that ended them, and moves each dependent as `dependency_rules` says
 (released, cancelled or skipped; those that end are settled in turn, level by level).
 
+A job's end is counted once because the transaction that ends it counts it: every caller of
+`settle` passes only jobs it has just moved into an end state (its statement is guarded by
+the state it changes). Edges are not written as they are counted: an edge's dependency has
+ended if its row says so, or if its row is gone (then the edge keeps how it ended). A job
+reopened (retried) is taken back off the counts of those that wait for it (`uncount`).
+
 Row locks keep the counts exact across transactions. An enqueue locks the jobs it will wait
 for and marks those not ended `awaited`: one cannot end until the edges to it commit (a
 finish then sees the mark, and settles it), and one that ended first is read as ended.
@@ -59,6 +65,41 @@ def settle_call(ids: str, states: str = "NULL::text[]") -> str:
 
 #: Settling the jobs of `ids`, their states read from their rows.
 SETTLE = "SELECT id, state FROM " + settle_call("%(ids)s::text[]")
+#: Counting ends on these edges alone (migration 0024's `count_ends`): each of `dependents`
+#: waits for one that ended in the state at the same place of `states`.
+COUNT_ENDS = """
+SELECT id, state FROM {schema}.count_ends(%(dependents)s::text[], %(states)s::text[],
+    %(failed_type)s::text, %(none_failed)s::text, %(finished_channel)s::text,
+    %(work_channel)s::text)
+"""
+#: How the dependency of `e` (joined as `d`) stands for the counts: its state, or if its row
+#: is gone, how it ended (kept on the edge; one deleted with no record of it: cancelled).
+STANDS = "coalesce(d.state, e.ended, 'cancelled')"
+ENDS = "('completed', 'failed', 'cancelled', 'skipped')"
+#: The edges to a job whose row goes keep how it ended (or as cancelled, if it had not).
+KEEP_ENDED = """
+UPDATE {schema}.dependencies SET ended = %(state)s WHERE dependency_id = %(id)s
+"""
+#: A job retried (it had failed or was cancelled: only those are) is not ended any more for
+#: those that wait for it, locked in id order; it is marked awaited if any does, so that its
+#: next finish settles it.
+UNCOUNT = """
+WITH edges AS (
+    SELECT job_id, count(*)::int AS n FROM {schema}.dependencies WHERE dependency_id = %(id)s
+    GROUP BY job_id
+),
+locked AS (
+    SELECT j.id, e.n FROM {schema}.jobs AS j JOIN edges AS e ON e.job_id = j.id
+    WHERE j.id = ANY(ARRAY(SELECT job_id FROM edges)) ORDER BY j.id FOR NO KEY UPDATE OF j
+),
+marked AS (
+    UPDATE {schema}.jobs SET awaited = true
+    WHERE id = %(id)s AND NOT awaited AND EXISTS (SELECT 1 FROM edges)
+)
+UPDATE {schema}.jobs AS j SET
+    waiting_on = j.waiting_on + l.n, failed_dependencies = j.failed_dependencies - l.n
+FROM locked AS l WHERE j.id = l.id
+"""
 
 
 async def states_of(tx: Tx, ids: Sequence[str]) -> dict[str, str]:
@@ -93,13 +134,39 @@ def settle_params(tx: Tx) -> dict[str, Any]:
 
 
 async def settle(tx: Tx, ids: Sequence[str]) -> Wakeups:
-    """Count the jobs of these ids that have ended (or are gone) on what waits for them, and
-    move those dependents as the rules say, those that end in turn too; whom that wakes in
-    this process (the statements send their own NOTIFYs). Call it in the transaction that
-    ended them."""
+    """Count the jobs of these ids that have ended (or are gone: as cancelled) on what waits
+    for them, and move those dependents as the rules say, those that end in turn too; whom
+    that wakes in this process (the statements send their own NOTIFYs). Call it in the
+    transaction that ended them, with only jobs it moved into an end state (or deleted
+    before they ended)."""
     if not ids:
         return NOBODY
     return wakeups_of(await tx.rows(SETTLE, {"ids": list(ids), **settle_params(tx)}))
+
+
+async def count_pairs(tx: Tx, pairs: Sequence[tuple[str, str]]) -> Wakeups:
+    """Count ends on these edges alone (waiting job, the state its dependency ended in): new
+    edges to jobs that have ended already. Those that end in turn are settled too."""
+    if not pairs:
+        return NOBODY
+    params = {
+        "dependents": [job_id for job_id, _ in pairs],
+        "states": [state for _, state in pairs],
+        **settle_params(tx),
+    }
+    return wakeups_of(await tx.rows(COUNT_ENDS, params))
+
+
+async def keep_ended(tx: Tx, job_id: str, state: str) -> None:
+    """The edges to a job whose row goes keep how it ended (`state`, if it had ended)."""
+    kept = state if JobState(state).is_finished else JobState.CANCELLED.value
+    await tx.run(KEEP_ENDED, {"id": job_id, "state": kept})
+
+
+async def uncount(tx: Tx, job_id: str) -> None:
+    """Take a job that failed or was cancelled, and is being retried, off the counts of
+    every job that waits for it: they wait for it again."""
+    await tx.run(UNCOUNT, {"id": job_id})
 
 
 def wakeups_of(moved: list[Row]) -> Wakeups:

@@ -59,10 +59,10 @@ FORGET_WORKERS = (
 )
 #: Expired jobs, a batch at a time; `= ANY(ARRAY(...))` keeps a generic plan on the id's
 #: index (an `IN (...)` join could hash the whole table, not knowing the LIMIT). With them go
-#: their edges (only a job with a dependency rule has any) and the workflows they leave with
-#: no member (their rows in the list of members go by trigger as the statement ends: the
-#: list read here still holds them); rows: one a job, with what the history needs of it and
-#: whether the rollup has reached it.
+#: their edges (only a job with a dependency rule has any; the edges to them keep how they
+#: ended) and the workflows they leave with no member (their rows in the list of members go
+#: by trigger as the statement ends: the list read here still holds them); rows: one a job,
+#: with what the history needs of it and whether the rollup has reached it.
 PRUNE_EXPIRED = """
 WITH pruned AS (
     DELETE FROM {schema}.jobs WHERE id = ANY(ARRAY(SELECT id FROM {schema}.jobs
@@ -74,6 +74,12 @@ WITH pruned AS (
 edges AS (
     DELETE FROM {schema}.dependencies
     WHERE job_id = ANY(ARRAY(SELECT id FROM pruned WHERE dependency_rule IS NOT NULL))
+),
+kept AS (
+    UPDATE {schema}.dependencies AS e
+    SET ended = (SELECT p.state FROM pruned AS p WHERE p.id = e.dependency_id)
+    WHERE e.dependency_id = ANY(ARRAY(SELECT id FROM pruned))
+      AND e.job_id <> ALL(ARRAY(SELECT id FROM pruned WHERE dependency_rule IS NOT NULL))
 ),
 emptied AS (
     DELETE FROM {schema}.workflows AS w

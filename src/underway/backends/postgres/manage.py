@@ -10,7 +10,7 @@ from functools import reduce
 from psycopg import errors as pg_errors
 
 from ...errors import InvalidStateError, JobNotFound
-from ...models import BulkAction, Job
+from ...models import BulkAction, Job, JobState
 from .. import policy
 from ..notifier import LocalNotifier
 from ..policy import NOBODY, Wakeups
@@ -46,10 +46,10 @@ UPDATE {schema}.jobs SET state = CASE WHEN waiting_on > 0 THEN 'waiting' ELSE 'p
 WHERE id = %s AND state IN ('failed', 'cancelled')
 RETURNING *
 """
-#: A job and its own edges (its logs go with it).
+#: A job and its own edges (its logs go with it); the state it was in.
 DELETE = """
 WITH edges AS (DELETE FROM {schema}.dependencies WHERE job_id = %(id)s)
-DELETE FROM {schema}.jobs WHERE id = %(id)s
+DELETE FROM {schema}.jobs WHERE id = %(id)s RETURNING state
 """
 
 
@@ -65,23 +65,29 @@ async def cancel(tx: Tx, job_id: str) -> tuple[Job, Wakeups]:
 
 
 async def retry(tx: Tx, job_id: str) -> Job:
-    """Make a failed or cancelled job pending again, unless a duplicate is active."""
+    """Make a failed or cancelled job pending again (or waiting, if it waits for jobs not
+    ended), unless a duplicate is active; those that wait for it wait for it again."""
     try:
         async with tx.savepoint():
             row = await tx.row(RETRY, (job_id,))
     except pg_errors.UniqueViolation:
         raise policy.duplicate_active(job_id) from None
     if row is not None:
+        await dependencies.uncount(tx, job_id)
         return reads.job(row)
     job = await _must_get(tx, job_id)
     raise policy.not_retryable(job)
 
 
 async def delete(tx: Tx, job_id: str) -> tuple[bool, Wakeups]:
-    """Remove a job with its logs and edges; False if there was none. Those still waiting
-    on it count it as cancelled."""
-    if await tx.run(DELETE, {"id": job_id}) == 0:
+    """Remove a job with its logs and edges; False if there was none. The edges to it keep
+    how it ended; if it had not, those waiting for it count it as cancelled."""
+    row = await tx.row(DELETE, {"id": job_id})
+    if row is None:
         return False, NOBODY
+    await dependencies.keep_ended(tx, job_id, row["state"])
+    if JobState(row["state"]).is_finished:
+        return True, NOBODY
     return True, await dependencies.settle(tx, [job_id])
 
 

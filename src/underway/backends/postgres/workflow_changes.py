@@ -48,6 +48,12 @@ marked AS (
 UPDATE {schema}.jobs SET waiting_on = waiting_on + cardinality(%(added)s::text[])
 WHERE id = ANY(%(callbacks)s::text[])
 """
+#: The states of the jobs added to a batch, each locked (in id order) once the edges to it
+#: are written: one that ends before it is read counts here, one that ends after it sees
+#: the edges and counts them as it ends.
+STATES_OF = """
+SELECT id, state FROM {schema}.jobs WHERE id = ANY(%s::text[]) ORDER BY id FOR NO KEY UPDATE
+"""
 #: Members not running yet are cancelled now; running ones are flagged for their workers,
 #: each told on "cancel" (found through the table that lists them, their state checked as
 #: each is locked); the cancelled ones are announced on "finished" (150 ids a payload).
@@ -79,50 +85,46 @@ WHERE id IN (SELECT job_id FROM {schema}.workflow_members WHERE workflow_id = %s
   AND state IN ('failed', 'cancelled')
 ORDER BY id FOR NO KEY UPDATE
 """
-#: The edges on which the retried jobs were counted, by one another or by jobs still waiting
-#: (found through their jobs: the index on dependency_id holds only edges not counted yet),
-#: not counted any more; the jobs still waiting count those jobs again as not ended, and
-#: the retried jobs they wait for are marked awaited. Each edge says whether its job is
-#: retried too (a retried job is failed or cancelled, never waiting): matching the edges
-#: against the retried ids instead took time in the square of their number.
+#: The retried jobs are not ended any more for the jobs that wait for them but are not
+#: retried with them (whatever their state: each job's counts are those its dependencies'
+#: rows give); the retried jobs that others wait for are marked awaited, so that their next
+#: finish settles them.
 REOPEN = """
-WITH reopened AS (
-    UPDATE {schema}.dependencies AS d SET ended = NULL
-    FROM (SELECT e.job_id, e.position, e.ended, w.retried
-          FROM {schema}.dependencies AS e
-          JOIN (SELECT unnest(%(retried)s::text[]) AS id, true AS retried
-                UNION ALL
-                SELECT id, false FROM {schema}.jobs WHERE state = 'waiting') AS w
-            ON e.job_id = w.id
-          WHERE e.ended IS NOT NULL AND e.dependency_id = ANY(%(retried)s::text[])) AS counted
-    WHERE d.job_id = counted.job_id AND d.position = counted.position
-    RETURNING d.job_id, d.dependency_id, counted.ended AS was, counted.retried
+WITH edges AS (
+    SELECT e.job_id, e.dependency_id FROM {schema}.dependencies AS e
+    WHERE e.dependency_id = ANY(%(retried)s::text[])
 ),
 marked AS (
     UPDATE {schema}.jobs SET awaited = true
-    WHERE id = ANY(ARRAY(SELECT dependency_id FROM reopened)) AND NOT awaited
+    WHERE id = ANY(ARRAY(SELECT dependency_id FROM edges)) AND NOT awaited
 ),
 counted AS (
-    SELECT job_id, count(*)::int AS n, count(*) FILTER (WHERE was <> 'completed')::int AS failed
-    FROM reopened WHERE NOT retried
+    SELECT job_id, count(*)::int AS n FROM edges
+    WHERE job_id <> ALL(%(retried)s::text[])
     GROUP BY job_id
 )
 UPDATE {schema}.jobs AS j SET
     waiting_on = j.waiting_on + c.n,
-    failed_dependencies = j.failed_dependencies - c.failed
+    failed_dependencies = j.failed_dependencies - c.n
 FROM counted AS c WHERE j.id = c.job_id
 """
-#: The retried jobs' counts, read again from their edges, and each reset as `manage.RETRY`
+#: The retried jobs' counts, read again from their dependencies' rows (those retried with
+#: them as not ended), and each reset as `manage.RETRY`
 #: resets a job, waiting or pending as `dependency_rules.verdict` says; one it would cancel
 #: or skip again stays as it is. `decided` is materialized: inlined, each of the columns set
 #: below counted the edges again.
 RESET_RETRIED = """
 WITH counted AS (
     SELECT j.id,
-        (SELECT count(*) FROM {schema}.dependencies
-         WHERE job_id = j.id AND ended IS NULL)::int AS waiting_on,
-        (SELECT count(*) FROM {schema}.dependencies
-         WHERE job_id = j.id AND ended <> 'completed')::int AS failed
+        (SELECT count(*) FROM {schema}.dependencies AS e
+         LEFT JOIN {schema}.jobs AS d ON d.id = e.dependency_id
+         WHERE e.job_id = j.id
+           AND (STANDS NOT IN ENDS OR e.dependency_id = ANY(%(retried)s::text[])))::int
+            AS waiting_on,
+        (SELECT count(*) FROM {schema}.dependencies AS e
+         LEFT JOIN {schema}.jobs AS d ON d.id = e.dependency_id
+         WHERE e.job_id = j.id AND STANDS IN ('failed', 'cancelled', 'skipped')
+           AND e.dependency_id <> ALL(%(retried)s::text[]))::int AS failed
     FROM {schema}.jobs AS j WHERE j.id = ANY(%(retried)s::text[])
 ),
 decided AS MATERIALIZED (
@@ -150,7 +152,7 @@ UPDATE {schema}.jobs AS j SET
                         THEN greatest(j.max_attempts, j.attempt + 1) ELSE j.max_attempts END
 FROM decided AS d WHERE j.id = d.id
 RETURNING j.state
-"""
+""".replace("STANDS", dependencies.STANDS).replace("ENDS", dependencies.ENDS)
 
 
 async def start(tx: Tx, workflow: NewWorkflow, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
@@ -177,8 +179,12 @@ async def add_to_batch(
         return stored, NOBODY
     added = [result.id for result in stored]
     await tx.run(WAIT_ALSO_FOR, {"callbacks": waiting, "added": added})
-    # A job that ended already (cancelled at once, or joined one that ended) counts now.
-    return stored, await dependencies.settle(tx, added)
+    # A job that ended already (cancelled at once, or joined one that ended) counts now, on
+    # the new edges alone: those waiting for it before counted it as it ended.
+    states = {row["id"]: row["state"] for row in await tx.rows(STATES_OF, (added,))}
+    ended = [states[job_id] for job_id in added if JobState(states[job_id]).is_finished]
+    pairs = [(callback, state) for state in ended for callback in waiting]
+    return stored, await dependencies.count_pairs(tx, pairs)
 
 
 def members_of(workflow_id: str, jobs: Sequence[NewJob]) -> list[NewJob]:
@@ -208,8 +214,8 @@ async def cancel(tx: Tx, workflow_id: str) -> tuple[Wakeups, Wakeups]:
 
 
 async def retry(tx: Tx, workflow_id: str) -> Wakeups:
-    """Run again the members that failed or were cancelled: the edges on which they were
-    counted by one another or by jobs still waiting count them no more."""
+    """Run again the members that failed or were cancelled: the jobs that wait for them,
+    retried ones too, count them as not ended."""
     if await tx.row(KIND, (workflow_id,)) is None:
         raise WorkflowNotFound(workflow_id)
     retried = [row["id"] for row in await tx.rows(RETRIED, (workflow_id,))]

@@ -19,6 +19,7 @@ from ..base import Clock
 from ..codecs import epoch_to_datetime
 from . import rate_starts, reads
 from .connection import SQLiteConnection
+from .dependencies import ENDS, STANDS
 
 JOB = "SELECT * FROM underway_jobs WHERE id = ?"
 QUEUE = "SELECT * FROM underway_queues WHERE name = ?"
@@ -32,9 +33,10 @@ SELECT id, count(*) OVER () AS n FROM underway_jobs
 WHERE lane = ? AND state = 'running' ORDER BY started_at, seq LIMIT ?
 """
 #: The first jobs a waiting job depends on that have not ended, in the order given.
-WAITING_FOR = """
-SELECT dependency_id FROM underway_dependencies
-WHERE job_id = ? AND ended IS NULL ORDER BY position LIMIT ?
+WAITING_FOR = f"""
+SELECT edge.dependency_id FROM underway_dependencies AS edge
+LEFT JOIN underway_jobs AS dependency ON dependency.id = edge.dependency_id
+WHERE edge.job_id = ? AND {STANDS} NOT IN {ENDS} ORDER BY edge.position LIMIT ?
 """
 #: Ready jobs of the queue a claim takes before this one (priority, run_at, seq), up to a bound.
 AHEAD = """

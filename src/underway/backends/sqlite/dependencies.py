@@ -1,14 +1,22 @@
 """Jobs that wait for others on SQLite: what a new one starts as, and settling, which counts
-the jobs that just ended on the edges of those waiting for them, in the transaction that
-ended them, and moves each dependent as `dependency_rules` says (released, cancelled or
-skipped; those that end are settled in turn, level by level)."""
+the jobs that just ended on those waiting for them, in the transaction that ended them, and
+moves each dependent as `dependency_rules` says (released, cancelled or skipped; those that
+end are settled in turn, level by level).
+
+A job's end is counted once because the transaction that ends it counts it: every caller of
+`settle` passes only jobs it has just moved from a state that is not an end into one (its
+statement is guarded by the state it changes). Edges are not written as they are counted: an
+edge's dependency has ended if its row says so, or if its row is gone (then the edge keeps
+how it ended, `keep_ended`). A job reopened (retried) is taken back off the counts of those
+that wait for it (`uncount`) in the transaction that reopens it. So each job's counts are,
+whatever its own state, those its dependencies' rows give."""
 
 from __future__ import annotations
 
 import json
 import sqlite3
 from collections import Counter
-from collections.abc import Collection, Sequence
+from collections.abc import Iterable, Sequence
 
 from ...models import JobState, NewJob
 from .. import dependency_rules
@@ -22,33 +30,39 @@ STATES_OF = "SELECT id, state FROM underway_jobs WHERE id IN (SELECT value FROM 
 INSERT_EDGE = """
 INSERT INTO underway_dependencies (job_id, position, dependency_id, ended) VALUES (?, ?, ?, ?)
 """
-#: Step 1 of settling: the edges not yet counted of the jobs of these ids (a JSON array) that
-#: have ended, marked with their end state. The edges are found first: a job nobody waits on
-#: costs one probe of the index of uncounted edges, which finds nothing.
-MARK_ENDED = """
-UPDATE underway_dependencies
-SET ended = (SELECT state FROM underway_jobs WHERE id = dependency_id)
-WHERE dependency_id IN (SELECT value FROM json_each(?1)) AND ended IS NULL
-  AND (SELECT state FROM underway_jobs WHERE id = dependency_id)
-      IN ('completed', 'failed', 'cancelled', 'skipped')
-RETURNING job_id, ended
+#: How the dependency of `edge` (joined as `dependency`) stands for the counts: its state, or
+#: if its row is gone, how it ended (kept on the edge; a job deleted with no record of it
+#: reads as cancelled).
+STANDS = "coalesce(dependency.state, edge.ended, 'cancelled')"
+ENDS = "('completed', 'failed', 'cancelled', 'skipped')"
+#: Whether any job waits for one that has not ended: with none, nothing that ends is waited
+#: for, and a finish pays one probe of an empty index instead of one per job.
+ANY_AWAITING = "SELECT EXISTS (SELECT 1 FROM underway_jobs WHERE waiting_on > 0)"
+#: Step 1 of settling: the edges to those jobs of these ids (a JSON array) that have ended, as
+#: (job waiting, the state the one it waits for ended in).
+EDGES_TO_ENDED = f"""
+SELECT edge.job_id, dependency.state FROM json_each(?1) AS ended
+JOIN underway_jobs AS dependency ON dependency.id = ended.value
+JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
+    ON edge.dependency_id = ended.value
+WHERE dependency.state IN {ENDS}
 """
-#: MARK_ENDED for jobs the caller knows have ended (a JSON array of ids): their state is
-#: read once, for the edge it is written to, not also to learn whether they ended.
-MARK_KNOWN_ENDED = """
-UPDATE underway_dependencies
-SET ended = (SELECT state FROM underway_jobs WHERE id = dependency_id)
-WHERE dependency_id IN (SELECT value FROM json_each(?1)) AND ended IS NULL
-RETURNING job_id, ended
+#: The edges to these jobs (a JSON array of ids), as (dependency, job waiting).
+EDGES_TO = """
+SELECT edge.dependency_id, edge.job_id FROM json_each(?1) AS ended
+JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
+    ON edge.dependency_id = ended.value
 """
-#: Whether any edge is still to be counted: with none (no job waits for another), settling
-#: has nothing to do, and a finish pays one probe of an empty index instead of one per job.
-ANY_WAITING = "SELECT EXISTS (SELECT 1 FROM underway_dependencies WHERE ended IS NULL)"
-#: MARK_ENDED for a job being deleted: it ends, for those waiting on it, as cancelled.
-MARK_DELETED = """
-UPDATE underway_dependencies SET ended = 'cancelled'
-WHERE dependency_id = ? AND ended IS NULL
-RETURNING job_id, ended
+#: The edges to a job whose row goes keep how it ended (?2).
+KEEP_ENDED = "UPDATE underway_dependencies SET ended = ?2 WHERE dependency_id = ?1"
+#: A job reopened (?1; it had failed or was cancelled: only those are retried) is not ended
+#: any more for those waiting for it.
+UNCOUNT = """
+UPDATE underway_jobs SET
+    waiting_on = waiting_on + edges.n, failed_dependencies = failed_dependencies - edges.n
+FROM (SELECT job_id, count(*) AS n FROM underway_dependencies INDEXED BY underway_dependencies_of
+      WHERE dependency_id = ?1 GROUP BY job_id) AS edges
+WHERE underway_jobs.id = edges.job_id
 """
 #: Step 2: each dependent's counts, from a JSON array of [job id, edges ended, of which did
 #: not complete] arrays.
@@ -112,58 +126,85 @@ def insert_edges(conn: sqlite3.Connection, jobs: Sequence[tuple[NewJob, Waits]])
     )
 
 
-def any_waiting(conn: sqlite3.Connection) -> bool:
-    """Whether any job waits for another (then settling has work)."""
-    return bool(conn.execute(ANY_WAITING).fetchone()[0])
+def any_awaiting(conn: sqlite3.Connection) -> bool:
+    """Whether any job waits for one that has not ended (then settling may have work)."""
+    return bool(conn.execute(ANY_AWAITING).fetchone()[0])
 
 
-def settle(
-    conn: sqlite3.Connection, ids: Sequence[str], now: float, ended: Collection[str] = ()
-) -> Wakeups:
+def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> Wakeups:
     """Count the jobs of these ids that have ended on what waits for them, and move those
-    dependents as the rules say; whom that wakes. Call it in the transaction that ended them.
-    `ended`: those of `ids` the caller knows have ended (the others' rows say whether)."""
-    if not ids or not any_waiting(conn):
+    dependents as the rules say; whom that wakes. Call it in the transaction that ended
+    them, with only jobs it moved into an end state (others among `ids` are left out)."""
+    if not ids or not any_awaiting(conn):
         return NOBODY
-    known = [job_id for job_id in ids if job_id in ended]
-    others = [job_id for job_id in ids if job_id not in ended] if known else list(ids)
-    marked = conn.execute(MARK_KNOWN_ENDED, (json.dumps(known),)).fetchall() if known else []
-    if others:
-        marked += conn.execute(MARK_ENDED, (json.dumps(others),)).fetchall()
-    return _count(conn, marked, now)
+    return _count(conn, conn.execute(EDGES_TO_ENDED, (json.dumps(list(ids)),)).fetchall(), now)
 
 
-def settle_deleted(conn: sqlite3.Connection, job_id: str, now: float) -> Wakeups:
-    """`settle` for a job being deleted: those still waiting on it count it as cancelled."""
-    return _count(conn, conn.execute(MARK_DELETED, (job_id,)).fetchall(), now)
+def settle_gone(conn: sqlite3.Connection, job_id: str, state: str, now: float) -> Wakeups:
+    """For a job whose row is being deleted, in `state`: the edges to it keep how it ended
+    (as cancelled if it had not), and if it had not, `settle` it as cancelled."""
+    ended = JobState(state).is_finished
+    conn.execute(KEEP_ENDED, (job_id, state if ended else JobState.CANCELLED.value))
+    if ended:
+        return NOBODY
+    return count_edges(conn, {job_id: JobState.CANCELLED.value}, now)
 
 
-def _count(conn: sqlite3.Connection, marked: list[sqlite3.Row], now: float) -> Wakeups:
-    """Steps 2 to 4, level after level: count the marked edges on their jobs, move the jobs,
-    and mark the edges of those that ended, until no edge is left to count."""
+def keep_ended(conn: sqlite3.Connection, gone: Iterable[tuple[str, str]]) -> None:
+    """The edges to these ended jobs (id, state), whose rows go, keep how they ended."""
+    conn.executemany(KEEP_ENDED, gone)
+
+
+def count_edges(conn: sqlite3.Connection, ended: dict[str, str], now: float) -> Wakeups:
+    """Count these jobs (id: the state it ended in), which just ended, on every edge to them;
+    move the dependents as the rules say, and settle those that end in turn."""
+    return _count(conn, _edges_to(conn, ended), now)
+
+
+def count_pairs(conn: sqlite3.Connection, pairs: list[tuple[str, str]], now: float) -> Wakeups:
+    """Count ends on these edges alone (waiting job, the state its dependency ended in): new
+    edges to jobs that have ended already. Those that end in turn are settled too."""
+    return _count(conn, pairs, now)
+
+
+def uncount(conn: sqlite3.Connection, job_id: str) -> None:
+    """Take a job that failed or was cancelled, and is being retried, off the counts of
+    every job that waits for it: they wait for it again."""
+    conn.execute(UNCOUNT, (job_id,))
+
+
+def _edges_to(conn: sqlite3.Connection, ended: dict[str, str]) -> list[tuple[str, str]]:
+    """The edges to these ended jobs, as (job waiting, the state its dependency ended in)."""
+    rows = conn.execute(EDGES_TO, (json.dumps(list(ended)),)).fetchall()
+    return [(job_id, ended[dependency_id]) for dependency_id, job_id in rows]
+
+
+def _count(conn: sqlite3.Connection, counted: Sequence[Sequence[str]], now: float) -> Wakeups:
+    """Steps 2 to 4, level after level: count the ends on their jobs, move the jobs, and
+    find the edges to those that ended, until there is none left to count."""
     released = False
     ended: list[str] = []
-    while marked:
-        moved = _count_level(conn, marked, now)
+    while counted:
+        moved = _count_level(conn, counted, now)
         released = released or any(state == JobState.PENDING for _, state in moved)
-        level = [job_id for job_id, state in moved if JobState(state).is_finished]
+        level = {job_id: state for job_id, state in moved if JobState(state).is_finished}
         ended += level
-        marked = conn.execute(MARK_ENDED, (json.dumps(level),)).fetchall() if level else []
+        counted = _edges_to(conn, level) if level else []
     return Wakeups(work=released, finished=tuple(ended)) if ended or released else NOBODY
 
 
 def _count_level(
-    conn: sqlite3.Connection, marked: list[sqlite3.Row], now: float
+    conn: sqlite3.Connection, counted: Sequence[Sequence[str]], now: float
 ) -> list[tuple[str, str]]:
-    """Count the marked edges (job id, end state) on their jobs and move those the rules
-    decide; the (id, new state) of each job moved."""
+    """Count the ends (job waiting, the state its dependency ended in) on their jobs and
+    move those the rules decide; the (id, new state) of each job moved."""
     ended: Counter[str] = Counter()
     failed: Counter[str] = Counter()
-    for job_id, state in marked:
+    for job_id, state in counted:
         ended[job_id] += 1
         failed[job_id] += state != JobState.COMPLETED
-    counted = [[job_id, n, failed[job_id]] for job_id, n in ended.items()]
-    conn.execute(COUNT_ENDED, (json.dumps(counted),))
+    rows = [[job_id, n, failed[job_id]] for job_id, n in ended.items()]
+    conn.execute(COUNT_ENDED, (json.dumps(rows),))
     params = {
         "ids": json.dumps(list(ended)),
         "now": now,

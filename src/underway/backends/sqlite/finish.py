@@ -107,9 +107,7 @@ def finish_many(
         for o, state in zip(outcomes, states, strict=True)
     ]
     written = [o.lease.job_id for o, ok in zip(outcomes, held, strict=True) if ok]
-    # A completion ends its job (completed, or cancelled if that was asked meanwhile).
-    ended = {o.lease.job_id for o in completed}
-    return held, dependencies.settle(conn, written, now, ended)
+    return held, dependencies.settle(conn, written, now)
 
 
 def _complete_all(

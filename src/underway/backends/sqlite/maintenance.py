@@ -45,12 +45,12 @@ WHERE id = :id AND state = 'running'
 RETURNING log_count
 """
 FORGET_WORKERS = "DELETE FROM underway_workers WHERE heartbeat_at < ?"
-#: Expired jobs (their logs and edges go with them), with the workflows they were in and
-#: what the history needs of them (history.UNFOLDED's columns).
+#: Expired jobs (their logs and edges go with them), with their ids, the workflows they were
+#: in and what the history needs of them (history.UNFOLDED's columns, from `seq` on).
 PRUNE_EXPIRED = """
 DELETE FROM underway_jobs WHERE seq IN (SELECT seq FROM underway_jobs
                                         WHERE expires_at <= ? LIMIT ?)
-RETURNING workflow_id, seq, queue, name, state, run_at, started_at, finished_at
+RETURNING id, workflow_id, seq, queue, name, state, run_at, started_at, finished_at
 """
 #: The workflows of these ids (a JSON array) that have no member left.
 PRUNE_EMPTY_WORKFLOWS = """
@@ -115,11 +115,13 @@ def _recover_stalled(
 
 def prune_batch(conn: sqlite3.Connection, batch_size: int, now: float) -> tuple[int, int]:
     """Delete up to `batch_size` expired jobs (and the workflows they leave empty; those the
-    history's rollup has not reached are folded in first) and as many spent rate starts; how
-    many of each (rate starts settled: see rate_starts)."""
+    history's rollup has not reached are folded in first; the edges to them keep how they
+    ended) and as many spent rate starts; how many of each (rate starts settled: see
+    rate_starts)."""
     pruned = conn.execute(PRUNE_EXPIRED, (now, batch_size)).fetchall()
-    history.fold_pruned(conn, (row[1:] for row in pruned))
-    workflows = sorted({row[0] for row in pruned if row[0] is not None})
+    history.fold_pruned(conn, (row[2:] for row in pruned))
+    dependencies.keep_ended(conn, ((row[0], row[5]) for row in pruned))
+    workflows = sorted({row[1] for row in pruned if row[1] is not None})
     if workflows:
         conn.execute(PRUNE_EMPTY_WORKFLOWS, (json.dumps(workflows),))
     return len(pruned), rate_starts.settle(conn, now, batch_size)

@@ -38,7 +38,7 @@ UPDATE underway_jobs SET state = CASE WHEN waiting_on > 0 THEN 'waiting' ELSE 'p
 WHERE id = ? AND state IN ('failed', 'cancelled')
 RETURNING *
 """
-DELETE = "DELETE FROM underway_jobs WHERE id = ?"
+DELETE = "DELETE FROM underway_jobs WHERE id = ? RETURNING state"
 
 
 def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[Job, Wakeups]:
@@ -54,23 +54,26 @@ def cancel(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[Job, Wake
 
 
 def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
-    """Make a failed or cancelled job pending again, unless a duplicate is active."""
+    """Make a failed or cancelled job pending again (or waiting, if it waits for jobs not
+    ended), unless a duplicate is active; those that wait for it wait for it again."""
     try:
         row = conn.execute(RETRY, (now, job_id)).fetchone()
     except sqlite3.IntegrityError:
         raise policy.duplicate_active(job_id) from None
     if row is not None:
+        dependencies.uncount(conn, job_id)
         return reads.job(row)
     job = _must_get(conn, job_id)
     raise policy.not_retryable(job)
 
 
 def delete(conn: sqlite3.Connection, job_id: str, now: float) -> tuple[bool, Wakeups]:
-    """Remove a job with its logs and edges; False if there was none. Those still waiting
-    on it count it as cancelled."""
-    if int(conn.execute(DELETE, (job_id,)).rowcount) == 0:
+    """Remove a job with its logs and edges; False if there was none. The edges to it keep
+    how it ended; if it had not, those waiting for it count it as cancelled."""
+    row = conn.execute(DELETE, (job_id,)).fetchone()
+    if row is None:
         return False, NOBODY
-    return True, dependencies.settle_deleted(conn, job_id, now)
+    return True, dependencies.settle_gone(conn, job_id, row[0], now)
 
 
 def apply_to_many(

@@ -13,6 +13,7 @@ from ...models import EnqueueResult, JobState, NewJob
 from ...workflow_models import NewWorkflow
 from ..policy import NOBODY, Wakeups
 from . import dependencies
+from .dependencies import ENDS, STANDS
 from .finish import cancelled_error
 from .members import enqueue_members
 
@@ -56,41 +57,37 @@ RETRIED = """
 SELECT json_group_array(id) FROM underway_jobs
 WHERE workflow_id = ? AND state IN ('failed', 'cancelled')
 """
-#: Jobs still waiting count again as not ended the retried jobs (:retried, a JSON array) they
-#: had counted.
+#: The retried jobs are not ended any more for the jobs that wait for them but are not
+#: retried with them (whatever their state: each job's counts are those its dependencies'
+#: rows give).
 REOPEN_WAITING = """
 UPDATE underway_jobs SET
-    waiting_on = waiting_on + reopened.ended,
-    failed_dependencies = failed_dependencies - reopened.failed
-FROM (SELECT edge.job_id, count(*) AS ended,
-             count(*) FILTER (WHERE edge.ended <> 'completed') AS failed
-      FROM underway_jobs AS waiting
-      JOIN underway_dependencies AS edge ON edge.job_id = waiting.id
-      WHERE waiting.state = 'waiting' AND edge.ended IS NOT NULL
-        AND edge.dependency_id IN (SELECT value FROM json_each(:retried))
+    waiting_on = waiting_on + reopened.n,
+    failed_dependencies = failed_dependencies - reopened.n
+FROM (SELECT edge.job_id, count(*) AS n
+      FROM json_each(:retried) AS retried
+      JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
+          ON edge.dependency_id = retried.value
+      WHERE edge.job_id NOT IN (SELECT value FROM json_each(:retried))
       GROUP BY edge.job_id) AS reopened
 WHERE underway_jobs.id = reopened.job_id
 """
-#: The edges on which the retried jobs were counted, of the retried jobs and of those still
-#: waiting, not counted any more (found through their jobs: the index on dependency_id
-#: holds only edges not counted yet).
-REOPEN_EDGES = """
-UPDATE underway_dependencies SET ended = NULL
-WHERE (job_id, position) IN (
-    SELECT edge.job_id, edge.position FROM underway_dependencies AS edge
-    WHERE edge.job_id IN (SELECT value FROM json_each(:retried)
-                          UNION ALL
-                          SELECT id FROM underway_jobs WHERE state = 'waiting')
-      AND edge.ended IS NOT NULL
-      AND edge.dependency_id IN (SELECT value FROM json_each(:retried)))
-"""
-#: The retried jobs' counts, read again from their edges.
-RECOUNT_RETRIED = """
+#: The retried jobs' counts, read again from their dependencies' rows (those retried with
+#: them as not ended).
+RECOUNT_RETRIED = f"""
 UPDATE underway_jobs SET
     waiting_on = (SELECT count(*) FROM underway_dependencies AS edge
-                  WHERE edge.job_id = underway_jobs.id AND edge.ended IS NULL),
+                  LEFT JOIN underway_jobs AS dependency ON dependency.id = edge.dependency_id
+                  WHERE edge.job_id = underway_jobs.id
+                    AND ({STANDS} NOT IN {ENDS}
+                         OR edge.dependency_id IN (SELECT value FROM json_each(:retried)))),
     failed_dependencies = (SELECT count(*) FROM underway_dependencies AS edge
-                           WHERE edge.job_id = underway_jobs.id AND edge.ended <> 'completed')
+                           LEFT JOIN underway_jobs AS dependency
+                               ON dependency.id = edge.dependency_id
+                           WHERE edge.job_id = underway_jobs.id
+                             AND {STANDS} IN ('failed', 'cancelled', 'skipped')
+                             AND edge.dependency_id NOT IN
+                                 (SELECT value FROM json_each(:retried)))
 WHERE id IN (SELECT value FROM json_each(:retried))
 """
 #: The retried jobs reset as `manage.RETRY` resets a job, waiting or pending as
@@ -139,8 +136,12 @@ def add_to_batch(
     added = [result.id for result in stored]
     conn.execute(WAIT_ALSO_FOR, {"callbacks": json.dumps(waiting), "added": json.dumps(added)})
     conn.execute(WAIT_LONGER, (len(added), json.dumps(waiting)))
-    # A job that joined one that ended already is counted at once.
-    return stored, dependencies.settle(conn, added, now)
+    # A job that ended already (cancelled at once, or joined one that ended) counts now, on
+    # the new edges alone: those waiting for it before counted it as it ended.
+    states = dependencies.states_of(conn, added)
+    ended = [states[job_id] for job_id in added if JobState(states[job_id]).is_finished]
+    pairs = [(callback, state) for state in ended for callback in waiting]
+    return stored, dependencies.count_pairs(conn, pairs, now) if pairs else NOBODY
 
 
 def members_of(workflow_id: str, jobs: Sequence[NewJob]) -> list[NewJob]:
@@ -165,8 +166,8 @@ def cancel(conn: sqlite3.Connection, workflow_id: str, now: float) -> tuple[Wake
 
 
 def retry(conn: sqlite3.Connection, workflow_id: str, now: float) -> Wakeups:
-    """Run again the members that failed or were cancelled: the edges on which they were
-    counted by one another or by jobs still waiting count them no more."""
+    """Run again the members that failed or were cancelled: the jobs that wait for them,
+    retried ones too, count them as not ended."""
     if conn.execute(KIND, (workflow_id,)).fetchone() is None:
         raise WorkflowNotFound(workflow_id)
     retried = conn.execute(RETRIED, (workflow_id,)).fetchone()[0]
@@ -174,7 +175,6 @@ def retry(conn: sqlite3.Connection, workflow_id: str, now: float) -> Wakeups:
         return NOBODY
     params = {"retried": retried, "now": now}
     conn.execute(REOPEN_WAITING, params)
-    conn.execute(REOPEN_EDGES, params)
     conn.execute(RECOUNT_RETRIED, params)
     try:
         states = [row[0] for row in conn.execute(RESET_RETRIED, params).fetchall()]
