@@ -5,40 +5,21 @@ before calls `settle` by its old signature and counts as the new one does."""
 
 from __future__ import annotations
 
-import psycopg
-
 from tests.backends.dependency_support import end, step, stored
-from tests.conftest import POSTGRES_URL
+from tests.migrations_before import postgres_before
 from tests.postgres.test_postgres import query
-from underway.backends import migrations
 from underway.backends.dependency_rules import DEPENDENCY_FAILED, NONE_FAILED
-from underway.backends.postgres import PostgresBackend, migrate
+from underway.backends.postgres import PostgresBackend
 from underway.backends.postgres.connection import channel_name
 from underway.models import JobState
 
 BEFORE = "0024_counted_by_transition"
 
 
-def migrate_before(schema: str) -> None:
-    """The schema as the migrations before 0024 left it."""
-
-    def run(statement: str, params: tuple[str, ...] | None = None) -> None:
-        conn.execute(statement.replace("{schema}", f'"{schema}"'), params)
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        run(migrate.CREATE_SCHEMA)
-        run(migrate.CREATE_MIGRATIONS)
-        for version, script in migrations.migration_scripts("underway.backends.postgres"):
-            if version >= BEFORE:
-                break
-            run(script)
-            run(migrate.RECORD, (version,))
-
-
 async def test_a_dependency_retried_on_its_own_before_the_upgrade_is_waited_for_again(
     pg_schema: str, pg_url: str
 ) -> None:
-    migrate_before(pg_schema)
+    postgres_before(pg_schema, BEFORE)
     retried, other = step(), step()
     tolerant = step(retried, other, tolerate=1)
     old = PostgresBackend(pg_url, migrate=False)

@@ -8,34 +8,18 @@ from datetime import UTC, datetime, timedelta
 import psycopg
 
 from tests.conftest import POSTGRES_URL
-from underway.backends import migrations
-from underway.backends.postgres import PostgresBackend, migrate
+from tests.migrations_before import postgres_before
+from underway.backends.postgres import PostgresBackend
 
 from ..backends.support import WORKER, new_job
 
 BEFORE = "0016_rate_starts_per_key"
 
 
-def migrate_before(schema: str) -> None:
-    """The schema as the migrations before 0016 left it."""
-
-    def run(statement: str, params: tuple[str, ...] | None = None) -> None:
-        conn.execute(statement.replace("{schema}", f'"{schema}"'), params)
-
-    with psycopg.connect(POSTGRES_URL, autocommit=True) as conn:
-        run(migrate.CREATE_SCHEMA)
-        run(migrate.CREATE_MIGRATIONS)
-        for version, script in migrations.migration_scripts("underway.backends.postgres"):
-            if version >= BEFORE:
-                break
-            run(script)
-            run(migrate.RECORD, (version,))
-
-
 async def test_live_starts_move_to_their_key_sorted_and_spent_ones_are_dropped(
     pg_schema: str, pg_url: str
 ) -> None:
-    migrate_before(pg_schema)
+    postgres_before(pg_schema, BEFORE)
     now = datetime.now(UTC)
     starts = [
         ("job:send:a", now + timedelta(seconds=50)),

@@ -9,33 +9,19 @@ from pathlib import Path
 
 from tests.backends.dependency_support import end, step, stored
 from tests.backends.support import new_job
+from tests.migrations_before import sqlite_before
 from underway.backends.base import SystemClock
-from underway.backends.migrations import migration_scripts
-from underway.backends.sqlite import SQLiteBackend, migrate
+from underway.backends.sqlite import SQLiteBackend
 from underway.models import JobState
 
 BEFORE = "0014_counted_by_transition"
-
-
-def migrate_before(path: Path) -> None:
-    """The schema as the migrations before 0014 left it."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute(migrate.CREATE_MIGRATIONS)
-        for version, script in migration_scripts("underway.backends.sqlite"):
-            if version >= BEFORE:
-                break
-            conn.executescript(script)
-            conn.execute(migrate.RECORD, (version,))
-    finally:
-        conn.close()
 
 
 async def test_a_dependency_retried_on_its_own_before_the_upgrade_is_waited_for_again(
     tmp_path: Path,
 ) -> None:
     path = tmp_path / "jobs.db"
-    migrate_before(path)
+    sqlite_before(path, BEFORE)
     retried, other, plain = step(), step(), new_job()
     tolerant = step(retried, other, tolerate=1)
     old = SQLiteBackend(f"sqlite:///{path}", clock=SystemClock(), migrate=False)

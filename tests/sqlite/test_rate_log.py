@@ -13,9 +13,9 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from tests.backends.support import WORKER, new_job
+from tests.migrations_before import sqlite_before
 from underway.backends.base import SystemClock
 from underway.backends.claiming import RateStart
-from underway.backends.migrations import migration_scripts
 from underway.backends.sqlite import SQLiteBackend, migrate, rate_starts
 
 KEYS = ("a", "b", "c")
@@ -162,23 +162,9 @@ def test_a_key_linked_again_links_its_next_start_after_its_last_row(
     assert conn.execute(keys).fetchall() == [(1, 11.0, 0)]
 
 
-def migrate_before(path: Path) -> None:
-    """The schema as the migrations before 0013 left it."""
-    conn = sqlite3.connect(path, isolation_level=None)
-    try:
-        conn.execute(migrate.CREATE_MIGRATIONS)
-        for version, script in migration_scripts("underway.backends.sqlite"):
-            if version >= BEFORE:
-                break
-            conn.executescript(script)
-            conn.execute(migrate.RECORD, (version,))
-    finally:
-        conn.close()
-
-
 async def test_migration_moves_each_keys_starts_in_expiry_order(tmp_path: Path) -> None:
     path = tmp_path / "jobs.db"
-    migrate_before(path)
+    sqlite_before(path, BEFORE)
     with sqlite3.connect(path) as conn:
         conn.executemany(
             "INSERT INTO underway_rate_starts (key, expires_at) VALUES (?, ?)",
