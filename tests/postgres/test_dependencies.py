@@ -19,6 +19,7 @@ from underway.backends.postgres.connection import PostgresPool
 from underway.backends.postgres.dependencies import STATES_OF
 from underway.backends.postgres.finish import CANCELLED, OUTCOME_TYPES, finish_statement
 from underway.backends.postgres.tx import AsyncTx
+from underway.backends.postgres.workflow_changes import REOPEN, RESET_RETRIED
 from underway.models import JobState, Lease, NewJob, Outcome
 from underway.workflow_models import NewWorkflow
 
@@ -230,3 +231,18 @@ async def test_a_retried_dependency_counted_at_enqueue_is_settled_when_it_ends_a
     assert retried.counts == {"pending": 1, "waiting": 1}
     await end(backend, broken)
     assert (await stored(backend, then)).state is JobState.PENDING
+
+
+async def test_a_workflow_retry_matches_edges_to_the_retried_ids_by_joins(
+    backends: list[PostgresBackend], pg_url: str, pg_schema: str
+) -> None:
+    """Each of its statements matched every edge against the array of retried ids once (a
+    filter `<> ALL(...)` or `= ANY(...)` on each row): 9 s for a fan-out of 10,000, where a
+    join takes 0.6 s. An array may still drive an index scan."""
+    _deep_table(pg_schema)
+    ids = ",".join([*(f"member-{i}" for i in range(1, 10_001)), "fan-in"])
+    retried = f"'{{{ids}}}'"
+    for statement in (REOPEN, RESET_RETRIED):
+        plan = _generic_plan(pg_url, pg_schema, statement, "text[]", retried, ("retried",))
+        filters = [line for line in plan.splitlines() if "Filter" in line]
+        assert not [line for line in filters if "ALL (" in line or "ANY (" in line], plan
