@@ -23,6 +23,10 @@ from .. import dependency_rules
 from ..dependency_rules import Waits
 from ..policy import NOBODY, Wakeups
 
+#: Ends counted on one job waiting: [its id, how many ended, how many of those did not
+#: complete] (COUNT_ENDED's rows).
+Counts = list[str | int]
+
 #: The states of the stored jobs of these ids (a JSON array).
 STATES_OF = "SELECT id, state FROM underway_jobs WHERE id IN (SELECT value FROM json_each(?))"
 #: One edge: job `job_id` waits for `dependency_id`, the position-th job it depends on;
@@ -38,14 +42,16 @@ ENDS = "('completed', 'failed', 'cancelled', 'skipped')"
 #: Whether any job waits for one that has not ended: with none, nothing that ends is waited
 #: for, and a finish pays one probe of an empty index instead of one per job.
 ANY_AWAITING = "SELECT EXISTS (SELECT 1 FROM underway_jobs WHERE waiting_on > 0)"
-#: Step 1 of settling: the edges to those jobs of these ids (a JSON array) that have ended, as
-#: (job waiting, the state the one it waits for ended in).
-EDGES_TO_ENDED = f"""
-SELECT edge.job_id, dependency.state FROM json_each(?1) AS ended
+#: Step 1 of settling: the ends to count of those jobs of these ids (a JSON array) that have
+#: ended, per job waiting for them: (its id, how many ended, how many of those did not
+#: complete). Counted here, a fan-in's member costs its dependent no row to Python.
+ENDS_TO_COUNT = f"""
+SELECT edge.job_id, count(*), sum(dependency.state <> 'completed') FROM json_each(?1) AS ended
 JOIN underway_jobs AS dependency ON dependency.id = ended.value
 JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
     ON edge.dependency_id = ended.value
 WHERE dependency.state IN {ENDS}
+GROUP BY edge.job_id
 """
 #: The edges to these jobs (a JSON array of ids), as (dependency, job waiting).
 EDGES_TO = """
@@ -137,7 +143,8 @@ def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> Wakeups:
     them, with only jobs it moved into an end state (others among `ids` are left out)."""
     if not ids or not any_awaiting(conn):
         return NOBODY
-    return _count(conn, conn.execute(EDGES_TO_ENDED, (json.dumps(list(ids)),)).fetchall(), now)
+    counts = conn.execute(ENDS_TO_COUNT, (json.dumps(list(ids)),)).fetchall()
+    return _count(conn, [list(row) for row in counts], now)
 
 
 def settle_gone(conn: sqlite3.Connection, job_id: str, state: str, now: float) -> Wakeups:
@@ -164,7 +171,7 @@ def count_edges(conn: sqlite3.Connection, ended: dict[str, str], now: float) -> 
 def count_pairs(conn: sqlite3.Connection, pairs: list[tuple[str, str]], now: float) -> Wakeups:
     """Count ends on these edges alone (waiting job, the state its dependency ended in): new
     edges to jobs that have ended already. Those that end in turn are settled too."""
-    return _count(conn, pairs, now)
+    return _count(conn, _tally(pairs), now)
 
 
 def uncount(conn: sqlite3.Connection, job_id: str) -> None:
@@ -173,40 +180,45 @@ def uncount(conn: sqlite3.Connection, job_id: str) -> None:
     conn.execute(UNCOUNT, (job_id,))
 
 
-def _edges_to(conn: sqlite3.Connection, ended: dict[str, str]) -> list[tuple[str, str]]:
-    """The edges to these ended jobs, as (job waiting, the state its dependency ended in)."""
+def _edges_to(conn: sqlite3.Connection, ended: dict[str, str]) -> list[Counts]:
+    """The ends to count of these ended jobs (id: the state it ended in), per job waiting."""
     rows = conn.execute(EDGES_TO, (json.dumps(list(ended)),)).fetchall()
-    return [(job_id, ended[dependency_id]) for dependency_id, job_id in rows]
+    return _tally([(job_id, ended[dependency_id]) for dependency_id, job_id in rows])
 
 
-def _count(conn: sqlite3.Connection, counted: Sequence[Sequence[str]], now: float) -> Wakeups:
+def _tally(pairs: Iterable[tuple[str, str]]) -> list[Counts]:
+    """Ends on edges (job waiting, the state its dependency ended in), per job waiting: its
+    id, how many ended, how many of those did not complete."""
+    ended: Counter[str] = Counter()
+    failed: Counter[str] = Counter()
+    for job_id, state in pairs:
+        ended[job_id] += 1
+        failed[job_id] += state != JobState.COMPLETED
+    return [[job_id, n, failed[job_id]] for job_id, n in ended.items()]
+
+
+def _count(conn: sqlite3.Connection, counts: list[Counts], now: float) -> Wakeups:
     """Steps 2 to 4, level after level: count the ends on their jobs, move the jobs, and
     find the edges to those that ended, until there is none left to count."""
     released = False
     ended: list[str] = []
-    while counted:
-        moved = _count_level(conn, counted, now)
+    while counts:
+        moved = _count_level(conn, counts, now)
         released = released or any(state == JobState.PENDING for _, state in moved)
         level = {job_id: state for job_id, state in moved if JobState(state).is_finished}
         ended += level
-        counted = _edges_to(conn, level) if level else []
+        counts = _edges_to(conn, level) if level else []
     return Wakeups(work=released, finished=tuple(ended)) if ended or released else NOBODY
 
 
 def _count_level(
-    conn: sqlite3.Connection, counted: Sequence[Sequence[str]], now: float
+    conn: sqlite3.Connection, counts: list[Counts], now: float
 ) -> list[tuple[str, str]]:
-    """Count the ends (job waiting, the state its dependency ended in) on their jobs and
-    move those the rules decide; the (id, new state) of each job moved."""
-    ended: Counter[str] = Counter()
-    failed: Counter[str] = Counter()
-    for job_id, state in counted:
-        ended[job_id] += 1
-        failed[job_id] += state != JobState.COMPLETED
-    rows = [[job_id, n, failed[job_id]] for job_id, n in ended.items()]
-    conn.execute(COUNT_ENDED, (json.dumps(rows),))
+    """Count the ends on their jobs (`_tally`'s rows) and move those the rules decide; the
+    (id, new state) of each job moved."""
+    conn.execute(COUNT_ENDED, (json.dumps(counts),))
     params = {
-        "ids": json.dumps(list(ended)),
+        "ids": json.dumps([row[0] for row in counts]),
         "now": now,
         "none_failed": dependency_rules.NONE_FAILED,
     }
