@@ -42,16 +42,25 @@ ENDS = "('completed', 'failed', 'cancelled', 'skipped')"
 #: Whether any job waits for one that has not ended: with none, nothing that ends is waited
 #: for, and a finish pays one probe of an empty index instead of one per job.
 ANY_AWAITING = "SELECT EXISTS (SELECT 1 FROM underway_jobs WHERE waiting_on > 0)"
-#: Step 1 of settling: the ends to count of those jobs of these ids (a JSON array) that have
-#: ended, per job waiting for them: (its id, how many ended, how many of those did not
-#: complete). Counted here, a fan-in's member costs its dependent no row to Python.
-ENDS_TO_COUNT = f"""
-SELECT edge.job_id, count(*), sum(dependency.state <> 'completed') FROM json_each(?1) AS ended
-JOIN underway_jobs AS dependency ON dependency.id = ended.value
-JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
-    ON edge.dependency_id = ended.value
-WHERE dependency.state IN {ENDS}
-GROUP BY edge.job_id
+#: What a count leaves of each job it counted on: whether it is waiting, and what the rules
+#: need to decide whether it moves (`dependency_rules.verdict`).
+COUNTED = "RETURNING id, state, dependency_rule, tolerate, waiting_on, failed_dependencies"
+#: Step 1 and 2 of settling: count those jobs of these ids (a JSON array) that have ended on
+#: every job waiting for them, grouped per job waiting (a fan-in takes one update per batch
+#: of its members, and sends no row per edge to Python).
+COUNT_ENDS_OF = f"""
+UPDATE underway_jobs SET
+    waiting_on = waiting_on - counted.n,
+    failed_dependencies = failed_dependencies + counted.failed
+FROM (SELECT edge.job_id AS id, count(*) AS n, sum(dependency.state <> 'completed') AS failed
+      FROM json_each(?1) AS ended
+      JOIN underway_jobs AS dependency ON dependency.id = ended.value
+      JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
+          ON edge.dependency_id = ended.value
+      WHERE dependency.state IN {ENDS}
+      GROUP BY edge.job_id) AS counted
+WHERE underway_jobs.id = counted.id
+{COUNTED}
 """
 #: The edges to these jobs (a JSON array of ids), as (dependency, job waiting).
 EDGES_TO = """
@@ -70,9 +79,9 @@ FROM (SELECT job_id, count(*) AS n FROM underway_dependencies INDEXED BY underwa
       WHERE dependency_id = ?1 GROUP BY job_id) AS edges
 WHERE underway_jobs.id = edges.job_id
 """
-#: Step 2: each dependent's counts, from a JSON array of [job id, edges ended, of which did
-#: not complete] arrays.
-COUNT_ENDED = """
+#: Step 2 for ends tallied in Python: each dependent's counts, from a JSON array of
+#: [job id, edges ended, of which did not complete] arrays.
+COUNT_ENDED = f"""
 UPDATE underway_jobs SET
     waiting_on = waiting_on - counted.ended,
     failed_dependencies = failed_dependencies + counted.failed
@@ -80,8 +89,10 @@ FROM (SELECT json_extract(value, '$[0]') AS id, json_extract(value, '$[1]') AS e
              json_extract(value, '$[2]') AS failed
       FROM json_each(?1)) AS counted
 WHERE underway_jobs.id = counted.id
+{COUNTED}
 """
-#: Step 3: the dependents of these ids (:ids, a JSON array) still waiting, moved as
+#: Step 3: the dependents of these ids (:ids, a JSON array: those the rules move, or may)
+#: still waiting, moved as
 #: `dependency_rules.verdict` says: cancelled (with the error `dependency_failed` makes),
 #: skipped, or released (pending, or scheduled if their run_at is still ahead). The unary
 #: plus keeps the planner off the state index: each job is found by its id.
@@ -143,8 +154,8 @@ def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> Wakeups:
     them, with only jobs it moved into an end state (others among `ids` are left out)."""
     if not ids or not any_awaiting(conn):
         return NOBODY
-    counts = conn.execute(ENDS_TO_COUNT, (json.dumps(list(ids)),)).fetchall()
-    return _count(conn, [list(row) for row in counts], now)
+    counted = conn.execute(COUNT_ENDS_OF, (json.dumps(list(ids)),)).fetchall()
+    return _moved(conn, _move(conn, counted, now), now)
 
 
 def settle_gone(conn: sqlite3.Connection, job_id: str, state: str, now: float) -> Wakeups:
@@ -198,28 +209,42 @@ def _tally(pairs: Iterable[tuple[str, str]]) -> list[Counts]:
 
 
 def _count(conn: sqlite3.Connection, counts: list[Counts], now: float) -> Wakeups:
-    """Steps 2 to 4, level after level: count the ends on their jobs, move the jobs, and
-    find the edges to those that ended, until there is none left to count."""
+    """Steps 2 to 4 for ends tallied in Python (`_tally`'s rows)."""
+    if not counts:
+        return NOBODY
+    counted = conn.execute(COUNT_ENDED, (json.dumps(counts),)).fetchall()
+    return _moved(conn, _move(conn, counted, now), now)
+
+
+def _moved(conn: sqlite3.Connection, moved: list[tuple[str, str]], now: float) -> Wakeups:
+    """Step 4, level after level: the jobs moved that ended are counted in turn on those
+    waiting for them, until none ends; whom all of it wakes."""
     released = False
     ended: list[str] = []
-    while counts:
-        moved = _count_level(conn, counts, now)
+    while moved:
         released = released or any(state == JobState.PENDING for _, state in moved)
         level = {job_id: state for job_id, state in moved if JobState(state).is_finished}
         ended += level
         counts = _edges_to(conn, level) if level else []
+        if not counts:
+            break
+        counted = conn.execute(COUNT_ENDED, (json.dumps(counts),)).fetchall()
+        moved = _move(conn, counted, now)
     return Wakeups(work=released, finished=tuple(ended)) if ended or released else NOBODY
 
 
-def _count_level(
-    conn: sqlite3.Connection, counts: list[Counts], now: float
+def _move(
+    conn: sqlite3.Connection, counted: list[sqlite3.Row], now: float
 ) -> list[tuple[str, str]]:
-    """Count the ends on their jobs (`_tally`'s rows) and move those the rules decide; the
-    (id, new state) of each job moved."""
-    conn.execute(COUNT_ENDED, (json.dumps(counts),))
-    params = {
-        "ids": json.dumps([row[0] for row in counts]),
-        "now": now,
-        "none_failed": dependency_rules.NONE_FAILED,
-    }
+    """Step 3: move the counted jobs (COUNTED's rows) still waiting that the rules decide;
+    the (id, new state) of each job moved. With none to move, no statement runs."""
+    due = [
+        row[0]
+        for row in counted
+        if row[1] == JobState.WAITING
+        and dependency_rules.verdict(row[2], row[3], row[4], row[5]) != "waiting"
+    ]
+    if not due:
+        return []
+    params = {"ids": json.dumps(due), "now": now, "none_failed": dependency_rules.NONE_FAILED}
     return [(row[0], row[1]) for row in conn.execute(MOVE_DECIDED, params).fetchall()]
