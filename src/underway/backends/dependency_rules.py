@@ -14,7 +14,7 @@ up by one if it did not complete. Then, in the same transaction as the dependenc
 from __future__ import annotations
 
 import dataclasses
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Literal
 
@@ -72,6 +72,16 @@ def waits_of(job: NewJob, states: Mapping[str, str]) -> Waits:
         failed,
         tuple(ended),
     )
+
+
+def ends_on_new_edges(
+    waiting: Sequence[str], added: Sequence[str], states: Mapping[str, str]
+) -> list[tuple[str, str]]:
+    """The ends that new edges, from each job of `waiting` to each of `added` (the states of
+    the added jobs in `states`), count at once: (job waiting, the state its dependency ended
+    in), one per edge to an added job that has ended already."""
+    ended = [states[job_id] for job_id in added if JobState(states[job_id]).is_finished]
+    return [(job_id, state) for state in ended for job_id in waiting]
 
 
 def dependency_failed(failed: int, tolerate: int) -> JobError:

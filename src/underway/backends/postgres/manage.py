@@ -73,7 +73,7 @@ async def retry(tx: Tx, job_id: str) -> Job:
     except pg_errors.UniqueViolation:
         raise policy.duplicate_active(job_id) from None
     if row is not None:
-        await dependencies.uncount(tx, job_id)
+        await dependencies.uncount(tx, [job_id])
         return reads.job(row)
     job = await _must_get(tx, job_id)
     raise policy.not_retryable(job)

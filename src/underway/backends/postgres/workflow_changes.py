@@ -11,9 +11,11 @@ from psycopg import errors as pg_errors
 from ...errors import InvalidStateError, WorkflowNotFound
 from ...models import EnqueueResult, JobState, NewJob
 from ...workflow_models import NewWorkflow
+from .. import dependency_rules
 from ..policy import NOBODY, Wakeups
 from . import dependencies
 from .connection import channel_name
+from .dependencies import ENDS, STANDS
 from .finish import CANCELLED
 from .members import enqueue_members
 from .tx import Tx
@@ -85,46 +87,22 @@ WHERE id IN (SELECT job_id FROM {schema}.workflow_members WHERE workflow_id = %s
   AND state IN ('failed', 'cancelled')
 ORDER BY id FOR NO KEY UPDATE
 """
-#: The retried jobs are not ended any more for the jobs that wait for them but are not
-#: retried with them (whatever their state: each job's counts are those its dependencies'
-#: rows give); the retried jobs that others wait for are marked awaited, so that their next
-#: finish settles them. Each edge is matched against the retried ids by a join, not by
-#: `<> ALL(...)`, which took time in the square of their number.
-REOPEN = """
-WITH retried AS (SELECT unnest(%(retried)s::text[]) AS id),
-edges AS (
-    SELECT e.job_id, e.dependency_id, r.id IS NOT NULL AS retried
-    FROM {schema}.dependencies AS e LEFT JOIN retried AS r ON r.id = e.job_id
-    WHERE e.dependency_id = ANY(%(retried)s::text[])
-),
-marked AS (
-    UPDATE {schema}.jobs SET awaited = true
-    WHERE id = ANY(ARRAY(SELECT DISTINCT dependency_id FROM edges)) AND NOT awaited
-),
-counted AS (
-    SELECT job_id, count(*)::int AS n FROM edges WHERE NOT retried GROUP BY job_id
-)
-UPDATE {schema}.jobs AS j SET
-    waiting_on = j.waiting_on + c.n,
-    failed_dependencies = j.failed_dependencies - c.n
-FROM counted AS c WHERE j.id = c.job_id
-"""
 #: The retried jobs' counts, read again from their dependencies' rows (those retried with
 #: them as not ended, found by a join), and each reset as `manage.RETRY` resets a job,
 #: waiting or pending as `dependency_rules.verdict` says; one it would cancel or skip again
 #: stays as it is. `decided` is materialized: inlined, each of the columns set
 #: below counted the edges again.
-RESET_RETRIED = """
+RESET_RETRIED = f"""
 WITH retried AS (SELECT unnest(%(retried)s::text[]) AS id),
 counted AS (
     SELECT r.id,
-        count(e.job_id) FILTER (WHERE STANDS NOT IN ENDS OR o.id IS NOT NULL)::int
+        count(e.job_id) FILTER (WHERE {STANDS} NOT IN {ENDS} OR o.id IS NOT NULL)::int
             AS waiting_on,
-        count(e.job_id) FILTER (WHERE STANDS IN ('failed', 'cancelled', 'skipped')
+        count(e.job_id) FILTER (WHERE {STANDS} IN ('failed', 'cancelled', 'skipped')
                                   AND o.id IS NULL)::int AS failed
     FROM retried AS r
-    LEFT JOIN {schema}.dependencies AS e ON e.job_id = r.id
-    LEFT JOIN {schema}.jobs AS d ON d.id = e.dependency_id
+    LEFT JOIN {{schema}}.dependencies AS e ON e.job_id = r.id
+    LEFT JOIN {{schema}}.jobs AS d ON d.id = e.dependency_id
     LEFT JOIN retried AS o ON o.id = e.dependency_id
     GROUP BY r.id
 ),
@@ -134,9 +112,9 @@ decided AS MATERIALIZED (
              WHEN c.waiting_on > 0 THEN 'waiting'
              WHEN j.dependency_rule = 'failed' AND c.failed = 0 THEN 'skipped'
              ELSE 'pending' END AS state
-    FROM counted AS c JOIN {schema}.jobs AS j ON j.id = c.id
+    FROM counted AS c JOIN {{schema}}.jobs AS j ON j.id = c.id
 )
-UPDATE {schema}.jobs AS j SET
+UPDATE {{schema}}.jobs AS j SET
     waiting_on = d.waiting_on, failed_dependencies = d.failed,
     state = CASE WHEN d.state IN ('waiting', 'pending') THEN d.state ELSE j.state END,
     run_at = CASE WHEN d.state IN ('waiting', 'pending') THEN now() ELSE j.run_at END,
@@ -153,7 +131,7 @@ UPDATE {schema}.jobs AS j SET
                         THEN greatest(j.max_attempts, j.attempt + 1) ELSE j.max_attempts END
 FROM decided AS d WHERE j.id = d.id
 RETURNING j.state
-""".replace("STANDS", dependencies.STANDS).replace("ENDS", dependencies.ENDS)
+"""
 
 
 async def start(tx: Tx, workflow: NewWorkflow, jobs: Sequence[NewJob]) -> list[EnqueueResult]:
@@ -183,8 +161,7 @@ async def add_to_batch(
     # A job that ended already (cancelled at once, or joined one that ended) counts now, on
     # the new edges alone: those waiting for it before counted it as it ended.
     states = {row["id"]: row["state"] for row in await tx.rows(STATES_OF, (added,))}
-    ended = [states[job_id] for job_id in added if JobState(states[job_id]).is_finished]
-    pairs = [(callback, state) for state in ended for callback in waiting]
+    pairs = dependency_rules.ends_on_new_edges(waiting, added, states)
     return stored, await dependencies.count_pairs(tx, pairs)
 
 
@@ -222,7 +199,7 @@ async def retry(tx: Tx, workflow_id: str) -> Wakeups:
     retried = [row["id"] for row in await tx.rows(RETRIED, (workflow_id,))]
     if not retried:
         return NOBODY
-    await tx.run(REOPEN, {"retried": retried})
+    await dependencies.uncount(tx, retried)
     try:
         async with tx.savepoint():
             states = [row["state"] for row in await tx.rows(RESET_RETRIED, {"retried": retried})]

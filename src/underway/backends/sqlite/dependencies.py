@@ -70,14 +70,20 @@ JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
 """
 #: The edges to a job whose row goes keep how it ended (?2).
 KEEP_ENDED = "UPDATE underway_dependencies SET ended = ?2 WHERE dependency_id = ?1"
-#: A job reopened (?1; it had failed or was cancelled: only those are retried) is not ended
-#: any more for those waiting for it.
+#: The jobs of ?1 (a JSON array; each had failed or was cancelled: only those are retried)
+#: are not ended any more for the jobs that wait for them but are not retried with them
+#: (whatever their state: each job's counts are those its dependencies' rows give).
 UNCOUNT = """
 UPDATE underway_jobs SET
-    waiting_on = waiting_on + edges.n, failed_dependencies = failed_dependencies - edges.n
-FROM (SELECT job_id, count(*) AS n FROM underway_dependencies INDEXED BY underway_dependencies_of
-      WHERE dependency_id = ?1 GROUP BY job_id) AS edges
-WHERE underway_jobs.id = edges.job_id
+    waiting_on = waiting_on + reopened.n,
+    failed_dependencies = failed_dependencies - reopened.n
+FROM (SELECT edge.job_id, count(*) AS n
+      FROM json_each(?1) AS retried
+      JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
+          ON edge.dependency_id = retried.value
+      WHERE edge.job_id NOT IN (SELECT value FROM json_each(?1))
+      GROUP BY edge.job_id) AS reopened
+WHERE underway_jobs.id = reopened.job_id
 """
 #: Step 2 for ends tallied in Python: each dependent's counts, from a JSON array of
 #: [job id, edges ended, of which did not complete] arrays.
@@ -162,7 +168,7 @@ def settle_gone(conn: sqlite3.Connection, job_id: str, state: str, now: float) -
     """For a job whose row is being deleted, in `state`: the edges to it keep how it ended
     (as cancelled if it had not), and if it had not, `settle` it as cancelled."""
     ended = JobState(state).is_finished
-    conn.execute(KEEP_ENDED, (job_id, state if ended else JobState.CANCELLED.value))
+    keep_ended(conn, [(job_id, state if ended else JobState.CANCELLED.value)])
     if ended:
         return NOBODY
     return count_edges(conn, {job_id: JobState.CANCELLED.value}, now)
@@ -185,10 +191,10 @@ def count_pairs(conn: sqlite3.Connection, pairs: list[tuple[str, str]], now: flo
     return _count(conn, _tally(pairs), now)
 
 
-def uncount(conn: sqlite3.Connection, job_id: str) -> None:
-    """Take a job that failed or was cancelled, and is being retried, off the counts of
-    every job that waits for it: they wait for it again."""
-    conn.execute(UNCOUNT, (job_id,))
+def uncount(conn: sqlite3.Connection, retried: Sequence[str]) -> None:
+    """Take jobs that failed or were cancelled, and are being retried, off the counts of
+    every job that waits for them and is not retried with them: they wait for them again."""
+    conn.execute(UNCOUNT, (json.dumps(list(retried)),))
 
 
 def _edges_to(conn: sqlite3.Connection, ended: dict[str, str]) -> list[Counts]:
@@ -210,10 +216,7 @@ def _tally(pairs: Iterable[tuple[str, str]]) -> list[Counts]:
 
 def _count(conn: sqlite3.Connection, counts: list[Counts], now: float) -> Wakeups:
     """Steps 2 to 4 for ends tallied in Python (`_tally`'s rows)."""
-    if not counts:
-        return NOBODY
-    counted = conn.execute(COUNT_ENDED, (json.dumps(counts),)).fetchall()
-    return _moved(conn, _move(conn, counted, now), now)
+    return _moved(conn, _count_tallied(conn, counts, now), now)
 
 
 def _moved(conn: sqlite3.Connection, moved: list[tuple[str, str]], now: float) -> Wakeups:
@@ -225,12 +228,18 @@ def _moved(conn: sqlite3.Connection, moved: list[tuple[str, str]], now: float) -
         released = released or any(state == JobState.PENDING for _, state in moved)
         level = {job_id: state for job_id, state in moved if JobState(state).is_finished}
         ended += level
-        counts = _edges_to(conn, level) if level else []
-        if not counts:
-            break
-        counted = conn.execute(COUNT_ENDED, (json.dumps(counts),)).fetchall()
-        moved = _move(conn, counted, now)
+        moved = _count_tallied(conn, _edges_to(conn, level), now) if level else []
     return Wakeups(work=released, finished=tuple(ended)) if ended or released else NOBODY
+
+
+def _count_tallied(
+    conn: sqlite3.Connection, counts: list[Counts], now: float
+) -> list[tuple[str, str]]:
+    """Steps 2 and 3 for ends tallied in Python: count them on their jobs, and move those
+    the rules decide; the (id, new state) of each job moved."""
+    if not counts:
+        return []
+    return _move(conn, conn.execute(COUNT_ENDED, (json.dumps(counts),)).fetchall(), now)
 
 
 def _move(

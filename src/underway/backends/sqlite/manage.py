@@ -61,7 +61,7 @@ def retry(conn: sqlite3.Connection, job_id: str, now: float) -> Job:
     except sqlite3.IntegrityError:
         raise policy.duplicate_active(job_id) from None
     if row is not None:
-        dependencies.uncount(conn, job_id)
+        dependencies.uncount(conn, [job_id])
         return reads.job(row)
     job = _must_get(conn, job_id)
     raise policy.not_retryable(job)

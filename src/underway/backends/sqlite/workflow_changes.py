@@ -11,6 +11,7 @@ from collections.abc import Sequence
 from ...errors import InvalidStateError, WorkflowNotFound
 from ...models import EnqueueResult, JobState, NewJob
 from ...workflow_models import NewWorkflow
+from .. import dependency_rules
 from ..policy import NOBODY, Wakeups
 from . import dependencies
 from .dependencies import ENDS, STANDS
@@ -56,21 +57,6 @@ RETURNING id, state
 RETRIED = """
 SELECT json_group_array(id) FROM underway_jobs
 WHERE workflow_id = ? AND state IN ('failed', 'cancelled')
-"""
-#: The retried jobs are not ended any more for the jobs that wait for them but are not
-#: retried with them (whatever their state: each job's counts are those its dependencies'
-#: rows give).
-REOPEN_WAITING = """
-UPDATE underway_jobs SET
-    waiting_on = waiting_on + reopened.n,
-    failed_dependencies = failed_dependencies - reopened.n
-FROM (SELECT edge.job_id, count(*) AS n
-      FROM json_each(:retried) AS retried
-      JOIN underway_dependencies AS edge INDEXED BY underway_dependencies_of
-          ON edge.dependency_id = retried.value
-      WHERE edge.job_id NOT IN (SELECT value FROM json_each(:retried))
-      GROUP BY edge.job_id) AS reopened
-WHERE underway_jobs.id = reopened.job_id
 """
 #: The retried jobs' counts, read again from their dependencies' rows (those retried with
 #: them as not ended).
@@ -139,8 +125,7 @@ def add_to_batch(
     # A job that ended already (cancelled at once, or joined one that ended) counts now, on
     # the new edges alone: those waiting for it before counted it as it ended.
     states = dependencies.states_of(conn, added)
-    ended = [states[job_id] for job_id in added if JobState(states[job_id]).is_finished]
-    pairs = [(callback, state) for state in ended for callback in waiting]
+    pairs = dependency_rules.ends_on_new_edges(waiting, added, states)
     return stored, dependencies.count_pairs(conn, pairs, now) if pairs else NOBODY
 
 
@@ -174,7 +159,7 @@ def retry(conn: sqlite3.Connection, workflow_id: str, now: float) -> Wakeups:
     if retried == "[]":
         return NOBODY
     params = {"retried": retried, "now": now}
-    conn.execute(REOPEN_WAITING, params)
+    dependencies.uncount(conn, json.loads(retried))
     conn.execute(RECOUNT_RETRIED, params)
     try:
         states = [row[0] for row in conn.execute(RESET_RETRIED, params).fetchall()]
