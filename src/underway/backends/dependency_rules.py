@@ -84,6 +84,12 @@ def ends_on_new_edges(
     return [(job_id, state) for state in ended for job_id in waiting]
 
 
+def end_of_gone(state: str) -> str:
+    """How a job whose row is deleted in `state` counts for the jobs that wait for it: as it
+    ended, or as cancelled if it had not ended."""
+    return state if JobState(state).is_finished else JobState.CANCELLED.value
+
+
 def dependency_failed(failed: int, tolerate: int) -> JobError:
     """The error a dependent cancelled by its dependencies records (the dialects build the
     same text in SQL: `failed_message`)."""

@@ -167,8 +167,7 @@ async def count_pairs(tx: Tx, pairs: Sequence[tuple[str, str]]) -> Wakeups:
 
 async def keep_ended(tx: Tx, job_id: str, state: str) -> None:
     """The edges to a job whose row goes keep how it ended (`state`, if it had ended)."""
-    kept = state if JobState(state).is_finished else JobState.CANCELLED.value
-    await tx.run(KEEP_ENDED, {"id": job_id, "state": kept})
+    await tx.run(KEEP_ENDED, {"id": job_id, "state": dependency_rules.end_of_gone(state)})
 
 
 async def uncount(tx: Tx, retried: Sequence[str]) -> None:

@@ -167,11 +167,11 @@ def settle(conn: sqlite3.Connection, ids: Sequence[str], now: float) -> Wakeups:
 def settle_gone(conn: sqlite3.Connection, job_id: str, state: str, now: float) -> Wakeups:
     """For a job whose row is being deleted, in `state`: the edges to it keep how it ended
     (as cancelled if it had not), and if it had not, `settle` it as cancelled."""
-    ended = JobState(state).is_finished
-    keep_ended(conn, [(job_id, state if ended else JobState.CANCELLED.value)])
-    if ended:
+    kept = dependency_rules.end_of_gone(state)
+    keep_ended(conn, [(job_id, kept)])
+    if JobState(state).is_finished:
         return NOBODY
-    return count_edges(conn, {job_id: JobState.CANCELLED.value}, now)
+    return count_edges(conn, {job_id: kept}, now)
 
 
 def keep_ended(conn: sqlite3.Connection, gone: Iterable[tuple[str, str]]) -> None:
