@@ -422,6 +422,24 @@ async def test_a_pruned_dependency_counts_as_it_ended_when_the_workflow_is_retri
     assert await states(backend, fan_in) == [PENDING]
 
 
+async def test_a_member_deleted_before_it_ended_counts_as_cancelled_when_retried_again(
+    backend: Backend,
+) -> None:
+    flow = workflow()
+    deleted, kept = member(flow), member(flow)
+    anyway = member(flow, deleted, kept, dependency_rule="ended")
+    await backend.start_workflow(flow, [deleted, kept, anyway])
+    assert await backend.delete(deleted.id)
+    await end(backend, kept, "failed")
+    await end(backend, anyway, "failed")
+    await backend.retry_workflow(flow.id)
+    waiting = await stored(backend, anyway)
+    assert (waiting.state, waiting.waiting_on, waiting.failed_dependencies) == (WAITING, 1, 1)
+    await end(backend, kept)
+    released = await stored(backend, anyway)
+    assert (released.state, released.waiting_on, released.failed_dependencies) == (PENDING, 0, 1)
+
+
 async def test_prune_removes_edges_and_the_workflows_left_empty(backend: Backend) -> None:
     gone, kept = workflow(), workflow()
     first = member(gone, retention_s=0.0)
