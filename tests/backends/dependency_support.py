@@ -8,6 +8,7 @@ from typing import Any
 
 from underway.backends.base import Backend
 from underway.models import Job, JobError, JobState, Lease, NewJob, Outcome
+from underway.workflow_models import NewWorkflow
 
 from .support import WORKER, new_job
 
@@ -19,6 +20,16 @@ def step(*after: NewJob | Job | str, **overrides: Any) -> NewJob:
     ids = tuple(a if isinstance(a, str) else a.id for a in after)
     fields: dict[str, Any] = {"queue": f"q-{uuid.uuid4().hex[:12]}", "after": ids}
     return new_job(**{**fields, **overrides})
+
+
+def workflow(kind: str = "workflow", name: str | None = "nightly") -> NewWorkflow:
+    """A workflow (or batch) to store, with a fresh id."""
+    return NewWorkflow(str(uuid.uuid4()), name, kind)  # type: ignore[arg-type]
+
+
+def member(flow: NewWorkflow, *after: NewJob, **overrides: object) -> NewJob:
+    """A `step` of the workflow `flow`."""
+    return step(*after, workflow_id=flow.id, **overrides)
 
 
 async def stored(backend: Backend, job: NewJob | Job | str) -> Job:
