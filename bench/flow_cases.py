@@ -14,12 +14,10 @@
 
 from __future__ import annotations
 
-import bisect
-import math
 import sqlite3
 import statistics
 import time
-from collections import Counter, defaultdict
+from collections import defaultdict
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -28,11 +26,15 @@ from typing import Any
 from underway import App
 
 from . import flow_app
-from .measure import Workers, median, percentile, say, workers
+from .flow_counts import (
+    clock_second_rate,
+    most_in_window,
+    most_per_clock_second,
+    steady_rate,
+)
+from .measure import Workers, medians, of_plain, percentile, say, workers
 from .underway_cases import Underway
 
-#: `paced` and `paced_fixed`: starts per key per second.
-LIMIT = 50
 #: Also counted: the most starts in windows this much shorter than a second. A start the
 #: limit counts is timed at the claim, the ground truth here at the job's code.
 DISPATCH_S = 0.05
@@ -326,48 +328,6 @@ class FlowBench:
             if time.monotonic() > deadline:
                 raise TimeoutError("not every worker started a job")
             time.sleep(0.05)
-
-
-def most_in_window(times: list[float], window: float) -> int:
-    """The most of `times` in any half-open interval [t, t + window)."""
-    ordered = sorted(times)
-    return max(
-        (bisect.bisect_left(ordered, t + window) - i for i, t in enumerate(ordered)), default=0
-    )
-
-
-def most_per_clock_second(times: list[float]) -> int:
-    """The most of `times` in one second of the clock (a fixed window's)."""
-    return max(Counter(math.floor(t) for t in times).values(), default=0)
-
-
-def steady_rate(times: list[float], limit: int = LIMIT) -> float:
-    """Starts per second while the key had work: the starts after the first window's
-    `limit`, over the time from the first start to the last. A limiter that starts `limit`
-    at once and `limit` more as soon as each window lets it measures exactly `limit`."""
-    span = max(times) - min(times)
-    return (len(times) - limit) / span if span > 0 else float("nan")
-
-
-def clock_second_rate(times: list[float]) -> float:
-    """Starts per second while the key had work, for a fixed window: the mean count of the
-    clock seconds after the one of its first start and before the one of its last (a
-    limiter that starts 50 in each second of the clock measures 50)."""
-    first, last = math.floor(min(times)), math.floor(max(times))
-    inside = sum(1 for t in times if first < math.floor(t) < last)
-    return inside / (last - first - 1) if last - first > 1 else float("nan")
-
-
-def of_plain(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> float | None:
-    """The median of each pair's rate over its own plain drain's: a drift of the machine's
-    speed weighs on both drains of a pair alike, as they run back to back."""
-    ratios = [o["rate"] / p["rate"] for p, o in pairs if p.get("rate") and o.get("rate")]
-    return median(ratios) if ratios else None
-
-
-def medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    runs = [r for r in runs if r]
-    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]} if runs else {}
 
 
 def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[str, Any]:

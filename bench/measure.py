@@ -33,6 +33,19 @@ def median(values: Sequence[float]) -> float:
     return statistics.median(finite) if finite else float("nan")
 
 
+def medians(runs: list[dict[str, float]]) -> dict[str, float]:
+    """Each figure's median over the runs that measured something."""
+    runs = [r for r in runs if r]
+    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]} if runs else {}
+
+
+def of_plain(pairs: list[tuple[dict[str, float], dict[str, float]]]) -> float | None:
+    """The median of each pair's rate over its own plain drain's: a drift of the machine's
+    speed weighs on both drains of a pair alike, as they run back to back."""
+    ratios = [o["rate"] / p["rate"] for p, o in pairs if p.get("rate") and o.get("rate")]
+    return median(ratios) if ratios else None
+
+
 def rss_mb(pid: int) -> float:
     """Resident set size of one process in MiB, from /proc/PID/status."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():

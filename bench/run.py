@@ -28,7 +28,7 @@ from pathlib import Path
 from typing import Any
 
 from . import dashboard_cases, floor, flow_cases, report, workflow_cases
-from .measure import ROOT, Probe, median, say
+from .measure import ROOT, Probe, medians, say
 from .system import ENQUEUE_BUDGET_S, Context, System
 from .underway_cases import Underway
 
@@ -79,13 +79,6 @@ def _short(value: Any) -> str:
             f"{k}={v:.4g}" if isinstance(v, float) else f"{k}={v}" for k, v in value.items()
         )
     return str(value)
-
-
-def medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    runs = [r for r in runs if r]
-    if not runs:
-        return {}
-    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]}
 
 
 def measure_system(system: System, plan: Plan) -> dict[str, Any]:

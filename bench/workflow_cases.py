@@ -21,8 +21,7 @@ from typing import Any
 from underway import App, Job, chain, group
 
 from . import workflow_app
-from .flow_cases import of_plain
-from .measure import CpuMeter, median, percentile, say, workers
+from .measure import CpuMeter, medians, of_plain, percentile, say, workers
 from .underway_cases import Underway
 
 #: Jobs per enqueue_many call of the plain drain.
@@ -246,11 +245,6 @@ def chain_figures(rows: list[tuple[int, float, float]], began: float) -> dict[st
         "handoff_max_ms": max(handoffs, default=float("nan")),
         "first_start_ms": (rows[0][1] - began) * 1000,
     }
-
-
-def medians(runs: list[dict[str, float]]) -> dict[str, float]:
-    runs = [r for r in runs if r]
-    return {k: median([r[k] for r in runs if k in r]) for k in runs[0]} if runs else {}
 
 
 def measure(system: Underway, quick: bool, runs: int, attempt: Attempt) -> dict[str, Any]:
