@@ -35,7 +35,7 @@ from .job_function import JobFunction, JobHost
 from .job_reads import JobReads
 from .recurring_jobs import RecurringJobs
 from .registry import JobRef
-from .running_worker import RunningWorker
+from .running_worker import RunningWorker, stop_within
 from .runtime import Runtime
 from .storage import Storage
 from .webhook_delivery import WebhookControls
@@ -128,8 +128,8 @@ class App(JobReads, JobExplanations, AppHistory, WorkflowControls, WebhookContro
         return self.runtime.call(self._storage.call(lambda b: b.migrate()))
 
     def close(self) -> None:
-        """Stop in-process workers and close the database connection."""
-        self.runtime.stop(self._shutdown())
+        """Stop in-process workers (each within its shutdown grace), close the database."""
+        self.runtime.stop(self._shutdown(), timeout_s=stop_within(self._workers))
 
     def __enter__(self) -> Self:
         return self

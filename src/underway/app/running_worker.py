@@ -10,6 +10,16 @@ from ..worker import Worker
 from .runtime import Runtime
 
 log = logging.getLogger("underway.worker")
+#: What stopping in-process workers may take beyond their longest shutdown grace: their jobs
+#: stopped and handed back, outcomes written, the database closed.
+STOP_MARGIN_S = 60.0
+
+
+def stop_within(workers: list[RunningWorker]) -> float:
+    """How long the app may take to stop these workers and close: their longest grace, and
+    the margin (with none running, the margin alone)."""
+    graces = [running.worker.settings.shutdown_grace for running in workers]
+    return max(graces, default=0.0) + STOP_MARGIN_S
 
 
 class RunningWorker:

@@ -8,6 +8,8 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
+from .still_running import still_running
+
 T = TypeVar("T")
 
 
@@ -68,8 +70,10 @@ class Runtime:
             return await coro
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
-    def stop(self, cleanup: Coroutine[Any, Any, None] | None = None) -> None:
-        """Run a last coroutine on the loop, then stop the loop and its thread."""
+    def stop(self, cleanup: Coroutine[Any, Any, None] | None = None, timeout_s: float = 60) -> None:
+        """Run a last coroutine on the loop, then stop the loop and its thread. A coroutine
+        still running after `timeout_s` is abandoned with the loop: TimeoutError names what
+        it and underway's threads were waiting on."""
         with self._lock:
             loop, thread = self._loop, self._thread
         if loop is None or thread is None:
@@ -78,7 +82,14 @@ class Runtime:
             return
         try:
             if cleanup is not None:
-                asyncio.run_coroutine_threadsafe(cleanup, loop).result(timeout=60)
+                future = asyncio.run_coroutine_threadsafe(cleanup, loop)
+                try:
+                    future.result(timeout=timeout_s)
+                except TimeoutError:
+                    raise TimeoutError(
+                        f"underway's {self._name} did not stop within {timeout_s:g} s; "
+                        f"still running:\n{still_running(loop)}"
+                    ) from None
         finally:
             with self._lock:
                 self._loop = self._thread = None

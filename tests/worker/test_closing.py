@@ -1,0 +1,57 @@
+"""Closing an app with in-process workers: their jobs get the whole shutdown grace, and a
+close that cannot end says what it is still waiting on."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.conftest import fast_settings
+from underway import App, JobState
+from underway.app import running_worker
+
+
+def test_close_gives_running_jobs_the_whole_shutdown_grace(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(running_worker, "STOP_MARGIN_S", 0.2)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    app = App(url)
+    began = threading.Event()
+
+    @app.job
+    async def report() -> str:
+        began.set()
+        await asyncio.sleep(1.0)
+        return "written"
+
+    app.start_worker(fast_settings(shutdown_grace=10.0))
+    handle = report.enqueue()
+    assert began.wait(10)
+    app.close()
+    with App(url) as reopened:
+        job = reopened.get(handle.id)
+    assert (job.state, job.result) == (JobState.COMPLETED, "written")
+
+
+def test_a_close_that_cannot_end_names_what_it_waits_on(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(running_worker, "STOP_MARGIN_S", 0.5)
+    app = App(f"sqlite:///{tmp_path / 'jobs.db'}")
+    never = asyncio.Event()
+
+    @app.lifespan
+    async def connections_that_never_close(app: App) -> AsyncIterator[dict[str, Any]]:
+        yield {}
+        await never.wait()
+
+    app.start_worker(fast_settings(shutdown_grace=0.0))
+    with pytest.raises(TimeoutError, match=r"did not stop within 0\.5 s") as caught:
+        app.close()
+    assert "connections_that_never_close" in str(caught.value)
