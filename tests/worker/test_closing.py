@@ -1,5 +1,5 @@
 """Closing an app with in-process workers: their jobs get the whole shutdown grace, and a
-close that cannot end says what it is still waiting on."""
+close that cannot end says what it is still waiting on, then cancels it."""
 
 from __future__ import annotations
 
@@ -43,15 +43,23 @@ def test_a_close_that_cannot_end_names_what_it_waits_on(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.setattr(running_worker, "STOP_MARGIN_S", 0.5)
-    app = App(f"sqlite:///{tmp_path / 'jobs.db'}")
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    app = App(url)
     never = asyncio.Event()
+    unwound = threading.Event()
 
     @app.lifespan
     async def connections_that_never_close(app: App) -> AsyncIterator[dict[str, Any]]:
         yield {}
-        await never.wait()
+        try:
+            await never.wait()
+        finally:
+            unwound.set()
 
     app.start_worker(fast_settings(shutdown_grace=0.0))
     with pytest.raises(TimeoutError, match=r"did not stop within 0\.5 s") as caught:
         app.close()
     assert "connections_that_never_close" in str(caught.value)
+    assert unwound.is_set(), "the stuck task is cancelled, not left to the garbage collector"
+    with App(url) as reopened:
+        assert reopened.workers() == [], "the worker unregistered as it unwound"

@@ -8,7 +8,7 @@ import threading
 from collections.abc import Coroutine
 from typing import Any, TypeVar
 
-from .still_running import still_running
+from .still_running import cancel_all, still_running
 
 T = TypeVar("T")
 
@@ -71,9 +71,9 @@ class Runtime:
         return await asyncio.wrap_future(asyncio.run_coroutine_threadsafe(coro, loop))
 
     def stop(self, cleanup: Coroutine[Any, Any, None] | None = None, timeout_s: float = 60) -> None:
-        """Run a last coroutine on the loop, then stop the loop and its thread. A coroutine
-        still running after `timeout_s` is abandoned with the loop: TimeoutError names what
-        it and underway's threads were waiting on."""
+        """Run a last coroutine on the loop, then stop the loop and its thread. If it is still
+        running after `timeout_s`, every task of the loop is cancelled and given a moment to
+        unwind, and TimeoutError names what they and underway's threads were waiting on."""
         with self._lock:
             loop, thread = self._loop, self._thread
         if loop is None or thread is None:
@@ -86,9 +86,11 @@ class Runtime:
                 try:
                     future.result(timeout=timeout_s)
                 except TimeoutError:
+                    described = still_running(loop)
+                    cancel_all(loop)
                     raise TimeoutError(
                         f"underway's {self._name} did not stop within {timeout_s:g} s; "
-                        f"still running:\n{still_running(loop)}"
+                        f"still running:\n{described}"
                     ) from None
         finally:
             with self._lock:

@@ -1,9 +1,10 @@
-"""What a stop that did not end is waiting on: each task of its loop, followed down the chain
-of what it awaits, and underway's threads."""
+"""A stop that did not end: what it is waiting on (each task of its loop, followed down the
+chain of what it awaits, and underway's threads), and the cancelling of those tasks."""
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import gc
 import sys
 import threading
@@ -14,6 +15,8 @@ from typing import Any
 DESCRIBE_TIMEOUT_S = 5.0
 #: Frames shown of each thread, innermost last.
 THREAD_FRAMES = 12
+#: How long cancelled tasks get to unwind (their `finally` blocks, a lifespan's exit).
+UNWIND_S = 5.0
 
 
 def still_running(loop: asyncio.AbstractEventLoop) -> str:
@@ -68,3 +71,20 @@ def _next_awaited(awaitable: Any) -> Any:
     if type(awaitable).__name__ == "async_generator_asend":
         return next((r for r in gc.get_referents(awaitable) if hasattr(r, "ag_frame")), None)
     return None
+
+
+def cancel_all(loop: asyncio.AbstractEventLoop) -> None:
+    """Cancel every task of the loop and wait up to `UNWIND_S` for them to end, as
+    `asyncio.run` does before it closes its loop: a task left pending on a stopped loop would
+    run its `finally` blocks later, when the garbage collector finds it, in whatever thread."""
+
+    async def cancel() -> None:
+        current = asyncio.current_task()
+        tasks = [task for task in asyncio.all_tasks() if task is not current]
+        for task in tasks:
+            task.cancel()
+        if tasks:
+            await asyncio.wait(tasks, timeout=UNWIND_S)
+
+    with contextlib.suppress(TimeoutError):
+        asyncio.run_coroutine_threadsafe(cancel(), loop).result(UNWIND_S + DESCRIBE_TIMEOUT_S)
