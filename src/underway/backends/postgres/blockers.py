@@ -18,11 +18,9 @@ from .. import blocking, claiming
 from . import rate_keys, reads
 from .connection import PostgresPool
 from .dependencies import ENDS, STANDS
-from .tx import Row, Tx
+from .tx import ONE_SNAPSHOT, Row, Tx
 from .values import NUL
 
-#: Every statement below sees the same snapshot, and now() is the same in all of them.
-ONE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 NOW = "SELECT now() AS now"
 JOB = "SELECT * FROM {schema}.jobs WHERE id = %s"
 QUEUE = "SELECT * FROM {schema}.queues WHERE name = %s"

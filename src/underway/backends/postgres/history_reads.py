@@ -13,9 +13,8 @@ from ...queue_models import QueueInfo
 from ..history_rules import SETTLE_S, bucket_of, fold, span_for_range, span_for_step
 from ..rows import queue_infos_from_rows
 from . import history, queues
-from .blockers import ONE_SNAPSHOT
 from .connection import PostgresPool
-from .tx import Row, Tx
+from .tx import ONE_SNAPSHOT, Row, Tx
 from .values import NUL
 
 #: Counts per queue, job name and state in steps of `step` seconds, optionally of one queue

@@ -15,7 +15,7 @@ from ..base import LIVE_WORKER_S
 from ..notifier import LocalNotifier
 from ..rows import queue_infos_from_rows
 from .connection import PostgresPool
-from .tx import Tx
+from .tx import ONE_SNAPSHOT, Tx
 from .values import NUL
 from .wakeups import send_wakeups
 
@@ -97,12 +97,11 @@ async def resume(tx: Tx, name: str) -> QueueInfo:
 
 
 async def list_queues(tx: Tx, stale_after_s: float, name: str | None = None) -> list[QueueInfo]:
-    """Every queue (or the one named) with its limits, pause, jobs and live workers."""
-    settings = await tx.rows(SETTINGS, {"name": name})
-    counts = await tx.rows(JOB_COUNTS, {"name": name})
-    workers = [(row["id"], row["queues"]) for row in await tx.rows(LIVE_WORKERS, (stale_after_s,))]
-    found = queue_infos_from_rows(settings, counts, workers, _same)
-    return found if name is None else [info for info in found if info.name == name]
+    """Every queue (or the one named) with its limits, pause, jobs and live workers, all
+    read in one snapshot: a worker that stores its queue's limits and then registers is
+    seen with both or with neither."""
+    await tx.run(ONE_SNAPSHOT)
+    return await _queues(tx, stale_after_s, name)
 
 
 async def get_queue(tx: Tx, name: str, stale_after_s: float) -> QueueInfo | None:
@@ -110,12 +109,21 @@ async def get_queue(tx: Tx, name: str, stale_after_s: float) -> QueueInfo | None
     return found[0] if found else None
 
 
+async def _queues(tx: Tx, stale_after_s: float, name: str | None) -> list[QueueInfo]:
+    settings = await tx.rows(SETTINGS, {"name": name})
+    counts = await tx.rows(JOB_COUNTS, {"name": name})
+    workers = [(row["id"], row["queues"]) for row in await tx.rows(LIVE_WORKERS, (stale_after_s,))]
+    found = queue_infos_from_rows(settings, counts, workers, _same)
+    return found if name is None else [info for info in found if info.name == name]
+
+
 async def _found(tx: Tx, name: str) -> QueueInfo:
-    """The queue as a pause or resume leaves it; QueueNotFound if nothing is stored of it."""
-    found = await get_queue(tx, name, LIVE_WORKER_S)
-    if found is None:
+    """The queue as a pause or resume leaves it, read in the transaction that wrote it;
+    QueueNotFound if nothing is stored of it."""
+    found = await _queues(tx, LIVE_WORKER_S, name)
+    if not found:
         raise QueueNotFound(name)
-    return found
+    return found[0]
 
 
 def _same(value: Any) -> Any:

@@ -11,6 +11,9 @@ import psycopg
 from psycopg.rows import dict_row
 
 Row = dict[str, Any]
+#: The first statement of a read whose statements must all see the same snapshot (and the
+#: same now()): under READ COMMITTED each would see what committed before it began.
+ONE_SNAPSHOT = "SET TRANSACTION ISOLATION LEVEL REPEATABLE READ, READ ONLY"
 
 
 def batch_params(
