@@ -8,7 +8,7 @@ from typing import Any
 from ...models import ClaimedJob, Job, JobFilter, JobPage, LogEntry, Stats, WorkerInfo
 from .. import policy
 from ..rows import claimed_from_row, job_from_row
-from .tx import Row, Tx
+from .tx import ONE_SNAPSHOT, Row, Tx
 
 
 def _same(value: Any) -> Any:
@@ -58,7 +58,9 @@ async def list_jobs(tx: Tx, query: JobFilter) -> JobPage:
     """A page of jobs, newest first by id (a uuid7, which begins with its creation time):
     its unique index orders them, where an index on seq would cost every new version of a
     job's row, at each claim and finish, one more entry. Positions are ids. A bounded scan
-    reads the newest `scan` jobs below `before` and filters those."""
+    reads the newest `scan` jobs below `before` and filters those. Its statements (the
+    scan's floor, the page, the count) see one snapshot."""
+    await tx.run(ONE_SNAPSHOT)
     clauses, params = _filter_clauses(query)
     source, floor = "{schema}.jobs", None
     source_params: list[Any] = []
@@ -146,6 +148,9 @@ async def logs(tx: Tx, job_id: str, after: int, limit: int) -> list[LogEntry]:
 
 
 async def stats(tx: Tx) -> Stats:
+    """Jobs per state and those finished lately, counted in one snapshot: a job that ends
+    meanwhile is counted running or finished, never both."""
+    await tx.run(ONE_SNAPSHOT)
     rows = await tx.rows("SELECT state, count(*) AS n FROM {schema}.jobs GROUP BY state")
     recent = await tx.row(
         "SELECT count(*) FILTER (WHERE finished_at >= now() - interval '1 minute') AS minute, "
