@@ -10,89 +10,37 @@ from contextlib import asynccontextmanager
 from datetime import UTC, datetime
 from typing import Any
 
-import psycopg
 import pytest
 
 from tests.backends.support import claim_one, enqueue, lease
-from tests.conftest import POSTGRES_URL
-from tests.waiting import eventually
-from underway.backends.postgres import PostgresBackend, queues
-from underway.backends.postgres.tx import Tx
+from underway.backends.postgres import PostgresBackend
+from underway.backends.postgres.tx import AsyncTx
 from underway.models import JobFilter, Outcome, QueueLimits, WorkerInfo
-
-#: The advisory lock that holds the read between its statements.
-HOLD = 7_700_001
-
-
-@pytest.fixture
-async def holder() -> AsyncIterator[psycopg.AsyncConnection[tuple[object, ...]]]:
-    async with await psycopg.AsyncConnection.connect(POSTGRES_URL, autocommit=True) as conn:
-        yield conn
-
-
-async def waiting_on_the_hold(conn: psycopg.AsyncConnection[tuple[object, ...]]) -> bool:
-    cursor = await conn.execute(
-        "SELECT 1 FROM pg_locks WHERE locktype = 'advisory' AND objid = %s AND NOT granted",
-        (HOLD,),
-    )
-    return await cursor.fetchone() is not None
-
-
-async def test_a_worker_registered_meanwhile_is_seen_with_its_limits_or_not_at_all(
-    pg: PostgresBackend,
-    pg_url: str,
-    holder: psycopg.AsyncConnection[tuple[object, ...]],
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    await pg.pause_queue("email", by="ops")
-    # The read's second statement (of three) waits on the hold, after its first has read
-    # the queue's settings.
-    held_counts = (
-        f"SELECT * FROM ({queues.JOB_COUNTS}) AS counts "
-        f"WHERE (SELECT count(*) FROM (SELECT pg_advisory_xact_lock_shared({HOLD})) AS h) = 1"
-    )
-    monkeypatch.setattr(queues, "JOB_COUNTS", held_counts)
-    await holder.execute("SELECT pg_advisory_lock(%s)", (HOLD,))
-    reading = asyncio.create_task(pg.get_queue("email", 60.0))
-    await eventually(lambda: waiting_on_the_hold(holder))
-
-    worker = PostgresBackend(pg_url)
-    await worker.open()
-    try:
-        now = datetime.now(UTC)
-        await worker.sync_queue_limits([QueueLimits("email", concurrency=3)])
-        await worker.heartbeat(WorkerInfo("w1", "host", 1, ("email",), 4, now, now), [])
-    finally:
-        await worker.close()
-    await holder.execute("SELECT pg_advisory_unlock(%s)", (HOLD,))
-
-    seen = await reading
-    assert seen is not None
-    assert (seen.paused, seen.concurrency, seen.workers) == (True, None, ())
-    after = await pg.get_queue("email", 60.0)
-    assert after is not None
-    assert (after.concurrency, after.workers) == (3, ("w1",))
 
 
 class HeldRead:
-    """Holds the first `Tx.row` call (a read's later statement) until `go` is set."""
+    """Holds a read at its second statement until `go` is set."""
 
     def __init__(self) -> None:
         self.reached = asyncio.Event()
         self.go = asyncio.Event()
+        self.statements = 0
 
 
-def hold_the_first_row_read(monkeypatch: pytest.MonkeyPatch) -> HeldRead:
+def hold_the_second_statement(monkeypatch: pytest.MonkeyPatch) -> HeldRead:
+    """From now on, the second statement that reads rows waits for `go`: the read under
+    test has read its first and not yet its second (later ones, another backend's, pass)."""
     held = HeldRead()
-    row = Tx.row
+    rows = AsyncTx.rows
 
-    async def held_row(self: Tx, text: str, params: Any = None, *, planned: bool = False) -> Any:
-        if not held.reached.is_set():
+    async def held_rows(self: AsyncTx, text: str, params: Any = None, **options: Any) -> Any:
+        held.statements += 1
+        if held.statements == 2:
             held.reached.set()
             await held.go.wait()
-        return await row(self, text, params, planned=planned)
+        return await rows(self, text, params, **options)
 
-    monkeypatch.setattr(Tx, "row", held_row)
+    monkeypatch.setattr(AsyncTx, "rows", held_rows)
     return held
 
 
@@ -106,12 +54,33 @@ async def another_backend(pg_url: str) -> AsyncIterator[PostgresBackend]:
         await backend.close()
 
 
+async def test_a_worker_registered_meanwhile_is_seen_with_its_limits_or_not_at_all(
+    pg: PostgresBackend, pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    await pg.pause_queue("email", by="ops")
+    held = hold_the_second_statement(monkeypatch)
+    reading = asyncio.create_task(pg.get_queue("email", 60.0))
+    await asyncio.wait_for(held.reached.wait(), 10)
+    async with another_backend(pg_url) as worker:
+        now = datetime.now(UTC)
+        await worker.sync_queue_limits([QueueLimits("email", concurrency=3)])
+        await worker.heartbeat(WorkerInfo("w1", "host", 1, ("email",), 4, now, now), [])
+    held.go.set()
+
+    seen = await reading
+    assert seen is not None
+    assert (seen.paused, seen.concurrency, seen.workers) == (True, None, ())
+    after = await pg.get_queue("email", 60.0)
+    assert after is not None
+    assert (after.concurrency, after.workers) == (3, ("w1",))
+
+
 async def test_stats_count_a_job_that_ends_meanwhile_as_running_or_as_finished_not_both(
     pg: PostgresBackend, pg_url: str, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     await enqueue(pg)
     running = await claim_one(pg)
-    held = hold_the_first_row_read(monkeypatch)
+    held = hold_the_second_statement(monkeypatch)
     reading = asyncio.create_task(pg.stats())
     await asyncio.wait_for(held.reached.wait(), 10)
     async with another_backend(pg_url) as other:
@@ -127,7 +96,7 @@ async def test_a_page_and_its_count_see_the_same_jobs(
 ) -> None:
     await enqueue(pg)
     await enqueue(pg)
-    held = hold_the_first_row_read(monkeypatch)
+    held = hold_the_second_statement(monkeypatch)
     reading = asyncio.create_task(pg.list_jobs(JobFilter()))
     await asyncio.wait_for(held.reached.wait(), 10)
     async with another_backend(pg_url) as other:
