@@ -41,9 +41,11 @@ class Traffic:
         self.requested.append(request.url)
 
     def on_failure(self, request: Request) -> None:
-        # Leaving a page closes its event stream, and cuts short a favicon still loading,
-        # which Chromium reports as aborted (a request outside the prefix answers 404).
-        left = request.url.endswith(("/events", "/favicon.svg"))
+        # Leaving a page closes its event stream and cuts short the live fragments and the
+        # favicon still loading, which Chromium reports as aborted. A server error is a
+        # response, and a request outside the prefix answers 404.
+        by_script = request.resource_type in ("eventsource", "fetch")
+        left = by_script or request.url.endswith("/favicon.svg")
         if not (left and request.failure == "net::ERR_ABORTED"):
             self.problems.append(f"{request.url}: {request.failure}")
 
