@@ -13,6 +13,7 @@ import psycopg
 
 from underway.backends.base import Backend
 from underway.backends.claiming import RateStart
+from underway.backends.memory.backend import MemoryBackend
 from underway.backends.postgres import PostgresBackend
 from underway.backends.sqlite import SQLiteBackend, rate_starts
 
@@ -73,7 +74,7 @@ def add_rate_starts(backend: Backend, key: str, expires_at: Sequence[datetime]) 
             SET starts = ARRAY(SELECT e FROM unnest(k.starts || excluded.starts) AS e ORDER BY e)"""
         _on_postgres(backend, statement, [(key, at) for at in expires_at])
     else:
-        with _sqlite(backend) as conn, conn:
+        with sqlite_connection(backend) as conn, conn:
             for at in sorted(expires_at):
                 rate_starts.record(conn, [RateStart(key, at.timestamp())])
 
@@ -82,7 +83,7 @@ def count_rate_starts(backend: Backend) -> int:
     """How many rate starts the database holds, spent or not."""
     if isinstance(backend, PostgresBackend):
         return _count(backend, "{schema}.rate_keys, unnest(starts)", "", "true")
-    with _sqlite(backend) as conn:
+    with sqlite_connection(backend) as conn:
         row = conn.execute("SELECT coalesce(sum(starts), 0) FROM underway_rate_log").fetchone()
     return int(row[0])
 
@@ -114,7 +115,7 @@ def _rows(backend: Backend, pg_sql: str, sqlite_sql: str) -> list[tuple[Any, ...
     if isinstance(backend, PostgresBackend):
         with psycopg.connect(backend.target.conninfo, autocommit=True) as conn:
             return conn.execute(pg_sql.replace("{schema}", f'"{backend.schema}"')).fetchall()
-    with _sqlite(backend) as conn:
+    with sqlite_connection(backend) as conn:
         return conn.execute(sqlite_sql).fetchall()
 
 
@@ -124,14 +125,18 @@ def _on_postgres(backend: PostgresBackend, statement: str, rows: list[tuple[Any,
 
 
 def _on_sqlite(backend: Backend, statement: str, rows: list[tuple[Any, ...]]) -> None:
-    with _sqlite(backend) as conn, conn:
+    with sqlite_connection(backend) as conn, conn:
         conn.executemany(statement, rows)
 
 
 @contextmanager
-def _sqlite(backend: Backend) -> Iterator[sqlite3.Connection]:
-    """A connection of its own to the SQLite backend's file, closed after use (`with conn`
-    inside it commits)."""
+def sqlite_connection(backend: Backend) -> Iterator[sqlite3.Connection]:
+    """A connection of its own to the SQLite backend's file, closed after use, or the memory
+    backend's one connection, held meanwhile (`with conn` inside it commits)."""
+    if isinstance(backend, MemoryBackend):
+        with backend.raw_connection() as conn:
+            yield conn
+        return
     assert isinstance(backend, SQLiteBackend)
     conn = sqlite3.connect(backend.path, timeout=10)
     try:

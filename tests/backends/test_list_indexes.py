@@ -6,8 +6,6 @@ to the partial indexes; a bound parameter hides them, and the listing then read 
 
 from __future__ import annotations
 
-import sqlite3
-
 import psycopg
 import pytest
 
@@ -18,6 +16,7 @@ from underway.backends.postgres.connection import parse_postgres_url
 from underway.backends.sqlite import SQLiteBackend
 from underway.models import JobState
 
+from .flow_rows import sqlite_connection
 from .support import new_job
 
 #: SQLite keeps one index for every state but pending and completed.
@@ -56,8 +55,8 @@ def test_states_are_written_out_and_only_known_states_are_accepted() -> None:
 
 def plan_of(backend: Backend, backend_url: str, states: tuple[JobState, ...]) -> str:
     """The plan of a listing by `states` over a table shaped by SHAPE."""
-    if isinstance(backend, SQLiteBackend):  # the memory backend too: SQLite on a RAM file
-        with sqlite3.connect(backend.path) as conn:
+    if isinstance(backend, SQLiteBackend):  # the memory backend too: SQLite in memory
+        with sqlite_connection(backend) as conn:
             conn.execute(SHAPE.replace("{jobs}", "underway_jobs"))
             conn.execute("ANALYZE")
             rows = conn.execute("EXPLAIN QUERY PLAN " + listing("underway_jobs", states))

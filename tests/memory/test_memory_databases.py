@@ -1,6 +1,6 @@
 """The memory backend inside its process: `memory://` is a database per app, `memory://name`
-one the process's apps share, every connection of an app opens the app's database, and the
-files go when the last backend on a database closes."""
+one the process's apps share, every connection of an app opens the app's database, which is
+in no file and goes when the last backend on it closes."""
 
 from __future__ import annotations
 
@@ -64,21 +64,21 @@ def test_the_apps_heartbeat_connection_opens_the_apps_database() -> None:
         assert app.list()[0].id == handle.id, "closing the second connection kept the database"
 
 
-def test_the_files_are_gone_once_the_last_backend_on_the_database_closes() -> None:
+def test_the_database_is_no_file_and_goes_once_the_last_backend_on_it_closes() -> None:
     url = memory_url()
     first, second = App(url), App(url)
     handle = first.job(add).enqueue(a=1, b=2)
     second.job(add)
     second.start_worker(fast_settings())  # a worker also makes the wake-up folder
     assert handle.result(timeout=10) == 3
-    file = database_file(first)
+    folder = database_file(first).parent
+    assert [p for p in folder.iterdir() if p.is_file()] == [], "the data is in no file"
     first.close()
     assert second.get(handle.id).result == 3
-    assert file.exists()
 
     second.close()
 
-    assert list(file.parent.glob(f"{file.name}*")) == []
+    assert list(folder.iterdir()) == [], "the wake-up folder went too"
     with App(url) as again:
         assert again.list() == [], "the name now opens a new database"
 

@@ -1,10 +1,11 @@
 """A memory database lives inside one process: another process handed its URL, and every
 command of the CLI, fails at once saying so, instead of working on an empty database of its
-own; and a process that exits leaves no files behind."""
+own; and a process that exits, even killed, leaves no data behind."""
 
 from __future__ import annotations
 
 import os
+import shutil
 import subprocess
 import sys
 from pathlib import Path
@@ -39,6 +40,23 @@ def add(a: int) -> int:
 
 add.enqueue(a=1)
 print(os.getpid(), app.runtime.call(app.backend()).path)
+"""
+
+
+KILLED_WITH_JOBS_WAITING = """
+import os, signal
+from underway import App
+
+app = App("memory://")
+
+@app.job
+def add(a: int) -> int:
+    return a + 1
+
+add.enqueue_many([{"a": n} for n in range(2000)])
+app.start_worker(concurrency=1, poll_interval=60)
+print(app.runtime.call(app.backend()).path, flush=True)
+os.kill(os.getpid(), signal.SIGKILL)
 """
 
 
@@ -94,3 +112,15 @@ def test_a_process_that_exits_without_closing_its_app_leaves_no_files() -> None:
     assert file.parent.name.startswith(f"underway-memory-{pid}-"), "the process's own folder"
     assert file.name.startswith("unnamed-")
     assert not file.parent.exists()
+
+
+def test_a_killed_process_leaves_no_data_in_its_folder() -> None:
+    done = run_python("-c", KILLED_WITH_JOBS_WAITING)
+
+    assert done.returncode == -9, done.stderr
+    folder = Path(done.stdout.split()[0]).parent
+    try:
+        left = [p for p in folder.rglob("*") if p.is_file()]
+        assert sum(p.stat().st_size for p in left) == 0, "only empty wake-up markers may stay"
+    finally:
+        shutil.rmtree(folder, ignore_errors=True)  # exit handlers never ran to remove it

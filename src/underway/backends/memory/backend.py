@@ -1,31 +1,38 @@
-"""The memory backend: the SQLite backend, statements unchanged, on a file in RAM that
-belongs to this process and goes when the last backend on it closes; its transactions run in
-the thread that asks for them (`SQLiteConnection`'s `inline`)."""
+"""The memory backend: the SQLite backend, statements unchanged, on an in-memory SQLite
+database that belongs to this process and goes when the last backend on it closes; every
+backend on it shares its one connection, and its transactions run in the threads that ask
+for them (`shared.MemoryConnection`)."""
 
 from __future__ import annotations
 
+import sqlite3
+from collections.abc import Iterator
+from contextlib import contextmanager
+
 from ..base import Clock
 from ..sqlite import SQLiteBackend
-from . import databases
+from . import databases, shared
 
 
 class MemoryBackend(SQLiteBackend):
-    """A SQLite database in a RAM-backed file, without fsync (nothing in RAM outlives the
-    process anyway). Always created and migrated as it is first opened in its process:
-    there is no file a typo could miss, nor an old schema to keep."""
+    """A SQLite database in memory, with no file (nothing in RAM outlives the process
+    anyway). Always created and migrated as it is first opened in its process: there is no
+    file a typo could miss, nor an old schema to keep. Its folder holds only the wake-ups
+    of its workers."""
 
     def __init__(self, url: str, *, clock: Clock) -> None:
         database = databases.parse_memory_url(url)
         databases.refuse_other_process(database)
         self.name = database.name
         path = databases.folder.path_of(database.name)
-        super().__init__(f"sqlite:///{path}", clock=clock, synchronous="OFF", inline=True)
+        self._shared = shared.MemoryConnection(str(path))
+        super().__init__(f"sqlite:///{path}", clock=clock, connection=self._shared)
         self.url = database.url
         self._in_use = False
 
     async def open(self) -> None:
         if not self._in_use:
-            databases.folder.use(self.name)
+            self._shared.attach(shared.in_use.use(self.name))
             self._in_use = True
         try:
             await super().open()
@@ -37,4 +44,12 @@ class MemoryBackend(SQLiteBackend):
         await super().close()
         if self._in_use:
             self._in_use = False
-            databases.folder.release(self.name)
+            if shared.in_use.release(self.name):
+                databases.folder.forget(self.name)
+
+    @contextmanager
+    def raw_connection(self) -> Iterator[sqlite3.Connection]:
+        """The database's one connection, which no other thread uses meanwhile: to read or
+        write its rows directly (tests). Statements outside a transaction commit at once."""
+        with self._shared.held() as conn:
+            yield conn

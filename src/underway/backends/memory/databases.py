@@ -1,11 +1,12 @@
-"""Where memory databases live: SQLite files in a RAM-backed folder private to this process.
+"""Memory URLs and the folder of a process's memory databases.
 
 `memory://NAME` names a database shared by the apps of this process; `memory://` is a new one
 of its own. An app pins its URL once (`pinned_url`) to `memory://NAME?pid=N`, so that all its
-connections (its heartbeats' too) open the same file, and another process handed the URL is
-refused at once instead of opening an empty database of its own. The files are in one folder
-per process, named after it, under /dev/shm where it exists (else the temp folder); a
-database's files go when the last backend on it closes, the folder when the process exits.
+backends (its heartbeats' too) open the same database, and another process handed the URL is
+refused at once instead of opening an empty database of its own. The data is in memory
+(`shared`); the folder, one per process, named after it, under /dev/shm where it exists (else
+the temp folder), holds each database's wake-up markers, which go when the last backend on it
+closes; the folder goes when the process exits.
 """
 
 from __future__ import annotations
@@ -30,8 +31,7 @@ USE_ONE_PROCESS = (
 RAM_FOLDER = Path("/dev/shm")
 NAME = re.compile(r"[A-Za-z0-9][A-Za-z0-9._-]{0,99}")
 PINNED_PROCESS = re.compile(r"pid=([0-9]+)")
-#: The files SQLite keeps beside a database in WAL mode, and the folder of its wake-ups.
-SIDE_FILES = ("-wal", "-shm", "-journal")
+#: Beside the path that names a database: the folder of its wake-up markers.
 WAKE_FOLDER = ".wake"
 
 
@@ -90,15 +90,15 @@ def refuse_other_process(database: MemoryDatabase) -> None:
 
 
 class ProcessFolder:
-    """This process's folder of memory databases, and how many backends use each of them."""
+    """This process's folder, beside whose paths its memory databases keep their wake-ups."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
         self._folder: Path | None = None
-        self._users: dict[str, int] = {}
 
     def path_of(self, name: str) -> Path:
-        """The file of the database `name`, in the folder (made on first use)."""
+        """The path that names the database `name` in the folder (made on first use): its
+        wake-ups are beside it. No file is made there."""
         with self._lock:
             if self._folder is None:
                 self._folder = Path(
@@ -106,33 +106,18 @@ class ProcessFolder:
                 )
             return self._folder / f"{name}.db"
 
-    def use(self, name: str) -> None:
-        """Count one more open backend on the database `name`."""
+    def forget(self, name: str) -> None:
+        """Remove the wake-up markers of the database `name` (its last backend closed)."""
         with self._lock:
-            self._users[name] = self._users.get(name, 0) + 1
-
-    def release(self, name: str) -> None:
-        """Count one open backend fewer; the last one removes the database's files."""
-        with self._lock:
-            users = self._users.pop(name, 0) - 1
-            if users > 0:
-                self._users[name] = users
-            elif self._folder is not None:
-                remove_database_files(self._folder / f"{name}.db")
+            if self._folder is not None:
+                shutil.rmtree(f"{self._folder / name}.db{WAKE_FOLDER}", ignore_errors=True)
 
     def remove(self) -> None:
-        """Remove the folder and every database in it (the process is exiting)."""
+        """Remove the folder and everything in it (the process is exiting)."""
         with self._lock:
             if self._folder is not None:
                 shutil.rmtree(self._folder, ignore_errors=True)
                 self._folder = None
-            self._users.clear()
-
-
-def remove_database_files(path: Path) -> None:
-    for file in [path, *(Path(f"{path}{suffix}") for suffix in SIDE_FILES)]:
-        file.unlink(missing_ok=True)
-    shutil.rmtree(f"{path}{WAKE_FOLDER}", ignore_errors=True)
 
 
 def _ram_folder() -> str | None:

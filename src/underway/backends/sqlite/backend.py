@@ -52,10 +52,9 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
         clock: Clock,
         migrate: bool = True,
         create: bool = True,
-        synchronous: str = "FULL",
         busy_timeout_s: float = 5.0,
         lock_wait_s: float = 120.0,
-        inline: bool = False,
+        connection: SQLiteConnection | None = None,
     ) -> None:
         self.url = url
         self.claims_overlap_writes = False
@@ -67,22 +66,19 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
         self._migrate_on_open = migrate
         #: Whether opening may create a missing file (the embedded default) or must find one.
         self._create = create
-        self._db = SQLiteConnection(
-            self.path,
-            busy_timeout_s=busy_timeout_s,
-            synchronous=synchronous,
-            lock_wait_s=lock_wait_s,
-            create=create,
-            inline=inline,
-        )
-        self._reader = SQLiteConnection(
-            self.path,
-            busy_timeout_s=busy_timeout_s,
-            synchronous=synchronous,
-            lock_wait_s=lock_wait_s,
-            create=create,
-            inline=inline,
-        )
+        if connection is None:
+            self._db, self._reader = (
+                SQLiteConnection(
+                    self.path,
+                    busy_timeout_s=busy_timeout_s,
+                    synchronous="FULL",
+                    lock_wait_s=lock_wait_s,
+                    create=create,
+                )
+                for _ in range(2)
+            )
+        else:  # one connection for writes and reads alike (the memory backend's)
+            self._db = self._reader = connection
         self._notifier = LocalNotifier()
         self._wakeups = WakeupSender(self.path)
         self._receiver: WakeupReceiver | None = None
