@@ -1,4 +1,4 @@
-"""The memory backend (`memory://`): the SQLite backend on a file in RAM, private to one
+"""The memory backend (`memory://`): the SQLite backend on an in-memory database, private to one
 process, for tests and in-process use. `backend.MemoryBackend` is imported when one opens."""
 
 from .databases import is_memory_url, pinned_url
