@@ -22,7 +22,8 @@ def add(a: int, b: int) -> int:
     return a + b
 
 
-def database_file(app: App) -> Path:
+def database_path(app: App) -> Path:
+    """The path that names the app's memory database: its wake-ups are kept beside it."""
     backend = app.runtime.call(app.backend())
     assert isinstance(backend, MemoryBackend)
     return Path(backend.path)
@@ -71,14 +72,15 @@ def test_the_database_is_no_file_and_goes_once_the_last_backend_on_it_closes() -
     second.job(add)
     second.start_worker(fast_settings())  # a worker also makes the wake-up folder
     assert handle.result(timeout=10) == 3
-    folder = database_file(first).parent
-    assert [p for p in folder.iterdir() if p.is_file()] == [], "the data is in no file"
+    path = database_path(first)
+    assert [p for p in path.parent.iterdir() if p.is_file()] == [], "the data is in no file"
     first.close()
     assert second.get(handle.id).result == 3
+    assert Path(f"{path}.wake").is_dir()
 
     second.close()
 
-    assert list(folder.iterdir()) == [], "the wake-up folder went too"
+    assert list(path.parent.glob(f"{path.name}*")) == [], "the wake-up folder went too"
     with App(url) as again:
         assert again.list() == [], "the name now opens a new database"
 
