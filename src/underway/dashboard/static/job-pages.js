@@ -27,7 +27,20 @@
       following = atBottom();
       show();
     }, { passive: true });
-    new MutationObserver(function () {
+    // New lines follow where the reader was just before them, even if the browser has not yet
+    // sent the event of a scroll there: that event would measure against the longer list.
+    function wasAtBottomBefore(records) {
+      var added = 0;
+      records.forEach(function (record) {
+        Array.prototype.forEach.call(record.addedNodes, function (node) {
+          added += node.offsetHeight || 0;
+        });
+      });
+      return list.scrollHeight - added - list.scrollTop - list.clientHeight <= AT_BOTTOM_PX;
+    }
+    new MutationObserver(function (records) {
+      following = wasAtBottomBefore(records);
+      show();
       if (following) toBottom();
     }).observe(list, { childList: true });
     if (button) {
