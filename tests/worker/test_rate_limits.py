@@ -14,6 +14,8 @@ from tests.waiting import wait_until
 from underway import App, JobState
 
 LIMIT, WINDOW_S = 4, 0.5
+#: Start times are stored to the microsecond.
+STORED_PRECISION_S = 1e-6
 
 
 def most_in_any_window(starts: list[float], window_s: float) -> int:
@@ -25,23 +27,31 @@ def most_in_any_window(starts: list[float], window_s: float) -> int:
     )
 
 
+def started_at(app: App, job_id: str) -> float:
+    started = app.get(job_id).started_at
+    assert started is not None
+    return started.timestamp()
+
+
 def test_no_window_of_any_key_holds_more_starts_than_the_limit(app: App) -> None:
-    started: dict[str, list[float]] = defaultdict(list)
+    ran: dict[str, list[int]] = defaultdict(list)
     lock = threading.Lock()
 
     @app.job(rate_limit=f"{LIMIT}/{WINDOW_S}s", rate_key="tenant")
     def sync(tenant: str, page: int) -> None:
         with lock:
-            started[tenant].append(time.monotonic())
+            ran[tenant].append(page)
 
-    handles = [sync.enqueue(tenant, page) for page in range(10) for tenant in ("a", "b")]
+    handles = {tenant: [sync.enqueue(tenant, page) for page in range(10)] for tenant in ("a", "b")}
     app.start_worker(fast_settings(concurrency=8, poll_interval=0.05))
-    for handle in handles:
-        handle.result(timeout=30)
-    for tenant in ("a", "b"):
-        assert len(started[tenant]) == 10
-        # A little slack below the window: a start is stamped after the claim committed.
-        assert most_in_any_window(started[tenant], WINDOW_S * 0.9) <= LIMIT
+    for tenant, of_tenant in handles.items():
+        for handle in of_tenant:
+            handle.result(timeout=30)
+        assert len(ran[tenant]) == 10
+        # The limit counts starts at the times the claims stored; the function runs later, by
+        # as long as the machine takes to hand it to a thread.
+        starts = [started_at(app, handle.id) for handle in of_tenant]
+        assert most_in_any_window(starts, WINDOW_S - STORED_PRECISION_S) <= LIMIT
 
 
 def test_a_held_job_waits_pending_and_is_not_claimed_again_and_again(app: App) -> None:
