@@ -10,7 +10,7 @@ import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 
-from ..sqlite.connection import SQLiteConnection
+from ..sqlite.connection import SQLiteConnection, connect
 
 
 class SharedDatabase:
@@ -25,10 +25,7 @@ class SharedDatabase:
     def connection(self) -> sqlite3.Connection:
         with self.lock:
             if self._connection is None:
-                conn = sqlite3.connect(":memory:", isolation_level=None, check_same_thread=False)
-                conn.row_factory = sqlite3.Row
-                conn.execute("PRAGMA foreign_keys=ON")
-                self._connection = conn
+                self._connection = connect(":memory:")
             return self._connection
 
     def close(self) -> None:

@@ -73,17 +73,9 @@ class SQLiteConnection:
     def _open(self) -> sqlite3.Connection:
         # mode=rw opens an existing file only: a typo in the path must not make a new one.
         target = self._path if self._create else f"file:{quote(self._path)}?mode=rw"
-        conn = sqlite3.connect(
-            target,
-            timeout=self._busy_timeout_s,
-            isolation_level=None,
-            check_same_thread=False,
-            uri=not self._create,
-        )
-        conn.row_factory = sqlite3.Row
+        conn = connect(target, timeout=self._busy_timeout_s, uri=not self._create)
         conn.execute("PRAGMA journal_mode=WAL")
         conn.execute(f"PRAGMA synchronous={self._synchronous}")
-        conn.execute("PRAGMA foreign_keys=ON")
         return conn
 
     async def read(self, fn: Callable[[sqlite3.Connection], T]) -> T:
@@ -188,6 +180,17 @@ class SQLiteConnection:
                 shut()
         self._closed.set()
         self._executor.shutdown(wait=False)
+
+
+def connect(target: str, *, timeout: float = 5.0, uri: bool = False) -> sqlite3.Connection:
+    """A connection as the backend's statements expect it: transactions begun by them, rows
+    read by column name, foreign keys enforced; usable from any thread its owner allows."""
+    conn = sqlite3.connect(
+        target, timeout=timeout, isolation_level=None, check_same_thread=False, uri=uri
+    )
+    conn.row_factory = sqlite3.Row
+    conn.execute("PRAGMA foreign_keys=ON")
+    return conn
 
 
 def _is_busy(exc: sqlite3.OperationalError) -> bool:

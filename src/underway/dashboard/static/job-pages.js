@@ -12,8 +12,9 @@
     var following = true;
     var button = document.querySelector("[data-follow-logs]");
 
-    function atBottom() {
-      return list.scrollHeight - list.scrollTop - list.clientHeight <= AT_BOTTOM_PX;
+    // `addedPx`: at the bottom the list had before lines of that height were added.
+    function atBottom(addedPx) {
+      return list.scrollHeight - (addedPx || 0) - list.scrollTop - list.clientHeight <= AT_BOTTOM_PX;
     }
     function show() {
       list.dataset.following = following ? "yes" : "no";
@@ -27,19 +28,19 @@
       following = atBottom();
       show();
     }, { passive: true });
-    // New lines follow where the reader was just before them, even if the browser has not yet
-    // sent the event of a scroll there: that event would measure against the longer list.
-    function wasAtBottomBefore(records) {
+    function addedHeight(records) {
       var added = 0;
       records.forEach(function (record) {
         Array.prototype.forEach.call(record.addedNodes, function (node) {
           added += node.offsetHeight || 0;
         });
       });
-      return list.scrollHeight - added - list.scrollTop - list.clientHeight <= AT_BOTTOM_PX;
+      return added;
     }
+    // New lines follow where the reader was just before them, even if the browser has not yet
+    // sent the event of a scroll there: that event would measure against the longer list.
     new MutationObserver(function (records) {
-      following = wasAtBottomBefore(records);
+      following = atBottom(addedHeight(records));
       show();
       if (following) toBottom();
     }).observe(list, { childList: true });
