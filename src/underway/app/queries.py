@@ -49,7 +49,9 @@ async def wait_finished(backend: Backend, job_id: str, timeout: float | None) ->
             if remaining is not None and remaining <= 0:
                 raise WaitTimeout(job_id, timeout or 0.0, job.state.value)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(changed.wait(), min(delay, remaining or delay))
+                # Not `wait_for`: on Python 3.11 it loses a cancel that comes as `changed` is set.
+                async with asyncio.timeout(min(delay, remaining or delay)):
+                    await changed.wait()
             delay = min(delay * 1.5, 0.25)
     finally:
         unsubscribe()

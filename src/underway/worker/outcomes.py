@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from collections.abc import Callable, Sequence
 
@@ -12,6 +11,7 @@ from ..errors import StorageUnavailable
 from ..faults import crash_point
 from ..log_throttling import ThrottledLog
 from ..models import JobError, Outcome
+from ..stopping import cancel_and_wait
 
 log = logging.getLogger("underway.worker")
 MAX_BACKOFF_S = 30.0
@@ -38,9 +38,7 @@ class OutcomeWriter:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
         unsaved, self._writing, self._queue = self._writing + self._queue, [], []
         self._tell(unsaved, [None] * len(unsaved))
 

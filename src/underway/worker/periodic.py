@@ -7,6 +7,7 @@ import contextlib
 import logging
 
 from ..log_throttling import ThrottledLog
+from ..stopping import cancel_and_wait
 
 
 class PeriodicService:
@@ -32,9 +33,7 @@ class PeriodicService:
     async def stop(self) -> None:
         if self._task is None:
             return
-        self._task.cancel()
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._task
+        await cancel_and_wait(self._task)
         self._task = None
 
     async def _loop(self) -> None:
@@ -47,4 +46,5 @@ class PeriodicService:
             except Exception as exc:
                 self._errors.error(type(exc).__name__, "%s failed: %s", self.name, exc)
             with contextlib.suppress(TimeoutError):
-                await asyncio.wait_for(self._wake.wait(), self.interval_s)
+                async with asyncio.timeout(self.interval_s):
+                    await self._wake.wait()

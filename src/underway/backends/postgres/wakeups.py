@@ -4,7 +4,6 @@ PostgresListener, one LISTEN connection relaying them to in-process subscribers.
 from __future__ import annotations
 
 import asyncio
-import contextlib
 import logging
 from typing import Any
 
@@ -12,6 +11,7 @@ import psycopg
 from psycopg import sql
 
 from ...log_throttling import ThrottledLog
+from ...stopping import cancel_and_wait
 from ..base import CHANNELS
 from ..notifier import LocalNotifier
 from ..policy import Wakeups
@@ -54,9 +54,7 @@ class PostgresListener:
 
     async def stop(self) -> None:
         if self._task is not None:
-            self._task.cancel()
-            with contextlib.suppress(asyncio.CancelledError):
-                await self._task
+            await cancel_and_wait(self._task)
             self._task = None
 
     async def _run(self) -> None:
