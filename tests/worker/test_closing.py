@@ -4,6 +4,7 @@ close that cannot end says what it is still waiting on, then cancels it."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import threading
 from collections.abc import AsyncIterator
 from pathlib import Path
@@ -63,3 +64,32 @@ def test_a_close_that_cannot_end_names_what_it_waits_on(
     assert unwound.is_set(), "the stuck task is cancelled, not left to the garbage collector"
     with App(url) as reopened:
         assert reopened.workers() == [], "the worker unregistered as it unwound"
+
+
+def test_a_job_that_catches_every_cancel_is_handed_back_and_does_not_hold_the_close(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Past the grace, a job that swallows each cancel is handed back and left running: the
+    worker stops (a close that waited for it failed after its whole margin)."""
+    monkeypatch.setattr(running_worker, "STOP_MARGIN_S", 5.0)
+    url = f"sqlite:///{tmp_path / 'jobs.db'}"
+    app = App(url)
+    began = threading.Event()
+
+    @app.job
+    async def stubborn() -> None:
+        began.set()
+        while True:
+            with contextlib.suppress(asyncio.CancelledError):
+                await asyncio.sleep(3600)
+
+    app.start_worker(fast_settings(shutdown_grace=0.5))
+    handle = stubborn.enqueue()
+    assert began.wait(10)
+    app.close()
+    assert f"job {handle.id} attempt 1 did not stop when asked" in caplog.text
+    assert "1 job(s) ignore every cancel: left running" in caplog.text
+    assert "self-fencing" not in caplog.text, "a handed-back lease is not the worker's to fence"
+    with App(url) as reopened:
+        job = reopened.get(handle.id)
+    assert (job.state, job.attempt) == (JobState.PENDING, 0)

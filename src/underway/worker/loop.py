@@ -328,8 +328,14 @@ class Worker:
             await asyncio.wait({e.ended() for e in remaining}, timeout=1.0)
         stuck = [e for e in remaining if e.job.id in self.executions]
         for execution in stuck:
+            log.warning(
+                "job %s attempt %d did not stop when asked: handed back to the queue",
+                execution.job.id,
+                execution.lease.attempt,
+            )
             execution.lose()
         if stuck:
+            self._refresh_snapshot()  # their leases are no longer renewed, nor fenced
             await self.backend.requeue([e.lease for e in stuck])
 
     # -- callbacks from executions and services ------------------------------------------------

@@ -11,6 +11,9 @@ from typing import Any
 from .execution import JobExecution
 
 log = logging.getLogger("underway.worker")
+#: How long stopping waits for the runners of jobs that ignored being stopped; their leases
+#: are given up and their jobs handed back by then, so they are left to run on.
+LEAVE_STUBBORN_AFTER_S = 1.0
 
 
 class InOwnContext:
@@ -52,6 +55,8 @@ class JobRunners:
         self._finished = finished
         self._tasks: set[asyncio.Task[None]] = set()
         self._idle: list[asyncio.Future[JobExecution]] = []
+        #: Runners `stop` left running: their jobs' ends are no longer the worker's business.
+        self._left: set[asyncio.Task[None]] = set()
 
     def run(self, execution: JobExecution) -> None:
         """Run the execution in an idle runner, or in a new one if none is idle."""
@@ -76,17 +81,21 @@ class JobRunners:
                 log.exception("job %s: worker error", execution.job.id)
             finally:
                 execution.task = None
-                if ended:
+                if ended and task not in self._left:
                     self._finished(execution)
             waiting: asyncio.Future[JobExecution] = loop.create_future()
             self._idle.append(waiting)
             execution = await waiting
 
     async def stop(self) -> None:
-        """End the runners: idle ones, and those of jobs that ignored being stopped."""
+        """End the runners: idle ones, and those of jobs that ignored being stopped, which
+        are left running if they ignore this last cancel too (a job that catches every
+        CancelledError would otherwise hold the worker's stop forever)."""
         tasks = list(self._tasks)
         for task in tasks:
             task.cancel()
         if tasks:
-            await asyncio.wait(tasks)
+            _, self._left = await asyncio.wait(tasks, timeout=LEAVE_STUBBORN_AFTER_S)
+            if self._left:
+                log.error("%d job(s) ignore every cancel: left running", len(self._left))
         self._idle.clear()
