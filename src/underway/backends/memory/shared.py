@@ -69,8 +69,8 @@ class MemoryConnection(SQLiteConnection):
     lock, on its one connection, which closing this one leaves open for the other users."""
 
     def __init__(self, path: str) -> None:
-        # One connection never finds its database locked: no busy waits to configure.
-        super().__init__(path, busy_timeout_s=0.0, synchronous="OFF", lock_wait_s=0.0, inline=True)
+        # One connection never finds its database locked: no busy waits.
+        super().__init__(path, lock_wait_s=0.0, inline=True)
         self._database: SharedDatabase | None = None
 
     def attach(self, database: SharedDatabase) -> None:

@@ -99,7 +99,8 @@ class SQLiteBackend(SQLiteWorkflows, SQLiteBlockers, SQLiteHistory, manage.SQLit
             self._receiver = None
         self._wakeups.close()
         await self._db.close()
-        await self._reader.close()
+        if self._reader is not self._db:
+            await self._reader.close()
 
     async def migrate(self) -> list[str]:
         return await self._db.script(migrate.apply_migrations)

@@ -31,9 +31,9 @@ class SQLiteConnection:
         self,
         path: str,
         *,
-        busy_timeout_s: float,
-        synchronous: str,
         lock_wait_s: float,
+        busy_timeout_s: float = 5.0,
+        synchronous: str = "FULL",
         create: bool = True,
         inline: bool = False,
     ):
