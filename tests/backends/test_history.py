@@ -224,3 +224,22 @@ async def test_series_and_buckets_count_jobs_not_folded_yet_once(backend: Backen
     await backend.roll_up_history(settle_s=0)
     assert runs(await backend.history_series(LONG_AGO, 3600, queue="default")) == 3
     assert timed(await backend.history_buckets("task", LONG_AGO, 60)) == 3
+
+
+async def test_totals_hold_the_buckets_that_start_within_the_range_to_the_fraction_of_a_second(
+    backend: Backend,
+) -> None:
+    await finish_jobs(backend, 2)
+    await clock_moves_on()
+    await backend.roll_up_history(settle_s=0)
+    buckets = await backend.history_buckets("task", LONG_AGO, 60)  # two if a minute turned
+    start, half = buckets[-1].at, timedelta(seconds=0.5)
+
+    async def runs(since: datetime, until: datetime) -> int:
+        return sum(total.runs for total in await backend.history_totals(since, until))
+
+    # What the overview asks in the first second of a minute: the minute so far is in it.
+    assert await runs(start - timedelta(minutes=15) + half, start + half) == 2
+    assert await runs(start, start + timedelta(minutes=1)) == buckets[-1].runs
+    assert await runs(start - timedelta(minutes=1), start) == 2 - buckets[-1].runs
+    assert await runs(start + half, start + timedelta(minutes=1)) == 0

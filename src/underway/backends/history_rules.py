@@ -5,6 +5,7 @@ dialects read the jobs and stored buckets these functions need and write what th
 from __future__ import annotations
 
 import bisect
+import math
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
@@ -119,6 +120,12 @@ def span_for_step(step_s: int) -> int:
     """The buckets a read in steps of `step_s` adds up: hours for steps of an hour or more
     (kept five weeks), else minutes (kept a day)."""
     return HOUR_S if step_s >= HOUR_S else MINUTE_S
+
+
+def bucket_bound(moment: datetime) -> int:
+    """The first whole second at or after `moment`: a bucket, which starts on a whole second,
+    starts at or after `moment` exactly when it starts at or after this."""
+    return math.ceil(moment.timestamp())
 
 
 def span_for_range(since: float, until: float) -> int:

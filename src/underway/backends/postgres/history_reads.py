@@ -10,7 +10,14 @@ from datetime import UTC, datetime
 
 from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerLoss
 from ...queue_models import QueueInfo
-from ..history_rules import SETTLE_S, bucket_of, fold, span_for_range, span_for_step
+from ..history_rules import (
+    SETTLE_S,
+    bucket_bound,
+    bucket_of,
+    fold,
+    span_for_range,
+    span_for_step,
+)
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .connection import PostgresPool
@@ -91,10 +98,6 @@ FROM {schema}.worker_losses WHERE lost_at >= %s ORDER BY lost_at DESC LIMIT %s
 """
 
 
-def epoch(value: datetime) -> int:
-    return int(value.timestamp())
-
-
 def no_nul(value: str | None) -> str | None:
     """A filter PostgreSQL can take (text holds no NUL; nothing stored has one)."""
     return None if value is None else value.replace(NUL, "")
@@ -113,7 +116,7 @@ class PostgresHistory:
         self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
     ) -> list[HistoryPoint]:
         params = {
-            "since": epoch(since),
+            "since": bucket_bound(since),
             "step": step_s,
             "span": span_for_step(step_s),
             "queue": no_nul(queue),
@@ -138,7 +141,7 @@ class PostgresHistory:
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
         span = span_for_range(since.timestamp(), until.timestamp())
-        params = {"since": epoch(since), "until": epoch(until), "span": span}
+        params = {"since": bucket_bound(since), "until": bucket_bound(until), "span": span}
         rows = await self._pool.transaction(lambda tx: tx.rows(TOTALS, params))
         return [HistoryTotal(r["queue"], r["name"], r["state"], int(r["runs"])) for r in rows]
 
@@ -147,7 +150,7 @@ class PostgresHistory:
     ) -> list[HistoryBucket]:
         params = {
             "name": no_nul(name),
-            "since": epoch(since),
+            "since": bucket_bound(since),
             "span": span_for_step(step_s),
             "queue": no_nul(queue),
         }

@@ -14,7 +14,14 @@ from ...history_models import HistoryBucket, HistoryPoint, HistoryTotal, WorkerL
 from ...queue_models import QueueInfo
 from ..base import Clock
 from ..codecs import epoch_to_datetime
-from ..history_rules import SETTLE_S, bucket_of, fold, span_for_range, span_for_step
+from ..history_rules import (
+    SETTLE_S,
+    bucket_bound,
+    bucket_of,
+    fold,
+    span_for_range,
+    span_for_step,
+)
 from ..rows import queue_infos_from_rows
 from . import history, queues
 from .connection import SQLiteConnection
@@ -83,10 +90,6 @@ FROM underway_worker_losses WHERE lost_at >= ? ORDER BY lost_at DESC LIMIT ?
 """
 
 
-def epoch(value: datetime) -> int:
-    return int(value.timestamp())
-
-
 class SQLiteHistory:
     """The history's Backend operations on SQLite: a part of SQLiteBackend, which gives the
     connections and the clock."""
@@ -104,7 +107,7 @@ class SQLiteHistory:
     async def history_series(
         self, since: datetime, step_s: int, queue: str | None = None, name: str | None = None
     ) -> list[HistoryPoint]:
-        start = epoch(since)
+        start = bucket_bound(since)
         span = span_for_step(step_s)
         params = {"since": start, "step": step_s, "span": span, "queue": queue, "name": name}
 
@@ -121,14 +124,14 @@ class SQLiteHistory:
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
         span = span_for_range(since.timestamp(), until.timestamp())
-        params = {"since": epoch(since), "until": epoch(until), "span": span}
+        params = {"since": bucket_bound(since), "until": bucket_bound(until), "span": span}
         rows = await self._reader.read(lambda c: c.execute(TOTALS, params).fetchall())
         return [HistoryTotal(q, n, s, int(runs)) for q, n, s, runs in rows]
 
     async def history_buckets(
         self, name: str, since: datetime, step_s: int, queue: str | None = None
     ) -> list[HistoryBucket]:
-        start = epoch(since)
+        start = bucket_bound(since)
         params = {"name": name, "since": start, "span": span_for_step(step_s), "queue": queue}
 
         def read(conn: sqlite3.Connection) -> list[HistoryBucket]:
