@@ -133,6 +133,13 @@ def span_for_range(since: float, until: float) -> int:
     return MINUTE_S if until - since <= KEEP_MINUTES_S else HOUR_S
 
 
+def totals_range(since: datetime, until: datetime) -> dict[str, int]:
+    """A total's parameters: the span of the buckets it adds up, and the bounds their starts
+    lie within (`since` included, `until` not)."""
+    span = span_for_range(since.timestamp(), until.timestamp())
+    return {"since": bucket_bound(since), "until": bucket_bound(until), "span": span}
+
+
 def minutes_cutoff(now: float) -> int:
     """Minute buckets that start before this are deleted (their hours stay)."""
     return bucket_start(now - KEEP_MINUTES_S, HOUR_S)

@@ -2,7 +2,7 @@
 job name's buckets with their histograms, each with the jobs the rollup has not folded yet;
 the jobs taken back from lost workers; the waiting jobs of each queue (for the alerts).
 Bucket starts are epoch seconds; a read adds up minutes for steps under an hour and ranges
-within a day, hours otherwise (history_rules.span_for_step, span_for_range)."""
+within a day, hours otherwise (history_rules.span_for_step, totals_range)."""
 
 from __future__ import annotations
 
@@ -15,8 +15,8 @@ from ..history_rules import (
     bucket_bound,
     bucket_of,
     fold,
-    span_for_range,
     span_for_step,
+    totals_range,
 )
 from ..rows import queue_infos_from_rows
 from . import history, queues
@@ -140,8 +140,7 @@ class PostgresHistory:
         ]
 
     async def history_totals(self, since: datetime, until: datetime) -> list[HistoryTotal]:
-        span = span_for_range(since.timestamp(), until.timestamp())
-        params = {"since": bucket_bound(since), "until": bucket_bound(until), "span": span}
+        params = totals_range(since, until)
         rows = await self._pool.transaction(lambda tx: tx.rows(TOTALS, params))
         return [HistoryTotal(r["queue"], r["name"], r["state"], int(r["runs"])) for r in rows]
 
